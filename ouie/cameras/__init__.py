@@ -1,0 +1,1 @@
+"""Camera cueing over ONVIF, privacy masks, and the virtual PTZ camera."""

@@ -1,0 +1,1 @@
+"""Central service: the live chain from reports to incidents, cues and storage."""

@@ -1,0 +1,33 @@
+"""The `ouie` command line. Each concern registers its own commands (see `COMMAND_MODULES`);
+heavy imports happen inside the commands so that `ouie --help` stays fast."""
+
+from __future__ import annotations
+
+import importlib
+
+import typer
+
+COMMAND_MODULES = (
+    "ouie.sensor.commands",
+    "ouie.sim.commands",
+    "ouie.fusion.commands",
+    "ouie.cameras.commands",
+    "ouie.central.commands",
+)
+"""Modules with a `register(app: typer.Typer) -> None` that adds their commands."""
+
+app = typer.Typer(
+    name="ouie",
+    help="Acoustic event detection and localization for city control rooms, private by design.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+
+for _module in COMMAND_MODULES:
+    importlib.import_module(_module).register(app)
+
+
+def main() -> None:
+    """Console-script entry point."""
+    app()

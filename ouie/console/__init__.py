@@ -1,0 +1,1 @@
+"""Operator console: FastAPI backend and bundled web front end."""

@@ -1,0 +1,1 @@
+"""Contracts shared by every concern: classes, coordinates, time, reports, recording folders."""

@@ -1,0 +1,46 @@
+"""Typed configuration loaded from YAML, with errors that name the offending field."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TypeVar
+
+import yaml
+from pydantic import BaseModel, ValidationError
+
+ModelT = TypeVar("ModelT", bound=BaseModel)
+
+
+class ConfigError(ValueError):
+    """A configuration file that cannot be used; the message says which field and why."""
+
+
+def describe_validation_error(error: ValidationError, source: str) -> str:
+    """One line per problem: 'source: field.path: message (got value)'."""
+    lines = []
+    for problem in error.errors():
+        where = ".".join(str(part) for part in problem["loc"]) or "(top level)"
+        got = problem.get("input")
+        shown = "" if isinstance(got, dict | list) else f" (got {got!r})"
+        lines.append(f"{source}: {where}: {problem['msg']}{shown}")
+    return "\n".join(lines)
+
+
+def validate_config(data: object, model: type[ModelT], source: str = "config") -> ModelT:
+    """Validate a parsed mapping against `model`, raising ConfigError naming each bad field."""
+    try:
+        return model.model_validate(data)
+    except ValidationError as error:
+        raise ConfigError(describe_validation_error(error, source)) from None
+
+
+def load_yaml_config(path: str | Path, model: type[ModelT]) -> ModelT:
+    """Read a YAML file and validate it against `model` (see `validate_config`)."""
+    path = Path(path)
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: no such file") from None
+    except yaml.YAMLError as error:
+        raise ConfigError(f"{path}: not valid YAML: {error}") from None
+    return validate_config(data if data is not None else {}, model, str(path))

@@ -1,0 +1,1 @@
+"""Fusion: association of reports across sensors and TDOA localization."""

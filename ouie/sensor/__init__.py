@@ -1,0 +1,1 @@
+"""Sensor node: detection, speech suppression, event segmentation, onsets, reports."""

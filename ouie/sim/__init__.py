@@ -1,0 +1,1 @@
+"""City acoustic simulator: scenarios, propagation, recording folders."""

@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# Debian packages that the full test suite drives for real: the Mosquitto broker, a PostgreSQL
+# server, Chromium for the console's end-to-end tests, espeak-ng for synthetic speech.
+# Installs what is missing when run as root (or with sudo); otherwise says what to install and the
+# tests that need a missing program skip with that reason.
+set -u
+needed=()
+command -v mosquitto >/dev/null || [ -x /usr/sbin/mosquitto ] || needed+=(mosquitto)
+ls /usr/lib/postgresql/*/bin/postgres >/dev/null 2>&1 || needed+=(postgresql)
+command -v chromium >/dev/null || needed+=(chromium)
+command -v espeak-ng >/dev/null || needed+=(espeak-ng)
+[ ${#needed[@]} -eq 0 ] && exit 0
+if [ "$(id -u)" -eq 0 ]; then sudo=""; elif command -v sudo >/dev/null; then sudo="sudo"; else
+  echo "system-deps: not root; install with: apt-get install ${needed[*]} (tests that need them will skip)"
+  exit 0
+fi
+echo "system-deps: installing ${needed[*]}"
+$sudo apt-get update -qq && DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${needed[@]}" >/dev/null \
+  || echo "system-deps: apt-get failed; tests that need ${needed[*]} will skip"
+exit 0
