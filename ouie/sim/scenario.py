@@ -1,0 +1,165 @@
+"""Scenario files: a neighbourhood of sensors and cameras, buildings, weather, background noise,
+sensor clocks and a script of sound events with known truth (YAML, validated by pydantic).
+
+Positions are WGS84 (lat, lon in degrees); computation happens in the ENU frame of `origin`
+(see `Scenario.frame`).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from ouie.core.config import load_yaml_config
+from ouie.core.geo import LocalFrame, speed_of_sound_mps
+from ouie.core.recording import SensorSite, read_sensors_geojson
+
+BUILTIN_DIR = Path(__file__).parent / "scenarios"
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class Origin(_Strict):
+    """Origin of the local ENU frame."""
+
+    lat: float = Field(ge=-90, le=90, description="Latitude, degrees WGS84.")
+    lon: float = Field(ge=-180, le=180, description="Longitude, degrees WGS84.")
+    height_m: float = Field(default=0.0, description="Ground height at the origin, m.")
+
+
+class ClockModel(_Strict):
+    """A sensor clock's error: a constant offset plus Gaussian jitter per timestamped event."""
+
+    offset_s: float = Field(default=0.0, description="Constant clock offset (sensor − true), s.")
+    jitter_s: float = Field(default=0.0003, ge=0, description="1-σ timestamp jitter, s.")
+
+
+class SensorSpec(SensorSite):
+    """A sensor in a scenario: its site plus, optionally, its own clock model."""
+
+    clock: ClockModel | None = Field(default=None, description="Overrides `clocks.default`.")
+
+
+class Clocks(_Strict):
+    """Sensor clocks: a default model, and a random offset spread drawn per sensor."""
+
+    default: ClockModel = Field(default_factory=ClockModel)
+    offset_spread_s: float = Field(
+        default=0.0, ge=0, description="1-σ of a random per-sensor offset added to the default."
+    )
+
+
+class CameraSite(_Strict):
+    """A PTZ camera's mounting in the scenario (the cameras concern adds ONVIF details)."""
+
+    id: str = Field(min_length=1, description="Camera id.")
+    lat: float = Field(ge=-90, le=90)
+    lon: float = Field(ge=-180, le=180)
+    height_m: float = Field(default=6.0, gt=0, description="Mount height above ground, m.")
+    heading_deg: float = Field(
+        default=0.0, ge=0, lt=360, description="Bearing of pan zero, degrees from north, clockwise."
+    )
+
+
+class Building(_Strict):
+    """A building block: ground footprint (closed ring of [lon, lat]) and roof height."""
+
+    id: str = Field(default="", description="Optional name.")
+    footprint: list[tuple[float, float]] = Field(
+        min_length=3, description="Polygon ring as [lon, lat] pairs, degrees WGS84."
+    )
+    height_m: float = Field(default=15.0, gt=0, description="Roof height above ground, m.")
+
+
+class Weather(_Strict):
+    """Air conditions that set the speed of sound and air absorption."""
+
+    air_temperature_c: float = Field(default=15.0, ge=-40, le=50, description="Air temperature.")
+    relative_humidity_pct: float = Field(default=70.0, ge=0, le=100, description="Humidity, %.")
+
+    @property
+    def speed_of_sound_mps(self) -> float:
+        """c from the air temperature (see `ouie.core.geo.speed_of_sound_mps`)."""
+        return speed_of_sound_mps(self.air_temperature_c)
+
+
+class Background(_Strict):
+    """Street background noise at every sensor."""
+
+    level_dba: float = Field(default=55.0, description="Background level, dB(A) SPL.")
+    recordings_dir: Path | None = Field(
+        default=None, description="Folder of real background recordings to loop (optional)."
+    )
+
+
+class ScriptedEvent(_Strict):
+    """One sound in the script, at a known time and place."""
+
+    time_s: float = Field(ge=0, description="Emission time after the scenario start, s.")
+    lat: float = Field(ge=-90, le=90)
+    lon: float = Field(ge=-180, le=180)
+    height_m: float = Field(default=1.5, description="Source height above ground, m.")
+    class_: str = Field(
+        alias="class",
+        description="An ouie class (gunshot, explosion, ...) or a distractor (door_slam, ...).",
+    )
+    source_level_db_spl: float | None = Field(
+        default=None, description="Level at 1 m, dB SPL; a per-class default when absent."
+    )
+    source: str = Field(
+        default="synthetic",
+        description="'synthetic' (built-in generator) or a recording path / folder to pick from.",
+    )
+
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+
+class Scenario(_Strict):
+    """A complete simulated neighbourhood with its event script."""
+
+    name: str = Field(description="Short name.")
+    description: str = Field(default="", description="What the scenario shows.")
+    origin: Origin
+    start_utc: str = Field(default="2026-06-21T21:00:00Z", description="UTC of sample 0.")
+    duration_s: float = Field(default=60.0, gt=0, description="Length of the recording, s.")
+    seed: int = Field(default=0, description="Random seed: the same seed gives the same files.")
+    sensors: list[SensorSpec] = Field(default_factory=list, description="Inline sensors.")
+    sensors_file: Path | None = Field(default=None, description="Or a sensors GeoJSON file.")
+    cameras: list[CameraSite] = Field(default_factory=list)
+    buildings: list[Building] = Field(default_factory=list)
+    weather: Weather = Field(default_factory=Weather)
+    background: Background = Field(default_factory=Background)
+    clocks: Clocks = Field(default_factory=Clocks)
+    events: list[ScriptedEvent] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _sensors_from_file(self) -> Scenario:
+        if self.sensors_file is not None:
+            self.sensors.extend(
+                SensorSpec(**s.model_dump()) for s in read_sensors_geojson(self.sensors_file)
+            )
+            self.sensors_file = None
+        if not self.sensors:
+            raise ValueError("a scenario needs sensors (inline `sensors` or `sensors_file`)")
+        return self
+
+    @property
+    def frame(self) -> LocalFrame:
+        """The local ENU frame of this scenario."""
+        return LocalFrame(self.origin.lat, self.origin.lon, self.origin.height_m)
+
+
+def builtin_scenarios() -> list[str]:
+    """Names of the scenarios shipped with ouie."""
+    return sorted(p.stem for p in BUILTIN_DIR.glob("*.yaml"))
+
+
+def load_scenario(name_or_path: str | Path) -> Scenario:
+    """A built-in scenario by name (e.g. 'saint-etienne') or a scenario YAML file by path."""
+    path = Path(name_or_path)
+    if not path.suffix and (BUILTIN_DIR / f"{name_or_path}.yaml").is_file():
+        path = BUILTIN_DIR / f"{name_or_path}.yaml"
+    return load_yaml_config(path, Scenario)
