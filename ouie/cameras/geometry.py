@@ -131,6 +131,23 @@ class View:
     hfov_deg: float
 
 
+@dataclass(frozen=True)
+class PtzPosition:
+    """A PTZ position in ONVIF generic-space units: pan x, tilt y ∈ [−1, 1], zoom ∈ [0, 1]."""
+
+    pan: float
+    tilt: float
+    zoom: float
+
+    def clipped(self) -> PtzPosition:
+        """The same position clipped into the generic spaces."""
+        return PtzPosition(
+            float(np.clip(self.pan, -1, 1)),
+            float(np.clip(self.tilt, -1, 1)),
+            float(np.clip(self.zoom, 0, 1)),
+        )
+
+
 def project_points(
     points_enu: NDArray[np.float64],
     camera_enu: Vec3,
