@@ -137,8 +137,9 @@ class MqttBus:
             hook()
 
     def _on_disconnect(self, client, userdata, flags, reason_code, properties) -> None:
+        was_connected = self._connected.is_set()
         self._connected.clear()
-        if reason_code != 0:
+        if was_connected and reason_code != 0:
             self.last_error = f"connection lost: {reason_code}"
             log.warning("MQTT %s; reconnecting", self.last_error)
 

@@ -19,9 +19,12 @@ CHROMIUM_ARGS = [
 ]
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def chromium() -> Iterator[Any]:
-    """A headless Chromium (Debian's /usr/bin/chromium) under Playwright."""
+    """A headless Chromium (Debian's /usr/bin/chromium) under Playwright.
+
+    Module-scoped: Playwright's sync API keeps an asyncio loop running in the main thread while it
+    is open, which would make every later `asyncio.run` in the session fail."""
     if not CHROMIUM.is_file():
         pytest.skip(f"{CHROMIUM} is not installed (apt-get install chromium)")
     sync_api = pytest.importorskip("playwright.sync_api")
