@@ -247,7 +247,8 @@ def dispose(
 def approve_cue(
     incident_id: str, cue_id: int, user: CueApprover, services: Services
 ) -> IncidentDetail:
-    """Approve a suggested cue: audited (`camera.approve`), then the camera is moved."""
+    """Approve a suggested cue: the camera desk moves the camera and audits the approval
+    with the operator's name."""
     cue = next((c for c in services.store.list_cues(incident_id) if c.id == cue_id), None)
     if cue is None:
         raise HTTPException(
@@ -258,14 +259,6 @@ def approve_cue(
     if services.cameras is None:
         raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, "no cameras are connected")
     services.store.update_cue(cue_id, CueState.APPROVED)
-    services.store.audit(
-        AuditEvent(
-            action="camera.approve",
-            actor=user.name,
-            subject=f"camera:{cue.camera_id}",
-            details={"incident": incident_id, "cue": cue_id},
-        )
-    )
     moved = services.cameras.execute(cue, user.name)
     services.store.update_cue(
         cue_id,

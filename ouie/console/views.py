@@ -243,6 +243,6 @@ class CameraDesk(Protocol):
         ...
 
     def execute(self, cue: Cue, actor: str) -> bool:
-        """Move the camera as `cue` says (approved by `actor`); True once the move is
-        confirmed."""
+        """Move the camera as `cue` says, approved by `actor` (the desk audits the approval with
+        that name); True once the move is confirmed."""
         ...
