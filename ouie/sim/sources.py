@@ -257,7 +257,7 @@ def _people_talking(rng: np.random.Generator, fs: int, duration_s: float | None)
     out = np.zeros(t.size)
     for _ in range(rng.integers(3, 6)):
         f0 = rng.uniform(100.0, 240.0) * (1.0 + 0.1 * np.sin(2 * np.pi * rng.uniform(0.3, 1) * t))
-        voice = _harmonic_tone(f0, fs, [1.0 / k for k in range(1, 30)])
+        voice = _harmonic_tone(f0, fs, [1.0 / k for k in range(1, 20)])
         start_s = rng.uniform(0.0, 0.5)
         while start_s < t[-1]:
             length_s = rng.uniform(0.15, 0.3)
