@@ -505,11 +505,13 @@ def arrival_record(
     """What one sensor should have heard of one event: the true UTC arrival of the first path,
     the instant the sensor's clock stamps it (`recorded_utc`: true + clock error), whether that
     path is diffracted (non-line-of-sight), its length, and the received level (loudest 10 ms RMS,
-    dB SPL) with its margin over the background level (`snr_db`, unweighted vs dB(A))."""
+    dB SPL) with its margin over the background level (`snr_db`, unweighted vs dB(A)), and
+    whether the converter clipped it."""
     first_path = min(plan.paths, key=lambda p: p.length_m)
     travel_s = first_path.length_m / speed_of_sound_mps
     arrival_ns = start_ns + round((event.time_s + travel_s) * NS_PER_S)
     level = pa_to_db_spl(loudest_rms(segment, sample_rate_hz))
+    full_scale_peak_pa = np.sqrt(2.0) * db_spl_to_pa(scenario.microphone.full_scale_db_spl)
     return {
         "arrival_utc": ns_to_iso(arrival_ns),
         "recorded_utc": ns_to_iso(arrival_ns + round(plan.clock_error_s * NS_PER_S)),
@@ -519,6 +521,7 @@ def arrival_record(
         "distance_m": round(first_path.length_m, 3),
         "level_db_spl": round(level, 2),
         "snr_db": round(level - scenario.background.level_dba, 2),
+        "clipped": bool(np.max(np.abs(segment)) >= full_scale_peak_pa),
     }
 
 
