@@ -156,3 +156,21 @@ def test_real_recordings_are_used_when_an_audio_dir_is_given(
         assert all(isinstance(s, str) for s in stamps)
     assert [t["onset_utc"] for t in truth] == sorted(t["onset_utc"] for t in truth)
     assert all(a < b for a, b in pairwise([t["onset_utc"] for t in truth]))
+
+
+def test_the_first_minute_of_saint_etienne_renders_clean_audio(tmp_path: Path) -> None:
+    """50 sensors, the first gunshot and scream: every file finite, none silent, the gunshot
+    louder at the sensors nearest to it."""
+    scenario = load_scenario("saint-etienne")
+    folder = simulate(scenario, tmp_path, duration_s=72.0, progress=False)
+    assert folder.truth is not None
+    shot = next(t for t in folder.truth if t.class_ == "gunshot")
+    arrivals = (shot.model_extra or {})["arrivals"]
+    nearest = min(arrivals, key=lambda s: arrivals[s]["distance_m"])
+    farthest = max(arrivals, key=lambda s: arrivals[s]["distance_m"])
+    peaks = {}
+    for sensor in folder.sensors:
+        audio, _ = soundfile.read(folder.wav_path(sensor.id), dtype="int16")
+        assert audio.size == 72 * 16000 and np.std(audio) > 1.0
+        peaks[sensor.id] = np.abs(audio.astype(int)).max()
+    assert peaks[nearest] > 4 * peaks[farthest]

@@ -6,6 +6,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from ouie.core.classes import EventClass
 from ouie.sim.sources import (
@@ -39,6 +41,13 @@ def test_a_synthetic_source_is_normalized_finite_and_reproducible(name: str) -> 
     assert loudest_rms(x, FS) == pytest.approx(1.0)
     assert np.array_equal(x, synthesize(name, FS, np.random.default_rng(3)))
     assert not np.array_equal(x, synthesize(name, FS, np.random.default_rng(4)))
+
+
+@given(seed=st.integers(0, 2**32 - 1), name=st.sampled_from(["scream", "gunshot", "glass_break"]))
+@settings(max_examples=40, deadline=None)
+def test_a_synthetic_source_is_finite_for_any_seed(seed: int, name: str) -> None:
+    x = synthesize(name, FS, np.random.default_rng(seed))
+    assert np.all(np.isfinite(x))
 
 
 def test_a_synthetic_source_starts_at_its_onset() -> None:
