@@ -140,6 +140,32 @@ def models_pull(
     typer.echo(f"yamnet installed at {path} (SHA-256 verified)")
 
 
+def sensor(
+    config: Annotated[Path, typer.Option(help="Sensor YAML (SensorConfig).")],
+) -> None:
+    """Run a sensor node: continuous detection on a file, microphone or network stream,
+    writing `ouie.report/1` reports as JSON lines (to `output`, or standard output)."""
+    from ouie.core.config import ConfigError, load_yaml_config
+    from ouie.sensor.config import SensorConfig
+    from ouie.sensor.models import ModelUnavailableError
+    from ouie.sensor.node import JsonLinesSink, run_sensor
+    from ouie.sensor.pipeline import SensorPipeline
+
+    _setup_logging()
+    try:
+        settings = load_yaml_config(config, SensorConfig)
+        pipeline = SensorPipeline(settings.detector)
+    except (ConfigError, ModelUnavailableError) as error:
+        typer.echo(str(error), err=True)
+        raise typer.Exit(2) from None
+    typer.echo(f"sensor {settings.sensor_id}: {pipeline.scorer.description}", err=True)
+    try:
+        sent = run_sensor(settings, JsonLinesSink.open(settings.output), pipeline=pipeline)
+    except KeyboardInterrupt:
+        raise typer.Exit(0) from None
+    typer.echo(f"sensor {settings.sensor_id}: source ended, {sent} reports", err=True)
+
+
 def _progress():
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
 
@@ -279,6 +305,7 @@ def shared_group(app: typer.Typer, name: str, help_text: str) -> typer.Typer:
 def register(app: typer.Typer) -> None:
     """Add this concern's commands to the `ouie` app."""
     app.command("detect")(detect)
+    app.command("sensor")(sensor)
     models = typer.Typer(help="Model files: fetch YAMNet, train ouie's head.", no_args_is_help=True)
     models.command("pull")(models_pull)
     models.command("train-head")(models_train_head)
