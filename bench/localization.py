@@ -75,6 +75,7 @@ def main() -> None:
     parser.add_argument("--jitter-s", type=float, default=0.0003)
     parser.add_argument("--nlos", type=float, default=0.1, help="fraction of NLOS paths")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--plot", help="also write a PNG: map, ellipses, error CDFs")
     args = parser.parse_args()
     rng = np.random.default_rng(args.seed)
     layout, sensors, frame, temperature_c = network(args.scenario, rng)
@@ -126,6 +127,18 @@ def main() -> None:
             began = time.perf_counter()
             locate_reports(reports, positions, frame, config, incident.incident_id)
             fix_times_ms.append((time.perf_counter() - began) * 1e3)
+    if args.plot:
+        from ouie.fusion.plot import plot_incidents
+
+        plot_incidents(
+            args.plot,
+            positions,
+            list(latest.values()),
+            frame,
+            truth,
+            result,
+            title=f"{layout.split(' (')[0]}, {args.events} events",
+        )
     summary = result.model_dump(exclude={"matches"})
     print(
         json.dumps(
