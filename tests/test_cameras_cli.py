@@ -59,8 +59,12 @@ def target_args(scenario_file: Path) -> list[str]:
     return ["--scenario", str(scenario_file), "--lat", str(lat), "--lon", str(lon)]
 
 
-def test_cue_prints_camera_angles_onvif_units_and_mask_decision(scenario_file: Path) -> None:
-    code, output = run(*target_args(scenario_file), "--radius-m", "15")
+def test_cue_prints_camera_angles_onvif_units_and_mask_decision(
+    scenario_file: Path, tmp_path: Path
+) -> None:
+    plot = tmp_path / "map.png"
+    code, output = run(*target_args(scenario_file), "--radius-m", "15", "--plot", str(plot))
+    assert plot.read_bytes().startswith(b"\x89PNG")
     assert code == 0, output
     chosen = next(line for line in output.splitlines() if "◀" in line)
     assert "cam-north" in chosen and "clear" in chosen

@@ -142,6 +142,23 @@ def test_credentials_from_a_secret_file(tmp_path: pytest.TempPathFactory) -> Non
     assert (credentials.username, credentials.password.get_secret_value()) == ("admin", "pa:ss")
 
 
+def test_shared_masks_apply_to_every_camera_once() -> None:
+    yard = mask_rect(0, 0, 10, 10, "yard").model_dump()
+    own = mask_rect(50, 50, 60, 60, "own").model_dump()
+    config = validate_config(
+        {
+            "masks": [yard],
+            "cameras": [
+                {"id": "a", "lat": 45, "lon": 4, "masks": [own]},
+                {"id": "b", "lat": 45, "lon": 4, "masks": [yard]},
+            ],
+        },
+        CamerasConfig,
+    )
+    assert [m.id for m in config.cameras[0].masks] == ["own", "yard"]
+    assert [m.id for m in config.cameras[1].masks] == ["yard"]
+
+
 def test_cameras_from_scenario_keep_site_and_heading() -> None:
     cameras = cameras_from_scenario(small_scenario())
     assert [c.id for c in cameras] == ["c1", "c2"]

@@ -125,6 +125,7 @@ def register(app: typer.Typer) -> None:
             False, help="Use the configured ONVIF cameras instead of virtual ones."
         ),
         snapshot: Path | None = typer.Option(None, help="Save the camera's PNG after the move."),
+        plot: Path | None = typer.Option(None, help="Save a map of the cue as a PNG."),
     ) -> None:
         """Which camera to turn toward a place, with pan/tilt/zoom in degrees and ONVIF units and
         the privacy-mask decision; --execute sends it and prints the confirmed position."""
@@ -154,6 +155,12 @@ def register(app: typer.Typer) -> None:
         )
         console.print(_options_table(decision))
         console.print(f"cue mode: [bold]{config.cueing.mode.value}[/bold]; {decision.reason}")
+        if plot is not None:
+            from ouie.cameras.plot import plot_cue_map
+
+            console.print(
+                f"map: {plot_cue_map(decision, config.cameras, world.frame, buildings, plot)}"
+            )
         if not execute:
             return
         if config.cueing.mode is CueMode.OFF:

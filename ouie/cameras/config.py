@@ -239,18 +239,29 @@ class CueingConfig(_Strict):
             ]
             if missing:
                 raise ValueError(
-                    "mode 'auto' moves cameras without a person deciding; it needs "
-                    f"{' and '.join(missing)} (missing: {', '.join(missing)}). Declare them, "
-                    "or use mode 'suggest'"
+                    "mode 'auto' moves cameras without a person deciding, so it needs a declared "
+                    f"legal_basis and dpia; missing: {', '.join(missing)}. Declare them, or use "
+                    "mode 'suggest'"
                 )
         return self
 
 
 class CamerasConfig(_Strict):
-    """A cameras file: the cueing decision plus the cameras."""
+    """A cameras file: the cueing decision, the cameras, and the privacy masks every camera
+    must respect (a courtyard is private whichever camera looks at it)."""
 
     cueing: CueingConfig = Field(default_factory=CueingConfig)
     cameras: list[CameraConfig] = Field(default_factory=list)
+    masks: list[PrivacyMask] = Field(
+        default_factory=list, description="Privacy masks applied to every camera."
+    )
+
+    @model_validator(mode="after")
+    def _shared_masks_apply_to_every_camera(self) -> CamerasConfig:
+        """Add the shared masks to each camera's own (once: a mask already there is kept)."""
+        for camera in self.cameras:
+            camera.masks.extend(m for m in self.masks if m not in camera.masks)
+        return self
 
 
 def camera_from_site(site: CameraSite, **overrides: Any) -> CameraConfig:
