@@ -1,9 +1,67 @@
-"""Command-line commands of ouie.console (registered by ouie.cli)."""
+"""Command-line commands of ouie.console (registered by ouie.cli): console users and the demo."""
 
 from __future__ import annotations
 
+from typing import Annotated
+
 import typer
+
+from ouie.store.records import Role
+
+DATABASE_HELP = "Store URL (sqlite:///ouie.db, postgresql+psycopg://user@host/db)."
+
+user_app = typer.Typer(help="Console users (passwords are stored as argon2 hashes only).")
+
+
+@user_app.command("add")
+def user_add(
+    name: Annotated[str, typer.Argument(help="User name (log-in name).")],
+    role: Annotated[Role, typer.Option(help="What the user may do (see docs/console.md).")],
+    database: Annotated[str, typer.Option(help=DATABASE_HELP)] = "sqlite:///ouie.db",
+    actor: Annotated[str, typer.Option(help="Who creates the user (audited).")] = "admin",
+) -> None:
+    """Create a console user; the password is asked for twice and never echoed."""
+    from sqlalchemy.exc import IntegrityError
+
+    from ouie.console.auth import hash_password
+    from ouie.store.repository import Store
+
+    password = typer.prompt("Password", hide_input=True, confirmation_prompt=True)
+    store = Store.open(database)
+    try:
+        store.add_user(name, role, hash_password(password), actor=actor)
+    except IntegrityError:
+        typer.echo(f"a user named {name!r} already exists", err=True)
+        raise typer.Exit(1) from None
+    finally:
+        store.close()
+    typer.echo(f"user {name} ({role.value}) created")
+
+
+@user_app.command("list")
+def user_list(
+    database: Annotated[str, typer.Option(help=DATABASE_HELP)] = "sqlite:///ouie.db",
+) -> None:
+    """List console users and their roles."""
+    from rich.console import Console
+    from rich.table import Table
+
+    from ouie.core.timebase import ns_to_iso
+    from ouie.store.repository import Store
+
+    store = Store.open(database)
+    try:
+        users = store.list_users()
+    finally:
+        store.close()
+    table = Table("user", "role", "active", "created (UTC)")
+    for user in users:
+        table.add_row(
+            user.name, user.role, "yes" if user.active else "no", ns_to_iso(user.created_at_ns)
+        )
+    Console().print(table)
 
 
 def register(app: typer.Typer) -> None:
     """Add this concern's commands to the `ouie` app."""
+    app.add_typer(user_app, name="user")

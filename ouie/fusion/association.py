@@ -1,0 +1,257 @@
+"""Streaming association: which reports from different sensors are the same sound.
+
+Two reports a, b (sensors at distance d_ab) can be the same sound when
+
+- their classes are compatible (`COMPATIBLE_GROUPS`: impulsive sounds are confused with one
+  another, screams and sirens/alarms are not confused with impulsive sounds);
+- d_ab ≤ 2·max_hearing_range_m (no sound is heard that far apart);
+- |t_a − t_b| ≤ d_ab / c + clock_tolerance_s + 3·√(σ_a² + σ_b²) (a sound cannot take longer
+  than the straight line between the two sensors to go from one to the other);
+- they come from different sensors (one report per sensor per incident).
+
+A report joins the candidate incident it is compatible with (all members pairwise), preferring
+the one with most members; otherwise it opens a new one. A candidate is fused and emitted when
+its waiting window closes: first onset + min(max sensor spacing, 2·range)/c + window_margin_s,
+compared with the caller's clock `now_ns`. Emitted incidents accept late reports for
+late_report_grace_s and are re-emitted with revision + 1 when a late report improves them.
+
+Memory is bounded: at most max_open_incidents candidates (the oldest is fused early, never lost)
+and max_remembered_report_ids report ids for de-duplication.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from collections import Counter, OrderedDict, deque
+from dataclasses import dataclass, field
+from itertools import combinations
+
+import numpy as np
+
+from ouie.core.classes import EventClass
+from ouie.core.geo import LocalFrame
+from ouie.core.recording import SensorSite
+from ouie.core.report import EventReport
+from ouie.core.timebase import NS_PER_S
+from ouie.fusion.config import FusionConfig
+from ouie.fusion.incident import Incident, IncidentStatus
+from ouie.fusion.localization import locate_reports, onset_sigmas_s, sensor_positions_enu_m
+
+log = logging.getLogger(__name__)
+
+COMPATIBLE_GROUPS: tuple[frozenset[EventClass], ...] = (
+    frozenset(
+        {EventClass.GUNSHOT, EventClass.EXPLOSION, EventClass.FIREWORKS, EventClass.GLASS_BREAK}
+    ),
+    frozenset({EventClass.SCREAM}),
+    frozenset({EventClass.SIREN, EventClass.ALARM}),
+)
+"""Classes a detector can confuse for one sound heard at different distances and angles."""
+
+
+def classes_compatible(a: EventClass, b: EventClass) -> bool:
+    """Whether two reported classes can describe the same sound."""
+    return any(a in group and b in group for group in COMPATIBLE_GROUPS)
+
+
+@dataclass
+class _Candidate:
+    """Reports gathered for one sound, and what was last emitted for them."""
+
+    reports: dict[str, EventReport]
+    deadline_ns: int
+    incident_id: str
+    emitted: Incident | None = None
+    expires_ns: int = 0
+
+
+def _incident_id(report: EventReport) -> str:
+    """A stable id derived from the report that opened the incident."""
+    return hashlib.sha256(report.report_id.encode()).hexdigest()[:16]
+
+
+def _quality(incident: Incident) -> tuple[int, int, float]:
+    """Order of merit: status (fix > hyperbola > single), sensors used, −uncertainty."""
+    rank = {IncidentStatus.SINGLE: 0, IncidentStatus.HYPERBOLA: 1, IncidentStatus.FIX: 2}
+    uncertainty = incident.uncertainty_m if incident.uncertainty_m is not None else np.inf
+    return rank[incident.status], incident.n_sensors, -uncertainty
+
+
+@dataclass
+class AssociatorStats:
+    """Counters a person (or /metrics) can read."""
+
+    reports: int = 0
+    duplicates: int = 0
+    rejected: Counter[str] = field(default_factory=Counter)
+    incidents_emitted: int = 0
+    incidents_updated: int = 0
+    evicted_early: int = 0
+
+
+class Associator:
+    """Groups reports into incidents and locates them, as reports stream in.
+
+    `add` returns the incidents emitted or updated by that call (including windows that closed),
+    `poll` the incidents whose windows closed by `now_ns`, `flush` everything still waiting.
+    """
+
+    def __init__(
+        self, sensors: list[SensorSite], frame: LocalFrame, config: FusionConfig | None = None
+    ) -> None:
+        self.config = config or FusionConfig()
+        self.frame = frame
+        self.positions_enu_m = sensor_positions_enu_m(sensors, frame)
+        self.stats = AssociatorStats()
+        self.recent_rejections: deque[tuple[str, str]] = deque(maxlen=100)
+        self._candidates: list[_Candidate] = []
+        self._seen_ids: OrderedDict[str, None] = OrderedDict()
+        c = self.config.speed_of_sound_mps
+        spacing_m = max(
+            (
+                float(np.linalg.norm(a - b))
+                for a, b in combinations(self.positions_enu_m.values(), 2)
+            ),
+            default=0.0,
+        )
+        reach_m = min(spacing_m, 2.0 * self.config.max_hearing_range_m)
+        self.window_ns = round((reach_m / c + self.config.window_margin_s) * NS_PER_S)
+
+    def add(self, report: EventReport, now_ns: int) -> list[Incident]:
+        """Take one report; returns incidents emitted or updated (never raises on bad input)."""
+        self.stats.reports += 1
+        if report.report_id in self._seen_ids:
+            self.stats.duplicates += 1
+            return self.poll(now_ns)
+        self._remember(report.report_id)
+        if report.sensor_id not in self.positions_enu_m:
+            self._reject(report, f"unknown sensor id {report.sensor_id!r}", "unknown_sensor")
+            return self.poll(now_ns)
+        out: list[Incident] = []
+        candidate = self._best_candidate(report)
+        if candidate is None:
+            candidate = _Candidate(
+                reports={report.sensor_id: report},
+                deadline_ns=report.onset_ns + self.window_ns,
+                incident_id=_incident_id(report),
+            )
+            self._candidates.append(candidate)
+            out += self._evict_if_full()
+        else:
+            candidate.reports[report.sensor_id] = report
+            candidate.deadline_ns = min(candidate.deadline_ns, report.onset_ns + self.window_ns)
+            if candidate.emitted is not None:
+                out += self._update(candidate)
+        return out + self.poll(now_ns)
+
+    def poll(self, now_ns: int) -> list[Incident]:
+        """Emit candidates whose window closed by now_ns; forget those past their grace."""
+        out = []
+        for candidate in self._candidates:
+            if candidate.emitted is None and candidate.deadline_ns <= now_ns:
+                out += self._emit(candidate)
+        self._candidates = [
+            c for c in self._candidates if c.emitted is None or c.expires_ns > now_ns
+        ]
+        return out
+
+    def flush(self) -> list[Incident]:
+        """Emit every candidate still waiting, and forget all candidates."""
+        out = []
+        for candidate in self._candidates:
+            if candidate.emitted is None:
+                out += self._emit(candidate)
+        self._candidates = []
+        return out
+
+    def _best_candidate(self, report: EventReport) -> _Candidate | None:
+        """The compatible candidate with most members (then the closest first onset)."""
+        compatible = [c for c in self._candidates if self._fits(report, c)]
+        if not compatible:
+            return None
+        return max(
+            compatible,
+            key=lambda c: (
+                len(c.reports),
+                -abs(min(r.onset_ns for r in c.reports.values()) - report.onset_ns),
+            ),
+        )
+
+    def _fits(self, report: EventReport, candidate: _Candidate) -> bool:
+        """Whether `report` can be the same sound as every member of `candidate`."""
+        if report.sensor_id in candidate.reports:
+            return False
+        return all(self._pair_compatible(report, other) for other in candidate.reports.values())
+
+    def _pair_compatible(self, a: EventReport, b: EventReport) -> bool:
+        """The pairwise rule of the module docstring (classes, range, |Δt| ≤ d/c + slack)."""
+        if not classes_compatible(a.class_, b.class_):
+            return False
+        distance_m = float(
+            np.linalg.norm(self.positions_enu_m[a.sensor_id] - self.positions_enu_m[b.sensor_id])
+        )
+        if distance_m > 2.0 * self.config.max_hearing_range_m:
+            return False
+        sigma_a, sigma_b = onset_sigmas_s([a, b], self.config)
+        slack_s = (
+            distance_m / self.config.speed_of_sound_mps
+            + self.config.clock_tolerance_s
+            + 3.0 * float(np.hypot(sigma_a, sigma_b))
+        )
+        return abs(a.onset_ns - b.onset_ns) <= slack_s * NS_PER_S
+
+    def _locate(self, candidate: _Candidate, revision: int) -> Incident:
+        return locate_reports(
+            list(candidate.reports.values()),
+            self.positions_enu_m,
+            self.frame,
+            self.config,
+            incident_id=candidate.incident_id,
+            revision=revision,
+        )
+
+    def _emit(self, candidate: _Candidate) -> list[Incident]:
+        """Fuse a candidate whose window closed; emit it if enough sensors heard it."""
+        incident = self._locate(candidate, revision=1)
+        candidate.emitted = incident
+        candidate.expires_ns = candidate.deadline_ns + round(
+            self.config.late_report_grace_s * NS_PER_S
+        )
+        if incident.n_sensors + len(incident.sensors_rejected) < self.config.min_sensors:
+            return []
+        self.stats.incidents_emitted += 1
+        return [incident]
+
+    def _update(self, candidate: _Candidate) -> list[Incident]:
+        """Refit an emitted candidate after a late report; re-emit only if it improved."""
+        assert candidate.emitted is not None
+        previous = candidate.emitted
+        incident = self._locate(candidate, revision=previous.revision + 1)
+        if _quality(incident) <= _quality(previous):
+            return []
+        candidate.emitted = incident
+        self.stats.incidents_updated += 1
+        return [incident]
+
+    def _evict_if_full(self) -> list[Incident]:
+        """Keep at most max_open_incidents candidates: the oldest goes, fused first if it was
+        still waiting (nothing is lost, it is only emitted early)."""
+        out: list[Incident] = []
+        while len(self._candidates) > self.config.max_open_incidents:
+            oldest = min(self._candidates, key=lambda c: c.deadline_ns)
+            if oldest.emitted is None:
+                self.stats.evicted_early += 1
+                out += self._emit(oldest)
+            self._candidates.remove(oldest)
+        return out
+
+    def _remember(self, report_id: str) -> None:
+        self._seen_ids[report_id] = None
+        while len(self._seen_ids) > self.config.max_remembered_report_ids:
+            self._seen_ids.popitem(last=False)
+
+    def _reject(self, report: EventReport, reason: str, kind: str) -> None:
+        self.stats.rejected[kind] += 1
+        self.recent_rejections.append((report.report_id, reason))
+        log.warning("report %s rejected: %s", report.report_id, reason)

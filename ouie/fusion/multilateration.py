@@ -1,0 +1,323 @@
+"""TDOA multilateration: where a sound was emitted, from the onsets several sensors measured.
+
+Model (time of arrival with an unknown emission instant, equivalent to TDOA). Sensor i sits at
+sᵢ = (eᵢ, nᵢ, uᵢ) m in the local ENU frame (uᵢ its microphone height) and reports an onset tᵢ s
+with 1-σ uncertainty σᵢ. A source at p = (x, y, h) (h the assumed source height) emitting at τ
+is heard at
+
+    tᵢ = τ + ‖p − sᵢ‖ / c + εᵢ,      εᵢ ~ N(0, σᵢ²)   (plus a late NLOS delay on some paths)
+
+The unknowns θ = (x, y, τ) minimise Σ ρ(rᵢ²) with normalised residuals
+rᵢ(θ) = (tᵢ − τ − ‖p − sᵢ‖/c) / σᵢ. Three sensors determine θ exactly (a 2-D fix); more give
+redundancy to test consistency (χ²) and to reject outliers. Two sensors only give the hyperbola
+‖p − s₂‖ − ‖p − s₁‖ = c·(t₂ − t₁).
+
+Steps: a coarse grid gives a start free of local minima, `scipy.optimize.least_squares` with a
+Cauchy loss refines it, and when the fit is inconsistent, sensors are rejected greedily by
+consensus over leave-one-out subsets. The covariance is (JᵀJ)⁻¹ from the Jacobian of the
+normalised residuals, inflated by the reduced χ² when it exceeds 1.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from numpy.typing import NDArray
+from scipy.optimize import brentq, least_squares
+from scipy.stats import chi2
+
+from ouie.fusion.config import FusionConfig
+
+Array = NDArray[np.float64]
+
+CHI2_95_2D = float(chi2.ppf(0.95, 2))
+"""k² with P(χ²₂ ≤ k²) = 0.95: the 95 % ellipse is xᵀΣ⁻¹x = k² (k² ≈ 5.991)."""
+
+GRID_CELLS_PER_SIDE = 64
+"""Resolution of the initial grid search (cells per side of the search box)."""
+
+
+@dataclass(frozen=True)
+class TdoaFix:
+    """A solved position: θ = (east_m, north_m, emission_s) and what the fit says about itself.
+
+    `normalized_residuals` covers every sensor given (used or not); `used` marks the consensus.
+    """
+
+    east_m: float
+    north_m: float
+    emission_s: float
+    covariance: Array
+    used: NDArray[np.bool_]
+    normalized_residuals: Array
+    chi2: float
+
+    @property
+    def covariance_en_m2(self) -> Array:
+        """2×2 covariance of (east, north), m²."""
+        return self.covariance[:2, :2]
+
+    @property
+    def dof(self) -> int:
+        """Degrees of freedom of the fit: used sensors − 3 unknowns."""
+        return int(self.used.sum()) - 3
+
+
+def travel_times_s(
+    source_en_m: Array, sensors_enu_m: Array, source_up_m: float, c_mps: float
+) -> Array:
+    """‖p − sᵢ‖ / c for sources p = (east, north, source_up) of shape (..., 2) → (..., n)."""
+    de = source_en_m[..., None, 0] - sensors_enu_m[:, 0]
+    dn = source_en_m[..., None, 1] - sensors_enu_m[:, 1]
+    du = source_up_m - sensors_enu_m[:, 2]
+    return np.sqrt(de**2 + dn**2 + du**2) / c_mps
+
+
+def normalized_residuals(
+    theta: Array,
+    sensors_enu_m: Array,
+    onsets_s: Array,
+    sigmas_s: Array,
+    source_up_m: float,
+    c_mps: float,
+) -> Array:
+    """rᵢ = (tᵢ − τ − ‖p − sᵢ‖/c) / σᵢ for θ = (x, y, τ)."""
+    arrival = theta[2] + travel_times_s(theta[:2], sensors_enu_m, source_up_m, c_mps)
+    return np.asarray((onsets_s - arrival) / sigmas_s, dtype=np.float64)
+
+
+def residual_jacobian(
+    theta: Array, sensors_enu_m: Array, sigmas_s: Array, source_up_m: float, c_mps: float
+) -> Array:
+    """∂rᵢ/∂θ: ∂rᵢ/∂x = −(x − eᵢ)/(c·dᵢ·σᵢ), ∂rᵢ/∂y = −(y − nᵢ)/(c·dᵢ·σᵢ), ∂rᵢ/∂τ = −1/σᵢ."""
+    delta = np.column_stack(
+        [
+            theta[0] - sensors_enu_m[:, 0],
+            theta[1] - sensors_enu_m[:, 1],
+            source_up_m - sensors_enu_m[:, 2],
+        ]
+    )
+    distance = np.maximum(np.linalg.norm(delta, axis=1), 1e-6)
+    jac = np.empty((len(sensors_enu_m), 3))
+    jac[:, :2] = -delta[:, :2] / (c_mps * distance * sigmas_s)[:, None]
+    jac[:, 2] = -1.0 / sigmas_s
+    return jac
+
+
+def grid_start(
+    sensors_enu_m: Array, onsets_s: Array, sigmas_s: Array, source_up_m: float, c_mps: float
+) -> Array:
+    """A start θ₀ from a grid over the sensors' bounding box (plus half its diagonal).
+
+    At each grid point g the emission time is the median τ_g = medianᵢ(tᵢ − ‖g − sᵢ‖/c) (robust
+    to a late outlier) and the cost is Σᵢ log(1 + ((tᵢ − τ_g − ‖g − sᵢ‖/c)/sᵢ)²), a Cauchy loss
+    whose scale sᵢ = max(σᵢ, cell/c) absorbs the grid's own discretisation.
+    """
+    low, high = sensors_enu_m[:, :2].min(axis=0), sensors_enu_m[:, :2].max(axis=0)
+    margin = max(0.5 * float(np.linalg.norm(high - low)), 25.0)
+    low, high = low - margin, high + margin
+    cell_m = float((high - low).max()) / GRID_CELLS_PER_SIDE
+    east = np.arange(low[0], high[0] + cell_m, cell_m)
+    north = np.arange(low[1], high[1] + cell_m, cell_m)
+    grid = np.stack(np.meshgrid(east, north), axis=-1).reshape(-1, 2)
+    emitted = onsets_s - travel_times_s(grid, sensors_enu_m, source_up_m, c_mps)
+    tau = np.median(emitted, axis=1)
+    scale = np.maximum(sigmas_s, cell_m / c_mps)
+    cost = np.log1p(((emitted - tau[:, None]) / scale) ** 2).sum(axis=1)
+    best = int(np.argmin(cost))
+    return np.array([grid[best, 0], grid[best, 1], tau[best]])
+
+
+def fit_theta(
+    theta0: Array,
+    sensors_enu_m: Array,
+    onsets_s: Array,
+    sigmas_s: Array,
+    source_up_m: float,
+    c_mps: float,
+    robust_scale: float | None = None,
+) -> Array:
+    """θ minimising Σ ρ(rᵢ²) from θ₀: least squares, or a Cauchy loss of scale `robust_scale`
+    (in σ units) when given."""
+    args = (sensors_enu_m, onsets_s, sigmas_s, source_up_m, c_mps)
+    result = least_squares(
+        normalized_residuals,
+        theta0,
+        jac=lambda theta, sensors, _onsets, sigmas, up, c: residual_jacobian(
+            theta, sensors, sigmas, up, c
+        ),
+        args=args,
+        loss="linear" if robust_scale is None else "cauchy",
+        f_scale=1.0 if robust_scale is None else robust_scale,
+        x_scale=np.array([10.0, 10.0, 10.0 / c_mps]),
+        method="trf",
+        xtol=1e-10,
+        ftol=1e-10,
+        gtol=1e-10,
+        max_nfev=100,
+    )
+    return np.asarray(result.x, dtype=np.float64)
+
+
+def fix_from_theta(
+    theta: Array,
+    used: NDArray[np.bool_],
+    sensors_enu_m: Array,
+    onsets_s: Array,
+    sigmas_s: Array,
+    source_up_m: float,
+    c_mps: float,
+) -> TdoaFix:
+    """Residuals of every sensor at θ and the covariance from the used ones.
+
+    Σ_θ = (JᵀJ)⁻¹ · max(1, χ²/dof), J the Jacobian of the used normalised residuals and
+    χ² = Σ_used rᵢ²: the a-priori covariance, inflated when the residuals say the onsets were
+    noisier than their reported σ.
+    """
+    residuals = normalized_residuals(theta, sensors_enu_m, onsets_s, sigmas_s, source_up_m, c_mps)
+    jac = residual_jacobian(theta, sensors_enu_m[used], sigmas_s[used], source_up_m, c_mps)
+    chi2_value = float(np.sum(residuals[used] ** 2))
+    dof = int(used.sum()) - 3
+    inflation = max(1.0, chi2_value / dof) if dof > 0 else 1.0
+    covariance = np.asarray(np.linalg.pinv(jac.T @ jac) * inflation, dtype=np.float64)
+    return TdoaFix(
+        east_m=float(theta[0]),
+        north_m=float(theta[1]),
+        emission_s=float(theta[2]),
+        covariance=covariance,
+        used=used.copy(),
+        normalized_residuals=residuals,
+        chi2=chi2_value,
+    )
+
+
+def is_consistent(fix: TdoaFix, config: FusionConfig) -> bool:
+    """Whether the used onsets agree: χ² ≤ χ²_dof(1 − p) and every |rᵢ| ≤ outlier_sigma.
+    An exactly determined fit (3 sensors) has nothing to test and passes."""
+    if fix.dof <= 0:
+        return True
+    used_residuals = np.abs(fix.normalized_residuals[fix.used])
+    threshold = float(chi2.ppf(1.0 - config.consistency_p, fix.dof))
+    return fix.chi2 <= threshold and float(used_residuals.max()) <= config.outlier_sigma
+
+
+def consensus_score(fix: TdoaFix, config: FusionConfig) -> tuple[int, int, float]:
+    """Rank of a hypothesis: (sensors within ±outlier_sigma, −sensors impossibly early, −χ²/dof).
+
+    A non-line-of-sight path only ever adds delay, so a left-out sensor that would have heard
+    the sound *before* the direct path allows counts against the hypothesis.
+    """
+    z = fix.normalized_residuals
+    agreeing = int(np.sum(np.abs(z) <= config.outlier_sigma))
+    early = int(np.sum(z[~fix.used] < -config.outlier_sigma))
+    reduced = fix.chi2 / fix.dof if fix.dof > 0 else 0.0
+    return agreeing, -early, -reduced
+
+
+def locate_source(
+    sensors_enu_m: Array, onsets_s: Array, sigmas_s: Array, c_mps: float, config: FusionConfig
+) -> TdoaFix:
+    """The position of a source heard by ≥ 3 sensors, with outlier sensors rejected.
+
+    1. grid start, Cauchy-loss fit over all sensors, then a least-squares polish;
+    2. while the fit is inconsistent (`is_consistent`) and more than 3 sensors remain: fit every
+       leave-one-out subset and keep the best by `consensus_score`.
+    """
+    if len(onsets_s) < 3:
+        raise ValueError(f"a 2-D fix needs ≥ 3 sensors (got {len(onsets_s)})")
+    up = config.source_height_m
+    used = np.ones(len(onsets_s), dtype=bool)
+    theta = grid_start(sensors_enu_m, onsets_s, sigmas_s, up, c_mps)
+    theta = fit_theta(
+        theta, sensors_enu_m, onsets_s, sigmas_s, up, c_mps, config.robust_scale_sigma
+    )
+    fix = subset_fix(theta, used, sensors_enu_m, onsets_s, sigmas_s, up, c_mps)
+    while not is_consistent(fix, config) and used.sum() > 3:
+        hypotheses = []
+        for left_out in np.flatnonzero(used):
+            subset = used.copy()
+            subset[left_out] = False
+            start = np.array([fix.east_m, fix.north_m, fix.emission_s])
+            hypotheses.append(
+                subset_fix(start, subset, sensors_enu_m, onsets_s, sigmas_s, up, c_mps)
+            )
+        fix = max(hypotheses, key=lambda h: consensus_score(h, config))
+        used = fix.used
+    return fix
+
+
+def subset_fix(
+    theta0: Array,
+    used: NDArray[np.bool_],
+    sensors_enu_m: Array,
+    onsets_s: Array,
+    sigmas_s: Array,
+    source_up_m: float,
+    c_mps: float,
+) -> TdoaFix:
+    """Least-squares fit of the `used` sensors from θ₀, evaluated on all sensors."""
+    theta = fit_theta(
+        theta0, sensors_enu_m[used], onsets_s[used], sigmas_s[used], source_up_m, c_mps
+    )
+    return fix_from_theta(theta, used, sensors_enu_m, onsets_s, sigmas_s, source_up_m, c_mps)
+
+
+def ellipse_95(covariance_en_m2: Array) -> tuple[float, float, float]:
+    """(semi_major_m, semi_minor_m, orientation_deg) of the 95 % ellipse xᵀΣ⁻¹x = k².
+
+    Semi-axes are k·√λ for the eigenvalues λ of Σ (k² = χ²₂(0.95) ≈ 5.991); the orientation is
+    the bearing of the major eigenvector (east, north): atan2(east, north), degrees clockwise
+    from north, folded into [0, 180).
+    """
+    eigenvalues, eigenvectors = np.linalg.eigh(covariance_en_m2)
+    eigenvalues = np.clip(eigenvalues, 0.0, None)
+    major = eigenvectors[:, 1]
+    bearing = float(np.degrees(np.arctan2(major[0], major[1]))) % 180.0
+    k = np.sqrt(CHI2_95_2D)
+    return float(k * np.sqrt(eigenvalues[1])), float(k * np.sqrt(eigenvalues[0])), bearing
+
+
+def radius_95(covariance_en_m2: Array, probability: float = 0.95) -> float:
+    """Radius R of the circle centred on the estimate holding the source with `probability`.
+
+    With eigenvalues λ₁, λ₂ of Σ, in polar coordinates of the whitened error,
+    P(‖x‖ > R) = (1/2π) ∫₀^{2π} exp(−R² / (2·(λ₁cos²φ + λ₂sin²φ))) dφ; R is its root, found by
+    Brent's method between k·√λ_min and k·√λ_max (k² = χ²₂ quantile).
+    """
+    eigenvalues = np.clip(np.linalg.eigvalsh(covariance_en_m2), 1e-18, None)
+    phi = np.linspace(0.0, 2.0 * np.pi, 721)[:-1]
+    q = eigenvalues[0] * np.cos(phi) ** 2 + eigenvalues[1] * np.sin(phi) ** 2
+
+    def excess(radius: float) -> float:
+        return float(np.mean(np.exp(-(radius**2) / (2.0 * q)))) - (1.0 - probability)
+
+    k = np.sqrt(float(chi2.ppf(probability, 2)))
+    low, high = k * np.sqrt(eigenvalues[0]), k * np.sqrt(eigenvalues[1])
+    if high - low < 1e-9 * high:
+        return float(high)
+    return float(brentq(excess, low * 0.999, high * 1.001, xtol=1e-6))
+
+
+def hyperbola_branch_en_m(
+    near_en_m: Array, far_en_m: Array, range_difference_m: float, reach_m: float, n_points: int = 41
+) -> Array:
+    """Points (east, north) of the branch ‖p − far‖ − ‖p − near‖ = Δd, up to `reach_m` from the
+    midpoint.
+
+    With foci at ±f on the axis near→far (f = ‖far − near‖/2), a = Δd/2, b² = f² − a²: the branch
+    is (−a·cosh u, b·sinh u) in axis coordinates, u ∈ [−U, U], where the distance from the
+    midpoint √(a²cosh²U + b²sinh²U) = reach gives cosh U = √((reach² + b²)/f²). Δd is clipped to
+    [0, 2f·0.999] (onset noise can exceed the geometric limit); Δd = 0 gives the bisector.
+    """
+    axis = far_en_m - near_en_m
+    focal = 0.5 * float(np.linalg.norm(axis))
+    unit = axis / (2.0 * focal)
+    normal = np.array([-unit[1], unit[0]])
+    a = float(np.clip(range_difference_m, 0.0, 0.999 * 2 * focal)) / 2.0
+    b = np.sqrt(focal**2 - a**2)
+    u_max = float(np.arccosh(max(np.sqrt((reach_m**2 + b**2) / focal**2), 1.0)))
+    u = np.linspace(-u_max, u_max, n_points)
+    along, across = -a * np.cosh(u), b * np.sinh(u)
+    midpoint = 0.5 * (near_en_m + far_en_m)
+    return midpoint + along[:, None] * unit + across[:, None] * normal
