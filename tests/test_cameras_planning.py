@@ -162,7 +162,7 @@ def test_shared_masks_apply_to_every_camera_once() -> None:
 def test_cameras_from_scenario_keep_site_and_heading() -> None:
     cameras = cameras_from_scenario(small_scenario())
     assert [c.id for c in cameras] == ["c1", "c2"]
-    assert cameras[1].heading_deg == 270 and cameras[1].max_range_m == 250
+    assert cameras[1].heading_deg == 270 and cameras[1].max_range_m == 400
 
 
 # --- geometry --------------------------------------------------------------------------------

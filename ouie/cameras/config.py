@@ -111,7 +111,7 @@ class CameraConfig(_Strict):
     image_width_px: int = Field(default=1920, gt=0, description="Image width, pixels.")
     image_height_px: int = Field(default=1080, gt=0, description="Image height, pixels.")
     max_range_m: float = Field(
-        default=250.0, gt=0, description="Farthest distance at which a view is still useful, m."
+        default=400.0, gt=0, description="Farthest distance at which a view is still useful, m."
     )
     home_preset: str = Field(default="home", description="ONVIF preset token of the home view.")
     home_pan_deg: float = Field(default=0.0, description="Pan of the home view, degrees.")
@@ -265,7 +265,7 @@ class CamerasConfig(_Strict):
 
 
 def camera_from_site(site: CameraSite, **overrides: Any) -> CameraConfig:
-    """A CameraConfig for a scenario's camera site with sensible defaults (30× PTZ, 250 m)."""
+    """A CameraConfig for a scenario's camera site with sensible defaults (30× PTZ, 400 m)."""
     base: dict[str, Any] = {
         "id": site.id,
         "lat": site.lat,

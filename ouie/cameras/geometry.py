@@ -4,8 +4,8 @@ Conventions (all angles in degrees):
 - bearing: from north, clockwise (east = 90°); pan = bearing − heading of pan zero, in (−180, 180];
 - tilt: elevation of the optical axis, negative looking down;
 - hfov/vfov: full horizontal/vertical field of view of a rectilinear (pinhole) image;
-- ground is the plane up = 0 of the scenario's ENU frame (flat-city approximation: over 250 m
-  the Earth's curvature drops the ground by r²/2R ≈ 5 mm).
+- ground is the plane up = 0 of the scenario's ENU frame (flat-city approximation: over 400 m
+  the Earth's curvature drops the ground by r²/2R ≈ 13 mm).
 """
 
 from __future__ import annotations
