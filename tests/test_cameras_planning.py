@@ -278,7 +278,7 @@ def test_a_building_blocks_the_sight_line_only_where_it_is_taller() -> None:
 def test_out_of_range_and_busy_cameras_are_passed_over() -> None:
     scenario = small_scenario()
     cameras = cameras_from_scenario(scenario)
-    far = plan_camera(cameras[0], target_at(0, 400), scenario.frame)
+    far = plan_camera(cameras[0], target_at(0, 520), scenario.frame)
     assert not far.usable and "out of range" in far.reason
     target = target_at(120, 40, incident_id="i2", severity=2)
     serious = {"c2": CameraHold("i1", severity=4)}
