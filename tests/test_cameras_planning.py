@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import itertools
+from pathlib import Path
 
 import numpy as np
 import pytest
+import yaml
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from shapely.geometry import Point, Polygon
@@ -17,6 +19,7 @@ from ouie.cameras.config import (
     CueMode,
     PrivacyMask,
     cameras_from_scenario,
+    load_cameras_config,
 )
 from ouie.cameras.geometry import (
     View,
@@ -43,7 +46,7 @@ from ouie.cameras.planning import (
 )
 from ouie.core.config import ConfigError, validate_config
 from ouie.core.geo import LocalFrame
-from ouie.sim.scenario import Scenario
+from ouie.sim.scenario import Scenario, builtin_scenarios, load_scenario
 
 FRAME = LocalFrame(45.4397, 4.3872, 500.0)
 
@@ -157,6 +160,37 @@ def test_shared_masks_apply_to_every_camera_once() -> None:
     )
     assert [m.id for m in config.cameras[0].masks] == ["own", "yard"]
     assert [m.id for m in config.cameras[1].masks] == ["yard"]
+
+
+def test_a_cameras_file_without_cameras_takes_the_scenario_sites(tmp_path: Path) -> None:
+    path = tmp_path / "cameras.yaml"
+    path.write_text(
+        yaml.safe_dump(
+            {"cueing": {"mode": "suggest"}, "masks": [mask_rect(0, 0, 5, 5, "yard").model_dump()]}
+        )
+    )
+    config = load_cameras_config(small_scenario(), path)
+    assert config.cueing.mode is CueMode.SUGGEST
+    assert [(c.id, [m.id for m in c.masks]) for c in config.cameras] == [
+        ("c1", ["yard"]),
+        ("c2", ["yard"]),
+    ]
+    assert load_cameras_config(small_scenario()).cueing.mode is CueMode.OFF
+
+
+def test_saint_etienne_ships_masks_for_every_camera_and_cueing_off() -> None:
+    if "saint-etienne" not in builtin_scenarios():
+        pytest.skip("the saint-etienne scenario is not in this checkout")
+    scenario = load_scenario("saint-etienne")
+    config = load_cameras_config(scenario)
+    assert config.cueing.mode is CueMode.OFF
+    assert {c.id for c in config.cameras} == {c.id for c in scenario.cameras}
+    blocks = buildings_enu(scenario)
+    for camera in config.cameras:
+        assert len(camera.masks) == len(config.masks) >= 3
+    for mask in config.masks:  # each band lies along a block's facade
+        polygon = mask.enu_polygon(scenario.frame)
+        assert min(block.polygon.distance(polygon) for block in blocks) < 0.5
 
 
 def test_cameras_from_scenario_keep_site_and_heading() -> None:

@@ -18,22 +18,18 @@ if TYPE_CHECKING:
 
 
 def _cameras_config(
-    scenario_name: str,
+    world: Scenario,
     cameras_file: Path | None,
     mode: str | None,
     legal_basis: str | None,
     dpia: str | None,
 ) -> CamerasConfig:
-    """Cameras from `cameras_file` or the scenario's sites; cue mode options override the file's
-    (validated by the same rules: auto needs a legal basis and a DPIA)."""
-    from ouie.cameras.config import CamerasConfig, cameras_from_scenario
-    from ouie.core.config import load_yaml_config, validate_config
-    from ouie.sim.scenario import load_scenario
+    """The scenario's cameras configuration (see `load_cameras_config`); cue mode options
+    override the file's, validated by the same rules (auto needs a legal basis and a DPIA)."""
+    from ouie.cameras.config import load_cameras_config
+    from ouie.core.config import validate_config
 
-    if cameras_file is not None:
-        config = load_yaml_config(cameras_file, CamerasConfig)
-    else:
-        config = CamerasConfig(cameras=cameras_from_scenario(load_scenario(scenario_name)))
+    config = load_cameras_config(world, cameras_file)
     cueing = config.cueing.model_dump(exclude_none=True)
     overrides = {"mode": mode, "legal_basis": legal_basis, "dpia": dpia}
     cueing |= {key: value for key, value in overrides.items() if value is not None}
@@ -111,7 +107,9 @@ def register(app: typer.Typer) -> None:
         radius_m: float = typer.Option(10.0, help="Uncertainty radius to frame, m."),
         scenario: str = typer.Option("saint-etienne", help="Built-in scenario name or YAML path."),
         cameras: Path | None = typer.Option(
-            None, help="Cameras YAML (cueing + cameras); default: the scenario's camera sites."
+            None,
+            help="Cameras YAML (cueing, cameras, masks); default: the scenario's built-in one, "
+            "or its camera sites with cueing off.",
         ),
         incident_class: str = typer.Option("gunshot", "--class", help="Class of the incident."),
         mode: str | None = typer.Option(None, help="Cue mode override: off, suggest or auto."),
@@ -140,7 +138,7 @@ def register(app: typer.Typer) -> None:
         console = Console()
         try:
             world = load_scenario(scenario)
-            config = _cameras_config(scenario, cameras, mode, legal_basis, dpia)
+            config = _cameras_config(world, cameras, mode, legal_basis, dpia)
             severity = SEVERITY[EventClass(incident_class)]
         except (ConfigError, ValueError) as error:
             console.print(f"[red]error:[/red] {error}")
