@@ -22,7 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ouie.cameras.config import CueingConfig, CueMode, cameras_from_scenario
+from ouie.cameras.config import CueingConfig, CueMode, load_cameras_config
 from ouie.cameras.cueing import CueController, CueStatus, OnvifMover
 from ouie.cameras.geometry import camera_position_enu
 from ouie.cameras.planning import CueTarget, buildings_enu
@@ -77,7 +77,7 @@ def percentile_ms(samples_s: list[float], q: float) -> float:
 
 
 async def measure(scenario: Scenario, cues: int, seed: int, snapshot: Path) -> dict[str, object]:
-    cameras = cameras_from_scenario(scenario)
+    cameras = load_cameras_config(scenario).cameras  # with the scenario's privacy masks
     buildings = buildings_enu(scenario)
     rng = np.random.default_rng(seed)
     config = CueingConfig(
@@ -132,6 +132,14 @@ async def measure(scenario: Scenario, cues: int, seed: int, snapshot: Path) -> d
         "cues": cues,
         "moved": len(total_s),
         "outcomes": {s: statuses.count(s) for s in sorted(set(statuses))},
+        "mask_decisions": {
+            d: sum(
+                1
+                for e in audit
+                if e.action == "camera.move" and e.details["plan"]["mask_decision"] == d
+            )
+            for d in ("clear", "clipped_zoom", "panned_away")
+        },
         "connect_all_s": round(connect_s, 3),
         "cue_total_ms": {
             "p50": percentile_ms(total_s, 50),

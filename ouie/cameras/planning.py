@@ -13,8 +13,10 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 import numpy as np
+import shapely
 from pydantic import BaseModel, ConfigDict, Field
 from shapely.geometry import LineString, Point, Polygon
+from shapely.geometry.base import BaseGeometry
 from shapely.ops import unary_union
 
 from ouie.cameras.config import CameraConfig
@@ -200,11 +202,11 @@ def view_quality(coverage: float, px_per_m: float) -> float:
     return float(coverage * min(1.0, px_per_m / USEFUL_PX_PER_M))
 
 
-def _masked_area_m2(footprint: Polygon, masks: Sequence[MaskShape]) -> float:
-    """Ground area of `footprint` that falls inside any mask, m²."""
-    if not masks:
+def _masked_area_m2(footprint: Polygon, masked: BaseGeometry | None) -> float:
+    """Ground area of `footprint` inside `masked` (the union of the masks, prepared), m²."""
+    if masked is None or not masked.intersects(footprint):
         return 0.0
-    return float(footprint.intersection(unary_union([m.polygon for m in masks])).area)
+    return float(footprint.intersection(masked).area)
 
 
 def _candidate_views(camera: CameraConfig, framed: View) -> list[tuple[View, MaskDecision]]:
@@ -234,6 +236,9 @@ def fit_view_to_masks(
     """The first candidate view (see `_candidate_views`) within the camera's pan limits whose
     ground footprint touches no mask, with the decision it took and its footprint; None when
     every candidate shows a mask (the cue is refused)."""
+    masked = unary_union([m.polygon for m in masks]) if masks else None
+    if masked is not None:
+        shapely.prepare(masked)
     for view, decision in _candidate_views(camera, framed):
         pan = pan_for_bearing_deg(view.bearing_deg, camera.heading_deg)
         if not camera.pan_min_deg <= pan <= camera.pan_max_deg:
@@ -241,7 +246,7 @@ def fit_view_to_masks(
         footprint = ground_footprint(
             camera_enu, view, camera.image_width_px, camera.image_height_px, camera.max_range_m
         )
-        if _masked_area_m2(footprint, masks) <= MASK_TOLERANCE_M2:
+        if _masked_area_m2(footprint, masked) <= MASK_TOLERANCE_M2:
             return view, decision, footprint
     return None
 
