@@ -103,6 +103,28 @@ def test_a_rejected_suggestion_moves_nothing_and_is_audited(fleet: VirtualCamera
         asyncio.run(cues.approve("whatever", approver="  "))
 
 
+def test_an_approval_moves_only_the_approved_camera_and_not_one_taken_meanwhile() -> None:
+    second = CAMERA.model_copy(update={"id": "c2", "lat": at(200, 0)[0], "lon": at(200, 0)[1]})
+    with start_virtual_cameras([CAMERA, second], FRAME) as fleet:
+        cues, events, mover = controller(fleet, CueingConfig(mode=CueMode.SUGGEST))
+
+        async def scenario() -> tuple[CueStatus, CueStatus, str]:
+            scream = await cues.cue(target(20, 100, "scream", EventClass.SCREAM))
+            gun = await cues.cue(target(30, 90, "gun", EventClass.GUNSHOT))
+            assert scream.decision and gun.decision and scream.decision.plan and gun.decision.plan
+            assert scream.decision.plan.camera_id == gun.decision.plan.camera_id == "c1"
+            moved = await cues.approve(gun.cue_id or "", approver="alice")
+            late = await cues.approve(scream.cue_id or "", approver="bob")
+            await mover.close()
+            return moved.status, late.status, late.message
+
+        moved, late, message = asyncio.run(scenario())
+    assert moved is CueStatus.MOVED and late is CueStatus.NO_CAMERA
+    assert "camera c1 can no longer be used" in message and "held by" in message
+    assert fleet.cameras["c1"].moves == 1 and fleet.cameras["c2"].moves == 0  # c2 never approved
+    assert [e.actor for e in events if e.action == "camera.cue_approved"] == ["alice", "bob"]
+
+
 def test_off_computes_nothing_and_moves_nothing(fleet: VirtualCameraFleet) -> None:
     cues, events, _ = controller(fleet, CueingConfig())
     outcome = asyncio.run(cues.cue(target(30, 100, "i1", EventClass.GUNSHOT)))

@@ -190,23 +190,28 @@ class CueController:
     async def approve(self, cue_id: str, approver: str) -> CueOutcome:
         """A person approves a pending cue: audited with their name, then the camera moves.
 
-        The plan is recomputed first, so a camera taken meanwhile by a more serious incident
-        is not stolen back."""
+        The person approved one camera: only that camera moves. Its plan is recomputed first,
+        so a camera taken meanwhile by a more serious incident is not stolen back (the outcome
+        is then NO_CAMERA with the reason, and nothing moves)."""
         if not approver.strip():
             raise CueError("an approval needs the name of the person approving")
         decision = self._pending.pop(cue_id, None)
-        if decision is None:
+        if decision is None or decision.plan is None:
             raise CueError(f"no pending cue {cue_id} (already decided, or never suggested)")
+        camera_id = decision.plan.camera_id
         self._emit(
             "camera.cue_approved",
             approver,
             f"incident:{decision.target.incident_id}",
-            {"cue_id": cue_id, "camera_id": decision.plan.camera_id if decision.plan else None},
+            {"cue_id": cue_id, "camera_id": camera_id},
         )
         fresh = self.plan(decision.target)
-        if fresh.plan is None:
-            return CueOutcome(CueStatus.NO_CAMERA, cue_id, fresh, message=fresh.reason)
-        return await self._execute(cue_id, fresh, approver)
+        option = next(o for o in fresh.options if o.camera_id == camera_id)
+        if option.plan is None:
+            message = f"camera {camera_id} can no longer be used: {option.reason}"
+            return CueOutcome(CueStatus.NO_CAMERA, cue_id, fresh, message=message)
+        approved = fresh.model_copy(update={"plan": option.plan})
+        return await self._execute(cue_id, approved, approver)
 
     def reject(self, cue_id: str, by: str) -> None:
         """A person declines a pending cue (audited); no camera moves."""
