@@ -125,6 +125,19 @@ def test_an_approval_moves_only_the_approved_camera_and_not_one_taken_meanwhile(
     assert [e.actor for e in events if e.action == "camera.cue_approved"] == ["alice", "bob"]
 
 
+def test_a_stale_suggestion_expires_without_moving(fleet: VirtualCameraFleet) -> None:
+    clock = Clock()
+    cues, events, _ = controller(
+        fleet, CueingConfig(mode=CueMode.SUGGEST, suggestion_ttl_s=60), clock
+    )
+    outcome = asyncio.run(cues.cue(target(30, 100, "i1", EventClass.GUNSHOT)))
+    clock.now_s += 61
+    with pytest.raises(CueError, match="expired"):
+        asyncio.run(cues.approve(outcome.cue_id or "", approver="alice"))
+    assert fleet.cameras["c1"].moves == 0 and not cues.pending
+    assert events[-1].action == "camera.cue_expired" and events[-1].actor == "alice"
+
+
 def test_off_computes_nothing_and_moves_nothing(fleet: VirtualCameraFleet) -> None:
     cues, events, _ = controller(fleet, CueingConfig())
     outcome = asyncio.run(cues.cue(target(30, 100, "i1", EventClass.GUNSHOT)))

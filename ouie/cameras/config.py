@@ -233,6 +233,9 @@ class CueingConfig(_Strict):
     move_timeout_s: float = Field(
         default=5.0, gt=0, description="Longest wait for GetStatus to confirm a move, s."
     )
+    suggestion_ttl_s: float = Field(
+        default=300.0, gt=0, description="A suggestion not approved within this expires, s."
+    )
 
     @model_validator(mode="after")
     def _auto_needs_legal_basis(self) -> CueingConfig:
