@@ -177,6 +177,24 @@ def test_auto_moves_at_once_declares_its_basis_and_returns_home(fleet: VirtualCa
     assert events[-1].action == "camera.home" and not cues.holds
 
 
+def test_releasing_an_incident_sends_its_camera_home_at_once(fleet: VirtualCameraFleet) -> None:
+    config = CueingConfig(mode=CueMode.AUTO, legal_basis="x", dpia="y")
+    cues, events, mover = controller(fleet, config)
+    home = fleet.cameras["c1"].position
+
+    async def scenario() -> tuple[list[str], list[str]]:
+        await cues.cue(target(-40, 120, "i1", EventClass.GUNSHOT))
+        other = await cues.release_incident("i2", by="alice")
+        released = await cues.release_incident("i1", by="alice")
+        await mover.close()
+        return other, released
+
+    other, released = asyncio.run(scenario())
+    assert other == [] and released == ["c1"]
+    assert fleet.cameras["c1"].position == home and not cues.holds
+    assert (events[-1].action, events[-1].actor) == ("camera.home", "alice")
+
+
 def test_a_camera_held_by_a_gunshot_is_not_taken_by_a_scream(fleet: VirtualCameraFleet) -> None:
     config = CueingConfig(mode=CueMode.AUTO, legal_basis="x", dpia="y")
     cues, _, mover = controller(fleet, config)

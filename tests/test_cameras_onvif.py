@@ -147,3 +147,22 @@ def test_username_token_digest_stale_and_replayed_tokens_are_refused() -> None:
         checker.check(_token_header("ouie", "pw", b"nonce-3", stale))
     with pytest.raises(SoapFault):
         checker.check(None)
+
+
+def test_the_virtual_camera_answers_bad_requests_with_soap_faults(
+    fleet: VirtualCameraFleet,
+) -> None:
+    import httpx
+
+    ptz = f"{fleet.cameras['c1'].base_url()}/onvif/ptz_service"
+    not_xml = httpx.post(ptz, content=b"<not xml")
+    assert not_xml.status_code == 400 and b"WellFormed" in not_xml.content
+    body = (
+        b'<e:Envelope xmlns:e="http://www.w3.org/2003/05/soap-envelope"><e:Body>'
+        b'<ContinuousMove xmlns="http://www.onvif.org/ver20/ptz/wsdl"/></e:Body></e:Envelope>'
+    )
+    anonymous = httpx.post(ptz, content=body)
+    assert anonymous.status_code == 400 and b"NotAuthorized" in anonymous.content
+    assert fleet.cameras["c1"].moves == 0
+    snapshot_guess = httpx.get(f"{fleet.cameras['c1'].base_url()}/snapshot/guess.png")
+    assert snapshot_guess.status_code == 404

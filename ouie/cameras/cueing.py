@@ -281,14 +281,26 @@ class CueController:
             if now - held.since_s >= self.config.return_home_after_s
         ]
         for camera_id in due:
-            held = self._held.pop(camera_id)
-            details: dict[str, Any] = {"incident_id": held.hold.incident_id}
-            try:
-                await self._mover.home(self.cameras[camera_id])
-            except CameraError as error:
-                details["error"] = str(error)
-            self._emit("camera.home", SYSTEM_ACTOR, f"camera:{camera_id}", details)
+            await self._send_home(camera_id, SYSTEM_ACTOR, "return_home_after_s elapsed")
         return due
+
+    async def release_incident(self, incident_id: str, by: str) -> list[str]:
+        """Send home at once the cameras held for `incident_id` (e.g. the operator dismissed
+        it); their ids. Audited with `by` as actor."""
+        held = [cid for cid, h in self._held.items() if h.hold.incident_id == incident_id]
+        for camera_id in held:
+            await self._send_home(camera_id, by, "incident released")
+        return held
+
+    async def _send_home(self, camera_id: str, actor: str, reason: str) -> None:
+        """Release the hold, send the camera home, audit `camera.home` (with any error)."""
+        held = self._held.pop(camera_id)
+        details: dict[str, Any] = {"incident_id": held.hold.incident_id, "reason": reason}
+        try:
+            await self._mover.home(self.cameras[camera_id])
+        except CameraError as error:
+            details["error"] = str(error)
+        self._emit("camera.home", actor, f"camera:{camera_id}", details)
 
     async def run_return_home(self, period_s: float = 1.0) -> None:
         """Forever: every `period_s`, send due cameras home (run it as a task; cancel to stop)."""

@@ -15,6 +15,7 @@ gets the ONVIF fault env:Sender/ter:NotAuthorized. Moves are instantaneous (no s
 
 from __future__ import annotations
 
+import logging
 import secrets
 import threading
 from collections.abc import Callable, Iterator, Sequence
@@ -62,6 +63,8 @@ from ouie.cameras.soap import (
 )
 from ouie.core.geo import LocalFrame
 from ouie.sim.scenario import Scenario
+
+log = logging.getLogger(__name__)
 
 PROFILE_TOKEN = "profile_main"
 PTZ_NODE_TOKEN = "ptz_node"
@@ -202,16 +205,19 @@ class VirtualPtzCamera:
         try:
             operation, header = parse_request(payload)
             name = local_name(operation)
+            if name != "GetSystemDateAndTime":
+                self._checker.check(header)
             handler = self._operations().get((service, name))
             if handler is None:
                 raise SoapFault(
                     "Receiver", "ActionNotSupported", f"{service}: {name} not supported"
                 )
-            if name != "GetSystemDateAndTime":
-                self._checker.check(header)
             return 200, envelope(handler(operation))
         except SoapFault as fault:
             return fault.http_status, fault_envelope(fault)
+        except Exception:  # a bug here must still answer, without leaking internals
+            log.exception("virtual camera %s: %s request failed", self.config.id, service)
+            return 500, fault_envelope(SoapFault("Receiver", "Action", "internal error", 500))
 
     def _operations(self) -> dict[tuple[str, str], Callable[[etree._Element], etree._Element]]:
         operations: dict[tuple[str, str], Callable[[etree._Element], etree._Element]] = {
