@@ -89,6 +89,23 @@ def test_relative_move_is_used_where_absolute_move_is_missing() -> None:
     assert confirmed.zoom == pytest.approx(0.8)
 
 
+def test_confirmation_waits_for_a_slewing_head_to_arrive() -> None:
+    with start_virtual_cameras([CAMERA], FRAME, slew_per_s=1.0) as fleet:
+        target = PtzPosition(0.5, 0.2, 0.5)  # ≥ 0.5 units on the longest axis: ≥ 0.5 s
+
+        async def scenario() -> tuple[PtzPosition, float, PtzPosition]:
+            async with OnvifPtzClient.for_camera(fleet.configs["c1"], fleet.credentials) as client:
+                await client.absolute_move(PtzPosition(-0.5, 0.2, 0.0))
+                halfway = await client.status()
+                result = await client.move_and_confirm(target, poll_s=0.02)
+                return halfway, result.elapsed_s, result.confirmed
+
+        halfway, elapsed_s, confirmed = asyncio.run(scenario())
+    assert halfway.pan != -0.5, "GetStatus right after the command shows the head still moving"
+    assert elapsed_s >= 0.45
+    assert confirmed == target
+
+
 def test_wrong_password_is_a_clear_auth_error_and_moves_nothing(
     fleet: VirtualCameraFleet,
 ) -> None:
