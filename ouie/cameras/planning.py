@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 import numpy as np
+import shapely
 from pydantic import BaseModel, ConfigDict, Field
 from shapely.geometry import LineString, Point, Polygon
 from shapely.ops import unary_union
@@ -22,7 +23,7 @@ from ouie.cameras.geometry import (
     View,
     aim_at,
     camera_position_enu,
-    ground_footprint,
+    ground_footprints,
     pan_for_bearing_deg,
     pan_to_onvif,
     project_points,
@@ -200,11 +201,16 @@ def view_quality(coverage: float, px_per_m: float) -> float:
     return float(coverage * min(1.0, px_per_m / USEFUL_PX_PER_M))
 
 
-def _masked_area_m2(footprint: Polygon, masks: Sequence[MaskShape]) -> float:
-    """Ground area of `footprint` that falls inside any mask, m²."""
+def _masked_areas_m2(footprints: np.ndarray, masks: Sequence[MaskShape]) -> np.ndarray:
+    """Ground area of each footprint inside any mask, m² (vectorized over footprints)."""
+    areas = np.zeros(len(footprints))
     if not masks:
-        return 0.0
-    return float(footprint.intersection(unary_union([m.polygon for m in masks])).area)
+        return areas
+    masked = unary_union([m.polygon for m in masks])
+    shapely.prepare(masked)
+    touching = shapely.intersects(masked, footprints)
+    areas[touching] = shapely.area(shapely.intersection(footprints[touching], masked))
+    return areas
 
 
 def _candidate_views(camera: CameraConfig, framed: View) -> list[tuple[View, MaskDecision]]:
@@ -234,16 +240,30 @@ def fit_view_to_masks(
     """The first candidate view (see `_candidate_views`) within the camera's pan limits whose
     ground footprint touches no mask, with the decision it took and its footprint; None when
     every candidate shows a mask (the cue is refused)."""
-    for view, decision in _candidate_views(camera, framed):
-        pan = pan_for_bearing_deg(view.bearing_deg, camera.heading_deg)
-        if not camera.pan_min_deg <= pan <= camera.pan_max_deg:
-            continue
-        footprint = ground_footprint(
-            camera_enu, view, camera.image_width_px, camera.image_height_px, camera.max_range_m
-        )
-        if _masked_area_m2(footprint, masks) <= MASK_TOLERANCE_M2:
-            return view, decision, footprint
-    return None
+    candidates = [
+        (view, decision)
+        for view, decision in _candidate_views(camera, framed)
+        if camera.pan_min_deg
+        <= pan_for_bearing_deg(view.bearing_deg, camera.heading_deg)
+        <= camera.pan_max_deg
+    ]
+    if not masks:  # the framed view, or the first one the pan limits allow
+        candidates = candidates[:1]
+    if not candidates:
+        return None
+    footprints = ground_footprints(
+        camera_enu,
+        [view for view, _ in candidates],
+        camera.image_width_px,
+        camera.image_height_px,
+        camera.max_range_m,
+    )
+    masked_m2 = _masked_areas_m2(footprints, masks)
+    clear = np.flatnonzero(masked_m2 <= MASK_TOLERANCE_M2)
+    if len(clear) == 0:
+        return None
+    view, decision = candidates[clear[0]]
+    return view, decision, footprints[clear[0]]
 
 
 def disc_samples_enu(centre_enu: np.ndarray, radius_m: float, count: int = 64) -> np.ndarray:
