@@ -18,6 +18,7 @@ from starlette.middleware.sessions import SessionMiddleware
 
 from ouie.central.service import CentralService
 from ouie.console.api import ConsoleServices, router
+from ouie.console.auth import LoginThrottle
 from ouie.console.config import ConsoleConfig
 from ouie.console.feed import LiveFeed
 from ouie.console.relay import FeedRelay
@@ -48,6 +49,9 @@ def create_console_app(services: ConsoleServices, config: ConsoleConfig | None =
     )
     app.state.services = services
     app.state.config = config
+    app.state.login_throttle = LoginThrottle(
+        config.login_max_failures, config.login_failure_window_s
+    )
     policy = content_security_policy(config.tile_url)
 
     @app.middleware("http")

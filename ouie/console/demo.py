@@ -38,10 +38,10 @@ from ouie.cameras.virtual import scenario_marks, start_virtual_cameras
 from ouie.central.app import create_app
 from ouie.central.service import CentralService
 from ouie.console.app import attach_console
-from ouie.console.auth import hash_password
 from ouie.console.cameras import ControllerDesk
 from ouie.console.feed import LiveFeed
 from ouie.console.server import BackgroundServer
+from ouie.console.users import create_user
 from ouie.console.views import CuePolicyView, MapView
 from ouie.core.recording import RecordingFolder
 from ouie.core.report import EventReport
@@ -255,7 +255,7 @@ def create_logins(store: Store) -> list[DemoLogin]:
         DemoLogin(name=role.value, role=role, password=secrets.token_urlsafe(9)) for role in Role
     ]
     for login in logins:
-        store.add_user(login.name, login.role, hash_password(login.password), actor="ouie-demo")
+        create_user(store, login.name, login.role, login.password, actor="ouie-demo")
     return logins
 
 
