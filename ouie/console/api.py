@@ -29,7 +29,7 @@ from ouie.console.auth import (
     verify_password,
 )
 from ouie.console.config import ConsoleConfig
-from ouie.console.feed import LiveFeed, sse_frame
+from ouie.console.feed import CLOSED, LiveFeed, sse_frame
 from ouie.console.views import (
     AuditEntryView,
     AuditPage,
@@ -341,6 +341,8 @@ async def _event_stream(feed: LiveFeed, request: Request) -> AsyncIterator[str]:
             except TimeoutError:
                 yield ": heartbeat\n\n"
                 continue
+            if kind == CLOSED:
+                return
             yield sse_frame(kind, data)
 
 

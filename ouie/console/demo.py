@@ -323,6 +323,7 @@ def running_demo(options: DemoOptions, database_dir: Path) -> Iterator[tuple[Dem
             cameras=desk,
         )
         server = stack.enter_context(BackgroundServer(app, options.host, options.port))
+        stack.callback(feed.close)  # runs first: open browsers' streams end, the server stops
         run = DemoRun(url=f"{server.url}/console/", logins=logins, store=store, clock=clock)
         replay = Replay(
             scenario=scenario,
