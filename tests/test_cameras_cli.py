@@ -104,3 +104,21 @@ def test_execute_with_approval_moves_the_virtual_camera_and_saves_a_snapshot(
     assert confirmed and float(confirmed.group(1)) == pytest.approx(-4.76, abs=0.1)
     assert "camera.cue_approved" in output and "alice" in output
     assert snapshot.read_bytes().startswith(b"\x89PNG")
+
+
+def test_executed_cues_go_into_the_hash_chained_audit_trail(
+    scenario_file: Path, tmp_path: Path
+) -> None:
+    from ouie.store.audit import AuditChain
+    from ouie.store.database import make_engine
+
+    url = f"sqlite:///{tmp_path / 'ouie.db'}"
+    args = [*target_args(scenario_file), "--execute", "--mode", "suggest", "--approved-by", "eve"]
+    code, output = run(*args, "--db", url)
+    assert code == 0, output
+    chain = AuditChain(make_engine(url))
+    assert chain.verify() == []
+    actions = [(entry["action"], entry["actor"]) for entry in chain.entries()]
+    assert ("camera.cue_approved", "eve") in actions and ("camera.move", "eve") in actions
+    code, output = run(*args, "--real")
+    assert code == 3 and "--db" in output

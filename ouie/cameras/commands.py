@@ -13,7 +13,7 @@ if TYPE_CHECKING:
     from ouie.cameras.config import CameraConfig, CamerasConfig
     from ouie.cameras.cueing import CueOutcome
     from ouie.cameras.planning import BuildingShape, CueDecision, CueTarget
-    from ouie.core.audit import AuditEvent
+    from ouie.core.audit import AuditEvent, AuditSink
     from ouie.sim.scenario import Scenario
 
 
@@ -124,12 +124,19 @@ def register(app: typer.Typer) -> None:
         ),
         snapshot: Path | None = typer.Option(None, help="Save the camera's PNG after the move."),
         plot: Path | None = typer.Option(None, help="Save a map of the cue as a PNG."),
+        db: str | None = typer.Option(
+            None,
+            "--db",
+            help="Database URL (sqlite:///ouie.db, ...) whose hash-chained audit trail records "
+            "the cue; required with --real.",
+        ),
     ) -> None:
         """Which camera to turn toward a place, with pan/tilt/zoom in degrees and ONVIF units and
         the privacy-mask decision; --execute sends it and prints the confirmed position."""
         from rich.console import Console
 
         from ouie.cameras.config import CueMode
+        from ouie.cameras.onvif_client import CameraError
         from ouie.cameras.planning import SEVERITY, CueTarget, buildings_enu, plan_cue
         from ouie.core.classes import EventClass
         from ouie.core.config import ConfigError
@@ -173,7 +180,19 @@ def register(app: typer.Typer) -> None:
                 "give --approved-by NAME."
             )
             raise typer.Exit(3)
-        outcome = _execute(config, world, target, buildings, approved_by, real, snapshot, events)
+        if real and not db:
+            console.print(
+                "[yellow]not sent:[/yellow] moving a real camera must go into the audit trail: "
+                "give --db DATABASE_URL."
+            )
+            raise typer.Exit(3)
+        sink = _audit_sink(events, db)
+        try:
+            outcome = _execute(config, world, target, buildings, approved_by, real, snapshot, sink)
+        except CameraError as error:
+            _print_audit(console, events)
+            console.print(f"[red]error:[/red] {error}")
+            raise typer.Exit(1) from None
         console.print(f"[bold]{outcome.status.value}[/bold]: {outcome.message}")
         if outcome.move is not None and outcome.decision and outcome.decision.plan:
             camera_id = outcome.decision.plan.camera_id
@@ -201,6 +220,24 @@ def _confirmed_line(camera: CameraConfig, outcome: CueOutcome) -> str:
     )
 
 
+def _audit_sink(events: list[AuditEvent], db: str | None) -> AuditSink:
+    """Keep the events for printing and, with `db`, append them to its hash-chained trail."""
+    if db is None:
+        return events.append
+    from ouie.store.audit import AuditChain
+    from ouie.store.database import make_engine, upgrade_schema
+
+    engine = make_engine(db)
+    upgrade_schema(engine)
+    chain = AuditChain(engine)
+
+    def record(event: AuditEvent) -> None:
+        chain.append(event)
+        events.append(event)
+
+    return record
+
+
 def _execute(
     config: CamerasConfig,
     world: Scenario,
@@ -209,7 +246,7 @@ def _execute(
     approved_by: str | None,
     real: bool,
     snapshot: Path | None,
-    events: list[AuditEvent],
+    audit: AuditSink,
 ) -> CueOutcome:
     """Run the cue through a CueController against virtual cameras (or the real ones)."""
     import asyncio
@@ -233,7 +270,7 @@ def _execute(
         async def run() -> CueOutcome:
             try:
                 controller = CueController(
-                    config.cueing, cameras, world.frame, mover, events.append, buildings
+                    config.cueing, cameras, world.frame, mover, audit, buildings
                 )
                 outcome = await controller.cue(target)
                 if config.cueing.mode is CueMode.SUGGEST and outcome.cue_id in controller.pending:
