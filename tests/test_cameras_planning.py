@@ -309,6 +309,22 @@ def test_a_building_blocks_the_sight_line_only_where_it_is_taller() -> None:
     assert plan_camera(cameras[0], target_at(100, 0), scenario.frame, low).usable
 
 
+def test_a_building_hiding_part_of_the_region_lowers_coverage_and_quality() -> None:
+    from shapely.geometry import box
+
+    from ouie.cameras.planning import BuildingShape
+
+    camera, target = camera_at(), target_at(0, 100, radius_m=20)
+    wall = BuildingShape("wall", box(3, 60, 40, 70), 30.0)  # east of the sight line to the centre
+    clear = plan_camera(camera, target, FRAME).plan
+    partly = plan_camera(camera, target, FRAME, [wall]).plan
+    assert clear is not None and partly is not None
+    assert clear.coverage == pytest.approx(1.0)
+    # Sample points east of x ≈ 3/0.7 … 3/0.6 m are behind the wall: about a third of the disc.
+    assert 0.5 < partly.coverage < 0.8
+    assert partly.quality < clear.quality
+
+
 def test_out_of_range_and_busy_cameras_are_passed_over() -> None:
     scenario = small_scenario()
     cameras = cameras_from_scenario(scenario)
