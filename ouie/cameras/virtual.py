@@ -507,6 +507,7 @@ def start_virtual_cameras(
                 credentials,
                 absolute_move=absolute_move,
                 slew_per_s=slew_per_s,
+                clock_offset_s=clock_offset_s,
             )
             virtual.start()
             running[config.id] = virtual
