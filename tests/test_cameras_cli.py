@@ -76,6 +76,19 @@ def test_cue_prints_camera_angles_onvif_units_and_mask_decision(
     assert "block A" in blocked and "cue mode: off" in output
 
 
+def test_cue_json_is_the_planner_decision(scenario_file: Path) -> None:
+    from ouie.cameras.planning import CueDecision
+
+    code, output = run(*target_args(scenario_file), "--json")
+    assert code == 0, output
+    decision = CueDecision.model_validate_json(output)
+    assert decision.plan is not None and decision.plan.camera_id == "cam-north"
+    assert {o.camera_id: o.usable for o in decision.options} == {
+        "cam-north": True,
+        "cam-east": False,
+    }
+
+
 def test_execute_is_refused_when_off_and_in_suggest_without_a_person(scenario_file: Path) -> None:
     code, output = run(*target_args(scenario_file), "--execute")
     assert code == 3 and "cue mode is off" in output

@@ -124,6 +124,7 @@ def register(app: typer.Typer) -> None:
         ),
         snapshot: Path | None = typer.Option(None, help="Save the camera's PNG after the move."),
         plot: Path | None = typer.Option(None, help="Save a map of the cue as a PNG."),
+        as_json: bool = typer.Option(False, "--json", help="Print the decision as JSON."),
         db: str | None = typer.Option(
             None,
             "--db",
@@ -158,8 +159,11 @@ def register(app: typer.Typer) -> None:
         decision = plan_cue(
             config.cameras, target, world.frame, buildings, margin=config.cueing.frame_margin
         )
-        console.print(_options_table(decision))
-        console.print(f"cue mode: [bold]{config.cueing.mode.value}[/bold]; {decision.reason}")
+        if as_json:
+            print(decision.model_dump_json(indent=2))
+        else:
+            console.print(_options_table(decision))
+            console.print(f"cue mode: [bold]{config.cueing.mode.value}[/bold]; {decision.reason}")
         if plot is not None:
             from ouie.cameras.plot import plot_cue_map
 
