@@ -135,3 +135,55 @@ def test_executed_cues_go_into_the_hash_chained_audit_trail(
     assert ("camera.cue_approved", "eve") in actions and ("camera.move", "eve") in actions
     code, output = run(*args, "--real")
     assert code == 3 and "--db" in output
+
+
+def test_virtual_cameras_serve_a_scenario_that_cue_reaches_as_real_cameras(
+    scenario_file: Path, tmp_path: Path
+) -> None:
+    import os
+    import subprocess
+    import sys
+    import time
+
+    config, secret = tmp_path / "served.yaml", tmp_path / "served.secret"
+    command = "from ouie.cli import main; main()"
+    options = ["--write-config", str(config), "--secret-file", str(secret), "--for-s", "60"]
+    server = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            command,
+            "virtual-cameras",
+            "--scenario",
+            str(scenario_file),
+            *options,
+        ],
+        stdout=subprocess.DEVNULL,
+        env=os.environ | {"PYTHONPATH": str(Path(__file__).resolve().parents[1])},
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while not config.exists() and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert config.exists(), "the virtual cameras did not start"
+        assert secret.stat().st_mode & 0o077 == 0
+        assert secret.read_text().strip() not in config.read_text()
+        url = f"sqlite:///{tmp_path / 'ouie.db'}"
+        code, output = run(
+            *target_args(scenario_file),
+            "--cameras",
+            str(config),
+            "--real",
+            "--db",
+            url,
+            "--execute",
+            "--mode",
+            "suggest",
+            "--approved-by",
+            "zoe",
+        )
+        assert code == 0, output
+        assert "confirmed cam-north" in output
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
