@@ -31,18 +31,15 @@ from pydantic import BaseModel, Field
 from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 
 from ouie.cameras.config import CamerasConfig, CueingConfig, CueMode, cameras_from_scenario
-from ouie.cameras.cueing import OnvifMover
 from ouie.cameras.planning import buildings_enu
 from ouie.cameras.render import Mark
 from ouie.cameras.virtual import VirtualCameraFleet, scenario_marks, start_virtual_cameras
 from ouie.central.config import CityConfig
 from ouie.central.runtime import build_central
-from ouie.console.app import attach_console
-from ouie.console.cameras import ControllerDesk
-from ouie.console.feed import LiveFeed
+from ouie.console.app import mount_on_runtime
 from ouie.console.server import BackgroundServer
 from ouie.console.users import create_user
-from ouie.console.views import CuePolicyView, MapView
+from ouie.console.views import MapView
 from ouie.core.classes import EventClass
 from ouie.core.geo import LocalFrame
 from ouie.core.recording import RecordingFolder
@@ -296,23 +293,11 @@ def running_demo(options: DemoOptions, work_dir: Path) -> Iterator[tuple[DemoRun
         bus = InProcessBus()
         runtime = build_central(city, bus=bus, clock=clock)
         stack.callback(runtime.close)
-        assert runtime.cuer is not None
-        feed = LiveFeed()
-        desk = ControllerDesk(runtime.cuer, OnvifMover(lambda _camera: fleet.credentials), feed)
-        stack.callback(desk.close)
+        console = mount_on_runtime(runtime, map_view=MapView.of_scenario(scenario))
+        stack.callback(console.close)
         logins = create_logins(runtime.store)
-        attach_console(
-            runtime.app,
-            runtime.service,
-            feed=feed,
-            cue_policy=CuePolicyView(
-                mode=cueing.mode.value, legal_basis=cueing.legal_basis, dpia=cueing.dpia
-            ),
-            map_view=MapView.of_scenario(scenario),
-            cameras=desk,
-        )
         server = stack.enter_context(BackgroundServer(runtime.app, options.host, options.port))
-        stack.callback(feed.close)  # runs first: open browsers' streams end, the server stops
+        stack.callback(console.services.feed.close)  # first: live streams end, the server stops
         run = DemoRun(url=f"{server.url}/console/", logins=logins, store=runtime.store, clock=clock)
         replay = Replay(
             scenario=scenario,
