@@ -48,9 +48,7 @@ def content_security_policy(tile_url: str | None) -> str:
 def create_console_app(services: ConsoleServices, config: ConsoleConfig | None = None) -> FastAPI:
     """The console app for `services` (mount it, e.g. `app.mount('/console', console)`)."""
     config = config or ConsoleConfig()
-    app = FastAPI(
-        title="ouie console", docs_url=None, redoc_url=None, openapi_url="/api/openapi.json"
-    )
+    app = FastAPI(title="ouie console", docs_url=None, redoc_url=None, openapi_url=None)
     app.state.services = services
     app.state.config = config
     app.state.login_throttle = LoginThrottle(
