@@ -129,7 +129,8 @@ def test_level_falls_six_db_per_doubling_of_distance_in_free_field(tmp_path: Pat
     assert np.diff(recorded_db) == pytest.approx([-6.02] * 4, abs=0.1)
     truth = json.loads((tmp_path / "truth.json").read_text())[0]["arrivals"]
     levels = [truth[f"m{i}"]["level_db_spl"] for i in range(5)]
-    assert levels[0] == pytest.approx(120.0 - 20 * np.log10(25.0), abs=0.05)
+    # 0.1 dB: the converter's anti-aliasing taper removes the source's energy above 6.4 kHz
+    assert levels[0] == pytest.approx(120.0 - 20 * np.log10(25.0), abs=0.1)
     assert np.diff(levels) == pytest.approx([-6.02] * 4, abs=0.05)
 
 
@@ -238,3 +239,43 @@ def test_clock_errors_have_the_configured_offset_spread_and_jitter(tmp_path: Pat
     jitter = errors - offsets[None, :]
     assert np.std(jitter) == pytest.approx(0.0005, rel=0.15)  # 400 draws
     assert abs(np.mean(jitter)) < 0.0001
+
+
+def test_nothing_arrives_before_the_sound_does(tmp_path: Path) -> None:
+    """The fractional delay must not smear a blast's step ahead of its arrival (the converter's
+    anti-aliasing taper keeps the ringing 1 ms ahead under −60 dB of the peak)."""
+    folder = simulate(
+        scenario([(60.0, 0.0)], [{"east_m": 0.0, "north_m": 0.0}]), tmp_path, progress=False
+    )
+    audio = read_wav(folder, "m0")
+    arrival = json.loads((tmp_path / "truth.json").read_text())[0]["arrivals"]["m0"]
+    index = (iso_to_ns(arrival["recorded_utc"]) - folder.start_ns) * FS / 1e9
+    ahead = audio[int(index) - 48 : int(index) - 16]  # 3 ms to 1 ms before the arrival
+    assert 20 * np.log10(np.max(np.abs(ahead)) / np.max(np.abs(audio))) < -60.0
+    # a blast jumps to its peak at once: half the peak is first reached at the arrival sample
+    first_half_peak = int(np.argmax(np.abs(audio) >= 0.5 * np.max(np.abs(audio))))
+    assert first_half_peak == pytest.approx(index, abs=1.0)
+
+
+def test_ouie_detect_finds_the_shot_where_truth_says_it_arrived(tmp_path: Path) -> None:
+    """The recording folder is read by the sensor's `ouie detect` as is; its onset picker lands
+    within 2 ms of the arrival the sensor's clock stamped (it picks a blast 0–1.5 ms early)."""
+    from typer.testing import CliRunner
+
+    from ouie.cli import app
+
+    layout = scenario(
+        [(45.0, 20.0), (-80.0, 60.0)],
+        [{"east_m": 0.0, "north_m": 0.0, "time_s": 1.0}],
+        quiet=False,
+        clocks={"default": {"offset_s": 0.003, "jitter_s": 0.0}},
+    )
+    folder = simulate(layout, tmp_path, progress=False)
+    arrivals = json.loads((tmp_path / "truth.json").read_text())[0]["arrivals"]
+    for sensor in ("m0", "m1"):
+        result = CliRunner().invoke(
+            app, ["detect", str(folder.wav_path(sensor)), "--backend", "builtin", "--json"]
+        )
+        events = [json.loads(line) for line in result.stdout.splitlines() if line.startswith("{")]
+        expected_s = (iso_to_ns(arrivals[sensor]["recorded_utc"]) - folder.start_ns) / 1e9
+        assert min(abs(e["onset_s"] - expected_s) for e in events) < 0.002

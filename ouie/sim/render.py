@@ -261,6 +261,21 @@ def enu_positions(scenario: Scenario, items: list, heights_m: list[float]) -> Fl
     return enu
 
 
+ANTI_ALIASING_START = 0.4
+"""The converter's anti-aliasing roll-off starts at this fraction of the sample rate."""
+
+
+def anti_aliasing_taper(frequency_hz: ArrayLike, sample_rate_hz: int) -> FloatArray:
+    """The converter's anti-aliasing filter, zero-phase (it adds no delay): 1 up to
+    f₀ = 0.4·fs, then cos²(π/2 · (f − f₀)/(fs/2 − f₀)) down to 0 at Nyquist. Without it a
+    source with energy up to Nyquist (a blast wave's step) rings before its onset after a
+    fractional delay (−40 dB 1 ms ahead); with it the ringing is below −60 dB."""
+    f = np.asarray(frequency_hz, dtype=float)
+    start_hz = ANTI_ALIASING_START * sample_rate_hz
+    ramp = np.clip((f - start_hz) / (0.5 * sample_rate_hz - start_hz), 0.0, 1.0)
+    return np.asarray(np.cos(0.5 * np.pi * ramp) ** 2, dtype=float)
+
+
 @dataclass
 class EventSpectrum:
     """An event's source spectrum on an FFT grid long enough for any sensor's segment, with the
@@ -298,13 +313,8 @@ class EventSpectrum:
             if scenario.propagation.air_absorption
             else np.zeros_like(frequency_hz)
         )
-        return cls(
-            n,
-            n_fft,
-            np.asarray(frequency_hz, dtype=float),
-            fft.rfft(pressure_pa, n_fft),
-            absorption,
-        )
+        spectrum = fft.rfft(pressure_pa, n_fft) * anti_aliasing_taper(frequency_hz, sample_rate_hz)
+        return cls(n, n_fft, np.asarray(frequency_hz, dtype=float), spectrum, absorption)
 
     def render(
         self,
