@@ -15,9 +15,10 @@ from ouie.cli import app
 from ouie.core.classes import ALERTING_CLASSES
 from ouie.core.config import ConfigError
 from ouie.core.recording import RecordingFolder
-from ouie.sim.render import enu_positions, nlos_fraction, simulate
+from ouie.sim.render import enu_positions, nlos_fraction, scenario_problems, simulate
 from ouie.sim.saint_etienne import scenario_yaml
-from ouie.sim.scenario import BUILTIN_DIR, builtin_scenarios, load_scenario
+from ouie.sim.scenario import BUILTIN_DIR, Building, builtin_scenarios, load_scenario
+from ouie.sim.sources import recordings_for
 
 WIDE = {"COLUMNS": "200"}
 """A wide terminal, so that rich tables do not wrap names."""
@@ -174,3 +175,48 @@ def test_the_first_minute_of_saint_etienne_renders_clean_audio(tmp_path: Path) -
         assert audio.size == 72 * 16000 and np.std(audio) > 1.0
         peaks[sensor.id] = np.abs(audio.astype(int)).max()
     assert peaks[nearest] > 4 * peaks[farthest]
+
+
+def test_an_event_source_can_be_a_recording_relative_to_the_audio_dir_or_the_yaml(
+    small_scenario: Path, tmp_path: Path, shared_audio_dir: Path
+) -> None:
+    chosen = recordings_for("scream", shared_audio_dir)[3]
+    (small_scenario.parent / "mine.flac").write_bytes(chosen.read_bytes())
+    text = (
+        small_scenario.read_text()
+        .replace(
+            "class: gunshot}", f"class: gunshot, source: {chosen.relative_to(shared_audio_dir)}}}"
+        )
+        .replace("class: glass_break}", "class: scream, source: mine.flac}")
+    )
+    small_scenario.write_text(text)
+    simulate(
+        load_scenario(small_scenario), tmp_path / "rec", audio_dir=shared_audio_dir, progress=False
+    )
+    truth = json.loads((tmp_path / "rec" / "truth.json").read_text())
+    assert truth[0]["source"] == str(chosen.relative_to(shared_audio_dir))
+    assert truth[1]["source"] == str(small_scenario.parent / "mine.flac")
+
+
+def test_a_missing_recording_is_a_clear_error(small_scenario: Path, tmp_path: Path) -> None:
+    small_scenario.write_text(
+        small_scenario.read_text().replace("class: gunshot}", "class: gunshot, source: nope.wav}")
+    )
+    result = CliRunner().invoke(
+        app, ["simulate", str(small_scenario), "--out", str(tmp_path / "o")], env=WIDE
+    )
+    assert result.exit_code == 2
+    assert "source 'nope.wav' not found" in result.output
+
+
+def test_sources_and_sensors_inside_blocks_are_reported(small_scenario: Path) -> None:
+    scenario = load_scenario(small_scenario)
+    scenario.buildings.append(
+        Building(
+            footprint=[(4.3838, 45.4401), (4.3842, 45.4401), (4.3842, 45.4403), (4.3838, 45.4403)]
+        )
+    )
+    problems = scenario_problems(scenario)
+    assert problems == [
+        "event 0 (gunshot at 0.5 s) at 45.440200, 4.384000 is inside a building block"
+    ]

@@ -167,6 +167,8 @@ class BuildingGeometry:
         self.heights_m = np.asarray(heights_m, dtype=float)
         self._tree = shapely.STRtree(self.polygons)
         # A segment that only grazes a corner is not blocked: test against slightly shrunk blocks.
+        self.blocks = shapely.union_all(self.polygons)
+        shapely.prepare(self.blocks)
         self._blocker = shapely.union_all([p.buffer(-0.05) for p in self.polygons])
         shapely.prepare(self._blocker)
         corners = [np.asarray(p.exterior.coords)[:-1] for p in self.polygons]

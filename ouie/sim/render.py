@@ -16,11 +16,13 @@ fraction of a sample and only event segments cost FFTs.
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
+import shapely
 import soundfile
 from numpy.typing import ArrayLike, NDArray
 from scipy import fft, signal
@@ -47,6 +49,7 @@ from ouie.sim.sources import (
 )
 
 FloatArray = NDArray[np.float64]
+log = logging.getLogger(__name__)
 
 PRE_ROLL_SAMPLES = 128
 """Samples kept before the earliest arrival of a segment (room for the delay filter's ringing)."""
@@ -213,6 +216,8 @@ def event_source(
         else:
             raise FileNotFoundError(f"event at {event.time_s} s: source {event.source!r} not found")
     if not candidates:
+        if event.source == "auto" and audio_dir is not None:
+            log.info("no recording of %s in %s: synthetic source", event.class_, audio_dir)
         return synthesize(event.class_, sample_rate_hz, rng, event.duration_s), "synthetic"
     chosen = candidates[rng.integers(len(candidates))]
     name = (
@@ -409,6 +414,8 @@ def simulate(
     start_ns = iso_to_ns(scenario.start_utc)
     c = scenario.weather.speed_of_sound_mps
 
+    for problem in scenario_problems(scenario):
+        log.warning("%s: %s", scenario.name, problem)
     events = [e for e in scenario.events if e.time_s < duration_s]
     sensors_enu = enu_positions(scenario, scenario.sensors, [s.height_m for s in scenario.sensors])
     events_enu = (
@@ -555,6 +562,31 @@ def truth_record(
 def write_json(path: Path, payload: object) -> None:
     """Indented UTF-8 JSON with a final newline."""
     path.write_text(json.dumps(payload, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
+
+
+def scenario_problems(scenario: Scenario) -> list[str]:
+    """What looks wrong in a scenario without making it unusable: sources or sensors inside a
+    building block (everything they emit or hear is diffracted), events after the end."""
+    problems = [
+        f"event {i} ({e.class_} at {e.time_s} s) starts after the end ({scenario.duration_s} s)"
+        for i, e in enumerate(scenario.events)
+        if e.time_s >= scenario.duration_s
+    ]
+    geometry = building_geometry(scenario)
+    if geometry is None:
+        return problems
+    labelled = [
+        (f"event {i} ({e.class_} at {e.time_s} s)", e.lat, e.lon)
+        for i, e in enumerate(scenario.events)
+    ] + [(f"sensor {s.id}", s.lat, s.lon) for s in scenario.sensors]
+    enu = scenario.frame.to_enu([lat for _, lat, _ in labelled], [lon for _, _, lon in labelled])
+    inside = shapely.contains_xy(geometry.blocks, enu[:, 0], enu[:, 1])
+    problems += [
+        f"{label} at {lat:.6f}, {lon:.6f} is inside a building block"
+        for (label, lat, lon), hit in zip(labelled, inside, strict=True)
+        if hit
+    ]
+    return problems
 
 
 def nlos_fraction(scenario: Scenario, max_distance_m: float | None = None) -> float:
