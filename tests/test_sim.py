@@ -279,3 +279,26 @@ def test_ouie_detect_finds_the_shot_where_truth_says_it_arrived(tmp_path: Path) 
         events = [json.loads(line) for line in result.stdout.splitlines() if line.startswith("{")]
         expected_s = (iso_to_ns(arrivals[sensor]["recorded_utc"]) - folder.start_ns) / 1e9
         assert min(abs(e["onset_s"] - expected_s) for e in events) < 0.002
+
+
+def test_street_reverberation_follows_its_decay_time_and_distance_law(tmp_path: Path) -> None:
+    rt60_s, critical_m, distance_m = 0.8, 15.0, 120.0
+    shot = [{"east_m": 0.0, "north_m": 0.0, "source_level_db_spl": 120.0}]
+    dry = simulate(scenario([(distance_m, 0.0)], shot), tmp_path / "dry", progress=False)
+    wet_layout = scenario([(distance_m, 0.0)], shot)
+    wet_layout.propagation.street_reverb_rt60_s = rt60_s
+    wet_layout.propagation.street_reverb_critical_distance_m = critical_m
+    wet = simulate(wet_layout, tmp_path / "wet", progress=False)
+    dry_audio, wet_audio = read_wav(dry, "m0"), read_wav(wet, "m0")
+    tail = wet_audio - dry_audio
+    # the tail carries r / r_c times the direct sound's energy (energy 1/(r_c·r) vs 1/r²)
+    ratio_db = 10 * np.log10(np.sum(tail**2) / np.sum(dry_audio**2))
+    assert ratio_db == pytest.approx(10 * np.log10(distance_m / critical_m), abs=1.5)
+    # and decays by 60 dB in rt60_s: fit the slope of its energy in 20 ms frames
+    arrival = int(np.argmax(np.abs(dry_audio) > 0.5 * np.max(np.abs(dry_audio))))
+    frames = tail[arrival + 1600 : arrival + 1600 + 20 * 320].reshape(20, 320)
+    level_db = 10 * np.log10(np.mean(frames**2, axis=1))
+    slope_db_per_s = np.polyfit(np.arange(20) * 0.02, level_db, 1)[0]
+    assert slope_db_per_s == pytest.approx(-60.0 / rt60_s, rel=0.2)
+    # it starts after the direct sound, never before
+    assert np.max(np.abs(tail[: arrival - 16])) < 1e-3 * np.max(np.abs(dry_audio))

@@ -163,7 +163,11 @@ def plot_command(
     from ouie.sim.render import nlos_fraction
 
     loaded = _load(scenario)
-    path = plot_scenario(loaded, out, nlos_fraction=nlos_fraction(loaded))
+    note = (
+        f"non-line-of-sight: {100 * nlos_fraction(loaded):.0f} % of sensor–event pairs, "
+        f"{100 * nlos_fraction(loaded, 300.0):.0f} % of those closer than 300 m"
+    )
+    path = plot_scenario(loaded, out, note=note)
     Console().print(f"[green]wrote[/green] {path}")
 
 

@@ -10,9 +10,11 @@ What is modelled, per source–microphone pair:
   independent reflection factor (asphalt and paving are acoustically hard);
 - **buildings**: when a building block cuts the line of sight, the direct path is replaced by the
   shortest diffracted path, over the roofs (vertical plane) or around the corners (horizontal
-  plane), attenuated by the ISO 9613-2 barrier formula (eq. 14–16).
+  plane), attenuated by the ISO 9613-2 barrier formula (eq. 14–16);
+- **street reverberation** (optional): the facades' many reflections as one diffuse tail after
+  the first arrival, decaying with a reverberation time, whose energy falls as 1/r (not 1/r²).
 
-Simplified away, on purpose: facade reflections and reverberation in street canyons, wind and
+Simplified away, on purpose: individual facade reflections (only their diffuse sum), wind and
 temperature gradients (refraction), turbulence, ground impedance (phase), the ground reflection
 of diffracted paths, and moving sources (no Doppler).
 """
@@ -299,3 +301,32 @@ def path_response(
         )
     gain = path.reflection_gain * spherical_spreading_gain(path.length_m)
     return np.asarray(gain * 10.0 ** (-loss_db / 20.0), dtype=float)
+
+
+REVERB_PREDELAY_S = 0.005
+"""Gap between the first arrival and the start of the street reverberation tail, s."""
+REVERB_BUILD_UP_S = 0.010
+"""Time constant of the tail's build-up, s."""
+
+
+def street_reverb_tail(
+    sample_rate_hz: int, rt60_s: float, rng: np.random.Generator
+) -> NDArray[np.float64]:
+    """A diffuse reverberation tail of unit energy (Σh² = 1), down to −40 dB:
+      h(t) ∝ n(t) · (1 − exp(−t/τ_b)) · 10^(−3·t/T60),   0 ≤ t < ⅔·T60
+    with n white Gaussian noise, τ_b = `REVERB_BUILD_UP_S` and T60 the time the energy takes to
+    fall by 60 dB."""
+    t = np.arange(max(1, round(2.0 / 3.0 * rt60_s * sample_rate_hz))) / sample_rate_hz
+    h = (
+        rng.standard_normal(t.size)
+        * (1.0 - np.exp(-t / REVERB_BUILD_UP_S))
+        * 10.0 ** (-3.0 * t / rt60_s)
+    )
+    return np.asarray(h / np.sqrt(np.sum(h**2)), dtype=float)
+
+
+def street_reverb_gain(distance_m: float, critical_distance_m: float) -> float:
+    """Pressure gain (re the source at 1 m) of a unit-energy tail: its energy E_t = 1/(r_c·r)
+    falls as 1/r, like a field spread along a street, and equals the direct sound's 1/r² at the
+    critical distance r = r_c; so g = 1/sqrt(r_c·r)."""
+    return float(1.0 / np.sqrt(critical_distance_m * max(distance_m, 0.1)))

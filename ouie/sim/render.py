@@ -30,6 +30,7 @@ from scipy import fft, signal
 from ouie.core.recording import RecordingFolder, SensorSite, sensors_geojson
 from ouie.core.timebase import NS_PER_S, iso_to_ns, ns_to_iso
 from ouie.sim.propagation import (
+    REVERB_PREDELAY_S,
     BuildingGeometry,
     SoundPath,
     air_absorption_db_per_m,
@@ -37,6 +38,8 @@ from ouie.sim.propagation import (
     pa_to_db_spl,
     path_response,
     sound_paths,
+    street_reverb_gain,
+    street_reverb_tail,
 )
 from ouie.sim.scenario import Background as BackgroundSettings
 from ouie.sim.scenario import Microphone, Scenario, ScriptedEvent
@@ -56,7 +59,7 @@ PRE_ROLL_SAMPLES = 128
 POST_ROLL_SAMPLES = 256
 """Samples kept after the end of a segment."""
 
-RNG_CLOCKS, RNG_JITTER, RNG_SOURCE, RNG_BACKGROUND = range(4)
+RNG_CLOCKS, RNG_JITTER, RNG_SOURCE, RNG_BACKGROUND, RNG_REVERB = range(5)
 """Independent random streams, seeded (seed, stream, index): results do not depend on order."""
 
 
@@ -301,11 +304,19 @@ class EventSpectrum:
         scenario: Scenario,
     ) -> EventSpectrum:
         """Segment length = signal + pre-roll + the largest spread between one sensor's paths
-        + post-roll."""
+        (or the reverberation tail when longer) + post-roll."""
+        settings = scenario.propagation
+        tail_samples = (
+            np.ceil(
+                (2.0 / 3.0 * settings.street_reverb_rt60_s + REVERB_PREDELAY_S) * sample_rate_hz
+            )
+            if settings.street_reverb_rt60_s > 0.0
+            else 0
+        )
         n = (
             pressure_pa.size
             + PRE_ROLL_SAMPLES
-            + int(np.ceil(max_spread_samples))
+            + int(np.ceil(max(max_spread_samples, tail_samples)))
             + POST_ROLL_SAMPLES
         )
         n_fft = fft.next_fast_len(n, real=True)
@@ -326,20 +337,56 @@ class EventSpectrum:
         paths: list[SoundPath],
         arrival_samples: list[float],
         speed_of_sound_mps: float,
-        sample_rate_hz: int,
+        reverb: ReverbTail | None = None,
     ) -> tuple[int, FloatArray]:
         """One event at one sensor: (first sample index b, pressure segment from b). Path p
         arrives at fractional sample `arrival_samples[p]` of the file (delay + clock error) and
-        is filtered by `path_response`; the sum is synthesized by one inverse FFT."""
+        is filtered by `path_response`; a reverberation tail follows the first arrival by
+        `REVERB_PREDELAY_S`, coloured by the air absorption of the first path; the sum is
+        synthesized by one inverse FFT."""
         first = int(np.floor(min(arrival_samples))) - PRE_ROLL_SAMPLES
+        bins = np.arange(self.frequency_hz.size)
         response = np.zeros(self.frequency_hz.size, dtype=complex)
         for path, arrival in zip(paths, arrival_samples, strict=True):
             magnitude = path_response(
                 path, self.frequency_hz, speed_of_sound_mps, self.absorption_db_per_m
             )
-            phase = -2j * np.pi * (arrival - first) / self.n_fft
-            response += magnitude * np.exp(phase * np.arange(self.frequency_hz.size))
+            response += magnitude * np.exp(-2j * np.pi * (arrival - first) / self.n_fft * bins)
+        if reverb is not None:
+            start = min(arrival_samples) + reverb.predelay_samples - first
+            first_path_m = min(p.length_m for p in paths)
+            colour = 10.0 ** (-self.absorption_db_per_m * first_path_m / 20.0)
+            response += (
+                reverb.gain(first_path_m)
+                * colour
+                * fft.rfft(reverb.impulse_response, self.n_fft)
+                * np.exp(-2j * np.pi * start / self.n_fft * bins)
+            )
         return first, fft.irfft(self.spectrum * response, self.n_fft)[: self.n_samples]
+
+
+@dataclass
+class ReverbTail:
+    """A sensor's street reverberation: its unit-energy tail and how loud it is with distance."""
+
+    impulse_response: FloatArray
+    critical_distance_m: float
+    predelay_samples: float
+
+    def gain(self, distance_m: float) -> float:
+        """See `ouie.sim.propagation.street_reverb_gain`."""
+        return street_reverb_gain(distance_m, self.critical_distance_m)
+
+
+def reverb_tail(scenario: Scenario, sensor_index: int, seed: int) -> ReverbTail | None:
+    """The street reverberation of one sensor (None when `street_reverb_rt60_s` is 0)."""
+    settings, fs = scenario.propagation, scenario.microphone.sample_rate_hz
+    if settings.street_reverb_rt60_s <= 0.0:
+        return None
+    tail = street_reverb_tail(
+        fs, settings.street_reverb_rt60_s, stream(seed, RNG_REVERB, sensor_index)
+    )
+    return ReverbTail(tail, settings.street_reverb_critical_distance_m, REVERB_PREDELAY_S * fs)
 
 
 def add_into(buffer: NDArray[np.float32], first: int, segment: FloatArray) -> None:
@@ -444,12 +491,13 @@ def simulate(
         task = bar.add_task(f"simulating {scenario.name}", total=len(scenario.sensors))
         for j, sensor in enumerate(scenario.sensors):
             pressure = background.render(n_samples, stream(seed, RNG_BACKGROUND, j))
+            reverb = reverb_tail(scenario, j, seed)
             for i, (event, spectrum) in enumerate(zip(events, spectra, strict=True)):
                 plan = plans[i][j]
                 arrival_samples = [
                     (event.time_s + p.length_m / c + plan.clock_error_s) * fs for p in plan.paths
                 ]
-                first, segment = spectrum.render(plan.paths, arrival_samples, c, fs)
+                first, segment = spectrum.render(plan.paths, arrival_samples, c, reverb)
                 add_into(pressure, first, segment)
                 arrivals[i][sensor.id] = arrival_record(
                     event, plan, segment, start_ns, c, fs, scenario
