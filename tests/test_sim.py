@@ -288,12 +288,14 @@ def test_street_reverberation_follows_its_decay_time_and_distance_law(tmp_path: 
     wet_layout = scenario([(distance_m, 0.0)], shot)
     wet_layout.propagation.street_reverb_rt60_s = rt60_s
     wet_layout.propagation.street_reverb_critical_distance_m = critical_m
+    wet_layout.propagation.street_reverb_excess_attenuation_db_per_m = 0.05
     wet = simulate(wet_layout, tmp_path / "wet", progress=False)
     dry_audio, wet_audio = read_wav(dry, "m0"), read_wav(wet, "m0")
     tail = wet_audio - dry_audio
-    # the tail carries r / r_c times the direct sound's energy (energy 1/(r_c·r) vs 1/r²)
+    # the tail carries r/r_c · 10^(−κr/10) times the direct sound's energy (1/r²)
     ratio_db = 10 * np.log10(np.sum(tail**2) / np.sum(dry_audio**2))
-    assert ratio_db == pytest.approx(10 * np.log10(distance_m / critical_m), abs=1.5)
+    expected_db = 10 * np.log10(distance_m / critical_m) - 0.05 * distance_m
+    assert ratio_db == pytest.approx(expected_db, abs=1.5)
     # and decays by 60 dB in rt60_s: fit the slope of its energy in 20 ms frames
     arrival = int(np.argmax(np.abs(dry_audio) > 0.5 * np.max(np.abs(dry_audio))))
     frames = tail[arrival + 1600 : arrival + 1600 + 20 * 320].reshape(20, 320)

@@ -325,8 +325,15 @@ def street_reverb_tail(
     return np.asarray(h / np.sqrt(np.sum(h**2)), dtype=float)
 
 
-def street_reverb_gain(distance_m: float, critical_distance_m: float) -> float:
-    """Pressure gain (re the source at 1 m) of a unit-energy tail: its energy E_t = 1/(r_c·r)
-    falls as 1/r, like a field spread along a street, and equals the direct sound's 1/r² at the
-    critical distance r = r_c; so g = 1/sqrt(r_c·r)."""
-    return float(1.0 / np.sqrt(critical_distance_m * max(distance_m, 0.1)))
+def street_reverb_gain(
+    distance_m: float, critical_distance_m: float, excess_attenuation_db_per_m: float
+) -> float:
+    """Pressure gain (re the source at 1 m) of a unit-energy tail. Its energy
+      E_t = 10^(−κ·r/10) / (r_c·r)
+    falls as 1/r, like a field spread along a street, with an excess attenuation of κ dB/m for
+    what the crossings, open squares and absorbing facades let escape; without κ it would equal
+    the direct sound's 1/r² at the critical distance r = r_c. g = sqrt(E_t)."""
+    r = max(distance_m, 0.1)
+    return float(
+        np.sqrt(10.0 ** (-excess_attenuation_db_per_m * r / 10.0) / (critical_distance_m * r))
+    )

@@ -371,11 +371,14 @@ class ReverbTail:
 
     impulse_response: FloatArray
     critical_distance_m: float
+    excess_attenuation_db_per_m: float
     predelay_samples: float
 
     def gain(self, distance_m: float) -> float:
         """See `ouie.sim.propagation.street_reverb_gain`."""
-        return street_reverb_gain(distance_m, self.critical_distance_m)
+        return street_reverb_gain(
+            distance_m, self.critical_distance_m, self.excess_attenuation_db_per_m
+        )
 
 
 def reverb_tail(scenario: Scenario, sensor_index: int, seed: int) -> ReverbTail | None:
@@ -386,7 +389,12 @@ def reverb_tail(scenario: Scenario, sensor_index: int, seed: int) -> ReverbTail 
     tail = street_reverb_tail(
         fs, settings.street_reverb_rt60_s, stream(seed, RNG_REVERB, sensor_index)
     )
-    return ReverbTail(tail, settings.street_reverb_critical_distance_m, REVERB_PREDELAY_S * fs)
+    return ReverbTail(
+        tail,
+        settings.street_reverb_critical_distance_m,
+        settings.street_reverb_excess_attenuation_db_per_m,
+        REVERB_PREDELAY_S * fs,
+    )
 
 
 def add_into(buffer: NDArray[np.float32], first: int, segment: FloatArray) -> None:

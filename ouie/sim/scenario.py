@@ -153,6 +153,12 @@ class Propagation(_Strict):
         gt=0.0,
         description="Distance at which the tail carries as much energy as the direct sound, m.",
     )
+    street_reverb_excess_attenuation_db_per_m: float = Field(
+        default=0.05,
+        ge=0.0,
+        description="Extra decay of the tail's level with distance (crossings, squares, "
+        "absorption), dB/m.",
+    )
 
 
 class ScriptedEvent(_Strict):
