@@ -160,12 +160,13 @@ def plot_command(
     from rich.console import Console
 
     from ouie.sim.plot import plot_scenario
-    from ouie.sim.render import nlos_fraction
+    from ouie.sim.render import nlos_fractions
 
     loaded = _load(scenario)
+    everywhere, near = nlos_fractions(loaded, 300.0)
     note = (
-        f"non-line-of-sight: {100 * nlos_fraction(loaded):.0f} % of sensor–event pairs, "
-        f"{100 * nlos_fraction(loaded, 300.0):.0f} % of those closer than 300 m"
+        f"non-line-of-sight: {100 * everywhere:.0f} % of sensor–event pairs, "
+        f"{100 * near:.0f} % of those closer than 300 m"
     )
     path = plot_scenario(loaded, out, note=note)
     Console().print(f"[green]wrote[/green] {path}")

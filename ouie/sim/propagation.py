@@ -190,6 +190,14 @@ class BuildingGeometry:
         distance[blocked] = 0.0
         return distance.reshape(len(starts), len(ends))
 
+    def ground_tracks_cross(self, source_xy: FloatArray, receivers_xy: FloatArray) -> NDArray:
+        """For each receiver, whether the ground track from the source crosses a block (one
+        vectorized test; only those pairs need the diffraction geometry)."""
+        lines = shapely.linestrings(
+            np.stack([np.broadcast_to(source_xy, receivers_xy.shape), receivers_xy], axis=1)
+        )
+        return np.asarray(shapely.intersects(lines, self._blocker), dtype=bool)
+
     def line_of_sight_profile(self, source: FloatArray, receiver: FloatArray) -> FloatArray:
         """Vertical profile (distance_m along the ground track, height_m) from source to receiver:
         the two end points and the entry/exit edges of every roof the ground track crosses."""
@@ -251,11 +259,23 @@ class BuildingGeometry:
             ),
         )
 
+    def around_lower_bound_m(self, source: FloatArray, receiver: FloatArray) -> float:
+        """A path round the blocks passes at least one corner c, so it is at least
+        min_c sqrt((|S−c| + |c−R|)² + Δz²) long (horizontal distances)."""
+        if len(self.corners) == 0:
+            return float("inf")
+        via = np.linalg.norm(self.corners - source[:2], axis=1) + np.linalg.norm(
+            self.corners - receiver[:2], axis=1
+        )
+        return float(np.hypot(via.min(), receiver[2] - source[2]))
+
     def diffracted_path(self, source: FloatArray, receiver: FloatArray) -> SoundPath | None:
         """The shorter of the roof and around paths, or None when there is line of sight."""
         roof = self.roof_path(source, receiver)
         if roof is None:
             return None
+        if self.around_lower_bound_m(source, receiver) >= roof.length_m:
+            return roof  # no way round can be shorter: skip the graph search
         around = self.around_path(source, receiver)
         return roof if around is None or roof.length_m <= around.length_m else around
 

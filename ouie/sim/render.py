@@ -426,17 +426,23 @@ def plan_pairs(
     jitter_rng = stream(seed, RNG_JITTER)
     jitter_s = np.array([(s.clock or scenario.clocks.default).jitter_s for s in scenario.sensors])
     plans = []
+    gain = scenario.propagation.ground_reflection_gain
     for source in events_enu:
         draws = jitter_rng.standard_normal(len(sensors_enu)) * jitter_s
+        crossing = (
+            buildings.ground_tracks_cross(source[:2], sensors_enu[:, :2])
+            if buildings
+            else np.zeros(len(sensors_enu), dtype=bool)
+        )
         plans.append(
             [
                 PairPlan(
-                    sound_paths(
-                        source, sensor, buildings, scenario.propagation.ground_reflection_gain
-                    ),
+                    sound_paths(source, sensor, buildings if crosses else None, gain),
                     float(offset + draw),
                 )
-                for sensor, offset, draw in zip(sensors_enu, clock_offsets_s, draws, strict=True)
+                for sensor, offset, draw, crosses in zip(
+                    sensors_enu, clock_offsets_s, draws, crossing, strict=True
+                )
             ]
         )
     return plans
@@ -645,19 +651,17 @@ def scenario_problems(scenario: Scenario) -> list[str]:
     return problems
 
 
-def nlos_fraction(scenario: Scenario, max_distance_m: float | None = None) -> float:
-    """Fraction of (event, sensor) pairs whose first path is diffracted by a building, among
-    the pairs closer than `max_distance_m` (all pairs when None); 0 without events."""
+def nlos_fractions(scenario: Scenario, near_m: float = 300.0) -> tuple[float, float]:
+    """Fractions of (event, sensor) pairs whose first path is diffracted by a building: among
+    all pairs, and among the pairs closer than `near_m`; (0, 0) without events."""
     if not scenario.events:
-        return 0.0
+        return 0.0, 0.0
     sensors_enu = enu_positions(scenario, scenario.sensors, [s.height_m for s in scenario.sensors])
     events_enu = enu_positions(scenario, scenario.events, [e.height_m for e in scenario.events])
     plans = plan_pairs(scenario, events_enu, sensors_enu, np.zeros(len(sensors_enu)), scenario.seed)
-    firsts = [min(pp.paths, key=lambda p: p.length_m) for row in plans for pp in row]
+    diffracted = np.array(
+        [min(pp.paths, key=lambda p: p.length_m).diffracted for row in plans for pp in row]
+    )
     direct_m = np.linalg.norm(events_enu[:, None, :] - sensors_enu[None, :, :], axis=2).ravel()
-    kept = [
-        f
-        for f, d in zip(firsts, direct_m, strict=True)
-        if max_distance_m is None or d <= max_distance_m
-    ]
-    return sum(f.diffracted for f in kept) / len(kept) if kept else 0.0
+    near = direct_m <= near_m
+    return float(diffracted.mean()), float(diffracted[near].mean()) if near.any() else 0.0
