@@ -43,9 +43,9 @@ def incident(revision: int = 0, **overrides: object) -> IncidentRecord:
         "lon": 4.3871,
         "uncertainty_m": 2.5,
         "ellipse": {"semi_major_m": 3.0, "semi_minor_m": 1.5, "orientation_deg": 30.0},
-        "status": "located",
+        "status": "fix",
         "sensors_used": ["s1", "s2", "s3"],
-        "sensors_rejected": ["s4"],
+        "sensors_rejected": [{"sensor_id": "s4", "report_id": "r4", "reason": "late"}],
         "report_ids": ["r1", "r2", "r3", "r4"],
         "revision": revision,
     }
@@ -54,7 +54,7 @@ def incident(revision: int = 0, **overrides: object) -> IncidentRecord:
 
 
 def test_migrations_create_exactly_the_models(store: Store) -> None:
-    assert current_revision(store.engine) == "0001"
+    assert current_revision(store.engine) == "0002"
     with store.engine.connect() as connection:
         differences = compare_metadata(MigrationContext.configure(connection), Base.metadata)
     assert differences == []
@@ -72,16 +72,16 @@ def test_reports_are_stored_once_and_exactly(store: Store) -> None:
 
 
 def test_incident_revisions_only_move_forward_and_keep_the_disposition(store: Store) -> None:
-    assert store.save_incident(incident(0), at_ns=T0) is True
+    assert store.save_incident(incident(0), at_ns=T0) == "created"
     store.add_disposition("inc-1", DispositionAction.CONFIRM, actor="alice", at_ns=T0 + 5)
-    assert store.save_incident(incident(2, lat=45.44, uncertainty_m=1.2), at_ns=T0 + 9) is True
-    assert store.save_incident(incident(1, lat=0.0), at_ns=T0 + 10) is False  # stale
+    assert store.save_incident(incident(2, lat=45.44, uncertainty_m=1.2), at_ns=T0 + 9) == "updated"
+    assert store.save_incident(incident(1, lat=0.0), at_ns=T0 + 10) == "stale"
     row = store.get_incident("inc-1")
     assert row is not None
     assert (row.revision, row.lat, row.uncertainty_m) == (2, 45.44, 1.2)
     assert row.disposition == "confirm"
     assert row.created_at_ns == T0 and row.updated_at_ns == T0 + 9
-    assert row.sensors_rejected == ["s4"] and row.ellipse["orientation_deg"] == 30.0
+    assert row.sensors_rejected[0]["sensor_id"] == "s4" and row.ellipse["orientation_deg"] == 30.0
 
 
 def test_dispositions_are_validated_and_audited(store: Store) -> None:

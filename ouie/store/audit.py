@@ -170,6 +170,17 @@ class AuditChain:
             ).first()
         return (last[0], last[1]) if last else (0, GENESIS_HASH)
 
+    def last(self, actions: Iterable[str], subject: str) -> dict[str, Any] | None:
+        """The latest entry with one of `actions` about `subject`, or None."""
+        with Session(self._engine) as session:
+            entry = session.scalar(
+                select(AuditEntry)
+                .where(AuditEntry.action.in_(list(actions)), AuditEntry.subject == subject)
+                .order_by(AuditEntry.seq.desc())
+                .limit(1)
+            )
+            return entry_dict(entry) if entry is not None else None
+
     def count(self) -> int:
         """Number of entries."""
         with Session(self._engine) as session:

@@ -20,6 +20,7 @@ class Base(DeclarativeBase):
         int: BigInteger,
         dict[str, Any]: JSON,
         list[str]: JSON,
+        list[Any]: JSON,
     }
 
 
@@ -71,9 +72,13 @@ class Incident(Base):
     lon: Mapped[float | None] = mapped_column(Float)
     uncertainty_m: Mapped[float | None] = mapped_column(Float, doc="95 % radius, m.")
     ellipse: Mapped[dict[str, Any] | None] = mapped_column(doc="95 % ellipse (fusion's form).")
-    status: Mapped[str] = mapped_column(String(32), doc="Fusion status (located, hyperbola...).")
+    hyperbola: Mapped[dict[str, Any] | None] = mapped_column(doc="2-sensor branch (fusion's form).")
+    status: Mapped[str] = mapped_column(String(32), doc="Fusion status: fix, hyperbola, single.")
+    score: Mapped[float | None] = mapped_column(Float, doc="Highest detector score.")
     sensors_used: Mapped[list[str]] = mapped_column(default=list)
-    sensors_rejected: Mapped[list[str]] = mapped_column(default=list)
+    sensors_rejected: Mapped[list[Any]] = mapped_column(
+        default=list, doc="[{sensor_id, report_id, reason}]"
+    )
     report_ids: Mapped[list[str]] = mapped_column(default=list)
     revision: Mapped[int] = mapped_column(Integer, default=0)
     created_at_ns: Mapped[int] = mapped_column(index=True)

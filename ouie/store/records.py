@@ -61,21 +61,41 @@ class IncidentRecord(BaseModel):
     lat: float | None = Field(default=None, description="Latitude, degrees; None without a fix.")
     lon: float | None = Field(default=None, description="Longitude, degrees; None without a fix.")
     uncertainty_m: float | None = Field(default=None, ge=0, description="95 % radius, m.")
-    ellipse: dict[str, Any] | None = Field(default=None, description="95 % ellipse, JSON-able.")
-    status: str = Field(default="located", description="Fusion status, e.g. located/hyperbola.")
+    ellipse: dict[str, Any] | None = Field(
+        default=None, description="95 % ellipse: semi_major_m, semi_minor_m, orientation_deg."
+    )
+    hyperbola: dict[str, Any] | None = Field(
+        default=None, description="For 2-sensor incidents: the branch the source lies on."
+    )
+    status: str = Field(default="fix", description="Fusion status: fix, hyperbola or single.")
+    score: float | None = Field(default=None, ge=0, le=1, description="Highest report score.")
     sensors_used: list[str] = Field(default_factory=list, description="Sensors in the fix.")
-    sensors_rejected: list[str] = Field(default_factory=list, description="Outlier sensors.")
+    sensors_rejected: list[dict[str, Any]] = Field(
+        default_factory=list, description="Left-out reports: sensor_id, report_id, reason."
+    )
     report_ids: list[str] = Field(default_factory=list, description="Reports it is made of.")
     revision: int = Field(default=0, ge=0, description="Grows each time late reports improve it.")
 
     @classmethod
     def from_incident(cls, incident: Any) -> IncidentRecord:
-        """Map a fusion incident (any object with these attribute names, e.g.
-        `ouie.fusion.incident.Incident`) to a record; `class_` may be an enum."""
-        values = {
-            name: getattr(incident, name) for name in cls.model_fields if hasattr(incident, name)
-        }
-        values["class_"] = str(values["class_"])
-        if values.get("ellipse") is not None and hasattr(values["ellipse"], "model_dump"):
-            values["ellipse"] = values["ellipse"].model_dump(mode="json")
-        return cls.model_validate(values)
+        """The one mapping from fusion's `ouie.fusion.incident.Incident` to a stored record."""
+
+        def plain(value: Any) -> Any:
+            return value.model_dump(mode="json") if value is not None else None
+
+        return cls(
+            id=incident.incident_id,
+            class_=str(incident.class_),
+            onset_ns=incident.onset_ns,
+            lat=incident.lat,
+            lon=incident.lon,
+            uncertainty_m=incident.uncertainty_m,
+            ellipse=plain(incident.ellipse95),
+            hyperbola=plain(incident.hyperbola),
+            status=str(incident.status),
+            score=incident.score,
+            sensors_used=list(incident.sensors_used),
+            sensors_rejected=[plain(r) for r in incident.sensors_rejected],
+            report_ids=list(incident.report_ids),
+            revision=incident.revision,
+        )

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
+from typing import Literal
 
 from sqlalchemy import Engine, func, select, update
 from sqlalchemy.exc import IntegrityError
@@ -37,6 +38,8 @@ from ouie.store.records import (
     IncidentRecord,
     Role,
 )
+
+SaveOutcome = Literal["created", "updated", "stale"]
 
 
 class Store:
@@ -182,11 +185,11 @@ class Store:
             )
 
     # -- incidents -------------------------------------------------------------------------
-    def save_incident(self, record: IncidentRecord, at_ns: int | None = None) -> bool:
+    def save_incident(self, record: IncidentRecord, at_ns: int | None = None) -> SaveOutcome:
         """Insert, or update when `record.revision` is newer than the stored one.
 
-        Returns True when something was written (a stale revision is ignored). The operator's
-        disposition is never overwritten by a new revision.
+        Returns 'created', 'updated', or 'stale' (an older or equal revision: nothing written).
+        The operator's disposition is never overwritten by a new revision.
         """
         at_ns = now_ns() if at_ns is None else at_ns
         values = record.model_dump()
@@ -194,13 +197,13 @@ class Store:
             row = session.get(Incident, record.id)
             if row is None:
                 session.add(Incident(**values, created_at_ns=at_ns, updated_at_ns=at_ns))
-                return True
+                return "created"
             if record.revision <= row.revision:
-                return False
+                return "stale"
             for name, value in values.items():
                 setattr(row, name, value)
             row.updated_at_ns = at_ns
-            return True
+            return "updated"
 
     def get_incident(self, incident_id: str) -> Incident | None:
         """One incident, or None."""
