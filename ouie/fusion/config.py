@@ -70,14 +70,20 @@ class FusionConfig(BaseModel):
     robust_scale_sigma: float = Field(
         default=2.0,
         gt=0,
-        description="Scale of the Cauchy loss in units of each onset's σ: residuals well beyond it "
-        "barely pull the fit.",
+        description="Scale of the robust loss (late onsets) in units of each onset's σ: late "
+        "residuals well beyond it barely pull the fit.",
     )
     outlier_sigma: float = Field(
         default=4.0,
         gt=0,
         description="A sensor whose normalized onset residual exceeds this is inconsistent "
         "(candidate non-line-of-sight path) and may be rejected.",
+    )
+    max_nlos_delay_s: float = Field(
+        default=0.1,
+        gt=0,
+        description="Largest extra delay a non-line-of-sight path (around buildings) can add; "
+        "a later onset is not explained as NLOS but as a wrong association, s.",
     )
     consistency_p: float = Field(
         default=0.001,
