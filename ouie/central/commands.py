@@ -1,9 +1,154 @@
-"""Command-line commands of ouie.central (registered by ouie.cli)."""
+"""Command-line commands of ouie.central (registered by ouie.cli): `ouie serve` and
+`ouie audit verify|export`."""
 
 from __future__ import annotations
 
+from pathlib import Path
+from typing import TYPE_CHECKING
+
 import typer
+
+if TYPE_CHECKING:
+    from ouie.store.repository import Store
+
+audit_app = typer.Typer(help="Verify or export the hash-chained audit trail.", no_args_is_help=True)
 
 
 def register(app: typer.Typer) -> None:
     """Add this concern's commands to the `ouie` app."""
+    app.command("serve")(serve)
+    app.add_typer(audit_app, name="audit")
+
+
+def serve(
+    config: Path = typer.Option(..., "--config", "-c", help="City configuration (city.yaml)."),
+    host: str | None = typer.Option(None, help="HTTP bind address (default: http.host)."),
+    port: int | None = typer.Option(None, help="HTTP port (default: http.port)."),
+) -> None:
+    """Run the central service: reports in over MQTT, incidents out, /healthz and /metrics."""
+    import hashlib
+    import logging
+
+    import uvicorn
+    from rich.console import Console
+
+    from ouie.central.app import create_app
+    from ouie.central.config import load_city_config
+    from ouie.central.service import CentralService, audit_config
+    from ouie.core.config import ConfigError
+    from ouie.core.geo import LocalFrame
+    from ouie.fusion.association import Associator
+    from ouie.store.repository import Store
+    from ouie.transport.bus import Bus, InProcessBus
+    from ouie.transport.mqtt import MqttBus
+
+    console = Console(stderr=True)
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    try:
+        city = load_city_config(config)
+        sensors = city.sensors()
+    except (ConfigError, ValueError) as error:
+        console.print(f"[red]{error}[/red]")
+        raise typer.Exit(2) from None
+    store = Store.open(city.database_url)
+    audit_config(store, city.name, hashlib.sha256(config.read_bytes()).hexdigest())
+    bus: Bus
+    if city.transport == "mqtt":
+        bus = MqttBus(city.broker.settings(), client_id=city.broker.client_id)
+    else:
+        bus = InProcessBus()
+    frame = LocalFrame(city.origin.lat, city.origin.lon, city.origin.height_m)
+    service = CentralService(
+        store,
+        bus,
+        Associator(sensors, frame),
+        sensors,
+        validation=city.validation,
+        heartbeat_timeout_s=city.heartbeat_timeout_s,
+        retention=city.retention,
+    )
+    service.start()
+    console.print(
+        f"ouie central [bold]{city.name}[/bold]: {len(sensors)} sensors, database "
+        f"{store.engine.url.render_as_string(hide_password=True)}, transport {city.transport}"
+    )
+    try:
+        uvicorn.run(create_app(service), host=host or city.http.host, port=port or city.http.port)
+    finally:
+        service.stop()
+        bus.close()
+        store.close()
+
+
+@audit_app.command("verify")
+def audit_verify(
+    db: str | None = typer.Option(None, "--db", help="Database URL (sqlite:///ouie.db, ...)."),
+    config: Path | None = typer.Option(None, "--config", "-c", help="Or the city.yaml to read."),
+    jsonl: Path | None = typer.Option(None, "--jsonl", help="Or verify an exported JSONL file."),
+    expect_head: str | None = typer.Option(
+        None, "--expect-head", help="Head hash published earlier: also detects a cut tail."
+    ),
+) -> None:
+    """Check the audit chain; name every edited, deleted or inserted row. Exit 1 if broken."""
+    from rich.console import Console
+    from rich.table import Table
+
+    from ouie.store.audit import verify_chain
+
+    console = Console()
+    if jsonl is not None:
+        from ouie.store.audit import read_jsonl
+
+        with jsonl.open(encoding="utf-8") as lines:
+            entries = list(read_jsonl(lines))
+        problems = verify_chain(entries, expect_head)
+        count, head = len(entries), entries[-1]["hash"] if entries else "-"
+    else:
+        store = _open_existing(db, config)
+        problems = store.audit.verify(expect_head)
+        count, head = store.audit.head()
+        store.close()
+    if not problems:
+        console.print(f"[green]audit chain intact[/green]: {count} entries, head {head}")
+        return
+    table = Table(title=f"audit chain BROKEN: {len(problems)} problem(s)")
+    for column in ("row (seq)", "problem", "detail"):
+        table.add_column(column)
+    for problem in problems:
+        table.add_row(str(problem.seq), problem.kind, problem.message)
+    console.print(table)
+    raise typer.Exit(1)
+
+
+@audit_app.command("export")
+def audit_export(
+    out: Path = typer.Argument(..., help="JSON-lines file to write (one entry per line)."),
+    db: str | None = typer.Option(None, "--db", help="Database URL."),
+    config: Path | None = typer.Option(None, "--config", "-c", help="Or the city.yaml to read."),
+) -> None:
+    """Export the audit chain for an oversight body; it verifies on its own (`--jsonl`)."""
+    store = _open_existing(db, config)
+    with out.open("w", encoding="utf-8") as handle:
+        count = store.audit.export_jsonl(handle)
+    seq, head = store.audit.head()
+    store.close()
+    typer.echo(f"{count} entries written to {out}; head seq {seq} hash {head}")
+
+
+def _open_existing(db: str | None, config: Path | None) -> Store:
+    """The store named by --db or by the config's database_url, without migrating it."""
+    from ouie.central.config import load_city_config
+    from ouie.core.config import ConfigError
+    from ouie.store.repository import Store
+
+    if db is None and config is None:
+        raise typer.BadParameter("give --db URL or --config city.yaml")
+    if db is None:
+        assert config is not None
+        try:
+            db = load_city_config(config).database_url
+        except ConfigError as error:
+            raise typer.BadParameter(str(error)) from None
+    return Store.open(db, upgrade=False)

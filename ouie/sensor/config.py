@@ -1,0 +1,118 @@
+"""Typed configuration of the sensor node: the detector and the continuous loop."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from ouie.core.classes import EventClass
+
+
+class Backend(StrEnum):
+    """Which detector scores the audio windows."""
+
+    YAMNET = "yamnet"
+    BUILTIN = "builtin"
+    AUTO = "auto"
+
+
+class DetectorConfig(BaseModel):
+    """How audio becomes events: detector backend, windows, thresholds, speech gate."""
+
+    model_config = ConfigDict(extra="forbid", title="Detector")
+
+    backend: Backend = Field(
+        default=Backend.AUTO,
+        description="'yamnet' (needs the model file), 'builtin' (signal processing, lower "
+        "quality) or 'auto' (YAMNet when a model file is found, else the built-in, loudly).",
+    )
+    model_path: Path | None = Field(
+        default=None,
+        description="YAMNet .tflite file; unset: the cache filled by `ouie models pull yamnet`.",
+    )
+    use_head: bool = Field(
+        default=True,
+        description="Classify YAMNet's embedding with ouie's trained head (recommended); "
+        "false: group YAMNet's own AudioSet scores into ouie classes.",
+    )
+    head_path: Path | None = Field(
+        default=None, description="Head .npz file; unset: the head shipped with ouie."
+    )
+    hop_s: float = Field(
+        default=0.48, gt=0.0, le=0.975, description="Hop between 0.975 s analysis windows, s."
+    )
+    thresholds: dict[EventClass, float] = Field(
+        default_factory=dict,
+        description="Per-class score threshold that opens an event; classes left out use the "
+        "detector's calibrated default.",
+    )
+    release_ratio: float = Field(
+        default=0.6,
+        gt=0.0,
+        le=1.0,
+        description="Hysteresis: an open event goes on while its score ≥ ratio × threshold.",
+    )
+    speech_gate: float = Field(
+        default=0.5,
+        ge=0.0,
+        le=1.0,
+        description="A window whose speech score reaches this and exceeds every event score "
+        "is suppressed (speech is never a target).",
+    )
+    clock_uncertainty_s: float = Field(
+        default=0.0005,
+        ge=0.0,
+        le=1.0,
+        description="1-σ uncertainty of the sensor clock (GPS/PTP/NTP), s; added to reports.",
+    )
+    max_event_s: float = Field(
+        default=30.0, gt=1.0, le=600.0, description="An event longer than this is cut, s."
+    )
+
+
+class FileSourceConfig(BaseModel):
+    """Audio from a file, played at its own pace or as fast as possible."""
+
+    model_config = ConfigDict(extra="forbid")
+    kind: Literal["file"] = "file"
+    path: Path = Field(description="Audio file (any format read_audio reads).")
+    start_utc: str | None = Field(
+        default=None, description="UTC instant of sample 0 (ISO 8601 'Z'); unset: now."
+    )
+    realtime: bool = Field(default=False, description="Pace blocks at real time.")
+
+
+class MicrophoneSourceConfig(BaseModel):
+    """A sound card input through PortAudio (sounddevice)."""
+
+    model_config = ConfigDict(extra="forbid")
+    kind: Literal["microphone"] = "microphone"
+    device: str | int | None = Field(default=None, description="PortAudio device; unset: default.")
+    sample_rate_hz: int = Field(default=16_000, gt=0, description="Capture rate, Hz.")
+
+
+class RtspSourceConfig(BaseModel):
+    """The audio track of a network stream, e.g. an IP camera's RTSP URL (PyAV)."""
+
+    model_config = ConfigDict(extra="forbid")
+    kind: Literal["rtsp"] = "rtsp"
+    url: str = Field(description="Stream URL (rtsp://, http://, or a file path FFmpeg reads).")
+
+
+class SensorConfig(BaseModel):
+    """One sensor node: its id, audio source, detector and where reports go."""
+
+    model_config = ConfigDict(extra="forbid", title="Sensor")
+
+    sensor_id: str = Field(min_length=1, max_length=64, description="This sensor's id.")
+    source: FileSourceConfig | MicrophoneSourceConfig | RtspSourceConfig = Field(
+        discriminator="kind", description="Where the audio comes from."
+    )
+    detector: DetectorConfig = Field(default_factory=DetectorConfig, description="Detection.")
+    block_s: float = Field(default=0.5, gt=0.0, le=10.0, description="Audio block length, s.")
+    output: Path | None = Field(
+        default=None, description="JSON-lines file for reports; unset: standard output."
+    )

@@ -1,0 +1,79 @@
+"""Sample-accurate onset of an event inside the span the detector found.
+
+The span is only known to a window hop (≈ 0.5 s). The onset is defined on the event's leading
+edge, in the class's band, as a constant-fraction crossing (independent of the event's level):
+1. zero-phase band-pass (no delay) of the span plus a lead-in; amplitude envelope
+   e(t) = |x_band + i·H{x_band}| (Hilbert), smoothed by a centred 0.5 ms moving average;
+2. anchor: the first sample where e reaches ANCHOR_FRACTION of the span's maximum (the first
+   strong arrival, not a later, louder echo or shot); P = the envelope's peak in the 10 ms after;
+3. onset: walking back from the anchor, the first sample where e is still ≥ ONSET_FRACTION · P,
+   i.e. where the leading edge crosses a fixed fraction of its own peak.
+Noise below ONSET_FRACTION · P cannot move the crossing much, and a sensor nearer or farther
+(another level) crosses at the same point of the waveform: what TDOA needs.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from scipy.signal import butter, hilbert, sosfiltfilt
+
+from ouie.audio.io import SAMPLE_RATE_HZ
+from ouie.core.classes import EventClass
+
+LEAD_IN_S = 0.25
+"""How far before the detected span the picker may look, s."""
+ENVELOPE_SMOOTHING_S = 0.0005
+ANCHOR_FRACTION = 0.5
+"""The anchor is the first sample whose envelope reaches this fraction of the span's maximum."""
+PEAK_SEARCH_S = 0.01
+"""The leading edge's peak P is searched this long after the anchor, s."""
+ONSET_FRACTION = 0.2
+"""The onset is where the leading edge crosses this fraction of P."""
+
+ONSET_BANDS_HZ: dict[EventClass, tuple[float, float]] = {
+    EventClass.GUNSHOT: (2000.0, 7500.0),
+    EventClass.EXPLOSION: (2000.0, 7500.0),
+    EventClass.GLASS_BREAK: (3000.0, 7500.0),
+    EventClass.FIREWORKS: (2000.0, 7500.0),
+    EventClass.SCREAM: (300.0, 4000.0),
+    EventClass.SIREN: (400.0, 2000.0),
+    EventClass.ALARM: (400.0, 4000.0),
+}
+"""Band in which each class's onset is picked, Hz."""
+
+PICKER_UNCERTAINTY_S: dict[EventClass, float] = {
+    EventClass.GUNSHOT: 0.001,
+    EventClass.EXPLOSION: 0.002,
+    EventClass.GLASS_BREAK: 0.002,
+    EventClass.FIREWORKS: 0.001,
+    EventClass.SCREAM: 0.02,
+    EventClass.SIREN: 0.05,
+    EventClass.ALARM: 0.05,
+}
+"""1-σ picker error per class, s (impulsive classes: from bench/detection_onset.py)."""
+
+
+def band_signal(samples: np.ndarray, band_hz: tuple[float, float]) -> np.ndarray:
+    """Zero-phase 2nd-order Butterworth band-pass, applied forward and backward (no delay)."""
+    sos = butter(2, band_hz, btype="bandpass", fs=SAMPLE_RATE_HZ, output="sos")
+    padlen = min(len(samples) - 1, 3 * (2 * len(sos) + 1))
+    return sosfiltfilt(sos, samples, padlen=max(padlen, 0))
+
+
+def pick_onset(samples: np.ndarray, span_start: int, span_end: int, event_class: EventClass) -> int:
+    """Onset sample index (in `samples`) of the event of `event_class` detected in
+    samples[span_start:span_end]."""
+    lead_start = max(0, span_start - round(LEAD_IN_S * SAMPLE_RATE_HZ))
+    span_end = min(len(samples), max(span_end, lead_start + 16))
+    band = band_signal(samples[lead_start:span_end].astype(np.float64), ONSET_BANDS_HZ[event_class])
+    envelope = smoothed_envelope(band)
+    anchor = int(np.argmax(envelope >= ANCHOR_FRACTION * envelope.max()))
+    peak = envelope[anchor : anchor + round(PEAK_SEARCH_S * SAMPLE_RATE_HZ)].max()
+    below = np.flatnonzero(envelope[:anchor] < ONSET_FRACTION * peak)
+    return lead_start + (int(below[-1]) + 1 if below.size else 0)
+
+
+def smoothed_envelope(band: np.ndarray) -> np.ndarray:
+    """|analytic signal|, then a centred moving average of ENVELOPE_SMOOTHING_S (no delay)."""
+    width = max(1, round(ENVELOPE_SMOOTHING_S * SAMPLE_RATE_HZ))
+    return np.convolve(np.abs(hilbert(band)), np.ones(width) / width, mode="same")

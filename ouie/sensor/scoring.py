@@ -1,0 +1,39 @@
+"""What every detector backend gives the pipeline: per-window scores for the ouie classes and a
+speech score used only to suppress windows (never reported)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Protocol
+
+import numpy as np
+
+from ouie.core.classes import EventClass
+from ouie.core.report import ModelId
+
+EVENT_CLASSES: tuple[EventClass, ...] = tuple(EventClass)
+"""Column order of `WindowScores.class_scores`."""
+
+WINDOW_SAMPLES = 15_600
+"""Analysis window: 0.975 s at 16 kHz (YAMNet's input length; the built-in uses it too)."""
+
+
+@dataclass(frozen=True)
+class WindowScores:
+    """Scores of n windows: `class_scores[i, j]` for window i and class EVENT_CLASSES[j], and
+    `speech[i]`, all in [0, 1]."""
+
+    class_scores: np.ndarray
+    speech: np.ndarray
+
+
+class WindowScorer(Protocol):
+    """A detector backend."""
+
+    model_id: ModelId
+    default_thresholds: dict[EventClass, float]
+    description: str
+
+    def score(self, windows: np.ndarray) -> WindowScores:
+        """Score a (n, WINDOW_SAMPLES) float32 array of 16 kHz windows."""
+        ...

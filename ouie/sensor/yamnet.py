@@ -1,0 +1,102 @@
+"""YAMNet (AudioSet, Apache-2.0) run with ai-edge-litert: one invocation per 0.975 s window gives
+both the 521 AudioSet scores and the 1,024-d embedding (the `global_average_pooling2d` tensor,
+kept readable by `experimental_preserve_all_tensors`)."""
+
+from __future__ import annotations
+
+import hashlib
+import warnings
+from pathlib import Path
+
+import numpy as np
+
+from ouie.core.classes import AUDIOSET_LABELS, SPEECH_LABELS, EventClass
+from ouie.core.report import ModelId
+from ouie.sensor.head import Head
+from ouie.sensor.scoring import EVENT_CLASSES, WindowScores
+
+EMBEDDING_TENSOR_MARK = "global_average_pooling2d/Mean;"
+N_AUDIOSET = 521
+N_EMBEDDING = 1024
+
+YAMNET_DEFAULT_THRESHOLDS: dict[EventClass, float] = dict.fromkeys(EventClass, 0.3)
+"""Plain YAMNet grouped scores: the single threshold of shared/audio/README's baseline."""
+
+
+def file_sha256(path: Path) -> str:
+    """Hex SHA-256 of a file's bytes."""
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+class YamnetModel:
+    """The bare YAMNet TFLite model on one CPU thread."""
+
+    def __init__(self, model_path: Path) -> None:
+        from ai_edge_litert.interpreter import Interpreter
+
+        self.path = Path(model_path)
+        self.sha256 = file_sha256(self.path)
+        with warnings.catch_warnings():  # the "debugging only" note on preserve_all_tensors
+            warnings.simplefilter("ignore", UserWarning)
+            self._interpreter = Interpreter(
+                model_path=str(self.path), num_threads=1, experimental_preserve_all_tensors=True
+            )
+        self._interpreter.allocate_tensors()
+        self._input = self._interpreter.get_input_details()[0]["index"]
+        self._scores = self._interpreter.get_output_details()[0]["index"]
+        matches = [
+            d["index"]
+            for d in self._interpreter.get_tensor_details()
+            if EMBEDDING_TENSOR_MARK in d["name"]
+        ]
+        if not matches:
+            raise ValueError(f"{self.path}: no global_average_pooling2d tensor: not YAMNet?")
+        self._embedding = matches[0]
+
+    def run(self, windows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Scores (n, 521) and embeddings (n, 1024) of n windows of WINDOW_SAMPLES samples."""
+        n = len(windows)
+        scores = np.empty((n, N_AUDIOSET), np.float32)
+        embeddings = np.empty((n, N_EMBEDDING), np.float32)
+        for i, window in enumerate(windows):
+            self._interpreter.set_tensor(self._input, np.ascontiguousarray(window, np.float32))
+            self._interpreter.invoke()
+            scores[i] = self._interpreter.get_tensor(self._scores)[0]
+            embeddings[i] = self._interpreter.get_tensor(self._embedding)[0]
+        return scores, embeddings
+
+
+def grouped_scores(audioset_scores: np.ndarray) -> np.ndarray:
+    """ouie class score = max over the class's AudioSet labels, (n, 521) → (n, 7)."""
+    columns = [list(AUDIOSET_LABELS[c]) for c in EVENT_CLASSES]
+    return np.stack([audioset_scores[:, idx].max(axis=1) for idx in columns], axis=1)
+
+
+def speech_scores(audioset_scores: np.ndarray) -> np.ndarray:
+    """Speech score = max over the speech/voice labels (used only to suppress)."""
+    return audioset_scores[:, list(SPEECH_LABELS)].max(axis=1)
+
+
+class YamnetScorer:
+    """YAMNet windows classified by ouie's head (or by YAMNet's grouped labels without one)."""
+
+    def __init__(self, model_path: Path, head: Head | None) -> None:
+        self.model = YamnetModel(model_path)
+        self.head = head
+        if head is None:
+            self.model_id = ModelId(name="yamnet/1", sha256=self.model.sha256)
+            self.default_thresholds = dict(YAMNET_DEFAULT_THRESHOLDS)
+            self.description = "YAMNet, AudioSet labels grouped into ouie classes (no head)"
+        else:
+            combined = hashlib.sha256((self.model.sha256 + head.sha256).encode()).hexdigest()
+            self.model_id = ModelId(name=f"yamnet+{head.name}", sha256=combined)
+            self.default_thresholds = dict(head.thresholds)
+            self.description = f"YAMNet embedding classified by {head.name}"
+
+    def score(self, windows: np.ndarray) -> WindowScores:
+        audioset, embeddings = self.model.run(windows)
+        grouped = grouped_scores(audioset)
+        class_scores = (
+            grouped if self.head is None else self.head.class_scores(embeddings, audioset, grouped)
+        )
+        return WindowScores(class_scores=class_scores, speech=speech_scores(audioset))
