@@ -35,27 +35,44 @@ from ouie.fusion.baselines import energy_centroid_en_m, loudest_sensor_en_m
 from ouie.fusion.config import FusionConfig
 from ouie.fusion.evaluation import evaluate
 from ouie.fusion.localization import locate_reports
-from ouie.fusion.synthetic import ReportNoise, synthesize_deliveries, truth_event
+from ouie.fusion.synthetic import ReportNoise, SensorClock, synthesize_deliveries, truth_event
 
 
 def network(
-    scenario_name: str, rng: np.random.Generator
-) -> tuple[str, list[SensorSite], LocalFrame, float]:
-    """(layout label, sensors, frame, air temperature °C) of the scenario, or a generated
-    50-sensor layout (≈ 80 m spacing over 800 × 600 m) when it cannot be loaded."""
+    scenario_name: str, rng: np.random.Generator, jitter_s: float
+) -> tuple[str, list[SensorSite], LocalFrame, float, dict[str, SensorClock]]:
+    """(layout label, sensors, frame, air temperature °C, clocks) of the scenario, or a
+    generated 50-sensor layout (≈ 80 m spacing over 800 × 600 m) with ideal clocks and
+    `jitter_s` when the scenario cannot be loaded.
+
+    Scenario clocks: each sensor's offset as the simulator draws it (`sensor_clock_offsets_s`)
+    and its jitter; it reports √(jitter² + offset spread²), or √(jitter² + offset²) when it has
+    its own clock model (e.g. an NTP-only sensor that knows it).
+    """
     try:
+        from ouie.sim.render import sensor_clock_offsets_s
         from ouie.sim.scenario import load_scenario
 
         scenario = load_scenario(scenario_name)
+    except Exception as error:  # any failure falls back, and says why
+        label = f"generated 50-sensor grid (scenario {scenario_name!r} unavailable: {error})"
+    else:
         sensors = [SensorSite(**s.model_dump(exclude={"clock"})) for s in scenario.sensors]
+        offsets = sensor_clock_offsets_s(scenario, scenario.seed)
+        clocks = {}
+        for spec, offset in zip(scenario.sensors, offsets, strict=True):
+            model = spec.clock or scenario.clocks.default
+            spread = abs(offset) if spec.clock else scenario.clocks.offset_spread_s
+            clocks[spec.id] = SensorClock(
+                float(offset), model.jitter_s, float(np.hypot(model.jitter_s, spread))
+            )
         return (
-            f"scenario {scenario.name}",
+            f"scenario {scenario.name} (sensors, weather and clocks)",
             sensors,
             scenario.frame,
             scenario.weather.air_temperature_c,
+            clocks,
         )
-    except Exception as error:
-        label = f"generated 50-sensor grid (scenario {scenario_name!r} unavailable: {error})"
     frame = LocalFrame(45.4420, 4.3930, 520.0)
     points = [
         (east + rng.uniform(-25, 25), north + rng.uniform(-25, 25))
@@ -66,20 +83,23 @@ def network(
     for index, (east, north) in enumerate(points):
         lat, lon, _ = frame.to_wgs84(east, north, 0.0)
         sensors.append(SensorSite(id=f"s{index:02d}", lat=float(lat), lon=float(lon), height_m=4.0))
-    return label, sensors, frame, 15.0
+    ideal = SensorClock(0.0, jitter_s, jitter_s)
+    return label, sensors, frame, 15.0, {s.id: ideal for s in sensors}
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--scenario", default="saint-etienne")
     parser.add_argument("--events", type=int, default=500)
-    parser.add_argument("--jitter-s", type=float, default=0.0003)
+    parser.add_argument(
+        "--jitter-s", type=float, default=0.0003, help="clock jitter without a scenario, s"
+    )
     parser.add_argument("--nlos", type=float, default=0.1, help="fraction of NLOS paths")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--plot", help="also write a PNG: map, ellipses, error CDFs")
     args = parser.parse_args()
     rng = np.random.default_rng(args.seed)
-    layout, sensors, frame, temperature_c = network(args.scenario, rng)
+    layout, sensors, frame, temperature_c, clocks = network(args.scenario, rng, args.jitter_s)
     config = FusionConfig(air_temperature_c=temperature_c)
     noise = ReportNoise(jitter_s=args.jitter_s, nlos_fraction=args.nlos)
     associator = Associator(sensors, frame, config)
@@ -104,6 +124,7 @@ def main() -> None:
         rng,
         config.source_height_m,
         span_ns=(start_ns, onset_ns + 10 * NS_PER_S),
+        clocks=clocks,
     )
     incidents = []
     began = time.perf_counter()
@@ -151,7 +172,9 @@ def main() -> None:
                 "n_sensors": len(sensors),
                 "cpu_count": os.cpu_count(),
                 "python": platform.python_version(),
-                "noise": noise.model_dump(),
+                "noise": noise.model_dump(exclude={"jitter_s"}),
+                "clock_jitter_s": _quantiles([c.jitter_s for c in clocks.values()]),
+                "clock_offset_abs_s": _quantiles([abs(c.offset_s) for c in clocks.values()]),
                 "config": config.model_dump(),
                 "events": args.events,
                 "reports_delivered": len(deliveries),

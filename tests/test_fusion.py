@@ -181,7 +181,7 @@ def test_window_closes_on_poll_and_a_late_report_updates_the_incident() -> None:
     associator = Associator(sensors, FRAME, CONFIG)
     for report in reports[:3]:
         assert associator.add(report, report.onset_ns + NS_PER_S // 10) == []
-    closes_ns = min(r.onset_ns for r in reports[:3]) + associator.window_ns
+    closes_ns = min(r.onset_ns for r in reports[:3]) + associator.window_ns(EventClass.GUNSHOT)
     assert associator.poll(closes_ns - 1) == []
     (first,) = associator.poll(closes_ns)
     assert first.revision == 1 and first.n_sensors == 3

@@ -167,7 +167,7 @@ def _hyperbola_incident(
         positions_enu_m[near.sensor_id][:2],
         positions_enu_m[far.sensor_id][:2],
         difference_m,
-        reach_m=config.max_hearing_range_m,
+        reach_m=config.range_m(near.class_, far.class_),
     )
     lats, lons, _ = frame.to_wgs84(points_en[:, 0], points_en[:, 1], config.source_height_m)
     return Incident(
