@@ -10,8 +10,13 @@ energy-weighted centroid) are scored on the same report groups. Fusion time per 
 measured by re-locating each incident's reports alone (wall clock and process CPU time: the
 machine is shared, so the CPU time is the fairer figure; the 1-minute load average is printed).
 
-Prints one JSON object. Example:
-    .venv/bin/python bench/localization.py --events 500 --jitter-s 0.0003 --nlos 0.1
+End-to-end mode (`--recording DIR`): render the scenario into DIR (unless it is already
+there), run the sensor pipeline on every sensor file, fuse, and score the same way.
+
+Prints one JSON object. Examples:
+    .venv/bin/python bench/localization.py --events 500 --plot /tmp/localization.png
+    .venv/bin/python bench/localization.py --recording /tmp/se --duration-s 200 \\
+        --audio-dir ../shared/audio --model ../shared/models/yamnet.tflite
 """
 
 from __future__ import annotations
@@ -21,6 +26,7 @@ import json
 import os
 import platform
 import time
+from pathlib import Path
 
 import numpy as np
 from rich.progress import track
@@ -28,13 +34,15 @@ from shapely.geometry import MultiPoint, Point
 
 from ouie.core.classes import ALERTING_CLASSES
 from ouie.core.geo import LocalFrame
-from ouie.core.recording import SensorSite
+from ouie.core.recording import SensorSite, TruthEvent
+from ouie.core.report import EventReport
 from ouie.core.timebase import NS_PER_S, iso_to_ns
 from ouie.fusion.association import Associator
 from ouie.fusion.baselines import energy_centroid_en_m, loudest_sensor_en_m
 from ouie.fusion.config import FusionConfig
 from ouie.fusion.evaluation import evaluate
-from ouie.fusion.localization import locate_reports
+from ouie.fusion.incident import Incident
+from ouie.fusion.localization import locate_reports, sensor_positions_enu_m
 from ouie.fusion.synthetic import ReportNoise, SensorClock, synthesize_deliveries, truth_event
 
 
@@ -97,7 +105,23 @@ def main() -> None:
     parser.add_argument("--nlos", type=float, default=0.1, help="fraction of NLOS paths")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--plot", help="also write a PNG: map, ellipses, error CDFs")
+    parser.add_argument(
+        "--recording",
+        type=Path,
+        help="end-to-end instead: detect on this recording folder (rendered from --scenario "
+        "first when it does not exist) and fuse",
+    )
+    parser.add_argument("--duration-s", type=float, help="length to render, s (end-to-end)")
+    parser.add_argument("--audio-dir", type=Path, help="real recordings for rendering")
+    parser.add_argument("--backend", default="auto", help="detector backend (end-to-end)")
+    parser.add_argument("--model", type=Path, help="YAMNet .tflite file (end-to-end)")
     args = parser.parse_args()
+    result = end_to_end(args) if args.recording else report_level(args)
+    print(json.dumps(result, indent=2))
+
+
+def report_level(args: argparse.Namespace) -> dict[str, object]:
+    """Fusion alone, on synthesised reports streamed in arrival order."""
     rng = np.random.default_rng(args.seed)
     layout, sensors, frame, temperature_c, clocks = network(args.scenario, rng, args.jitter_s)
     config = FusionConfig(air_temperature_c=temperature_c)
@@ -132,7 +156,87 @@ def main() -> None:
         incidents += associator.add(delivery.report, delivery.arrival_ns)
     incidents += associator.flush()
     stream_s = time.perf_counter() - began
-    reports_by_id = {d.report.report_id: d.report for d in deliveries}
+    return {
+        "benchmark": "localization, report-level simulation (fusion alone)",
+        "method": __doc__.split("\n\n")[1].replace("\n", " "),
+        "layout": layout,
+        "noise": noise.model_dump(exclude={"jitter_s"}),
+        "clock_jitter_s": _quantiles([c.jitter_s for c in clocks.values()]),
+        "clock_offset_abs_s": _quantiles([abs(c.offset_s) for c in clocks.values()]),
+        "events": args.events,
+        "reports_delivered": len(deliveries),
+        "associator": {
+            "duplicates": associator.stats.duplicates,
+            "incidents_emitted": associator.stats.incidents_emitted,
+            "incidents_updated": associator.stats.incidents_updated,
+        },
+        "stream_time_per_report_ms": stream_s * 1e3 / max(len(deliveries), 1),
+        **scored(
+            args,
+            incidents,
+            [d.report for d in deliveries],
+            truth,
+            sensors,
+            frame,
+            config,
+            f"{layout.split(' (')[0]}, {args.events} events",
+        ),
+    }
+
+
+def end_to_end(args: argparse.Namespace) -> dict[str, object]:
+    """Audio → sensor pipeline → fusion on a rendered recording folder."""
+    from ouie.core.recording import RecordingFolder
+    from ouie.fusion.batch import detect_recording, frame_for, fuse_reports, sensor_detector
+    from ouie.sim.render import simulate
+    from ouie.sim.scenario import load_scenario
+
+    scenario = load_scenario(args.scenario)
+    if not (args.recording / "meta.json").is_file():
+        simulate(scenario, args.recording, audio_dir=args.audio_dir, duration_s=args.duration_s)
+    folder = RecordingFolder.read(args.recording)
+    detect, detector = sensor_detector(args.backend, args.model)
+    began = time.perf_counter()
+    reports = detect_recording(folder, detect, lambda sensor, error: print(sensor, error))
+    detect_s = time.perf_counter() - began
+    frame = frame_for(folder.sensors)
+    config = FusionConfig(air_temperature_c=scenario.weather.air_temperature_c)
+    incidents, _ = fuse_reports(reports, folder.sensors, frame, config)
+    return {
+        "benchmark": "localization, end to end (rendered audio → detector → fusion)",
+        "method": f"`ouie simulate {args.scenario}` rendering (buildings, NLOS paths, clocks, "
+        "background), the sensor pipeline on every sensor file, fusion in onset order, "
+        "scored against truth.json; baselines on the same report groups",
+        "recording": str(args.recording),
+        "detector": detector,
+        "detection_time_s": detect_s,
+        "reports": len(reports),
+        **scored(
+            args,
+            incidents,
+            reports,
+            folder.truth or [],
+            folder.sensors,
+            frame,
+            config,
+            f"{args.scenario}, end to end ({detector})",
+        ),
+    }
+
+
+def scored(
+    args: argparse.Namespace,
+    incidents: list[Incident],
+    reports: list[EventReport],
+    truth: list[TruthEvent],
+    sensors: list[SensorSite],
+    frame: LocalFrame,
+    config: FusionConfig,
+    title: str,
+) -> dict[str, object]:
+    """Scores against truth, timing of each fix re-located alone, the plot when asked."""
+    positions = sensor_positions_enu_m(sensors, frame)
+    reports_by_id = {r.report_id: r for r in reports}
     result = evaluate(
         incidents,
         truth,
@@ -145,56 +249,29 @@ def main() -> None:
     latest = {i.incident_id: i for i in sorted(incidents, key=lambda i: i.revision)}
     for incident in latest.values():
         if incident.status == "fix":
-            reports = [reports_by_id[r] for r in incident.report_ids]
+            group = [reports_by_id[r] for r in incident.report_ids]
             began, began_cpu = time.perf_counter(), time.process_time()
-            locate_reports(reports, positions, frame, config, incident.incident_id)
+            locate_reports(group, positions, frame, config, incident.incident_id)
             wall_ms.append((time.perf_counter() - began) * 1e3)
             cpu_ms.append((time.process_time() - began_cpu) * 1e3)
     if args.plot:
         from ouie.fusion.plot import plot_incidents
 
-        plot_incidents(
-            args.plot,
-            positions,
-            list(latest.values()),
-            frame,
-            truth,
-            result,
-            title=f"{layout.split(' (')[0]}, {args.events} events",
-        )
-    summary = result.model_dump(exclude={"matches"})
-    print(
-        json.dumps(
-            {
-                "benchmark": "localization (report-level simulation)",
-                "method": __doc__.split("\n\n")[1].replace("\n", " "),
-                "layout": layout,
-                "n_sensors": len(sensors),
-                "cpu_count": os.cpu_count(),
-                "python": platform.python_version(),
-                "noise": noise.model_dump(exclude={"jitter_s"}),
-                "clock_jitter_s": _quantiles([c.jitter_s for c in clocks.values()]),
-                "clock_offset_abs_s": _quantiles([abs(c.offset_s) for c in clocks.values()]),
-                "config": config.model_dump(),
-                "events": args.events,
-                "reports_delivered": len(deliveries),
-                "associator": {
-                    "duplicates": associator.stats.duplicates,
-                    "incidents_emitted": associator.stats.incidents_emitted,
-                    "incidents_updated": associator.stats.incidents_updated,
-                },
-                "fusion": summary,
-                "fusion_time_per_fix_ms": {
-                    "wall": _quantiles(wall_ms),
-                    "cpu": _quantiles(cpu_ms),
-                    "load_average_1min": os.getloadavg()[0],
-                },
-                "stream_time_per_report_ms": stream_s * 1e3 / max(len(deliveries), 1),
-                "sensors_per_fix": _sensors_per_fix(latest.values()),
-            },
-            indent=2,
-        )
-    )
+        plot_incidents(args.plot, positions, list(latest.values()), frame, truth, result, title)
+    fixes = [i.n_sensors for i in latest.values() if i.status == "fix"]
+    return {
+        "n_sensors": len(sensors),
+        "cpu_count": os.cpu_count(),
+        "python": platform.python_version(),
+        "config": config.model_dump(mode="json"),
+        "fusion": result.model_dump(exclude={"matches"}),
+        "fusion_time_per_fix_ms": {
+            "wall": _quantiles(wall_ms),
+            "cpu": _quantiles(cpu_ms),
+            "load_average_1min": os.getloadavg()[0],
+        },
+        "sensors_per_fix": _quantiles([float(n) for n in fixes]),
+    }
 
 
 def _quantiles(values: list[float]) -> dict[str, float | int | None]:
@@ -207,14 +284,6 @@ def _quantiles(values: list[float]) -> dict[str, float | int | None]:
         "p95": float(np.percentile(values, 95)),
         "max": float(np.max(values)),
     }
-
-
-def _sensors_per_fix(incidents: object) -> dict[str, float]:
-    """Median and range of the sensors used per fix."""
-    counts = [i.n_sensors for i in incidents if i.status == "fix"]  # type: ignore[attr-defined]
-    if not counts:
-        return {}
-    return {"median": float(np.median(counts)), "min": min(counts), "max": max(counts)}
 
 
 if __name__ == "__main__":
