@@ -112,14 +112,19 @@ def residual_jacobian(
 
 
 def grid_start(
-    sensors_enu_m: Array, onsets_s: Array, sigmas_s: Array, source_up_m: float, c_mps: float
+    sensors_enu_m: Array,
+    onsets_s: Array,
+    sigmas_s: Array,
+    source_up_m: float,
+    c_mps: float,
+    avoid_en_m: Array | None = None,
 ) -> Array:
     """A start θ₀ from a grid over the sensors' bounding box (plus half its diagonal).
 
     At each grid point g the emission time is the median τ_g = medianᵢ(tᵢ − ‖g − sᵢ‖/c) (robust
     to a late outlier) and the cost is Σᵢ g(rᵢ)² with the asymmetric loss `late_robust` of
     rᵢ = (tᵢ − τ_g − ‖g − sᵢ‖/c)/sᵢ, whose scale sᵢ = max(σᵢ, cell/c) absorbs the grid's own
-    discretisation.
+    discretisation. Cells within 20 m of `avoid_en_m` are skipped (to find a second solution).
     """
     low, high = sensors_enu_m[:, :2].min(axis=0), sensors_enu_m[:, :2].max(axis=0)
     margin = max(0.5 * float(np.linalg.norm(high - low)), 25.0)
@@ -132,6 +137,8 @@ def grid_start(
     tau = np.median(emitted, axis=1)
     scale = np.maximum(sigmas_s, cell_m / c_mps)
     cost = (late_robust((emitted - tau[:, None]) / scale, 1.0)[0] ** 2).sum(axis=1)
+    if avoid_en_m is not None:
+        cost[np.linalg.norm(grid - avoid_en_m, axis=1) < 20.0] = np.inf
     best = int(np.argmin(cost))
     return np.array([grid[best, 0], grid[best, 1], tau[best]])
 
@@ -279,12 +286,57 @@ def graduated_scales(final_scale: float, sigmas_s: Array) -> list[float]:
 
 
 def locate_source(
-    sensors_enu_m: Array, onsets_s: Array, sigmas_s: Array, c_mps: float, config: FusionConfig
+    sensors_enu_m: Array,
+    onsets_s: Array,
+    sigmas_s: Array,
+    c_mps: float,
+    config: FusionConfig,
+    levels_db: Array | None = None,
 ) -> TdoaFix:
-    """The position of a source heard by ≥ 3 sensors: `consensus_fix`, with the covariance
-    widened when the fit cannot verify itself (`widened_if_unverified`)."""
+    """The position of a source heard by ≥ 3 sensors: `consensus_fix`; for an exactly
+    determined fix, the mirror solution chosen by the peak levels (`level_consistent_fix`);
+    the covariance widened when the fit cannot verify itself (`widened_if_unverified`)."""
     fix = consensus_fix(sensors_enu_m, onsets_s, sigmas_s, c_mps, config)
+    if levels_db is not None and fix.dof == 0:
+        fix = level_consistent_fix(fix, sensors_enu_m, onsets_s, sigmas_s, c_mps, config, levels_db)
     return widened_if_unverified(fix, sensors_enu_m, sigmas_s, c_mps, config)
+
+
+def level_spread_db(
+    east_m: float, north_m: float, sensors_enu_m: Array, levels_db: Array, source_up_m: float
+) -> float:
+    """Standard deviation of Lᵢ + 20·log₁₀(dᵢ), dB: the source level each sensor implies under
+    spherical spreading. At the true position they agree to a few dB (NLOS, directivity)."""
+    delta = sensors_enu_m - np.array([east_m, north_m, source_up_m])
+    distance_m = np.maximum(np.linalg.norm(delta, axis=1), 1.0)
+    return float(np.std(levels_db + 20.0 * np.log10(distance_m)))
+
+
+def level_consistent_fix(
+    fix: TdoaFix,
+    sensors_enu_m: Array,
+    onsets_s: Array,
+    sigmas_s: Array,
+    c_mps: float,
+    config: FusionConfig,
+    levels_db: Array,
+) -> TdoaFix:
+    """Three onsets can fit two positions exactly (two branches of hyperbolas cross twice when
+    the source is outside or near the edge of the triangle). A grid search of the used sensors
+    that avoids the fix (`grid_start`) and a fit from there find the other; if it fits too
+    (|rᵢ| ≤ outlier_sigma), the solution whose levels agree best (`level_spread_db`) is kept."""
+    up = config.source_height_m
+    used = sensors_enu_m[fix.used]
+    data = (used, onsets_s[fix.used], sigmas_s[fix.used], up, c_mps)
+    start = grid_start(*data, avoid_en_m=np.array([fix.east_m, fix.north_m]))
+    other = subset_fix(start, fix.used, sensors_enu_m, onsets_s, sigmas_s, up, c_mps)
+    fits = np.all(np.abs(other.normalized_residuals[fix.used]) <= config.outlier_sigma)
+    apart = np.hypot(other.east_m - fix.east_m, other.north_m - fix.north_m) > 1.0
+    candidates = [fix, other] if fits and apart else [fix]
+    return min(
+        candidates,
+        key=lambda f: level_spread_db(f.east_m, f.north_m, used, levels_db[fix.used], up),
+    )
 
 
 def consensus_fix(
@@ -346,10 +398,10 @@ def widened_if_unverified(
 ) -> TdoaFix:
     """A fix with fewer than 2 redundant sensors (dof ≤ 1) cannot tell a late NLOS path from
     the truth, so its covariance is recomputed with σᵢ' = √(σᵢ² + σ_u²), σ_u =
-    unverified_sigma_s: Σ_θ = (J'ᵀJ')⁻¹ with J' the Jacobian normalised by σ'."""
+    unverified_sigma_s[dof]: Σ_θ = (J'ᵀJ')⁻¹ with J' the Jacobian normalised by σ'."""
     if fix.dof > 1:
         return fix
-    widened = np.hypot(sigmas_s[fix.used], config.unverified_sigma_s)
+    widened = np.hypot(sigmas_s[fix.used], config.unverified_sigma_s[max(fix.dof, 0)])
     theta = np.array([fix.east_m, fix.north_m, fix.emission_s])
     jac = residual_jacobian(theta, sensors_enu_m[fix.used], widened, config.source_height_m, c_mps)
     covariance = np.asarray(np.linalg.pinv(jac.T @ jac), dtype=np.float64)
