@@ -185,3 +185,16 @@ def test_outbox_survives_a_restart_of_the_sensor(tmp_path: Path) -> None:
     assert [EventReport.from_json(p).seq for _t, p in inbox.messages] == [0, 1, 2, 3, 4]
     uplink.close()
     bus.close()
+
+
+def test_uplink_heartbeats_online_and_says_offline_on_close(tmp_path: Path) -> None:
+    bus, status = InProcessBus(), Inbox()
+    bus.subscribe(ALL_STATUS_FILTER, status)
+    uplink = SensorUplink("s7", bus, Outbox(tmp_path / "o.db"), heartbeat_s=0.1)
+    time.sleep(0.55)
+    uplink.close()
+    assert bus.drain(5)
+    payloads = [p for _t, p in status.messages]
+    assert payloads[-1] == b"offline"
+    assert 4 <= payloads.count(b"online") <= 8  # start + one per 0.1 s
+    bus.close()
