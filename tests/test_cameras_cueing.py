@@ -103,6 +103,41 @@ def test_a_rejected_suggestion_moves_nothing_and_is_audited(fleet: VirtualCamera
         asyncio.run(cues.approve("whatever", approver="  "))
 
 
+def test_an_approval_moves_only_the_approved_camera_and_not_one_taken_meanwhile() -> None:
+    second = CAMERA.model_copy(update={"id": "c2", "lat": at(200, 0)[0], "lon": at(200, 0)[1]})
+    with start_virtual_cameras([CAMERA, second], FRAME) as fleet:
+        cues, events, mover = controller(fleet, CueingConfig(mode=CueMode.SUGGEST))
+
+        async def scenario() -> tuple[CueStatus, CueStatus, str]:
+            scream = await cues.cue(target(20, 100, "scream", EventClass.SCREAM))
+            gun = await cues.cue(target(30, 90, "gun", EventClass.GUNSHOT))
+            assert scream.decision and gun.decision and scream.decision.plan and gun.decision.plan
+            assert scream.decision.plan.camera_id == gun.decision.plan.camera_id == "c1"
+            moved = await cues.approve(gun.cue_id or "", approver="alice")
+            late = await cues.approve(scream.cue_id or "", approver="bob")
+            await mover.close()
+            return moved.status, late.status, late.message
+
+        moved, late, message = asyncio.run(scenario())
+    assert moved is CueStatus.MOVED and late is CueStatus.NO_CAMERA
+    assert "camera c1 can no longer be used" in message and "held by" in message
+    assert fleet.cameras["c1"].moves == 1 and fleet.cameras["c2"].moves == 0  # c2 never approved
+    assert [e.actor for e in events if e.action == "camera.cue_approved"] == ["alice", "bob"]
+
+
+def test_a_stale_suggestion_expires_without_moving(fleet: VirtualCameraFleet) -> None:
+    clock = Clock()
+    cues, events, _ = controller(
+        fleet, CueingConfig(mode=CueMode.SUGGEST, suggestion_ttl_s=60), clock
+    )
+    outcome = asyncio.run(cues.cue(target(30, 100, "i1", EventClass.GUNSHOT)))
+    clock.now_s += 61
+    with pytest.raises(CueError, match="expired"):
+        asyncio.run(cues.approve(outcome.cue_id or "", approver="alice"))
+    assert fleet.cameras["c1"].moves == 0 and not cues.pending
+    assert events[-1].action == "camera.cue_expired" and events[-1].actor == "alice"
+
+
 def test_off_computes_nothing_and_moves_nothing(fleet: VirtualCameraFleet) -> None:
     cues, events, _ = controller(fleet, CueingConfig())
     outcome = asyncio.run(cues.cue(target(30, 100, "i1", EventClass.GUNSHOT)))
@@ -140,6 +175,24 @@ def test_auto_moves_at_once_declares_its_basis_and_returns_home(fleet: VirtualCa
     assert early == [] and due == ["c1"]
     assert virtual.position == home and virtual.moves == 2
     assert events[-1].action == "camera.home" and not cues.holds
+
+
+def test_releasing_an_incident_sends_its_camera_home_at_once(fleet: VirtualCameraFleet) -> None:
+    config = CueingConfig(mode=CueMode.AUTO, legal_basis="x", dpia="y")
+    cues, events, mover = controller(fleet, config)
+    home = fleet.cameras["c1"].position
+
+    async def scenario() -> tuple[list[str], list[str]]:
+        await cues.cue(target(-40, 120, "i1", EventClass.GUNSHOT))
+        other = await cues.release_incident("i2", by="alice")
+        released = await cues.release_incident("i1", by="alice")
+        await mover.close()
+        return other, released
+
+    other, released = asyncio.run(scenario())
+    assert other == [] and released == ["c1"]
+    assert fleet.cameras["c1"].position == home and not cues.holds
+    assert (events[-1].action, events[-1].actor) == ("camera.home", "alice")
 
 
 def test_a_camera_held_by_a_gunshot_is_not_taken_by_a_scream(fleet: VirtualCameraFleet) -> None:

@@ -89,6 +89,33 @@ def test_relative_move_is_used_where_absolute_move_is_missing() -> None:
     assert confirmed.zoom == pytest.approx(0.8)
 
 
+def test_confirmation_waits_for_a_slewing_head_to_arrive() -> None:
+    with start_virtual_cameras([CAMERA], FRAME, slew_per_s=1.0) as fleet:
+        target = PtzPosition(0.5, 0.2, 0.5)  # ≥ 0.5 units on the longest axis: ≥ 0.5 s
+
+        async def scenario() -> tuple[PtzPosition, float, PtzPosition]:
+            async with OnvifPtzClient.for_camera(fleet.configs["c1"], fleet.credentials) as client:
+                await client.absolute_move(PtzPosition(-0.5, 0.2, 0.0))
+                halfway = await client.status()
+                result = await client.move_and_confirm(target, poll_s=0.02)
+                return halfway, result.elapsed_s, result.confirmed
+
+        halfway, elapsed_s, confirmed = asyncio.run(scenario())
+    assert halfway.pan != -0.5, "GetStatus right after the command shows the head still moving"
+    assert elapsed_s >= 0.45
+    assert vars(confirmed) == pytest.approx(vars(target), abs=0.01)  # the confirm tolerance
+
+
+def test_a_camera_whose_clock_is_an_hour_off_still_authenticates() -> None:
+    with start_virtual_cameras([CAMERA], FRAME, clock_offset_s=3600.0) as fleet:
+
+        async def scenario() -> PtzPosition:
+            async with OnvifPtzClient.for_camera(fleet.configs["c1"], fleet.credentials) as client:
+                return (await client.move_and_confirm(PtzPosition(0.1, 0.2, 0.3))).confirmed
+
+        assert asyncio.run(scenario()) == PtzPosition(0.1, 0.2, 0.3)
+
+
 def test_wrong_password_is_a_clear_auth_error_and_moves_nothing(
     fleet: VirtualCameraFleet,
 ) -> None:
@@ -147,3 +174,22 @@ def test_username_token_digest_stale_and_replayed_tokens_are_refused() -> None:
         checker.check(_token_header("ouie", "pw", b"nonce-3", stale))
     with pytest.raises(SoapFault):
         checker.check(None)
+
+
+def test_the_virtual_camera_answers_bad_requests_with_soap_faults(
+    fleet: VirtualCameraFleet,
+) -> None:
+    import httpx
+
+    ptz = f"{fleet.cameras['c1'].base_url()}/onvif/ptz_service"
+    not_xml = httpx.post(ptz, content=b"<not xml")
+    assert not_xml.status_code == 400 and b"WellFormed" in not_xml.content
+    body = (
+        b'<e:Envelope xmlns:e="http://www.w3.org/2003/05/soap-envelope"><e:Body>'
+        b'<ContinuousMove xmlns="http://www.onvif.org/ver20/ptz/wsdl"/></e:Body></e:Envelope>'
+    )
+    anonymous = httpx.post(ptz, content=body)
+    assert anonymous.status_code == 400 and b"NotAuthorized" in anonymous.content
+    assert fleet.cameras["c1"].moves == 0
+    snapshot_guess = httpx.get(f"{fleet.cameras['c1'].base_url()}/snapshot/guess.png")
+    assert snapshot_guess.status_code == 404

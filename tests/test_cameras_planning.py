@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import itertools
+from pathlib import Path
 
 import numpy as np
 import pytest
+import yaml
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from shapely.geometry import Point, Polygon
@@ -17,6 +19,7 @@ from ouie.cameras.config import (
     CueMode,
     PrivacyMask,
     cameras_from_scenario,
+    load_cameras_config,
 )
 from ouie.cameras.geometry import (
     View,
@@ -41,9 +44,9 @@ from ouie.cameras.planning import (
     plan_camera,
     plan_cue,
 )
-from ouie.core.config import ConfigError, validate_config
+from ouie.core.config import ConfigError, load_yaml_config, validate_config
 from ouie.core.geo import LocalFrame
-from ouie.sim.scenario import Scenario
+from ouie.sim.scenario import Scenario, builtin_scenarios, load_scenario
 
 FRAME = LocalFrame(45.4397, 4.3872, 500.0)
 
@@ -142,10 +145,101 @@ def test_credentials_from_a_secret_file(tmp_path: pytest.TempPathFactory) -> Non
     assert (credentials.username, credentials.password.get_secret_value()) == ("admin", "pa:ss")
 
 
+def test_shared_masks_apply_to_every_camera_once() -> None:
+    yard = mask_rect(0, 0, 10, 10, "yard").model_dump()
+    own = mask_rect(50, 50, 60, 60, "own").model_dump()
+    config = validate_config(
+        {
+            "masks": [yard],
+            "cameras": [
+                {"id": "a", "lat": 45, "lon": 4, "masks": [own]},
+                {"id": "b", "lat": 45, "lon": 4, "masks": [yard]},
+            ],
+        },
+        CamerasConfig,
+    )
+    assert [m.id for m in config.cameras[0].masks] == ["own", "yard"]
+    assert [m.id for m in config.cameras[1].masks] == ["yard"]
+
+
+@settings(max_examples=30, deadline=None)
+@given(
+    heading=st.floats(0, 359.9),
+    height=st.floats(2, 30),
+    mode=st.sampled_from(["off", "suggest"]),
+    corners=st.lists(st.tuples(st.floats(-300, 300), st.floats(-300, 300)), min_size=0, max_size=3),
+)
+def test_a_cameras_file_round_trips_through_yaml(
+    tmp_path_factory: pytest.TempPathFactory,
+    heading: float,
+    height: float,
+    mode: str,
+    corners: list[tuple[float, float]],
+) -> None:
+    masks = [
+        mask_rect(e, n, e + 5, n + 5, f"m{i}").model_dump() for i, (e, n) in enumerate(corners)
+    ]
+    config = validate_config(
+        {
+            "cueing": {"mode": mode},
+            "masks": masks[:1],
+            "cameras": [
+                {
+                    "id": "c1",
+                    "lat": 45.44,
+                    "lon": 4.38,
+                    "heading_deg": heading,
+                    "height_m": height,
+                    "masks": masks[1:],
+                    "password_env": "P",
+                    "username_env": "U",
+                }
+            ],
+        },
+        CamerasConfig,
+    )
+    path = tmp_path_factory.mktemp("yaml") / "cameras.yaml"
+    path.write_text(yaml.safe_dump(config.model_dump(mode="json")))
+    again = load_yaml_config(path, CamerasConfig)
+    assert again == config
+    assert len(again.cameras[0].masks) == len(masks)  # the shared mask is not added twice
+
+
+def test_a_cameras_file_without_cameras_takes_the_scenario_sites(tmp_path: Path) -> None:
+    path = tmp_path / "cameras.yaml"
+    path.write_text(
+        yaml.safe_dump(
+            {"cueing": {"mode": "suggest"}, "masks": [mask_rect(0, 0, 5, 5, "yard").model_dump()]}
+        )
+    )
+    config = load_cameras_config(small_scenario(), path)
+    assert config.cueing.mode is CueMode.SUGGEST
+    assert [(c.id, [m.id for m in c.masks]) for c in config.cameras] == [
+        ("c1", ["yard"]),
+        ("c2", ["yard"]),
+    ]
+    assert load_cameras_config(small_scenario()).cueing.mode is CueMode.OFF
+
+
+def test_saint_etienne_ships_masks_for_every_camera_and_cueing_off() -> None:
+    if "saint-etienne" not in builtin_scenarios():
+        pytest.skip("the saint-etienne scenario is not in this checkout")
+    scenario = load_scenario("saint-etienne")
+    config = load_cameras_config(scenario)
+    assert config.cueing.mode is CueMode.OFF
+    assert {c.id for c in config.cameras} == {c.id for c in scenario.cameras}
+    blocks = buildings_enu(scenario)
+    for camera in config.cameras:
+        assert len(camera.masks) == len(config.masks) >= 3
+    for mask in config.masks:  # each band lies along a block's facade
+        polygon = mask.enu_polygon(scenario.frame)
+        assert min(block.polygon.distance(polygon) for block in blocks) < 0.5
+
+
 def test_cameras_from_scenario_keep_site_and_heading() -> None:
     cameras = cameras_from_scenario(small_scenario())
     assert [c.id for c in cameras] == ["c1", "c2"]
-    assert cameras[1].heading_deg == 270 and cameras[1].max_range_m == 250
+    assert cameras[1].heading_deg == 270 and cameras[1].max_range_m == 400
 
 
 # --- geometry --------------------------------------------------------------------------------
@@ -258,10 +352,26 @@ def test_a_building_blocks_the_sight_line_only_where_it_is_taller() -> None:
     assert plan_camera(cameras[0], target_at(100, 0), scenario.frame, low).usable
 
 
+def test_a_building_hiding_part_of_the_region_lowers_coverage_and_quality() -> None:
+    from shapely.geometry import box
+
+    from ouie.cameras.planning import BuildingShape
+
+    camera, target = camera_at(), target_at(0, 100, radius_m=20)
+    wall = BuildingShape("wall", box(3, 60, 40, 70), 30.0)  # east of the sight line to the centre
+    clear = plan_camera(camera, target, FRAME).plan
+    partly = plan_camera(camera, target, FRAME, [wall]).plan
+    assert clear is not None and partly is not None
+    assert clear.coverage == pytest.approx(1.0)
+    # Sample points east of x ≈ 3/0.7 … 3/0.6 m are behind the wall: about a third of the disc.
+    assert 0.5 < partly.coverage < 0.8
+    assert partly.quality < clear.quality
+
+
 def test_out_of_range_and_busy_cameras_are_passed_over() -> None:
     scenario = small_scenario()
     cameras = cameras_from_scenario(scenario)
-    far = plan_camera(cameras[0], target_at(0, 400), scenario.frame)
+    far = plan_camera(cameras[0], target_at(0, 520), scenario.frame)
     assert not far.usable and "out of range" in far.reason
     target = target_at(120, 40, incident_id="i2", severity=2)
     serious = {"c2": CameraHold("i1", severity=4)}

@@ -76,7 +76,8 @@ def test_a_gap_in_block_stamps_starts_a_new_run_at_the_new_time(builtin: SensorP
     reports = stream.feed(samples[:half], START_NS) + stream.feed(samples[half:], later_ns)
     reports += stream.flush()
     impulse = next(r for r in reports if r.class_ == EventClass.GUNSHOT)
-    assert impulse.onset_ns == START_NS + round(EXAMPLE_IMPULSE_S * SAMPLE_RATE_HZ) * 62_500
+    true_onset_ns = START_NS + round(EXAMPLE_IMPULSE_S * SAMPLE_RATE_HZ) * 62_500
+    assert abs(impulse.onset_ns - true_onset_ns) <= 2 * 62_500  # two samples
     assert any(r.onset_ns > later_ns for r in reports)
 
 

@@ -203,3 +203,38 @@ def test_the_folder_follows_the_recording_contract(tmp_path: Path) -> None:
     background = read_wav(folder, "m0")[: FS // 4]  # before the shot arrives
     level_db_spl = 130.0 + 20 * np.log10(np.std(background) * np.sqrt(2))  # full scale 130 dB
     assert 45.0 < level_db_spl < 75.0  # 55 dB(A) street noise, unweighted a little louder
+
+
+def test_a_shot_next_to_a_sensor_clips_the_converter_and_a_far_one_does_not(
+    tmp_path: Path,
+) -> None:
+    folder = simulate(
+        scenario([(2.0, 0.0), (300.0, 0.0)], [{"east_m": 0.0, "north_m": 0.0}]),
+        tmp_path,
+        progress=False,
+    )
+    near, far = (soundfile.read(folder.wav_path(s), dtype="int16")[0] for s in ("m0", "m1"))
+    assert near.max() == 32767 or near.min() == -32768
+    assert np.abs(far).max() < 32767
+    arrivals = json.loads((tmp_path / "truth.json").read_text())[0]["arrivals"]
+    assert arrivals["m0"]["clipped"] and not arrivals["m1"]["clipped"]
+
+
+def test_clock_errors_have_the_configured_offset_spread_and_jitter(tmp_path: Path) -> None:
+    sensors = [(float(40 * i), 0.0) for i in range(40)]
+    events = [{"east_m": 0.0, "north_m": 50.0, "time_s": 0.1 * k} for k in range(10)]
+    layout = scenario(
+        sensors,
+        events,
+        clocks={"default": {"offset_s": 0.0, "jitter_s": 0.0005}, "offset_spread_s": 0.002},
+    )
+    simulate(layout, tmp_path, duration_s=1.5, progress=False)
+    truth = json.loads((tmp_path / "truth.json").read_text())
+    errors = np.array([[t["arrivals"][f"m{j}"]["clock_error_s"] for j in range(40)] for t in truth])
+    offsets = np.array(
+        list(json.loads((tmp_path / "meta.json").read_text())["clock_offsets_s"].values())
+    )
+    assert np.std(offsets) == pytest.approx(0.002, rel=0.35)
+    jitter = errors - offsets[None, :]
+    assert np.std(jitter) == pytest.approx(0.0005, rel=0.15)  # 400 draws
+    assert abs(np.mean(jitter)) < 0.0001

@@ -23,9 +23,12 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, model_validator
 from shapely.geometry import Polygon, shape
 
-from ouie.core.config import ConfigError
+from ouie.core.config import ConfigError, load_yaml_config, validate_config
 from ouie.core.geo import LocalFrame
 from ouie.sim.scenario import CameraSite, Scenario
+
+SITES_DIR = Path(__file__).parent / "sites"
+"""Built-in cameras files, one per scenario name (`{scenario}.yaml`)."""
 
 ONVIF_PAN_TILT_SPACE = "http://www.onvif.org/ver10/tptz/PanTiltSpaces/PositionGenericSpace"
 ONVIF_ZOOM_SPACE = "http://www.onvif.org/ver10/tptz/ZoomSpaces/PositionGenericSpace"
@@ -111,7 +114,7 @@ class CameraConfig(_Strict):
     image_width_px: int = Field(default=1920, gt=0, description="Image width, pixels.")
     image_height_px: int = Field(default=1080, gt=0, description="Image height, pixels.")
     max_range_m: float = Field(
-        default=250.0, gt=0, description="Farthest distance at which a view is still useful, m."
+        default=400.0, gt=0, description="Farthest distance at which a view is still useful, m."
     )
     home_preset: str = Field(default="home", description="ONVIF preset token of the home view.")
     home_pan_deg: float = Field(default=0.0, description="Pan of the home view, degrees.")
@@ -230,6 +233,9 @@ class CueingConfig(_Strict):
     move_timeout_s: float = Field(
         default=5.0, gt=0, description="Longest wait for GetStatus to confirm a move, s."
     )
+    suggestion_ttl_s: float = Field(
+        default=300.0, gt=0, description="A suggestion not approved within this expires, s."
+    )
 
     @model_validator(mode="after")
     def _auto_needs_legal_basis(self) -> CueingConfig:
@@ -239,22 +245,33 @@ class CueingConfig(_Strict):
             ]
             if missing:
                 raise ValueError(
-                    "mode 'auto' moves cameras without a person deciding; it needs "
-                    f"{' and '.join(missing)} (missing: {', '.join(missing)}). Declare them, "
-                    "or use mode 'suggest'"
+                    "mode 'auto' moves cameras without a person deciding, so it needs a declared "
+                    f"legal_basis and dpia; missing: {', '.join(missing)}. Declare them, or use "
+                    "mode 'suggest'"
                 )
         return self
 
 
 class CamerasConfig(_Strict):
-    """A cameras file: the cueing decision plus the cameras."""
+    """A cameras file: the cueing decision, the cameras, and the privacy masks every camera
+    must respect (a courtyard is private whichever camera looks at it)."""
 
     cueing: CueingConfig = Field(default_factory=CueingConfig)
     cameras: list[CameraConfig] = Field(default_factory=list)
+    masks: list[PrivacyMask] = Field(
+        default_factory=list, description="Privacy masks applied to every camera."
+    )
+
+    @model_validator(mode="after")
+    def _shared_masks_apply_to_every_camera(self) -> CamerasConfig:
+        """Add the shared masks to each camera's own (once: a mask already there is kept)."""
+        for camera in self.cameras:
+            camera.masks.extend(m for m in self.masks if m not in camera.masks)
+        return self
 
 
 def camera_from_site(site: CameraSite, **overrides: Any) -> CameraConfig:
-    """A CameraConfig for a scenario's camera site with sensible defaults (30× PTZ, 250 m)."""
+    """A CameraConfig for a scenario's camera site with sensible defaults (30× PTZ, 400 m)."""
     base: dict[str, Any] = {
         "id": site.id,
         "lat": site.lat,
@@ -268,3 +285,18 @@ def camera_from_site(site: CameraSite, **overrides: Any) -> CameraConfig:
 def cameras_from_scenario(scenario: Scenario) -> list[CameraConfig]:
     """Camera configs for every camera site of `scenario` (see `camera_from_site`)."""
     return [camera_from_site(site) for site in scenario.cameras]
+
+
+def load_cameras_config(scenario: Scenario, path: str | Path | None = None) -> CamerasConfig:
+    """The cameras configuration for `scenario`: the file at `path`, else the built-in
+    `sites/{scenario.name}.yaml` when there is one, else cueing off. A file whose `cameras` list
+    is empty takes the scenario's camera sites (see `camera_from_site`)."""
+    if path is None and (SITES_DIR / f"{scenario.name}.yaml").is_file():
+        path = SITES_DIR / f"{scenario.name}.yaml"
+    config = load_yaml_config(path, CamerasConfig) if path is not None else CamerasConfig()
+    if config.cameras:
+        return config
+    sites = [camera.model_dump() for camera in cameras_from_scenario(scenario)]
+    return validate_config(
+        config.model_dump() | {"cameras": sites}, CamerasConfig, str(path or scenario.name)
+    )

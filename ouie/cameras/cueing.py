@@ -9,6 +9,7 @@
 A cued camera is held for its incident (a more serious incident may take it over; see
 `ouie.cameras.planning`) and returns home `return_home_after_s` later (`return_due_cameras`).
 Audit actions: `camera.cueing_mode`, `camera.cue`, `camera.cue_approved`, `camera.cue_rejected`,
+`camera.cue_expired`,
 `camera.mask_refused`, `camera.mask_clipped`, `camera.move`, `camera.move_failed`, `camera.home`.
 """
 
@@ -103,7 +104,7 @@ class CueController:
         self.cameras = {camera.id: camera for camera in cameras}
         self.frame, self.buildings = frame, list(buildings)
         self._mover, self._audit, self._clock_s = mover, audit, clock_s
-        self._pending: dict[str, CueDecision] = {}
+        self._pending: dict[str, tuple[CueDecision, float]] = {}
         self._held: dict[str, _Held] = {}
         self._emit(
             "camera.cueing_mode",
@@ -123,7 +124,7 @@ class CueController:
     @property
     def pending(self) -> dict[str, CueDecision]:
         """Cues waiting for a person's approval (suggest mode), by cue id."""
-        return dict(self._pending)
+        return {cue_id: decision for cue_id, (decision, _) in self._pending.items()}
 
     @property
     def holds(self) -> dict[str, CameraHold]:
@@ -153,7 +154,7 @@ class CueController:
         if decision.plan is None:
             return CueOutcome(CueStatus.NO_CAMERA, cue_id, decision, message=decision.reason)
         if self.config.mode is CueMode.SUGGEST:
-            self._pending[cue_id] = decision
+            self._pending[cue_id] = (decision, self._clock_s())
             return CueOutcome(
                 CueStatus.PENDING, cue_id, decision, message="waiting for an operator's approval"
             )
@@ -190,32 +191,54 @@ class CueController:
     async def approve(self, cue_id: str, approver: str) -> CueOutcome:
         """A person approves a pending cue: audited with their name, then the camera moves.
 
-        The plan is recomputed first, so a camera taken meanwhile by a more serious incident
-        is not stolen back."""
+        The person approved one camera: only that camera moves. Its plan is recomputed first,
+        so a camera taken meanwhile by a more serious incident is not stolen back (the outcome
+        is then NO_CAMERA with the reason, and nothing moves)."""
         if not approver.strip():
             raise CueError("an approval needs the name of the person approving")
-        decision = self._pending.pop(cue_id, None)
-        if decision is None:
-            raise CueError(f"no pending cue {cue_id} (already decided, or never suggested)")
+        decision = self._take_pending(cue_id, approver)
+        assert decision.plan is not None
+        camera_id = decision.plan.camera_id
         self._emit(
             "camera.cue_approved",
             approver,
             f"incident:{decision.target.incident_id}",
-            {"cue_id": cue_id, "camera_id": decision.plan.camera_id if decision.plan else None},
+            {"cue_id": cue_id, "camera_id": camera_id},
         )
         fresh = self.plan(decision.target)
-        if fresh.plan is None:
-            return CueOutcome(CueStatus.NO_CAMERA, cue_id, fresh, message=fresh.reason)
-        return await self._execute(cue_id, fresh, approver)
+        option = next(o for o in fresh.options if o.camera_id == camera_id)
+        if option.plan is None:
+            message = f"camera {camera_id} can no longer be used: {option.reason}"
+            return CueOutcome(CueStatus.NO_CAMERA, cue_id, fresh, message=message)
+        approved = fresh.model_copy(update={"plan": option.plan})
+        return await self._execute(cue_id, approved, approver)
 
     def reject(self, cue_id: str, by: str) -> None:
         """A person declines a pending cue (audited); no camera moves."""
-        decision = self._pending.pop(cue_id, None)
-        if decision is None:
-            raise CueError(f"no pending cue {cue_id}")
+        decision = self._take_pending(cue_id, by)
         self._emit(
             "camera.cue_rejected", by, f"incident:{decision.target.incident_id}", {"cue_id": cue_id}
         )
+
+    def _take_pending(self, cue_id: str, by: str) -> CueDecision:
+        """Remove and return a pending cue; CueError when unknown or expired (audited)."""
+        pending = self._pending.pop(cue_id, None)
+        if pending is None:
+            raise CueError(f"no pending cue {cue_id} (already decided, or never suggested)")
+        decision, since_s = pending
+        age_s = self._clock_s() - since_s
+        if age_s > self.config.suggestion_ttl_s:
+            self._emit(
+                "camera.cue_expired",
+                by,
+                f"incident:{decision.target.incident_id}",
+                {"cue_id": cue_id, "age_s": round(age_s, 1)},
+            )
+            raise CueError(
+                f"cue {cue_id} expired: suggested {age_s:.0f} s ago, longer than "
+                f"{self.config.suggestion_ttl_s:.0f} s; nothing moved"
+            )
+        return decision
 
     async def _execute(self, cue_id: str, decision: CueDecision, actor: str) -> CueOutcome:
         plan = decision.plan
@@ -258,14 +281,26 @@ class CueController:
             if now - held.since_s >= self.config.return_home_after_s
         ]
         for camera_id in due:
-            held = self._held.pop(camera_id)
-            details: dict[str, Any] = {"incident_id": held.hold.incident_id}
-            try:
-                await self._mover.home(self.cameras[camera_id])
-            except CameraError as error:
-                details["error"] = str(error)
-            self._emit("camera.home", SYSTEM_ACTOR, f"camera:{camera_id}", details)
+            await self._send_home(camera_id, SYSTEM_ACTOR, "return_home_after_s elapsed")
         return due
+
+    async def release_incident(self, incident_id: str, by: str) -> list[str]:
+        """Send home at once the cameras held for `incident_id` (e.g. the operator dismissed
+        it); their ids. Audited with `by` as actor."""
+        held = [cid for cid, h in self._held.items() if h.hold.incident_id == incident_id]
+        for camera_id in held:
+            await self._send_home(camera_id, by, "incident released")
+        return held
+
+    async def _send_home(self, camera_id: str, actor: str, reason: str) -> None:
+        """Release the hold, send the camera home, audit `camera.home` (with any error)."""
+        held = self._held.pop(camera_id)
+        details: dict[str, Any] = {"incident_id": held.hold.incident_id, "reason": reason}
+        try:
+            await self._mover.home(self.cameras[camera_id])
+        except CameraError as error:
+            details["error"] = str(error)
+        self._emit("camera.home", actor, f"camera:{camera_id}", details)
 
     async def run_return_home(self, period_s: float = 1.0) -> None:
         """Forever: every `period_s`, send due cameras home (run it as a task; cancel to stop)."""

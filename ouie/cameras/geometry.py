@@ -4,15 +4,17 @@ Conventions (all angles in degrees):
 - bearing: from north, clockwise (east = 90°); pan = bearing − heading of pan zero, in (−180, 180];
 - tilt: elevation of the optical axis, negative looking down;
 - hfov/vfov: full horizontal/vertical field of view of a rectilinear (pinhole) image;
-- ground is the plane up = 0 of the scenario's ENU frame (flat-city approximation: over 250 m
-  the Earth's curvature drops the ground by r²/2R ≈ 5 mm).
+- ground is the plane up = 0 of the scenario's ENU frame (flat-city approximation: over 400 m
+  the Earth's curvature drops the ground by r²/2R ≈ 13 mm).
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
+import shapely
 from numpy.typing import NDArray
 from shapely.geometry import Polygon
 
@@ -113,12 +115,15 @@ def camera_position_enu(camera: CameraConfig, frame: LocalFrame) -> Vec3:
     return np.array([east, north, camera.height_m], dtype=float)
 
 
-def camera_basis(bearing: float, tilt: float) -> tuple[Vec3, Vec3, Vec3]:
-    """Unit (forward, right, up) vectors of a view at `bearing`, `tilt` (degrees):
+def camera_basis(
+    bearing: float | NDArray[np.float64], tilt: float | NDArray[np.float64]
+) -> tuple[Vec3, Vec3, Vec3]:
+    """Unit (forward, right, up) vectors of a view at `bearing`, `tilt` (degrees; scalars give
+    shape (3,), arrays of V views give (V, 3)):
     f = (sinβ cosτ, cosβ cosτ, sinτ), r = (cosβ, −sinβ, 0), u = r × f."""
     b, t = np.radians(bearing), np.radians(tilt)
-    forward = np.array([np.sin(b) * np.cos(t), np.cos(b) * np.cos(t), np.sin(t)])
-    right = np.array([np.cos(b), -np.sin(b), 0.0])
+    forward = np.stack([np.sin(b) * np.cos(t), np.cos(b) * np.cos(t), np.sin(t)], axis=-1)
+    right = np.stack([np.cos(b), -np.sin(b), np.zeros_like(b)], axis=-1)
     return forward, right, np.cross(right, forward)
 
 
@@ -198,6 +203,34 @@ def ground_hits(
     return camera_enu[:2] + unit * reach[..., None]
 
 
+def ground_footprints(
+    camera_enu: Vec3,
+    views: Sequence[View],
+    width_px: int,
+    height_px: int,
+    max_range_m: float,
+    samples_per_edge: int = 12,
+) -> NDArray[np.object_]:
+    """The ground seen by each view (up to `max_range_m`), as an array of shapely polygons:
+    the ring traced by the image border's rays where they meet the ground (`ground_hits`),
+    computed for all views at once (the rays of `pixel_rays`, batched over views)."""
+    t = np.linspace(0.0, 1.0, samples_per_edge, endpoint=False)
+    w, h = float(width_px), float(height_px)
+    cols = np.concatenate([t * w, np.full_like(t, w), (1 - t) * w, np.zeros_like(t)])
+    rows = np.concatenate([np.zeros_like(t), t * h, np.full_like(t, h), (1 - t) * h])
+    bearings = np.array([v.bearing_deg for v in views], dtype=float)
+    tilts = np.array([v.tilt_deg for v in views], dtype=float)
+    focal_px = (w / 2.0) / np.tan(np.radians([v.hfov_deg for v in views]) / 2.0)
+    forward, right, up = camera_basis(bearings, tilts)
+    dx = (cols - w / 2.0)[None, :] / focal_px[:, None]
+    dy = (rows - h / 2.0)[None, :] / focal_px[:, None]
+    rays = forward[:, None, :] + dx[..., None] * right[:, None, :] - dy[..., None] * up[:, None, :]
+    footprints = shapely.polygons(ground_hits(camera_enu, rays, max_range_m))
+    invalid = ~shapely.is_valid(footprints)
+    footprints[invalid] = shapely.buffer(footprints[invalid], 0)
+    return footprints
+
+
 def ground_footprint(
     camera_enu: Vec3,
     view: View,
@@ -206,15 +239,11 @@ def ground_footprint(
     max_range_m: float,
     samples_per_edge: int = 12,
 ) -> Polygon:
-    """The ground seen by a view (up to `max_range_m`): the polygon traced by the image
-    border's rays where they meet the ground (see `ground_hits`)."""
-    t = np.linspace(0.0, 1.0, samples_per_edge, endpoint=False)
-    w, h = float(width_px), float(height_px)
-    cols = np.concatenate([t * w, np.full_like(t, w), (1 - t) * w, np.zeros_like(t)])
-    rows = np.concatenate([np.zeros_like(t), t * h, np.full_like(t, h), (1 - t) * h])
-    points = ground_hits(camera_enu, pixel_rays(view, width_px, height_px, cols, rows), max_range_m)
-    footprint = Polygon(points)
-    return footprint if footprint.is_valid else footprint.buffer(0)
+    """The ground seen by one view (see `ground_footprints`)."""
+    footprint: Polygon = ground_footprints(
+        camera_enu, [view], width_px, height_px, max_range_m, samples_per_edge
+    )[0]
+    return footprint
 
 
 def aim_at(

@@ -8,19 +8,22 @@ unchanged:
   current pan/tilt/zoom, see `ouie.cameras.render`);
 - PTZ: AbsoluteMove, RelativeMove, GotoPreset, GotoHomePosition, GetPresets, GetStatus.
 Every operation but GetSystemDateAndTime needs a valid WS-Security UsernameToken; a wrong one
-gets the ONVIF fault env:Sender/ter:NotAuthorized. Moves are instantaneous (no slew model).
+gets the ONVIF fault env:Sender/ter:NotAuthorized. Moves are instantaneous, or slew at a given
+speed (GetStatus then reports intermediate positions and MOVING until the head arrives).
 
 `start_virtual_cameras(...)` starts several in-process on free loopback ports and stops them.
 """
 
 from __future__ import annotations
 
+import logging
 import secrets
 import threading
+import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 from lxml import etree
@@ -63,6 +66,8 @@ from ouie.cameras.soap import (
 from ouie.core.geo import LocalFrame
 from ouie.sim.scenario import Scenario
 
+log = logging.getLogger(__name__)
+
 PROFILE_TOKEN = "profile_main"
 PTZ_NODE_TOKEN = "ptz_node"
 SERVICE_PATHS = {
@@ -100,17 +105,23 @@ class VirtualPtzCamera:
         credentials: CameraCredentials,
         *,
         absolute_move: bool = True,
+        slew_per_s: float | None = None,
+        clock_offset_s: float = 0.0,
         snapshot_size_px: tuple[int, int] = (640, 360),
     ) -> None:
+        """`slew_per_s`: speed on each axis in ONVIF units per second (None: moves at once);
+        `clock_offset_s`: how far the device clock is from UTC, s (as on a camera without NTP)."""
         self.config = camera
         self.camera_enu = camera_position_enu(camera, frame)
         self.scene = Scene(buildings=list(buildings), masks=masks_enu(camera, frame))
         self.absolute_move_supported = absolute_move
+        self.slew_per_s = slew_per_s
         self.snapshot_size_px = snapshot_size_px
         self.moves = 0
         """PTZ commands that moved the camera since start (AbsoluteMove, RelativeMove, Goto*)."""
+        self.clock_offset_s = clock_offset_s
         self._checker = UsernameTokenChecker(
-            credentials.username, credentials.password.get_secret_value()
+            credentials.username, credentials.password.get_secret_value(), clock_offset_s
         )
         self._lock = threading.Lock()
         self._home = PtzPosition(
@@ -118,18 +129,36 @@ class VirtualPtzCamera:
             tilt_to_onvif(camera, camera.home_tilt_deg),
             0.0,
         )
-        self._position = self._home
+        self._start, self._target, self._started_s = self._home, self._home, 0.0
         self._snapshot_token = secrets.token_urlsafe(16)
         self._server: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
 
     # --- state ---------------------------------------------------------------------------
 
+    def _position_at(self, now_s: float) -> PtzPosition:
+        """Where the head is at `now_s` (monotonic s): linear from start to target, each axis
+        at `slew_per_s`, all axes arriving together (the longest axis sets the duration)."""
+        start, target = self._start, self._target
+        distance = max(
+            abs(target.pan - start.pan),
+            abs(target.tilt - start.tilt),
+            abs(target.zoom - start.zoom),
+        )
+        if self.slew_per_s is None or distance == 0:
+            return target
+        f = min(1.0, (now_s - self._started_s) * self.slew_per_s / distance)
+        return PtzPosition(
+            start.pan + f * (target.pan - start.pan),
+            start.tilt + f * (target.tilt - start.tilt),
+            start.zoom + f * (target.zoom - start.zoom),
+        )
+
     @property
     def position(self) -> PtzPosition:
         """The current position in ONVIF units."""
         with self._lock:
-            return self._position
+            return self._position_at(time.monotonic())
 
     @property
     def view(self) -> View:
@@ -142,13 +171,19 @@ class VirtualPtzCamera:
             hfov_for_zoom(self.config, position.zoom),
         )
 
+    def _now(self) -> datetime:
+        """The device clock (UTC plus `clock_offset_s`)."""
+        return datetime.now(UTC) + timedelta(seconds=self.clock_offset_s)
+
     def set_marks(self, marks: Sequence[Mark]) -> None:
         """Sources to mark in the snapshot when they are in view."""
         self.scene.marks = list(marks)
 
     def _move_to(self, position: PtzPosition) -> None:
         with self._lock:
-            self._position = position.clipped()
+            now_s = time.monotonic()
+            self._start, self._started_s = self._position_at(now_s), now_s
+            self._target = position.clipped()
             self.moves += 1
 
     def snapshot_png(self) -> bytes:
@@ -157,7 +192,7 @@ class VirtualPtzCamera:
         pan = onvif_to_pan(self.config, position.pan)
         caption = (
             f"{self.config.id}  pan {pan:+.1f}°  tilt {view.tilt_deg:+.1f}°  "
-            f"hfov {view.hfov_deg:.1f}°  {datetime.now(UTC):%Y-%m-%d %H:%M:%S}Z"
+            f"hfov {view.hfov_deg:.1f}°  {self._now():%Y-%m-%d %H:%M:%S}Z"
         )
         return png_bytes(
             render_view(self.scene, self.camera_enu, view, *self.snapshot_size_px, caption)
@@ -202,16 +237,19 @@ class VirtualPtzCamera:
         try:
             operation, header = parse_request(payload)
             name = local_name(operation)
+            if name != "GetSystemDateAndTime":
+                self._checker.check(header)
             handler = self._operations().get((service, name))
             if handler is None:
                 raise SoapFault(
                     "Receiver", "ActionNotSupported", f"{service}: {name} not supported"
                 )
-            if name != "GetSystemDateAndTime":
-                self._checker.check(header)
             return 200, envelope(handler(operation))
         except SoapFault as fault:
             return fault.http_status, fault_envelope(fault)
+        except Exception:  # a bug here must still answer, without leaking internals
+            log.exception("virtual camera %s: %s request failed", self.config.id, service)
+            return 500, fault_envelope(SoapFault("Receiver", "Action", "internal error", 500))
 
     def _operations(self) -> dict[tuple[str, str], Callable[[etree._Element], etree._Element]]:
         operations: dict[tuple[str, str], Callable[[etree._Element], etree._Element]] = {
@@ -232,7 +270,7 @@ class VirtualPtzCamera:
         return operations
 
     def _get_system_date_and_time(self, _: etree._Element) -> etree._Element:
-        now = datetime.now(UTC)
+        now = self._now()
         return E_TDS.GetSystemDateAndTimeResponse(
             E_TDS.SystemDateAndTime(
                 E_TT.DateTimeType("NTP"),
@@ -330,6 +368,7 @@ class VirtualPtzCamera:
 
     def _get_status(self, _: etree._Element) -> etree._Element:
         position = self.position
+        status = "MOVING" if position != self._target else "IDLE"
         return E_TPTZ.GetStatusResponse(
             E_TPTZ.PTZStatus(
                 E_TT.Position(
@@ -338,8 +377,8 @@ class VirtualPtzCamera:
                     ),
                     E_TT.Zoom(x=repr(position.zoom), space=ONVIF_ZOOM_SPACE),
                 ),
-                E_TT.MoveStatus(E_TT.PanTilt("IDLE"), E_TT.Zoom("IDLE")),
-                E_TT.UtcTime(datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")),
+                E_TT.MoveStatus(E_TT.PanTilt(status), E_TT.Zoom(status)),
+                E_TT.UtcTime(self._now().strftime("%Y-%m-%dT%H:%M:%S.%fZ")),
             )
         )
 
@@ -448,6 +487,8 @@ def start_virtual_cameras(
     buildings: Sequence[BuildingShape] = (),
     *,
     absolute_move: bool = True,
+    slew_per_s: float | None = None,
+    clock_offset_s: float = 0.0,
     username: str = "ouie",
 ) -> Iterator[VirtualCameraFleet]:
     """Start one virtual camera per config on free loopback ports (a fresh random password,
@@ -460,7 +501,13 @@ def start_virtual_cameras(
     try:
         for config in cameras:
             virtual = VirtualPtzCamera(
-                config, frame, buildings, credentials, absolute_move=absolute_move
+                config,
+                frame,
+                buildings,
+                credentials,
+                absolute_move=absolute_move,
+                slew_per_s=slew_per_s,
+                clock_offset_s=clock_offset_s,
             )
             virtual.start()
             running[config.id] = virtual

@@ -200,6 +200,13 @@ def incidents(
     return [IncidentSummary.of(row) for row in rows]
 
 
+def rejected_text(entry: object) -> str:
+    """A report left out of a fix, for a person: 'sensor: reason' (fusion's form) or as is."""
+    if isinstance(entry, dict):
+        return f"{entry.get('sensor_id', '?')}: {entry.get('reason', 'left out')}"
+    return str(entry)
+
+
 def incident_detail(services: ConsoleServices, incident_id: str) -> IncidentDetail:
     """The incident page's content; 404 for an unknown incident."""
     row = services.store.get_incident(incident_id)
@@ -208,7 +215,7 @@ def incident_detail(services: ConsoleServices, incident_id: str) -> IncidentDeta
     summary = IncidentSummary.of(row).model_dump(by_alias=False)
     return IncidentDetail(
         **summary,
-        sensors_rejected=list(row.sensors_rejected),
+        sensors_rejected=[rejected_text(entry) for entry in row.sensors_rejected],
         report_ids=list(row.report_ids),
         cues=[CueView.of(cue) for cue in services.store.list_cues(incident_id)],
         dispositions=[DispositionView.of(d) for d in services.store.list_dispositions(incident_id)],
@@ -247,7 +254,8 @@ def dispose(
 def approve_cue(
     incident_id: str, cue_id: int, user: CueApprover, services: Services
 ) -> IncidentDetail:
-    """Approve a suggested cue: audited (`camera.approve`), then the camera is moved."""
+    """Approve a suggested cue: the camera desk moves the camera and audits the approval
+    with the operator's name."""
     cue = next((c for c in services.store.list_cues(incident_id) if c.id == cue_id), None)
     if cue is None:
         raise HTTPException(
@@ -258,14 +266,6 @@ def approve_cue(
     if services.cameras is None:
         raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, "no cameras are connected")
     services.store.update_cue(cue_id, CueState.APPROVED)
-    services.store.audit(
-        AuditEvent(
-            action="camera.approve",
-            actor=user.name,
-            subject=f"camera:{cue.camera_id}",
-            details={"incident": incident_id, "cue": cue_id},
-        )
-    )
     moved = services.cameras.execute(cue, user.name)
     services.store.update_cue(
         cue_id,

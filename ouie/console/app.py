@@ -12,11 +12,16 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from fastapi import FastAPI, Request, Response
+from fastapi.responses import RedirectResponse
 from fastapi.staticfiles import StaticFiles
 from starlette.middleware.sessions import SessionMiddleware
 
+from ouie.central.service import CentralService
 from ouie.console.api import ConsoleServices, router
 from ouie.console.config import ConsoleConfig
+from ouie.console.feed import LiveFeed
+from ouie.console.relay import FeedRelay
+from ouie.console.views import CameraDesk, CuePolicyView, MapView
 
 STATIC_DIR = Path(__file__).parent / "static"
 SESSION_COOKIE = "ouie_session"
@@ -69,3 +74,23 @@ def create_console_app(services: ConsoleServices, config: ConsoleConfig | None =
     app.include_router(router, prefix="/api")
     app.mount("/", StaticFiles(directory=STATIC_DIR, html=True), name="static")
     return app
+
+
+def attach_console(
+    app: FastAPI,
+    service: CentralService,
+    *,
+    feed: LiveFeed,
+    cue_policy: CuePolicyView,
+    map_view: MapView,
+    cameras: CameraDesk | None = None,
+    config: ConsoleConfig | None = None,
+    path: str = "/console",
+) -> ConsoleServices:
+    """Mount the console on the central service's app (`ouie.central.app.create_app`) at
+    `path`, relay the service's incident and sensor changes to `feed`, and send `/` there."""
+    service.add_listener(FeedRelay(service.store, feed))
+    services = ConsoleServices(service.store, feed, cue_policy, map_view, cameras)
+    app.mount(path, create_console_app(services, config))
+    app.add_api_route("/", lambda: RedirectResponse(f"{path}/"), include_in_schema=False)
+    return services

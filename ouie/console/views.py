@@ -67,6 +67,9 @@ class IncidentSummary(_View):
     uncertainty_m: float | None = Field(description="95 % radius, m.")
     status: str = Field(description="Location status from fusion.")
     sensors_used: list[str]
+    hyperbola: list[tuple[float, float]] | None = Field(
+        default=None, description="2-sensor incidents: the branch the source lies on, (lat, lon)."
+    )
     revision: int
     disposition: str | None = Field(description="Latest decision; None while open.")
 
@@ -83,6 +86,7 @@ class IncidentSummary(_View):
             uncertainty_m=row.uncertainty_m,
             status=row.status,
             sensors_used=list(row.sensors_used),
+            hyperbola=[tuple(p) for p in row.hyperbola["points"]] if row.hyperbola else None,
             revision=row.revision,
             disposition=row.disposition,
         )
@@ -139,7 +143,7 @@ class DispositionView(_View):
 class IncidentDetail(IncidentSummary):
     """The incident page: the summary plus its sensors left out, cues and decisions."""
 
-    sensors_rejected: list[str]
+    sensors_rejected: list[str] = Field(description="'sensor: why' for each report left out.")
     report_ids: list[str]
     cues: list[CueView]
     dispositions: list[DispositionView]
@@ -243,6 +247,6 @@ class CameraDesk(Protocol):
         ...
 
     def execute(self, cue: Cue, actor: str) -> bool:
-        """Move the camera as `cue` says (approved by `actor`); True once the move is
-        confirmed."""
+        """Move the camera as `cue` says, approved by `actor` (the desk audits the approval with
+        that name); True once the move is confirmed."""
         ...

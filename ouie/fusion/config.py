@@ -60,6 +60,13 @@ class FusionConfig(BaseModel):
         description="Timing error of the propagation model itself (source height, wind, "
         "temperature), added in quadrature to each report's onset_uncertainty_s, 1-σ s.",
     )
+    unverified_sigma_s: float = Field(
+        default=0.003,
+        ge=0,
+        description="Extra 1-σ timing error assumed for fixes with fewer than 2 redundant "
+        "sensors (3 or 4 used), where a late non-line-of-sight path cannot be detected; it "
+        "widens their ellipse so that it stays honest, s.",
+    )
     robust_scale_sigma: float = Field(
         default=2.0,
         gt=0,

@@ -12,15 +12,18 @@ rᵢ(θ) = (tᵢ − τ − ‖p − sᵢ‖/c) / σᵢ. Three sensors determine
 redundancy to test consistency (χ²) and to reject outliers. Two sensors only give the hyperbola
 ‖p − s₂‖ − ‖p − s₁‖ = c·(t₂ − t₁).
 
-Steps: a coarse grid gives a start free of local minima, `scipy.optimize.least_squares` with a
-Cauchy loss refines it, and when the fit is inconsistent, sensors are rejected greedily by
-consensus over leave-one-out subsets. The covariance is (JᵀJ)⁻¹ from the Jacobian of the
-normalised residuals, inflated by the reduced χ² when it exceeds 1.
+Steps (`locate_source`): a coarse grid gives a start free of local minima; a least-squares
+fit (`scipy.optimize.least_squares`) that is consistent is the answer; otherwise one-sided Cauchy
+fits (late onsets may be NLOS outliers, early ones may not) with a shrinking scale find the
+consensus, and sensors are rejected greedily over leave-one-out subsets while the fit stays
+inconsistent. The covariance is (JᵀJ)⁻¹ from the Jacobian of the normalised residuals, inflated
+by the reduced χ² when it exceeds 1, and widened when fewer than 2 sensors are redundant (an
+undetectable NLOS path is then possible).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 from numpy.typing import NDArray
@@ -111,8 +114,9 @@ def grid_start(
     """A start θ₀ from a grid over the sensors' bounding box (plus half its diagonal).
 
     At each grid point g the emission time is the median τ_g = medianᵢ(tᵢ − ‖g − sᵢ‖/c) (robust
-    to a late outlier) and the cost is Σᵢ log(1 + ((tᵢ − τ_g − ‖g − sᵢ‖/c)/sᵢ)²), a Cauchy loss
-    whose scale sᵢ = max(σᵢ, cell/c) absorbs the grid's own discretisation.
+    to a late outlier) and the cost is Σᵢ g(rᵢ)² with the one-sided loss `late_cauchy` of
+    rᵢ = (tᵢ − τ_g − ‖g − sᵢ‖/c)/sᵢ, whose scale sᵢ = max(σᵢ, cell/c) absorbs the grid's own
+    discretisation.
     """
     low, high = sensors_enu_m[:, :2].min(axis=0), sensors_enu_m[:, :2].max(axis=0)
     margin = max(0.5 * float(np.linalg.norm(high - low)), 25.0)
@@ -124,9 +128,26 @@ def grid_start(
     emitted = onsets_s - travel_times_s(grid, sensors_enu_m, source_up_m, c_mps)
     tau = np.median(emitted, axis=1)
     scale = np.maximum(sigmas_s, cell_m / c_mps)
-    cost = np.log1p(((emitted - tau[:, None]) / scale) ** 2).sum(axis=1)
+    cost = (late_cauchy((emitted - tau[:, None]) / scale, 1.0)[0] ** 2).sum(axis=1)
     best = int(np.argmin(cost))
     return np.array([grid[best, 0], grid[best, 1], tau[best]])
+
+
+def late_cauchy(residuals: Array, scale: float) -> tuple[Array, Array]:
+    """One-sided robust residuals g(r) and their derivative g'(r), for a least-squares solver.
+
+    A non-line-of-sight path only ever *adds* delay, so an onset later than predicted (r > 0)
+    may be an outlier while an earlier one may not. With u = r/s:
+    g(r) = r for r ≤ 0 (least squares) and g(r) = s·√log(1 + u²) for r > 0 (Cauchy,
+    Σg² = Σ s²·log(1 + u²)); g'(r) = u / (√log(1 + u²)·(1 + u²)) → 1 as r → 0⁺.
+    """
+    u = np.maximum(residuals, 0.0) / scale
+    log_term = np.log1p(u**2)
+    late = u > 1e-6
+    root = np.sqrt(np.where(late, log_term, 1.0))
+    value = np.where(late, scale * root, residuals)
+    slope = np.where(late, u / (root * (1.0 + u**2)), 1.0)
+    return value, slope
 
 
 def fit_theta(
@@ -136,26 +157,44 @@ def fit_theta(
     sigmas_s: Array,
     source_up_m: float,
     c_mps: float,
-    robust_scale: float | None = None,
+    late_scale: float | None = None,
 ) -> Array:
-    """θ minimising Σ ρ(rᵢ²) from θ₀: least squares, or a Cauchy loss of scale `robust_scale`
-    (in σ units) when given."""
+    """θ from θ₀ minimising Σ rᵢ² (least squares), or Σ g(rᵢ)² with the one-sided loss
+    `late_cauchy` of scale `late_scale` (σ units) when given.
+
+    θ is bounded so that an inconsistent set of onsets cannot run away: the source within
+    2·(sensor spread) + 100 m of the sensors' box, the emission no later than the last onset and
+    no earlier than the first onset minus that reach over c.
+    """
     args = (sensors_enu_m, onsets_s, sigmas_s, source_up_m, c_mps)
+
+    def residuals(theta: Array) -> Array:
+        r = normalized_residuals(theta, *args)
+        return r if late_scale is None else late_cauchy(r, late_scale)[0]
+
+    def jacobian(theta: Array) -> Array:
+        jac = residual_jacobian(theta, sensors_enu_m, sigmas_s, source_up_m, c_mps)
+        if late_scale is None:
+            return jac
+        slope = late_cauchy(normalized_residuals(theta, *args), late_scale)[1]
+        return np.asarray(jac * slope[:, None], dtype=np.float64)
+
+    reach_m = 2.0 * float(np.ptp(sensors_enu_m[:, :2], axis=0).max()) + 100.0
+    low = np.array(
+        [*(sensors_enu_m[:, :2].min(axis=0) - reach_m), onsets_s.min() - reach_m / c_mps]
+    )
+    high = np.array([*(sensors_enu_m[:, :2].max(axis=0) + reach_m), onsets_s.max()])
     result = least_squares(
-        normalized_residuals,
-        theta0,
-        jac=lambda theta, sensors, _onsets, sigmas, up, c: residual_jacobian(
-            theta, sensors, sigmas, up, c
-        ),
-        args=args,
-        loss="linear" if robust_scale is None else "cauchy",
-        f_scale=1.0 if robust_scale is None else robust_scale,
+        residuals,
+        np.clip(theta0, low + 1e-9, high - 1e-9),
+        jac=jacobian,
+        bounds=(low, high),
         x_scale=np.array([10.0, 10.0, 10.0 / c_mps]),
         method="trf",
-        xtol=1e-10,
-        ftol=1e-10,
-        gtol=1e-10,
-        max_nfev=100,
+        xtol=1e-8,
+        ftol=1e-8,
+        gtol=1e-8,
+        max_nfev=30,
     )
     return np.asarray(result.x, dtype=np.float64)
 
@@ -215,25 +254,62 @@ def consensus_score(fix: TdoaFix, config: FusionConfig) -> tuple[int, int, float
     return agreeing, -early, -reduced
 
 
+def graduated_scales(final_scale: float, sigmas_s: Array) -> list[float]:
+    """Cauchy scales (σ units) from 10 ms down to `final_scale`, each a third of the previous.
+
+    Graduated non-convexity: a wide loss first finds the basin that the bulk of the sensors
+    agree on (a grid start is only a few metres good), narrower ones then discount the
+    outliers without being trapped by a wrong subset that fits exactly.
+    """
+    scales = []
+    scale = 0.01 / float(np.median(sigmas_s))
+    while scale > final_scale:
+        scales.append(scale)
+        scale /= 3.0
+    return [*scales, final_scale]
+
+
 def locate_source(
+    sensors_enu_m: Array, onsets_s: Array, sigmas_s: Array, c_mps: float, config: FusionConfig
+) -> TdoaFix:
+    """The position of a source heard by ≥ 3 sensors: `consensus_fix`, with the covariance
+    widened when the fit cannot verify itself (`widened_if_unverified`)."""
+    fix = consensus_fix(sensors_enu_m, onsets_s, sigmas_s, c_mps, config)
+    return widened_if_unverified(fix, sensors_enu_m, sigmas_s, c_mps, config)
+
+
+def consensus_fix(
     sensors_enu_m: Array, onsets_s: Array, sigmas_s: Array, c_mps: float, config: FusionConfig
 ) -> TdoaFix:
     """The position of a source heard by ≥ 3 sensors, with outlier sensors rejected.
 
-    1. grid start, Cauchy-loss fit over all sensors, then a least-squares polish;
-    2. while the fit is inconsistent (`is_consistent`) and more than 3 sensors remain: fit every
-       leave-one-out subset and keep the best by `consensus_score`.
+    1. grid start, then a least-squares fit over all sensors: done if it is consistent
+       (`is_consistent`);
+    2. otherwise one-sided Cauchy fits (`late_cauchy`) with a shrinking scale
+       (`graduated_scales`) and a least-squares polish on the sensors that robust fit agrees
+       with (|rᵢ| ≤ outlier_sigma; all of them when fewer than 3 agree);
+    3. while the fit is inconsistent and more than max(3, ⌈n/2⌉) sensors remain: fit every
+       leave-one-out subset and keep the best by `consensus_score` (a consensus of fewer than
+       half the sensors is no consensus).
     """
     if len(onsets_s) < 3:
         raise ValueError(f"a 2-D fix needs ≥ 3 sensors (got {len(onsets_s)})")
     up = config.source_height_m
+    start = grid_start(sensors_enu_m, onsets_s, sigmas_s, up, c_mps)
     used = np.ones(len(onsets_s), dtype=bool)
-    theta = grid_start(sensors_enu_m, onsets_s, sigmas_s, up, c_mps)
-    theta = fit_theta(
-        theta, sensors_enu_m, onsets_s, sigmas_s, up, c_mps, config.robust_scale_sigma
-    )
+    fix = subset_fix(start, used, sensors_enu_m, onsets_s, sigmas_s, up, c_mps)
+    if is_consistent(fix, config):
+        return fix
+    theta = start
+    for scale in graduated_scales(config.robust_scale_sigma, sigmas_s):
+        theta = fit_theta(theta, sensors_enu_m, onsets_s, sigmas_s, up, c_mps, scale)
+    robust = normalized_residuals(theta, sensors_enu_m, onsets_s, sigmas_s, up, c_mps)
+    used = np.abs(robust) <= config.outlier_sigma
+    if used.sum() < 3:
+        used[:] = True
     fix = subset_fix(theta, used, sensors_enu_m, onsets_s, sigmas_s, up, c_mps)
-    while not is_consistent(fix, config) and used.sum() > 3:
+    keep_at_least = max(3, -(-len(onsets_s) // 2))
+    while not is_consistent(fix, config) and used.sum() > keep_at_least:
         hypotheses = []
         for left_out in np.flatnonzero(used):
             subset = used.copy()
@@ -245,6 +321,21 @@ def locate_source(
         fix = max(hypotheses, key=lambda h: consensus_score(h, config))
         used = fix.used
     return fix
+
+
+def widened_if_unverified(
+    fix: TdoaFix, sensors_enu_m: Array, sigmas_s: Array, c_mps: float, config: FusionConfig
+) -> TdoaFix:
+    """A fix with fewer than 2 redundant sensors (dof ≤ 1) cannot tell a late NLOS path from
+    the truth, so its covariance is recomputed with σᵢ' = √(σᵢ² + σ_u²), σ_u =
+    unverified_sigma_s: Σ_θ = (J'ᵀJ')⁻¹ with J' the Jacobian normalised by σ'."""
+    if fix.dof > 1:
+        return fix
+    widened = np.hypot(sigmas_s[fix.used], config.unverified_sigma_s)
+    theta = np.array([fix.east_m, fix.north_m, fix.emission_s])
+    jac = residual_jacobian(theta, sensors_enu_m[fix.used], widened, config.source_height_m, c_mps)
+    covariance = np.asarray(np.linalg.pinv(jac.T @ jac), dtype=np.float64)
+    return replace(fix, covariance=covariance)
 
 
 def subset_fix(

@@ -140,9 +140,174 @@ def models_pull(
     typer.echo(f"yamnet installed at {path} (SHA-256 verified)")
 
 
+def sensor(
+    config: Annotated[Path, typer.Option(help="Sensor YAML (SensorConfig).")],
+) -> None:
+    """Run a sensor node: continuous detection on a file, microphone or network stream,
+    writing `ouie.report/1` reports as JSON lines (to `output`, or standard output)."""
+    from ouie.core.config import ConfigError, load_yaml_config
+    from ouie.sensor.config import SensorConfig
+    from ouie.sensor.models import ModelUnavailableError
+    from ouie.sensor.node import JsonLinesSink, run_sensor
+    from ouie.sensor.pipeline import SensorPipeline
+
+    _setup_logging()
+    try:
+        settings = load_yaml_config(config, SensorConfig)
+        pipeline = SensorPipeline(settings.detector)
+    except (ConfigError, ModelUnavailableError) as error:
+        typer.echo(str(error), err=True)
+        raise typer.Exit(2) from None
+    typer.echo(f"sensor {settings.sensor_id}: {pipeline.scorer.description}", err=True)
+    try:
+        sent = run_sensor(settings, JsonLinesSink.open(settings.output), pipeline=pipeline)
+    except KeyboardInterrupt:
+        raise typer.Exit(0) from None
+    typer.echo(f"sensor {settings.sensor_id}: source ended, {sent} reports", err=True)
+
+
+def _progress():
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
+
+    return Progress(
+        "[progress.description]{task.description}",
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeRemainingColumn(),
+        transient=False,
+    )
+
+
+def _yamnet_path(model: Path | None) -> Path:
+    from ouie.sensor.backends import NO_MODEL_HINT
+    from ouie.sensor.models import find_yamnet
+
+    path = find_yamnet(model)
+    if path is None:
+        typer.echo(NO_MODEL_HINT, err=True)
+        raise typer.Exit(2)
+    return path
+
+
+def models_train_head(
+    data: Annotated[Path, typer.Option(help="Folder-per-class labelled set (with labels.csv).")],
+    model: Annotated[Path | None, typer.Option(help="YAMNet .tflite file.")] = None,
+    out: Annotated[Path, typer.Option(help="Where to write the head.")] = Path(
+        "ouie/sensor/head.npz"
+    ),
+    cross_validation: Annotated[
+        bool, typer.Option("--cv/--no-cv", help="Grouped cross-validation first.")
+    ] = True,
+    cache_dir: Annotated[
+        Path | None, typer.Option(help="Feature cache; default: the ouie cache dir.")
+    ] = None,
+) -> None:
+    """Train ouie's head on YAMNet features (with augmentation), judge it by grouped
+    cross-validation, write the head, its training-file list and its CV report."""
+    import json
+
+    from ouie.sensor.dataset import load_labelled_set
+    from ouie.sensor.evaluation import render
+    from ouie.sensor.features import extract_features
+    from ouie.sensor.models import cache_dir as default_cache_dir
+    from ouie.sensor.training import cross_validate, fit_head, write_manifest
+    from ouie.sensor.yamnet import YamnetModel
+
+    clips = load_labelled_set(data)
+    if not clips:
+        typer.echo(f"{data}: no audio files", err=True)
+        raise typer.Exit(2)
+    yamnet = YamnetModel(_yamnet_path(model))
+    hop = round(0.48 * 16_000)
+    with _progress() as progress:
+        task = progress.add_task("YAMNet features (+ augmentation)", total=len(clips))
+        table = extract_features(
+            clips,
+            yamnet,
+            hop,
+            cache_dir or default_cache_dir() / "features",
+            lambda n: progress.advance(task, n),
+        )
+    report: dict[str, object] = {"clips": len(clips), "windows": len(table.clip)}
+    if cross_validation:
+        with _progress() as progress:
+            task = progress.add_task("grouped cross-validation", total=5)
+            cv = cross_validate(table, clips, progress=lambda n: progress.advance(task, n))
+        render(cv.clean, f"grouped {cv.folds}-fold CV, held-out clips ({cv.n_groups} recordings)")
+        render(cv.street, "same held-out clips mixed into street noise (SNR 0–20 dB)")
+        report["cv_clean"] = cv.clean.as_dict()
+        report["cv_street"] = cv.street.as_dict()
+        report["recording_groups"] = cv.n_groups
+    import numpy as np
+
+    head = fit_head(table, clips, np.arange(len(clips)))
+    head.save(out)
+    write_manifest(clips, out.with_name(out.stem + "_training.csv"), data)
+    out.with_name(out.stem + "_report.json").write_text(json.dumps(report, indent=1) + "\n")
+    typer.echo(f"head written to {out} (+ _training.csv, _report.json)")
+
+
+def eval_detect(
+    data_dir: Annotated[Path, typer.Argument(help="Folder-per-class labelled set.")],
+    model: Annotated[Path | None, typer.Option(help="YAMNet .tflite file.")] = None,
+    backend: Annotated[Backend, typer.Option(help="Detector backend.")] = Backend.AUTO,
+    no_head: Annotated[bool, typer.Option("--no-head", help="Plain YAMNet labels.")] = False,
+    json_out: Annotated[Path | None, typer.Option("--json", help="Write figures here.")] = None,
+) -> None:
+    """Run the detector on every clip of a labelled set: per-class precision, recall, F1,
+    confusion (gunshot vs explosion, door slams) and false alarms. A clip's prediction is its
+    best-scoring event. Figures on the head's own training data are NOT held-out figures:
+    `ouie models train-head` gives those (grouped cross-validation)."""
+    import json
+
+    from ouie.audio.io import AudioReadError, read_audio
+    from ouie.sensor.config import DetectorConfig
+    from ouie.sensor.dataset import NONE_LABEL, load_labelled_set
+    from ouie.sensor.evaluation import evaluate, render
+    from ouie.sensor.pipeline import SensorPipeline
+
+    _setup_logging()
+    clips = load_labelled_set(data_dir)
+    config = DetectorConfig(backend=backend, model_path=model, use_head=not no_head)
+    pipeline = SensorPipeline(config)
+    typer.echo(f"detector: {pipeline.scorer.description}", err=True)
+    truth, predicted, folders = [], [], []
+    with _progress() as progress:
+        task = progress.add_task("detecting", total=len(clips))
+        for clip in clips:
+            progress.advance(task)
+            try:
+                events = pipeline.events(read_audio(clip.path))
+            except AudioReadError as error:
+                progress.console.print(f"[red]error:[/red] {error}")
+                continue
+            best = max(events, key=lambda e: e.score, default=None)
+            truth.append(clip.label)
+            predicted.append(best.event_class.value if best else NONE_LABEL)
+            folders.append(clip.folder)
+    result = evaluate(truth, predicted, folders)
+    render(result, f"{pipeline.scorer.model_id.name} on {data_dir} ({len(truth)} clips)")
+    if json_out:
+        json_out.write_text(json.dumps(result.as_dict(), indent=1) + "\n")
+
+
+def shared_group(app: typer.Typer, name: str, help_text: str) -> typer.Typer:
+    """The sub-command group `name` (e.g. `ouie eval`), created if no concern made it yet, so
+    that several concerns can add commands to it."""
+    for group in app.registered_groups:
+        if group.name == name and group.typer_instance is not None:
+            return group.typer_instance
+    sub = typer.Typer(help=help_text, no_args_is_help=True)
+    app.add_typer(sub, name=name)
+    return sub
+
+
 def register(app: typer.Typer) -> None:
     """Add this concern's commands to the `ouie` app."""
     app.command("detect")(detect)
+    app.command("sensor")(sensor)
     models = typer.Typer(help="Model files: fetch YAMNet, train ouie's head.", no_args_is_help=True)
     models.command("pull")(models_pull)
+    models.command("train-head")(models_train_head)
     app.add_typer(models, name="models")
+    shared_group(app, "eval", "Measure quality on labelled data.").command("detect")(eval_detect)

@@ -1,36 +1,34 @@
 """Sample-accurate onset of an event inside the span the detector found.
 
-The span is only known to a window hop (≈ 0.5 s). The picker works on the event's band:
-1. zero-phase band-pass (no delay) of the span plus a lead-in; the loudest 1 ms energy frame
-   locates the event's main arrival;
-2. the Akaike information criterion picker (Maeda 1985) on the band signal before that anchor,
-   AIC(k) = k · ln var(x[0:k]) + (N − k − 1) · ln var(x[k:N]),
-   puts a coarse onset at the k where "noise before, signal after" fits best (argmin AIC);
-3. a zero-phase filter rings *before* a sharp attack, so the coarse onset is early by up to a
-   few ms: the AIC picker runs again within ±20 ms on a *causal* high-pass (at the band's low
-   edge), which cannot respond before the sound arrives.
-For sustained classes (scream, siren, alarm) step 2 searches the whole span before the peak.
+The span is only known to a window hop (≈ 0.5 s). The onset is defined on the event's leading
+edge, in the class's band, as a constant-fraction crossing (independent of the event's level):
+1. zero-phase band-pass (no delay) of the span plus a lead-in; amplitude envelope
+   e(t) = |x_band + i·H{x_band}| (Hilbert), smoothed by a centred 0.5 ms moving average;
+2. anchor: the first sample where e reaches ANCHOR_FRACTION of the span's maximum (the first
+   strong arrival, not a later, louder echo or shot); P = the envelope's peak in the 10 ms after;
+3. onset: walking back from the anchor, the first sample where e is still ≥ ONSET_FRACTION · P,
+   i.e. where the leading edge crosses a fixed fraction of its own peak.
+Noise below ONSET_FRACTION · P cannot move the crossing much, and a sensor nearer or farther
+(another level) crosses at the same point of the waveform: what TDOA needs.
 """
 
 from __future__ import annotations
 
 import numpy as np
-from scipy.signal import butter, sosfilt, sosfiltfilt
+from scipy.signal import butter, hilbert, sosfiltfilt
 
 from ouie.audio.io import SAMPLE_RATE_HZ
 from ouie.core.classes import EventClass
 
 LEAD_IN_S = 0.25
 """How far before the detected span the picker may look, s."""
-SEARCH_BEFORE_PEAK_S = 0.15
-"""For impulsive classes, the coarse AIC pick searches this long before the energy peak, s."""
-REFINE_HALF_WIDTH_S = 0.02
-"""The causal refinement searches ± this around the coarse pick, s."""
-SUSTAINED_CLASSES = frozenset({EventClass.SCREAM, EventClass.SIREN, EventClass.ALARM})
-ENERGY_FRAME_S = 0.001
-ANCHOR_FRACTION = 0.25
-"""The anchor is the first 1 ms frame with this fraction of the span's peak energy: the first
-strong arrival, not a later louder echo or shot."""
+ENVELOPE_SMOOTHING_S = 0.0005
+ANCHOR_FRACTION = 0.5
+"""The anchor is the first sample whose envelope reaches this fraction of the span's maximum."""
+PEAK_SEARCH_S = 0.01
+"""The leading edge's peak P is searched this long after the anchor, s."""
+ONSET_FRACTION = 0.2
+"""The onset is where the leading edge crosses this fraction of P."""
 
 ONSET_BANDS_HZ: dict[EventClass, tuple[float, float]] = {
     EventClass.GUNSHOT: (2000.0, 7500.0),
@@ -55,24 +53,6 @@ PICKER_UNCERTAINTY_S: dict[EventClass, float] = {
 """1-σ picker error per class, s (impulsive classes: from bench/detection_onset.py)."""
 
 
-def aic_onset(x: np.ndarray) -> int:
-    """argmin_k AIC(k) for 2 ≤ k ≤ N − 2, with the variances from cumulative sums:
-    var(x[0:k]) = S2_k/k − (S1_k/k)²."""
-    n = len(x)
-    if n < 8:
-        return 0
-    x = x.astype(np.float64)
-    s1 = np.cumsum(x)
-    s2 = np.cumsum(x * x)
-    k = np.arange(2, n - 1)
-    var_before = s2[k - 1] / k - (s1[k - 1] / k) ** 2
-    rest = n - k
-    var_after = (s2[-1] - s2[k - 1]) / rest - ((s1[-1] - s1[k - 1]) / rest) ** 2
-    tiny = 1e-20
-    aic = k * np.log(var_before + tiny) + (n - k - 1) * np.log(var_after + tiny)
-    return int(k[np.argmin(aic)])
-
-
 def band_signal(samples: np.ndarray, band_hz: tuple[float, float]) -> np.ndarray:
     """Zero-phase 2nd-order Butterworth band-pass, applied forward and backward (no delay)."""
     sos = butter(2, band_hz, btype="bandpass", fs=SAMPLE_RATE_HZ, output="sos")
@@ -80,29 +60,20 @@ def band_signal(samples: np.ndarray, band_hz: tuple[float, float]) -> np.ndarray
     return sosfiltfilt(sos, samples, padlen=max(padlen, 0))
 
 
-def causal_highpass(samples: np.ndarray, cutoff_hz: float) -> np.ndarray:
-    """Causal 2nd-order Butterworth high-pass: its output cannot start before its input."""
-    return sosfilt(butter(2, cutoff_hz, btype="highpass", fs=SAMPLE_RATE_HZ, output="sos"), samples)
-
-
 def pick_onset(samples: np.ndarray, span_start: int, span_end: int, event_class: EventClass) -> int:
     """Onset sample index (in `samples`) of the event of `event_class` detected in
     samples[span_start:span_end]."""
     lead_start = max(0, span_start - round(LEAD_IN_S * SAMPLE_RATE_HZ))
     span_end = min(len(samples), max(span_end, lead_start + 16))
-    segment = samples[lead_start:span_end].astype(np.float64)
-    band_hz = ONSET_BANDS_HZ[event_class]
-    band = band_signal(segment, band_hz)
-    frame = round(ENERGY_FRAME_S * SAMPLE_RATE_HZ)
-    n_frames = max(1, len(band) // frame)
-    energy = (band[: n_frames * frame].reshape(n_frames, frame) ** 2).sum(axis=1)
-    first_strong = int(np.argmax(energy >= ANCHOR_FRACTION * energy.max()))
-    peak = first_strong * frame + frame
-    if event_class in SUSTAINED_CLASSES:
-        return lead_start + aic_onset(band[:peak])
-    search_start = max(0, peak - round(SEARCH_BEFORE_PEAK_S * SAMPLE_RATE_HZ))
-    coarse = search_start + aic_onset(band[search_start:peak])
-    half = round(REFINE_HALF_WIDTH_S * SAMPLE_RATE_HZ)
-    refine_start = max(0, coarse - half)
-    highpassed = causal_highpass(segment[: coarse + half], band_hz[0])
-    return lead_start + refine_start + aic_onset(highpassed[refine_start:])
+    band = band_signal(samples[lead_start:span_end].astype(np.float64), ONSET_BANDS_HZ[event_class])
+    envelope = smoothed_envelope(band)
+    anchor = int(np.argmax(envelope >= ANCHOR_FRACTION * envelope.max()))
+    peak = envelope[anchor : anchor + round(PEAK_SEARCH_S * SAMPLE_RATE_HZ)].max()
+    below = np.flatnonzero(envelope[:anchor] < ONSET_FRACTION * peak)
+    return lead_start + (int(below[-1]) + 1 if below.size else 0)
+
+
+def smoothed_envelope(band: np.ndarray) -> np.ndarray:
+    """|analytic signal|, then a centred moving average of ENVELOPE_SMOOTHING_S (no delay)."""
+    width = max(1, round(ENVELOPE_SMOOTHING_S * SAMPLE_RATE_HZ))
+    return np.convolve(np.abs(hilbert(band)), np.ones(width) / width, mode="same")

@@ -9,6 +9,8 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 if TYPE_CHECKING:
+    from rich.table import Table
+
     from ouie.sim.scenario import Scenario
 
 scenario_app = typer.Typer(
@@ -74,10 +76,39 @@ def simulate_command(
         f"[green]wrote[/green] {out}: {len(folder.sensors)} sensors, {len(truth)} events "
         f"({alerting} alerting) in {elapsed_s:.1f} s"
     )
+    console.print(heard_table(out / "truth.json"))
     if plot:
         from ouie.sim.plot import plot_scenario
 
         console.print(f"map: {plot_scenario(loaded, out / 'map.png')}")
+
+
+def heard_table(truth_path: Path, snr_db: float = 10.0) -> Table:
+    """Per class: how many events, how many sensors heard each (received level ≥ `snr_db` over
+    the background; median), and the share of those arrivals that were non-line-of-sight."""
+    import json
+    import statistics
+
+    from rich.table import Table
+
+    by_class: dict[str, list[dict]] = {}
+    for event in json.loads(truth_path.read_text(encoding="utf-8")):
+        by_class.setdefault(event["class"], []).append(event)
+    table = Table(title=f"who heard what (SNR ≥ {snr_db:g} dB)")
+    for column in ("class", "events", "sensors hearing (median)", "of which NLOS", "clipped"):
+        table.add_column(column, justify="left" if column == "class" else "right")
+    for name, events in sorted(by_class.items()):
+        heard = [[a for a in e["arrivals"].values() if a["snr_db"] >= snr_db] for e in events]
+        arrivals = [a for h in heard for a in h]
+        nlos = sum(a["nlos"] for a in arrivals) / len(arrivals) if arrivals else 0.0
+        table.add_row(
+            name,
+            str(len(events)),
+            f"{statistics.median(len(h) for h in heard):g}",
+            f"{100 * nlos:.0f} %",
+            str(sum(a["clipped"] for a in arrivals)),
+        )
+    return table
 
 
 def list_command() -> None:

@@ -16,6 +16,7 @@ fraction of a sample and only event segments cost FFTs.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -35,7 +36,8 @@ from ouie.sim.propagation import (
     path_response,
     sound_paths,
 )
-from ouie.sim.scenario import Scenario, ScriptedEvent
+from ouie.sim.scenario import Background as BackgroundSettings
+from ouie.sim.scenario import Microphone, Scenario, ScriptedEvent
 from ouie.sim.sources import (
     loudest_rms,
     read_mono,
@@ -51,7 +53,7 @@ PRE_ROLL_SAMPLES = 128
 POST_ROLL_SAMPLES = 256
 """Samples kept after the end of a segment."""
 
-RNG_CLOCKS, RNG_JITTER, RNG_SOURCE, RNG_BACKGROUND, RNG_SELF_NOISE = range(5)
+RNG_CLOCKS, RNG_JITTER, RNG_SOURCE, RNG_BACKGROUND = range(4)
 """Independent random streams, seeded (seed, stream, index): results do not depend on order."""
 
 
@@ -104,58 +106,83 @@ def a_weighted_rms(x: FloatArray, sample_rate_hz: int) -> float:
     return float(np.sqrt(np.sum(weights * np.abs(spectrum * gain) ** 2)) / x.size)
 
 
+LOOP_SAMPLES = 2**20
+"""Length of a sensor's synthetic noise loop (65.5 s at 16 kHz): a long recording is made of
+randomly rolled copies, so noise costs one loop per sensor, not one draw per sample."""
+
+
+def looped(pick: Callable[[], NDArray], n_samples: int) -> NDArray[np.float32]:
+    """n_samples made of successive pieces from `pick()` (the last one cut)."""
+    out = np.empty(n_samples, dtype=np.float32)
+    filled = 0
+    while filled < n_samples:
+        piece = pick()
+        take = min(piece.size, n_samples - filled)
+        out[filled : filled + take] = piece[:take]
+        filled += take
+    return out
+
+
 @dataclass
 class Background:
-    """Makes each sensor's background: synthetic street noise, or real recordings looped."""
+    """Makes each sensor's background: synthetic street noise or real recordings looped, plus
+    the microphone's white self-noise."""
 
     level_dba: float
+    self_noise_db_spl: float
     sample_rate_hz: int
-    recordings: list[FloatArray] = field(default_factory=list)
+    recordings: list[NDArray[np.float32]] = field(default_factory=list)
 
-    def render(self, n_samples: int, rng: np.random.Generator) -> FloatArray:
-        """n_samples of background pressure (Pa) at level_dba dB(A)."""
-        target_pa = db_spl_to_pa(self.level_dba)
-        if not self.recordings:
-            sos = street_noise_filter(self.sample_rate_hz)
-            white = rng.standard_normal(n_samples, dtype=np.float32)
-            gain = target_pa / a_weighted_rms_of_filtered_white(sos, self.sample_rate_hz)
-            return np.asarray(signal.sosfilt(sos.astype(np.float32), white), dtype=float) * gain
-        pieces, total = [], 0
-        while total < n_samples:
-            clip = self.recordings[rng.integers(len(self.recordings))]
-            clip = np.roll(clip, rng.integers(clip.size))
-            pieces.append(clip)
-            total += clip.size
-        return np.concatenate(pieces)[:n_samples] * target_pa
+    def street_noise_loop(self, rng: np.random.Generator) -> NDArray[np.float32]:
+        """`LOOP_SAMPLES` of street noise (`street_noise_filter`) at unit A-weighted RMS."""
+        sos = street_noise_filter(self.sample_rate_hz)
+        white = rng.standard_normal(LOOP_SAMPLES, dtype=np.float32)
+        gain = 1.0 / a_weighted_rms_of_filtered_white(sos, self.sample_rate_hz)
+        return (signal.sosfilt(sos, white) * gain).astype(np.float32)
+
+    def render(self, n_samples: int, rng: np.random.Generator) -> NDArray[np.float32]:
+        """n_samples of pressure (Pa): the background at `level_dba` dB(A) (recordings in random
+        order, or rolled copies of a street-noise loop) plus self-noise (rolled white loop)."""
+        if self.recordings:
+            clips = self.recordings
+
+            def pick() -> NDArray:
+                return clips[rng.integers(len(clips))]
+        else:
+            loop = self.street_noise_loop(rng)
+
+            def pick() -> NDArray:
+                return np.roll(loop, rng.integers(loop.size))
+
+        out = looped(pick, n_samples)
+        out *= db_spl_to_pa(self.level_dba)
+        white = rng.standard_normal(LOOP_SAMPLES, dtype=np.float32)
+        white *= db_spl_to_pa(self.self_noise_db_spl)
+        out += looped(lambda: np.roll(white, rng.integers(white.size)), n_samples)
+        return out
 
     @classmethod
     def from_recordings(
-        cls, level_dba: float, sample_rate_hz: int, paths: list[Path], limit: int = 48
+        cls,
+        settings: BackgroundSettings,
+        microphone: Microphone,
+        paths: list[Path],
+        limit: int = 48,
     ) -> Background:
         """A background looping up to `limit` recordings, each normalized to unit A-weighted RMS
         with 10 ms fades at both ends (so joins do not click)."""
+        fs = microphone.sample_rate_hz
         clips = []
-        fade = round(0.01 * sample_rate_hz)
+        fade = round(0.01 * fs)
         for path in paths[:limit]:
-            clip = read_mono(path, sample_rate_hz)
-            rms = a_weighted_rms(clip, sample_rate_hz) if clip.size > 2 * fade else 0.0
+            clip = read_mono(path, fs)
+            rms = a_weighted_rms(clip, fs) if clip.size > 2 * fade else 0.0
             if rms > 0.0:
                 clip = clip / rms
                 clip[:fade] *= np.linspace(0.0, 1.0, fade)
                 clip[-fade:] *= np.linspace(1.0, 0.0, fade)
-                clips.append(clip)
-        return cls(level_dba, sample_rate_hz, clips)
-
-
-@dataclass
-class RenderedEvent:
-    """A scripted event ready to render: its source pressure at 1 m and where it is."""
-
-    index: int
-    event: ScriptedEvent
-    pressure_pa: FloatArray
-    source_name: str
-    position_enu: FloatArray
+                clips.append(clip.astype(np.float32))
+        return cls(settings.level_dba, microphone.self_noise_db_spl, fs, clips)
 
 
 @dataclass
@@ -300,18 +327,20 @@ class EventSpectrum:
         return first, fft.irfft(self.spectrum * response, self.n_fft)[: self.n_samples]
 
 
-def add_into(buffer: FloatArray, first: int, segment: FloatArray) -> None:
+def add_into(buffer: NDArray[np.float32], first: int, segment: FloatArray) -> None:
     """buffer[first : first + len(segment)] += segment, cropped to the buffer."""
     lo, hi = max(first, 0), min(first + segment.size, buffer.size)
     if hi > lo:
         buffer[lo:hi] += segment[lo - first : hi - first]
 
 
-def to_digital(pressure_pa: FloatArray, full_scale_db_spl: float) -> NDArray[np.float32]:
-    """Pressure → converter value: x = p / (√2·p_FS), p_FS = 20 µPa·10^(FS/20) the RMS of a
-    full-scale sine; clipped to [−1, 1)."""
-    full_scale_peak_pa = np.sqrt(2.0) * db_spl_to_pa(full_scale_db_spl)
-    return np.clip(pressure_pa / full_scale_peak_pa, -1.0, 1.0 - 2.0**-15).astype(np.float32)
+def to_pcm16(pressure_pa: NDArray[np.float32], full_scale_db_spl: float) -> NDArray[np.int16]:
+    """Pressure → 16-bit converter codes: x = round(32768 · p / (√2·p_FS)), p_FS = 20 µPa ·
+    10^(FS/20) the RMS of a full-scale sine, clipped to [−32768, 32767] (overwrites the input)."""
+    pressure_pa *= 32768.0 / (np.sqrt(2.0) * db_spl_to_pa(full_scale_db_spl))
+    np.rint(pressure_pa, out=pressure_pa)
+    np.clip(pressure_pa, -32768.0, 32767.0, out=pressure_pa)
+    return pressure_pa.astype(np.int16)
 
 
 def plan_pairs(
@@ -389,17 +418,15 @@ def simulate(
             (max(p.length_m for p in pp.paths) - min(p.length_m for p in pp.paths)) / c
             for pp in pair_plans
         )
-        pressure = signal_1m * db_spl_to_pa(event.level_db_spl)
-        spectra.append(EventSpectrum.build(pressure, spread_s * fs, fs, scenario))
+        at_1m_pa = signal_1m * db_spl_to_pa(event.level_db_spl)
+        spectra.append(EventSpectrum.build(at_1m_pa, spread_s * fs, fs, scenario))
 
     background = background_for(scenario, audio_dir)
-    self_noise_pa = db_spl_to_pa(scenario.microphone.self_noise_db_spl)
     arrivals: list[dict[str, dict[str, object]]] = [{} for _ in events]
     with Progress(disable=not progress, transient=True) as bar:
         task = bar.add_task(f"simulating {scenario.name}", total=len(scenario.sensors))
         for j, sensor in enumerate(scenario.sensors):
             pressure = background.render(n_samples, stream(seed, RNG_BACKGROUND, j))
-            pressure += self_noise_pa * stream(seed, RNG_SELF_NOISE, j).standard_normal(n_samples)
             for i, (event, spectrum) in enumerate(zip(events, spectra, strict=True)):
                 plan = plans[i][j]
                 arrival_samples = [
@@ -410,11 +437,8 @@ def simulate(
                 arrivals[i][sensor.id] = arrival_record(
                     event, plan, segment, start_ns, c, fs, scenario
                 )
-            write_wav(
-                out_dir / f"{sensor.id}.wav",
-                to_digital(pressure, scenario.microphone.full_scale_db_spl),
-                fs,
-            )
+            codes = to_pcm16(pressure, scenario.microphone.full_scale_db_spl)
+            soundfile.write(out_dir / f"{sensor.id}.wav", codes, fs, subtype="PCM_16")
             bar.advance(task)
 
     write_json(
@@ -453,7 +477,7 @@ def simulate(
 def background_for(scenario: Scenario, audio_dir: Path | None) -> Background:
     """Synthetic street noise, or looped real recordings from `background.recordings_dir` or
     from the `background.audio_folders` of `audio_dir`."""
-    settings, fs = scenario.background, scenario.microphone.sample_rate_hz
+    settings, microphone = scenario.background, scenario.microphone
     if settings.recordings_dir is not None:
         paths = sorted(
             p for p in settings.recordings_dir.iterdir() if p.suffix.lower() in (".flac", ".wav")
@@ -463,8 +487,10 @@ def background_for(scenario: Scenario, audio_dir: Path | None) -> Background:
     else:
         paths = []
     if not paths:
-        return Background(settings.level_dba, fs)
-    return Background.from_recordings(settings.level_dba, fs, paths)
+        return Background(
+            settings.level_dba, microphone.self_noise_db_spl, microphone.sample_rate_hz
+        )
+    return Background.from_recordings(settings, microphone, paths)
 
 
 def arrival_record(
@@ -479,11 +505,13 @@ def arrival_record(
     """What one sensor should have heard of one event: the true UTC arrival of the first path,
     the instant the sensor's clock stamps it (`recorded_utc`: true + clock error), whether that
     path is diffracted (non-line-of-sight), its length, and the received level (loudest 10 ms RMS,
-    dB SPL) with its margin over the background level (`snr_db`, unweighted vs dB(A))."""
+    dB SPL) with its margin over the background level (`snr_db`, unweighted vs dB(A)), and
+    whether the converter clipped it."""
     first_path = min(plan.paths, key=lambda p: p.length_m)
     travel_s = first_path.length_m / speed_of_sound_mps
     arrival_ns = start_ns + round((event.time_s + travel_s) * NS_PER_S)
     level = pa_to_db_spl(loudest_rms(segment, sample_rate_hz))
+    full_scale_peak_pa = np.sqrt(2.0) * db_spl_to_pa(scenario.microphone.full_scale_db_spl)
     return {
         "arrival_utc": ns_to_iso(arrival_ns),
         "recorded_utc": ns_to_iso(arrival_ns + round(plan.clock_error_s * NS_PER_S)),
@@ -493,6 +521,7 @@ def arrival_record(
         "distance_m": round(first_path.length_m, 3),
         "level_db_spl": round(level, 2),
         "snr_db": round(level - scenario.background.level_dba, 2),
+        "clipped": bool(np.max(np.abs(segment)) >= full_scale_peak_pa),
     }
 
 
@@ -511,11 +540,6 @@ def truth_record(
         "source": source_name,
         "arrivals": arrivals,
     }
-
-
-def write_wav(path: Path, samples: NDArray[np.float32], sample_rate_hz: int) -> None:
-    """A mono 16-bit PCM WAV."""
-    soundfile.write(path, samples, sample_rate_hz, subtype="PCM_16")
 
 
 def write_json(path: Path, payload: object) -> None:

@@ -56,6 +56,14 @@ DISTRACTORS: dict[str, int] = {
     "alarm": 1,
 }
 
+LEVEL_RANGE_DB_SPL: dict[str, tuple[float, float]] = {
+    "gunshot": (145.0, 155.0),  # calibre and muzzle
+    "explosion": (150.0, 165.0),
+    "scream": (105.0, 118.0),  # a cry to a full-force scream
+    "glass_break": (100.0, 112.0),  # a bottle to a shop window
+}
+"""Source level of each alerting incident, drawn in these ranges (dB SPL, loudest 10 ms at 1 m)."""
+
 SOURCE_HEIGHT_M = {"glass_break": 1.0, "explosion": 0.5, "fireworks": 0.3, "traffic": 0.5}
 
 
@@ -140,12 +148,13 @@ def buildings(rng: np.random.Generator) -> list[str]:
 def events(rng: np.random.Generator) -> list[str]:
     """The alerting script, then distractors at random street points and times at least 2 s
     clear of any alerting onset; a siren passing at 440 s."""
-    script: list[tuple[float, str, tuple[float, float], float | None]] = []
+    script: list[tuple[float, str, tuple[float, float], float | None, float | None]] = []
     alerting_times = []
     for time_s, name, repeats, interval_s in ALERTING_SCRIPT:
         where = street_point(rng)
+        level = round(float(rng.uniform(*LEVEL_RANGE_DB_SPL[name])), 1)
         for k in range(repeats):
-            script.append((time_s + k * interval_s, name, where, None))
+            script.append((time_s + k * interval_s, name, where, None, level))
             alerting_times.append(time_s + k * interval_s)
     for name, count in DISTRACTORS.items():
         for _ in range(count):
@@ -158,11 +167,12 @@ def events(rng: np.random.Generator) -> list[str]:
                 if name in ("music", "construction", "people_talking")
                 else None
             )
-            script.append((time_s, name, street_point(rng), duration))
-    script.append((440.0 - 8.0, "siren", street_point(rng), 20.0))
+            script.append((time_s, name, street_point(rng), duration, None))
+    script.append((440.0 - 8.0, "siren", street_point(rng), 20.0, None))
     lines = []
-    for time_s, name, (lat, lon), duration in sorted(script):
-        extra = f", duration_s: {duration}" if duration else ""
+    for time_s, name, (lat, lon), duration_s, level_db in sorted(script):
+        extra = f", duration_s: {duration_s}" if duration_s else ""
+        extra += f", source_level_db_spl: {level_db}" if level_db else ""
         height = SOURCE_HEIGHT_M.get(name, 1.5)
         lines.append(
             f"  - {{time_s: {time_s}, class: {name}, lat: {lat}, lon: {lon}, "

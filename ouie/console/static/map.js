@@ -85,6 +85,16 @@ function drawIncident(incident) {
   const old = state.incidents.get(incident.id);
   if (old && old.circle) old.circle.remove();
   let circle = null;
+  if (incident.lat === null && incident.hyperbola) {
+    // Two sensors only: the source lies somewhere on this branch.
+    circle = L.polyline(incident.hyperbola, {
+      color: colourOf(incident.class), weight: 2, dashArray: "6 4",
+    })
+      .bindTooltip(`${incident.class}: on this line (2 sensors)`)
+      .on("click", () => openIncident(incident.id))
+      .addTo(state.map);
+    circle.getElement()?.setAttribute("data-incident", incident.id);
+  }
   if (incident.lat !== null && incident.lon !== null) {
     circle = L.circle([incident.lat, incident.lon], {
       radius: Math.max(incident.uncertainty_m || 10, 5),
