@@ -49,7 +49,8 @@ def serve(
     console.print(
         f"ouie central [bold]{city.name}[/bold]: {len(runtime.service.sensors)} sensors, "
         f"database {runtime.store.engine.url.render_as_string(hide_password=True)}, "
-        f"transport {city.transport}, cameras {'on' if runtime.cuer else 'none'}"
+        f"transport {city.transport}, cameras {'on' if runtime.cameras else 'none'}, console "
+        f"{'/console' if city.console else 'off'}"
     )
     try:
         uvicorn.run(runtime.app, host=host or city.http.host, port=port or city.http.port)

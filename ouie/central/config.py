@@ -21,6 +21,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr
 
+from ouie.console.config import ConsoleConfig
 from ouie.core.config import ConfigError, load_yaml_config
 from ouie.core.recording import SensorSite, read_sensors_geojson
 from ouie.fusion.config import FusionConfig
@@ -109,6 +110,10 @@ class CityConfig(_Strict):
     validation: ValidationSettings = Field(default_factory=ValidationSettings)
     retention: RetentionPolicy = Field(default_factory=RetentionPolicy)
     http: HttpSettings = Field(default_factory=HttpSettings)
+    console: ConsoleConfig | None = Field(
+        default_factory=ConsoleConfig,
+        description="The operator console mounted at /console (null: no console).",
+    )
 
     def sensors(self) -> list[SensorSite]:
         """The sensors from `sensors_file`."""
