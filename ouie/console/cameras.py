@@ -109,10 +109,12 @@ class ControllerDesk:
         self._loop = asyncio.new_event_loop()
         self._thread = threading.Thread(target=self._loop.run_forever, name="cameras", daemon=True)
         self._thread.start()
-        self._tasks = [
-            self._submit(self._watch_forever(watch_period_s)),
-            self._submit(self.controller.run_return_home(return_home_period_s)),
-        ]
+        self._tasks = self._run(
+            self._start(
+                self._watch_forever(watch_period_s),
+                self.controller.run_return_home(return_home_period_s),
+            )
+        )
 
     # -- plumbing --------------------------------------------------------------------------
     def _submit(self, coroutine: Coroutine[Any, Any, T]) -> Future[T]:
@@ -121,11 +123,20 @@ class ControllerDesk:
     def _run(self, coroutine: Coroutine[Any, Any, T], timeout_s: float = 30.0) -> T:
         return self._submit(coroutine).result(timeout_s)
 
-    def close(self) -> None:
-        """Stop the watcher and the return-home task, close the ONVIF clients and the loop."""
+    @staticmethod
+    async def _start(*coroutines: Coroutine[Any, Any, None]) -> list[asyncio.Task[None]]:
+        return [asyncio.create_task(coroutine) for coroutine in coroutines]
+
+    async def _stop(self) -> None:
         for task in self._tasks:
             task.cancel()
-        self._run(self.mover.close())
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        await self.mover.close()
+
+    def close(self) -> None:
+        """Stop the watcher and the return-home task (waiting for them), then close the ONVIF
+        clients and the loop."""
+        self._run(self._stop())
         self._loop.call_soon_threadsafe(self._loop.stop)
         self._thread.join(timeout=10)
 

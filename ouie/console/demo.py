@@ -271,6 +271,7 @@ def running_demo(options: DemoOptions, work_dir: Path) -> Iterator[tuple[DemoRun
     duration_s = min(options.duration_s or scenario.duration_s, scenario.duration_s)
     recording = prepare_recording(scenario, duration_s, cache_root(options))
     clock = ReplayClock(recording.start_ns, options.speed)
+    pipeline = SensorPipeline(options.detector)  # fails here, before anything runs, without a model
     if options.auto_cue:
         cueing = CueingConfig(mode=CueMode.AUTO, legal_basis=DEMO_LEGAL_BASIS, dpia=DEMO_DPIA)
     else:
@@ -317,6 +318,7 @@ def running_demo(options: DemoOptions, work_dir: Path) -> Iterator[tuple[DemoRun
             bus=bus,
             clock=clock,
             set_marks=fleet.set_marks,
+            pipeline=pipeline,
             cue_mode=cueing.mode.value,
             store=runtime.store,
         )
@@ -334,6 +336,7 @@ class Replay:
     bus: InProcessBus
     clock: ReplayClock
     set_marks: Callable[[list[Mark]], None]
+    pipeline: SensorPipeline
     cue_mode: str
     store: Store
     published: int = 0
@@ -360,7 +363,7 @@ class Replay:
 
     def run(self, stop: threading.Event | None = None) -> None:
         """Replay `duration_s` of audio at `speed` (or until `stop` is set)."""
-        pipeline = SensorPipeline(self.options.detector)
+        pipeline = self.pipeline
         self.detector = pipeline.scorer.model_id.name
         sensors = self.recording.sensors
         streams = {s.id: pipeline.stream(s.id) for s in sensors}
