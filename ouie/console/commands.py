@@ -183,7 +183,8 @@ def demo(
         console.print(
             f"{result.detected}/{result.alerting_true_events} alerting events detected, "
             f"{result.fixed} located; {result.false_incidents} false incidents; "
-            f"cues {result.cue_states}; latency p50 {result.cue_latency.p50_s} s"
+            f"cues {result.cue_states}; latency p50 {result.cue_latency.p50_s} s; "
+            f"×{result.achieved_speed:g} reached"
         )
         if summary is not None:
             summary.write_text(result.model_dump_json(indent=2, by_alias=True))

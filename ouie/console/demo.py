@@ -193,6 +193,10 @@ class DemoSummary(BaseModel):
     speed: float
     simulated_s: float
     wall_s: float = Field(description="Wall time of the replay, s.")
+    achieved_speed: float = Field(
+        description="Simulated s per wall s actually reached (below `speed` when the detectors "
+        "could not keep up)."
+    )
     cpu_count: int | None
     detector: str = Field(description="The sensors' model id name.")
     cue_mode: str
@@ -486,6 +490,7 @@ class Replay:
             speed=self.options.speed,
             simulated_s=self.duration_s,
             wall_s=round(self.wall_s, 3),
+            achieved_speed=round(self.duration_s / self.wall_s, 3) if self.wall_s else 0.0,
             cpu_count=os.cpu_count(),
             detector=self.detector,
             cue_mode=self.cue_mode,
