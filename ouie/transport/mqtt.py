@@ -66,6 +66,7 @@ class MqttBus:
         self._client.on_message = self._on_message
         self._client.on_subscribe = self._on_subscribe
         self._unacked_subscriptions: set[int] = set()
+        self._early_subacks: set[int] = set()
         self._subscribed = threading.Condition()
         self._subscriptions: dict[str, tuple[int, MessageHandler]] = {}
         self._pending_acks: dict[int, AckCallback] = {}
@@ -128,8 +129,13 @@ class MqttBus:
             return self._subscribed.wait_for(lambda: not self._unacked_subscriptions, timeout_s)
 
     def _track_subscribe(self, mid: int | None) -> None:
-        if mid is not None:
-            with self._subscribed:
+        """Remember a SUBSCRIBE until its SUBACK (which may already have come back)."""
+        if mid is None:
+            return
+        with self._subscribed:
+            if mid in self._early_subacks:
+                self._early_subacks.discard(mid)
+            else:
                 self._unacked_subscriptions.add(mid)
 
     def close(self) -> None:
@@ -169,7 +175,10 @@ class MqttBus:
 
     def _on_subscribe(self, client, userdata, mid, reason_codes, properties) -> None:
         with self._subscribed:
-            self._unacked_subscriptions.discard(mid)
+            if mid in self._unacked_subscriptions:
+                self._unacked_subscriptions.discard(mid)
+            else:
+                self._early_subacks.add(mid)
             self._subscribed.notify_all()
 
     def _on_message(self, client, userdata, message: mqtt.MQTTMessage) -> None:
