@@ -71,7 +71,7 @@ def test_reports_to_located_incident_to_moved_camera(tmp_path: Path) -> None:
         cueing = CueingConfig(mode=CueMode.AUTO, legal_basis="test", dpia="test-dpia")
         mover = OnvifMover(lambda _camera: fleet.credentials)
         controller = CueController(cueing, list(fleet.configs.values()), FRAME, mover, store.audit)
-        cuer, bus = ControllerCuer(controller), InProcessBus()
+        cuer, bus = ControllerCuer(controller, mover=mover), InProcessBus()
         service = CentralService(
             store, bus, Associator(SITES, FRAME), SITES, cuer=cuer, tick_s=0.05
         )

@@ -14,7 +14,7 @@ import logging
 import threading
 from collections.abc import Callable
 
-from ouie.cameras.cueing import CueController, CueStatus
+from ouie.cameras.cueing import CueController, CueStatus, OnvifMover
 from ouie.cameras.planning import SEVERITY, CueTarget
 from ouie.central.service import CueOutcome
 from ouie.core.classes import EventClass
@@ -31,9 +31,15 @@ class ControllerCuer:
     """Adapts `CueController` to the `Cuer` protocol (see module docstring)."""
 
     def __init__(
-        self, controller: CueController, clock: Callable[[], int] = now_ns, timeout_s: float = 30.0
+        self,
+        controller: CueController,
+        clock: Callable[[], int] = now_ns,
+        timeout_s: float = 30.0,
+        mover: OnvifMover | None = None,
     ) -> None:
+        """`mover`: the controller's ONVIF mover, whose connections `close()` closes."""
         self.controller, self._clock, self._timeout_s = controller, clock, timeout_s
+        self._mover = mover
         self.loop = asyncio.new_event_loop()
         self._thread = threading.Thread(target=self.loop.run_forever, name="cueing", daemon=True)
         self._thread.start()
@@ -86,7 +92,9 @@ class ControllerCuer:
         ]
 
     def close(self) -> None:
-        """Stop the return-home task and the loop."""
+        """Stop the return-home task, close the mover's connections, stop the loop."""
         self.loop.call_soon_threadsafe(self._return_home.cancel)
+        if self._mover is not None:
+            asyncio.run_coroutine_threadsafe(self._mover.close(), self.loop).result(10)
         self.loop.call_soon_threadsafe(self.loop.stop)
         self._thread.join(timeout=5)

@@ -89,5 +89,6 @@ def _cuer(
     from ouie.core.config import load_yaml_config
 
     cameras = load_yaml_config(city.cameras_file, CamerasConfig)
-    controller = CueController(cameras.cueing, cameras.cameras, frame, OnvifMover(), store.audit)
-    return ControllerCuer(controller, clock)
+    mover = OnvifMover()
+    controller = CueController(cameras.cueing, cameras.cameras, frame, mover, store.audit)
+    return ControllerCuer(controller, clock, mover=mover)
