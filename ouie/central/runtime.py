@@ -54,12 +54,11 @@ def build_central(
     store = Store.open(city.database_url)
     if config_sha256 is not None:
         audit_config(store, city.name, config_sha256)
-    if bus is None:
-        bus = (
-            MqttBus(city.broker.settings(), client_id=city.broker.client_id)
-            if city.transport == "mqtt"
-            else InProcessBus()
-        )
+    mqtt_bus = None
+    if bus is None and city.transport == "mqtt":
+        bus = mqtt_bus = MqttBus(city.broker.settings(), city.broker.client_id, start=False)
+    elif bus is None:
+        bus = InProcessBus()
     sensors = city.sensors()
     frame = LocalFrame(city.origin.lat, city.origin.lon, city.origin.height_m)
     cuer = _cuer(city, store, frame, clock)
@@ -75,6 +74,8 @@ def build_central(
         clock=clock,
     )
     service.start()
+    if mqtt_bus is not None:  # subscribed: now take what the broker kept for us
+        mqtt_bus.start()
     return CentralRuntime(city, store, bus, service, create_app(service, f"ouie {city.name}"), cuer)
 
 

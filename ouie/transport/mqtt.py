@@ -46,7 +46,11 @@ class MqttBus:
         client_id: str,
         will: tuple[str, bytes] | None = None,
         clean_session: bool = False,
+        start: bool = True,
     ) -> None:
+        """Connect at once unless `start` is False: a subscriber with a persistent session
+        registers its subscriptions first and then calls `start()`, so that the messages the
+        broker kept for it are not delivered before a handler exists."""
         self._client = mqtt.Client(
             mqtt.CallbackAPIVersion.VERSION2,
             client_id=client_id,
@@ -75,7 +79,14 @@ class MqttBus:
         self._connected = threading.Event()
         self.last_error: str | None = None
         self.on_connected: list[Callable[[], None]] = []
-        self._client.connect_async(settings.host, settings.port, keepalive=settings.keepalive_s)
+        self._address = (settings.host, settings.port, settings.keepalive_s)
+        if start:
+            self.start()
+
+    def start(self) -> None:
+        """Connect (in the background, reconnecting as needed)."""
+        host, port, keepalive_s = self._address
+        self._client.connect_async(host, port, keepalive=keepalive_s)
         self._client.loop_start()
 
     @property
@@ -188,6 +199,8 @@ class MqttBus:
                 for f, (_q, h) in self._subscriptions.items()
                 if mqtt.topic_matches_sub(f, message.topic)
             ]
+        if not handlers:
+            log.warning("MQTT message on %s matches no subscription: dropped", message.topic)
         for handler in handlers:
             try:
                 handler(message.topic, message.payload)
