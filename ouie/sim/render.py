@@ -129,6 +129,17 @@ def looped(pick: Callable[[], NDArray], n_samples: int) -> NDArray[np.float32]:
     return out
 
 
+MAX_BACKGROUND_CREST_DB = 8.0
+"""Largest loudest-10-ms-over-RMS ratio of a background recording, dB (steady sound only)."""
+
+
+def crest_db(x: FloatArray, sample_rate_hz: int) -> float:
+    """Loudest 10 ms RMS over the whole signal's RMS, dB: ≈ 0–6 dB for steady noise, far more
+    for a signal with a knock or a bang."""
+    rms = float(np.sqrt(np.mean(np.asarray(x, dtype=float) ** 2)))
+    return float(20.0 * np.log10(loudest_rms(x, sample_rate_hz) / rms)) if rms > 0 else np.inf
+
+
 @dataclass
 class Background:
     """Makes each sensor's background: synthetic street noise or real recordings looped, plus
@@ -175,19 +186,26 @@ class Background:
         paths: list[Path],
         limit: int = 48,
     ) -> Background:
-        """A background looping up to `limit` recordings, each normalized to unit A-weighted RMS
-        with 10 ms fades at both ends (so joins do not click)."""
+        """A background looping up to `limit` steady recordings (loudest 10 ms within
+        `MAX_BACKGROUND_CREST_DB` of the clip's RMS: a knock or a bang in a loop would play at
+        every sensor, at random times, and look like events), each normalized to unit A-weighted
+        RMS with 10 ms fades at both ends (so joins do not click)."""
         fs = microphone.sample_rate_hz
-        clips = []
+        clips: list[NDArray[np.float32]] = []
         fade = round(0.01 * fs)
-        for path in paths[:limit]:
+        for path in paths:
+            if len(clips) == limit:
+                break
             clip = read_mono(path, fs)
-            rms = a_weighted_rms(clip, fs) if clip.size > 2 * fade else 0.0
+            if clip.size <= 2 * fade or crest_db(clip, fs) > MAX_BACKGROUND_CREST_DB:
+                continue
+            rms = a_weighted_rms(clip, fs)
             if rms > 0.0:
                 clip = clip / rms
                 clip[:fade] *= np.linspace(0.0, 1.0, fade)
                 clip[-fade:] *= np.linspace(1.0, 0.0, fade)
                 clips.append(clip.astype(np.float32))
+        log.info("background: %d steady recordings of %d looped", len(clips), len(paths))
         return cls(settings.level_dba, microphone.self_noise_db_spl, fs, clips)
 
 
