@@ -118,6 +118,7 @@ def test_simulate_command_writes_a_folder_and_a_map(small_scenario: Path, tmp_pa
     folder = RecordingFolder.read(out)
     assert soundfile.info(folder.wav_path("a")).duration == pytest.approx(3.0)
     assert (out / "map.png").stat().st_size > 20_000
+    assert (out / "arrivals.png").read_bytes()[:4] == b"\x89PNG"  # the gunshot's spectrograms
 
 
 def test_simulate_command_reports_a_bad_scenario(tmp_path: Path) -> None:

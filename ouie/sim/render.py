@@ -325,9 +325,7 @@ class EventSpectrum:
         (or the reverberation tail when longer) + post-roll."""
         settings = scenario.propagation
         tail_samples = (
-            np.ceil(
-                (2.0 / 3.0 * settings.street_reverb_rt60_s + REVERB_PREDELAY_S) * sample_rate_hz
-            )
+            np.ceil((settings.street_reverb_rt60_s + REVERB_PREDELAY_S) * sample_rate_hz)
             if settings.street_reverb_rt60_s > 0.0
             else 0
         )
