@@ -46,11 +46,10 @@ def pa_to_db_spl(pressure_pa: float) -> float:
         return float(20.0 * np.log10(pressure_pa / P_REF_PA))
 
 
-def fractional_delay_spectrum(n_fft: int, sample_rate_hz: float, delay_s: float) -> NDArray:
-    """Frequency response of a pure delay on the `rfft` grid of an n_fft-point FFT:
-    H(f_k) = exp(−j·2π·f_k·τ), f_k = k·fs/n_fft. Exact for any real τ (not rounded to a sample);
-    circular, so the caller pads the signal by at least τ·fs samples."""
-    frequency_hz = np.fft.rfftfreq(n_fft, 1.0 / sample_rate_hz)
+def fractional_delay_response(frequency_hz: FloatArray, delay_s: float) -> NDArray:
+    """Frequency response of a pure delay: H(f) = exp(−j·2π·f·τ). On the `rfft` grid of an
+    n-point FFT (f_k = k·fs/n) it delays by τ exactly, for any real τ (not rounded to a sample);
+    the delay is circular, so the caller pads the signal by at least τ·fs samples."""
     return np.exp(-2j * np.pi * frequency_hz * delay_s)
 
 

@@ -35,6 +35,7 @@ from ouie.sim.propagation import (
     SoundPath,
     air_absorption_db_per_m,
     db_spl_to_pa,
+    fractional_delay_response,
     pa_to_db_spl,
     path_response,
     sound_paths,
@@ -309,6 +310,7 @@ class EventSpectrum:
 
     n_samples: int
     n_fft: int
+    sample_rate_hz: int
     frequency_hz: FloatArray
     spectrum: NDArray[np.complex128]
     absorption_db_per_m: FloatArray
@@ -346,7 +348,8 @@ class EventSpectrum:
             else np.zeros_like(frequency_hz)
         )
         spectrum = fft.rfft(pressure_pa, n_fft) * anti_aliasing_taper(frequency_hz, sample_rate_hz)
-        return cls(n, n_fft, np.asarray(frequency_hz, dtype=float), spectrum, absorption)
+        grid_hz: FloatArray = np.asarray(frequency_hz, dtype=np.float64)
+        return cls(n, n_fft, sample_rate_hz, grid_hz, spectrum, absorption)
 
     def render(
         self,
@@ -361,13 +364,15 @@ class EventSpectrum:
         `REVERB_PREDELAY_S`, coloured by the air absorption of the first path; the sum is
         synthesized by one inverse FFT."""
         first = int(np.floor(min(arrival_samples))) - PRE_ROLL_SAMPLES
-        bins = np.arange(self.frequency_hz.size)
+        fs = self.sample_rate_hz
         response = np.zeros(self.frequency_hz.size, dtype=complex)
         for path, arrival in zip(paths, arrival_samples, strict=True):
             magnitude = path_response(
                 path, self.frequency_hz, speed_of_sound_mps, self.absorption_db_per_m
             )
-            response += magnitude * np.exp(-2j * np.pi * (arrival - first) / self.n_fft * bins)
+            response += magnitude * fractional_delay_response(
+                self.frequency_hz, (arrival - first) / fs
+            )
         if reverb is not None:
             start = min(arrival_samples) + reverb.predelay_samples - first
             first_path_m = min(p.length_m for p in paths)
@@ -376,7 +381,7 @@ class EventSpectrum:
                 reverb.gain(first_path_m)
                 * colour
                 * fft.rfft(reverb.impulse_response, self.n_fft)
-                * np.exp(-2j * np.pi * start / self.n_fft * bins)
+                * fractional_delay_response(self.frequency_hz, start / fs)
             )
         return first, fft.irfft(self.spectrum * response, self.n_fft)[: self.n_samples]
 
