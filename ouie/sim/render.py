@@ -60,7 +60,7 @@ PRE_ROLL_SAMPLES = 128
 POST_ROLL_SAMPLES = 256
 """Samples kept after the end of a segment."""
 
-RNG_CLOCKS, RNG_JITTER, RNG_SOURCE, RNG_BACKGROUND, RNG_REVERB = range(5)
+RNG_CLOCKS, RNG_JITTER, RNG_SOURCE, RNG_BACKGROUND, RNG_REVERB, RNG_SENSITIVITY = range(6)
 """Independent random streams, seeded (seed, stream, index): results do not depend on order."""
 
 
@@ -506,6 +506,9 @@ def simulate(
         else np.zeros((0, 3))
     )
     offsets_s = sensor_clock_offsets_s(scenario, seed)
+    sensitivity_db = stream(seed, RNG_SENSITIVITY).normal(
+        0.0, scenario.microphone.sensitivity_spread_db, len(scenario.sensors)
+    )
     plans = plan_pairs(scenario, events_enu, sensors_enu, offsets_s, seed)
 
     sources: list[tuple[FloatArray, str]] = [
@@ -527,6 +530,8 @@ def simulate(
         for j, sensor in enumerate(scenario.sensors):
             pressure = background.render(n_samples, stream(seed, RNG_BACKGROUND, j))
             reverb = reverb_tail(scenario, j, seed)
+            # a more sensitive microphone reaches full scale at a lower SPL
+            full_scale_db_spl = scenario.microphone.full_scale_db_spl - float(sensitivity_db[j])
             for i, (event, spectrum) in enumerate(zip(events, spectra, strict=True)):
                 plan = plans[i][j]
                 arrival_samples = [
@@ -535,9 +540,9 @@ def simulate(
                 first, segment = spectrum.render(plan.paths, arrival_samples, c, reverb)
                 add_into(pressure, first, segment)
                 arrivals[i][sensor.id] = arrival_record(
-                    event, plan, segment, start_ns, c, fs, scenario
+                    event, plan, segment, start_ns, c, fs, scenario, full_scale_db_spl
                 )
-            codes = to_pcm16(pressure, scenario.microphone.full_scale_db_spl)
+            codes = to_pcm16(pressure, full_scale_db_spl)
             soundfile.write(out_dir / f"{sensor.id}.wav", codes, fs, subtype="PCM_16")
             bar.advance(task)
 
@@ -561,6 +566,10 @@ def simulate(
             "speed_of_sound_mps": c,
             "clock_offsets_s": {
                 s.id: float(o) for s, o in zip(scenario.sensors, offsets_s, strict=True)
+            },
+            "sensitivity_error_db": {
+                s.id: round(float(g), 3)
+                for s, g in zip(scenario.sensors, sensitivity_db, strict=True)
             },
         },
     )
@@ -601,6 +610,7 @@ def arrival_record(
     speed_of_sound_mps: float,
     sample_rate_hz: int,
     scenario: Scenario,
+    full_scale_db_spl: float,
 ) -> dict[str, object]:
     """What one sensor should have heard of one event: the true UTC arrival of the first path,
     the instant the sensor's clock stamps it (`recorded_utc`: true + clock error), whether that
@@ -611,7 +621,7 @@ def arrival_record(
     travel_s = first_path.length_m / speed_of_sound_mps
     arrival_ns = start_ns + round((event.time_s + travel_s) * NS_PER_S)
     level = pa_to_db_spl(loudest_rms(segment, sample_rate_hz))
-    full_scale_peak_pa = np.sqrt(2.0) * db_spl_to_pa(scenario.microphone.full_scale_db_spl)
+    full_scale_peak_pa = np.sqrt(2.0) * db_spl_to_pa(full_scale_db_spl)
     return {
         "arrival_utc": ns_to_iso(arrival_ns),
         "recorded_utc": ns_to_iso(arrival_ns + round(plan.clock_error_s * NS_PER_S)),
