@@ -17,7 +17,13 @@ from ouie.fusion.association import Associator, classes_compatible
 from ouie.fusion.config import FusionConfig
 from ouie.fusion.incident import Incident, IncidentStatus
 from ouie.fusion.localization import sensor_positions_enu_m
-from ouie.fusion.multilateration import ellipse_95, radius_95, travel_times_s
+from ouie.fusion.multilateration import (
+    ellipse_95,
+    level_consistent_fix,
+    radius_95,
+    subset_fix,
+    travel_times_s,
+)
 from ouie.fusion.synthetic import SYNTHETIC_MODEL
 
 FRAME = LocalFrame(45.4397, 4.3872, 520.0)
@@ -181,7 +187,7 @@ def test_window_closes_on_poll_and_a_late_report_updates_the_incident() -> None:
     associator = Associator(sensors, FRAME, CONFIG)
     for report in reports[:3]:
         assert associator.add(report, report.onset_ns + NS_PER_S // 10) == []
-    closes_ns = min(r.onset_ns for r in reports[:3]) + associator.window_ns
+    closes_ns = min(r.onset_ns for r in reports[:3]) + associator.window_ns(EventClass.GUNSHOT)
     assert associator.poll(closes_ns - 1) == []
     (first,) = associator.poll(closes_ns)
     assert first.revision == 1 and first.n_sensors == 3
@@ -237,3 +243,30 @@ def test_radius_95_holds_95_percent_of_gaussian_draws_and_ellipse_axes_follow_ei
     major, minor, bearing = ellipse_95(np.diag([1.0, 9.0]))
     assert (major, minor, bearing) == pytest.approx((3 * 2.4477, 2.4477, 0.0), abs=1e-3)
     assert ellipse_95(np.diag([9.0, 1.0]))[2] == pytest.approx(90.0)
+
+
+def test_three_onsets_with_two_exact_solutions_are_resolved_by_the_peak_levels() -> None:
+    sensors = np.array([[-100.0, -100.0, 4.0], [100.0, -100.0, 4.0], [100.0, 100.0, 4.0]])
+    source, mirror = np.array([-300.0, -150.0]), np.array([-121.3, -87.8])
+    onsets = travel_times_s(source, sensors, CONFIG.source_height_m, C)
+    sigmas = np.full(3, 1e-4)
+    wrong = subset_fix(np.array([*mirror, 0.0]), np.ones(3, bool), sensors, onsets, sigmas, 1.5, C)
+    assert np.hypot(wrong.east_m - mirror[0], wrong.north_m - mirror[1]) < 1.0
+    assert np.abs(wrong.normalized_residuals).max() < 0.01  # both fit the onsets exactly
+
+    def levels(at: np.ndarray) -> np.ndarray:
+        return -20 * np.log10(np.linalg.norm(sensors - np.array([*at, 1.5]), axis=1))
+
+    chosen = level_consistent_fix(wrong, sensors, onsets, sigmas, C, CONFIG, levels(source))
+    assert np.hypot(chosen.east_m - source[0], chosen.north_m - source[1]) < 0.05
+    kept = level_consistent_fix(wrong, sensors, onsets, sigmas, C, CONFIG, levels(mirror))
+    assert np.hypot(kept.east_m - mirror[0], kept.north_m - mirror[1]) < 1.0
+
+
+def test_an_onset_too_early_for_the_class_hearing_range_is_not_associated() -> None:
+    sensors = sites([*SQUARE_EN, (700.0, 0.0)])
+    glass = reports_for(sensors, (0.0, 0.0), cls=EventClass.GLASS_BREAK)
+    far = glass[5].model_copy(update={"onset_ns": glass[4].onset_ns - 6 * NS_PER_S // 5})
+    incidents = fuse(sensors, [*glass[:5], far])
+    assert sorted(i.n_sensors for i in incidents) == [1, 5]
+    assert 700 / C > 1.2 > CONFIG.range_m(EventClass.GLASS_BREAK) / C + 0.1  # the rule at work

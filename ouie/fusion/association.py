@@ -4,14 +4,15 @@ Two reports a, b (sensors at distance d_ab) can be the same sound when
 
 - their classes are compatible (`COMPATIBLE_GROUPS`: impulsive sounds are confused with one
   another, screams and sirens/alarms are not confused with impulsive sounds);
-- d_ab ≤ 2·max_hearing_range_m (no sound is heard that far apart);
-- |t_a − t_b| ≤ d_ab / c + clock_tolerance_s + 3·√(σ_a² + σ_b²) (a sound cannot take longer
-  than the straight line between the two sensors to go from one to the other);
+- d_ab ≤ 2·R, R the larger hearing range of the two classes (no sound is heard that far apart);
+- |t_a − t_b| ≤ min(d_ab, R) / c + clock_tolerance_s + 3·√(σ_a² + σ_b²):
+  a sound cannot take longer than the straight line between the two sensors to go from one to
+  the other, and with both within R of the source, |d_a − d_b| ≤ R;
 - they come from different sensors (one report per sensor per incident).
 
 A report joins the candidate incident it is compatible with (all members pairwise), preferring
 the one with most members; otherwise it opens a new one. A candidate is fused and emitted when
-its waiting window closes: first onset + min(max sensor spacing, 2·range)/c + window_margin_s,
+its waiting window closes: first onset + min(max sensor spacing, R)/c + window_margin_s,
 compared with the caller's clock `now_ns`. Emitted incidents accept late reports for
 late_report_grace_s and are re-emitted with revision + 1 when a late report improves them.
 
@@ -107,7 +108,6 @@ class Associator:
         self.recent_rejections: deque[tuple[str, str]] = deque(maxlen=100)
         self._candidates: list[_Candidate] = []
         self._seen_ids: OrderedDict[str, None] = OrderedDict()
-        c = self.config.speed_of_sound_mps
         spacing_m = max(
             (
                 float(np.linalg.norm(a - b))
@@ -115,8 +115,15 @@ class Associator:
             ),
             default=0.0,
         )
-        reach_m = min(spacing_m, 2.0 * self.config.max_hearing_range_m)
-        self.window_ns = round((reach_m / c + self.config.window_margin_s) * NS_PER_S)
+        self._spacing_m = spacing_m
+
+    def window_ns(self, event_class: EventClass) -> int:
+        """How long after its first onset a sound of this class may still be heard elsewhere,
+        plus the latency margin: (min(max sensor spacing, range) / c + window_margin_s), ns."""
+        reach_m = min(self._spacing_m, self.config.range_m(event_class))
+        return round(
+            (reach_m / self.config.speed_of_sound_mps + self.config.window_margin_s) * NS_PER_S
+        )
 
     def add(self, report: EventReport, now_ns: int) -> list[Incident]:
         """Take one report; returns incidents emitted or updated (never raises on bad input)."""
@@ -133,14 +140,16 @@ class Associator:
         if candidate is None:
             candidate = _Candidate(
                 reports={report.sensor_id: report},
-                deadline_ns=report.onset_ns + self.window_ns,
+                deadline_ns=report.onset_ns + self.window_ns(report.class_),
                 incident_id=_incident_id(report),
             )
             self._candidates.append(candidate)
             out += self._evict_if_full()
         else:
             candidate.reports[report.sensor_id] = report
-            candidate.deadline_ns = min(candidate.deadline_ns, report.onset_ns + self.window_ns)
+            candidate.deadline_ns = min(
+                candidate.deadline_ns, report.onset_ns + self.window_ns(report.class_)
+            )
             if candidate.emitted is not None:
                 out += self._update(candidate)
         return out + self.poll(now_ns)
@@ -191,11 +200,12 @@ class Associator:
         distance_m = float(
             np.linalg.norm(self.positions_enu_m[a.sensor_id] - self.positions_enu_m[b.sensor_id])
         )
-        if distance_m > 2.0 * self.config.max_hearing_range_m:
+        range_m = self.config.range_m(a.class_, b.class_)
+        if distance_m > 2.0 * range_m:
             return False
         sigma_a, sigma_b = onset_sigmas_s([a, b], self.config)
         slack_s = (
-            distance_m / self.config.speed_of_sound_mps
+            min(distance_m, range_m) / self.config.speed_of_sound_mps
             + self.config.clock_tolerance_s
             + 3.0 * float(np.hypot(sigma_a, sigma_b))
         )

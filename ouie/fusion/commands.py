@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -15,12 +14,10 @@ if TYPE_CHECKING:
     from ouie.core.geo import LocalFrame
     from ouie.core.recording import RecordingFolder
     from ouie.core.report import EventReport
+    from ouie.fusion.batch import Detect
     from ouie.fusion.evaluation import Evaluation
     from ouie.fusion.incident import Incident
     from ouie.fusion.multilateration import Array
-
-Detect = Callable[[Path, int, str], "list[EventReport]"]
-"""(wav path, UTC ns of sample 0, sensor id) → the sensor's reports."""
 
 
 def locate(
@@ -44,11 +41,10 @@ def locate(
     with truth.json, also the error statistics. Exit code 1 when a sensor's audio could not be
     read (the others are still used), 2 on unusable input."""
     from rich.console import Console
-    from rich.progress import track
 
     from ouie.core.config import ConfigError, load_yaml_config
     from ouie.core.recording import RecordingFolder, RecordingFormatError
-    from ouie.fusion.batch import frame_for, fuse_reports
+    from ouie.fusion.batch import detect_recording, frame_for, fuse_reports
     from ouie.fusion.config import FusionConfig
 
     err = Console(stderr=True)
@@ -61,29 +57,29 @@ def locate(
     if temperature_c is not None:
         fusion = fusion.model_copy(update={"air_temperature_c": temperature_c})
     detect = _detector(backend, model, err)
-    reports: list[EventReport] = []
-    failed = 0
-    for site in track(folder.sensors, description="detecting", console=err, transient=True):
-        try:
-            reports += detect(folder.wav_path(site.id), folder.start_ns, site.id)
-        except Exception as error:
-            failed += 1
-            err.print(f"[red]error:[/red] sensor {site.id}: {error}")
+    failed: list[str] = []
+
+    def report_failure(sensor_id: str, error: Exception) -> None:
+        failed.append(sensor_id)
+        err.print(f"[red]error:[/red] sensor {sensor_id}: {error}")
+
+    reports = detect_recording(folder, detect, report_failure)
     frame = frame_for(folder.sensors)
     incidents, associator = fuse_reports(reports, folder.sensors, frame, fusion)
     err.print(
-        f"{len(reports)} reports from {len(folder.sensors) - failed} sensors → "
+        f"{len(reports)} reports from {len(folder.sensors) - len(failed)} sensors → "
         f"{len(incidents)} incidents (c = {fusion.speed_of_sound_mps:.1f} m/s)"
     )
     if json_lines:
         for incident in incidents:
             print(incident.to_json())
     else:
-        Console().print(_incident_table(incidents))
+        out = Console()
+        out.print(_incident_table(incidents), width=max(out.width, 110))
     evaluation = None
     if folder.truth is not None:
         evaluation = _evaluate(incidents, folder, frame, reports, associator.positions_enu_m)
-        err.print(_evaluation_table(evaluation))
+        err.print(_evaluation_table(evaluation), width=max(err.width, 110))
     if plot is not None:
         from ouie.fusion.plot import plot_incidents
 
@@ -102,29 +98,16 @@ def locate(
 
 
 def _detector(backend: str, model: Path | None, err: Console) -> Detect:
-    """A function (wav path, start_ns, sensor_id) → reports, from the sensor pipeline."""
-    try:
-        from ouie.audio.io import read_audio
-        from ouie.sensor.config import DetectorConfig
-        from ouie.sensor.pipeline import SensorPipeline
-    except ImportError as error:
-        err.print(f"[red]error:[/red] the sensor pipeline is not available here ({error})")
-        raise typer.Exit(2) from None
-    from ouie.core.config import ConfigError, validate_config
+    """The sensor pipeline as a `Detect`; exits with code 2 and a clear message if unusable."""
+    from ouie.core.config import ConfigError
+    from ouie.fusion.batch import sensor_detector
 
-    settings: dict[str, object] = {"backend": backend}
-    if model is not None:
-        settings["model_path"] = model
     try:
-        pipeline = SensorPipeline(validate_config(settings, DetectorConfig, "detector options"))
+        detect, name = sensor_detector(backend, model)
     except (ConfigError, RuntimeError, OSError) as error:
         err.print(f"[red]error:[/red] {error}")
         raise typer.Exit(2) from None
-    err.print(f"detector: {pipeline.scorer.model_id.name}")
-
-    def detect(path: Path, start_ns: int, sensor_id: str) -> list[EventReport]:
-        return list(pipeline.reports(read_audio(path), start_ns, sensor_id))
-
+    err.print(f"detector: {name}")
     return detect
 
 

@@ -30,6 +30,7 @@ class Match(BaseModel):
     truth_index: int
     incident_id: str | None = None
     status: IncidentStatus | None = None
+    n_sensors: int | None = Field(default=None, description="Sensors used by the incident.")
     error_m: float | None = Field(default=None, description="Horizontal error of a fix, m.")
     inside_ellipse95: bool | None = None
     baseline_errors_m: dict[str, float] = Field(default_factory=dict)
@@ -67,6 +68,10 @@ class Evaluation(BaseModel):
     fix_rate: float
     errors: ErrorStats
     coverage95: float | None = Field(description="Share of fixes whose 95 % ellipse holds truth.")
+    by_sensors: dict[str, dict[str, float | int | None]] = Field(
+        description="Per number of sensors used ('3', '4', '5', '6+'): fixes, median error and "
+        "ellipse coverage: low redundancy is where errors and misses live."
+    )
     baselines: dict[str, ErrorStats]
     false_incidents: int = Field(description="Incidents that answer no true event.")
     matches: list[Match]
@@ -111,6 +116,7 @@ def evaluate(
             )
             used.add(best.incident_id)
             match.incident_id, match.status = best.incident_id, best.status
+            match.n_sensors = best.n_sensors
             if best.status == IncidentStatus.FIX:
                 _score_fix(match, best, event, frame, reports_by_id, positions_enu_m, baselines)
         matches.append(match)
@@ -125,6 +131,7 @@ def evaluate(
         fix_rate=len(fixes) / n if n else 0.0,
         errors=ErrorStats.of([m.error_m for m in fixes if m.error_m is not None]),
         coverage95=(sum(bool(m.inside_ellipse95) for m in fixes) / len(fixes) if fixes else None),
+        by_sensors=_by_sensors(fixes),
         baselines={
             name: ErrorStats.of([m.baseline_errors_m[name] for m in fixes])
             for name in (baselines or {})
@@ -132,6 +139,22 @@ def evaluate(
         false_incidents=len([i for i in pool if i.incident_id not in used and i.alerting]),
         matches=matches,
     )
+
+
+def _by_sensors(fixes: list[Match]) -> dict[str, dict[str, float | int | None]]:
+    """Fixes grouped by sensors used (3, 4, 5, 6+): count, median error, ellipse coverage."""
+    groups: dict[str, list[Match]] = {}
+    for match in fixes:
+        key = str(match.n_sensors) if (match.n_sensors or 0) < 6 else "6+"
+        groups.setdefault(key, []).append(match)
+    return {
+        key: {
+            "fixes": len(group),
+            "median_m": ErrorStats.of([m.error_m for m in group if m.error_m is not None]).median_m,
+            "coverage95": sum(bool(m.inside_ellipse95) for m in group) / len(group),
+        }
+        for key, group in sorted(groups.items())
+    }
 
 
 def _score_fix(

@@ -109,7 +109,8 @@ def _fix_incident(
     onsets_s = np.array([(r.onset_ns - reference_ns) / NS_PER_S for r in reports])
     sigmas_s = onset_sigmas_s(reports, config)
     sensors = np.array([positions_enu_m[r.sensor_id] for r in reports])
-    fix = locate_source(sensors, onsets_s, sigmas_s, config.speed_of_sound_mps, config)
+    levels_db = np.array([r.peak_dbfs for r in reports])
+    fix = locate_source(sensors, onsets_s, sigmas_s, config.speed_of_sound_mps, config, levels_db)
     covariance = fix.covariance_en_m2
     semi_major, semi_minor, bearing = ellipse_95(covariance)
     lat, lon, _ = frame.to_wgs84(fix.east_m, fix.north_m, config.source_height_m)
@@ -167,7 +168,7 @@ def _hyperbola_incident(
         positions_enu_m[near.sensor_id][:2],
         positions_enu_m[far.sensor_id][:2],
         difference_m,
-        reach_m=config.max_hearing_range_m,
+        reach_m=config.range_m(near.class_, far.class_),
     )
     lats, lons, _ = frame.to_wgs84(points_en[:, 0], points_en[:, 1], config.source_height_m)
     return Incident(

@@ -13,7 +13,7 @@ redundancy to test consistency (χ²) and to reject outliers. Two sensors only g
 ‖p − s₂‖ − ‖p − s₁‖ = c·(t₂ − t₁).
 
 Steps (`locate_source`): a coarse grid gives a start free of local minima; a least-squares
-fit (`scipy.optimize.least_squares`) that is consistent is the answer; otherwise one-sided Cauchy
+fit (`scipy.optimize.least_squares`) that is consistent is the answer; otherwise asymmetric robust
 fits (late onsets may be NLOS outliers, early ones may not) with a shrinking scale find the
 consensus, and sensors are rejected greedily over leave-one-out subsets while the fit stays
 inconsistent. The covariance is (JᵀJ)⁻¹ from the Jacobian of the normalised residuals, inflated
@@ -36,6 +36,9 @@ Array = NDArray[np.float64]
 
 CHI2_95_2D = float(chi2.ppf(0.95, 2))
 """k² with P(χ²₂ ≤ k²) = 0.95: the 95 % ellipse is xᵀΣ⁻¹x = k² (k² ≈ 5.991)."""
+
+EARLY_SCALE_FACTOR = 3.0
+"""How much wider the robust loss is for early onsets than for late ones (see `late_robust`)."""
 
 GRID_CELLS_PER_SIDE = 64
 """Resolution of the initial grid search (cells per side of the search box)."""
@@ -109,14 +112,19 @@ def residual_jacobian(
 
 
 def grid_start(
-    sensors_enu_m: Array, onsets_s: Array, sigmas_s: Array, source_up_m: float, c_mps: float
+    sensors_enu_m: Array,
+    onsets_s: Array,
+    sigmas_s: Array,
+    source_up_m: float,
+    c_mps: float,
+    avoid_en_m: Array | None = None,
 ) -> Array:
     """A start θ₀ from a grid over the sensors' bounding box (plus half its diagonal).
 
     At each grid point g the emission time is the median τ_g = medianᵢ(tᵢ − ‖g − sᵢ‖/c) (robust
-    to a late outlier) and the cost is Σᵢ g(rᵢ)² with the one-sided loss `late_cauchy` of
+    to a late outlier) and the cost is Σᵢ g(rᵢ)² with the asymmetric loss `late_robust` of
     rᵢ = (tᵢ − τ_g − ‖g − sᵢ‖/c)/sᵢ, whose scale sᵢ = max(σᵢ, cell/c) absorbs the grid's own
-    discretisation.
+    discretisation. Cells within 20 m of `avoid_en_m` are skipped (to find a second solution).
     """
     low, high = sensors_enu_m[:, :2].min(axis=0), sensors_enu_m[:, :2].max(axis=0)
     margin = max(0.5 * float(np.linalg.norm(high - low)), 25.0)
@@ -128,26 +136,27 @@ def grid_start(
     emitted = onsets_s - travel_times_s(grid, sensors_enu_m, source_up_m, c_mps)
     tau = np.median(emitted, axis=1)
     scale = np.maximum(sigmas_s, cell_m / c_mps)
-    cost = (late_cauchy((emitted - tau[:, None]) / scale, 1.0)[0] ** 2).sum(axis=1)
+    cost = (late_robust((emitted - tau[:, None]) / scale, 1.0)[0] ** 2).sum(axis=1)
+    if avoid_en_m is not None:
+        cost[np.linalg.norm(grid - avoid_en_m, axis=1) < 20.0] = np.inf
     best = int(np.argmin(cost))
     return np.array([grid[best, 0], grid[best, 1], tau[best]])
 
 
-def late_cauchy(residuals: Array, scale: float) -> tuple[Array, Array]:
-    """One-sided robust residuals g(r) and their derivative g'(r), for a least-squares solver.
+def late_robust(residuals: Array, scale: float) -> tuple[Array, Array]:
+    """Asymmetric robust residuals g(r) and their derivative g'(r), for a least-squares solver.
 
     A non-line-of-sight path only ever *adds* delay, so an onset later than predicted (r > 0)
-    may be an outlier while an earlier one may not. With u = r/s:
-    g(r) = r for r ≤ 0 (least squares) and g(r) = s·√log(1 + u²) for r > 0 (Cauchy,
-    Σg² = Σ s²·log(1 + u²)); g'(r) = u / (√log(1 + u²)·(1 + u²)) → 1 as r → 0⁺.
+    is readily an outlier, while an earlier one can only be a wrong association or a broken
+    clock. With the Geman-McClure form g(r) = s·u/√(1 + u²), u = r/s (so g² = s²·u²/(1 + u²),
+    bounded by s²: an outlier costs the same whatever its delay, and the fit prefers the
+    position most sensors agree on), the scale is s = `scale` for late residuals and
+    s = EARLY_SCALE_FACTOR·`scale` for early ones (an early outlier costs 9 late ones).
+    g'(r) = (1 + u²)^(−3/2).
     """
-    u = np.maximum(residuals, 0.0) / scale
-    log_term = np.log1p(u**2)
-    late = u > 1e-6
-    root = np.sqrt(np.where(late, log_term, 1.0))
-    value = np.where(late, scale * root, residuals)
-    slope = np.where(late, u / (root * (1.0 + u**2)), 1.0)
-    return value, slope
+    s = np.where(residuals > 0, scale, EARLY_SCALE_FACTOR * scale)
+    u = residuals / s
+    return s * u / np.sqrt(1.0 + u**2), (1.0 + u**2) ** -1.5
 
 
 def fit_theta(
@@ -159,44 +168,44 @@ def fit_theta(
     c_mps: float,
     late_scale: float | None = None,
 ) -> Array:
-    """θ from θ₀ minimising Σ rᵢ² (least squares), or Σ g(rᵢ)² with the one-sided loss
-    `late_cauchy` of scale `late_scale` (σ units) when given.
+    """θ from θ₀ minimising Σ rᵢ² (least squares), or Σ g(rᵢ)² with the asymmetric loss
+    `late_robust` of scale `late_scale` (σ units) when given.
 
-    θ is bounded so that an inconsistent set of onsets cannot run away: the source within
-    2·(sensor spread) + 100 m of the sensors' box, the emission no later than the last onset and
-    no earlier than the first onset minus that reach over c.
+    Levenberg-Marquardt (MINPACK through `least_squares(method="lm")`, the robust loss being
+    folded into the residuals). θ is then clipped so that an inconsistent set of onsets cannot
+    run away: the source within 2·(sensor spread) + 100 m of the sensors' box, the emission no
+    later than the last onset and no earlier than the first onset minus that reach over c.
     """
     args = (sensors_enu_m, onsets_s, sigmas_s, source_up_m, c_mps)
 
     def residuals(theta: Array) -> Array:
         r = normalized_residuals(theta, *args)
-        return r if late_scale is None else late_cauchy(r, late_scale)[0]
+        return r if late_scale is None else late_robust(r, late_scale)[0]
 
     def jacobian(theta: Array) -> Array:
         jac = residual_jacobian(theta, sensors_enu_m, sigmas_s, source_up_m, c_mps)
         if late_scale is None:
             return jac
-        slope = late_cauchy(normalized_residuals(theta, *args), late_scale)[1]
+        slope = late_robust(normalized_residuals(theta, *args), late_scale)[1]
         return np.asarray(jac * slope[:, None], dtype=np.float64)
 
+    result = least_squares(
+        residuals,
+        theta0,
+        jac=jacobian,
+        method="lm",
+        x_scale=np.array([10.0, 10.0, 10.0 / c_mps]),
+        xtol=1e-8,
+        ftol=1e-8,
+        gtol=1e-8,
+        max_nfev=60,
+    )
     reach_m = 2.0 * float(np.ptp(sensors_enu_m[:, :2], axis=0).max()) + 100.0
     low = np.array(
         [*(sensors_enu_m[:, :2].min(axis=0) - reach_m), onsets_s.min() - reach_m / c_mps]
     )
     high = np.array([*(sensors_enu_m[:, :2].max(axis=0) + reach_m), onsets_s.max()])
-    result = least_squares(
-        residuals,
-        np.clip(theta0, low + 1e-9, high - 1e-9),
-        jac=jacobian,
-        bounds=(low, high),
-        x_scale=np.array([10.0, 10.0, 10.0 / c_mps]),
-        method="trf",
-        xtol=1e-8,
-        ftol=1e-8,
-        gtol=1e-8,
-        max_nfev=30,
-    )
-    return np.asarray(result.x, dtype=np.float64)
+    return np.asarray(np.clip(result.x, low, high), dtype=np.float64)
 
 
 def fix_from_theta(
@@ -241,21 +250,28 @@ def is_consistent(fix: TdoaFix, config: FusionConfig) -> bool:
     return fix.chi2 <= threshold and float(used_residuals.max()) <= config.outlier_sigma
 
 
-def consensus_score(fix: TdoaFix, config: FusionConfig) -> tuple[int, int, float]:
-    """Rank of a hypothesis: (sensors within ±outlier_sigma, −sensors impossibly early, −χ²/dof).
+def consensus_score(
+    residuals: Array, sigmas_s: Array, config: FusionConfig
+) -> tuple[int, int, float]:
+    """Rank of a hypothesis from its normalised residuals rᵢ over *all* sensors:
+    (sensors explained, inliers, −Σ_inliers rᵢ²), compared lexicographically.
 
-    A non-line-of-sight path only ever adds delay, so a left-out sensor that would have heard
-    the sound *before* the direct path allows counts against the hypothesis.
+    An inlier has |rᵢ| ≤ outlier_sigma; a sensor is explained when it is an inlier or a
+    plausible non-line-of-sight path: late by no more than max_nlos_delay_s (an NLOS path only
+    ever adds delay, and not without bound). An early or absurdly late onset is unexplained: a
+    wrong association, a broken clock, or a wrong hypothesis.
     """
-    z = fix.normalized_residuals
-    agreeing = int(np.sum(np.abs(z) <= config.outlier_sigma))
-    early = int(np.sum(z[~fix.used] < -config.outlier_sigma))
-    reduced = fix.chi2 / fix.dof if fix.dof > 0 else 0.0
-    return agreeing, -early, -reduced
+    inlier = np.abs(residuals) <= config.outlier_sigma
+    nlos = (residuals > config.outlier_sigma) & (residuals * sigmas_s <= config.max_nlos_delay_s)
+    return (
+        int(np.sum(inlier | nlos)),
+        int(np.sum(inlier)),
+        -float(np.sum(residuals[inlier] ** 2)),
+    )
 
 
 def graduated_scales(final_scale: float, sigmas_s: Array) -> list[float]:
-    """Cauchy scales (σ units) from 10 ms down to `final_scale`, each a third of the previous.
+    """Robust-loss scales (σ units) from 10 ms down to `final_scale`, each a third of the last.
 
     Graduated non-convexity: a wide loss first finds the basin that the bulk of the sensors
     agree on (a grid start is only a few metres good), narrower ones then discount the
@@ -270,12 +286,57 @@ def graduated_scales(final_scale: float, sigmas_s: Array) -> list[float]:
 
 
 def locate_source(
-    sensors_enu_m: Array, onsets_s: Array, sigmas_s: Array, c_mps: float, config: FusionConfig
+    sensors_enu_m: Array,
+    onsets_s: Array,
+    sigmas_s: Array,
+    c_mps: float,
+    config: FusionConfig,
+    levels_db: Array | None = None,
 ) -> TdoaFix:
-    """The position of a source heard by ≥ 3 sensors: `consensus_fix`, with the covariance
-    widened when the fit cannot verify itself (`widened_if_unverified`)."""
+    """The position of a source heard by ≥ 3 sensors: `consensus_fix`; for an exactly
+    determined fix, the mirror solution chosen by the peak levels (`level_consistent_fix`);
+    the covariance widened when the fit cannot verify itself (`widened_if_unverified`)."""
     fix = consensus_fix(sensors_enu_m, onsets_s, sigmas_s, c_mps, config)
+    if levels_db is not None and fix.dof == 0:
+        fix = level_consistent_fix(fix, sensors_enu_m, onsets_s, sigmas_s, c_mps, config, levels_db)
     return widened_if_unverified(fix, sensors_enu_m, sigmas_s, c_mps, config)
+
+
+def level_spread_db(
+    east_m: float, north_m: float, sensors_enu_m: Array, levels_db: Array, source_up_m: float
+) -> float:
+    """Standard deviation of Lᵢ + 20·log₁₀(dᵢ), dB: the source level each sensor implies under
+    spherical spreading. At the true position they agree to a few dB (NLOS, directivity)."""
+    delta = sensors_enu_m - np.array([east_m, north_m, source_up_m])
+    distance_m = np.maximum(np.linalg.norm(delta, axis=1), 1.0)
+    return float(np.std(levels_db + 20.0 * np.log10(distance_m)))
+
+
+def level_consistent_fix(
+    fix: TdoaFix,
+    sensors_enu_m: Array,
+    onsets_s: Array,
+    sigmas_s: Array,
+    c_mps: float,
+    config: FusionConfig,
+    levels_db: Array,
+) -> TdoaFix:
+    """Three onsets can fit two positions exactly (two branches of hyperbolas cross twice when
+    the source is outside or near the edge of the triangle). A grid search of the used sensors
+    that avoids the fix (`grid_start`) and a fit from there find the other; if it fits too
+    (|rᵢ| ≤ outlier_sigma), the solution whose levels agree best (`level_spread_db`) is kept."""
+    up = config.source_height_m
+    used = sensors_enu_m[fix.used]
+    data = (used, onsets_s[fix.used], sigmas_s[fix.used], up, c_mps)
+    start = grid_start(*data, avoid_en_m=np.array([fix.east_m, fix.north_m]))
+    other = subset_fix(start, fix.used, sensors_enu_m, onsets_s, sigmas_s, up, c_mps)
+    fits = np.all(np.abs(other.normalized_residuals[fix.used]) <= config.outlier_sigma)
+    apart = np.hypot(other.east_m - fix.east_m, other.north_m - fix.north_m) > 1.0
+    candidates = [fix, other] if fits and apart else [fix]
+    return min(
+        candidates,
+        key=lambda f: level_spread_db(f.east_m, f.north_m, used, levels_db[fix.used], up),
+    )
 
 
 def consensus_fix(
@@ -285,9 +346,10 @@ def consensus_fix(
 
     1. grid start, then a least-squares fit over all sensors: done if it is consistent
        (`is_consistent`);
-    2. otherwise one-sided Cauchy fits (`late_cauchy`) with a shrinking scale
-       (`graduated_scales`) and a least-squares polish on the sensors that robust fit agrees
-       with (|rᵢ| ≤ outlier_sigma; all of them when fewer than 3 agree);
+    2. otherwise hypotheses: the graduated asymmetric robust fit (`graduated_scales`,
+       `late_robust`) from the grid start, and the least-squares fit of every leave-one-out
+       subset; the one with the best `consensus_score` over all sensors wins, and is polished
+       by least squares on its inliers (|rᵢ| ≤ outlier_sigma; all sensors when fewer than 3);
     3. while the fit is inconsistent and more than max(3, ⌈n/2⌉) sensors remain: fit every
        leave-one-out subset and keep the best by `consensus_score` (a consensus of fewer than
        half the sensors is no consensus).
@@ -295,30 +357,38 @@ def consensus_fix(
     if len(onsets_s) < 3:
         raise ValueError(f"a 2-D fix needs ≥ 3 sensors (got {len(onsets_s)})")
     up = config.source_height_m
-    start = grid_start(sensors_enu_m, onsets_s, sigmas_s, up, c_mps)
+    data = (sensors_enu_m, onsets_s, sigmas_s, up, c_mps)
+    start = grid_start(*data)
     used = np.ones(len(onsets_s), dtype=bool)
-    fix = subset_fix(start, used, sensors_enu_m, onsets_s, sigmas_s, up, c_mps)
+    fix = subset_fix(start, used, *data)
     if is_consistent(fix, config):
         return fix
-    theta = start
+    robust = start
     for scale in graduated_scales(config.robust_scale_sigma, sigmas_s):
-        theta = fit_theta(theta, sensors_enu_m, onsets_s, sigmas_s, up, c_mps, scale)
-    robust = normalized_residuals(theta, sensors_enu_m, onsets_s, sigmas_s, up, c_mps)
-    used = np.abs(robust) <= config.outlier_sigma
+        robust = fit_theta(robust, *data, scale)
+    hypotheses = [robust]
+    for left_out in range(len(onsets_s)) if len(onsets_s) > 3 else []:
+        subset = np.arange(len(onsets_s)) != left_out
+        hypotheses.append(
+            fit_theta(start, sensors_enu_m[subset], onsets_s[subset], sigmas_s[subset], up, c_mps)
+        )
+    theta = max(
+        hypotheses,
+        key=lambda h: consensus_score(normalized_residuals(h, *data), sigmas_s, config),
+    )
+    used = np.abs(normalized_residuals(theta, *data)) <= config.outlier_sigma
     if used.sum() < 3:
         used[:] = True
-    fix = subset_fix(theta, used, sensors_enu_m, onsets_s, sigmas_s, up, c_mps)
+    fix = subset_fix(theta, used, *data)
     keep_at_least = max(3, -(-len(onsets_s) // 2))
     while not is_consistent(fix, config) and used.sum() > keep_at_least:
-        hypotheses = []
+        current = np.array([fix.east_m, fix.north_m, fix.emission_s])
+        fixes = []
         for left_out in np.flatnonzero(used):
             subset = used.copy()
             subset[left_out] = False
-            start = np.array([fix.east_m, fix.north_m, fix.emission_s])
-            hypotheses.append(
-                subset_fix(start, subset, sensors_enu_m, onsets_s, sigmas_s, up, c_mps)
-            )
-        fix = max(hypotheses, key=lambda h: consensus_score(h, config))
+            fixes.append(subset_fix(current, subset, *data))
+        fix = max(fixes, key=lambda h: consensus_score(h.normalized_residuals, sigmas_s, config))
         used = fix.used
     return fix
 
@@ -328,10 +398,10 @@ def widened_if_unverified(
 ) -> TdoaFix:
     """A fix with fewer than 2 redundant sensors (dof ≤ 1) cannot tell a late NLOS path from
     the truth, so its covariance is recomputed with σᵢ' = √(σᵢ² + σ_u²), σ_u =
-    unverified_sigma_s: Σ_θ = (J'ᵀJ')⁻¹ with J' the Jacobian normalised by σ'."""
+    unverified_sigma_s[dof]: Σ_θ = (J'ᵀJ')⁻¹ with J' the Jacobian normalised by σ'."""
     if fix.dof > 1:
         return fix
-    widened = np.hypot(sigmas_s[fix.used], config.unverified_sigma_s)
+    widened = np.hypot(sigmas_s[fix.used], config.unverified_sigma_s[max(fix.dof, 0)])
     theta = np.array([fix.east_m, fix.north_m, fix.emission_s])
     jac = residual_jacobian(theta, sensors_enu_m[fix.used], widened, config.source_height_m, c_mps)
     covariance = np.asarray(np.linalg.pinv(jac.T @ jac), dtype=np.float64)

@@ -11,6 +11,7 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 from matplotlib.patches import Circle, Ellipse
 
+from ouie.core.classes import ALERTING_CLASSES
 from ouie.core.geo import LocalFrame
 from ouie.core.recording import TruthEvent
 from ouie.fusion.evaluation import Evaluation
@@ -40,9 +41,17 @@ def plot_incidents(
     truth_en = {}
     for index, event in enumerate(truth or []):
         truth_en[index] = frame.to_enu(event.lat, event.lon, frame.origin_height_m)[:2]
-    if truth_en:
-        points = np.array(list(truth_en.values()))
-        ax_map.scatter(points[:, 0], points[:, 1], marker="x", s=60, c="k", label="true source")
+    for alerting, style in ((True, {"s": 60, "c": "k"}), (False, {"s": 25, "c": "silver"})):
+        points = np.array(
+            [
+                en
+                for i, en in truth_en.items()
+                if ((truth or [])[i].class_ in ALERTING_CLASSES) == alerting
+            ]
+        )
+        if len(points):
+            label = "true alerting source" if alerting else "true context / distractor"
+            ax_map.scatter(points[:, 0], points[:, 1], marker="x", label=label, **style)
     for incident in incidents:
         _draw_incident(ax_map, incident, frame, labelled=len(incidents) <= LABEL_AT_MOST)
     by_id = {i.incident_id: i for i in incidents}
@@ -131,11 +140,18 @@ def _draw_cdf(ax: Axes, evaluation: Evaluation | None) -> None:
     ax.set_xlabel("horizontal error, m")
     ax.set_ylabel("share of located alerting events")
     coverage = evaluation.coverage95
-    ax.set_title(
-        f"error CDF of fixes\nalerting events detected {evaluation.detection_rate:.0%}, "
-        f"located {evaluation.fix_rate:.0%}, truth in 95 % ellipse {coverage:.0%}"
-        if coverage is not None
-        else "error CDF of fixes"
+    ax.set_title("error CDF of fixes (alerting events)")
+    ax.text(
+        0.02,
+        0.97,
+        f"detected {evaluation.detected}/{evaluation.alerting_events}, "
+        f"located {evaluation.fixed}/{evaluation.alerting_events}\n"
+        f"truth inside 95 % ellipse: {coverage:.0%}\n"
+        f"median {evaluation.errors.median_m:.2f} m, p90 {evaluation.errors.p90_m:.2f} m",
+        transform=ax.transAxes,
+        va="top",
+        fontsize=9,
+        bbox={"facecolor": "white", "alpha": 0.8, "edgecolor": "grey"},
     )
     ax.grid(alpha=0.3, which="both")
     ax.legend(loc="lower right", fontsize=8)

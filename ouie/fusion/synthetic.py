@@ -58,6 +58,16 @@ class ReportNoise(BaseModel):
 
 
 @dataclass(frozen=True)
+class SensorClock:
+    """One sensor's timing: a constant offset (sensor − true) and a per-event jitter, both s,
+    and the 1-σ uncertainty the sensor puts in its reports."""
+
+    offset_s: float
+    jitter_s: float
+    reported_sigma_s: float
+
+
+@dataclass(frozen=True)
 class Delivery:
     """A report and when it reaches the central service (UTC ns)."""
 
@@ -74,18 +84,24 @@ def synthesize_deliveries(
     rng: np.random.Generator,
     source_height_m: float = 1.5,
     span_ns: tuple[int, int] | None = None,
+    clocks: dict[str, SensorClock] | None = None,
 ) -> list[Delivery]:
     """Reports for `truth` plus false alarms over `span_ns`, sorted by arrival time.
 
     Per sensor i at distance dᵢ: detected with probability (1 − miss_rate)·clip((R − dᵢ)/(R −
-    R_sure), 0, 1); onset tᵢ = t₀ + dᵢ/c + N(0, jitter²) + (NLOS? U(delay range) : 0); peak
-    level L = L_src − 20·log₁₀(dᵢ) − 0.005·dᵢ + N(0, 2²) dB SPL − full scale.
+    R_sure), 0, 1); onset tᵢ = t₀ + dᵢ/c + offsetᵢ + N(0, jitterᵢ²) + (NLOS? U(delay range) : 0);
+    peak level L = L_src − 20·log₁₀(dᵢ) − 0.005·dᵢ + N(0, 2²) dB SPL − full scale. `clocks`
+    gives each sensor's timing; by default no offset and `noise.jitter_s`, reported honestly.
     """
     positions = sensor_positions_enu_m(sensors, frame)
     ids = list(positions)
     sites = np.array([positions[i] for i in ids])
     reports: list[EventReport] = []
     seq = dict.fromkeys(ids, 0)
+    honest = SensorClock(0.0, noise.jitter_s, max(noise.jitter_s, 1e-6))
+    timing = [(clocks or {}).get(i, honest) for i in ids]
+    offsets_s = np.array([t.offset_s for t in timing])
+    jitters_s = np.array([t.jitter_s for t in timing])
 
     def report(sensor_id: str, cls: EventClass, onset_ns: int, peak_dbfs: float) -> None:
         reports.append(
@@ -95,7 +111,7 @@ def synthesize_deliveries(
                 class_=cls,
                 score=float(rng.uniform(0.5, 1.0)),
                 onset_ns=onset_ns,
-                onset_uncertainty_s=max(noise.jitter_s, 1e-6),
+                onset_uncertainty_s=timing[ids.index(sensor_id)].reported_sigma_s,
                 duration_s=0.3,
                 peak_dbfs=float(np.clip(peak_dbfs, -200.0, 0.0)),
                 model=SYNTHETIC_MODEL,
@@ -112,7 +128,8 @@ def synthesize_deliveries(
         detected = rng.random(len(ids)) < (1 - noise.miss_rate) * np.clip(ramp, 0.0, 1.0)
         delay_s = (
             distance_m / c_mps
-            + rng.normal(0.0, noise.jitter_s, len(ids))
+            + offsets_s
+            + rng.normal(0.0, 1.0, len(ids)) * jitters_s
             + np.where(
                 rng.random(len(ids)) < noise.nlos_fraction,
                 rng.uniform(*noise.nlos_delay_s, len(ids)),
