@@ -76,6 +76,19 @@ def test_cue_prints_camera_angles_onvif_units_and_mask_decision(
     assert "block A" in blocked and "cue mode: off" in output
 
 
+def test_cue_json_is_the_planner_decision(scenario_file: Path) -> None:
+    from ouie.cameras.planning import CueDecision
+
+    code, output = run(*target_args(scenario_file), "--json")
+    assert code == 0, output
+    decision = CueDecision.model_validate_json(output)
+    assert decision.plan is not None and decision.plan.camera_id == "cam-north"
+    assert {o.camera_id: o.usable for o in decision.options} == {
+        "cam-north": True,
+        "cam-east": False,
+    }
+
+
 def test_execute_is_refused_when_off_and_in_suggest_without_a_person(scenario_file: Path) -> None:
     code, output = run(*target_args(scenario_file), "--execute")
     assert code == 3 and "cue mode is off" in output
@@ -104,3 +117,73 @@ def test_execute_with_approval_moves_the_virtual_camera_and_saves_a_snapshot(
     assert confirmed and float(confirmed.group(1)) == pytest.approx(-4.76, abs=0.1)
     assert "camera.cue_approved" in output and "alice" in output
     assert snapshot.read_bytes().startswith(b"\x89PNG")
+
+
+def test_executed_cues_go_into_the_hash_chained_audit_trail(
+    scenario_file: Path, tmp_path: Path
+) -> None:
+    from ouie.store.audit import AuditChain
+    from ouie.store.database import make_engine
+
+    url = f"sqlite:///{tmp_path / 'ouie.db'}"
+    args = [*target_args(scenario_file), "--execute", "--mode", "suggest", "--approved-by", "eve"]
+    code, output = run(*args, "--db", url)
+    assert code == 0, output
+    chain = AuditChain(make_engine(url))
+    assert chain.verify() == []
+    actions = [(entry["action"], entry["actor"]) for entry in chain.entries()]
+    assert ("camera.cue_approved", "eve") in actions and ("camera.move", "eve") in actions
+    code, output = run(*args, "--real")
+    assert code == 3 and "--db" in output
+
+
+def test_virtual_cameras_serve_a_scenario_that_cue_reaches_as_real_cameras(
+    scenario_file: Path, tmp_path: Path
+) -> None:
+    import os
+    import subprocess
+    import sys
+    import time
+
+    config, secret = tmp_path / "served.yaml", tmp_path / "served.secret"
+    command = "from ouie.cli import main; main()"
+    options = ["--write-config", str(config), "--secret-file", str(secret), "--for-s", "60"]
+    server = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            command,
+            "virtual-cameras",
+            "--scenario",
+            str(scenario_file),
+            *options,
+        ],
+        stdout=subprocess.DEVNULL,
+        env=os.environ | {"PYTHONPATH": str(Path(__file__).resolve().parents[1])},
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while not config.exists() and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert config.exists(), "the virtual cameras did not start"
+        assert secret.stat().st_mode & 0o077 == 0
+        assert secret.read_text().strip() not in config.read_text()
+        url = f"sqlite:///{tmp_path / 'ouie.db'}"
+        code, output = run(
+            *target_args(scenario_file),
+            "--cameras",
+            str(config),
+            "--real",
+            "--db",
+            url,
+            "--execute",
+            "--mode",
+            "suggest",
+            "--approved-by",
+            "zoe",
+        )
+        assert code == 0, output
+        assert "confirmed cam-north" in output
+    finally:
+        server.terminate()
+        server.wait(timeout=10)

@@ -103,7 +103,17 @@ def test_confirmation_waits_for_a_slewing_head_to_arrive() -> None:
         halfway, elapsed_s, confirmed = asyncio.run(scenario())
     assert halfway.pan != -0.5, "GetStatus right after the command shows the head still moving"
     assert elapsed_s >= 0.45
-    assert confirmed == target
+    assert vars(confirmed) == pytest.approx(vars(target), abs=0.01)  # the confirm tolerance
+
+
+def test_a_camera_whose_clock_is_an_hour_off_still_authenticates() -> None:
+    with start_virtual_cameras([CAMERA], FRAME, clock_offset_s=3600.0) as fleet:
+
+        async def scenario() -> PtzPosition:
+            async with OnvifPtzClient.for_camera(fleet.configs["c1"], fleet.credentials) as client:
+                return (await client.move_and_confirm(PtzPosition(0.1, 0.2, 0.3))).confirmed
+
+        assert asyncio.run(scenario()) == PtzPosition(0.1, 0.2, 0.3)
 
 
 def test_wrong_password_is_a_clear_auth_error_and_moves_nothing(

@@ -44,7 +44,7 @@ from ouie.cameras.planning import (
     plan_camera,
     plan_cue,
 )
-from ouie.core.config import ConfigError, validate_config
+from ouie.core.config import ConfigError, load_yaml_config, validate_config
 from ouie.core.geo import LocalFrame
 from ouie.sim.scenario import Scenario, builtin_scenarios, load_scenario
 
@@ -160,6 +160,49 @@ def test_shared_masks_apply_to_every_camera_once() -> None:
     )
     assert [m.id for m in config.cameras[0].masks] == ["own", "yard"]
     assert [m.id for m in config.cameras[1].masks] == ["yard"]
+
+
+@settings(max_examples=30, deadline=None)
+@given(
+    heading=st.floats(0, 359.9),
+    height=st.floats(2, 30),
+    mode=st.sampled_from(["off", "suggest"]),
+    corners=st.lists(st.tuples(st.floats(-300, 300), st.floats(-300, 300)), min_size=0, max_size=3),
+)
+def test_a_cameras_file_round_trips_through_yaml(
+    tmp_path_factory: pytest.TempPathFactory,
+    heading: float,
+    height: float,
+    mode: str,
+    corners: list[tuple[float, float]],
+) -> None:
+    masks = [
+        mask_rect(e, n, e + 5, n + 5, f"m{i}").model_dump() for i, (e, n) in enumerate(corners)
+    ]
+    config = validate_config(
+        {
+            "cueing": {"mode": mode},
+            "masks": masks[:1],
+            "cameras": [
+                {
+                    "id": "c1",
+                    "lat": 45.44,
+                    "lon": 4.38,
+                    "heading_deg": heading,
+                    "height_m": height,
+                    "masks": masks[1:],
+                    "password_env": "P",
+                    "username_env": "U",
+                }
+            ],
+        },
+        CamerasConfig,
+    )
+    path = tmp_path_factory.mktemp("yaml") / "cameras.yaml"
+    path.write_text(yaml.safe_dump(config.model_dump(mode="json")))
+    again = load_yaml_config(path, CamerasConfig)
+    assert again == config
+    assert len(again.cameras[0].masks) == len(masks)  # the shared mask is not added twice
 
 
 def test_a_cameras_file_without_cameras_takes_the_scenario_sites(tmp_path: Path) -> None:
@@ -307,6 +350,22 @@ def test_a_building_blocks_the_sight_line_only_where_it_is_taller() -> None:
     assert decision.plan is not None and decision.plan.camera_id == "c2"
     low = [b.__class__(b.id, b.polygon, 3.0) for b in buildings]  # a 3 m wall at 40–60 m
     assert plan_camera(cameras[0], target_at(100, 0), scenario.frame, low).usable
+
+
+def test_a_building_hiding_part_of_the_region_lowers_coverage_and_quality() -> None:
+    from shapely.geometry import box
+
+    from ouie.cameras.planning import BuildingShape
+
+    camera, target = camera_at(), target_at(0, 100, radius_m=20)
+    wall = BuildingShape("wall", box(3, 60, 40, 70), 30.0)  # east of the sight line to the centre
+    clear = plan_camera(camera, target, FRAME).plan
+    partly = plan_camera(camera, target, FRAME, [wall]).plan
+    assert clear is not None and partly is not None
+    assert clear.coverage == pytest.approx(1.0)
+    # Sample points east of x ≈ 3/0.7 … 3/0.6 m are behind the wall: about a third of the disc.
+    assert 0.5 < partly.coverage < 0.8
+    assert partly.quality < clear.quality
 
 
 def test_out_of_range_and_busy_cameras_are_passed_over() -> None:

@@ -36,9 +36,11 @@ def test_no_report_lost_across_a_broker_restart(
     assert central_bus.wait_connected(10), central_bus.last_error
     service = CentralService(store, central_bus, FakeFusion(), SITES, tick_s=0.2)
     service.start()
+    assert central_bus.wait_subscribed(10)
     announced: list[dict[str, object]] = []
     listener = MqttBus(mosquitto.settings(CENTRAL_USER), client_id="console-listener")
     listener.subscribe(INCIDENTS_TOPIC, lambda _t, p: announced.append(json.loads(p)))
+    assert listener.wait_subscribed(10)
     sensor_ids = ["s1", "s2", "s3"]
     uplinks = {
         sid: SensorUplink(

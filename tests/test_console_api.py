@@ -11,8 +11,9 @@ from fastapi.testclient import TestClient
 
 from ouie.console.api import ConsoleServices
 from ouie.console.app import create_console_app
-from ouie.console.auth import CSRF_HEADER, hash_password
+from ouie.console.auth import CSRF_HEADER, LoginThrottle, hash_password
 from ouie.console.feed import LiveFeed
+from ouie.console.users import disable_user
 from ouie.console.views import CameraView, CuePolicyView, MapView
 from ouie.store.models import Cue
 from ouie.store.records import CueState, IncidentRecord, Role
@@ -274,3 +275,56 @@ def test_pages_and_leaflet_are_bundled_with_strict_headers(client: TestClient) -
     assert leaflet.status_code == 200
     assert "Leaflet 1.9.4" in leaflet.text[:200]
     assert client.get("/vendor/leaflet/images/marker-icon.png").status_code == 200
+
+
+def test_disabling_a_user_ends_their_open_session(client: TestClient, store: Store) -> None:
+    log_in(client, "olga")
+    assert client.get("/api/incidents").status_code == 200
+    assert disable_user(store, "olga", actor="root")
+    response = client.get("/api/incidents")
+    assert response.status_code == 401
+    assert response.json()["detail"] == "session no longer valid"
+    assert client.get("/api/session").json()["user"] is None
+    refused = client.post(
+        "/api/login", json={"name": "olga", "password": PASSWORDS["olga"]}, headers=csrf(client)
+    )
+    assert refused.status_code == 401
+    assert ("user.disable", "root", "user:olga") in audit_actions(store)
+
+
+def test_repeated_failed_logins_lock_the_name_even_for_the_right_password(
+    client: TestClient, store: Store
+) -> None:
+    headers = csrf(client)
+    for _ in range(5):
+        wrong = client.post("/api/login", json={"name": "sam", "password": "x"}, headers=headers)
+        assert wrong.status_code == 401
+    right = client.post(
+        "/api/login", json={"name": "sam", "password": PASSWORDS["sam"]}, headers=headers
+    )
+    assert right.status_code == 429
+    assert "too many failed logins for sam" in right.json()["detail"]
+    throttled = [e for e in store.audit.entries() if e["details"].get("throttled")]
+    assert [(e["action"], e["subject"]) for e in throttled] == [("auth.login_failed", "user:sam")]
+    assert (
+        client.post(  # other names are not locked
+            "/api/login", json={"name": "olga", "password": PASSWORDS["olga"]}, headers=headers
+        ).status_code
+        == 200
+    )
+
+
+def test_login_throttle_forgets_failures_after_the_window_and_after_success() -> None:
+    now = [0.0]
+    throttle = LoginThrottle(max_failures=2, window_s=60.0, clock_s=lambda: now[0])
+    throttle.failed("a")
+    now[0] = 10.0
+    throttle.failed("a")
+    assert throttle.wait_s("a") == pytest.approx(50.0)
+    now[0] = 59.0
+    assert throttle.wait_s("a") == pytest.approx(1.0)
+    now[0] = 60.0
+    assert throttle.wait_s("a") == 0.0  # the first failure left the window
+    throttle.failed("a")
+    throttle.succeeded("a")
+    assert throttle.wait_s("a") == 0.0

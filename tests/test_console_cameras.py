@@ -1,8 +1,10 @@
-"""The camera desk against virtual ONVIF cameras: suggest keeps the camera still until an
-operator approves, auto moves at once, the map shows the real orientation, snapshots proxy."""
+"""The camera desk against virtual ONVIF cameras, beside the central service's cuer: suggest
+keeps the camera still until an operator approves through the desk, the map shows the real
+orientation (also after an automatic move, pushed by the watcher), snapshots are proxied."""
 
 from __future__ import annotations
 
+import asyncio
 import math
 from collections.abc import Iterator
 
@@ -11,7 +13,9 @@ import pytest
 from ouie.cameras.config import CameraConfig, CueingConfig, CueMode
 from ouie.cameras.cueing import CueController, OnvifMover
 from ouie.cameras.virtual import VirtualCameraFleet, start_virtual_cameras
+from ouie.central.cueing import ControllerCuer
 from ouie.console.cameras import ControllerDesk
+from ouie.console.feed import LiveFeed
 from ouie.core.audit import AuditEvent
 from ouie.core.geo import LocalFrame
 from ouie.store.models import Cue
@@ -42,21 +46,26 @@ def fleet() -> Iterator[VirtualCameraFleet]:
         yield running
 
 
-def desk_for(fleet: VirtualCameraFleet, mode: CueMode, audit: list[AuditEvent]) -> ControllerDesk:
+def cuer_and_desk(
+    fleet: VirtualCameraFleet, mode: CueMode, audit: list[AuditEvent], feed: LiveFeed | None = None
+) -> tuple[ControllerCuer, ControllerDesk]:
     extra = {"legal_basis": "demonstration only", "dpia": "demonstration only"}
     config = CueingConfig(mode=mode, **(extra if mode is CueMode.AUTO else {}))
-    mover = OnvifMover(lambda _camera: fleet.credentials)
-    controller = CueController(config, list(fleet.configs.values()), FRAME, mover, audit.append)
-    return ControllerDesk(controller, mover, clock=lambda: 1_782_075_601_000_000_000)
+    credentials = lambda _camera: fleet.credentials  # noqa: E731
+    controller = CueController(
+        config, list(fleet.configs.values()), FRAME, OnvifMover(credentials), audit.append
+    )
+    cuer = ControllerCuer(controller, clock=lambda: 1_782_075_601_000_000_000)
+    return cuer, ControllerDesk(cuer, OnvifMover(credentials), feed, watch_period_s=0.1)
 
 
 def test_suggest_waits_for_the_operator_then_the_map_shows_the_new_bearing(
     fleet: VirtualCameraFleet,
 ) -> None:
     audit: list[AuditEvent] = []
-    desk = desk_for(fleet, CueMode.SUGGEST, audit)
+    cuer, desk = cuer_and_desk(fleet, CueMode.SUGGEST, audit)
     try:
-        [proposed] = desk.cue(incident("inc-1"))
+        [proposed] = cuer.cue(incident("inc-1"))
         assert proposed.state is CueState.SUGGESTED
         assert proposed.commanded_at_ns is None
         assert proposed.pan_deg == pytest.approx(EXPECTED_BEARING_DEG, abs=0.5)
@@ -82,17 +91,33 @@ def test_suggest_waits_for_the_operator_then_the_map_shows_the_new_bearing(
             desk.snapshot("c9")
     finally:
         desk.close()
+        cuer.close()
 
 
-def test_auto_moves_at_once_and_records_when_the_command_went(fleet: VirtualCameraFleet) -> None:
+def test_an_automatic_move_reaches_the_map_through_the_watcher(
+    fleet: VirtualCameraFleet,
+) -> None:
     audit: list[AuditEvent] = []
-    desk = desk_for(fleet, CueMode.AUTO, audit)
+    feed = LiveFeed()
+    cuer, desk = cuer_and_desk(fleet, CueMode.AUTO, audit, feed)
+
+    async def watch() -> list[dict[str, object]]:
+        async with feed.subscribe() as queue:
+            await asyncio.sleep(0.3)  # the watcher has shown the home view by now
+            [executed] = await asyncio.to_thread(cuer.cue, incident("inc-2"))
+            assert executed.state is CueState.EXECUTED
+            seen = []
+            while True:
+                kind, view = await asyncio.wait_for(queue.get(), 5.0)
+                seen.append(view)
+                if kind == "camera" and view["state"] == "cued":
+                    return seen
+
     try:
-        [executed] = desk.cue(incident("inc-2"))
-        assert executed.state is CueState.EXECUTED
-        assert executed.commanded_at_ns == 1_782_075_601_000_000_000
-        assert executed.details["mode"] == "auto"
+        seen = asyncio.run(watch())
+        assert seen[-1]["bearing_deg"] == pytest.approx(EXPECTED_BEARING_DEG, abs=1.0)
         assert fleet.cameras["c1"].moves == 1
         assert [e.actor for e in audit if e.action == "camera.move"] == ["system"]
     finally:
         desk.close()
+        cuer.close()

@@ -9,7 +9,7 @@ import threading
 from hypothesis import given
 from hypothesis import strategies as st
 
-from ouie.console.feed import RESYNC, LiveFeed, sse_frame
+from ouie.console.feed import CLOSED, RESYNC, LiveFeed, sse_frame
 
 json_values = st.recursive(
     st.none() | st.booleans() | st.integers() | st.text(),
@@ -69,3 +69,22 @@ def test_a_subscriber_that_falls_behind_gets_one_resync_instead_of_a_backlog() -
     assert kinds.count(RESYNC) == 1
     assert len(kinds) <= 6  # the backlog was dropped, not kept
     assert kinds[-1] == "sensor"
+
+
+def test_closing_the_feed_reaches_subscribers_even_when_they_are_behind() -> None:
+    feed = LiveFeed(max_queued=2)
+
+    async def scenario() -> list[str]:
+        async with feed.subscribe() as queue:
+            for n in range(5):
+                feed.publish("incident", {"n": n})
+            feed.close()
+            await asyncio.sleep(0.05)
+            kinds = []
+            while not queue.empty():
+                kinds.append(queue.get_nowait()[0])
+            return kinds
+
+    kinds = asyncio.run(scenario())
+    assert kinds[-1] == CLOSED
+    assert RESYNC in kinds

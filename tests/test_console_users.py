@@ -32,3 +32,12 @@ def test_user_add_stores_only_an_argon2_hash_and_refuses_duplicates(tmp_path: Pa
     assert "already exists" in again.output
     listed = runner.invoke(app, ["user", "list", "--database", url])
     assert "olga" in listed.output and "operator" in listed.output
+
+    disable = ["user", "disable", "olga", "--database", url, "--actor", "root"]
+    assert runner.invoke(app, disable).exit_code == 0
+    assert runner.invoke(app, disable).exit_code == 1  # already disabled
+    store = Store.open(url)
+    user = store.get_user("olga")
+    assert user is not None and not user.active
+    assert [e["action"] for e in store.audit.entries()] == ["user.create", "user.disable"]
+    store.close()

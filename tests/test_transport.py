@@ -81,7 +81,7 @@ def test_in_process_bus_delivers_in_order_and_replays_retained() -> None:
 def test_mqtt_reports_reach_central_through_mosquitto(mosquitto: LocalMosquitto) -> None:
     central, inbox = mqtt(mosquitto, CENTRAL_USER), Inbox()
     central.subscribe(ALL_REPORTS_FILTER, inbox)
-    time.sleep(0.2)  # let the SUBACK come back
+    assert central.wait_subscribed(10)
     sensor = mqtt(mosquitto, "s1")
     sent = [make_report("s1", seq=k) for k in range(20)]
     acks = threading.Semaphore(0)
@@ -97,7 +97,7 @@ def test_mqtt_reports_reach_central_through_mosquitto(mosquitto: LocalMosquitto)
 def test_acl_keeps_a_sensor_to_its_own_topics(mosquitto: LocalMosquitto) -> None:
     central, inbox = mqtt(mosquitto, CENTRAL_USER), Inbox()
     central.subscribe(ALL_REPORTS_FILTER, inbox)
-    time.sleep(0.2)
+    assert central.wait_subscribed(10)
     impostor = mqtt(mosquitto, "s2")
     impostor.publish(reports_topic("s1"), make_report("s1").to_json().encode())  # not its topic
     impostor.publish(reports_topic("s2"), make_report("s2").to_json().encode())
@@ -115,8 +115,9 @@ def test_acl_keeps_a_sensor_to_its_own_topics(mosquitto: LocalMosquitto) -> None
 def test_status_is_retained_and_the_last_will_says_offline(mosquitto: LocalMosquitto) -> None:
     sensor = MqttBus(mosquitto.settings("s4"), "sensor-s4", will=(status_topic("s4"), b"offline"))
     assert sensor.wait_connected(10)
-    sensor.publish(status_topic("s4"), b"online", retain=True)
-    time.sleep(0.2)
+    stored = threading.Event()
+    sensor.publish(status_topic("s4"), b"online", retain=True, on_acked=stored.set)
+    assert stored.wait(10)
     late, inbox = mqtt(mosquitto, CENTRAL_USER), Inbox()
     late.subscribe(ALL_STATUS_FILTER, inbox)
     assert inbox.wait_for(1)
@@ -135,9 +136,10 @@ def test_uplink_loses_nothing_across_an_outage(
     inbox = Inbox()
     if kind == "mqtt":
         broker: LocalMosquitto = request.getfixturevalue("mosquitto")
-        central: Bus = mqtt(broker, CENTRAL_USER)
-        central.subscribe(ALL_REPORTS_FILTER, inbox)
-        time.sleep(0.2)
+        central_mqtt = mqtt(broker, CENTRAL_USER)
+        central_mqtt.subscribe(ALL_REPORTS_FILTER, inbox)
+        assert central_mqtt.wait_subscribed(10)
+        central: Bus = central_mqtt
         bus: Bus = MqttBus(
             broker.settings("s5"), "sensor-s5", will=(status_topic("s5"), b"offline")
         )
@@ -184,4 +186,16 @@ def test_outbox_survives_a_restart_of_the_sensor(tmp_path: Path) -> None:
     assert uplink.flush(10) and inbox.wait_for(5)
     assert [EventReport.from_json(p).seq for _t, p in inbox.messages] == [0, 1, 2, 3, 4]
     uplink.close()
+    bus.close()
+
+
+def test_uplink_heartbeats_online_and_says_offline_on_close(tmp_path: Path) -> None:
+    bus, status = InProcessBus(), Inbox()
+    bus.subscribe(ALL_STATUS_FILTER, status)
+    uplink = SensorUplink("s7", bus, Outbox(tmp_path / "o.db"), heartbeat_s=0.1)
+    assert status.wait_for(3, timeout_s=20)  # on start, then again and again
+    uplink.close()
+    assert bus.drain(5)
+    payloads = [p for _t, p in status.messages]
+    assert payloads[-1] == b"offline" and set(payloads[:-1]) == {b"online"}
     bus.close()

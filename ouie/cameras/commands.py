@@ -13,7 +13,7 @@ if TYPE_CHECKING:
     from ouie.cameras.config import CameraConfig, CamerasConfig
     from ouie.cameras.cueing import CueOutcome
     from ouie.cameras.planning import BuildingShape, CueDecision, CueTarget
-    from ouie.core.audit import AuditEvent
+    from ouie.core.audit import AuditEvent, AuditSink
     from ouie.sim.scenario import Scenario
 
 
@@ -100,6 +100,79 @@ def _print_audit(console: Console, events: list[AuditEvent]) -> None:
 def register(app: typer.Typer) -> None:
     """Add this concern's commands to the `ouie` app."""
 
+    @app.command("virtual-cameras")
+    def virtual_cameras(
+        scenario: str = typer.Option("saint-etienne", help="Built-in scenario name or YAML path."),
+        cameras: Path | None = typer.Option(
+            None, help="Cameras YAML; default: the scenario's built-in one, or its sites."
+        ),
+        write_config: Path = typer.Option(
+            Path("virtual-cameras.yaml"),
+            help="Write a cameras YAML pointing at the running virtual cameras here.",
+        ),
+        secret_file: Path = typer.Option(
+            Path("virtual-cameras.secret"),
+            help="Write their generated 'username:password' here (mode 0600).",
+        ),
+        for_s: float | None = typer.Option(None, help="Serve this long, s (default: until ^C)."),
+    ) -> None:
+        """Serve the scenario's cameras as virtual ONVIF PTZ cameras on 127.0.0.1, and write a
+        cameras YAML (with a secret file for the credentials) that ouie can use to reach them."""
+        import time
+
+        import yaml
+        from rich.console import Console
+        from rich.table import Table
+
+        from ouie.cameras.config import load_cameras_config
+        from ouie.cameras.planning import buildings_enu
+        from ouie.cameras.virtual import scenario_marks, start_virtual_cameras
+        from ouie.core.config import ConfigError
+        from ouie.sim.scenario import load_scenario
+
+        console = Console()
+        try:
+            world = load_scenario(scenario)
+            config = load_cameras_config(world, cameras)
+        except ConfigError as error:
+            console.print(f"[red]error:[/red] {error}")
+            raise typer.Exit(2) from None
+        with start_virtual_cameras(config.cameras, world.frame, buildings_enu(world)) as fleet:
+            fleet.set_marks(scenario_marks(world))
+            secret_file.touch(mode=0o600)
+            secret_file.chmod(0o600)
+            credentials = fleet.credentials
+            secret_file.write_text(
+                f"{credentials.username}:{credentials.password.get_secret_value()}\n"
+            )
+            served = config.model_copy(
+                update={
+                    "cameras": [
+                        c.model_copy(update={"secret_file": secret_file.resolve()})
+                        for c in fleet.configs.values()
+                    ],
+                    "masks": [],  # already in each camera's list
+                }
+            )
+            partial = write_config.with_name(write_config.name + ".partial")
+            partial.write_text(yaml.safe_dump(served.model_dump(mode="json")))
+            partial.replace(write_config)  # readers never see half a file
+            table = Table(title=f"Virtual ONVIF cameras of {world.name}")
+            for column in ("camera", "device service", "masks"):
+                table.add_column(column)
+            for camera_id, camera in fleet.configs.items():
+                url = f"{fleet.cameras[camera_id].base_url()}/onvif/device_service"
+                table.add_row(camera_id, url, str(len(camera.masks)))
+            console.print(table)
+            console.print(f"cameras YAML: {write_config}  credentials: {secret_file}")
+            try:
+                if for_s is None:
+                    _wait_until_interrupted()
+                else:
+                    time.sleep(for_s)
+            except KeyboardInterrupt:
+                console.print("stopping")
+
     @app.command()
     def cue(
         lat: float = typer.Option(..., help="Latitude of the incident, degrees WGS84."),
@@ -124,12 +197,20 @@ def register(app: typer.Typer) -> None:
         ),
         snapshot: Path | None = typer.Option(None, help="Save the camera's PNG after the move."),
         plot: Path | None = typer.Option(None, help="Save a map of the cue as a PNG."),
+        as_json: bool = typer.Option(False, "--json", help="Print the decision as JSON."),
+        db: str | None = typer.Option(
+            None,
+            "--db",
+            help="Database URL (sqlite:///ouie.db, ...) whose hash-chained audit trail records "
+            "the cue; required with --real.",
+        ),
     ) -> None:
         """Which camera to turn toward a place, with pan/tilt/zoom in degrees and ONVIF units and
         the privacy-mask decision; --execute sends it and prints the confirmed position."""
         from rich.console import Console
 
         from ouie.cameras.config import CueMode
+        from ouie.cameras.onvif_client import CameraError
         from ouie.cameras.planning import SEVERITY, CueTarget, buildings_enu, plan_cue
         from ouie.core.classes import EventClass
         from ouie.core.config import ConfigError
@@ -151,8 +232,11 @@ def register(app: typer.Typer) -> None:
         decision = plan_cue(
             config.cameras, target, world.frame, buildings, margin=config.cueing.frame_margin
         )
-        console.print(_options_table(decision))
-        console.print(f"cue mode: [bold]{config.cueing.mode.value}[/bold]; {decision.reason}")
+        if as_json:
+            print(decision.model_dump_json(indent=2))
+        else:
+            console.print(_options_table(decision))
+            console.print(f"cue mode: [bold]{config.cueing.mode.value}[/bold]; {decision.reason}")
         if plot is not None:
             from ouie.cameras.plot import plot_cue_map
 
@@ -173,7 +257,19 @@ def register(app: typer.Typer) -> None:
                 "give --approved-by NAME."
             )
             raise typer.Exit(3)
-        outcome = _execute(config, world, target, buildings, approved_by, real, snapshot, events)
+        if real and not db:
+            console.print(
+                "[yellow]not sent:[/yellow] moving a real camera must go into the audit trail: "
+                "give --db DATABASE_URL."
+            )
+            raise typer.Exit(3)
+        sink = _audit_sink(events, db)
+        try:
+            outcome = _execute(config, world, target, buildings, approved_by, real, snapshot, sink)
+        except CameraError as error:
+            _print_audit(console, events)
+            console.print(f"[red]error:[/red] {error}")
+            raise typer.Exit(1) from None
         console.print(f"[bold]{outcome.status.value}[/bold]: {outcome.message}")
         if outcome.move is not None and outcome.decision and outcome.decision.plan:
             camera_id = outcome.decision.plan.camera_id
@@ -201,6 +297,31 @@ def _confirmed_line(camera: CameraConfig, outcome: CueOutcome) -> str:
     )
 
 
+def _wait_until_interrupted() -> None:
+    """Block until interrupted (^C)."""
+    import threading
+
+    threading.Event().wait()
+
+
+def _audit_sink(events: list[AuditEvent], db: str | None) -> AuditSink:
+    """Keep the events for printing and, with `db`, append them to its hash-chained trail."""
+    if db is None:
+        return events.append
+    from ouie.store.audit import AuditChain
+    from ouie.store.database import make_engine, upgrade_schema
+
+    engine = make_engine(db)
+    upgrade_schema(engine)
+    chain = AuditChain(engine)
+
+    def record(event: AuditEvent) -> None:
+        chain.append(event)
+        events.append(event)
+
+    return record
+
+
 def _execute(
     config: CamerasConfig,
     world: Scenario,
@@ -209,7 +330,7 @@ def _execute(
     approved_by: str | None,
     real: bool,
     snapshot: Path | None,
-    events: list[AuditEvent],
+    audit: AuditSink,
 ) -> CueOutcome:
     """Run the cue through a CueController against virtual cameras (or the real ones)."""
     import asyncio
@@ -233,7 +354,7 @@ def _execute(
         async def run() -> CueOutcome:
             try:
                 controller = CueController(
-                    config.cueing, cameras, world.frame, mover, events.append, buildings
+                    config.cueing, cameras, world.frame, mover, audit, buildings
                 )
                 outcome = await controller.cue(target)
                 if config.cueing.mode is CueMode.SUGGEST and outcome.cue_id in controller.pending:

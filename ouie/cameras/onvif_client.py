@@ -143,6 +143,7 @@ class OnvifPtzClient:
                 self._credentials.password.get_secret_value(),
                 wsdl_dir=wsdl_dir,
                 no_cache=True,
+                adjust_time=True,  # sign tokens in the camera's time: its clock may be off
             )
             try:
                 await device.update_xaddrs()

@@ -167,37 +167,63 @@ def masks_enu(camera: CameraConfig, frame: LocalFrame) -> list[MaskShape]:
     ]
 
 
-def blocking_building(
-    camera_enu: np.ndarray, target_enu: np.ndarray, buildings: Sequence[BuildingShape]
-) -> BuildingShape | None:
-    """The first building that cuts the sight line camera → target, or None.
+def _cuts_sight_line(
+    camera_enu: np.ndarray, point_enu: np.ndarray, building: BuildingShape
+) -> bool:
+    """Whether `building` hides `point_enu` from the camera.
 
     The sight line's height at horizontal fraction s is z(s) = z_c + (z_t − z_c)·s, linear, so
     over each stretch inside a footprint its lowest point is an end of that stretch: the line is
-    blocked when a building's roof is higher than z there. The camera's own building is ignored."""
-    start, end = Point(camera_enu[:2]), Point(target_enu[:2])
-    line = LineString([start, end])
-    length = line.length
-    for building in buildings:
-        if building.polygon.distance(start) < MOUNT_CLEARANCE_M or not line.intersects(
-            building.polygon
-        ):
-            continue
-        crossing = line.intersection(building.polygon)
-        parts = getattr(crossing, "geoms", [crossing])
-        for part in parts:
-            for x, y in part.coords:
-                s = start.distance(Point(x, y)) / length if length else 0.0
-                z = camera_enu[2] + (target_enu[2] - camera_enu[2]) * s
-                if building.height_m > z:
-                    return building
+    blocked when the roof is higher than z there."""
+    start = Point(camera_enu[:2])
+    line = LineString([start, Point(point_enu[:2])])
+    if not line.intersects(building.polygon):
+        return False
+    crossing = line.intersection(building.polygon)
+    for part in getattr(crossing, "geoms", [crossing]):
+        for x, y in part.coords:
+            s = start.distance(Point(x, y)) / line.length if line.length else 0.0
+            if building.height_m > camera_enu[2] + (point_enu[2] - camera_enu[2]) * s:
+                return True
+    return False
+
+
+def _obstacles(camera_enu: np.ndarray, buildings: Sequence[BuildingShape]) -> list[BuildingShape]:
+    """The buildings that may hide something from the camera: all but the one it is mounted on
+    (within MOUNT_CLEARANCE_M)."""
+    start = Point(camera_enu[:2])
+    return [b for b in buildings if b.polygon.distance(start) >= MOUNT_CLEARANCE_M]
+
+
+def blocking_building(
+    camera_enu: np.ndarray, target_enu: np.ndarray, buildings: Sequence[BuildingShape]
+) -> BuildingShape | None:
+    """The first building that hides `target_enu` from the camera (see `_cuts_sight_line`),
+    or None. The camera's own building is ignored."""
+    for building in _obstacles(camera_enu, buildings):
+        if _cuts_sight_line(camera_enu, target_enu, building):
+            return building
     return None
+
+
+def hidden_points(
+    camera_enu: np.ndarray, points_enu: np.ndarray, buildings: Sequence[BuildingShape]
+) -> np.ndarray:
+    """For each point (N, 3), whether a building hides it from the camera (bool (N,)); the
+    sight lines are first screened against each footprint in one vectorized shapely call."""
+    hidden = np.zeros(len(points_enu), dtype=bool)
+    lines = shapely.linestrings([[camera_enu[:2], point[:2]] for point in points_enu])
+    for building in _obstacles(camera_enu, buildings):
+        crossing = shapely.intersects(lines, building.polygon) & ~hidden
+        for index in np.flatnonzero(crossing):
+            hidden[index] = _cuts_sight_line(camera_enu, points_enu[index], building)
+    return hidden
 
 
 def view_quality(coverage: float, px_per_m: float) -> float:
     """Expected view quality in [0, 1]: coverage · min(1, detail / USEFUL_PX_PER_M), where
-    coverage is the share of the uncertainty disc in view and detail = W / (2·d·tan(hfov/2))
-    is the image detail at the target in px per metre."""
+    coverage is the share of the uncertainty disc in view and not hidden, and
+    detail = W / (2·d·tan(hfov/2)) is the image detail at the target in px per metre."""
     return float(coverage * min(1.0, px_per_m / USEFUL_PX_PER_M))
 
 
@@ -282,23 +308,24 @@ def disc_coverage(
     view: View,
     target_enu: np.ndarray,
     radius_m: float,
+    buildings: Sequence[BuildingShape] = (),
 ) -> float:
-    """Share of the uncertainty disc (sampled at the scene's height) that lands in the image."""
+    """Share of the uncertainty disc (sampled at the scene's height) that lands in the image
+    and is not hidden behind a building."""
+    samples = disc_samples_enu(target_enu, radius_m)
     pixels, in_front = project_points(
-        disc_samples_enu(target_enu, radius_m),
-        camera_enu,
-        view,
-        camera.image_width_px,
-        camera.image_height_px,
+        samples, camera_enu, view, camera.image_width_px, camera.image_height_px
     )
-    inside = (
+    seen = (
         in_front
         & (pixels[:, 0] >= 0)
         & (pixels[:, 0] <= camera.image_width_px)
         & (pixels[:, 1] >= 0)
         & (pixels[:, 1] <= camera.image_height_px)
     )
-    return float(inside.mean())
+    if seen.any() and buildings:
+        seen[seen] = ~hidden_points(camera_enu, samples[seen], buildings)
+    return float(seen.mean())
 
 
 def _plan_from_view(
@@ -380,7 +407,7 @@ def plan_camera(
             "refused: every view of the target shows a privacy mask", MaskDecision.REFUSED
         )
     view, decision, footprint = fitted
-    coverage = disc_coverage(camera, camera_enu, view, target_enu, target.radius_m)
+    coverage = disc_coverage(camera, camera_enu, view, target_enu, target.radius_m, buildings)
     plan = _plan_from_view(camera, view, footprint, coverage, distance_m, decision)
     reason = {
         MaskDecision.CLEAR: "usable",

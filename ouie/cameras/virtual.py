@@ -23,7 +23,7 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 from lxml import etree
@@ -106,9 +106,11 @@ class VirtualPtzCamera:
         *,
         absolute_move: bool = True,
         slew_per_s: float | None = None,
+        clock_offset_s: float = 0.0,
         snapshot_size_px: tuple[int, int] = (640, 360),
     ) -> None:
-        """`slew_per_s`: speed on each axis in ONVIF units per second (None: moves at once)."""
+        """`slew_per_s`: speed on each axis in ONVIF units per second (None: moves at once);
+        `clock_offset_s`: how far the device clock is from UTC, s (as on a camera without NTP)."""
         self.config = camera
         self.camera_enu = camera_position_enu(camera, frame)
         self.scene = Scene(buildings=list(buildings), masks=masks_enu(camera, frame))
@@ -117,8 +119,9 @@ class VirtualPtzCamera:
         self.snapshot_size_px = snapshot_size_px
         self.moves = 0
         """PTZ commands that moved the camera since start (AbsoluteMove, RelativeMove, Goto*)."""
+        self.clock_offset_s = clock_offset_s
         self._checker = UsernameTokenChecker(
-            credentials.username, credentials.password.get_secret_value()
+            credentials.username, credentials.password.get_secret_value(), clock_offset_s
         )
         self._lock = threading.Lock()
         self._home = PtzPosition(
@@ -168,6 +171,10 @@ class VirtualPtzCamera:
             hfov_for_zoom(self.config, position.zoom),
         )
 
+    def _now(self) -> datetime:
+        """The device clock (UTC plus `clock_offset_s`)."""
+        return datetime.now(UTC) + timedelta(seconds=self.clock_offset_s)
+
     def set_marks(self, marks: Sequence[Mark]) -> None:
         """Sources to mark in the snapshot when they are in view."""
         self.scene.marks = list(marks)
@@ -185,7 +192,7 @@ class VirtualPtzCamera:
         pan = onvif_to_pan(self.config, position.pan)
         caption = (
             f"{self.config.id}  pan {pan:+.1f}°  tilt {view.tilt_deg:+.1f}°  "
-            f"hfov {view.hfov_deg:.1f}°  {datetime.now(UTC):%Y-%m-%d %H:%M:%S}Z"
+            f"hfov {view.hfov_deg:.1f}°  {self._now():%Y-%m-%d %H:%M:%S}Z"
         )
         return png_bytes(
             render_view(self.scene, self.camera_enu, view, *self.snapshot_size_px, caption)
@@ -263,7 +270,7 @@ class VirtualPtzCamera:
         return operations
 
     def _get_system_date_and_time(self, _: etree._Element) -> etree._Element:
-        now = datetime.now(UTC)
+        now = self._now()
         return E_TDS.GetSystemDateAndTimeResponse(
             E_TDS.SystemDateAndTime(
                 E_TT.DateTimeType("NTP"),
@@ -371,7 +378,7 @@ class VirtualPtzCamera:
                     E_TT.Zoom(x=repr(position.zoom), space=ONVIF_ZOOM_SPACE),
                 ),
                 E_TT.MoveStatus(E_TT.PanTilt(status), E_TT.Zoom(status)),
-                E_TT.UtcTime(datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")),
+                E_TT.UtcTime(self._now().strftime("%Y-%m-%dT%H:%M:%S.%fZ")),
             )
         )
 
@@ -481,6 +488,7 @@ def start_virtual_cameras(
     *,
     absolute_move: bool = True,
     slew_per_s: float | None = None,
+    clock_offset_s: float = 0.0,
     username: str = "ouie",
 ) -> Iterator[VirtualCameraFleet]:
     """Start one virtual camera per config on free loopback ports (a fresh random password,
@@ -499,6 +507,7 @@ def start_virtual_cameras(
                 credentials,
                 absolute_move=absolute_move,
                 slew_per_s=slew_per_s,
+                clock_offset_s=clock_offset_s,
             )
             virtual.start()
             running[config.id] = virtual

@@ -32,15 +32,9 @@ def serve(
     import uvicorn
     from rich.console import Console
 
-    from ouie.central.app import create_app
     from ouie.central.config import load_city_config
-    from ouie.central.service import CentralService, audit_config
+    from ouie.central.runtime import build_central
     from ouie.core.config import ConfigError
-    from ouie.core.geo import LocalFrame
-    from ouie.fusion.association import Associator
-    from ouie.store.repository import Store
-    from ouie.transport.bus import Bus, InProcessBus
-    from ouie.transport.mqtt import MqttBus
 
     console = Console(stderr=True)
     logging.basicConfig(
@@ -48,38 +42,20 @@ def serve(
     )
     try:
         city = load_city_config(config)
-        sensors = city.sensors()
+        runtime = build_central(city, config_sha256=hashlib.sha256(config.read_bytes()).hexdigest())
     except (ConfigError, ValueError) as error:
         console.print(f"[red]{error}[/red]")
         raise typer.Exit(2) from None
-    store = Store.open(city.database_url)
-    audit_config(store, city.name, hashlib.sha256(config.read_bytes()).hexdigest())
-    bus: Bus
-    if city.transport == "mqtt":
-        bus = MqttBus(city.broker.settings(), client_id=city.broker.client_id)
-    else:
-        bus = InProcessBus()
-    frame = LocalFrame(city.origin.lat, city.origin.lon, city.origin.height_m)
-    service = CentralService(
-        store,
-        bus,
-        Associator(sensors, frame),
-        sensors,
-        validation=city.validation,
-        heartbeat_timeout_s=city.heartbeat_timeout_s,
-        retention=city.retention,
-    )
-    service.start()
     console.print(
-        f"ouie central [bold]{city.name}[/bold]: {len(sensors)} sensors, database "
-        f"{store.engine.url.render_as_string(hide_password=True)}, transport {city.transport}"
+        f"ouie central [bold]{city.name}[/bold]: {len(runtime.service.sensors)} sensors, "
+        f"database {runtime.store.engine.url.render_as_string(hide_password=True)}, "
+        f"transport {city.transport}, cameras {'on' if runtime.cameras else 'none'}, console "
+        f"{'/console' if city.console else 'off'}"
     )
     try:
-        uvicorn.run(create_app(service), host=host or city.http.host, port=port or city.http.port)
+        uvicorn.run(runtime.app, host=host or city.http.host, port=port or city.http.port)
     finally:
-        service.stop()
-        bus.close()
-        store.close()
+        runtime.close()
 
 
 @audit_app.command("verify")

@@ -7,7 +7,8 @@ database_url: sqlite:///ouie.db          # or postgresql+psycopg://ouie@db/ouie
 transport: mqtt                          # or inprocess (all-in-one demo)
 broker: {host: 127.0.0.1, port: 1883, username: central, password_env: OUIE_BROKER_PASSWORD}
 sensors_file: sensors.geojson            # relative to this file
-cameras_file: cameras.yaml               # the cameras concern's config (optional)
+cameras_file: cameras.yaml               # cameras + cue mode (ouie.cameras.config.CamerasConfig)
+fusion: {air_temperature_c: 12}
 retention: {reports_days: 30, incidents_days: 90}
 ```
 """
@@ -20,8 +21,10 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr
 
+from ouie.console.config import ConsoleConfig
 from ouie.core.config import ConfigError, load_yaml_config
 from ouie.core.recording import SensorSite, read_sensors_geojson
+from ouie.fusion.config import FusionConfig
 from ouie.sim.scenario import Origin
 from ouie.store.database import DEFAULT_DATABASE_URL
 from ouie.store.retention import RetentionPolicy
@@ -98,12 +101,19 @@ class CityConfig(_Strict):
     cameras_file: Path | None = Field(
         default=None, description="Cameras and cueing YAML of ouie.cameras (optional)."
     )
+    fusion: FusionConfig = Field(
+        default_factory=FusionConfig, description="Association and localization settings."
+    )
     heartbeat_timeout_s: float = Field(
         default=120.0, gt=0, description="A sensor silent this long is marked offline, s."
     )
     validation: ValidationSettings = Field(default_factory=ValidationSettings)
     retention: RetentionPolicy = Field(default_factory=RetentionPolicy)
     http: HttpSettings = Field(default_factory=HttpSettings)
+    console: ConsoleConfig | None = Field(
+        default_factory=ConsoleConfig,
+        description="The operator console mounted at /console (null: no console).",
+    )
 
     def sensors(self) -> list[SensorSite]:
         """The sensors from `sensors_file`."""

@@ -7,7 +7,7 @@ logins and every view of an incident go to the audit chain.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from typing import Annotated
 
@@ -18,6 +18,7 @@ from sqlalchemy import func, select
 
 from ouie.console.auth import (
     ROLE_PERMISSIONS,
+    LoginThrottle,
     Permission,
     SessionUser,
     check_csrf,
@@ -28,7 +29,7 @@ from ouie.console.auth import (
     verify_password,
 )
 from ouie.console.config import ConsoleConfig
-from ouie.console.feed import LiveFeed, sse_frame
+from ouie.console.feed import CLOSED, LiveFeed, sse_frame
 from ouie.console.views import (
     AuditEntryView,
     AuditPage,
@@ -72,11 +73,27 @@ def services_of(request: Request) -> ConsoleServices:
     return services
 
 
+def authorized(permission: Permission) -> Callable[[Request], SessionUser]:
+    """`requires(permission)`, and the user must still exist, be active and hold the same
+    role in the store: disabling a user or changing their role ends their sessions at once."""
+    check = requires(permission)
+
+    def dependency(request: Request) -> SessionUser:
+        user = check(request)
+        row = services_of(request).store.get_user(user.name)
+        if row is None or not row.active or row.role != user.role:
+            request.session.clear()
+            raise HTTPException(status.HTTP_401_UNAUTHORIZED, "session no longer valid")
+        return user
+
+    return dependency
+
+
 Services = Annotated[ConsoleServices, Depends(services_of)]
-Viewer = Annotated[SessionUser, Depends(requires(Permission.VIEW))]
-Triager = Annotated[SessionUser, Depends(requires(Permission.TRIAGE))]
-CueApprover = Annotated[SessionUser, Depends(requires(Permission.APPROVE_CUE))]
-Auditor = Annotated[SessionUser, Depends(requires(Permission.READ_AUDIT))]
+Viewer = Annotated[SessionUser, Depends(authorized(Permission.VIEW))]
+Triager = Annotated[SessionUser, Depends(authorized(Permission.TRIAGE))]
+CueApprover = Annotated[SessionUser, Depends(authorized(Permission.APPROVE_CUE))]
+Auditor = Annotated[SessionUser, Depends(authorized(Permission.READ_AUDIT))]
 
 router = APIRouter()
 
@@ -117,10 +134,25 @@ def get_session(request: Request) -> SessionInfo:
 def login(form: LoginForm, request: Request, services: Services) -> SessionInfo:
     """Check the password (argon2), start a fresh session and audit the attempt."""
     check_csrf(request)
+    client = request.client.host if request.client else "unknown"
+    throttle: LoginThrottle = request.app.state.login_throttle
+    wait_s = throttle.wait_s(form.name)
+    if wait_s > 0:
+        services.store.audit(
+            AuditEvent(
+                action="auth.login_failed",
+                actor="anonymous",
+                subject=f"user:{form.name}",
+                details={"client": client, "throttled": True},
+            )
+        )
+        raise HTTPException(
+            status.HTTP_429_TOO_MANY_REQUESTS,
+            f"too many failed logins for {form.name}; try again in {wait_s:.0f} s",
+        )
     user = services.store.get_user(form.name)
     known = user is not None and user.active
     ok = verify_password(user.password_hash if known and user else None, form.password)
-    client = request.client.host if request.client else "unknown"
     services.store.audit(
         AuditEvent(
             action="auth.login" if ok else "auth.login_failed",
@@ -130,7 +162,9 @@ def login(form: LoginForm, request: Request, services: Services) -> SessionInfo:
         )
     )
     if not ok or user is None:
+        throttle.failed(form.name)
         raise HTTPException(status.HTTP_401_UNAUTHORIZED, "wrong user name or password")
+    throttle.succeeded(form.name)
     start_session(request, user.name, Role(user.role))
     return session_info(request)
 
@@ -307,6 +341,8 @@ async def _event_stream(feed: LiveFeed, request: Request) -> AsyncIterator[str]:
             except TimeoutError:
                 yield ": heartbeat\n\n"
                 continue
+            if kind == CLOSED:
+                return
             yield sse_frame(kind, data)
 
 

@@ -12,6 +12,9 @@ from __future__ import annotations
 
 import hmac
 import secrets
+import threading
+import time
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 from enum import StrEnum
@@ -139,3 +142,44 @@ def requires(permission: Permission) -> Callable[[Request], SessionUser]:
         return user
 
     return dependency
+
+
+class LoginThrottle:
+    """Refuses logins for a user name after `max_failures` failed attempts within `window_s`,
+    until the oldest of them leaves the window (against password guessing; in memory)."""
+
+    def __init__(
+        self,
+        max_failures: int = 5,
+        window_s: float = 300.0,
+        clock_s: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.max_failures, self.window_s, self._clock_s = max_failures, window_s, clock_s
+        self._failures: dict[str, deque[float]] = {}
+        self._lock = threading.Lock()
+
+    def _recent(self, name: str, now: float) -> deque[float]:
+        failures = self._failures.setdefault(name, deque())
+        while failures and now - failures[0] >= self.window_s:
+            failures.popleft()
+        return failures
+
+    def wait_s(self, name: str) -> float:
+        """0 when `name` may try; else the seconds until the next try is allowed."""
+        with self._lock:
+            now = self._clock_s()
+            failures = self._recent(name, now)
+            if len(failures) < self.max_failures:
+                return 0.0
+            return self.window_s - (now - failures[0])
+
+    def failed(self, name: str) -> None:
+        """Count a failed attempt."""
+        with self._lock:
+            now = self._clock_s()
+            self._recent(name, now).append(now)
+
+    def succeeded(self, name: str) -> None:
+        """Forget the failures of a user who logged in."""
+        with self._lock:
+            self._failures.pop(name, None)

@@ -26,19 +26,40 @@ def user_add(
     """Create a console user; the password is asked for twice and never echoed."""
     from sqlalchemy.exc import IntegrityError
 
-    from ouie.console.auth import hash_password
+    from ouie.console.users import create_user
     from ouie.store.repository import Store
 
     password = typer.prompt("Password", hide_input=True, confirmation_prompt=True)
     store = Store.open(database)
     try:
-        store.add_user(name, role, hash_password(password), actor=actor)
+        create_user(store, name, role, password, actor=actor)
     except IntegrityError:
         typer.echo(f"a user named {name!r} already exists", err=True)
         raise typer.Exit(1) from None
     finally:
         store.close()
     typer.echo(f"user {name} ({role.value}) created")
+
+
+@user_app.command("disable")
+def user_disable(
+    name: Annotated[str, typer.Argument(help="User name.")],
+    database: Annotated[str, typer.Option(help=DATABASE_HELP)] = "sqlite:///ouie.db",
+    actor: Annotated[str, typer.Option(help="Who disables the user (audited).")] = "admin",
+) -> None:
+    """Stop a user from logging in; their open console sessions end at once (audited)."""
+    from ouie.console.users import disable_user
+    from ouie.store.repository import Store
+
+    store = Store.open(database)
+    try:
+        disabled = disable_user(store, name, actor)
+    finally:
+        store.close()
+    if not disabled:
+        typer.echo(f"no active user named {name!r}", err=True)
+        raise typer.Exit(1)
+    typer.echo(f"user {name} disabled")
 
 
 @user_app.command("list")

@@ -30,6 +30,12 @@ class ConsoleConfig(BaseModel):
     session_max_age_s: int = Field(
         default=8 * 3600, gt=0, description="A session ends this long after login, s."
     )
+    login_max_failures: int = Field(
+        default=5, ge=1, description="Failed logins for one user name before a wait is imposed."
+    )
+    login_failure_window_s: float = Field(
+        default=300.0, gt=0, description="Window over which failed logins are counted, s."
+    )
     https_only: bool = Field(
         default=False,
         description="Mark the session cookie Secure (set it whenever the console is behind TLS).",

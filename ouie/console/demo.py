@@ -21,41 +21,40 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import soundfile as sf
+import yaml
 from pydantic import BaseModel, Field
 from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 
-from ouie.cameras.config import CueingConfig, CueMode, cameras_from_scenario
-from ouie.cameras.cueing import CueController, OnvifMover
+from ouie.cameras.config import CamerasConfig, CueingConfig, CueMode, cameras_from_scenario
 from ouie.cameras.planning import buildings_enu
 from ouie.cameras.render import Mark
-from ouie.cameras.virtual import scenario_marks, start_virtual_cameras
-from ouie.central.app import create_app
-from ouie.central.service import CentralService
-from ouie.console.app import attach_console
-from ouie.console.auth import hash_password
-from ouie.console.cameras import ControllerDesk
-from ouie.console.feed import LiveFeed
+from ouie.cameras.virtual import VirtualCameraFleet, scenario_marks, start_virtual_cameras
+from ouie.central.config import CityConfig
+from ouie.central.runtime import build_central
+from ouie.console.app import mount_on_runtime
 from ouie.console.server import BackgroundServer
-from ouie.console.views import CuePolicyView, MapView
+from ouie.console.users import create_user
+from ouie.console.views import MapView
+from ouie.core.classes import EventClass
+from ouie.core.geo import LocalFrame
 from ouie.core.recording import RecordingFolder
 from ouie.core.report import EventReport
 from ouie.core.timebase import NS_PER_S, ns_to_iso, sample_time_ns
-from ouie.fusion.association import Associator
 from ouie.fusion.config import FusionConfig
 from ouie.fusion.evaluation import evaluate
-from ouie.fusion.incident import Incident
+from ouie.fusion.incident import Incident, IncidentStatus
 from ouie.sensor.config import DetectorConfig
 from ouie.sensor.models import cache_dir
 from ouie.sensor.pipeline import SensorPipeline
 from ouie.sim.render import simulate
 from ouie.sim.scenario import Scenario, load_scenario
-from ouie.store.records import Role
+from ouie.store.models import Incident as StoredIncident
+from ouie.store.records import CueState, Role
 from ouie.store.repository import Store
 from ouie.transport.bus import InProcessBus
 from ouie.transport.topics import (
@@ -148,28 +147,6 @@ class ReplayClock:
             time.sleep(ahead_s)
 
 
-@dataclass
-class KeptIncidents:
-    """Fusion's `Associator` (an `IncidentSource`) that also keeps the latest revision of every
-    incident it emits, for scoring against the truth at the end."""
-
-    associator: Associator
-    latest: dict[str, Incident] = field(default_factory=dict)
-
-    def _keep(self, incidents: list[Incident]) -> list[Incident]:
-        for incident in incidents:
-            self.latest[incident.incident_id] = incident
-        return incidents
-
-    def add(self, report: EventReport, now_ns: int) -> list[Any]:
-        """Forward to the associator, keep what it emits."""
-        return self._keep(self.associator.add(report, now_ns))
-
-    def poll(self, now_ns: int) -> list[Any]:
-        """Forward to the associator, keep what it emits."""
-        return self._keep(self.associator.poll(now_ns))
-
-
 class CueLatency(BaseModel):
     """End of sound → confirmed camera command, over the executed cues, simulated s."""
 
@@ -255,7 +232,7 @@ def create_logins(store: Store) -> list[DemoLogin]:
         DemoLogin(name=role.value, role=role, password=secrets.token_urlsafe(9)) for role in Role
     ]
     for login in logins:
-        store.add_user(login.name, login.role, hash_password(login.password), actor="ouie-demo")
+        create_user(store, login.name, login.role, login.password, actor="ouie-demo")
     return logins
 
 
@@ -269,10 +246,26 @@ class DemoRun:
     clock: ReplayClock
 
 
+def write_cameras_file(fleet: VirtualCameraFleet, cueing: CueingConfig, folder: Path) -> Path:
+    """The running virtual cameras as a cameras YAML for the central service, their shared
+    credentials in a 0600 secret file beside it (never in the YAML)."""
+    secret = folder / "cameras.secret"
+    secret.touch(mode=0o600)
+    password = fleet.credentials.password.get_secret_value()
+    secret.write_text(f"{fleet.credentials.username}:{password}\n", encoding="utf-8")
+    cameras = [c.model_copy(update={"secret_file": secret}) for c in fleet.configs.values()]
+    path = folder / "cameras.yaml"
+    document = CamerasConfig(cueing=cueing, cameras=cameras).model_dump(mode="json")
+    path.write_text(yaml.safe_dump(document), encoding="utf-8")
+    return path
+
+
 @contextmanager
-def running_demo(options: DemoOptions, database_dir: Path) -> Iterator[tuple[DemoRun, Replay]]:
-    """Start every part (store, bus, central service, cameras, console) around a rendered
-    recording; yields the run and the replay context, and stops everything on exit."""
+def running_demo(options: DemoOptions, work_dir: Path) -> Iterator[tuple[DemoRun, Replay]]:
+    """Start every part around a rendered recording: virtual cameras, the central service as
+    `ouie serve` builds it (`build_central`, in-process bus, replay clock), the console on it;
+    yields the run and the replay, and stops everything on exit. `work_dir` holds the database
+    and the cameras file."""
     scenario = load_scenario(options.scenario)
     duration_s = min(options.duration_s or scenario.duration_s, scenario.duration_s)
     recording = prepare_recording(scenario, duration_s, cache_root(options))
@@ -283,47 +276,29 @@ def running_demo(options: DemoOptions, database_dir: Path) -> Iterator[tuple[Dem
         cueing = CueingConfig(mode=CueMode.SUGGEST)
 
     with ExitStack() as stack:
-        store = Store.open(f"sqlite:///{database_dir / 'ouie-demo.db'}")
-        stack.callback(store.close)
-        logins = create_logins(store)
-        bus = InProcessBus()
-        stack.callback(bus.close)
         fleet = stack.enter_context(
             start_virtual_cameras(
                 cameras_from_scenario(scenario), scenario.frame, buildings_enu(scenario)
             )
         )
-        feed = LiveFeed()
-        mover = OnvifMover(lambda _camera: fleet.credentials)
-        controller = CueController(
-            cueing,
-            list(fleet.configs.values()),
-            scenario.frame,
-            mover,
-            store.audit,
-            buildings_enu(scenario),
-            clock_s=lambda: clock() / NS_PER_S,
+        city = CityConfig(
+            name=scenario.name,
+            origin=scenario.origin,
+            database_url=f"sqlite:///{work_dir / 'ouie-demo.db'}",
+            transport="inprocess",
+            sensors_file=recording.path / "sensors.geojson",
+            cameras_file=write_cameras_file(fleet, cueing, work_dir),
+            fusion=FusionConfig(air_temperature_c=scenario.weather.air_temperature_c),
         )
-        desk = ControllerDesk(controller, mover, feed, clock=clock)
-        stack.callback(desk.close)
-        fusion = FusionConfig(air_temperature_c=scenario.weather.air_temperature_c)
-        incidents = KeptIncidents(Associator(recording.sensors, scenario.frame, fusion))
-        service = CentralService(store, bus, incidents, recording.sensors, cuer=desk, clock=clock)
-        service.start()
-        stack.callback(service.stop)
-        app = create_app(service, title=f"ouie demo: {scenario.name}")
-        attach_console(
-            app,
-            service,
-            feed=feed,
-            cue_policy=CuePolicyView(
-                mode=cueing.mode.value, legal_basis=cueing.legal_basis, dpia=cueing.dpia
-            ),
-            map_view=MapView.of_scenario(scenario),
-            cameras=desk,
-        )
-        server = stack.enter_context(BackgroundServer(app, options.host, options.port))
-        run = DemoRun(url=f"{server.url}/console/", logins=logins, store=store, clock=clock)
+        bus = InProcessBus()
+        runtime = build_central(city, bus=bus, clock=clock)
+        stack.callback(runtime.close)
+        console = mount_on_runtime(runtime, map_view=MapView.of_scenario(scenario))
+        stack.callback(console.close)
+        logins = create_logins(runtime.store)
+        server = stack.enter_context(BackgroundServer(runtime.app, options.host, options.port))
+        stack.callback(console.services.feed.close)  # first: live streams end, the server stops
+        run = DemoRun(url=f"{server.url}/console/", logins=logins, store=runtime.store, clock=clock)
         replay = Replay(
             scenario=scenario,
             recording=recording,
@@ -332,9 +307,8 @@ def running_demo(options: DemoOptions, database_dir: Path) -> Iterator[tuple[Dem
             bus=bus,
             clock=clock,
             set_marks=fleet.set_marks,
-            incidents=incidents,
             cue_mode=cueing.mode.value,
-            store=store,
+            store=runtime.store,
         )
         yield run, replay
 
@@ -350,7 +324,6 @@ class Replay:
     bus: InProcessBus
     clock: ReplayClock
     set_marks: Callable[[list[Mark]], None]
-    incidents: KeptIncidents
     cue_mode: str
     store: Store
     published: int = 0
@@ -435,6 +408,25 @@ class Replay:
         self.clock.sleep_until(end_ns + round(SETTLE_S * NS_PER_S))
         self.bus.drain(10.0)
         self.wall_s = time.monotonic() - wall0
+        self.wait_for_cues()
+
+    def wait_for_cues(self, timeout_s: float = 10.0, quiet_s: float = 0.5) -> None:
+        """Wait (bounded) until cueing has settled: no new cue for `quiet_s` and every executed
+        cue with its latency recorded (the service plans, moves and stores cues on its own
+        worker thread, after the incident)."""
+        deadline = time.monotonic() + timeout_s
+        seen: list[tuple[int, str, float | None]] = []
+        while time.monotonic() < deadline:
+            time.sleep(quiet_s)
+            cues = [
+                (cue.id, cue.state, cue.latency_s)
+                for incident in self.store.list_incidents(limit=100_000)
+                for cue in self.store.list_cues(incident.id)
+            ]
+            settled = all(state != CueState.EXECUTED or lat is not None for _, state, lat in cues)
+            if cues == seen and settled:
+                return
+            seen = cues
 
     def summary(self) -> DemoSummary:
         """Score the incidents against the scenario's truth; count reports, cues, latencies."""
@@ -443,7 +435,10 @@ class Replay:
             for t in (self.recording.truth or [])
             if t.onset_ns < self.recording.start_ns + self.duration_s * NS_PER_S
         ]
-        incidents = list(self.incidents.latest.values())
+        incidents = [
+            fusion_incident(row, self.scenario.frame)
+            for row in self.store.list_incidents(limit=100_000)
+        ]
         evaluation = evaluate(incidents, truth, self.scenario.frame)
         outcomes = {
             i.incident_id: IncidentOutcome(
@@ -494,3 +489,27 @@ class Replay:
             cue_latency=CueLatency.of([c.latency_s for c in cues if c.latency_s is not None]),
             incident_outcomes=list(outcomes.values()),
         )
+
+
+def fusion_incident(row: StoredIncident, frame: LocalFrame) -> Incident:
+    """A stored incident in fusion's form, for `ouie.fusion.evaluation.evaluate` (the store
+    keeps no covariance, so the 95 % ellipse test is left out)."""
+    east_m = north_m = None
+    if row.lat is not None and row.lon is not None:
+        east, north, _ = frame.to_enu(row.lat, row.lon, frame.origin_height_m)
+        east_m, north_m = float(east), float(north)
+    return Incident(
+        incident_id=row.id,
+        revision=max(row.revision, 1),
+        class_=EventClass(row.class_),
+        status=IncidentStatus(row.status),
+        onset_ns=row.onset_ns,
+        lat=row.lat,
+        lon=row.lon,
+        east_m=east_m,
+        north_m=north_m,
+        uncertainty_m=row.uncertainty_m,
+        sensors_used=list(row.sensors_used),
+        report_ids=list(row.report_ids),
+        score=row.score or 0.0,
+    )

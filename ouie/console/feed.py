@@ -17,6 +17,8 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 RESYNC = "resync"
+CLOSED = "closed"
+"""Sent once by `LiveFeed.close()`: streams end, so a server can stop without waiting on them."""
 
 
 def sse_frame(kind: str, data: Any) -> str:
@@ -33,6 +35,9 @@ class _Subscriber:
 
     def offer(self, kind: str, data: Any) -> None:
         """Runs on the subscriber's loop: enqueue, or replace the backlog with one resync."""
+        if kind == CLOSED:
+            self.queue.put_nowait((kind, data))
+            return
         if self.queue.qsize() >= self.max_queued:
             if not self.behind:
                 while not self.queue.empty():
@@ -51,6 +56,10 @@ class LiveFeed:
         self.max_queued = max_queued
         self._subscribers: set[_Subscriber] = set()
         self._lock = threading.Lock()
+
+    def close(self) -> None:
+        """End every subscriber's stream (before the web server stops)."""
+        self.publish(CLOSED, {})
 
     def publish(self, kind: str, data: Any) -> None:
         """Send `data` (JSON-able) as a `kind` event to every subscriber; callable from any

@@ -36,6 +36,18 @@ def _load(name_or_path: str) -> Scenario:
         raise typer.Exit(2) from None
 
 
+def _log_to_console() -> None:
+    """Warnings of the simulator (e.g. a source inside a building) go to the console."""
+    import logging
+
+    from rich.logging import RichHandler
+
+    logger = logging.getLogger("ouie.sim")
+    if not logger.handlers:
+        logger.addHandler(RichHandler(show_time=False, show_path=False))
+        logger.setLevel(logging.INFO)
+
+
 def simulate_command(
     scenario: ScenarioArg,
     out: Annotated[Path, typer.Option("--out", "-o", help="Recording folder to write.")],
@@ -67,8 +79,13 @@ def simulate_command(
     if audio_dir is not None and not audio_dir.is_dir():
         Console(stderr=True).print(f"[red]--audio-dir {audio_dir}: not a folder[/red]")
         raise typer.Exit(2)
+    _log_to_console()
     began = time.perf_counter()
-    folder = simulate(loaded, out, audio_dir=audio_dir, duration_s=duration, seed=seed)
+    try:
+        folder = simulate(loaded, out, audio_dir=audio_dir, duration_s=duration, seed=seed)
+    except (OSError, ValueError) as error:
+        Console(stderr=True).print(f"[red]cannot simulate {scenario}:[/red] {error}")
+        raise typer.Exit(2) from None
     elapsed_s = time.perf_counter() - began
     truth = folder.truth or []
     alerting = sum(1 for t in truth if getattr(t, "alerting", False))
@@ -143,10 +160,15 @@ def plot_command(
     from rich.console import Console
 
     from ouie.sim.plot import plot_scenario
-    from ouie.sim.render import nlos_fraction
+    from ouie.sim.render import nlos_fractions
 
     loaded = _load(scenario)
-    path = plot_scenario(loaded, out, nlos_fraction=nlos_fraction(loaded))
+    everywhere, near = nlos_fractions(loaded, 300.0)
+    note = (
+        f"non-line-of-sight: {100 * everywhere:.0f} % of sensor–event pairs, "
+        f"{100 * near:.0f} % of those closer than 300 m"
+    )
+    path = plot_scenario(loaded, out, note=note)
     Console().print(f"[green]wrote[/green] {path}")
 
 

@@ -29,10 +29,9 @@ def nice_scale_length_m(about_m: float) -> float:
     return float(max(m * exponent for m in (1.0, 2.0, 5.0) if m * exponent <= about_m))
 
 
-def plot_scenario(
-    scenario: Scenario, out_path: Path, *, nlos_fraction: float | None = None
-) -> Path:
-    """Draw the scenario's map into `out_path` (PNG) and return the path."""
+def plot_scenario(scenario: Scenario, out_path: Path, *, note: str | None = None) -> Path:
+    """Draw the scenario's map into `out_path` (PNG), with an optional line of `note` under the
+    title, and return the path."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -132,8 +131,8 @@ def plot_scenario(
     ax.set_xlabel("east of origin, m")
     ax.set_ylabel("north of origin, m")
     subtitle = f"{len(scenario.events)} events over {scenario.duration_s:.0f} s"
-    if nlos_fraction is not None:
-        subtitle += f"; {100 * nlos_fraction:.0f} % of sensor–event paths non-line-of-sight"
+    if note:
+        subtitle += f"\n{note}"
     ax.set_title(
         f"{scenario.name}: origin {scenario.origin.lat:.4f} N, {scenario.origin.lon:.4f} E\n"
         f"{subtitle}",

@@ -10,9 +10,11 @@ What is modelled, per source–microphone pair:
   independent reflection factor (asphalt and paving are acoustically hard);
 - **buildings**: when a building block cuts the line of sight, the direct path is replaced by the
   shortest diffracted path, over the roofs (vertical plane) or around the corners (horizontal
-  plane), attenuated by the ISO 9613-2 barrier formula (eq. 14–16).
+  plane), attenuated by the ISO 9613-2 barrier formula (eq. 14–16);
+- **street reverberation** (optional): the facades' many reflections as one diffuse tail after
+  the first arrival, decaying with a reverberation time, whose energy falls as 1/r (not 1/r²).
 
-Simplified away, on purpose: facade reflections and reverberation in street canyons, wind and
+Simplified away, on purpose: individual facade reflections (only their diffuse sum), wind and
 temperature gradients (refraction), turbulence, ground impedance (phase), the ground reflection
 of diffracted paths, and moving sources (no Doppler).
 """
@@ -167,6 +169,8 @@ class BuildingGeometry:
         self.heights_m = np.asarray(heights_m, dtype=float)
         self._tree = shapely.STRtree(self.polygons)
         # A segment that only grazes a corner is not blocked: test against slightly shrunk blocks.
+        self.blocks = shapely.union_all(self.polygons)
+        shapely.prepare(self.blocks)
         self._blocker = shapely.union_all([p.buffer(-0.05) for p in self.polygons])
         shapely.prepare(self._blocker)
         corners = [np.asarray(p.exterior.coords)[:-1] for p in self.polygons]
@@ -185,6 +189,14 @@ class BuildingGeometry:
         distance = np.linalg.norm(b - a, axis=1)
         distance[blocked] = 0.0
         return distance.reshape(len(starts), len(ends))
+
+    def ground_tracks_cross(self, source_xy: FloatArray, receivers_xy: FloatArray) -> NDArray:
+        """For each receiver, whether the ground track from the source crosses a block (one
+        vectorized test; only those pairs need the diffraction geometry)."""
+        lines = shapely.linestrings(
+            np.stack([np.broadcast_to(source_xy, receivers_xy.shape), receivers_xy], axis=1)
+        )
+        return np.asarray(shapely.intersects(lines, self._blocker), dtype=bool)
 
     def line_of_sight_profile(self, source: FloatArray, receiver: FloatArray) -> FloatArray:
         """Vertical profile (distance_m along the ground track, height_m) from source to receiver:
@@ -247,11 +259,23 @@ class BuildingGeometry:
             ),
         )
 
+    def around_lower_bound_m(self, source: FloatArray, receiver: FloatArray) -> float:
+        """A path round the blocks passes at least one corner c, so it is at least
+        min_c sqrt((|S−c| + |c−R|)² + Δz²) long (horizontal distances)."""
+        if len(self.corners) == 0:
+            return float("inf")
+        via = np.linalg.norm(self.corners - source[:2], axis=1) + np.linalg.norm(
+            self.corners - receiver[:2], axis=1
+        )
+        return float(np.hypot(via.min(), receiver[2] - source[2]))
+
     def diffracted_path(self, source: FloatArray, receiver: FloatArray) -> SoundPath | None:
         """The shorter of the roof and around paths, or None when there is line of sight."""
         roof = self.roof_path(source, receiver)
         if roof is None:
             return None
+        if self.around_lower_bound_m(source, receiver) >= roof.length_m:
+            return roof  # no way round can be shorter: skip the graph search
         around = self.around_path(source, receiver)
         return roof if around is None or roof.length_m <= around.length_m else around
 
@@ -297,3 +321,39 @@ def path_response(
         )
     gain = path.reflection_gain * spherical_spreading_gain(path.length_m)
     return np.asarray(gain * 10.0 ** (-loss_db / 20.0), dtype=float)
+
+
+REVERB_PREDELAY_S = 0.005
+"""Gap between the first arrival and the start of the street reverberation tail, s."""
+REVERB_BUILD_UP_S = 0.010
+"""Time constant of the tail's build-up, s."""
+
+
+def street_reverb_tail(
+    sample_rate_hz: int, rt60_s: float, rng: np.random.Generator
+) -> NDArray[np.float64]:
+    """A diffuse reverberation tail of unit energy (Σh² = 1), down to −40 dB:
+      h(t) ∝ n(t) · (1 − exp(−t/τ_b)) · 10^(−3·t/T60),   0 ≤ t < ⅔·T60
+    with n white Gaussian noise, τ_b = `REVERB_BUILD_UP_S` and T60 the time the energy takes to
+    fall by 60 dB."""
+    t = np.arange(max(1, round(2.0 / 3.0 * rt60_s * sample_rate_hz))) / sample_rate_hz
+    h = (
+        rng.standard_normal(t.size)
+        * (1.0 - np.exp(-t / REVERB_BUILD_UP_S))
+        * 10.0 ** (-3.0 * t / rt60_s)
+    )
+    return np.asarray(h / np.sqrt(np.sum(h**2)), dtype=float)
+
+
+def street_reverb_gain(
+    distance_m: float, critical_distance_m: float, excess_attenuation_db_per_m: float
+) -> float:
+    """Pressure gain (re the source at 1 m) of a unit-energy tail. Its energy
+      E_t = 10^(−κ·r/10) / (r_c·r)
+    falls as 1/r, like a field spread along a street, with an excess attenuation of κ dB/m for
+    what the crossings, open squares and absorbing facades let escape; without κ it would equal
+    the direct sound's 1/r² at the critical distance r = r_c. g = sqrt(E_t)."""
+    r = max(distance_m, 0.1)
+    return float(
+        np.sqrt(10.0 ** (-excess_attenuation_db_per_m * r / 10.0) / (critical_distance_m * r))
+    )

@@ -141,6 +141,24 @@ class Propagation(_Strict):
     )
     air_absorption: bool = Field(default=True, description="ISO 9613-1 air absorption.")
     buildings: bool = Field(default=True, description="Diffraction by the building blocks.")
+    street_reverb_rt60_s: float = Field(
+        default=0.0,
+        ge=0.0,
+        le=5.0,
+        description="Reverberation time of the streets' diffuse tail after each arrival, s "
+        "(0: off; 0.5–1.5 s in street canyons).",
+    )
+    street_reverb_critical_distance_m: float = Field(
+        default=15.0,
+        gt=0.0,
+        description="Distance at which the tail carries as much energy as the direct sound, m.",
+    )
+    street_reverb_excess_attenuation_db_per_m: float = Field(
+        default=0.05,
+        ge=0.0,
+        description="Extra decay of the tail's level with distance (crossings, squares, "
+        "absorption), dB/m.",
+    )
 
 
 class ScriptedEvent(_Strict):

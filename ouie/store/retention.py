@@ -3,7 +3,8 @@
 Reports older than `reports_days` and incidents older than `incidents_days` (by their onset) are
 deleted; before deletion they are counted into `daily_aggregates` (UTC day × kind × class ×
 disposition), which is all that survives. Cues and dispositions go with their incident. The audit
-chain is kept whole (it is what an oversight body verifies) and records each purge.
+chain is kept whole (it is what an oversight body verifies) and records each purge that
+deleted something.
 """
 
 from __future__ import annotations
@@ -75,13 +76,14 @@ def purge(store: Store, policy: RetentionPolicy, now_ns: int) -> PurgeResult:
             reports_deleted=reports.rowcount,  # type: ignore[attr-defined]
             incidents_deleted=incidents.rowcount,  # type: ignore[attr-defined]
         )
-        store.audit.append(
-            AuditEvent(
-                action="retention.purge",
-                actor="system",
-                subject="store",
-                details={**result.model_dump(), **policy.model_dump(), "now_ns": now_ns},
-            ),
-            session,
-        )
+        if result.reports_deleted or result.incidents_deleted:
+            store.audit.append(
+                AuditEvent(
+                    action="retention.purge",
+                    actor="system",
+                    subject="store",
+                    details={**result.model_dump(), **policy.model_dump(), "now_ns": now_ns},
+                ),
+                session,
+            )
     return result

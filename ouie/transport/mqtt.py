@@ -64,6 +64,9 @@ class MqttBus:
         self._client.on_disconnect = self._on_disconnect
         self._client.on_publish = self._on_publish
         self._client.on_message = self._on_message
+        self._client.on_subscribe = self._on_subscribe
+        self._unacked_subscriptions: set[int] = set()
+        self._subscribed = threading.Condition()
         self._subscriptions: dict[str, tuple[int, MessageHandler]] = {}
         self._pending_acks: dict[int, AckCallback] = {}
         self._early_acks: set[int] = set()
@@ -114,7 +117,20 @@ class MqttBus:
         with self._lock:
             self._subscriptions[topic_filter] = (qos, handler)
         if self.connected:
-            self._client.subscribe(topic_filter, qos)
+            self._track_subscribe(self._client.subscribe(topic_filter, qos)[1])
+
+    def wait_subscribed(self, timeout_s: float = 10.0) -> bool:
+        """Block until connected and every subscription is acknowledged (SUBACK); messages
+        published before that may not be delivered to this client."""
+        if not self.wait_connected(timeout_s):
+            return False
+        with self._subscribed:
+            return self._subscribed.wait_for(lambda: not self._unacked_subscriptions, timeout_s)
+
+    def _track_subscribe(self, mid: int | None) -> None:
+        if mid is not None:
+            with self._subscribed:
+                self._unacked_subscriptions.add(mid)
 
     def close(self) -> None:
         """Disconnect cleanly (no last will) and stop the network thread."""
@@ -131,7 +147,7 @@ class MqttBus:
         with self._lock:
             filters = [(f, qos) for f, (qos, _h) in self._subscriptions.items()]
         if filters:
-            client.subscribe(filters)
+            self._track_subscribe(client.subscribe(filters)[1])
         self._connected.set()
         for hook in self.on_connected:
             hook()
@@ -150,6 +166,11 @@ class MqttBus:
                 self._early_acks.add(mid)
         if callback is not None:
             callback()
+
+    def _on_subscribe(self, client, userdata, mid, reason_codes, properties) -> None:
+        with self._subscribed:
+            self._unacked_subscriptions.discard(mid)
+            self._subscribed.notify_all()
 
     def _on_message(self, client, userdata, message: mqtt.MQTTMessage) -> None:
         with self._lock:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import sqlite3
 import threading
+import time
 from pathlib import Path
 
 from ouie.core.report import EventReport
@@ -67,11 +68,21 @@ class SensorUplink:
     """A sensor's side of the transport: `send(report)` queues durably; a forwarder thread
     publishes queued reports in order with QoS 1, at most `window` unacknowledged at a time,
     and deletes each one on its PUBACK. Publishes the retained status 'online' on start and
-    'offline' on a clean stop (an MQTT last will covers unclean ones)."""
+    every `heartbeat_s` (the central marks a silent sensor offline), and 'offline' on a clean
+    stop (an MQTT last will covers unclean ones)."""
 
-    def __init__(self, sensor_id: str, bus: Bus, outbox: Outbox, window: int = 200) -> None:
+    def __init__(
+        self,
+        sensor_id: str,
+        bus: Bus,
+        outbox: Outbox,
+        window: int = 200,
+        heartbeat_s: float = 30.0,
+    ) -> None:
         self.sensor_id = sensor_id
         self._bus, self._outbox, self._window = bus, outbox, window
+        self._heartbeat_s = heartbeat_s
+        self._last_heartbeat = time.monotonic()
         self._in_flight: set[int] = set()
         self._last_sent_id = 0
         self._lock = threading.Lock()
@@ -115,8 +126,11 @@ class SensorUplink:
 
     def _forward(self) -> None:
         while not self._stop.is_set():
-            self._wake.wait(0.5)
+            self._wake.wait(min(0.5, self._heartbeat_s))
             self._wake.clear()
+            if time.monotonic() - self._last_heartbeat >= self._heartbeat_s:
+                self._last_heartbeat = time.monotonic()
+                self.publish_status(ONLINE)
             if not self._bus.connected:
                 continue  # the bus resends its in-flight messages on reconnection
             with self._lock:

@@ -96,14 +96,16 @@ function drawIncident(incident) {
     circle.getElement()?.setAttribute("data-incident", incident.id);
   }
   if (incident.lat !== null && incident.lon !== null) {
-    circle = L.circle([incident.lat, incident.lon], {
-      radius: Math.max(incident.uncertainty_m || 10, 5),
-      color: colourOf(incident.class), weight: 2, fillOpacity: 0.25,
-    })
+    // The 95 % circle in metres, and a marker of fixed size so that a precise fix stays visible.
+    const where = [incident.lat, incident.lon];
+    const style = { color: colourOf(incident.class), weight: 2 };
+    const area = L.circle(where, { ...style, radius: incident.uncertainty_m || 1, fillOpacity: 0.2 });
+    const dot = L.circleMarker(where, { ...style, radius: 7, fillOpacity: 0.6 });
+    circle = L.featureGroup([area, dot])
       .bindTooltip(`${incident.class} ±${Math.round(incident.uncertainty_m || 0)} m`)
       .on("click", () => openIncident(incident.id))
       .addTo(state.map);
-    circle.getElement()?.setAttribute("data-incident", incident.id);
+    dot.getElement()?.setAttribute("data-incident", incident.id);
   }
   state.incidents.set(incident.id, { incident, circle });
   renderIncidentTable();
@@ -141,11 +143,19 @@ async function reload() {
   incidents.forEach(drawIncident);
 }
 
+// Show the whole network once: every sensor and camera in view.
+function fitNetwork() {
+  const points = [...state.sensors.values()].map((s) => [s.sensor.lat, s.sensor.lon])
+    .concat([...state.cameras.values()].map((c) => [c.camera.lat, c.camera.lon]));
+  if (points.length > 1) state.map.fitBounds(L.latLngBounds(points), { padding: [30, 30] });
+}
+
 async function start() {
   await ouie.requireLogin();
   const overview = await ouie.showCueBanner();
   buildMap(overview);
   await reload();
+  fitNetwork();
   ouie.listen({
     incident: drawIncident,
     sensor: drawSensor,

@@ -1,0 +1,116 @@
+"""Assembling a running central service from a `CityConfig`: store (migrated), bus, fusion,
+camera cueing (the console's `ControllerDesk` over the cameras' `CueController`), the service,
+its FastAPI app and the console mounted on it. `ouie serve` uses `build_central`;
+`CentralRuntime.close()` takes it all down in order."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from fastapi import FastAPI
+
+from ouie.cameras.config import CueingConfig
+from ouie.central.app import create_app
+from ouie.central.config import CityConfig
+from ouie.central.service import CentralService, audit_config
+from ouie.console.cameras import ControllerDesk
+from ouie.console.feed import LiveFeed
+from ouie.core.geo import LocalFrame
+from ouie.core.timebase import now_ns
+from ouie.store.repository import Store
+from ouie.transport.bus import Bus, InProcessBus
+
+
+@dataclass
+class CentralRuntime:
+    """The parts of a running central service."""
+
+    city: CityConfig
+    store: Store
+    bus: Bus
+    service: CentralService
+    app: FastAPI
+    cameras: ControllerDesk | None
+    feed: LiveFeed
+
+    def close(self) -> None:
+        """Stop the service, then the cameras, the bus and the store."""
+        self.service.stop()
+        if self.cameras is not None:
+            self.cameras.close()
+        self.bus.close()
+        self.store.close()
+
+
+def build_central(
+    city: CityConfig,
+    bus: Bus | None = None,
+    config_sha256: str | None = None,
+    clock: Callable[[], int] = now_ns,
+) -> CentralRuntime:
+    """Open and migrate the store, audit the configuration, connect the bus (MQTT unless
+    `bus` is given or the city says inprocess), wire fusion and cueing, start the service and
+    mount the console (unless `city.console` is None)."""
+    from ouie.fusion.association import Associator
+    from ouie.transport.mqtt import MqttBus
+
+    store = Store.open(city.database_url)
+    if config_sha256 is not None:
+        audit_config(store, city.name, config_sha256)
+    if bus is None:
+        bus = (
+            MqttBus(city.broker.settings(), client_id=city.broker.client_id)
+            if city.transport == "mqtt"
+            else InProcessBus()
+        )
+    sensors = city.sensors()
+    frame = LocalFrame(city.origin.lat, city.origin.lon, city.origin.height_m)
+    feed = LiveFeed()
+    cameras, cueing = _cameras(city, store, frame, clock, feed)
+    service = CentralService(
+        store,
+        bus,
+        Associator(sensors, frame, city.fusion),
+        sensors,
+        validation=city.validation,
+        heartbeat_timeout_s=city.heartbeat_timeout_s,
+        retention=city.retention,
+        cuer=cameras,
+        clock=clock,
+    )
+    service.start()
+    app = create_app(service, f"ouie {city.name}")
+    if city.console is not None:
+        from ouie.console.app import attach_console
+        from ouie.console.views import CuePolicyView, MapView
+
+        attach_console(
+            app,
+            service,
+            feed=feed,
+            cue_policy=CuePolicyView(
+                mode=cueing.mode.value, legal_basis=cueing.legal_basis, dpia=cueing.dpia
+            ),
+            map_view=MapView(lat=city.origin.lat, lon=city.origin.lon),
+            cameras=cameras,
+            config=city.console,
+        )
+    return CentralRuntime(city, store, bus, service, app, cameras, feed)
+
+
+def _cameras(
+    city: CityConfig, store: Store, frame: LocalFrame, clock: Callable[[], int], feed: LiveFeed
+) -> tuple[ControllerDesk | None, CueingConfig]:
+    """The camera desk over ONVIF for `cameras_file` (None without cameras) and the cueing
+    policy in force (mode off without cameras)."""
+    from ouie.cameras.config import CamerasConfig
+    from ouie.cameras.cueing import CueController, OnvifMover
+    from ouie.core.config import load_yaml_config
+
+    if city.cameras_file is None:
+        return None, CueingConfig()
+    cameras = load_yaml_config(city.cameras_file, CamerasConfig)
+    mover = OnvifMover()
+    controller = CueController(cameras.cueing, cameras.cameras, frame, mover, store.audit)
+    return ControllerDesk(controller, mover, feed, clock=clock), cameras.cueing
