@@ -196,8 +196,13 @@ def end_to_end(args: argparse.Namespace) -> dict[str, object]:
         simulate(scenario, args.recording, audio_dir=args.audio_dir, duration_s=args.duration_s)
     folder = RecordingFolder.read(args.recording)
     detect, detector = sensor_detector(args.backend, args.model)
+    cache = args.recording / f"reports-{detector.replace('/', '_')}.jsonl"
     began = time.perf_counter()
-    reports = detect_recording(folder, detect, lambda sensor, error: print(sensor, error))
+    if cache.is_file():  # detection is the slow part: reuse it (delete the file to re-run)
+        reports = [EventReport.from_json(line) for line in cache.read_text().splitlines()]
+    else:
+        reports = detect_recording(folder, detect, lambda sensor, error: print(sensor, error))
+        cache.write_text("".join(r.to_json() + "\n" for r in reports))
     detect_s = time.perf_counter() - began
     frame = frame_for(folder.sensors)
     config = FusionConfig(air_temperature_c=scenario.weather.air_temperature_c)
@@ -210,6 +215,7 @@ def end_to_end(args: argparse.Namespace) -> dict[str, object]:
         "recording": str(args.recording),
         "detector": detector,
         "detection_time_s": detect_s,
+        "detection_cached": str(cache),
         "reports": len(reports),
         **scored(
             args,

@@ -270,3 +270,24 @@ def test_an_onset_too_early_for_the_class_hearing_range_is_not_associated() -> N
     incidents = fuse(sensors, [*glass[:5], far])
     assert sorted(i.n_sensors for i in incidents) == [1, 5]
     assert 700 / C > 1.2 > CONFIG.range_m(EventClass.GLASS_BREAK) / C + 0.1  # the rule at work
+
+
+def test_a_burst_of_shots_with_missed_detections_stays_one_incident_per_shot() -> None:
+    ring = [(500 * np.cos(a), 500 * np.sin(a)) for a in np.linspace(0, 2 * np.pi, 8, False)]
+    sensors = sites([(0.0, 0.0), *ring])
+    source = (300.0, 100.0)  # arrivals spread over 2 s, shots 0.25 s apart
+    missed = {0: {"s4", "s5"}, 1: {"s6"}, 2: set()}
+    shots = [
+        [
+            r
+            for r in reports_for(sensors, source, jitter_s=0.0002, emission_ns=T0 + k * 250_000_000)
+            if r.sensor_id not in missed[k]
+        ]
+        for k in range(3)
+    ]
+    incidents = sorted(fuse(sensors, [r for shot in shots for r in shot]), key=lambda i: i.onset_ns)
+    assert [i.n_sensors for i in incidents] == [7, 8, 9]
+    for k, incident in enumerate(incidents):
+        assert not incident.sensors_rejected  # no report of another shot slipped in
+        assert error_m(incident, source) < 0.3
+        assert abs(incident.onset_ns - (T0 + k * 250_000_000)) < 1_000_000

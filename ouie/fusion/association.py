@@ -10,11 +10,17 @@ Two reports a, b (sensors at distance d_ab) can be the same sound when
   the other, and with both within R of the source, |d_a − d_b| ≤ R;
 - they come from different sensors (one report per sensor per incident).
 
-A report joins the candidate incident it is compatible with (all members pairwise), preferring
-the one with most members; otherwise it opens a new one. A candidate is fused and emitted when
-its waiting window closes: first onset + min(max sensor spacing, R)/c + window_margin_s,
-compared with the caller's clock `now_ns`. Emitted incidents accept late reports for
-late_report_grace_s and are re-emitted with revision + 1 when a late report improves them.
+A report joins the candidate incident it is compatible with (all members pairwise). Once a
+candidate has PREDICTING_MEMBERS members their fix predicts the onset at every other sensor
+(τ + d/c): a report must then also match that prediction (within clock_tolerance_s + 3σ, or
+late by at most max_nlos_delay_s), and the best-predicting candidate wins; among candidates
+too small to predict, the one with most members. Otherwise the report opens a new candidate.
+This keeps the shots of a burst (0.6 s apart, heard 2 s apart across a network) apart.
+
+A candidate is fused and emitted when its waiting window closes: first onset + min(max sensor
+spacing, R)/c + window_margin_s, compared with the caller's clock `now_ns`. Emitted incidents
+accept late reports for late_report_grace_s and are re-emitted with revision + 1 when a late
+report improves them.
 
 Memory is bounded: at most max_open_incidents candidates (the oldest is fused early, never lost)
 and max_remembered_report_ids report ids for de-duplication.
@@ -38,6 +44,7 @@ from ouie.core.timebase import NS_PER_S
 from ouie.fusion.config import FusionConfig
 from ouie.fusion.incident import Incident, IncidentStatus
 from ouie.fusion.localization import locate_reports, onset_sigmas_s, sensor_positions_enu_m
+from ouie.fusion.multilateration import TdoaFix, is_consistent, locate_source
 
 log = logging.getLogger(__name__)
 
@@ -49,6 +56,11 @@ COMPATIBLE_GROUPS: tuple[frozenset[EventClass], ...] = (
     frozenset({EventClass.SIREN, EventClass.ALARM}),
 )
 """Classes a detector can confuse for one sound heard at different distances and angles."""
+
+
+PREDICTING_MEMBERS = 4
+"""Members from which a candidate's fix predicts other onsets: 3 fit exactly and may pick the
+mirror solution, 4 have one redundant onset to check it."""
 
 
 def classes_compatible(a: EventClass, b: EventClass) -> bool:
@@ -65,6 +77,8 @@ class _Candidate:
     incident_id: str
     emitted: Incident | None = None
     expires_ns: int = 0
+    prediction: tuple[frozenset[str], int, TdoaFix] | None = None
+    """Cached (member report ids, reference ns of its times, fix) of the members' fix."""
 
 
 def _incident_id(report: EventReport) -> str:
@@ -175,17 +189,69 @@ class Associator:
         return out
 
     def _best_candidate(self, report: EventReport) -> _Candidate | None:
-        """The compatible candidate with most members (then the closest first onset)."""
-        compatible = [c for c in self._candidates if self._fits(report, c)]
-        if not compatible:
+        """The compatible candidate that predicts the report's onset best (candidates of
+        PREDICTING_MEMBERS or more, see `_onset_miss_s`), else the one with most members (then
+        the closest first onset)."""
+        scored = []
+        for candidate in self._candidates:
+            if not self._fits(report, candidate):
+                continue
+            miss_s = self._onset_miss_s(report, candidate)
+            if miss_s is None or miss_s <= self._prediction_slack_s(report):
+                scored.append((miss_s is None, miss_s or 0.0, candidate))
+        if not scored:
             return None
-        return max(
-            compatible,
-            key=lambda c: (
-                len(c.reports),
-                -abs(min(r.onset_ns for r in c.reports.values()) - report.onset_ns),
+        return min(
+            scored,
+            key=lambda s: (
+                s[0],
+                s[1],
+                -len(s[2].reports),
+                abs(min(r.onset_ns for r in s[2].reports.values()) - report.onset_ns),
             ),
+        )[2]
+
+    def _prediction_slack_s(self, report: EventReport) -> float:
+        """How far a report's onset may miss a candidate's prediction and still join it:
+        clock_tolerance_s + 3·σ, s (a late miss up to max_nlos_delay_s already counts as 0)."""
+        (sigma,) = onset_sigmas_s([report], self.config)
+        return self.config.clock_tolerance_s + 3.0 * float(sigma)
+
+    def _onset_miss_s(self, report: EventReport, candidate: _Candidate) -> float | None:
+        """How far the report's onset tᵣ misses what the candidate's members predict at its
+        sensor, s: |tᵣ − (τ + ‖p − s‖/c)| − 3·σ_pred from their fix (p, τ), where
+        σ_pred² = g Σ gᵀ, g = (∂t/∂x, ∂t/∂y, 1), floored at 0; a late miss up to
+        max_nlos_delay_s counts as 0 (an NLOS path). None (no opinion) when the candidate has
+        too few members, or their own fix is not consistent (a prediction not to trust)."""
+        if len(candidate.reports) < PREDICTING_MEMBERS:
+            return None
+        key = frozenset(r.report_id for r in candidate.reports.values())
+        if candidate.prediction is None or candidate.prediction[0] != key:
+            members = list(candidate.reports.values())
+            reference_ns = min(r.onset_ns for r in members)
+            fix = locate_source(
+                np.array([self.positions_enu_m[r.sensor_id] for r in members]),
+                np.array([(r.onset_ns - reference_ns) / NS_PER_S for r in members]),
+                onset_sigmas_s(members, self.config),
+                self.config.speed_of_sound_mps,
+                self.config,
+            )
+            candidate.prediction = (key, reference_ns, fix)
+        _, reference_ns, fix = candidate.prediction
+        if not (fix.used.all() and is_consistent(fix, self.config)):
+            return None
+        site = self.positions_enu_m[report.sensor_id]
+        delta = np.array(
+            [fix.east_m - site[0], fix.north_m - site[1], self.config.source_height_m - site[2]]
         )
+        distance_m = max(float(np.linalg.norm(delta)), 1e-6)
+        c = self.config.speed_of_sound_mps
+        gradient = np.array([delta[0] / (c * distance_m), delta[1] / (c * distance_m), 1.0])
+        sigma_s = float(np.sqrt(max(gradient @ fix.covariance @ gradient, 0.0)))
+        miss_s = (report.onset_ns - reference_ns) / NS_PER_S - fix.emission_s - distance_m / c
+        if 0.0 < miss_s <= self.config.max_nlos_delay_s:
+            return 0.0
+        return max(abs(miss_s) - 3.0 * sigma_s, 0.0)
 
     def _fits(self, report: EventReport, candidate: _Candidate) -> bool:
         """Whether `report` can be the same sound as every member of `candidate`."""

@@ -16,9 +16,10 @@ Steps (`locate_source`): a coarse grid gives a start free of local minima; a lea
 fit (`scipy.optimize.least_squares`) that is consistent is the answer; otherwise asymmetric robust
 fits (late onsets may be NLOS outliers, early ones may not) with a shrinking scale find the
 consensus, and sensors are rejected greedily over leave-one-out subsets while the fit stays
-inconsistent. The covariance is (JᵀJ)⁻¹ from the Jacobian of the normalised residuals, inflated
-by the reduced χ² when it exceeds 1, and widened when fewer than 2 sensors are redundant (an
-undetectable NLOS path is then possible).
+inconsistent; an exactly determined fix takes, of its two possible solutions, the one the peak
+levels agree with. The covariance is (JᵀJ)⁻¹ from the Jacobian of the normalised residuals,
+inflated by the reduced χ² when it exceeds 1, and widened when fewer than 2 sensors are
+redundant (an undetectable NLOS path is then possible).
 """
 
 from __future__ import annotations

@@ -18,6 +18,9 @@ from ouie.fusion.evaluation import Evaluation
 from ouie.fusion.incident import Incident, IncidentStatus
 from ouie.fusion.multilateration import Array
 
+MAP_MARGIN_M = 150.0
+"""The map shows the sensors' box plus this margin (hyperbolas run further and are clipped)."""
+
 LABEL_AT_MOST = 25
 """Incidents are labelled with class and radius only when there are this few (legibility)."""
 
@@ -60,6 +63,9 @@ def plot_incidents(
         if located is not None and located.east_m is not None and located.north_m is not None:
             true = truth_en[match.truth_index]
             ax_map.plot([true[0], located.east_m], [true[1], located.north_m], c="grey", lw=0.6)
+    low, high = sites[:, :2].min(axis=0) - MAP_MARGIN_M, sites[:, :2].max(axis=0) + MAP_MARGIN_M
+    ax_map.set_xlim(low[0], high[0])
+    ax_map.set_ylim(low[1], high[1])
     ax_map.set_aspect("equal")
     ax_map.set_xlabel("east, m")
     ax_map.set_ylabel("north, m")
