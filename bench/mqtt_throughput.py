@@ -21,6 +21,7 @@ import argparse
 import json
 import multiprocessing as mp
 import os
+import shutil
 import tempfile
 import threading
 import time
@@ -354,6 +355,7 @@ def main() -> None:
         sink.service.stop()
     central.close()
     broker.stop()
+    shutil.rmtree(folder, ignore_errors=True)
     if args.plot is not None:
         plot_steps(steps, args.plot, f"{args.sensors} sensors, {os.cpu_count()} cores")
     zero_loss = [s for s in steps if s["missing_after_60s"] == 0 and s["acked"] == s["sent"]]
