@@ -1,5 +1,5 @@
-"""The console mounted on `build_central`'s runtime, as `ouie serve` would: without cameras the
-banner says cueing is off and no camera is listed; incidents the service stores are served."""
+"""The console as `ouie serve` mounts it (`build_central` with a `console:` section): without
+cameras the banner says cueing is off and no camera is listed; stored incidents are served."""
 
 from __future__ import annotations
 
@@ -10,8 +10,8 @@ from fastapi.testclient import TestClient
 
 from ouie.central.config import CityConfig
 from ouie.central.runtime import build_central
-from ouie.console.app import mount_on_runtime
 from ouie.console.auth import CSRF_HEADER
+from ouie.console.config import ConsoleConfig
 from ouie.console.users import create_user
 from ouie.core.recording import SensorSite, sensors_geojson
 from ouie.sim.scenario import Origin
@@ -29,9 +29,9 @@ def test_console_on_a_runtime_without_cameras(tmp_path: Path) -> None:
         database_url=f"sqlite:///{tmp_path / 'ouie.db'}",
         transport="inprocess",
         sensors_file=sensors,
+        console=ConsoleConfig(),
     )
     runtime = build_central(city, bus=InProcessBus())
-    console = mount_on_runtime(runtime)
     try:
         create_user(runtime.store, "olga", Role.OPERATOR, "op-secret-1", actor="root")
         runtime.store.save_incident(
@@ -67,5 +67,4 @@ def test_console_on_a_runtime_without_cameras(tmp_path: Path) -> None:
             assert (incident["id"], incident["class"]) == ("inc-1", "scream")
             assert client.get("/healthz").status_code == 200
     finally:
-        console.close()
         runtime.close()

@@ -36,10 +36,10 @@ from ouie.cameras.render import Mark
 from ouie.cameras.virtual import VirtualCameraFleet, scenario_marks, start_virtual_cameras
 from ouie.central.config import CityConfig
 from ouie.central.runtime import build_central
-from ouie.console.app import mount_on_runtime
+from ouie.console.app import attach_console
 from ouie.console.server import BackgroundServer
 from ouie.console.users import create_user
-from ouie.console.views import MapView
+from ouie.console.views import CuePolicyView, MapView
 from ouie.core.classes import EventClass
 from ouie.core.geo import LocalFrame
 from ouie.core.recording import RecordingFolder
@@ -269,8 +269,8 @@ def write_cameras_file(fleet: VirtualCameraFleet, cueing: CueingConfig, folder: 
 @contextmanager
 def running_demo(options: DemoOptions, work_dir: Path) -> Iterator[tuple[DemoRun, Replay]]:
     """Start every part around a rendered recording: virtual cameras, the central service as
-    `ouie serve` builds it (`build_central`, in-process bus, replay clock), the console on it
-    (`mount_on_runtime`, with the scenario's buildings on the map);
+    `ouie serve` builds it (`build_central`, in-process bus, replay clock, the console's camera
+    desk as its cuer), the console on it with the scenario's map;
     yields the run and the replay, and stops everything on exit. `work_dir` holds the database
     and the cameras file."""
     scenario = load_scenario(options.scenario)
@@ -297,15 +297,24 @@ def running_demo(options: DemoOptions, work_dir: Path) -> Iterator[tuple[DemoRun
             sensors_file=recording.path / "sensors.geojson",
             cameras_file=write_cameras_file(fleet, cueing, work_dir),
             fusion=FusionConfig(air_temperature_c=scenario.weather.air_temperature_c),
+            console=None,  # mounted below, with the scenario's buildings on the map
         )
         bus = InProcessBus()
         runtime = build_central(city, bus=bus, clock=clock)
         stack.callback(runtime.close)
-        console = mount_on_runtime(runtime, map_view=MapView.of_scenario(scenario))
-        stack.callback(console.close)
+        attach_console(
+            runtime.app,
+            runtime.service,
+            feed=runtime.feed,
+            cue_policy=CuePolicyView(
+                mode=cueing.mode.value, legal_basis=cueing.legal_basis, dpia=cueing.dpia
+            ),
+            map_view=MapView.of_scenario(scenario),
+            cameras=runtime.cameras,
+        )
         logins = create_logins(runtime.store)
         server = stack.enter_context(BackgroundServer(runtime.app, options.host, options.port))
-        stack.callback(console.services.feed.close)  # first: live streams end, the server stops
+        stack.callback(runtime.feed.close)  # first: live streams end, then the server stops
         run = DemoRun(url=f"{server.url}/console/", logins=logins, store=runtime.store, clock=clock)
         replay = Replay(
             scenario=scenario,
