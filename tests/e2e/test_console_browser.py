@@ -19,9 +19,10 @@ expect = pytest.importorskip("playwright.sync_api").expect
 
 
 def log_in(page: Any, run: DemoRun, role: str) -> None:
+    """Log in from the login page."""
     login = next(login for login in run.logins if login.role == role)
-    page.goto(run.url)
-    page.wait_for_url("**/console/login.html")
+    if not page.url.endswith("/console/login.html"):
+        page.goto(run.url + "login.html")
     page.fill("#name", login.name)
     page.fill("#password", login.password)
     page.click("#login-button")
@@ -41,6 +42,8 @@ def test_operator_approves_the_camera_and_confirms_a_live_gunshot_the_auditor_se
         errors: list[str] = []
         page.on("pageerror", lambda error: errors.append(str(error)))
 
+        page.goto(run.url)  # an anonymous visitor is sent to the login page
+        page.wait_for_url("**/console/login.html")
         log_in(page, run, "operator")
         assert page.inner_text("#who") == "operator (operator)"
         assert "suggest" in page.inner_text("#cue-banner")
@@ -76,8 +79,8 @@ def test_operator_approves_the_camera_and_confirms_a_live_gunshot_the_auditor_se
         stored = run.store.get_incident(incident_id or "")
         assert stored is not None and stored.disposition == "confirm"
 
-        page.click("#logout")
-        page.wait_for_url("**/console/login.html")
+        with page.expect_navigation(url="**/console/login.html"):
+            page.click("#logout")
         log_in(page, run, "auditor")
         page.goto(run.url + "audit.html")
         page.wait_for_selector("body[data-ready='true']")
