@@ -9,6 +9,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 import soundfile
+from hypothesis import given
+from hypothesis import strategies as st
 from typer.testing import CliRunner
 
 from ouie.cli import app
@@ -17,8 +19,15 @@ from ouie.core.config import ConfigError
 from ouie.core.recording import RecordingFolder
 from ouie.sim.render import enu_positions, nlos_fractions, scenario_problems, simulate
 from ouie.sim.saint_etienne import scenario_yaml
-from ouie.sim.scenario import BUILTIN_DIR, Building, builtin_scenarios, load_scenario
-from ouie.sim.sources import recordings_for
+from ouie.sim.scenario import (
+    BUILTIN_DIR,
+    Building,
+    Scenario,
+    ScriptedEvent,
+    builtin_scenarios,
+    load_scenario,
+)
+from ouie.sim.sources import DEFAULT_LEVEL_DB_SPL, SOURCE_NAMES, recordings_for
 
 WIDE = {"COLUMNS": "200"}
 """A wide terminal, so that rich tables do not wrap names."""
@@ -225,12 +234,33 @@ def test_sources_and_sensors_inside_blocks_are_reported(small_scenario: Path) ->
 
 
 def test_only_steady_recordings_are_looped_as_background(shared_audio_dir: Path) -> None:
-    from ouie.sim.render import MAX_BACKGROUND_CREST_DB, Background, crest_db
-    from ouie.sim.scenario import Background as BackgroundSettings
-    from ouie.sim.scenario import Microphone
+    from ouie.sim.render import MAX_BACKGROUND_CREST_DB, BackgroundRenderer, crest_db
+    from ouie.sim.scenario import Background, Microphone
 
     paths = recordings_for("background_noise", shared_audio_dir)
-    background = Background.from_recordings(BackgroundSettings(), Microphone(), paths, limit=200)
+    background = BackgroundRenderer.from_recordings(Background(), Microphone(), paths, limit=200)
     assert 0 < len(background.recordings) < len(paths)  # the knocks and bangs are left out
     # (+0.2 dB: the 10 ms fades at the ends lower the RMS a little)
     assert all(crest_db(c, 16000) <= MAX_BACKGROUND_CREST_DB + 0.2 for c in background.recordings)
+
+
+def test_a_scenario_survives_a_round_trip_through_its_json_form() -> None:
+    scenario = load_scenario("saint-etienne")
+    again = Scenario.model_validate_json(scenario.model_dump_json(by_alias=True))
+    assert again == scenario
+
+
+@given(
+    time_s=st.floats(0.0, 600.0),
+    level=st.none() | st.floats(40.0, 180.0),
+    name=st.sampled_from(SOURCE_NAMES),
+)
+def test_a_scripted_event_round_trips_and_keeps_its_level(
+    time_s: float, level: float | None, name: str
+) -> None:
+    event = ScriptedEvent.model_validate(
+        {"time_s": time_s, "lat": 45.44, "lon": 4.38, "class": name, "source_level_db_spl": level}
+    )
+    again = ScriptedEvent.model_validate_json(event.model_dump_json(by_alias=True))
+    assert again == event
+    assert again.level_db_spl == (level if level is not None else DEFAULT_LEVEL_DB_SPL[name])

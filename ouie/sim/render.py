@@ -42,8 +42,7 @@ from ouie.sim.propagation import (
     street_reverb_gain,
     street_reverb_tail,
 )
-from ouie.sim.scenario import Background as BackgroundSettings
-from ouie.sim.scenario import Microphone, Scenario, ScriptedEvent
+from ouie.sim.scenario import Background, Microphone, Scenario, ScriptedEvent
 from ouie.sim.sources import (
     loudest_rms,
     read_mono,
@@ -142,7 +141,7 @@ def crest_db(x: FloatArray, sample_rate_hz: int) -> float:
 
 
 @dataclass
-class Background:
+class BackgroundRenderer:
     """Makes each sensor's background: synthetic street noise or real recordings looped, plus
     the microphone's white self-noise."""
 
@@ -182,11 +181,11 @@ class Background:
     @classmethod
     def from_recordings(
         cls,
-        settings: BackgroundSettings,
+        settings: Background,
         microphone: Microphone,
         paths: list[Path],
         limit: int = 48,
-    ) -> Background:
+    ) -> BackgroundRenderer:
         """A background looping up to `limit` steady recordings (loudest 10 ms within
         `MAX_BACKGROUND_CREST_DB` of the clip's RMS: a knock or a bang in a loop would play at
         every sensor, at random times, and look like events), each normalized to unit A-weighted
@@ -583,7 +582,7 @@ def simulate(
     return RecordingFolder.read(out_dir)
 
 
-def background_for(scenario: Scenario, audio_dir: Path | None) -> Background:
+def background_for(scenario: Scenario, audio_dir: Path | None) -> BackgroundRenderer:
     """Synthetic street noise, or looped real recordings from `background.recordings_dir` or
     from the `background.audio_folders` of `audio_dir`."""
     settings, microphone = scenario.background, scenario.microphone
@@ -596,10 +595,10 @@ def background_for(scenario: Scenario, audio_dir: Path | None) -> Background:
     else:
         paths = []
     if not paths:
-        return Background(
+        return BackgroundRenderer(
             settings.level_dba, microphone.self_noise_db_spl, microphone.sample_rate_hz
         )
-    return Background.from_recordings(settings, microphone, paths)
+    return BackgroundRenderer.from_recordings(settings, microphone, paths)
 
 
 def arrival_record(
