@@ -234,7 +234,7 @@ def test_sources_and_sensors_inside_blocks_are_reported(small_scenario: Path) ->
 
 
 def test_only_steady_recordings_are_looped_as_background(shared_audio_dir: Path) -> None:
-    from ouie.sim.render import MAX_BACKGROUND_CREST_DB, BackgroundRenderer, crest_db
+    from ouie.sim.background import MAX_BACKGROUND_CREST_DB, BackgroundRenderer, crest_db
     from ouie.sim.scenario import Background, Microphone
 
     paths = recordings_for("background_noise", shared_audio_dir)

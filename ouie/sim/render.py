@@ -1,34 +1,40 @@
 """Render a scenario into a recording folder (DESIGN.md): one WAV per sensor, the sensors file,
 meta.json and truth.json.
 
-For every sensor the renderer builds the street background, then adds every scripted event as
-heard through its propagation paths (`ouie.sim.propagation`), shifted by the sensor's clock
-error, then adds the microphone's self-noise and clips at full scale. Each event is rendered on
-its own short segment in the frequency domain:
+For every sensor the renderer takes its background (`ouie.sim.background`), adds every
+scripted event as heard through its propagation paths (`ouie.sim.propagation`) and the street's
+reverberation tail, shifted by the sensor's clock error, then converts to 16-bit codes with the
+sensor's sensitivity error and clipping. Each event is rendered on its own short segment, in the
+frequency domain:
 
-  Y_j(f) = S(f) · Σ_paths |H_p(f)| · exp(−j·2π·f·(d_p − b)/fs),   d_p = (t_e + L_p/c + ε_j)·fs
+  Y_j(f) = S(f)·A(f) · [ Σ_p |H_p(f)|·e^(−j2πf(d_p − b)/fs)
+                        + g_t·|H_a(f)|·R_j(f)·e^(−j2πf(d_0 + δ − b)/fs) ],
+  d_p = (t_e + L_p/c + ε_j)·fs
 
-with S the source spectrum (Pa at 1 m), L_p the path length, ε_j the clock error of sensor j
-(offset + jitter) and b the integer sample where the segment starts. So delays are exact to a
-fraction of a sample and only event segments cost FFTs.
+with S the source spectrum (Pa at 1 m), A the converter's anti-aliasing taper, H_p the path
+responses (spreading, air absorption, diffraction), L_p the path lengths, ε_j the clock error of
+sensor j (offset + jitter), b the integer sample where the segment starts, and R_j the sensor's
+unit-energy reverberation tail of gain g_t, coloured by the first path's air absorption H_a,
+starting δ after the first arrival d_0. Delays are
+exact to a fraction of a sample and only event segments cost FFTs.
 """
 
 from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import shapely
 import soundfile
 from numpy.typing import ArrayLike, NDArray
-from scipy import fft, signal
+from scipy import fft
 
 from ouie.core.recording import RecordingFolder, SensorSite, sensors_geojson
 from ouie.core.timebase import NS_PER_S, iso_to_ns, ns_to_iso
+from ouie.sim.background import background_for
 from ouie.sim.propagation import (
     REVERB_PREDELAY_S,
     BuildingGeometry,
@@ -42,10 +48,9 @@ from ouie.sim.propagation import (
     street_reverb_gain,
     street_reverb_tail,
 )
-from ouie.sim.scenario import Background, Microphone, Scenario, ScriptedEvent
+from ouie.sim.scenario import Scenario, ScriptedEvent
 from ouie.sim.sources import (
     loudest_rms,
-    read_mono,
     recording_source,
     recordings_for,
     synthesize,
@@ -66,147 +71,6 @@ RNG_CLOCKS, RNG_JITTER, RNG_SOURCE, RNG_BACKGROUND, RNG_REVERB, RNG_SENSITIVITY 
 def stream(seed: int, kind: int, index: int = 0) -> np.random.Generator:
     """The random generator of one stream (see `RNG_*`)."""
     return np.random.default_rng([seed, kind, index])
-
-
-def a_weighting_gain(frequency_hz: ArrayLike) -> FloatArray:
-    """IEC 61672-1 A-weighting as a pressure gain:
-    R_A(f) = 12194²·f⁴ / ((f² + 20.6²)·sqrt((f² + 107.7²)(f² + 737.9²))·(f² + 12194²)),
-    A(f) = R_A(f)·10^(2.0/20) (0 dB at 1 kHz)."""
-    f2 = np.asarray(frequency_hz, dtype=float) ** 2
-    r_a = (12194.0**2 * f2**2) / (
-        (f2 + 20.6**2) * np.sqrt((f2 + 107.7**2) * (f2 + 737.9**2)) * (f2 + 12194.0**2)
-    )
-    return np.asarray(r_a * 10.0 ** (2.0 / 20.0), dtype=float)
-
-
-STREET_NOISE_SOS_ORDER = 1
-"""Street noise: white noise through a 1st-order low-pass at `STREET_NOISE_CORNER_HZ` (−6 dB per
-octave above it) and a 2nd-order high-pass at 30 Hz: a traffic-like spectrum."""
-STREET_NOISE_CORNER_HZ = 400.0
-
-
-def street_noise_filter(sample_rate_hz: int) -> NDArray:
-    """Second-order sections of the street-noise colouring filter."""
-    low = signal.butter(
-        STREET_NOISE_SOS_ORDER, STREET_NOISE_CORNER_HZ, fs=sample_rate_hz, output="sos"
-    )
-    high = signal.butter(2, 30.0, "highpass", fs=sample_rate_hz, output="sos")
-    return np.concatenate([low, high])
-
-
-def a_weighted_rms_of_filtered_white(sos: NDArray, sample_rate_hz: int) -> float:
-    """A-weighted RMS of unit-variance white noise through `sos`: the noise power spreads evenly
-    over 0..fs/2, so P_A = mean over a uniform grid of |H(f)|²·A(f)²."""
-    frequency_hz, response = signal.sosfreqz(sos, worN=8192, fs=sample_rate_hz)
-    return float(np.sqrt(np.mean(np.abs(response) ** 2 * a_weighting_gain(frequency_hz) ** 2)))
-
-
-def a_weighted_rms(x: FloatArray, sample_rate_hz: int) -> float:
-    """A-weighted RMS of a signal via its spectrum (Parseval): sqrt(Σ|X_k|²·A(f_k)²·w_k)/N."""
-    spectrum = np.fft.rfft(x)
-    weights = np.full(spectrum.size, 2.0)
-    weights[0] = 1.0
-    if x.size % 2 == 0:
-        weights[-1] = 1.0
-    gain = a_weighting_gain(np.fft.rfftfreq(x.size, 1.0 / sample_rate_hz))
-    return float(np.sqrt(np.sum(weights * np.abs(spectrum * gain) ** 2)) / x.size)
-
-
-LOOP_SAMPLES = 2**20
-"""Length of a sensor's synthetic noise loop (65.5 s at 16 kHz): a long recording is made of
-randomly rolled copies, so noise costs one loop per sensor, not one draw per sample."""
-
-
-def looped(pick: Callable[[], NDArray], n_samples: int) -> NDArray[np.float32]:
-    """n_samples made of successive pieces from `pick()` (the last one cut)."""
-    out = np.empty(n_samples, dtype=np.float32)
-    filled = 0
-    while filled < n_samples:
-        piece = pick()
-        take = min(piece.size, n_samples - filled)
-        out[filled : filled + take] = piece[:take]
-        filled += take
-    return out
-
-
-MAX_BACKGROUND_CREST_DB = 8.0
-"""Largest loudest-10-ms-over-RMS ratio of a background recording, dB (steady sound only)."""
-
-
-def crest_db(x: FloatArray, sample_rate_hz: int) -> float:
-    """Loudest 10 ms RMS over the whole signal's RMS, dB: ≈ 0–6 dB for steady noise, far more
-    for a signal with a knock or a bang."""
-    rms = float(np.sqrt(np.mean(np.asarray(x, dtype=float) ** 2)))
-    return float(20.0 * np.log10(loudest_rms(x, sample_rate_hz) / rms)) if rms > 0 else np.inf
-
-
-@dataclass
-class BackgroundRenderer:
-    """Makes each sensor's background: synthetic street noise or real recordings looped, plus
-    the microphone's white self-noise."""
-
-    level_dba: float
-    self_noise_db_spl: float
-    sample_rate_hz: int
-    recordings: list[NDArray[np.float32]] = field(default_factory=list)
-
-    def street_noise_loop(self, rng: np.random.Generator) -> NDArray[np.float32]:
-        """`LOOP_SAMPLES` of street noise (`street_noise_filter`) at unit A-weighted RMS."""
-        sos = street_noise_filter(self.sample_rate_hz)
-        white = rng.standard_normal(LOOP_SAMPLES, dtype=np.float32)
-        gain = 1.0 / a_weighted_rms_of_filtered_white(sos, self.sample_rate_hz)
-        return (signal.sosfilt(sos, white) * gain).astype(np.float32)
-
-    def render(self, n_samples: int, rng: np.random.Generator) -> NDArray[np.float32]:
-        """n_samples of pressure (Pa): the background at `level_dba` dB(A) (recordings in random
-        order, or rolled copies of a street-noise loop) plus self-noise (rolled white loop)."""
-        if self.recordings:
-            clips = self.recordings
-
-            def pick() -> NDArray:
-                return clips[rng.integers(len(clips))]
-        else:
-            loop = self.street_noise_loop(rng)
-
-            def pick() -> NDArray:
-                return np.roll(loop, rng.integers(loop.size))
-
-        out = looped(pick, n_samples)
-        out *= db_spl_to_pa(self.level_dba)
-        white = rng.standard_normal(LOOP_SAMPLES, dtype=np.float32)
-        white *= db_spl_to_pa(self.self_noise_db_spl)
-        out += looped(lambda: np.roll(white, rng.integers(white.size)), n_samples)
-        return out
-
-    @classmethod
-    def from_recordings(
-        cls,
-        settings: Background,
-        microphone: Microphone,
-        paths: list[Path],
-        limit: int = 48,
-    ) -> BackgroundRenderer:
-        """A background looping up to `limit` steady recordings (loudest 10 ms within
-        `MAX_BACKGROUND_CREST_DB` of the clip's RMS: a knock or a bang in a loop would play at
-        every sensor, at random times, and look like events), each normalized to unit A-weighted
-        RMS with 10 ms fades at both ends (so joins do not click)."""
-        fs = microphone.sample_rate_hz
-        clips: list[NDArray[np.float32]] = []
-        fade = round(0.01 * fs)
-        for path in paths:
-            if len(clips) == limit:
-                break
-            clip = read_mono(path, fs)
-            if clip.size <= 2 * fade or crest_db(clip, fs) > MAX_BACKGROUND_CREST_DB:
-                continue
-            rms = a_weighted_rms(clip, fs)
-            if rms > 0.0:
-                clip = clip / rms
-                clip[:fade] *= np.linspace(0.0, 1.0, fade)
-                clip[-fade:] *= np.linspace(1.0, 0.0, fade)
-                clips.append(clip.astype(np.float32))
-        log.info("background: %d steady recordings of %d looped", len(clips), len(paths))
-        return cls(settings.level_dba, microphone.self_noise_db_spl, fs, clips)
 
 
 @dataclass
@@ -580,25 +444,6 @@ def simulate(
         ],
     )
     return RecordingFolder.read(out_dir)
-
-
-def background_for(scenario: Scenario, audio_dir: Path | None) -> BackgroundRenderer:
-    """Synthetic street noise, or looped real recordings from `background.recordings_dir` or
-    from the `background.audio_folders` of `audio_dir`."""
-    settings, microphone = scenario.background, scenario.microphone
-    if settings.recordings_dir is not None:
-        paths = sorted(
-            p for p in settings.recordings_dir.iterdir() if p.suffix.lower() in (".flac", ".wav")
-        )
-    elif audio_dir is not None:
-        paths = [p for folder in settings.audio_folders for p in recordings_for(folder, audio_dir)]
-    else:
-        paths = []
-    if not paths:
-        return BackgroundRenderer(
-            settings.level_dba, microphone.self_noise_db_spl, microphone.sample_rate_hz
-        )
-    return BackgroundRenderer.from_recordings(settings, microphone, paths)
 
 
 def arrival_record(
