@@ -264,3 +264,16 @@ def test_a_scripted_event_round_trips_and_keeps_its_level(
     again = ScriptedEvent.model_validate_json(event.model_dump_json(by_alias=True))
     assert again == event
     assert again.level_db_spl == (level if level is not None else DEFAULT_LEVEL_DB_SPL[name])
+
+
+def test_the_small_builtin_square_is_heard_by_all_its_sensors(tmp_path: Path) -> None:
+    """`place-jean-jaures`: every alerting event reaches at least 3 of its 6 sensors 10 dB over
+    the background (enough to locate it), and the file renders in a blink."""
+    assert "place-jean-jaures" in builtin_scenarios()
+    simulate(load_scenario("place-jean-jaures"), tmp_path, progress=False)
+    truth = json.loads((tmp_path / "truth.json").read_text())
+    alerting = [t for t in truth if t["alerting"]]
+    assert {t["class"] for t in alerting} == {"gunshot", "scream", "glass_break", "explosion"}
+    for event in alerting:
+        heard = [a for a in event["arrivals"].values() if a["snr_db"] >= 10.0]
+        assert len(heard) >= 3, event["class"]
