@@ -320,3 +320,19 @@ def test_sensitivity_errors_scale_each_recording_by_its_own_gain(tmp_path: Path)
     assert recorded_db[0] - recorded_db[1] == pytest.approx(errors["m0"] - errors["m1"], abs=0.05)
     arrivals = json.loads((tmp_path / "truth.json").read_text())[0]["arrivals"]
     assert arrivals["m0"]["level_db_spl"] == pytest.approx(arrivals["m1"]["level_db_spl"])
+
+
+def test_a_drifting_clock_is_late_in_proportion_to_the_time(tmp_path: Path) -> None:
+    drift_ppm = 200.0
+    events = [{"east_m": 0.0, "north_m": 0.0, "time_s": t} for t in (1.0, 9.0)]
+    layout = scenario(
+        [(70.0, 0.0)],
+        events,
+        clocks={"default": {"offset_s": 0.001, "jitter_s": 0.0, "drift_ppm": drift_ppm}},
+    )
+    simulate(layout, tmp_path, duration_s=10.0, progress=False)
+    truth = json.loads((tmp_path / "truth.json").read_text())
+    c = layout.weather.speed_of_sound_mps
+    for event, emitted_s in zip(truth, (1.0, 9.0), strict=True):
+        expected_s = 0.001 + drift_ppm * 1e-6 * (emitted_s + 70.0 / c)
+        assert event["arrivals"]["m0"]["clock_error_s"] == pytest.approx(expected_s, abs=1e-9)

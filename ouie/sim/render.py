@@ -301,34 +301,35 @@ def plan_pairs(
     scenario: Scenario,
     events_enu: FloatArray,
     sensors_enu: FloatArray,
+    event_times_s: list[float],
     clock_offsets_s: FloatArray,
     seed: int,
 ) -> list[list[PairPlan]]:
     """Paths and clock error of every (event, sensor) pair: plans[event][sensor]. The clock error
-    of a sensor for an event is its offset plus a Gaussian jitter draw of its `jitter_s`."""
+    of a sensor for an event is its offset, plus its drift times the true arrival time (after
+    the start), plus a Gaussian jitter draw of its `jitter_s`."""
     buildings = building_geometry(scenario)
     jitter_rng = stream(seed, RNG_JITTER)
-    jitter_s = np.array([(s.clock or scenario.clocks.default).jitter_s for s in scenario.sensors])
+    clocks = [s.clock or scenario.clocks.default for s in scenario.sensors]
+    jitter_s = np.array([clock.jitter_s for clock in clocks])
+    drift = np.array([clock.drift_ppm * 1e-6 for clock in clocks])
+    c = scenario.weather.speed_of_sound_mps
     plans = []
     gain = scenario.propagation.ground_reflection_gain
-    for source in events_enu:
-        draws = jitter_rng.standard_normal(len(sensors_enu)) * jitter_s
+    for source, time_s in zip(events_enu, event_times_s, strict=True):
+        jitter = jitter_rng.standard_normal(len(sensors_enu)) * jitter_s
         crossing = (
             buildings.ground_tracks_cross(source[:2], sensors_enu[:, :2])
             if buildings
             else np.zeros(len(sensors_enu), dtype=bool)
         )
-        plans.append(
-            [
-                PairPlan(
-                    sound_paths(source, sensor, buildings if crosses else None, gain),
-                    float(offset + draw),
-                )
-                for sensor, offset, draw, crosses in zip(
-                    sensors_enu, clock_offsets_s, draws, crossing, strict=True
-                )
-            ]
-        )
+        row = []
+        for j, (sensor, crosses) in enumerate(zip(sensors_enu, crossing, strict=True)):
+            paths = sound_paths(source, sensor, buildings if crosses else None, gain)
+            arrival_s = time_s + min(p.length_m for p in paths) / c
+            error_s = clock_offsets_s[j] + drift[j] * arrival_s + jitter[j]
+            row.append(PairPlan(paths, float(error_s)))
+        plans.append(row)
     return plans
 
 
@@ -372,7 +373,9 @@ def simulate(
     sensitivity_db = stream(seed, RNG_SENSITIVITY).normal(
         0.0, scenario.microphone.sensitivity_spread_db, len(scenario.sensors)
     )
-    plans = plan_pairs(scenario, events_enu, sensors_enu, offsets_s, seed)
+    plans = plan_pairs(
+        scenario, events_enu, sensors_enu, [e.time_s for e in events], offsets_s, seed
+    )
 
     sources: list[tuple[FloatArray, str]] = [
         event_source(e, fs, stream(seed, RNG_SOURCE, i), audio_dir) for i, e in enumerate(events)
@@ -533,7 +536,9 @@ def nlos_fractions(scenario: Scenario, near_m: float = 300.0) -> tuple[float, fl
         return 0.0, 0.0
     sensors_enu = enu_positions(scenario, scenario.sensors, [s.height_m for s in scenario.sensors])
     events_enu = enu_positions(scenario, scenario.events, [e.height_m for e in scenario.events])
-    plans = plan_pairs(scenario, events_enu, sensors_enu, np.zeros(len(sensors_enu)), scenario.seed)
+    times_s = [e.time_s for e in scenario.events]
+    offsets = np.zeros(len(sensors_enu))
+    plans = plan_pairs(scenario, events_enu, sensors_enu, times_s, offsets, scenario.seed)
     diffracted = np.array(
         [min(pp.paths, key=lambda p: p.length_m).diffracted for row in plans for pp in row]
     )

@@ -6,7 +6,8 @@ the YAML is the reviewable artefact, this script says how it was laid out:
 - the Tarentaize–Beaubrun–Couriot area west of the centre of Saint-Étienne (around 45.440 N,
   4.382 E), modelled as an approximate street grid rotated 15° (blocks ≈ 150 m × 130 m);
 - 50 sensors on facades and poles at street crossings (4–6 m high, 130–150 m apart), their
-  microphones' sensitivities off by σ = 1 dB;
+  microphones' sensitivities off by σ = 1 dB, clocks GPS-disciplined (offsets σ = 0.5 ms,
+  jitter 0.4 ms) except s17, on NTP only (offset 4 ms, jitter 2 ms, drift 5 ppm);
 - 6 PTZ cameras at 8 m on main crossings, pan zero along the street;
 - street reverberation: a diffuse tail of T60 = 0.8 s after every arrival (critical distance
   15 m, 0.05 dB/m excess decay), standing in for the facades' reflections;
@@ -105,7 +106,8 @@ def sensors(rng: np.random.Generator) -> list[str]:
         lat, lon = enu_to_lat_lon(e + rng.uniform(-8, 8), north + rng.uniform(-8, 8))
         height = round(float(rng.uniform(4.0, 6.0)), 1)
         lines.append(f"  - {{id: s{n:02d}, lat: {lat}, lon: {lon}, height_m: {height}}}")
-    lines[16] = lines[16][:-1] + ", clock: {offset_s: 0.004, jitter_s: 0.002}}  # NTP-only clock"
+    # s17 keeps time by NTP only: a 4 ms offset, 2 ms jitter and 5 ppm of drift
+    lines[16] = lines[16][:-1] + ", clock: {offset_s: 0.004, jitter_s: 0.002, drift_ppm: 5.0}}"
     return lines
 
 

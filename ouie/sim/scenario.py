@@ -42,10 +42,20 @@ class Origin(_Strict):
 
 
 class ClockModel(_Strict):
-    """A sensor clock's error: a constant offset plus Gaussian jitter per timestamped event."""
+    """A sensor clock's error at true time t after the start: offset + drift·t, plus Gaussian
+    jitter drawn per timestamped event."""
 
-    offset_s: float = Field(default=0.0, description="Constant clock offset (sensor − true), s.")
+    offset_s: float = Field(
+        default=0.0, description="Clock offset at the start (sensor − true), s."
+    )
     jitter_s: float = Field(default=0.0003, ge=0, description="1-σ timestamp jitter, s.")
+    drift_ppm: float = Field(
+        default=0.0,
+        ge=-1000.0,
+        le=1000.0,
+        description="Rate error of the clock between synchronizations, parts per million "
+        "(a free-running crystal: 1–50 ppm).",
+    )
 
 
 class SensorSpec(SensorSite):
