@@ -277,3 +277,26 @@ def test_the_small_builtin_square_is_heard_by_all_its_sensors(tmp_path: Path) ->
     for event in alerting:
         heard = [a for a in event["arrivals"].values() if a["snr_db"] >= 10.0]
         assert len(heard) >= 3, event["class"]
+
+
+def test_a_broken_recording_is_skipped_with_a_warning_and_the_rest_used(
+    small_scenario: Path, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """An audio dir whose gunshot folder holds one corrupt file and one good one: the event
+    takes the good one, the background skips the corrupt traffic clip, nothing is lost."""
+    audio = tmp_path / "audio"
+    for folder in ("gunshot", "glass_break", "traffic"):
+        (audio / folder).mkdir(parents=True)
+        (audio / folder / "broken.flac").write_bytes(b"not audio at all")
+    fs = 16000
+    tone = 0.1 * np.sin(2 * np.pi * 440 * np.arange(fs) / fs)
+    soundfile.write(audio / "gunshot" / "good.wav", tone, fs)
+    soundfile.write(audio / "traffic" / "good.wav", np.random.default_rng(0).normal(0, 0.1, fs), fs)
+    with caplog.at_level("WARNING", logger="ouie.sim"):
+        simulate(load_scenario(small_scenario), tmp_path / "rec", audio_dir=audio, progress=False)
+    truth = json.loads((tmp_path / "rec" / "truth.json").read_text())
+    assert truth[0]["source"] == "gunshot/good.wav"
+    assert truth[1]["source"] == "synthetic"  # its only recording is broken
+    skipped = [r.getMessage() for r in caplog.records if "skipping" in r.getMessage()]
+    assert any("glass_break/broken.flac" in m for m in skipped)
+    assert any("traffic/broken.flac" in m for m in skipped)

@@ -153,7 +153,11 @@ class BackgroundRenderer:
         for path in paths:
             if len(clips) == limit:
                 break
-            clip = read_mono(path, fs)
+            try:
+                clip = read_mono(path, fs)
+            except (RuntimeError, OSError, ValueError) as error:
+                log.warning("background: skipping recording %s: %s", path, error)
+                continue
             if clip.size <= 2 * fade or crest_db(clip, fs) > MAX_BACKGROUND_CREST_DB:
                 continue
             rms = a_weighted_rms(clip, fs)

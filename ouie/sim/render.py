@@ -85,7 +85,8 @@ def event_source(
     event: ScriptedEvent, sample_rate_hz: int, rng: np.random.Generator, audio_dir: Path | None
 ) -> tuple[FloatArray, str]:
     """The event's source signal (normalized, see `ouie.sim.sources`) and where it came from:
-    'synthetic' or the recording's path."""
+    'synthetic' or the recording's path. A recording that cannot be used is skipped with a
+    warning and another one drawn; `auto` falls back to the built-in generator."""
     if event.source == "synthetic":
         candidates: list[Path] = []
     elif event.source == "auto":
@@ -100,17 +101,24 @@ def event_source(
             candidates = [given]
         else:
             raise FileNotFoundError(f"event at {event.time_s} s: source {event.source!r} not found")
-    if not candidates:
-        if event.source == "auto" and audio_dir is not None:
-            log.info("no recording of %s in %s: synthetic source", event.class_, audio_dir)
-        return synthesize(event.class_, sample_rate_hz, rng, event.duration_s), "synthetic"
-    chosen = candidates[rng.integers(len(candidates))]
-    name = (
-        str(chosen.relative_to(audio_dir))
-        if audio_dir and chosen.is_relative_to(audio_dir)
-        else str(chosen)
-    )
-    return recording_source(event.class_, chosen, sample_rate_hz), name
+    while candidates:
+        chosen = candidates.pop(int(rng.integers(len(candidates))))
+        try:
+            signal_1m = recording_source(event.class_, chosen, sample_rate_hz)
+        except (RuntimeError, OSError, ValueError) as error:  # unreadable, silent, broken
+            log.warning("event at %s s: skipping recording %s: %s", event.time_s, chosen, error)
+            continue
+        name = (
+            str(chosen.relative_to(audio_dir))
+            if audio_dir and chosen.is_relative_to(audio_dir)
+            else str(chosen)
+        )
+        return signal_1m, name
+    if event.source not in ("auto", "synthetic"):
+        raise ValueError(f"event at {event.time_s} s: no usable recording in {event.source!r}")
+    if event.source == "auto" and audio_dir is not None:
+        log.info("no recording of %s in %s: synthetic source", event.class_, audio_dir)
+    return synthesize(event.class_, sample_rate_hz, rng, event.duration_s), "synthetic"
 
 
 def sensor_clock_offsets_s(scenario: Scenario, seed: int) -> FloatArray:
