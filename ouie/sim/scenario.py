@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 
 from ouie.core.classes import ALERTING_CLASSES
@@ -203,6 +204,11 @@ class ScriptedEvent(_Strict):
     duration_s: float | None = Field(
         default=None, gt=0, description="Length of a sustained synthetic source, s (siren, ...)."
     )
+    velocity_mps: tuple[float, float] = Field(
+        default=(0.0, 0.0),
+        description="Source velocity (east, north), m/s: a moving source (a siren, a car) goes "
+        "in a straight line from its position at `time_s` (Doppler, changing paths).",
+    )
 
     model_config = ConfigDict(extra="forbid", populate_by_name=True)
 
@@ -213,6 +219,13 @@ class ScriptedEvent(_Strict):
             return source
         resolved = resolve_against_config_dir(Path(source), info)
         return str(resolved) if resolved is not None and resolved.exists() else source
+
+    @field_validator("velocity_mps")
+    @classmethod
+    def _slower_than_sound(cls, velocity: tuple[float, float]) -> tuple[float, float]:
+        if float(np.hypot(*velocity)) >= 100.0:
+            raise ValueError("a source faster than 100 m/s is not a street sound")
+        return velocity
 
     @model_validator(mode="after")
     def _known_class(self) -> ScriptedEvent:
@@ -231,6 +244,11 @@ class ScriptedEvent(_Strict):
         if self.source_level_db_spl is not None:
             return self.source_level_db_spl
         return DEFAULT_LEVEL_DB_SPL[self.class_]
+
+    @property
+    def moving(self) -> bool:
+        """True when the source has a velocity."""
+        return self.velocity_mps != (0.0, 0.0)
 
     @property
     def alerting(self) -> bool:
