@@ -309,3 +309,25 @@ def test_incidents_round_trip_through_their_json(east: float, north: float, n_se
     assert {"class", "onset_utc", "lat", "lon", "uncertainty_m", "n_sensors"} <= set(
         json.loads(wire)
     )
+
+
+def test_a_localization_failure_is_counted_and_the_incident_kept(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import ouie.fusion.association as association
+
+    real = association.locate_reports
+
+    def failing(reports, *args, **kwargs):  # type: ignore[no-untyped-def]
+        if len(reports) > 1:
+            raise np.linalg.LinAlgError("singular matrix")
+        return real(reports, *args, **kwargs)
+
+    monkeypatch.setattr(association, "locate_reports", failing)
+    sensors = sites(SQUARE_EN)
+    associator = Associator(sensors, FRAME, CONFIG)
+    for report in reports_for(sensors, (0.0, 0.0)):
+        associator.add(report, report.onset_ns)
+    (incident,) = associator.flush()
+    assert incident.status == IncidentStatus.SINGLE and incident.sensors_used == ["s4"]
+    assert associator.stats.rejected["localization_failed"] == 1

@@ -278,14 +278,17 @@ class Associator:
         return abs(a.onset_ns - b.onset_ns) <= slack_s * NS_PER_S
 
     def _locate(self, candidate: _Candidate, revision: int) -> Incident:
-        return locate_reports(
-            list(candidate.reports.values()),
-            self.positions_enu_m,
-            self.frame,
-            self.config,
-            incident_id=candidate.incident_id,
-            revision=revision,
-        )
+        """The candidate's incident; if the numerics fail (they should not), the error is
+        logged and counted and the incident is kept, placed at its first sensor (`single`)."""
+        reports = list(candidate.reports.values())
+        args = (self.positions_enu_m, self.frame, self.config)
+        try:
+            return locate_reports(reports, *args, candidate.incident_id, revision)
+        except (ValueError, ArithmeticError, np.linalg.LinAlgError):
+            self.stats.rejected["localization_failed"] += 1
+            log.exception("incident %s could not be located", candidate.incident_id)
+            first = min(reports, key=lambda r: r.onset_ns)
+            return locate_reports([first], *args, candidate.incident_id, revision)
 
     def _emit(self, candidate: _Candidate) -> list[Incident]:
         """Fuse a candidate whose window closed; emit it if enough sensors heard it."""
