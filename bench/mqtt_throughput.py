@@ -1,15 +1,18 @@
 """Transport benchmark: N simulated sensors publish `ouie.report/1` reports through a real
 Mosquitto on loopback (per-sensor accounts + ACL, QoS 1); one central subscriber validates each
 message and de-duplicates on report_id. For each offered rate the run says how many reports
-were sent, acknowledged (PUBACK) and received, whether any was lost, the rate actually held and
-the publish → central latency. Prints one JSON object.
+were sent, acknowledged (PUBACK) and received, how many were still missing 60 s after the step
+(lost, or queued behind a central that cannot keep up), the rate actually held and the
+publish → central latency. Prints one JSON object.
 
     python bench/mqtt_throughput.py --sensors 1000 --rates 1000 2000 3000 --seconds 5
 
 Method: the sensors are paho-mqtt clients (one connection each, user = sensor id) spread over
 `--workers` processes; each worker offers its share of the rate in 10 ms ticks, round-robin over
 its sensors. `--outbox` adds each sensor's on-disk store-and-forward queue (SQLite, fsync) to
-the path. Everything runs on this one machine: broker, sensors and central share its cores.
+the path; `--service-db URL` receives with the real CentralService (validation, de-duplication,
+storage) instead of an in-memory counter. Everything runs on this one machine: broker, sensors
+and central share its cores.
 """
 
 from __future__ import annotations
@@ -130,17 +133,17 @@ def worker(
         bus.close()
 
 
-class Central:
-    """The receiving side: validates each report, de-duplicates, records arrival times."""
+class CountingCentral:
+    """Receiving side without storage: validates each report, de-duplicates in memory."""
 
-    def __init__(self) -> None:
+    def __init__(self, bus: MqttBus) -> None:
         self.lock = threading.Lock()
-        self.first_arrival: dict[str, float] = {}
-        self.latency_s: dict[str, float] = {}
+        self.arrivals: dict[str, tuple[int, int]] = {}
         self.messages = 0
         self.invalid = 0
+        bus.subscribe(ALL_REPORTS_FILTER, self.on_message)
 
-    def __call__(self, topic: str, payload: bytes) -> None:
+    def on_message(self, topic: str, payload: bytes) -> None:
         arrived_ns = time.time_ns()
         try:
             report = EventReport.from_json(payload)
@@ -150,9 +153,65 @@ class Central:
             return
         with self.lock:
             self.messages += 1
-            if report.report_id not in self.first_arrival:
-                self.first_arrival[report.report_id] = time.perf_counter()
-                self.latency_s[report.report_id] = (arrived_ns - report.onset_ns) / 1e9
+            self.arrivals.setdefault(report.report_id, (arrived_ns, report.onset_ns))
+
+    def arrived(self, report_ids: list[str]) -> dict[str, tuple[int, int]]:
+        """(arrival ns, onset ns) of those of `report_ids` received so far."""
+        with self.lock:
+            return {rid: self.arrivals[rid] for rid in report_ids if rid in self.arrivals}
+
+    def counts(self) -> dict[str, float]:
+        """Messages, duplicates and invalid ones received."""
+        with self.lock:
+            duplicates = self.messages - len(self.arrivals)
+            return {"duplicates": duplicates, "invalid": self.invalid}
+
+
+class ServiceCentral:
+    """Receiving side = the real `CentralService` (validation, de-duplication and storage in
+    the database; fusion left out: random reports from 1,000 sensors make no incidents)."""
+
+    class NoFusion:
+        def add(self, report: EventReport, now_ns: int) -> list[object]:
+            return []
+
+        def poll(self, now_ns: int) -> list[object]:
+            return []
+
+    def __init__(self, bus: MqttBus, database_url: str, ids: list[str]) -> None:
+        from ouie.central.service import CentralService
+        from ouie.core.recording import SensorSite
+        from ouie.store.repository import Store
+
+        self.store = Store.open(database_url)
+        sites = [SensorSite(id=sid, lat=45.4 + k * 1e-5, lon=4.38) for k, sid in enumerate(ids)]
+        self.service = CentralService(self.store, bus, self.NoFusion(), sites, tick_s=1.0)
+        self.service.start()
+
+    def arrived(self, report_ids: list[str]) -> dict[str, tuple[int, int]]:
+        """(received_at ns, onset ns) of those of `report_ids` stored so far."""
+        from sqlalchemy import select
+
+        from ouie.store.models import Report
+
+        found: dict[str, tuple[int, int]] = {}
+        with self.store.session() as session:
+            for start in range(0, len(report_ids), 5000):
+                chunk = report_ids[start : start + 5000]
+                query = select(Report.report_id, Report.received_at_ns, Report.onset_ns).where(
+                    Report.report_id.in_(chunk)
+                )
+                found.update(
+                    {rid: (received, onset) for rid, received, onset in session.execute(query)}
+                )
+        return found
+
+    def counts(self) -> dict[str, float]:
+        """Duplicates and invalid messages, from the service's counters."""
+        rejected = self.service.metrics.reports_rejected
+        duplicates = rejected.labels(reason="duplicate")._value.get()
+        invalid = sum(rejected.labels(reason=r)._value.get() for r in ("malformed", "schema"))
+        return {"duplicates": duplicates, "invalid": invalid}
 
 
 def main() -> None:
@@ -168,6 +227,12 @@ def main() -> None:
         "which takes no file descriptor above 1024, and each client holds 3).",
     )
     parser.add_argument("--outbox", action="store_true", help="Store-and-forward on each sensor.")
+    parser.add_argument(
+        "--service-db",
+        default=None,
+        help="Receive with the real CentralService storing into this database URL "
+        "(e.g. sqlite:////tmp/bench.db); default: validate and count in memory.",
+    )
     args = parser.parse_args()
 
     args.workers = args.workers or max(2, -(-args.sensors // 250))
@@ -176,11 +241,13 @@ def main() -> None:
     accounts = {CENTRAL_USER: "pw-central", **{sid: f"pw-{sid}" for sid in ids}}
     broker = LocalMosquitto(folder / "broker", accounts)
     broker.start()
-    central_sink = Central()
     central = MqttBus(broker.settings(CENTRAL_USER), "bench-central", clean_session=True)
-    central.subscribe(ALL_REPORTS_FILTER, central_sink)
-    assert central.wait_connected(10), central.last_error
-    time.sleep(0.3)
+    sink: CountingCentral | ServiceCentral = (
+        ServiceCentral(central, args.service_db, ids)
+        if args.service_db
+        else CountingCentral(central)
+    )
+    assert central.wait_subscribed(10), central.last_error
 
     ctx = mp.get_context("fork")
     start_barrier = ctx.Barrier(args.workers + 1, timeout=300)
@@ -216,27 +283,25 @@ def main() -> None:
     steps = []
     for rate in args.rates:
         step_barrier.wait()
-        t0 = time.perf_counter()
+        t0_ns = time.time_ns()
         parts = [results.get(timeout=300) for _ in processes]
         sent = [rid for part in parts for rid in part["sent"]]
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            with central_sink.lock:
-                if all(rid in central_sink.first_arrival for rid in sent):
-                    break
-            time.sleep(0.05)
-        with central_sink.lock:
-            received = [rid for rid in sent if rid in central_sink.first_arrival]
-            last = max((central_sink.first_arrival[r] for r in received), default=t0)
-            latencies = np.array([central_sink.latency_s[r] for r in received])
-        held_s = max(last - t0, max(p["publish_s"] for p in parts))
+        deadline = time.monotonic() + 60
+        arrived = sink.arrived(sent)
+        while len(arrived) < len(sent) and time.monotonic() < deadline:
+            time.sleep(0.2)
+            arrived = sink.arrived(sent)
+        last_ns = max((received for received, _onset in arrived.values()), default=t0_ns)
+        latencies = np.array([(r - o) / 1e9 for r, o in arrived.values()])
+        received = list(arrived)
+        held_s = max((last_ns - t0_ns) / 1e9, max(p["publish_s"] for p in parts))
         steps.append(
             {
                 "offered_per_s": rate,
                 "sent": len(sent),
                 "acked": sum(p["acked"] for p in parts),
                 "received_unique": len(received),
-                "lost": len(sent) - len(received),
+                "missing_after_60s": len(sent) - len(received),
                 "held_per_s": round(len(received) / held_s, 1),
                 "latency_p50_ms": round(float(np.percentile(latencies, 50)) * 1e3, 2)
                 if len(latencies)
@@ -248,17 +313,23 @@ def main() -> None:
         )
     for process in processes:
         process.join(timeout=30)
+    if isinstance(sink, ServiceCentral):
+        sink.service.stop()
     central.close()
     broker.stop()
-    zero_loss = [s for s in steps if s["lost"] == 0 and s["acked"] == s["sent"]]
+    zero_loss = [s for s in steps if s["missing_after_60s"] == 0 and s["acked"] == s["sent"]]
     print(
         json.dumps(
             {
                 "benchmark": "mqtt_throughput",
                 "method": (
                     "paho-mqtt 2 clients (one per sensor, QoS 1, own account) in "
-                    f"{args.workers} processes -> Mosquitto on loopback -> one central subscriber "
-                    "validating ouie.report/1 and de-duplicating"
+                    f"{args.workers} processes -> Mosquitto on loopback -> "
+                    + (
+                        f"the CentralService storing into {args.service_db.split(':')[0]}"
+                        if args.service_db
+                        else "one subscriber validating ouie.report/1 and de-duplicating in memory"
+                    )
                     + (" ; sensors use the SQLite store-and-forward outbox" if args.outbox else "")
                 ),
                 "cpu_count": os.cpu_count(),
@@ -268,8 +339,7 @@ def main() -> None:
                 "connect_all_s": round(connect_s, 2),
                 "seconds_per_step": args.seconds,
                 "steps": steps,
-                "duplicates_received": central_sink.messages - len(central_sink.first_arrival),
-                "invalid_received": central_sink.invalid,
+                **{f"{name}_received": value for name, value in sink.counts().items()},
                 "max_held_per_s_with_zero_loss": max(
                     (s["held_per_s"] for s in zero_loss), default=0.0
                 ),

@@ -224,3 +224,19 @@ def test_audit_verify_command_names_the_tampered_row(tmp_path: Path) -> None:
     assert "row 6" in broken.output and "deleted or inserted" in broken.output
     assert runner.invoke(cli_app, ["audit", "verify", "--jsonl", str(export)]).exit_code == 0
     assert runner.invoke(cli_app, ["audit", "verify"]).exit_code == 2  # neither --db nor --config
+
+
+def test_serve_refuses_a_bad_city_file_naming_the_field(tmp_path: Path) -> None:
+    city = write_city(tmp_path, transport="carrier-pigeon")
+    run = CliRunner().invoke(cli_app, ["serve", "--config", str(city)])
+    assert run.exit_code == 2
+    assert "transport" in run.output and "carrier-pigeon" in run.output
+
+
+def test_audit_verify_reads_the_database_named_by_the_city_file(tmp_path: Path) -> None:
+    city = write_city(tmp_path)
+    store = Store.open(load_city_config(city).database_url)
+    store.audit(AuditEvent(action="config.change", actor="admin", subject="city:test-city"))
+    store.close()
+    run = CliRunner().invoke(cli_app, ["audit", "verify", "--config", str(city)])
+    assert run.exit_code == 0 and "1 entries" in run.output

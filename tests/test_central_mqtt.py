@@ -91,3 +91,42 @@ def test_no_report_lost_across_a_broker_restart(
     listener.close()
     central_bus.close()
     store.close()
+
+
+def test_reports_sent_while_the_central_is_down_wait_in_its_broker_session(
+    mosquitto: LocalMosquitto, tmp_path: Path
+) -> None:
+    """The central's persistent MQTT session keeps QoS 1 reports for it while it restarts."""
+    url = f"sqlite:///{tmp_path / 'central.db'}"
+
+    def start_central() -> tuple[Store, MqttBus, CentralService]:
+        store = Store.open(url)
+        bus = MqttBus(mosquitto.settings(CENTRAL_USER), client_id="ouie-central", start=False)
+        service = CentralService(store, bus, FakeFusion(), SITES, tick_s=0.2)
+        service.start()
+        bus.start()  # after subscribing: what the broker kept is handled, not dropped
+        assert bus.wait_subscribed(10), bus.last_error
+        return store, bus, service
+
+    store, bus, service = start_central()
+    sensor = SensorUplink(
+        "s1", MqttBus(mosquitto.settings("s1"), "sensor-s1"), Outbox(tmp_path / "o.db")
+    )
+    first = [make_report("s1", seq=k, onset_ns=now_ns()) for k in range(10)]
+    for report in first:
+        sensor.send(report)
+    assert wait_until(lambda: store.count_reports() == 10)
+    service.stop()
+    bus.close()  # a clean disconnect: the broker keeps the session and queues for it
+    store.close()
+    while_down = [make_report("s1", seq=10 + k, onset_ns=now_ns()) for k in range(100)]
+    for report in while_down:
+        sensor.send(report)
+    assert sensor.flush(20)  # the broker has acknowledged all of them
+    store, bus, service = start_central()
+    assert wait_until(lambda: store.count_reports() == 110)
+    assert store.report_ids() == {r.report_id for r in first + while_down}
+    sensor.close()
+    service.stop()
+    bus.close()
+    store.close()

@@ -275,6 +275,7 @@ def test_pages_and_leaflet_are_bundled_with_strict_headers(client: TestClient) -
     assert leaflet.status_code == 200
     assert "Leaflet 1.9.4" in leaflet.text[:200]
     assert client.get("/vendor/leaflet/images/marker-icon.png").status_code == 200
+    assert client.get("/api/openapi.json").status_code == 404  # no API map for anonymous visitors
 
 
 def test_disabling_a_user_ends_their_open_session(client: TestClient, store: Store) -> None:

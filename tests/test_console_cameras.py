@@ -1,6 +1,6 @@
-"""The camera desk against virtual ONVIF cameras, beside the central service's cuer: suggest
-keeps the camera still until an operator approves through the desk, the map shows the real
-orientation (also after an automatic move, pushed by the watcher), snapshots are proxied."""
+"""The camera desk against virtual ONVIF cameras: as the central service's cuer, suggest keeps
+the camera still until an operator approves through the desk and auto moves at once; the map
+shows the real orientation (pushed by the watcher, whoever moved the camera); snapshots proxy."""
 
 from __future__ import annotations
 
@@ -13,7 +13,6 @@ import pytest
 from ouie.cameras.config import CameraConfig, CueingConfig, CueMode
 from ouie.cameras.cueing import CueController, OnvifMover
 from ouie.cameras.virtual import VirtualCameraFleet, start_virtual_cameras
-from ouie.central.cueing import ControllerCuer
 from ouie.console.cameras import ControllerDesk
 from ouie.console.feed import LiveFeed
 from ouie.core.audit import AuditEvent
@@ -46,26 +45,25 @@ def fleet() -> Iterator[VirtualCameraFleet]:
         yield running
 
 
-def cuer_and_desk(
+def desk_for(
     fleet: VirtualCameraFleet, mode: CueMode, audit: list[AuditEvent], feed: LiveFeed | None = None
-) -> tuple[ControllerCuer, ControllerDesk]:
+) -> ControllerDesk:
     extra = {"legal_basis": "demonstration only", "dpia": "demonstration only"}
     config = CueingConfig(mode=mode, **(extra if mode is CueMode.AUTO else {}))
-    credentials = lambda _camera: fleet.credentials  # noqa: E731
-    controller = CueController(
-        config, list(fleet.configs.values()), FRAME, OnvifMover(credentials), audit.append
+    mover = OnvifMover(lambda _camera: fleet.credentials)
+    controller = CueController(config, list(fleet.configs.values()), FRAME, mover, audit.append)
+    return ControllerDesk(
+        controller, mover, feed, clock=lambda: 1_782_075_601_000_000_000, watch_period_s=0.1
     )
-    cuer = ControllerCuer(controller, clock=lambda: 1_782_075_601_000_000_000)
-    return cuer, ControllerDesk(cuer, OnvifMover(credentials), feed, watch_period_s=0.1)
 
 
 def test_suggest_waits_for_the_operator_then_the_map_shows_the_new_bearing(
     fleet: VirtualCameraFleet,
 ) -> None:
     audit: list[AuditEvent] = []
-    cuer, desk = cuer_and_desk(fleet, CueMode.SUGGEST, audit)
+    desk = desk_for(fleet, CueMode.SUGGEST, audit)
     try:
-        [proposed] = cuer.cue(incident("inc-1"))
+        [proposed] = desk.cue(incident("inc-1"))
         assert proposed.state is CueState.SUGGESTED
         assert proposed.commanded_at_ns is None
         assert proposed.pan_deg == pytest.approx(EXPECTED_BEARING_DEG, abs=0.5)
@@ -91,7 +89,6 @@ def test_suggest_waits_for_the_operator_then_the_map_shows_the_new_bearing(
             desk.snapshot("c9")
     finally:
         desk.close()
-        cuer.close()
 
 
 def test_an_automatic_move_reaches_the_map_through_the_watcher(
@@ -99,13 +96,15 @@ def test_an_automatic_move_reaches_the_map_through_the_watcher(
 ) -> None:
     audit: list[AuditEvent] = []
     feed = LiveFeed()
-    cuer, desk = cuer_and_desk(fleet, CueMode.AUTO, audit, feed)
+    desk = desk_for(fleet, CueMode.AUTO, audit, feed)
 
     async def watch() -> list[dict[str, object]]:
         async with feed.subscribe() as queue:
             await asyncio.sleep(0.3)  # the watcher has shown the home view by now
-            [executed] = await asyncio.to_thread(cuer.cue, incident("inc-2"))
+            [executed] = await asyncio.to_thread(desk.cue, incident("inc-2"))
             assert executed.state is CueState.EXECUTED
+            assert executed.commanded_at_ns == 1_782_075_601_000_000_000
+            assert executed.details["mode"] == "auto"
             seen = []
             while True:
                 kind, view = await asyncio.wait_for(queue.get(), 5.0)
@@ -120,4 +119,3 @@ def test_an_automatic_move_reaches_the_map_through_the_watcher(
         assert [e.actor for e in audit if e.action == "camera.move"] == ["system"]
     finally:
         desk.close()
-        cuer.close()

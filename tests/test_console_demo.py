@@ -28,6 +28,7 @@ def test_suggest_demo_locates_the_gunshot_and_moves_the_camera_only_when_approve
         assert located.error_m is not None and located.error_m < 10.0
         assert summary.cue_states == {"suggested": 1}  # no camera moved on its own
         assert summary.reports_stored == summary.reports_published >= 3
+        assert 0 < summary.achieved_speed <= 10.0 * 1.05
 
         client, headers = operator_client(run)
         [incident] = [i for i in client.get("api/incidents").json() if i["id"] == located.id]

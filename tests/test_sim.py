@@ -304,3 +304,19 @@ def test_street_reverberation_follows_its_decay_time_and_distance_law(tmp_path: 
     assert slope_db_per_s == pytest.approx(-60.0 / rt60_s, rel=0.2)
     # it starts after the direct sound, never before
     assert np.max(np.abs(tail[: arrival - 16])) < 1e-3 * np.max(np.abs(dry_audio))
+
+
+def test_sensitivity_errors_scale_each_recording_by_its_own_gain(tmp_path: Path) -> None:
+    """Two sensors at the same distance record the same sound, each off by its drawn error."""
+    layout = scenario(
+        [(0.0, 100.0), (0.0, -100.0)],
+        [{"east_m": 0.0, "north_m": 0.0, "source_level_db_spl": 120.0}],
+        microphone={"self_noise_db_spl": -30.0, "sensitivity_spread_db": 3.0},
+    )
+    folder = simulate(layout, tmp_path, progress=False)
+    errors = json.loads((tmp_path / "meta.json").read_text())["sensitivity_error_db"]
+    assert errors["m0"] != errors["m1"]
+    recorded_db = [20 * np.log10(loudest_rms(read_wav(folder, s), FS)) for s in ("m0", "m1")]
+    assert recorded_db[0] - recorded_db[1] == pytest.approx(errors["m0"] - errors["m1"], abs=0.05)
+    arrivals = json.loads((tmp_path / "truth.json").read_text())[0]["arrivals"]
+    assert arrivals["m0"]["level_db_spl"] == pytest.approx(arrivals["m1"]["level_db_spl"])

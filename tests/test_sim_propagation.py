@@ -11,7 +11,7 @@ from ouie.sim.propagation import (
     BuildingGeometry,
     air_absorption_db_per_m,
     barrier_attenuation_db,
-    fractional_delay_spectrum,
+    fractional_delay_response,
     image_source_distance_m,
     sound_paths,
     spherical_spreading_gain,
@@ -31,7 +31,9 @@ def gaussian_pulse(n: int, centre: float, width: float = 3.0) -> np.ndarray:
 def test_fractional_delay_moves_a_pulse_by_exactly_the_delay(delay: float) -> None:
     n = 1024
     pulse = gaussian_pulse(n, 100.0)
-    delayed = np.fft.irfft(np.fft.rfft(pulse) * fractional_delay_spectrum(n, FS, delay / FS), n)
+    delayed = np.fft.irfft(
+        np.fft.rfft(pulse) * fractional_delay_response(np.fft.rfftfreq(n, 1 / FS), delay / FS), n
+    )
     assert np.max(np.abs(delayed - gaussian_pulse(n, 100.0 + delay))) < 1e-6
 
 

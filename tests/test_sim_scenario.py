@@ -118,6 +118,7 @@ def test_simulate_command_writes_a_folder_and_a_map(small_scenario: Path, tmp_pa
     folder = RecordingFolder.read(out)
     assert soundfile.info(folder.wav_path("a")).duration == pytest.approx(3.0)
     assert (out / "map.png").stat().st_size > 20_000
+    assert (out / "arrivals.png").read_bytes()[:4] == b"\x89PNG"  # the gunshot's spectrograms
 
 
 def test_simulate_command_reports_a_bad_scenario(tmp_path: Path) -> None:
@@ -221,3 +222,15 @@ def test_sources_and_sensors_inside_blocks_are_reported(small_scenario: Path) ->
     assert problems == [
         "event 0 (gunshot at 0.5 s) at 45.440200, 4.384000 is inside a building block"
     ]
+
+
+def test_only_steady_recordings_are_looped_as_background(shared_audio_dir: Path) -> None:
+    from ouie.sim.render import MAX_BACKGROUND_CREST_DB, Background, crest_db
+    from ouie.sim.scenario import Background as BackgroundSettings
+    from ouie.sim.scenario import Microphone
+
+    paths = recordings_for("background_noise", shared_audio_dir)
+    background = Background.from_recordings(BackgroundSettings(), Microphone(), paths, limit=200)
+    assert 0 < len(background.recordings) < len(paths)  # the knocks and bangs are left out
+    # (+0.2 dB: the 10 ms fades at the ends lower the RMS a little)
+    assert all(crest_db(c, 16000) <= MAX_BACKGROUND_CREST_DB + 0.2 for c in background.recordings)

@@ -117,12 +117,15 @@ def test_sensor_heartbeat_and_silence(store: Store) -> None:
     )
     assert store.set_sensor_status("s1", "online", at_ns=T0) is True
     assert store.set_sensor_status("s1", "online", at_ns=T0 + NS_PER_S) is False
-    store.touch_sensor("s2", at_ns=T0 + 100 * NS_PER_S)
+    store.add_report(make_report("s2"), received_at_ns=T0 + 100 * NS_PER_S)  # a sign of life
     silent = store.mark_silent_sensors_offline(T0 + 120 * NS_PER_S, timeout_s=60)
     assert silent == ["s1"]
     states = {s.id: (s.online, s.status) for s in store.list_sensors()}
     assert states == {"s1": (False, "silent"), "s2": (True, "unknown")}
     assert store.set_sensor_status("s2", "offline", at_ns=T0 + 121 * NS_PER_S) is True
+    store.add_report(make_report("s2", seq=1), received_at_ns=T0 + 122 * NS_PER_S)
+    [s2] = [s for s in store.list_sensors() if s.id == "s2"]
+    assert (s2.online, s2.status, s2.last_seen_ns) == (True, "online", T0 + 122 * NS_PER_S)
     assert store.set_sensor_status("unknown-sensor", "online", at_ns=T0) is False
 
 

@@ -3,6 +3,7 @@ ACLs; retained status and last will; store-and-forward loses nothing while the b
 
 from __future__ import annotations
 
+import json
 import threading
 import time
 from pathlib import Path
@@ -199,3 +200,51 @@ def test_uplink_heartbeats_online_and_says_offline_on_close(tmp_path: Path) -> N
     payloads = [p for _t, p in status.messages]
     assert payloads[-1] == b"offline" and set(payloads[:-1]) == {b"online"}
     bus.close()
+
+
+def test_broker_config_gives_each_sensor_its_own_secret(tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from ouie.cli import app
+    from ouie.core.recording import SensorSite, sensors_geojson
+
+    geojson = tmp_path / "sensors.geojson"
+    sites = [SensorSite(id=f"s{k}", lat=45.0, lon=4.0) for k in (1, 2)]
+    geojson.write_text(json.dumps(sensors_geojson(sites)))
+    out = tmp_path / "broker"
+    run = CliRunner().invoke(app, ["broker-config", "--sensors", str(geojson), "--out", str(out)])
+    assert run.exit_code == 0, run.output
+    secrets = {p.stem: p.read_text().strip() for p in (out / "secrets").glob("*.secret")}
+    assert set(secrets) == {"central", "s1", "s2"} and len(set(secrets.values())) == 3
+    assert all(((out / "secrets" / f"{u}.secret").stat().st_mode & 0o077) == 0 for u in secrets)
+    passwd = (out / "passwd").read_text()
+    assert all(f"{u}:$7$" in passwd for u in secrets) and secrets["s1"] not in passwd
+    assert "pattern write ouie/v1/sensors/%u/reports" in (out / "acl").read_text()
+    assert "user root" not in (out / "mosquitto.conf").read_text()
+    sites.append(SensorSite(id="s3", lat=45.0, lon=4.0))  # a new sensor; old secrets are kept
+    geojson.write_text(json.dumps(sensors_geojson(sites)))
+    CliRunner().invoke(app, ["broker-config", "--sensors", str(geojson), "--out", str(out)])
+    assert (out / "secrets" / "s1.secret").read_text().strip() == secrets["s1"]
+    assert (out / "secrets" / "s3.secret").exists()
+
+
+def test_provisioned_secrets_open_the_broker_only_for_their_owner(tmp_path: Path) -> None:
+    from ouie.transport.broker import mosquitto_binary, provision_accounts
+
+    if mosquitto_binary() is None:
+        pytest.skip("mosquitto not installed (apt-get install mosquitto)")
+    accounts = provision_accounts(tmp_path / "secrets", ["central", "s1", "s2"])
+    broker = LocalMosquitto(tmp_path / "broker", accounts)
+    broker.start()
+    try:
+        owner = MqttBus(broker.settings("s1"), "s1")
+        assert owner.wait_connected(10)
+        borrowed = broker.settings("s1").model_copy(
+            update={"password": broker.settings("s2").password}
+        )
+        thief = MqttBus(borrowed, "thief")
+        assert not thief.wait_connected(1.5) and "refused" in (thief.last_error or "")
+        owner.close()
+        thief.close()
+    finally:
+        broker.stop()

@@ -17,6 +17,7 @@ audit_app = typer.Typer(help="Verify or export the hash-chained audit trail.", n
 def register(app: typer.Typer) -> None:
     """Add this concern's commands to the `ouie` app."""
     app.command("serve")(serve)
+    app.command("broker-config")(broker_config)
     app.add_typer(audit_app, name="audit")
 
 
@@ -46,16 +47,50 @@ def serve(
     except (ConfigError, ValueError) as error:
         console.print(f"[red]{error}[/red]")
         raise typer.Exit(2) from None
+    mounted = None
+    if city.console is not None:
+        from ouie.console.app import mount_on_runtime
+
+        mounted = mount_on_runtime(runtime, config=city.console)
     console.print(
         f"ouie central [bold]{city.name}[/bold]: {len(runtime.service.sensors)} sensors, "
         f"database {runtime.store.engine.url.render_as_string(hide_password=True)}, "
-        f"transport {city.transport}, cameras {'on' if runtime.cameras else 'none'}, console "
-        f"{'/console' if city.console else 'off'}"
+        f"transport {city.transport}, cameras {'on' if runtime.cuer else 'none'}, console "
+        f"{'/console' if mounted else 'off'}"
     )
     try:
         uvicorn.run(runtime.app, host=host or city.http.host, port=port or city.http.port)
     finally:
+        if mounted is not None:
+            mounted.close()
         runtime.close()
+
+
+def broker_config(
+    sensors: Path = typer.Option(..., "--sensors", help="Sensors GeoJSON (one account each)."),
+    out: Path = typer.Option(
+        ..., "--out", help="Folder for mosquitto.conf, passwd, acl, secrets/."
+    ),
+    port: int = typer.Option(1883, help="Listener port."),
+    bind: str = typer.Option("127.0.0.1", help="Listener address (the sensors' network)."),
+) -> None:
+    """Write a Mosquitto configuration with one account per sensor (user = sensor id) and one
+    for the central service, and an ACL that keeps each sensor to its own topics. Passwords go
+    to OUT/secrets/<user>.secret; re-running keeps existing ones and adds new sensors."""
+    from ouie.core.recording import RecordingFormatError, read_sensors_geojson
+    from ouie.transport.broker import CENTRAL_USER, provision_accounts, write_mosquitto_config
+
+    try:
+        sites = read_sensors_geojson(sensors)
+    except RecordingFormatError as error:
+        raise typer.BadParameter(str(error)) from None
+    accounts = provision_accounts(out / "secrets", [CENTRAL_USER, *(s.id for s in sites)])
+    conf = write_mosquitto_config(out, port, accounts, bind_address=bind)
+    typer.echo(
+        f"{conf}: {len(sites)} sensor accounts + {CENTRAL_USER}; secrets in {out / 'secrets'} "
+        f"(give each sensor its own; the central reads {CENTRAL_USER}.secret via "
+        "broker.password_file)"
+    )
 
 
 @audit_app.command("verify")

@@ -151,7 +151,6 @@ class CentralService:
             log.log(log_level, "rejected message on %s: %s", topic, rejected)
             return
         self.metrics.reports_accepted.inc()
-        self.store.touch_sensor(report.sensor_id, received_ns)
         with self._fusion_lock:
             emitted = self._incidents.add(report, received_ns)
         self._take_incidents(emitted)

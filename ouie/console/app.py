@@ -8,7 +8,6 @@ assets (`static/`, Leaflet included: nothing is fetched from a CDN) and the JSON
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -17,12 +16,9 @@ from fastapi.responses import RedirectResponse
 from fastapi.staticfiles import StaticFiles
 from starlette.middleware.sessions import SessionMiddleware
 
-from ouie.cameras.cueing import OnvifMover
-from ouie.central.runtime import CentralRuntime
 from ouie.central.service import CentralService
 from ouie.console.api import ConsoleServices, router
 from ouie.console.auth import LoginThrottle
-from ouie.console.cameras import ControllerDesk
 from ouie.console.config import ConsoleConfig
 from ouie.console.feed import LiveFeed
 from ouie.console.relay import FeedRelay
@@ -48,9 +44,7 @@ def content_security_policy(tile_url: str | None) -> str:
 def create_console_app(services: ConsoleServices, config: ConsoleConfig | None = None) -> FastAPI:
     """The console app for `services` (mount it, e.g. `app.mount('/console', console)`)."""
     config = config or ConsoleConfig()
-    app = FastAPI(
-        title="ouie console", docs_url=None, redoc_url=None, openapi_url="/api/openapi.json"
-    )
+    app = FastAPI(title="ouie console", docs_url=None, redoc_url=None, openapi_url=None)
     app.state.services = services
     app.state.config = config
     app.state.login_throttle = LoginThrottle(
@@ -102,49 +96,3 @@ def attach_console(
     app.mount(path, create_console_app(services, config))
     app.add_api_route("/", lambda: RedirectResponse(f"{path}/"), include_in_schema=False)
     return services
-
-
-@dataclass
-class MountedConsole:
-    """A console attached to a running central service (see `mount_on_runtime`)."""
-
-    services: ConsoleServices
-    desk: ControllerDesk | None
-
-    def close(self) -> None:
-        """End the live streams and close the camera desk (before the runtime closes)."""
-        self.services.feed.close()
-        if self.desk is not None:
-            self.desk.close()
-
-
-def mount_on_runtime(
-    runtime: CentralRuntime,
-    *,
-    map_view: MapView | None = None,
-    mover: OnvifMover | None = None,
-    config: ConsoleConfig | None = None,
-) -> MountedConsole:
-    """The console on `build_central`'s runtime: a live feed, a camera desk over its cuer (when
-    it has cameras; `mover` reaches them, by default with each camera's configured
-    credentials), the cue banner from its cueing configuration, mounted at `/console`."""
-    feed = LiveFeed()
-    desk = None
-    policy = CuePolicyView(mode="off")
-    if runtime.cuer is not None:
-        desk = ControllerDesk(runtime.cuer, mover or OnvifMover(), feed)
-        cueing = runtime.cuer.controller.config
-        policy = CuePolicyView(
-            mode=cueing.mode.value, legal_basis=cueing.legal_basis, dpia=cueing.dpia
-        )
-    origin = runtime.city.origin
-    services = attach_console(
-        runtime.app,
-        runtime.service,
-        feed=feed,
-        cue_policy=policy,
-        map_view=map_view or MapView(lat=origin.lat, lon=origin.lon),
-        cameras=desk,
-        config=config,
-    )
-    return MountedConsole(services, desk)

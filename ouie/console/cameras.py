@@ -1,35 +1,48 @@
-"""The cameras as the console sees them: `ControllerDesk`, a `CameraDesk` over the central
-service's `ControllerCuer` (which runs the cameras concern's `CueController` on an event loop of
-its own thread).
+"""The cameras as the central service and the console reach them: `ControllerDesk`.
 
-- `views()`: each camera's current orientation, from ONVIF GetStatus;
-- `snapshot()`: its current image (GetSnapshotUri + HTTP GET), proxied, never stored;
-- `execute()`: an operator's approval of a suggested cue, handed to `CueController.approve`
-  (which re-plans, audits the approval with the operator's name, and moves the camera).
+One object over the cameras concern's `CueController` (which enforces the cue mode, the masks
+and the holds, and audits every act) and an `OnvifMover`:
 
-A watcher polls the cameras and pushes every change of orientation on the live feed, whoever
-moved the camera (an approval, `auto` cueing, a return home). The desk's ONVIF clients live on
-the cuer's loop, like the controller's.
+- for the central service it is the `Cuer`: a located incident becomes a `CueTarget`; in
+  `suggest` the controller keeps the cue pending and the store records it as `suggested` (with
+  the controller's cue id in its details); in `auto` the camera moves at once and the stored
+  cue carries the instant the move was confirmed;
+- for the console it is the `CameraDesk`: each camera's current orientation (ONVIF GetStatus),
+  its snapshot (GetSnapshotUri + HTTP GET, proxied, never stored), and `execute`, which hands an
+  operator's approval to `CueController.approve` (which re-plans, audits the approval with the
+  operator's name, and moves the camera).
+
+The controller is asynchronous; the desk runs it, its return-home task and a watcher on an event
+loop of its own thread, and the callers (the service's cue worker, the console's request
+threads) wait for the answers. The watcher polls the cameras and pushes every change of
+orientation on the live feed, whoever moved the camera (an approval, `auto`, a return home).
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Coroutine
+import threading
+from collections.abc import Callable, Coroutine
 from concurrent.futures import Future
 from typing import Any, TypeVar
 
 from ouie.cameras.config import CameraConfig
-from ouie.cameras.cueing import CueError, CueStatus, OnvifMover
+from ouie.cameras.cueing import CueController, CueError, CueOutcome, CueStatus, OnvifMover
 from ouie.cameras.geometry import PtzPosition, hfov_for_zoom, onvif_to_pan, onvif_to_tilt
 from ouie.cameras.onvif_client import CameraError
-from ouie.central.cueing import ControllerCuer
+from ouie.cameras.planning import SEVERITY, CueTarget
+from ouie.central.service import CueOutcome as StoredCue
 from ouie.console.feed import LiveFeed
 from ouie.console.views import CameraView
+from ouie.core.classes import EventClass
+from ouie.core.timebase import now_ns
 from ouie.store.models import Cue
+from ouie.store.records import CueState, IncidentRecord
 
 T = TypeVar("T")
 
+MIN_FRAME_RADIUS_M = 5.0
+"""Frame at least this radius around an incident, even a very precise fix, m."""
 STATUS_TIMEOUT_S = 2.0
 """Longest wait for a camera's GetStatus, s."""
 
@@ -62,31 +75,70 @@ def camera_view(camera: CameraConfig, position: PtzPosition | None, state: str) 
     )
 
 
+def cue_target(incident: IncidentRecord) -> CueTarget:
+    """What to frame for an incident: its position, its 95 % radius (at least
+    MIN_FRAME_RADIUS_M) and the severity of its class."""
+    assert incident.lat is not None and incident.lon is not None
+    try:
+        severity = SEVERITY[EventClass(incident.class_)]
+    except ValueError:
+        severity = min(SEVERITY.values())
+    return CueTarget(
+        lat=incident.lat,
+        lon=incident.lon,
+        radius_m=max(incident.uncertainty_m or MIN_FRAME_RADIUS_M, MIN_FRAME_RADIUS_M),
+        incident_id=incident.id,
+        severity=severity,
+    )
+
+
 class ControllerDesk:
-    """The console's `CameraDesk` over a `ControllerCuer` (module docstring)."""
+    """`Cuer` for the central service and `CameraDesk` for the console (module docstring)."""
 
     def __init__(
         self,
-        cuer: ControllerCuer,
+        controller: CueController,
         mover: OnvifMover,
         feed: LiveFeed | None = None,
+        clock: Callable[[], int] = now_ns,
         watch_period_s: float = 1.0,
+        return_home_period_s: float = 1.0,
     ) -> None:
-        self.cuer, self.controller, self.mover, self.feed = cuer, cuer.controller, mover, feed
+        self.controller, self.mover, self.feed, self.clock = controller, mover, feed, clock
         self._shown: dict[str, CameraView] = {}
-        self._watcher = self._submit(self._watch_forever(watch_period_s))
+        self._loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(target=self._loop.run_forever, name="cameras", daemon=True)
+        self._thread.start()
+        self._tasks = self._run(
+            self._start(
+                self._watch_forever(watch_period_s),
+                self.controller.run_return_home(return_home_period_s),
+            )
+        )
 
     # -- plumbing --------------------------------------------------------------------------
     def _submit(self, coroutine: Coroutine[Any, Any, T]) -> Future[T]:
-        return asyncio.run_coroutine_threadsafe(coroutine, self.cuer.loop)
+        return asyncio.run_coroutine_threadsafe(coroutine, self._loop)
 
     def _run(self, coroutine: Coroutine[Any, Any, T], timeout_s: float = 30.0) -> T:
         return self._submit(coroutine).result(timeout_s)
 
+    @staticmethod
+    async def _start(*coroutines: Coroutine[Any, Any, None]) -> list[asyncio.Task[None]]:
+        return [asyncio.create_task(coroutine) for coroutine in coroutines]
+
+    async def _stop(self) -> None:
+        for task in self._tasks:
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        await self.mover.close()
+
     def close(self) -> None:
-        """Stop watching and close the desk's ONVIF clients (before the cuer closes)."""
-        self._watcher.cancel()
-        self._run(self.mover.close())
+        """Stop the watcher and the return-home task (waiting for them), then close the ONVIF
+        clients and the loop."""
+        self._run(self._stop())
+        self._loop.call_soon_threadsafe(self._loop.stop)
+        self._thread.join(timeout=10)
 
     def _camera(self, camera_id: str) -> CameraConfig:
         return self.controller.cameras[camera_id]
@@ -117,7 +169,46 @@ class ControllerDesk:
             await self._publish_changes()
             await asyncio.sleep(period_s)
 
-    # -- CameraDesk ------------------------------------------------------------------------
+    # -- Cuer (central service) ------------------------------------------------------------
+    def cue(self, incident: IncidentRecord) -> list[StoredCue]:
+        """Plan and, per the cue mode, propose or execute a camera move for `incident`
+        (nothing to store in mode off or when no camera can see the place)."""
+        outcome = self._run(self.controller.cue(cue_target(incident)))
+        stored = self._stored(outcome)
+        if outcome.status is CueStatus.MOVED:
+            self._run(self._publish_changes())
+        return stored
+
+    def _stored(self, outcome: CueOutcome) -> list[StoredCue]:
+        """The store's record of a controller outcome."""
+        plan = outcome.decision.plan if outcome.decision else None
+        state = {
+            CueStatus.PENDING: CueState.SUGGESTED,
+            CueStatus.MOVED: CueState.EXECUTED,
+            CueStatus.FAILED: CueState.FAILED,
+        }.get(outcome.status)
+        if plan is None or state is None:
+            return []
+        return [
+            StoredCue(
+                camera_id=plan.camera_id,
+                state=state,
+                pan_deg=plan.pan_deg,
+                tilt_deg=plan.tilt_deg,
+                zoom=plan.onvif_zoom,
+                commanded_at_ns=self.clock() if state is CueState.EXECUTED else None,
+                details={
+                    "cue_id": outcome.cue_id,
+                    "mode": self.controller.config.mode.value,
+                    "bearing_deg": plan.bearing_deg,
+                    "distance_m": plan.distance_m,
+                    "mask_decision": plan.mask_decision.value,
+                    "message": outcome.message,
+                },
+            )
+        ]
+
+    # -- CameraDesk (console) --------------------------------------------------------------
     def views(self) -> list[CameraView]:
         """Every camera with the orientation its GetStatus reports now."""
         return self._run(self._views())

@@ -123,26 +123,38 @@ def demo(
     cameras and the operators' console, in one process on 127.0.0.1."""
     import tempfile
     import webbrowser
+    from contextlib import ExitStack
 
+    from pydantic import ValidationError
     from rich.console import Console
     from rich.table import Table
 
     from ouie.console.demo import DemoOptions, running_demo
+    from ouie.core.config import ConfigError, describe_validation_error
+    from ouie.core.recording import RecordingFormatError
     from ouie.sensor.config import DetectorConfig
+    from ouie.sensor.models import ModelUnavailableError
 
     console = Console()
-    options = DemoOptions(
-        scenario=scenario,
-        speed=speed,
-        duration_s=duration,
-        auto_cue=auto_cue,
-        port=port,
-        detector=DetectorConfig(backend=detector, model_path=model),
-    )
-    with (
-        tempfile.TemporaryDirectory(prefix="ouie-demo-") as database_dir,
-        running_demo(options, Path(database_dir)) as (run, replay),
-    ):
+    try:
+        options = DemoOptions(
+            scenario=scenario,
+            speed=speed,
+            duration_s=duration,
+            auto_cue=auto_cue,
+            port=port,
+            detector=DetectorConfig(backend=detector, model_path=model),
+        )
+    except ValidationError as error:
+        console.print(f"[red]{describe_validation_error(error, 'ouie demo')}[/red]")
+        raise typer.Exit(2) from None
+    with ExitStack() as stack:
+        work_dir = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="ouie-demo-")))
+        try:
+            run, replay = stack.enter_context(running_demo(options, work_dir))
+        except (ConfigError, RecordingFormatError, ModelUnavailableError, OSError) as error:
+            console.print(f"[red]ouie demo: {error}[/red]")
+            raise typer.Exit(2) from None
         logins = Table("user", "password", "role", title="demo logins (this run only)")
         for login in run.logins:
             logins.add_row(login.name, login.password, login.role.value)
@@ -171,7 +183,8 @@ def demo(
         console.print(
             f"{result.detected}/{result.alerting_true_events} alerting events detected, "
             f"{result.fixed} located; {result.false_incidents} false incidents; "
-            f"cues {result.cue_states}; latency p50 {result.cue_latency.p50_s} s"
+            f"cues {result.cue_states}; latency p50 {result.cue_latency.p50_s} s; "
+            f"×{result.achieved_speed:g} reached"
         )
         if summary is not None:
             summary.write_text(result.model_dump_json(indent=2, by_alias=True))

@@ -36,10 +36,10 @@ from ouie.cameras.render import Mark
 from ouie.cameras.virtual import VirtualCameraFleet, scenario_marks, start_virtual_cameras
 from ouie.central.config import CityConfig
 from ouie.central.runtime import build_central
-from ouie.console.app import mount_on_runtime
+from ouie.console.app import attach_console
 from ouie.console.server import BackgroundServer
 from ouie.console.users import create_user
-from ouie.console.views import MapView
+from ouie.console.views import CuePolicyView, MapView
 from ouie.core.classes import EventClass
 from ouie.core.geo import LocalFrame
 from ouie.core.recording import RecordingFolder
@@ -193,6 +193,10 @@ class DemoSummary(BaseModel):
     speed: float
     simulated_s: float
     wall_s: float = Field(description="Wall time of the replay, s.")
+    achieved_speed: float = Field(
+        description="Simulated s per wall s actually reached (below `speed` when the detectors "
+        "could not keep up)."
+    )
     cpu_count: int | None
     detector: str = Field(description="The sensors' model id name.")
     cue_mode: str
@@ -263,13 +267,15 @@ def write_cameras_file(fleet: VirtualCameraFleet, cueing: CueingConfig, folder: 
 @contextmanager
 def running_demo(options: DemoOptions, work_dir: Path) -> Iterator[tuple[DemoRun, Replay]]:
     """Start every part around a rendered recording: virtual cameras, the central service as
-    `ouie serve` builds it (`build_central`, in-process bus, replay clock), the console on it;
+    `ouie serve` builds it (`build_central`, in-process bus, replay clock, the console's camera
+    desk as its cuer), the console on it with the scenario's map;
     yields the run and the replay, and stops everything on exit. `work_dir` holds the database
     and the cameras file."""
     scenario = load_scenario(options.scenario)
     duration_s = min(options.duration_s or scenario.duration_s, scenario.duration_s)
     recording = prepare_recording(scenario, duration_s, cache_root(options))
     clock = ReplayClock(recording.start_ns, options.speed)
+    pipeline = SensorPipeline(options.detector)  # fails here, before anything runs, without a model
     if options.auto_cue:
         cueing = CueingConfig(mode=CueMode.AUTO, legal_basis=DEMO_LEGAL_BASIS, dpia=DEMO_DPIA)
     else:
@@ -289,15 +295,24 @@ def running_demo(options: DemoOptions, work_dir: Path) -> Iterator[tuple[DemoRun
             sensors_file=recording.path / "sensors.geojson",
             cameras_file=write_cameras_file(fleet, cueing, work_dir),
             fusion=FusionConfig(air_temperature_c=scenario.weather.air_temperature_c),
+            console=None,  # mounted below, with the scenario's buildings on the map
         )
         bus = InProcessBus()
         runtime = build_central(city, bus=bus, clock=clock)
         stack.callback(runtime.close)
-        console = mount_on_runtime(runtime, map_view=MapView.of_scenario(scenario))
-        stack.callback(console.close)
+        attach_console(
+            runtime.app,
+            runtime.service,
+            feed=runtime.feed,
+            cue_policy=CuePolicyView(
+                mode=cueing.mode.value, legal_basis=cueing.legal_basis, dpia=cueing.dpia
+            ),
+            map_view=MapView.of_scenario(scenario),
+            cameras=runtime.cameras,
+        )
         logins = create_logins(runtime.store)
         server = stack.enter_context(BackgroundServer(runtime.app, options.host, options.port))
-        stack.callback(console.services.feed.close)  # first: live streams end, the server stops
+        stack.callback(runtime.feed.close)  # first: live streams end, then the server stops
         run = DemoRun(url=f"{server.url}/console/", logins=logins, store=runtime.store, clock=clock)
         replay = Replay(
             scenario=scenario,
@@ -307,6 +322,7 @@ def running_demo(options: DemoOptions, work_dir: Path) -> Iterator[tuple[DemoRun
             bus=bus,
             clock=clock,
             set_marks=fleet.set_marks,
+            pipeline=pipeline,
             cue_mode=cueing.mode.value,
             store=runtime.store,
         )
@@ -324,6 +340,7 @@ class Replay:
     bus: InProcessBus
     clock: ReplayClock
     set_marks: Callable[[list[Mark]], None]
+    pipeline: SensorPipeline
     cue_mode: str
     store: Store
     published: int = 0
@@ -350,7 +367,7 @@ class Replay:
 
     def run(self, stop: threading.Event | None = None) -> None:
         """Replay `duration_s` of audio at `speed` (or until `stop` is set)."""
-        pipeline = SensorPipeline(self.options.detector)
+        pipeline = self.pipeline
         self.detector = pipeline.scorer.model_id.name
         sensors = self.recording.sensors
         streams = {s.id: pipeline.stream(s.id) for s in sensors}
@@ -473,6 +490,7 @@ class Replay:
             speed=self.options.speed,
             simulated_s=self.duration_s,
             wall_s=round(self.wall_s, 3),
+            achieved_speed=round(self.duration_s / self.wall_s, 3) if self.wall_s else 0.0,
             cpu_count=os.cpu_count(),
             detector=self.detector,
             cue_mode=self.cue_mode,

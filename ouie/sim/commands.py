@@ -63,7 +63,7 @@ def simulate_command(
         ),
     ] = None,
     plot: Annotated[
-        bool, typer.Option("--plot", help="Also write map.png into the folder.")
+        bool, typer.Option("--plot", help="Also write map.png and arrivals.png into the folder.")
     ] = False,
 ) -> None:
     """Render a scenario into a recording folder: sensors.geojson, {id}.wav, meta.json,
@@ -95,9 +95,11 @@ def simulate_command(
     )
     console.print(heard_table(out / "truth.json"))
     if plot:
-        from ouie.sim.plot import plot_scenario
+        from ouie.sim.plot import plot_arrivals, plot_scenario
 
         console.print(f"map: {plot_scenario(loaded, out / 'map.png')}")
+        if truth:
+            console.print(f"first alerting event: {plot_arrivals(folder, out / 'arrivals.png')}")
 
 
 def heard_table(truth_path: Path, snr_db: float = 10.0) -> Table:

@@ -1,13 +1,17 @@
-"""A map of a scenario (PNG): buildings, sensors, cameras with their pan-zero heading, and the
-scripted events by class, in the local ENU frame with a scale bar."""
+"""Pictures of the simulator (PNG): a map of a scenario (buildings, sensors, cameras with their
+pan-zero heading, the scripted events by class, in the local ENU frame with a scale bar), and
+spectrograms of one event at its nearest sensors."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import numpy as np
 
 from ouie.core.classes import ALERTING_CLASSES
+from ouie.core.recording import RecordingFolder
+from ouie.core.timebase import iso_to_ns
 from ouie.sim.scenario import Scenario
 
 EVENT_STYLE: dict[str, tuple[str, str]] = {
@@ -156,6 +160,69 @@ def plot_scenario(scenario: Scenario, out_path: Path, *, note: str | None = None
     fig.tight_layout()
     out_path = Path(out_path)
     out_path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(out_path)
+    plt.close(fig)
+    return out_path
+
+
+def plot_arrivals(
+    folder: RecordingFolder, out_path: Path, *, event_index: int | None = None, sensors: int = 4
+) -> Path:
+    """Spectrograms of one event at its `sensors` nearest microphones, 0.3 s before to 1.5 s
+    after each arrival, with the arrival the sensor's clock stamped marked (a person checks at a
+    glance that delays, levels and non-line-of-sight paths look right). The event is the first
+    alerting one unless `event_index` is given."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import soundfile
+
+    truth = json.loads((folder.path / "truth.json").read_text(encoding="utf-8"))
+    if not truth:
+        raise ValueError(f"{folder.path}: truth.json has no events")
+    if event_index is None:
+        event_index = next((i for i, e in enumerate(truth) if e.get("alerting")), 0)
+    event = truth[event_index]
+    nearest = sorted(event["arrivals"].items(), key=lambda kv: kv[1]["distance_m"])[:sensors]
+    fig, axes = plt.subplots(
+        len(nearest), 1, figsize=(10, 2.2 * len(nearest)), dpi=100, sharex=True, squeeze=False
+    )
+    for ax, (sensor_id, arrival) in zip(axes[:, 0], nearest, strict=True):
+        info = soundfile.info(folder.wav_path(sensor_id))
+        rate = int(info.samplerate)
+        at_s = (iso_to_ns(arrival["recorded_utc"]) - folder.start_ns) / 1e9
+        start = max(0, round((at_s - 0.3) * rate))
+        audio, _ = soundfile.read(
+            folder.wav_path(sensor_id),
+            start=start,
+            stop=min(info.frames, start + round(1.8 * rate)),
+        )
+        ax.specgram(
+            audio + 1e-9,
+            NFFT=256,
+            Fs=rate,
+            noverlap=192,
+            cmap="magma",
+            xextent=(start / rate - at_s, (start + audio.size) / rate - at_s),
+        )
+        ax.axvline(0.0, color="#00e5ff", lw=1.0)
+        ax.set_ylabel("Hz")
+        ax.set_title(
+            f"{sensor_id}: {arrival['distance_m']:.0f} m, {arrival['path']}"
+            f"{' (NLOS)' if arrival['nlos'] else ''}, {arrival['level_db_spl']:.0f} dB SPL, "
+            f"SNR {arrival['snr_db']:.0f} dB, stamped {arrival['recorded_utc'][11:]}",
+            fontsize=8,
+            loc="left",
+        )
+    axes[-1, 0].set_xlabel("s from the arrival stamped by each sensor's clock")
+    fig.suptitle(
+        f"{event['class']} emitted {event['onset_utc']} "
+        f"({event['source_level_db_spl']:.0f} dB SPL at 1 m, {event['source']})",
+        fontsize=10,
+    )
+    fig.tight_layout()
+    out_path = Path(out_path)
     fig.savefig(out_path)
     plt.close(fig)
     return out_path

@@ -46,11 +46,10 @@ def pa_to_db_spl(pressure_pa: float) -> float:
         return float(20.0 * np.log10(pressure_pa / P_REF_PA))
 
 
-def fractional_delay_spectrum(n_fft: int, sample_rate_hz: float, delay_s: float) -> NDArray:
-    """Frequency response of a pure delay on the `rfft` grid of an n_fft-point FFT:
-    H(f_k) = exp(−j·2π·f_k·τ), f_k = k·fs/n_fft. Exact for any real τ (not rounded to a sample);
-    circular, so the caller pads the signal by at least τ·fs samples."""
-    frequency_hz = np.fft.rfftfreq(n_fft, 1.0 / sample_rate_hz)
+def fractional_delay_response(frequency_hz: FloatArray, delay_s: float) -> NDArray:
+    """Frequency response of a pure delay: H(f) = exp(−j·2π·f·τ). On the `rfft` grid of an
+    n-point FFT (f_k = k·fs/n) it delays by τ exactly, for any real τ (not rounded to a sample);
+    the delay is circular, so the caller pads the signal by at least τ·fs samples."""
     return np.exp(-2j * np.pi * frequency_hz * delay_s)
 
 
@@ -332,16 +331,17 @@ REVERB_BUILD_UP_S = 0.010
 def street_reverb_tail(
     sample_rate_hz: int, rt60_s: float, rng: np.random.Generator
 ) -> NDArray[np.float64]:
-    """A diffuse reverberation tail of unit energy (Σh² = 1), down to −40 dB:
-      h(t) ∝ n(t) · (1 − exp(−t/τ_b)) · 10^(−3·t/T60),   0 ≤ t < ⅔·T60
-    with n white Gaussian noise, τ_b = `REVERB_BUILD_UP_S` and T60 the time the energy takes to
-    fall by 60 dB."""
-    t = np.arange(max(1, round(2.0 / 3.0 * rt60_s * sample_rate_hz))) / sample_rate_hz
-    h = (
-        rng.standard_normal(t.size)
-        * (1.0 - np.exp(-t / REVERB_BUILD_UP_S))
-        * 10.0 ** (-3.0 * t / rt60_s)
-    )
+    """A diffuse reverberation tail of unit energy (Σh² = 1), T60 long (down to −60 dB):
+      h(t) ∝ n(t) · (1 − exp(−t/τ_b)) · 10^(−3·t/T60) · w(t),   0 ≤ t < T60
+    with n white Gaussian noise, τ_b = `REVERB_BUILD_UP_S`, and w a half-cosine fade over the
+    last 10 % (so the tail does not stop on an audible edge)."""
+    n = max(2, round(rt60_s * sample_rate_hz))
+    t = np.arange(n) / sample_rate_hz
+    fade = np.ones(n)
+    k = max(1, n // 10)
+    fade[n - k :] = 0.5 * (1.0 + np.cos(np.linspace(0.0, np.pi, k)))
+    envelope = (1.0 - np.exp(-t / REVERB_BUILD_UP_S)) * 10.0 ** (-3.0 * t / rt60_s) * fade
+    h = rng.standard_normal(n) * envelope
     return np.asarray(h / np.sqrt(np.sum(h**2)), dtype=float)
 
 

@@ -35,6 +35,7 @@ from ouie.sim.propagation import (
     SoundPath,
     air_absorption_db_per_m,
     db_spl_to_pa,
+    fractional_delay_response,
     pa_to_db_spl,
     path_response,
     sound_paths,
@@ -59,7 +60,7 @@ PRE_ROLL_SAMPLES = 128
 POST_ROLL_SAMPLES = 256
 """Samples kept after the end of a segment."""
 
-RNG_CLOCKS, RNG_JITTER, RNG_SOURCE, RNG_BACKGROUND, RNG_REVERB = range(5)
+RNG_CLOCKS, RNG_JITTER, RNG_SOURCE, RNG_BACKGROUND, RNG_REVERB, RNG_SENSITIVITY = range(6)
 """Independent random streams, seeded (seed, stream, index): results do not depend on order."""
 
 
@@ -129,6 +130,17 @@ def looped(pick: Callable[[], NDArray], n_samples: int) -> NDArray[np.float32]:
     return out
 
 
+MAX_BACKGROUND_CREST_DB = 8.0
+"""Largest loudest-10-ms-over-RMS ratio of a background recording, dB (steady sound only)."""
+
+
+def crest_db(x: FloatArray, sample_rate_hz: int) -> float:
+    """Loudest 10 ms RMS over the whole signal's RMS, dB: ≈ 0–6 dB for steady noise, far more
+    for a signal with a knock or a bang."""
+    rms = float(np.sqrt(np.mean(np.asarray(x, dtype=float) ** 2)))
+    return float(20.0 * np.log10(loudest_rms(x, sample_rate_hz) / rms)) if rms > 0 else np.inf
+
+
 @dataclass
 class Background:
     """Makes each sensor's background: synthetic street noise or real recordings looped, plus
@@ -175,19 +187,26 @@ class Background:
         paths: list[Path],
         limit: int = 48,
     ) -> Background:
-        """A background looping up to `limit` recordings, each normalized to unit A-weighted RMS
-        with 10 ms fades at both ends (so joins do not click)."""
+        """A background looping up to `limit` steady recordings (loudest 10 ms within
+        `MAX_BACKGROUND_CREST_DB` of the clip's RMS: a knock or a bang in a loop would play at
+        every sensor, at random times, and look like events), each normalized to unit A-weighted
+        RMS with 10 ms fades at both ends (so joins do not click)."""
         fs = microphone.sample_rate_hz
-        clips = []
+        clips: list[NDArray[np.float32]] = []
         fade = round(0.01 * fs)
-        for path in paths[:limit]:
+        for path in paths:
+            if len(clips) == limit:
+                break
             clip = read_mono(path, fs)
-            rms = a_weighted_rms(clip, fs) if clip.size > 2 * fade else 0.0
+            if clip.size <= 2 * fade or crest_db(clip, fs) > MAX_BACKGROUND_CREST_DB:
+                continue
+            rms = a_weighted_rms(clip, fs)
             if rms > 0.0:
                 clip = clip / rms
                 clip[:fade] *= np.linspace(0.0, 1.0, fade)
                 clip[-fade:] *= np.linspace(1.0, 0.0, fade)
                 clips.append(clip.astype(np.float32))
+        log.info("background: %d steady recordings of %d looped", len(clips), len(paths))
         return cls(settings.level_dba, microphone.self_noise_db_spl, fs, clips)
 
 
@@ -291,6 +310,7 @@ class EventSpectrum:
 
     n_samples: int
     n_fft: int
+    sample_rate_hz: int
     frequency_hz: FloatArray
     spectrum: NDArray[np.complex128]
     absorption_db_per_m: FloatArray
@@ -307,9 +327,7 @@ class EventSpectrum:
         (or the reverberation tail when longer) + post-roll."""
         settings = scenario.propagation
         tail_samples = (
-            np.ceil(
-                (2.0 / 3.0 * settings.street_reverb_rt60_s + REVERB_PREDELAY_S) * sample_rate_hz
-            )
+            np.ceil((settings.street_reverb_rt60_s + REVERB_PREDELAY_S) * sample_rate_hz)
             if settings.street_reverb_rt60_s > 0.0
             else 0
         )
@@ -330,7 +348,8 @@ class EventSpectrum:
             else np.zeros_like(frequency_hz)
         )
         spectrum = fft.rfft(pressure_pa, n_fft) * anti_aliasing_taper(frequency_hz, sample_rate_hz)
-        return cls(n, n_fft, np.asarray(frequency_hz, dtype=float), spectrum, absorption)
+        grid_hz: FloatArray = np.asarray(frequency_hz, dtype=np.float64)
+        return cls(n, n_fft, sample_rate_hz, grid_hz, spectrum, absorption)
 
     def render(
         self,
@@ -345,13 +364,15 @@ class EventSpectrum:
         `REVERB_PREDELAY_S`, coloured by the air absorption of the first path; the sum is
         synthesized by one inverse FFT."""
         first = int(np.floor(min(arrival_samples))) - PRE_ROLL_SAMPLES
-        bins = np.arange(self.frequency_hz.size)
+        fs = self.sample_rate_hz
         response = np.zeros(self.frequency_hz.size, dtype=complex)
         for path, arrival in zip(paths, arrival_samples, strict=True):
             magnitude = path_response(
                 path, self.frequency_hz, speed_of_sound_mps, self.absorption_db_per_m
             )
-            response += magnitude * np.exp(-2j * np.pi * (arrival - first) / self.n_fft * bins)
+            response += magnitude * fractional_delay_response(
+                self.frequency_hz, (arrival - first) / fs
+            )
         if reverb is not None:
             start = min(arrival_samples) + reverb.predelay_samples - first
             first_path_m = min(p.length_m for p in paths)
@@ -360,7 +381,7 @@ class EventSpectrum:
                 reverb.gain(first_path_m)
                 * colour
                 * fft.rfft(reverb.impulse_response, self.n_fft)
-                * np.exp(-2j * np.pi * start / self.n_fft * bins)
+                * fractional_delay_response(self.frequency_hz, start / fs)
             )
         return first, fft.irfft(self.spectrum * response, self.n_fft)[: self.n_samples]
 
@@ -485,6 +506,9 @@ def simulate(
         else np.zeros((0, 3))
     )
     offsets_s = sensor_clock_offsets_s(scenario, seed)
+    sensitivity_db = stream(seed, RNG_SENSITIVITY).normal(
+        0.0, scenario.microphone.sensitivity_spread_db, len(scenario.sensors)
+    )
     plans = plan_pairs(scenario, events_enu, sensors_enu, offsets_s, seed)
 
     sources: list[tuple[FloatArray, str]] = [
@@ -506,6 +530,8 @@ def simulate(
         for j, sensor in enumerate(scenario.sensors):
             pressure = background.render(n_samples, stream(seed, RNG_BACKGROUND, j))
             reverb = reverb_tail(scenario, j, seed)
+            # a more sensitive microphone reaches full scale at a lower SPL
+            full_scale_db_spl = scenario.microphone.full_scale_db_spl - float(sensitivity_db[j])
             for i, (event, spectrum) in enumerate(zip(events, spectra, strict=True)):
                 plan = plans[i][j]
                 arrival_samples = [
@@ -514,9 +540,9 @@ def simulate(
                 first, segment = spectrum.render(plan.paths, arrival_samples, c, reverb)
                 add_into(pressure, first, segment)
                 arrivals[i][sensor.id] = arrival_record(
-                    event, plan, segment, start_ns, c, fs, scenario
+                    event, plan, segment, start_ns, c, fs, scenario, full_scale_db_spl
                 )
-            codes = to_pcm16(pressure, scenario.microphone.full_scale_db_spl)
+            codes = to_pcm16(pressure, full_scale_db_spl)
             soundfile.write(out_dir / f"{sensor.id}.wav", codes, fs, subtype="PCM_16")
             bar.advance(task)
 
@@ -540,6 +566,10 @@ def simulate(
             "speed_of_sound_mps": c,
             "clock_offsets_s": {
                 s.id: float(o) for s, o in zip(scenario.sensors, offsets_s, strict=True)
+            },
+            "sensitivity_error_db": {
+                s.id: round(float(g), 3)
+                for s, g in zip(scenario.sensors, sensitivity_db, strict=True)
             },
         },
     )
@@ -580,6 +610,7 @@ def arrival_record(
     speed_of_sound_mps: float,
     sample_rate_hz: int,
     scenario: Scenario,
+    full_scale_db_spl: float,
 ) -> dict[str, object]:
     """What one sensor should have heard of one event: the true UTC arrival of the first path,
     the instant the sensor's clock stamps it (`recorded_utc`: true + clock error), whether that
@@ -590,7 +621,7 @@ def arrival_record(
     travel_s = first_path.length_m / speed_of_sound_mps
     arrival_ns = start_ns + round((event.time_s + travel_s) * NS_PER_S)
     level = pa_to_db_spl(loudest_rms(segment, sample_rate_hz))
-    full_scale_peak_pa = np.sqrt(2.0) * db_spl_to_pa(scenario.microphone.full_scale_db_spl)
+    full_scale_peak_pa = np.sqrt(2.0) * db_spl_to_pa(full_scale_db_spl)
     return {
         "arrival_utc": ns_to_iso(arrival_ns),
         "recorded_utc": ns_to_iso(arrival_ns + round(plan.clock_error_s * NS_PER_S)),

@@ -5,7 +5,8 @@ the YAML is the reviewable artefact, this script says how it was laid out:
 
 - the Tarentaize–Beaubrun–Couriot area west of the centre of Saint-Étienne (around 45.440 N,
   4.382 E), modelled as an approximate street grid rotated 15° (blocks ≈ 150 m × 130 m);
-- 50 sensors on facades and poles at street crossings (4–6 m high, 130–150 m apart);
+- 50 sensors on facades and poles at street crossings (4–6 m high, 130–150 m apart), their
+  microphones' sensitivities off by σ = 1 dB;
 - 6 PTZ cameras at 8 m on main crossings, pan zero along the street;
 - street reverberation: a diffuse tail of T60 = 0.8 s after every arrival (critical distance
   15 m, 0.05 dB/m excess decay), standing in for the facades' reflections;
@@ -203,7 +204,11 @@ def scenario_yaml(seed: int = 42) -> str:
         "clocks:",
         "  default: {offset_s: 0.0, jitter_s: 0.0004}",
         "  offset_spread_s: 0.0005",
-        "microphone: {sample_rate_hz: 16000, full_scale_db_spl: 130.0, self_noise_db_spl: 30.0}",
+        "microphone:",
+        "  sample_rate_hz: 16000",
+        "  full_scale_db_spl: 130.0",
+        "  self_noise_db_spl: 30.0",
+        "  sensitivity_spread_db: 1.0",
         "propagation:",
         "  ground_reflection_gain: 0.9",
         "  street_reverb_rt60_s: 0.8",

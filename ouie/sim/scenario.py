@@ -118,7 +118,7 @@ class Background(_Strict):
 
 
 class Microphone(_Strict):
-    """The sensors' microphone and converter (the same for every sensor)."""
+    """The sensors' microphone and converter (one model for every sensor)."""
 
     sample_rate_hz: int = Field(default=16000, ge=8000, le=96000, description="WAV sample rate.")
     full_scale_db_spl: float = Field(
@@ -127,6 +127,13 @@ class Microphone(_Strict):
     )
     self_noise_db_spl: float = Field(
         default=30.0, description="Equivalent input noise (white), dB SPL."
+    )
+    sensitivity_spread_db: float = Field(
+        default=0.0,
+        ge=0.0,
+        le=10.0,
+        description="1-σ of each sensor's sensitivity error (fixed per sensor), dB: real "
+        "microphones of one model differ by ±1–3 dB.",
     )
 
 

@@ -12,7 +12,7 @@ from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from typing import Literal
 
-from sqlalchemy import Engine, func, select, update
+from sqlalchemy import Engine, bindparam, case, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -23,6 +23,7 @@ from ouie.core.timebase import NS_PER_S, now_ns
 from ouie.store.audit import AuditChain
 from ouie.store.database import make_engine, upgrade_schema
 from ouie.store.models import (
+    Base,
     Cue,
     DailyAggregate,
     Disposition,
@@ -40,6 +41,22 @@ from ouie.store.records import (
 )
 
 SaveOutcome = Literal["created", "updated", "stale"]
+
+_REPORTS, _SENSORS = Base.metadata.tables["reports"], Base.metadata.tables["sensors"]
+_INSERT_REPORT = insert(_REPORTS)
+_MARK_HEARD = (
+    update(_SENSORS)
+    .where(_SENSORS.c.id == bindparam("sensor"))
+    .values(
+        online=True,
+        last_seen_ns=bindparam("at_ns"),
+        status=case(
+            (_SENSORS.c.status.in_(("offline", "silent")), "online"),
+            else_=_SENSORS.c.status,
+        ),
+    )
+)
+"""A report is a sign of life: online, last seen now, and 'online' after 'offline'/'silent'."""
 
 
 class Store:
@@ -112,13 +129,6 @@ class Store:
             row.online, row.status, row.last_seen_ns = online, status, at_ns
             return changed
 
-    def touch_sensor(self, sensor_id: str, at_ns: int) -> None:
-        """A report is also a sign of life: mark online and update `last_seen_ns`."""
-        with self.session() as session:
-            session.execute(
-                update(Sensor).where(Sensor.id == sensor_id).values(online=True, last_seen_ns=at_ns)
-            )
-
     def mark_silent_sensors_offline(self, now_ns_: int, timeout_s: float) -> list[str]:
         """Sensors online but not heard from for `timeout_s`: set offline ('silent'); their ids."""
         cutoff_ns = now_ns_ - int(timeout_s * NS_PER_S)
@@ -132,25 +142,32 @@ class Store:
 
     # -- reports ---------------------------------------------------------------------------
     def add_report(self, report: EventReport, received_at_ns: int) -> bool:
-        """Store an accepted report; False (and nothing written) when its id is already stored."""
-        row = Report(
-            report_id=report.report_id,
-            sensor_id=report.sensor_id,
-            seq=report.seq,
-            class_=str(report.class_),
-            score=report.score,
-            onset_ns=report.onset_ns,
-            onset_uncertainty_s=report.onset_uncertainty_s,
-            duration_s=report.duration_s,
-            peak_dbfs=report.peak_dbfs,
-            model_name=report.model.name,
-            model_sha256=report.model.sha256,
-            received_at_ns=received_at_ns,
-            payload=report.model_dump(mode="json", by_alias=True, exclude_none=True),
-        )
+        """Store an accepted report and mark its sensor heard (online, `last_seen_ns`), in one
+        transaction; False (and nothing written) when its id is already stored.
+
+        The hot path of the service (one call per report): prepared Core statements, no ORM.
+        """
+        row = {
+            "report_id": report.report_id,
+            "sensor_id": report.sensor_id,
+            "seq": report.seq,
+            "class": str(report.class_),
+            "score": report.score,
+            "onset_ns": report.onset_ns,
+            "onset_uncertainty_s": report.onset_uncertainty_s,
+            "duration_s": report.duration_s,
+            "peak_dbfs": report.peak_dbfs,
+            "model_name": report.model.name,
+            "model_sha256": report.model.sha256,
+            "received_at_ns": received_at_ns,
+            "payload": report.model_dump(mode="json", by_alias=True, exclude_none=True),
+        }
         try:
-            with self.session() as session:
-                session.add(row)
+            with self.engine.begin() as connection:
+                connection.execute(_INSERT_REPORT, row)
+                connection.execute(
+                    _MARK_HEARD, {"sensor": report.sensor_id, "at_ns": received_at_ns}
+                )
         except IntegrityError:
             return False
         return True

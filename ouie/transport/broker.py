@@ -9,6 +9,7 @@ installer (copy the files to /etc/mosquitto).
 from __future__ import annotations
 
 import os
+import secrets
 import shutil
 import socket
 import subprocess
@@ -47,12 +48,13 @@ def write_mosquitto_config(
     bind_address: str = "127.0.0.1",
     central_user: str = CENTRAL_USER,
     persistence: bool = True,
+    keep_current_user: bool = False,
 ) -> Path:
     """Write conf, password and ACL files for `accounts` (user → password) into `folder`.
 
     Returns the path of `mosquitto.conf`. Passwords are stored hashed (PBKDF2-SHA512) by
-    `mosquitto_passwd -U`. When run as root the broker keeps the current user so that it can read
-    the files it was given.
+    `mosquitto_passwd -U`. `keep_current_user` (tests, benchmarks) stops a broker started by root
+    from dropping to the `mosquitto` user, so that it can read files in a private temp folder.
     """
     folder.mkdir(parents=True, exist_ok=True)
     passwd = folder / "passwd"
@@ -74,11 +76,26 @@ def write_mosquitto_config(
     ]
     if persistence:
         lines += ["persistence true", f"persistence_location {folder}/"]
-    if os.geteuid() == 0:
+    if keep_current_user and os.geteuid() == 0:
         lines.append("user root")
     conf = folder / "mosquitto.conf"
     conf.write_text("\n".join(lines) + "\n")
     return conf
+
+
+def provision_accounts(secrets_dir: Path, users: list[str]) -> dict[str, str]:
+    """A password per user, kept in `secrets_dir/<user>.secret` (mode 0600): existing ones are
+    reused, missing ones drawn at random (192 bits). Returns user → password."""
+    secrets_dir.mkdir(parents=True, exist_ok=True)
+    secrets_dir.chmod(0o700)
+    accounts = {}
+    for user in users:
+        path = secrets_dir / f"{user}.secret"
+        if not path.exists():
+            path.touch(mode=0o600)
+            path.write_text(secrets.token_urlsafe(24) + "\n", encoding="utf-8")
+        accounts[user] = path.read_text(encoding="utf-8").strip()
+    return accounts
 
 
 def free_port(host: str = "127.0.0.1") -> int:
@@ -101,7 +118,7 @@ class LocalMosquitto:
             raise FileNotFoundError("mosquitto is not installed (apt-get install mosquitto)")
         self.binary, self.folder, self.accounts = binary, folder, dict(accounts)
         self.host, self.port = "127.0.0.1", port or free_port()
-        self.conf = write_mosquitto_config(folder, self.port, accounts)
+        self.conf = write_mosquitto_config(folder, self.port, accounts, keep_current_user=True)
         self._process: subprocess.Popen[bytes] | None = None
 
     def start(self, timeout_s: float = 10.0) -> None:

@@ -46,7 +46,11 @@ class MqttBus:
         client_id: str,
         will: tuple[str, bytes] | None = None,
         clean_session: bool = False,
+        start: bool = True,
     ) -> None:
+        """Connect at once unless `start` is False: a subscriber with a persistent session
+        registers its subscriptions first and then calls `start()`, so that the messages the
+        broker kept for it are not delivered before a handler exists."""
         self._client = mqtt.Client(
             mqtt.CallbackAPIVersion.VERSION2,
             client_id=client_id,
@@ -66,6 +70,7 @@ class MqttBus:
         self._client.on_message = self._on_message
         self._client.on_subscribe = self._on_subscribe
         self._unacked_subscriptions: set[int] = set()
+        self._early_subacks: set[int] = set()
         self._subscribed = threading.Condition()
         self._subscriptions: dict[str, tuple[int, MessageHandler]] = {}
         self._pending_acks: dict[int, AckCallback] = {}
@@ -74,7 +79,14 @@ class MqttBus:
         self._connected = threading.Event()
         self.last_error: str | None = None
         self.on_connected: list[Callable[[], None]] = []
-        self._client.connect_async(settings.host, settings.port, keepalive=settings.keepalive_s)
+        self._address = (settings.host, settings.port, settings.keepalive_s)
+        if start:
+            self.start()
+
+    def start(self) -> None:
+        """Connect (in the background, reconnecting as needed)."""
+        host, port, keepalive_s = self._address
+        self._client.connect_async(host, port, keepalive=keepalive_s)
         self._client.loop_start()
 
     @property
@@ -128,8 +140,13 @@ class MqttBus:
             return self._subscribed.wait_for(lambda: not self._unacked_subscriptions, timeout_s)
 
     def _track_subscribe(self, mid: int | None) -> None:
-        if mid is not None:
-            with self._subscribed:
+        """Remember a SUBSCRIBE until its SUBACK (which may already have come back)."""
+        if mid is None:
+            return
+        with self._subscribed:
+            if mid in self._early_subacks:
+                self._early_subacks.discard(mid)
+            else:
                 self._unacked_subscriptions.add(mid)
 
     def close(self) -> None:
@@ -169,7 +186,10 @@ class MqttBus:
 
     def _on_subscribe(self, client, userdata, mid, reason_codes, properties) -> None:
         with self._subscribed:
-            self._unacked_subscriptions.discard(mid)
+            if mid in self._unacked_subscriptions:
+                self._unacked_subscriptions.discard(mid)
+            else:
+                self._early_subacks.add(mid)
             self._subscribed.notify_all()
 
     def _on_message(self, client, userdata, message: mqtt.MQTTMessage) -> None:
@@ -179,6 +199,8 @@ class MqttBus:
                 for f, (_q, h) in self._subscriptions.items()
                 if mqtt.topic_matches_sub(f, message.topic)
             ]
+        if not handlers:
+            log.warning("MQTT message on %s matches no subscription: dropped", message.topic)
         for handler in handlers:
             try:
                 handler(message.topic, message.payload)

@@ -17,10 +17,15 @@ function render(incident) {
   fact(facts, "Class", incident.class);
   fact(facts, "Onset", ouie.timeOf(incident.onset_utc));
   fact(facts, "Position", incident.lat === null
-    ? "not located (too few sensors)"
+    ? "not located (two sensors only)"
     : `${incident.lat.toFixed(6)}, ${incident.lon.toFixed(6)}`);
   fact(facts, "Uncertainty (95 %)", incident.uncertainty_m === null ? "—" : `${incident.uncertainty_m.toFixed(1)} m`);
-  fact(facts, "Location status", incident.status);
+  const how = {
+    fix: `located by ${incident.sensors_used.length} sensors`,
+    hyperbola: "on a line between two sensors (the map shows it)",
+    single: "near the only sensor that heard it",
+  };
+  fact(facts, "Location", how[incident.status] || incident.status);
   fact(facts, "Sensors used", incident.sensors_used.join(", ") || "—");
   fact(facts, "Sensors left out", incident.sensors_rejected.join(", ") || "—");
   fact(facts, "Revision", incident.revision);
