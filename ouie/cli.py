@@ -13,6 +13,7 @@ COMMAND_MODULES = (
     "ouie.fusion.commands",
     "ouie.cameras.commands",
     "ouie.central.commands",
+    "ouie.console.commands",
 )
 """Modules with a `register(app: typer.Typer) -> None` that adds their commands."""
 

@@ -7,6 +7,9 @@ from pathlib import Path
 
 import pytest
 
+pytest_plugins = ["tests.services"]
+"""Real Mosquitto and PostgreSQL fixtures (tests/services.py)."""
+
 SHARED_DIR = Path(__file__).resolve().parents[1].parent / "shared"
 SHARED_AUDIO_DIR = SHARED_DIR / "audio"
 YAMNET_MODEL_PATH = SHARED_DIR / "models" / "yamnet.tflite"

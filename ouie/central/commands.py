@@ -1,9 +1,165 @@
-"""Command-line commands of ouie.central (registered by ouie.cli)."""
+"""Command-line commands of ouie.central (registered by ouie.cli): `ouie serve` and
+`ouie audit verify|export`."""
 
 from __future__ import annotations
 
+from pathlib import Path
+from typing import TYPE_CHECKING
+
 import typer
+
+if TYPE_CHECKING:
+    from ouie.store.repository import Store
+
+audit_app = typer.Typer(help="Verify or export the hash-chained audit trail.", no_args_is_help=True)
 
 
 def register(app: typer.Typer) -> None:
     """Add this concern's commands to the `ouie` app."""
+    app.command("serve")(serve)
+    app.command("broker-config")(broker_config)
+    app.add_typer(audit_app, name="audit")
+
+
+def serve(
+    config: Path = typer.Option(..., "--config", "-c", help="City configuration (city.yaml)."),
+    host: str | None = typer.Option(None, help="HTTP bind address (default: http.host)."),
+    port: int | None = typer.Option(None, help="HTTP port (default: http.port)."),
+) -> None:
+    """Run the central service: reports in over MQTT, incidents out, /healthz and /metrics."""
+    import hashlib
+    import logging
+
+    import uvicorn
+    from rich.console import Console
+
+    from ouie.central.config import load_city_config
+    from ouie.central.runtime import build_central
+    from ouie.core.config import ConfigError
+
+    console = Console(stderr=True)
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    try:
+        city = load_city_config(config)
+        runtime = build_central(city, config_sha256=hashlib.sha256(config.read_bytes()).hexdigest())
+    except (ConfigError, ValueError) as error:
+        console.print(f"[red]{error}[/red]")
+        raise typer.Exit(2) from None
+    mounted = None
+    if city.console is not None:
+        from ouie.console.app import mount_on_runtime
+
+        mounted = mount_on_runtime(runtime, config=city.console)
+    console.print(
+        f"ouie central [bold]{city.name}[/bold]: {len(runtime.service.sensors)} sensors, "
+        f"database {runtime.store.engine.url.render_as_string(hide_password=True)}, "
+        f"transport {city.transport}, cameras {'on' if runtime.cuer else 'none'}, console "
+        f"{'/console' if mounted else 'off'}"
+    )
+    try:
+        uvicorn.run(runtime.app, host=host or city.http.host, port=port or city.http.port)
+    finally:
+        if mounted is not None:
+            mounted.close()
+        runtime.close()
+
+
+def broker_config(
+    sensors: Path = typer.Option(..., "--sensors", help="Sensors GeoJSON (one account each)."),
+    out: Path = typer.Option(
+        ..., "--out", help="Folder for mosquitto.conf, passwd, acl, secrets/."
+    ),
+    port: int = typer.Option(1883, help="Listener port."),
+    bind: str = typer.Option("127.0.0.1", help="Listener address (the sensors' network)."),
+) -> None:
+    """Write a Mosquitto configuration with one account per sensor (user = sensor id) and one
+    for the central service, and an ACL that keeps each sensor to its own topics. Passwords go
+    to OUT/secrets/<user>.secret; re-running keeps existing ones and adds new sensors."""
+    from ouie.core.recording import RecordingFormatError, read_sensors_geojson
+    from ouie.transport.broker import CENTRAL_USER, provision_accounts, write_mosquitto_config
+
+    try:
+        sites = read_sensors_geojson(sensors)
+    except RecordingFormatError as error:
+        raise typer.BadParameter(str(error)) from None
+    accounts = provision_accounts(out / "secrets", [CENTRAL_USER, *(s.id for s in sites)])
+    conf = write_mosquitto_config(out, port, accounts, bind_address=bind)
+    typer.echo(
+        f"{conf}: {len(sites)} sensor accounts + {CENTRAL_USER}; secrets in {out / 'secrets'} "
+        f"(give each sensor its own; the central reads {CENTRAL_USER}.secret via "
+        "broker.password_file)"
+    )
+
+
+@audit_app.command("verify")
+def audit_verify(
+    db: str | None = typer.Option(None, "--db", help="Database URL (sqlite:///ouie.db, ...)."),
+    config: Path | None = typer.Option(None, "--config", "-c", help="Or the city.yaml to read."),
+    jsonl: Path | None = typer.Option(None, "--jsonl", help="Or verify an exported JSONL file."),
+    expect_head: str | None = typer.Option(
+        None, "--expect-head", help="Head hash published earlier: also detects a cut tail."
+    ),
+) -> None:
+    """Check the audit chain; name every edited, deleted or inserted row. Exit 1 if broken."""
+    from rich.console import Console
+    from rich.table import Table
+
+    from ouie.store.audit import verify_chain
+
+    console = Console()
+    if jsonl is not None:
+        from ouie.store.audit import read_jsonl
+
+        with jsonl.open(encoding="utf-8") as lines:
+            entries = list(read_jsonl(lines))
+        problems = verify_chain(entries, expect_head)
+        count, head = len(entries), entries[-1]["hash"] if entries else "-"
+    else:
+        store = _open_existing(db, config)
+        problems = store.audit.verify(expect_head)
+        count, head = store.audit.head()
+        store.close()
+    if not problems:
+        console.print(f"[green]audit chain intact[/green]: {count} entries, head {head}")
+        return
+    table = Table(title=f"audit chain BROKEN: {len(problems)} problem(s)")
+    for column in ("row (seq)", "problem", "detail"):
+        table.add_column(column)
+    for problem in problems:
+        table.add_row(str(problem.seq), problem.kind, problem.message)
+    console.print(table)
+    raise typer.Exit(1)
+
+
+@audit_app.command("export")
+def audit_export(
+    out: Path = typer.Argument(..., help="JSON-lines file to write (one entry per line)."),
+    db: str | None = typer.Option(None, "--db", help="Database URL."),
+    config: Path | None = typer.Option(None, "--config", "-c", help="Or the city.yaml to read."),
+) -> None:
+    """Export the audit chain for an oversight body; it verifies on its own (`--jsonl`)."""
+    store = _open_existing(db, config)
+    with out.open("w", encoding="utf-8") as handle:
+        count = store.audit.export_jsonl(handle)
+    seq, head = store.audit.head()
+    store.close()
+    typer.echo(f"{count} entries written to {out}; head seq {seq} hash {head}")
+
+
+def _open_existing(db: str | None, config: Path | None) -> Store:
+    """The store named by --db or by the config's database_url, without migrating it."""
+    from ouie.central.config import load_city_config
+    from ouie.core.config import ConfigError
+    from ouie.store.repository import Store
+
+    if db is None and config is None:
+        raise typer.BadParameter("give --db URL or --config city.yaml")
+    if db is None:
+        assert config is not None
+        try:
+            db = load_city_config(config).database_url
+        except ConfigError as error:
+            raise typer.BadParameter(str(error)) from None
+    return Store.open(db, upgrade=False)

@@ -26,16 +26,23 @@ def describe_validation_error(error: ValidationError, source: str) -> str:
     return "\n".join(lines)
 
 
-def validate_config(data: object, model: type[ModelT], source: str = "config") -> ModelT:
-    """Validate a parsed mapping against `model`, raising ConfigError naming each bad field."""
+def validate_config(
+    data: object,
+    model: type[ModelT],
+    source: str = "config",
+    context: dict[str, object] | None = None,
+) -> ModelT:
+    """Validate a parsed mapping against `model`, raising ConfigError naming each bad field.
+    `context` reaches the model's validators (pydantic validation context)."""
     try:
-        return model.model_validate(data)
+        return model.model_validate(data, context=context)
     except ValidationError as error:
         raise ConfigError(describe_validation_error(error, source)) from None
 
 
 def load_yaml_config(path: str | Path, model: type[ModelT]) -> ModelT:
-    """Read a YAML file and validate it against `model` (see `validate_config`)."""
+    """Read a YAML file and validate it against `model` (see `validate_config`). Validators get
+    the context `{"config_dir": <the file's folder>}` to resolve relative paths against it."""
     path = Path(path)
     try:
         data = yaml.safe_load(path.read_text(encoding="utf-8"))
@@ -43,4 +50,5 @@ def load_yaml_config(path: str | Path, model: type[ModelT]) -> ModelT:
         raise ConfigError(f"{path}: no such file") from None
     except yaml.YAMLError as error:
         raise ConfigError(f"{path}: not valid YAML: {error}") from None
-    return validate_config(data if data is not None else {}, model, str(path))
+    context: dict[str, object] = {"config_dir": path.parent}
+    return validate_config(data if data is not None else {}, model, str(path), context)

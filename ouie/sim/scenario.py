@@ -9,17 +9,28 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 
+from ouie.core.classes import ALERTING_CLASSES
 from ouie.core.config import load_yaml_config
 from ouie.core.geo import LocalFrame, speed_of_sound_mps
 from ouie.core.recording import SensorSite, read_sensors_geojson
+from ouie.sim.sources import DEFAULT_LEVEL_DB_SPL, SOURCE_NAMES
 
 BUILTIN_DIR = Path(__file__).parent / "scenarios"
 
 
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid")
+
+
+def resolve_against_config_dir(path: Path | None, info: ValidationInfo) -> Path | None:
+    """A relative path read from a YAML file is relative to that file's folder (the
+    `config_dir` validation context set by `load_yaml_config`); unchanged otherwise."""
+    config_dir = (info.context or {}).get("config_dir")
+    if path is None or path.is_absolute() or config_dir is None:
+        return path
+    return Path(config_dir) / path
 
 
 class Origin(_Strict):
@@ -91,7 +102,69 @@ class Background(_Strict):
 
     level_dba: float = Field(default=55.0, description="Background level, dB(A) SPL.")
     recordings_dir: Path | None = Field(
-        default=None, description="Folder of real background recordings to loop (optional)."
+        default=None,
+        description="Folder of real background recordings to loop (relative to the YAML file).",
+    )
+    audio_folders: list[str] = Field(
+        default=["traffic", "background_noise"],
+        description="Folders of `--audio-dir` whose recordings are looped as background when an "
+        "audio directory is given and `recordings_dir` is not set.",
+    )
+
+    @field_validator("recordings_dir")
+    @classmethod
+    def _relative_to_yaml(cls, path: Path | None, info: ValidationInfo) -> Path | None:
+        return resolve_against_config_dir(path, info)
+
+
+class Microphone(_Strict):
+    """The sensors' microphone and converter (one model for every sensor)."""
+
+    sample_rate_hz: int = Field(default=16000, ge=8000, le=96000, description="WAV sample rate.")
+    full_scale_db_spl: float = Field(
+        default=130.0,
+        description="SPL of a full-scale sine (0 dBFS RMS); louder sound clips, dB SPL.",
+    )
+    self_noise_db_spl: float = Field(
+        default=30.0, description="Equivalent input noise (white), dB SPL."
+    )
+    sensitivity_spread_db: float = Field(
+        default=0.0,
+        ge=0.0,
+        le=10.0,
+        description="1-σ of each sensor's sensitivity error (fixed per sensor), dB: real "
+        "microphones of one model differ by ±1–3 dB.",
+    )
+
+
+class Propagation(_Strict):
+    """Which propagation effects are rendered (see `ouie.sim.propagation`)."""
+
+    ground_reflection_gain: float = Field(
+        default=0.9,
+        ge=0.0,
+        le=1.0,
+        description="Pressure reflection factor of the ground (0: off).",
+    )
+    air_absorption: bool = Field(default=True, description="ISO 9613-1 air absorption.")
+    buildings: bool = Field(default=True, description="Diffraction by the building blocks.")
+    street_reverb_rt60_s: float = Field(
+        default=0.0,
+        ge=0.0,
+        le=5.0,
+        description="Reverberation time of the streets' diffuse tail after each arrival, s "
+        "(0: off; 0.5–1.5 s in street canyons).",
+    )
+    street_reverb_critical_distance_m: float = Field(
+        default=15.0,
+        gt=0.0,
+        description="Distance at which the tail carries as much energy as the direct sound, m.",
+    )
+    street_reverb_excess_attenuation_db_per_m: float = Field(
+        default=0.05,
+        ge=0.0,
+        description="Extra decay of the tail's level with distance (crossings, squares, "
+        "absorption), dB/m.",
     )
 
 
@@ -110,11 +183,47 @@ class ScriptedEvent(_Strict):
         default=None, description="Level at 1 m, dB SPL; a per-class default when absent."
     )
     source: str = Field(
-        default="synthetic",
-        description="'synthetic' (built-in generator) or a recording path / folder to pick from.",
+        default="auto",
+        description="'auto' (a recording of the class from --audio-dir when given, else the "
+        "built-in generator), 'synthetic' (always the generator), or a recording file / folder "
+        "to pick from (relative to the YAML file or to --audio-dir).",
+    )
+    duration_s: float | None = Field(
+        default=None, gt=0, description="Length of a sustained synthetic source, s (siren, ...)."
     )
 
     model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+    @field_validator("source")
+    @classmethod
+    def _source_path(cls, source: str, info: ValidationInfo) -> str:
+        if source in ("auto", "synthetic"):
+            return source
+        resolved = resolve_against_config_dir(Path(source), info)
+        return str(resolved) if resolved is not None and resolved.exists() else source
+
+    @model_validator(mode="after")
+    def _known_class(self) -> ScriptedEvent:
+        if self.source in ("auto", "synthetic") and self.class_ not in SOURCE_NAMES:
+            raise ValueError(
+                f"class {self.class_!r} has no built-in source; use one of "
+                f"{', '.join(SOURCE_NAMES)} or give a recording as `source`"
+            )
+        if self.source_level_db_spl is None and self.class_ not in DEFAULT_LEVEL_DB_SPL:
+            raise ValueError(f"class {self.class_!r} has no default level; set source_level_db_spl")
+        return self
+
+    @property
+    def level_db_spl(self) -> float:
+        """Source level (loudest 10 ms RMS at 1 m), dB SPL: the given one or the class default."""
+        if self.source_level_db_spl is not None:
+            return self.source_level_db_spl
+        return DEFAULT_LEVEL_DB_SPL[self.class_]
+
+    @property
+    def alerting(self) -> bool:
+        """True for classes that raise incidents (gunshot, explosion, scream, glass_break)."""
+        return self.class_ in ALERTING_CLASSES
 
 
 class Scenario(_Strict):
@@ -134,6 +243,13 @@ class Scenario(_Strict):
     background: Background = Field(default_factory=Background)
     clocks: Clocks = Field(default_factory=Clocks)
     events: list[ScriptedEvent] = Field(default_factory=list)
+    microphone: Microphone = Field(default_factory=Microphone)
+    propagation: Propagation = Field(default_factory=Propagation)
+
+    @field_validator("sensors_file")
+    @classmethod
+    def _relative_to_yaml(cls, path: Path | None, info: ValidationInfo) -> Path | None:
+        return resolve_against_config_dir(path, info)
 
     @model_validator(mode="after")
     def _sensors_from_file(self) -> Scenario:

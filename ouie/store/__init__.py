@@ -1,1 +1,4 @@
-"""Storage: SQLAlchemy models, the hash-chained audit trail, retention."""
+"""Storage: SQLAlchemy models, the hash-chained audit trail, retention.
+
+Start with `Store.open(url)` (`ouie.store.repository`); see docs/central.md.
+"""

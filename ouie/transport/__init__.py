@@ -1,1 +1,2 @@
-"""Transport: MQTT and the in-process bus, store-and-forward on the sensor."""
+"""Transport: the `Bus` interface (MQTT and in-process), topics, the sensor's store-and-forward
+uplink and the Mosquitto account/ACL writer. See docs/central.md."""

@@ -1,0 +1,51 @@
+"""The central service's HTTP face: `/healthz` and Prometheus `/metrics`.
+
+`create_app(service)` returns a FastAPI app that the console extends with its own routers
+(`app.include_router(...)`); routes find the service and store in `request.app.state`.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import FastAPI, Request, Response
+from fastapi.responses import JSONResponse
+from prometheus_client import CONTENT_TYPE_LATEST
+from sqlalchemy import text
+
+from ouie.central.service import CentralService
+
+
+def create_app(service: CentralService, title: str = "ouie central") -> FastAPI:
+    """A FastAPI app with `/healthz` and `/metrics`; `app.state.service` and `app.state.store`."""
+    app = FastAPI(title=title)
+    app.state.service = service
+    app.state.store = service.store
+
+    @app.get("/healthz")
+    def healthz(request: Request) -> JSONResponse:
+        """200 when the database answers and the bus is connected, 503 otherwise."""
+        central: CentralService = request.app.state.service
+        try:
+            with central.store.engine.connect() as connection:
+                connection.execute(text("SELECT 1"))
+            database_ok = True
+        except Exception:
+            database_ok = False
+        sensors = central.store.list_sensors() if database_ok else []
+        body: dict[str, Any] = {
+            "status": "ok" if database_ok and central.bus.connected else "degraded",
+            "database": database_ok,
+            "bus_connected": central.bus.connected,
+            "sensors_total": len(sensors),
+            "sensors_online": sum(s.online for s in sensors),
+        }
+        return JSONResponse(body, status_code=200 if body["status"] == "ok" else 503)
+
+    @app.get("/metrics")
+    def metrics(request: Request) -> Response:
+        """Prometheus text exposition."""
+        central: CentralService = request.app.state.service
+        return Response(central.metrics.exposition(), media_type=CONTENT_TYPE_LATEST)
+
+    return app

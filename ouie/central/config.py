@@ -1,0 +1,138 @@
+"""The city configuration of the central service (`city.yaml`).
+
+```yaml
+name: saint-etienne
+origin: {lat: 45.4397, lon: 4.3872}
+database_url: sqlite:///ouie.db          # or postgresql+psycopg://ouie@db/ouie
+transport: mqtt                          # or inprocess (all-in-one demo)
+broker: {host: 127.0.0.1, port: 1883, username: central, password_env: OUIE_BROKER_PASSWORD}
+sensors_file: sensors.geojson            # relative to this file
+cameras_file: cameras.yaml               # cameras + cue mode (ouie.cameras.config.CamerasConfig)
+fusion: {air_temperature_c: 12}
+retention: {reports_days: 30, incidents_days: 90}
+```
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr
+
+from ouie.console.config import ConsoleConfig
+from ouie.core.config import ConfigError, load_yaml_config
+from ouie.core.recording import SensorSite, read_sensors_geojson
+from ouie.fusion.config import FusionConfig
+from ouie.sim.scenario import Origin
+from ouie.store.database import DEFAULT_DATABASE_URL
+from ouie.store.retention import RetentionPolicy
+from ouie.transport.mqtt import BrokerSettings
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class BrokerConfig(_Strict):
+    """How the central service reaches Mosquitto; the password never sits in the YAML."""
+
+    host: str = Field(default="127.0.0.1", description="Broker host name or address.")
+    port: int = Field(default=1883, ge=1, le=65535, description="Broker TCP port.")
+    username: str = Field(default="central", description="The central service's MQTT user.")
+    password_env: str | None = Field(
+        default="OUIE_BROKER_PASSWORD", description="Environment variable holding the password."
+    )
+    password_file: Path | None = Field(
+        default=None, description="Or a file holding the password (a container secret)."
+    )
+    client_id: str = Field(default="ouie-central", description="MQTT client id (session key).")
+
+    def settings(self) -> BrokerSettings:
+        """Connection settings with the password read from the file or the environment."""
+        password: str | None = None
+        if self.password_file is not None:
+            try:
+                password = self.password_file.read_text(encoding="utf-8").strip()
+            except OSError as error:
+                raise ConfigError(f"broker.password_file: cannot read it ({error})") from None
+        elif self.password_env is not None:
+            password = os.environ.get(self.password_env)
+        return BrokerSettings(
+            host=self.host,
+            port=self.port,
+            username=self.username,
+            password=SecretStr(password) if password is not None else None,
+        )
+
+
+class ValidationSettings(_Strict):
+    """What a sane report is, beyond its schema."""
+
+    max_future_s: float = Field(
+        default=5.0, gt=0, description="Reject onsets later than now + this (sensor clock), s."
+    )
+    max_age_s: float = Field(
+        default=3600.0, gt=0, description="Reject onsets older than now − this (stale), s."
+    )
+
+
+class HttpSettings(_Strict):
+    """Where `/healthz`, `/metrics` and the console listen."""
+
+    host: str = Field(default="127.0.0.1", description="Bind address.")
+    port: int = Field(default=8080, ge=1, le=65535, description="TCP port.")
+
+
+class CityConfig(_Strict):
+    """Everything `ouie serve` needs to run a city's central service."""
+
+    name: str = Field(description="Deployment name, shown on the console.")
+    origin: Origin = Field(description="Origin of the local ENU frame.")
+    database_url: str = Field(
+        default=DEFAULT_DATABASE_URL, description="SQLAlchemy URL: SQLite file or PostgreSQL."
+    )
+    transport: Literal["mqtt", "inprocess"] = Field(
+        default="mqtt", description="mqtt (Mosquitto) or inprocess (all-in-one demo)."
+    )
+    broker: BrokerConfig = Field(default_factory=BrokerConfig)
+    sensors_file: Path = Field(description="Sensors GeoJSON (relative to the config file).")
+    cameras_file: Path | None = Field(
+        default=None, description="Cameras and cueing YAML of ouie.cameras (optional)."
+    )
+    fusion: FusionConfig = Field(
+        default_factory=FusionConfig, description="Association and localization settings."
+    )
+    heartbeat_timeout_s: float = Field(
+        default=120.0, gt=0, description="A sensor silent this long is marked offline, s."
+    )
+    validation: ValidationSettings = Field(default_factory=ValidationSettings)
+    retention: RetentionPolicy = Field(default_factory=RetentionPolicy)
+    http: HttpSettings = Field(default_factory=HttpSettings)
+    console: ConsoleConfig | None = Field(
+        default_factory=ConsoleConfig,
+        description="The operator console mounted at /console (null: no console).",
+    )
+
+    def sensors(self) -> list[SensorSite]:
+        """The sensors from `sensors_file`."""
+        return read_sensors_geojson(self.sensors_file)
+
+
+def load_city_config(path: Path | str) -> CityConfig:
+    """Load and validate `city.yaml`; relative file paths are resolved beside it."""
+    path = Path(path)
+    config = load_yaml_config(path, CityConfig)
+    base = path.resolve().parent
+    updates: dict[str, object] = {"sensors_file": base / config.sensors_file}
+    if config.cameras_file is not None:
+        updates["cameras_file"] = base / config.cameras_file
+    if config.broker.password_file is not None:
+        updates["broker"] = config.broker.model_copy(
+            update={"password_file": base / config.broker.password_file}
+        )
+    config = config.model_copy(update=updates)
+    if not config.sensors_file.is_file():
+        raise ConfigError(f"{path}: sensors_file: no such file {config.sensors_file}")
+    return config

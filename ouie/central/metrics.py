@@ -1,0 +1,48 @@
+"""Prometheus metrics of the central service, in a registry of its own (one per service, so
+tests and the all-in-one demo can run several)."""
+
+from __future__ import annotations
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+
+from ouie.central.validation import RejectReason
+
+
+class CentralMetrics:
+    """Reports in, rejected by reason, incidents, cue latency, sensors online."""
+
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry()
+        self.reports_received = Counter(
+            "ouie_reports_received", "Report messages received.", registry=self.registry
+        )
+        self.reports_accepted = Counter(
+            "ouie_reports_accepted", "Reports validated and stored.", registry=self.registry
+        )
+        self.reports_rejected = Counter(
+            "ouie_reports_rejected",
+            "Report messages refused, by reason.",
+            ["reason"],
+            registry=self.registry,
+        )
+        for reason in RejectReason:
+            self.reports_rejected.labels(reason=str(reason))
+        self.incidents = Counter(
+            "ouie_incidents", "Incidents stored (new ones).", registry=self.registry
+        )
+        self.incident_updates = Counter(
+            "ouie_incident_updates", "Incident revisions stored.", registry=self.registry
+        )
+        self.cue_latency = Histogram(
+            "ouie_cue_latency_seconds",
+            "End of sound → camera command, s.",
+            buckets=(0.05, 0.1, 0.2, 0.3, 0.5, 0.75, 1.0, 1.5, 2.0, 5.0),
+            registry=self.registry,
+        )
+        self.sensors_online = Gauge(
+            "ouie_sensors_online", "Sensors currently online.", registry=self.registry
+        )
+
+    def exposition(self) -> bytes:
+        """The text format that Prometheus scrapes."""
+        return generate_latest(self.registry)

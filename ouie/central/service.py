@@ -1,0 +1,282 @@
+"""`CentralService`: the live chain bus → validation → store → association/localization →
+incidents (stored, published on `ouie/v1/incidents`, pushed to listeners) → camera cueing.
+
+Reports arrive on the bus's thread; a ticker thread closes association windows, marks silent
+sensors offline and runs the retention purge. Fusion (`IncidentSource`) and cueing (`Cuer`) are
+protocols: `ouie serve` plugs in `ouie.fusion.association.Associator` and the cameras concern;
+tests plug in fakes.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, Protocol
+
+from pydantic import BaseModel, Field
+
+from ouie.central.metrics import CentralMetrics
+from ouie.central.validation import Rejected, RejectReason, ValidationSettings, validate_report
+from ouie.core.audit import AuditEvent
+from ouie.core.classes import ALERTING_CLASSES
+from ouie.core.recording import SensorSite
+from ouie.core.report import EventReport
+from ouie.core.timebase import NS_PER_S, now_ns
+from ouie.store.records import CueState, IncidentRecord
+from ouie.store.repository import Store
+from ouie.store.retention import RetentionPolicy, purge
+from ouie.transport.bus import Bus
+from ouie.transport.topics import (
+    ALL_REPORTS_FILTER,
+    ALL_STATUS_FILTER,
+    INCIDENTS_QOS,
+    INCIDENTS_TOPIC,
+    sensor_of,
+)
+
+log = logging.getLogger(__name__)
+
+
+class IncidentSource(Protocol):
+    """Streaming association + localization (`ouie.fusion.association.Associator` fits)."""
+
+    def add(self, report: EventReport, now_ns: int) -> list[Any]:
+        """Take a report; incidents emitted or updated (objects with fusion's Incident fields)."""
+        ...
+
+    def poll(self, now_ns: int) -> list[Any]:
+        """Incidents whose waiting window closed by `now_ns`."""
+        ...
+
+
+class CueOutcome(BaseModel):
+    """What the cameras concern did for one camera about one incident."""
+
+    camera_id: str = Field(description="The camera.")
+    state: CueState = Field(description="suggested, executed, refused or failed.")
+    pan_deg: float | None = Field(default=None, description="Commanded pan, degrees.")
+    tilt_deg: float | None = Field(default=None, description="Commanded tilt, degrees.")
+    zoom: float | None = Field(default=None, description="Commanded ONVIF zoom, 0–1.")
+    commanded_at_ns: int | None = Field(
+        default=None, description="When the move command was acknowledged, UTC ns (executed)."
+    )
+    details: dict[str, Any] = Field(default_factory=dict, description="Reasons, mask decision.")
+
+
+class Cuer(Protocol):
+    """Camera cueing for a located incident (the cameras concern audits its own moves)."""
+
+    def cue(self, incident: IncidentRecord) -> list[CueOutcome]:
+        """Plan and, per the cue mode, propose or execute camera moves."""
+        ...
+
+
+ServiceListener = Callable[[str, dict[str, Any]], None]
+"""Called with ('incident', record JSON) or ('sensor', {id, online, status}) on every change."""
+
+
+class CentralService:
+    """Runs the live chain (see module docstring). Thread-safe; `start()` then `stop()`."""
+
+    def __init__(
+        self,
+        store: Store,
+        bus: Bus,
+        incidents: IncidentSource,
+        sensors: list[SensorSite],
+        validation: ValidationSettings | None = None,
+        heartbeat_timeout_s: float = 120.0,
+        retention: RetentionPolicy | None = None,
+        cuer: Cuer | None = None,
+        clock: Callable[[], int] = now_ns,
+        tick_s: float = 0.1,
+    ) -> None:
+        self.store, self.bus, self.cuer, self.clock = store, bus, cuer, clock
+        self.metrics = CentralMetrics()
+        self.sensors = {site.id: site for site in sensors}
+        self.validation = validation or ValidationSettings()
+        self.heartbeat_timeout_s, self.retention, self.tick_s = (
+            heartbeat_timeout_s,
+            retention,
+            tick_s,
+        )
+        self._incidents = incidents
+        self._fusion_lock = threading.Lock()
+        self._listeners: list[ServiceListener] = []
+        self._cued: set[str] = set()
+        self._cue_worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="cue")
+        self._stop = threading.Event()
+        self._ticker: threading.Thread | None = None
+        self._next_purge_ns = 0
+
+    # -- life ------------------------------------------------------------------------------
+    def start(self) -> None:
+        """Register the sensors, subscribe to reports and statuses, start the ticker."""
+        self.store.sync_sensors(self.sensors.values())
+        self._refresh_online_gauge()
+        self.bus.subscribe(ALL_REPORTS_FILTER, self.handle_report)
+        self.bus.subscribe(ALL_STATUS_FILTER, self.handle_status)
+        self._ticker = threading.Thread(target=self._tick_forever, name="central-tick", daemon=True)
+        self._ticker.start()
+
+    def stop(self) -> None:
+        """Stop ticking and cueing (the bus and store belong to the caller)."""
+        self._stop.set()
+        if self._ticker is not None:
+            self._ticker.join(timeout=10)
+        self._cue_worker.shutdown(wait=True)
+
+    def add_listener(self, listener: ServiceListener) -> None:
+        """Be told of every incident and sensor change (the console's live feed)."""
+        self._listeners.append(listener)
+
+    # -- messages --------------------------------------------------------------------------
+    def handle_report(self, topic: str, payload: bytes) -> None:
+        """Validate, de-duplicate, store and fuse one report message (never raises)."""
+        self.metrics.reports_received.inc()
+        received_ns = self.clock()
+        try:
+            report = validate_report(
+                sensor_of(topic) or "", payload, self.sensors, received_ns, self.validation
+            )
+            if not self.store.add_report(report, received_ns):
+                raise Rejected(RejectReason.DUPLICATE, f"report {report.report_id} already stored")
+        except Rejected as rejected:
+            self.metrics.reports_rejected.labels(reason=str(rejected.reason)).inc()
+            log_level = (
+                logging.DEBUG if rejected.reason is RejectReason.DUPLICATE else logging.WARNING
+            )
+            log.log(log_level, "rejected message on %s: %s", topic, rejected)
+            return
+        self.metrics.reports_accepted.inc()
+        with self._fusion_lock:
+            emitted = self._incidents.add(report, received_ns)
+        self._take_incidents(emitted)
+
+    def handle_status(self, topic: str, payload: bytes) -> None:
+        """A sensor's retained status or last will: 'online', 'offline', ..."""
+        sensor_id = sensor_of(topic)
+        if sensor_id not in self.sensors:
+            log.warning("status from unknown sensor on %s ignored", topic)
+            return
+        status = payload.decode("utf-8", errors="replace").strip()[:32] or "offline"
+        if self.store.set_sensor_status(sensor_id, status, self.clock()):
+            self._refresh_online_gauge()
+            self._notify(
+                "sensor", {"id": sensor_id, "online": status != "offline", "status": status}
+            )
+
+    # -- periodic work ---------------------------------------------------------------------
+    def tick(self) -> None:
+        """Close association windows, mark silent sensors offline, purge when due."""
+        now = self.clock()
+        with self._fusion_lock:
+            emitted = self._incidents.poll(now)
+        self._take_incidents(emitted)
+        for sensor_id in self.store.mark_silent_sensors_offline(now, self.heartbeat_timeout_s):
+            log.warning("sensor %s silent for %.0f s: offline", sensor_id, self.heartbeat_timeout_s)
+            self._notify("sensor", {"id": sensor_id, "online": False, "status": "silent"})
+            self._refresh_online_gauge()
+        if self.retention is not None and now >= self._next_purge_ns:
+            result = purge(self.store, self.retention, now)
+            log.info("retention purge: %s", result)
+            self._next_purge_ns = now + int(self.retention.purge_interval_s * NS_PER_S)
+
+    def _tick_forever(self) -> None:
+        while not self._stop.wait(self.tick_s):
+            try:
+                self.tick()
+            except Exception:
+                log.exception("central tick failed; continuing")
+
+    # -- incidents and cues ----------------------------------------------------------------
+    def _take_incidents(self, incidents: list[Any]) -> None:
+        for incident in incidents:
+            try:
+                record = IncidentRecord.from_incident(incident)
+            except Exception:
+                log.exception("fusion produced an incident the store cannot take: %r", incident)
+                continue
+            outcome = self.store.save_incident(record, self.clock())
+            if outcome == "stale":
+                continue
+            (
+                self.metrics.incidents if outcome == "created" else self.metrics.incident_updates
+            ).inc()
+            payload = record.model_dump_json(by_alias=True).encode()
+            self.bus.publish(INCIDENTS_TOPIC, payload, qos=INCIDENTS_QOS)
+            self._notify("incident", record.model_dump(mode="json", by_alias=True))
+            if self._wants_cue(record):
+                self._cued.add(record.id)
+                self._cue_worker.submit(self._cue, record)
+
+    def _wants_cue(self, record: IncidentRecord) -> bool:
+        """Cue once per incident: alerting class, with a position, a cuer configured."""
+        return (
+            self.cuer is not None
+            and record.id not in self._cued
+            and record.class_ in ALERTING_CLASSES
+            and record.lat is not None
+            and record.lon is not None
+        )
+
+    def _cue(self, record: IncidentRecord) -> None:
+        assert self.cuer is not None
+        try:
+            outcomes = self.cuer.cue(record)
+        except Exception:
+            log.exception("cueing failed for incident %s", record.id)
+            return
+        end_of_sound_ns = self._end_of_sound_ns(record)
+        for outcome in outcomes:
+            latency_s = None
+            if outcome.commanded_at_ns is not None and end_of_sound_ns is not None:
+                latency_s = (outcome.commanded_at_ns - end_of_sound_ns) / NS_PER_S
+                self.metrics.cue_latency.observe(latency_s)
+            cue = self.store.add_cue(
+                record.id,
+                outcome.camera_id,
+                mode=str(outcome.details.get("mode", "")),
+                state=outcome.state,
+                pan_deg=outcome.pan_deg,
+                tilt_deg=outcome.tilt_deg,
+                zoom=outcome.zoom,
+                details=outcome.details,
+                at_ns=self.clock(),
+            )
+            if outcome.commanded_at_ns is not None:
+                self.store.update_cue(cue.id, outcome.state, outcome.commanded_at_ns, latency_s)
+
+    def _end_of_sound_ns(self, record: IncidentRecord) -> int | None:
+        """Latest end (onset + duration) among the incident's reports, UTC ns."""
+        reports = self.store.get_reports(record.report_ids)
+        if not reports:
+            return None
+        return max(r.onset_ns + round(r.duration_s * NS_PER_S) for r in reports)
+
+    # -- helpers ---------------------------------------------------------------------------
+    def _notify(self, kind: str, payload: dict[str, Any]) -> None:
+        for listener in self._listeners:
+            try:
+                listener(kind, payload)
+            except Exception:
+                log.exception("listener failed on %s", kind)
+
+    def _refresh_online_gauge(self) -> None:
+        self.metrics.sensors_online.set(sum(s.online for s in self.store.list_sensors()))
+
+
+def audit_config(store: Store, name: str, config_sha256: str, actor: str = "system") -> str:
+    """Record the configuration the service starts with: `config.load` the first time and
+    while unchanged, `config.change` when its SHA-256 differs from the last one recorded.
+    Returns the action written."""
+    last = store.audit.last(("config.load", "config.change"), f"city:{name}")
+    changed = last is not None and last["details"].get("sha256") != config_sha256
+    action = "config.change" if changed else "config.load"
+    details = {"sha256": config_sha256}
+    if changed and last is not None:
+        details["previous_sha256"] = last["details"].get("sha256")
+    store.audit(AuditEvent(action=action, actor=actor, subject=f"city:{name}", details=details))
+    return action

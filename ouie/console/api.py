@@ -1,0 +1,356 @@
+"""The console's JSON API (mounted under `/api` of the console app).
+
+Every route depends on `requires(permission)` (role check, and CSRF for state-changing methods);
+logins and every view of an incident go to the audit chain.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, HTTPException, Query, Request, Response, status
+from fastapi.responses import StreamingResponse
+from pydantic import BaseModel, Field
+from sqlalchemy import func, select
+
+from ouie.console.auth import (
+    ROLE_PERMISSIONS,
+    LoginThrottle,
+    Permission,
+    SessionUser,
+    check_csrf,
+    csrf_token,
+    requires,
+    session_user,
+    start_session,
+    verify_password,
+)
+from ouie.console.config import ConsoleConfig
+from ouie.console.feed import CLOSED, LiveFeed, sse_frame
+from ouie.console.views import (
+    AuditEntryView,
+    AuditPage,
+    CameraDesk,
+    CameraView,
+    CuePolicyView,
+    CueView,
+    DispositionView,
+    IncidentDetail,
+    IncidentSummary,
+    MapView,
+    Overview,
+    SensorView,
+    SessionInfo,
+)
+from ouie.core.audit import AuditEvent
+from ouie.core.timebase import now_ns
+from ouie.store.models import AuditEntry
+from ouie.store.records import CueState, DismissReason, DispositionAction, Role
+from ouie.store.repository import Store
+
+HEARTBEAT_S = 15.0
+"""An SSE comment is sent this often so that proxies keep the stream and dead clients show."""
+
+
+@dataclass
+class ConsoleServices:
+    """What the console runs on: the store, the live feed, the cue policy, the map and (when
+    cameras are configured) the camera desk."""
+
+    store: Store
+    feed: LiveFeed
+    cue_policy: CuePolicyView
+    map_view: MapView
+    cameras: CameraDesk | None = None
+
+
+def services_of(request: Request) -> ConsoleServices:
+    """The services of the console app serving `request`."""
+    services: ConsoleServices = request.app.state.services
+    return services
+
+
+def authorized(permission: Permission) -> Callable[[Request], SessionUser]:
+    """`requires(permission)`, and the user must still exist, be active and hold the same
+    role in the store: disabling a user or changing their role ends their sessions at once."""
+    check = requires(permission)
+
+    def dependency(request: Request) -> SessionUser:
+        user = check(request)
+        row = services_of(request).store.get_user(user.name)
+        if row is None or not row.active or row.role != user.role:
+            request.session.clear()
+            raise HTTPException(status.HTTP_401_UNAUTHORIZED, "session no longer valid")
+        return user
+
+    return dependency
+
+
+Services = Annotated[ConsoleServices, Depends(services_of)]
+Viewer = Annotated[SessionUser, Depends(authorized(Permission.VIEW))]
+Triager = Annotated[SessionUser, Depends(authorized(Permission.TRIAGE))]
+CueApprover = Annotated[SessionUser, Depends(authorized(Permission.APPROVE_CUE))]
+Auditor = Annotated[SessionUser, Depends(authorized(Permission.READ_AUDIT))]
+
+router = APIRouter()
+
+
+class LoginForm(BaseModel):
+    """Credentials sent to `POST /api/login`."""
+
+    name: str = Field(min_length=1, max_length=64)
+    password: str = Field(min_length=1, max_length=1024)
+
+
+class DispositionForm(BaseModel):
+    """An operator's decision: confirm, escalate, or dismiss with a reason."""
+
+    action: DispositionAction
+    reason: DismissReason | None = None
+    note: str = Field(default="", max_length=500)
+
+
+def session_info(request: Request) -> SessionInfo:
+    """The visitor's session as the pages see it."""
+    user = session_user(request)
+    return SessionInfo(
+        user=user.name if user else None,
+        role=user.role.value if user else None,
+        permissions=sorted(p.value for p in ROLE_PERMISSIONS[user.role]) if user else [],
+        csrf=csrf_token(request),
+    )
+
+
+@router.get("/session")
+def get_session(request: Request) -> SessionInfo:
+    """Who is logged in, and the CSRF token to send with every POST (also before login)."""
+    return session_info(request)
+
+
+@router.post("/login")
+def login(form: LoginForm, request: Request, services: Services) -> SessionInfo:
+    """Check the password (argon2), start a fresh session and audit the attempt."""
+    check_csrf(request)
+    client = request.client.host if request.client else "unknown"
+    throttle: LoginThrottle = request.app.state.login_throttle
+    wait_s = throttle.wait_s(form.name)
+    if wait_s > 0:
+        services.store.audit(
+            AuditEvent(
+                action="auth.login_failed",
+                actor="anonymous",
+                subject=f"user:{form.name}",
+                details={"client": client, "throttled": True},
+            )
+        )
+        raise HTTPException(
+            status.HTTP_429_TOO_MANY_REQUESTS,
+            f"too many failed logins for {form.name}; try again in {wait_s:.0f} s",
+        )
+    user = services.store.get_user(form.name)
+    known = user is not None and user.active
+    ok = verify_password(user.password_hash if known and user else None, form.password)
+    services.store.audit(
+        AuditEvent(
+            action="auth.login" if ok else "auth.login_failed",
+            actor=form.name if ok else "anonymous",
+            subject=f"user:{form.name}",
+            details={"client": client},
+        )
+    )
+    if not ok or user is None:
+        throttle.failed(form.name)
+        raise HTTPException(status.HTTP_401_UNAUTHORIZED, "wrong user name or password")
+    throttle.succeeded(form.name)
+    start_session(request, user.name, Role(user.role))
+    return session_info(request)
+
+
+@router.post("/logout")
+def logout(request: Request, services: Services) -> SessionInfo:
+    """End the session (CSRF-checked so that another site cannot log a user out)."""
+    check_csrf(request)
+    user = session_user(request)
+    if user is not None:
+        services.store.audit(
+            AuditEvent(action="auth.logout", actor=user.name, subject=f"user:{user.name}")
+        )
+    request.session.clear()
+    return session_info(request)
+
+
+@router.get("/overview")
+def overview(_user: Viewer, request: Request, services: Services) -> Overview:
+    """The cue banner, the map and its tiles."""
+    config: ConsoleConfig = request.app.state.config
+    return Overview(
+        cue=services.cue_policy,
+        map=services.map_view,
+        tile_url=config.tile_url,
+        tile_attribution=config.tile_attribution,
+    )
+
+
+@router.get("/sensors")
+def sensors(_user: Viewer, services: Services) -> list[SensorView]:
+    """Every sensor, online or not."""
+    return [SensorView.of(row) for row in services.store.list_sensors()]
+
+
+@router.get("/cameras")
+def cameras(_user: Viewer, services: Services) -> list[CameraView]:
+    """Every camera with its current orientation (empty without cameras)."""
+    return services.cameras.views() if services.cameras else []
+
+
+@router.get("/cameras/{camera_id}/snapshot")
+def camera_snapshot(camera_id: str, _user: Viewer, services: Services) -> Response:
+    """The camera's current image, fetched from the camera (never stored)."""
+    if services.cameras is None:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, "no cameras are configured")
+    try:
+        image, media_type = services.cameras.snapshot(camera_id)
+    except KeyError:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, f"no camera {camera_id!r}") from None
+    except OSError as error:
+        raise HTTPException(
+            status.HTTP_502_BAD_GATEWAY, f"camera {camera_id} unreachable: {error}"
+        ) from None
+    return Response(image, media_type=media_type, headers={"Cache-Control": "no-store"})
+
+
+@router.get("/incidents")
+def incidents(
+    _user: Viewer,
+    services: Services,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 200,
+    open_only: bool = False,
+) -> list[IncidentSummary]:
+    """The newest incidents first."""
+    rows = services.store.list_incidents(limit=limit, open_only=open_only)
+    return [IncidentSummary.of(row) for row in rows]
+
+
+def rejected_text(entry: object) -> str:
+    """A report left out of a fix, for a person: 'sensor: reason' (fusion's form) or as is."""
+    if isinstance(entry, dict):
+        return f"{entry.get('sensor_id', '?')}: {entry.get('reason', 'left out')}"
+    return str(entry)
+
+
+def incident_detail(services: ConsoleServices, incident_id: str) -> IncidentDetail:
+    """The incident page's content; 404 for an unknown incident."""
+    row = services.store.get_incident(incident_id)
+    if row is None:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, f"no incident {incident_id!r}")
+    summary = IncidentSummary.of(row).model_dump(by_alias=False)
+    return IncidentDetail(
+        **summary,
+        sensors_rejected=[rejected_text(entry) for entry in row.sensors_rejected],
+        report_ids=list(row.report_ids),
+        cues=[CueView.of(cue) for cue in services.store.list_cues(incident_id)],
+        dispositions=[DispositionView.of(d) for d in services.store.list_dispositions(incident_id)],
+    )
+
+
+@router.get("/incidents/{incident_id}")
+def incident(incident_id: str, user: Viewer, services: Services) -> IncidentDetail:
+    """One incident; the view itself is audited (`incident.view`)."""
+    detail = incident_detail(services, incident_id)
+    services.store.audit(
+        AuditEvent(action="incident.view", actor=user.name, subject=f"incident:{incident_id}")
+    )
+    return detail
+
+
+@router.post("/incidents/{incident_id}/disposition")
+def dispose(
+    incident_id: str, form: DispositionForm, user: Triager, services: Services
+) -> IncidentDetail:
+    """Confirm, escalate, or dismiss with a reason (recorded and audited by the store)."""
+    try:
+        services.store.add_disposition(
+            incident_id, form.action, user.name, reason=form.reason, note=form.note
+        )
+    except KeyError:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, f"no incident {incident_id!r}") from None
+    except ValueError as error:
+        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, str(error)) from None
+    detail = incident_detail(services, incident_id)
+    services.feed.publish("incident", IncidentSummary(**detail.model_dump()).model_dump())
+    return detail
+
+
+@router.post("/incidents/{incident_id}/cues/{cue_id}/approve")
+def approve_cue(
+    incident_id: str, cue_id: int, user: CueApprover, services: Services
+) -> IncidentDetail:
+    """Approve a suggested cue: the camera desk moves the camera and audits the approval
+    with the operator's name."""
+    cue = next((c for c in services.store.list_cues(incident_id) if c.id == cue_id), None)
+    if cue is None:
+        raise HTTPException(
+            status.HTTP_404_NOT_FOUND, f"incident {incident_id} has no cue {cue_id}"
+        )
+    if cue.state != CueState.SUGGESTED:
+        raise HTTPException(status.HTTP_409_CONFLICT, f"cue {cue_id} is already {cue.state}")
+    if services.cameras is None:
+        raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, "no cameras are connected")
+    services.store.update_cue(cue_id, CueState.APPROVED)
+    moved = services.cameras.execute(cue, user.name)
+    services.store.update_cue(
+        cue_id,
+        CueState.EXECUTED if moved else CueState.FAILED,
+        executed_at_ns=now_ns() if moved else None,
+    )
+    return incident_detail(services, incident_id)
+
+
+@router.get("/audit")
+def audit(
+    _user: Auditor,
+    services: Services,
+    limit: Annotated[int, Query(ge=1, le=5000)] = 200,
+    action: Annotated[str, Query(max_length=64)] = "",
+) -> AuditPage:
+    """The newest `limit` entries (whose action starts with `action`), and the chain check."""
+    query = select(AuditEntry).order_by(AuditEntry.seq.desc()).limit(limit)
+    if action:
+        query = query.where(AuditEntry.action.startswith(action, autoescape=True))
+    with services.store.session() as session:
+        rows = list(session.scalars(query))
+        total = int(session.scalar(select(func.count()).select_from(AuditEntry)) or 0)
+    problems = [problem.message for problem in services.store.audit.verify()]
+    return AuditPage(
+        total=total,
+        chain_ok=not problems,
+        problems=problems[:20],
+        entries=[AuditEntryView.of(row) for row in rows],
+    )
+
+
+async def _event_stream(feed: LiveFeed, request: Request) -> AsyncIterator[str]:
+    async with feed.subscribe() as queue:
+        yield ": connected\n\n"
+        while not await request.is_disconnected():
+            try:
+                kind, data = await asyncio.wait_for(queue.get(), timeout=HEARTBEAT_S)
+            except TimeoutError:
+                yield ": heartbeat\n\n"
+                continue
+            if kind == CLOSED:
+                return
+            yield sse_frame(kind, data)
+
+
+@router.get("/events")
+def events(_user: Viewer, request: Request, services: Services) -> StreamingResponse:
+    """The live feed (Server-Sent Events): `incident`, `sensor`, `camera` and `resync` events."""
+    return StreamingResponse(
+        _event_stream(services.feed, request),
+        media_type="text/event-stream",
+        headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"},
+    )

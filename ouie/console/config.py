@@ -1,0 +1,57 @@
+"""Console configuration (YAML section `console`, validated by pydantic)."""
+
+from __future__ import annotations
+
+import secrets
+from pathlib import Path
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from ouie.core.config import ConfigError
+
+
+class ConsoleConfig(BaseModel):
+    """How the operator console is served: map tiles, sessions and cookies."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    tile_url: str | None = Field(
+        default=None,
+        description="Map tile URL template, e.g. 'https://tile.example/{z}/{x}/{y}.png' (a local "
+        "tile server in an offline control room). None draws a plain background with the "
+        "scenario's buildings as vector layers.",
+    )
+    tile_attribution: str = Field(default="", description="Attribution shown for the tiles.")
+    session_secret_file: Path | None = Field(
+        default=None,
+        description="File holding the secret that signs session cookies (≥ 32 characters). "
+        "None draws a random secret at start: sessions then end when the service restarts.",
+    )
+    session_max_age_s: int = Field(
+        default=8 * 3600, gt=0, description="A session ends this long after login, s."
+    )
+    login_max_failures: int = Field(
+        default=5, ge=1, description="Failed logins for one user name before a wait is imposed."
+    )
+    login_failure_window_s: float = Field(
+        default=300.0, gt=0, description="Window over which failed logins are counted, s."
+    )
+    https_only: bool = Field(
+        default=False,
+        description="Mark the session cookie Secure (set it whenever the console is behind TLS).",
+    )
+
+    def session_secret(self) -> str:
+        """The cookie-signing secret: read from `session_secret_file`, or random per start."""
+        if self.session_secret_file is None:
+            return secrets.token_urlsafe(32)
+        try:
+            secret = self.session_secret_file.read_text(encoding="utf-8").strip()
+        except OSError as error:
+            raise ConfigError(f"console.session_secret_file: {error}") from None
+        if len(secret) < 32:
+            raise ConfigError(
+                f"console.session_secret_file: {self.session_secret_file} holds "
+                f"{len(secret)} characters; use at least 32"
+            )
+        return secret

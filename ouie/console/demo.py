@@ -1,0 +1,533 @@
+"""`ouie demo`: a Saint-Étienne evening on a live map, in one process, with nothing to install.
+
+The demo simulates the scenario's audio at every sensor (`ouie.sim`), then replays it in real or
+accelerated time: each sensor's detector (`ouie.sensor`) hears its own audio block by block and
+publishes `ouie.report/1` reports on the in-process bus; the central service (`ouie.central`)
+validates, stores and fuses them (`ouie.fusion`) into incidents, and cues virtual ONVIF cameras
+(`ouie.cameras`) under the cue mode; the console serves the live map on 127.0.0.1.
+
+Simulated time: the central service, the fusion windows and the cameras' latency clock all run
+on `ReplayClock`, the scenario's own UTC advanced at `speed` × wall time, so that accelerated
+replays keep the sensors' sample-accurate onsets (the TDOAs) exactly as simulated. At the end
+the demo scores its incidents against the scenario's truth (`ouie.fusion.evaluation`) and
+summarises counts and cue latencies (`--summary FILE` writes them as JSON).
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import soundfile as sf
+import yaml
+from pydantic import BaseModel, Field
+from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
+
+from ouie.cameras.config import CamerasConfig, CueingConfig, CueMode, cameras_from_scenario
+from ouie.cameras.planning import buildings_enu
+from ouie.cameras.render import Mark
+from ouie.cameras.virtual import VirtualCameraFleet, scenario_marks, start_virtual_cameras
+from ouie.central.config import CityConfig
+from ouie.central.runtime import build_central
+from ouie.console.app import attach_console
+from ouie.console.server import BackgroundServer
+from ouie.console.users import create_user
+from ouie.console.views import CuePolicyView, MapView
+from ouie.core.classes import EventClass
+from ouie.core.geo import LocalFrame
+from ouie.core.recording import RecordingFolder
+from ouie.core.report import EventReport
+from ouie.core.timebase import NS_PER_S, ns_to_iso, sample_time_ns
+from ouie.fusion.config import FusionConfig
+from ouie.fusion.evaluation import evaluate
+from ouie.fusion.incident import Incident, IncidentStatus
+from ouie.sensor.config import DetectorConfig
+from ouie.sensor.models import cache_dir
+from ouie.sensor.pipeline import SensorPipeline
+from ouie.sim.render import simulate
+from ouie.sim.scenario import Scenario, load_scenario
+from ouie.store.models import Incident as StoredIncident
+from ouie.store.records import CueState, Role
+from ouie.store.repository import Store
+from ouie.transport.bus import InProcessBus
+from ouie.transport.topics import (
+    ONLINE,
+    REPORTS_QOS,
+    STATUS_QOS,
+    reports_topic,
+    status_topic,
+)
+
+SAMPLE_RATE_HZ = 16_000
+DEMO_LEGAL_BASIS = "none: demonstration only, on simulated sound (no real person is filmed)"
+DEMO_DPIA = "none: demonstration only (ouie demo), not for deployment"
+HEARTBEAT_S = 30.0
+"""Sensors publish an 'online' heartbeat this often (simulated s)."""
+MARK_WINDOW_S = 20.0
+"""A simulated source stays marked in the virtual cameras' images this long after it sounds, s."""
+SETTLE_S = 5.0
+"""After the last block, simulated time given to the association windows to close, s."""
+
+
+class DemoOptions(BaseModel):
+    """What `ouie demo` runs (its command-line options)."""
+
+    scenario: str = Field(default="saint-etienne", description="Built-in name or YAML path.")
+    speed: float = Field(default=1.0, gt=0, le=50, description="Simulated s per wall s.")
+    duration_s: float | None = Field(
+        default=None, gt=0, description="Simulated span, s; None: the whole scenario."
+    )
+    auto_cue: bool = Field(
+        default=False, description="Cue mode auto (declared as a demonstration) instead of suggest."
+    )
+    host: str = Field(default="127.0.0.1", description="Console bind address (loopback).")
+    port: int = Field(default=8000, ge=0, le=65535, description="Console port (0: any free).")
+    detector: DetectorConfig = Field(
+        default_factory=DetectorConfig,
+        description="The sensors' detector (YAMNet when a model is found, else the built-in).",
+    )
+    cache_dir: Path | None = Field(
+        default=None, description="Where rendered scenarios are kept; None: the ouie cache."
+    )
+    block_s: float = Field(default=0.5, gt=0, le=5, description="Audio block per step, s.")
+
+
+class DemoLogin(BaseModel):
+    """A console account created for this run (fresh random password each time)."""
+
+    name: str
+    role: Role
+    password: str
+
+
+class ReplayClock:
+    """Simulated UTC ns for every part of the demo.
+
+    paced(t) = start_ns + speed × (wall − wall₀) once `start()` is called (start_ns before);
+    clock(t) = min(paced(t), frontier), where the frontier is the end of the audio the sensors
+    have processed plus one block. While the detectors keep up, the clock is the paced time;
+    when they fall behind (a slow machine, a high speed), simulated time waits for them, so that
+    no part of the chain sees a world ahead of what the sensors have heard. Both terms only grow,
+    so the clock never goes back.
+    """
+
+    def __init__(self, start_ns: int, speed: float) -> None:
+        self.start_ns, self.speed = start_ns, speed
+        self.frontier_ns = start_ns
+        self._wall0: float | None = None
+
+    def start(self) -> None:
+        """Let simulated time run from now."""
+        self._wall0 = time.monotonic()
+
+    def paced_ns(self) -> int:
+        """Where simulated time would be at exactly `speed` × wall time."""
+        if self._wall0 is None:
+            return self.start_ns
+        return self.start_ns + round((time.monotonic() - self._wall0) * self.speed * NS_PER_S)
+
+    def __call__(self) -> int:
+        return min(self.paced_ns(), self.frontier_ns)
+
+    def heard_until(self, sim_ns: int, ahead_ns: int) -> None:
+        """The sensors have processed audio up to `sim_ns`; let time run `ahead_ns` further."""
+        self.frontier_ns = max(self.frontier_ns, sim_ns + ahead_ns)
+
+    def sleep_until(self, sim_ns: int) -> None:
+        """Wait (in wall time) until paced time reaches `sim_ns`."""
+        ahead_s = (sim_ns - self.paced_ns()) / NS_PER_S / self.speed
+        if ahead_s > 0:
+            time.sleep(ahead_s)
+
+
+class CueLatency(BaseModel):
+    """End of sound → confirmed camera command, over the executed cues, simulated s."""
+
+    n: int
+    p50_s: float | None
+    p99_s: float | None
+    max_s: float | None
+
+    @classmethod
+    def of(cls, latencies_s: list[float]) -> CueLatency:
+        """Percentiles of `latencies_s` (None when empty)."""
+        if not latencies_s:
+            return cls(n=0, p50_s=None, p99_s=None, max_s=None)
+        values = np.asarray(latencies_s)
+        return cls(
+            n=len(values),
+            p50_s=float(np.percentile(values, 50)),
+            p99_s=float(np.percentile(values, 99)),
+            max_s=float(values.max()),
+        )
+
+
+class IncidentOutcome(BaseModel):
+    """One incident of the run and the true event it answers (if any)."""
+
+    id: str
+    class_: str = Field(serialization_alias="class")
+    onset_utc: str
+    status: str
+    lat: float | None
+    lon: float | None
+    uncertainty_m: float | None
+    n_sensors: int
+    truth_class: str | None = None
+    truth_onset_utc: str | None = None
+    error_m: float | None = Field(default=None, description="Horizontal error of a fix, m.")
+    inside_ellipse95: bool | None = None
+
+
+class DemoSummary(BaseModel):
+    """What a demo run did, measured (`--summary FILE`)."""
+
+    scenario: str
+    speed: float
+    simulated_s: float
+    wall_s: float = Field(description="Wall time of the replay, s.")
+    achieved_speed: float = Field(
+        description="Simulated s per wall s actually reached (below `speed` when the detectors "
+        "could not keep up)."
+    )
+    cpu_count: int | None
+    detector: str = Field(description="The sensors' model id name.")
+    cue_mode: str
+    reports_published: int
+    reports_stored: int
+    incidents: int
+    alerting_true_events: int
+    detected: int
+    fixed: int
+    false_incidents: int
+    median_error_m: float | None
+    p90_error_m: float | None
+    cue_states: dict[str, int]
+    cue_latency: CueLatency
+    incident_outcomes: list[IncidentOutcome]
+
+
+def cache_root(options: DemoOptions) -> Path:
+    """Where rendered scenarios are kept."""
+    if options.cache_dir is not None:
+        return options.cache_dir
+    return cache_dir() / "demo"
+
+
+def prepare_recording(scenario: Scenario, duration_s: float, root: Path) -> RecordingFolder:
+    """The scenario rendered for `duration_s` (cached by name, seed and duration: the same
+    seed gives the same files, so a second run starts at once)."""
+    folder = root / f"{scenario.name}-seed{scenario.seed}-{duration_s:g}s"
+    if (folder / "truth.json").is_file():
+        return RecordingFolder.read(folder)
+    return simulate(scenario, folder, duration_s=duration_s, progress=True)
+
+
+def create_logins(store: Store) -> list[DemoLogin]:
+    """One account per role, with fresh random passwords (argon2-hashed in the store)."""
+    logins = [
+        DemoLogin(name=role.value, role=role, password=secrets.token_urlsafe(9)) for role in Role
+    ]
+    for login in logins:
+        create_user(store, login.name, login.role, login.password, actor="ouie-demo")
+    return logins
+
+
+@dataclass
+class DemoRun:
+    """A running demo: where the console is and who may log in."""
+
+    url: str
+    logins: list[DemoLogin]
+    store: Store
+    clock: ReplayClock
+
+
+def write_cameras_file(fleet: VirtualCameraFleet, cueing: CueingConfig, folder: Path) -> Path:
+    """The running virtual cameras as a cameras YAML for the central service, their shared
+    credentials in a 0600 secret file beside it (never in the YAML)."""
+    secret = folder / "cameras.secret"
+    secret.touch(mode=0o600)
+    password = fleet.credentials.password.get_secret_value()
+    secret.write_text(f"{fleet.credentials.username}:{password}\n", encoding="utf-8")
+    cameras = [c.model_copy(update={"secret_file": secret}) for c in fleet.configs.values()]
+    path = folder / "cameras.yaml"
+    document = CamerasConfig(cueing=cueing, cameras=cameras).model_dump(mode="json")
+    path.write_text(yaml.safe_dump(document), encoding="utf-8")
+    return path
+
+
+@contextmanager
+def running_demo(options: DemoOptions, work_dir: Path) -> Iterator[tuple[DemoRun, Replay]]:
+    """Start every part around a rendered recording: virtual cameras, the central service as
+    `ouie serve` builds it (`build_central`, in-process bus, replay clock, the console's camera
+    desk as its cuer), the console on it with the scenario's map;
+    yields the run and the replay, and stops everything on exit. `work_dir` holds the database
+    and the cameras file."""
+    scenario = load_scenario(options.scenario)
+    duration_s = min(options.duration_s or scenario.duration_s, scenario.duration_s)
+    recording = prepare_recording(scenario, duration_s, cache_root(options))
+    clock = ReplayClock(recording.start_ns, options.speed)
+    pipeline = SensorPipeline(options.detector)  # fails here, before anything runs, without a model
+    if options.auto_cue:
+        cueing = CueingConfig(mode=CueMode.AUTO, legal_basis=DEMO_LEGAL_BASIS, dpia=DEMO_DPIA)
+    else:
+        cueing = CueingConfig(mode=CueMode.SUGGEST)
+
+    with ExitStack() as stack:
+        fleet = stack.enter_context(
+            start_virtual_cameras(
+                cameras_from_scenario(scenario), scenario.frame, buildings_enu(scenario)
+            )
+        )
+        city = CityConfig(
+            name=scenario.name,
+            origin=scenario.origin,
+            database_url=f"sqlite:///{work_dir / 'ouie-demo.db'}",
+            transport="inprocess",
+            sensors_file=recording.path / "sensors.geojson",
+            cameras_file=write_cameras_file(fleet, cueing, work_dir),
+            fusion=FusionConfig(air_temperature_c=scenario.weather.air_temperature_c),
+            console=None,  # mounted below, with the scenario's buildings on the map
+        )
+        bus = InProcessBus()
+        runtime = build_central(city, bus=bus, clock=clock)
+        stack.callback(runtime.close)
+        attach_console(
+            runtime.app,
+            runtime.service,
+            feed=runtime.feed,
+            cue_policy=CuePolicyView(
+                mode=cueing.mode.value, legal_basis=cueing.legal_basis, dpia=cueing.dpia
+            ),
+            map_view=MapView.of_scenario(scenario),
+            cameras=runtime.cameras,
+        )
+        logins = create_logins(runtime.store)
+        server = stack.enter_context(BackgroundServer(runtime.app, options.host, options.port))
+        stack.callback(runtime.feed.close)  # first: live streams end, then the server stops
+        run = DemoRun(url=f"{server.url}/console/", logins=logins, store=runtime.store, clock=clock)
+        replay = Replay(
+            scenario=scenario,
+            recording=recording,
+            duration_s=duration_s,
+            options=options,
+            bus=bus,
+            clock=clock,
+            set_marks=fleet.set_marks,
+            pipeline=pipeline,
+            cue_mode=cueing.mode.value,
+            store=runtime.store,
+        )
+        yield run, replay
+
+
+@dataclass
+class Replay:
+    """Plays the recording through the sensors' detectors onto the bus, then scores the run."""
+
+    scenario: Scenario
+    recording: RecordingFolder
+    duration_s: float
+    options: DemoOptions
+    bus: InProcessBus
+    clock: ReplayClock
+    set_marks: Callable[[list[Mark]], None]
+    pipeline: SensorPipeline
+    cue_mode: str
+    store: Store
+    published: int = 0
+    detector: str = ""
+    wall_s: float = 0.0
+
+    def publish(self, report: EventReport) -> None:
+        """One report onto the bus, as a sensor's uplink does."""
+        self.bus.publish(reports_topic(report.sensor_id), report.to_json().encode(), REPORTS_QOS)
+        self.published += 1
+
+    def heartbeat(self) -> None:
+        """Every sensor says it is online (retained, as over MQTT)."""
+        for sensor in self.recording.sensors:
+            self.bus.publish(status_topic(sensor.id), ONLINE.encode(), STATUS_QOS, retain=True)
+
+    def marks_at(self, t_s: float, all_marks: list[Mark]) -> list[Mark]:
+        """Sources that sounded in the last MARK_WINDOW_S (what the cameras would see)."""
+        return [
+            mark
+            for event, mark in zip(self.scenario.events, all_marks, strict=True)
+            if t_s - MARK_WINDOW_S <= event.time_s <= t_s
+        ]
+
+    def run(self, stop: threading.Event | None = None) -> None:
+        """Replay `duration_s` of audio at `speed` (or until `stop` is set)."""
+        pipeline = self.pipeline
+        self.detector = pipeline.scorer.model_id.name
+        sensors = self.recording.sensors
+        streams = {s.id: pipeline.stream(s.id) for s in sensors}
+        all_marks = scenario_marks(self.scenario)
+        block = round(self.options.block_s * SAMPLE_RATE_HZ)
+        total = round(self.duration_s * SAMPLE_RATE_HZ)
+        with ExitStack() as files:
+            audio = {
+                s.id: files.enter_context(sf.SoundFile(self.recording.wav_path(s.id)))
+                for s in sensors
+            }
+            wrong = [sid for sid, f in audio.items() if f.samplerate != SAMPLE_RATE_HZ]
+            if wrong:
+                raise ValueError(f"demo audio must be {SAMPLE_RATE_HZ} Hz: {', '.join(wrong)}")
+            self.heartbeat()
+            next_heartbeat_s, marks = HEARTBEAT_S, None
+            wall0 = time.monotonic()
+            self.clock.start()
+            columns = (
+                TextColumn("{task.description}"),
+                BarColumn(),
+                TextColumn("{task.completed:.0f}/{task.total:.0f} s simulated"),
+                TimeRemainingColumn(),
+            )
+            with Progress(*columns, transient=True) as bar:
+                task = bar.add_task(
+                    f"{self.scenario.name} ×{self.options.speed:g}", total=self.duration_s
+                )
+                for first in range(0, total, block):
+                    if stop is not None and stop.is_set():
+                        break
+                    n = min(block, total - first)
+                    start_ns = sample_time_ns(self.recording.start_ns, first, SAMPLE_RATE_HZ)
+                    end_ns = start_ns + round(n * NS_PER_S / SAMPLE_RATE_HZ)
+                    self.clock.sleep_until(end_ns)
+                    for sensor_id, stream in streams.items():
+                        samples = audio[sensor_id].read(n, dtype="float32", always_2d=True)
+                        for report in stream.feed(samples.mean(axis=1), start_ns):
+                            self.publish(report)
+                    self.clock.heard_until(end_ns, end_ns - start_ns)
+                    t_s = (first + n) / SAMPLE_RATE_HZ
+                    if t_s >= next_heartbeat_s:
+                        self.heartbeat()
+                        next_heartbeat_s += HEARTBEAT_S
+                    now_marks = self.marks_at(t_s, all_marks)
+                    if now_marks != marks:
+                        self.set_marks(now_marks)
+                        marks = now_marks
+                    bar.update(task, completed=t_s)
+            for stream in streams.values():
+                for report in stream.flush():
+                    self.publish(report)
+        end_ns = self.recording.start_ns + round(self.duration_s * NS_PER_S)
+        self.clock.heard_until(end_ns, round(SETTLE_S * NS_PER_S))
+        self.clock.sleep_until(end_ns + round(SETTLE_S * NS_PER_S))
+        self.bus.drain(10.0)
+        self.wall_s = time.monotonic() - wall0
+        self.wait_for_cues()
+
+    def wait_for_cues(self, timeout_s: float = 10.0, quiet_s: float = 0.5) -> None:
+        """Wait (bounded) until cueing has settled: no new cue for `quiet_s` and every executed
+        cue with its latency recorded (the service plans, moves and stores cues on its own
+        worker thread, after the incident)."""
+        deadline = time.monotonic() + timeout_s
+        seen: list[tuple[int, str, float | None]] = []
+        while time.monotonic() < deadline:
+            time.sleep(quiet_s)
+            cues = [
+                (cue.id, cue.state, cue.latency_s)
+                for incident in self.store.list_incidents(limit=100_000)
+                for cue in self.store.list_cues(incident.id)
+            ]
+            settled = all(state != CueState.EXECUTED or lat is not None for _, state, lat in cues)
+            if cues == seen and settled:
+                return
+            seen = cues
+
+    def summary(self) -> DemoSummary:
+        """Score the incidents against the scenario's truth; count reports, cues, latencies."""
+        truth = [
+            t
+            for t in (self.recording.truth or [])
+            if t.onset_ns < self.recording.start_ns + self.duration_s * NS_PER_S
+        ]
+        incidents = [
+            fusion_incident(row, self.scenario.frame)
+            for row in self.store.list_incidents(limit=100_000)
+        ]
+        evaluation = evaluate(incidents, truth, self.scenario.frame)
+        outcomes = {
+            i.incident_id: IncidentOutcome(
+                id=i.incident_id,
+                class_=str(i.class_),
+                onset_utc=i.onset_utc,
+                status=str(i.status),
+                lat=i.lat,
+                lon=i.lon,
+                uncertainty_m=i.uncertainty_m,
+                n_sensors=i.n_sensors,
+            )
+            for i in sorted(incidents, key=lambda i: i.onset_ns)
+        }
+        for match in evaluation.matches:
+            if match.incident_id in outcomes:
+                event = truth[match.truth_index]
+                outcomes[match.incident_id] = outcomes[match.incident_id].model_copy(
+                    update={
+                        "truth_class": str(event.class_),
+                        "truth_onset_utc": ns_to_iso(event.onset_ns),
+                        "error_m": match.error_m,
+                        "inside_ellipse95": match.inside_ellipse95,
+                    }
+                )
+        cues = [cue for i in incidents for cue in self.store.list_cues(i.incident_id)]
+        states: dict[str, int] = {}
+        for cue in cues:
+            states[cue.state] = states.get(cue.state, 0) + 1
+        return DemoSummary(
+            scenario=self.scenario.name,
+            speed=self.options.speed,
+            simulated_s=self.duration_s,
+            wall_s=round(self.wall_s, 3),
+            achieved_speed=round(self.duration_s / self.wall_s, 3) if self.wall_s else 0.0,
+            cpu_count=os.cpu_count(),
+            detector=self.detector,
+            cue_mode=self.cue_mode,
+            reports_published=self.published,
+            reports_stored=self.store.count_reports(),
+            incidents=len(incidents),
+            alerting_true_events=evaluation.alerting_events,
+            detected=evaluation.detected,
+            fixed=evaluation.fixed,
+            false_incidents=evaluation.false_incidents,
+            median_error_m=evaluation.errors.median_m,
+            p90_error_m=evaluation.errors.p90_m,
+            cue_states=states,
+            cue_latency=CueLatency.of([c.latency_s for c in cues if c.latency_s is not None]),
+            incident_outcomes=list(outcomes.values()),
+        )
+
+
+def fusion_incident(row: StoredIncident, frame: LocalFrame) -> Incident:
+    """A stored incident in fusion's form, for `ouie.fusion.evaluation.evaluate` (the store
+    keeps no covariance, so the 95 % ellipse test is left out)."""
+    east_m = north_m = None
+    if row.lat is not None and row.lon is not None:
+        east, north, _ = frame.to_enu(row.lat, row.lon, frame.origin_height_m)
+        east_m, north_m = float(east), float(north)
+    return Incident(
+        incident_id=row.id,
+        revision=max(row.revision, 1),
+        class_=EventClass(row.class_),
+        status=IncidentStatus(row.status),
+        onset_ns=row.onset_ns,
+        lat=row.lat,
+        lon=row.lon,
+        east_m=east_m,
+        north_m=north_m,
+        uncertainty_m=row.uncertainty_m,
+        sensors_used=list(row.sensors_used),
+        report_ids=list(row.report_ids),
+        score=row.score or 0.0,
+    )

@@ -1,0 +1,93 @@
+// Shared by every console page: the session, API calls with the CSRF header, the cue banner.
+"use strict";
+
+const ouie = {
+  session: null,
+
+  async api(path, options = {}) {
+    const headers = { Accept: "application/json", ...(options.headers || {}) };
+    if (options.body !== undefined) headers["Content-Type"] = "application/json";
+    if (options.method && options.method !== "GET" && ouie.session) {
+      headers["X-CSRF-Token"] = ouie.session.csrf;
+    }
+    const response = await fetch("api/" + path, {
+      method: options.method || "GET",
+      headers,
+      credentials: "same-origin",
+      body: options.body === undefined ? undefined : JSON.stringify(options.body),
+    });
+    if (response.status === 401 && !path.startsWith("login")) {
+      return ouie.goToLogin();
+    }
+    const payload = response.headers.get("content-type")?.includes("json")
+      ? await response.json()
+      : null;
+    if (!response.ok) {
+      throw new Error((payload && payload.detail) || response.statusText);
+    }
+    return payload;
+  },
+
+  // Leave for the login page; what was waiting for an answer waits forever (the page goes).
+  goToLogin() {
+    window.location.href = "login.html";
+    return new Promise(() => {});
+  },
+
+  // Load the session; send anonymous visitors to the login page. Returns the session.
+  async requireLogin() {
+    ouie.session = await ouie.api("session");
+    if (!ouie.session.user) return ouie.goToLogin();
+    const who = document.getElementById("who");
+    if (who) who.textContent = `${ouie.session.user} (${ouie.session.role})`;
+    for (const el of document.querySelectorAll("[data-permission]")) {
+      el.hidden = !ouie.session.permissions.includes(el.dataset.permission);
+    }
+    const logout = document.getElementById("logout");
+    if (logout) {
+      logout.addEventListener("click", async () => {
+        await ouie.api("logout", { method: "POST", body: {} });
+        window.location.href = "login.html";
+      });
+    }
+    return ouie.session;
+  },
+
+  // The banner: cue mode, and in `auto` the declared legal basis and DPIA.
+  async showCueBanner() {
+    const overview = await ouie.api("overview");
+    const banner = document.getElementById("cue-banner");
+    const cue = overview.cue;
+    banner.className = "banner mode-" + cue.mode;
+    let text = `Camera cueing: ${cue.mode}`;
+    if (cue.mode === "off") text += " — no camera is moved toward sounds";
+    if (cue.mode === "suggest") text += " — a camera moves only when an operator approves";
+    if (cue.mode === "auto") {
+      text += ` — cameras move automatically. Legal basis: ${cue.legal_basis}. DPIA: ${cue.dpia}`;
+    }
+    banner.textContent = text;
+    return overview;
+  },
+
+  timeOf(iso) {
+    return iso ? iso.replace("T", " ").replace(/\.\d+Z$/, " UTC") : "";
+  },
+
+  text(tag, content, className) {
+    const el = document.createElement(tag);
+    el.textContent = content === null || content === undefined ? "" : String(content);
+    if (className) el.className = className;
+    return el;
+  },
+
+  // Subscribe to the live feed; `handlers` maps event kinds to functions of the parsed data.
+  listen(handlers) {
+    const source = new EventSource("api/events");
+    for (const [kind, handler] of Object.entries(handlers)) {
+      source.addEventListener(kind, (event) => handler(JSON.parse(event.data)));
+    }
+    source.onopen = () => document.body.classList.remove("disconnected");
+    source.onerror = () => document.body.classList.add("disconnected");
+    return source;
+  },
+};

@@ -1,0 +1,123 @@
+// The incident page: facts, sensors, camera snapshot and cue approval, triage actions.
+"use strict";
+
+const incidentId = new URLSearchParams(window.location.search).get("id");
+let snapshotCamera = null;
+let shown = null;
+
+function fact(list, name, value) {
+  list.append(ouie.text("dt", name), ouie.text("dd", value));
+}
+
+function render(incident) {
+  shown = incident;
+  document.getElementById("title").textContent = `Incident ${incident.id}`;
+  const facts = document.getElementById("facts");
+  facts.replaceChildren();
+  fact(facts, "Class", incident.class);
+  fact(facts, "Onset", ouie.timeOf(incident.onset_utc));
+  fact(facts, "Position", incident.lat === null
+    ? "not located (two sensors only)"
+    : `${incident.lat.toFixed(6)}, ${incident.lon.toFixed(6)}`);
+  fact(facts, "Uncertainty (95 %)", incident.uncertainty_m === null ? "—" : `${incident.uncertainty_m.toFixed(1)} m`);
+  const how = {
+    fix: `located by ${incident.sensors_used.length} sensors`,
+    hyperbola: "on a line between two sensors (the map shows it)",
+    single: "near the only sensor that heard it",
+  };
+  fact(facts, "Location", how[incident.status] || incident.status);
+  fact(facts, "Sensors used", incident.sensors_used.join(", ") || "—");
+  fact(facts, "Sensors left out", incident.sensors_rejected.join(", ") || "—");
+  fact(facts, "Revision", incident.revision);
+  fact(facts, "Decision", incident.disposition || "open");
+
+  const body = document.querySelector("#dispositions tbody");
+  body.replaceChildren();
+  for (const d of incident.dispositions) {
+    const row = document.createElement("tr");
+    row.append(ouie.text("td", ouie.timeOf(d.at_utc)), ouie.text("td", d.actor),
+      ouie.text("td", d.action, `disp-${d.action}`), ouie.text("td", d.reason || d.note || ""));
+    body.append(row);
+  }
+  renderCues(incident);
+}
+
+function renderCues(incident) {
+  const box = document.getElementById("cues");
+  box.replaceChildren();
+  const mayApprove = ouie.session.permissions.includes("approve_cue");
+  for (const cue of incident.cues) {
+    const line = document.createElement("div");
+    line.className = "actions";
+    const ptz = cue.pan_deg === null ? "" :
+      ` pan ${cue.pan_deg.toFixed(1)}°, tilt ${cue.tilt_deg.toFixed(1)}°, zoom ${cue.zoom.toFixed(2)}`;
+    line.append(ouie.text("span", `${cue.camera_id}: ${cue.state}${ptz}`));
+    if (cue.state === "suggested" && mayApprove) {
+      const approve = ouie.text("button", "Approve camera", "primary");
+      approve.id = `approve-${cue.id}`;
+      approve.addEventListener("click", () => act(`incidents/${encodeURIComponent(incident.id)}/cues/${cue.id}/approve`, {}));
+      line.append(approve);
+    }
+    box.append(line);
+  }
+  const cue = incident.cues.find((c) => c.state === "executed") || incident.cues[0];
+  snapshotCamera = cue ? cue.camera_id : null;
+  document.getElementById("camera-note").textContent = cue
+    ? `Live view of ${cue.camera_id} (refreshed every 2 s)`
+    : "No camera was proposed for this place.";
+  refreshSnapshot();
+}
+
+function refreshSnapshot() {
+  const img = document.getElementById("snapshot");
+  img.hidden = !snapshotCamera;
+  if (!snapshotCamera) return;
+  img.src = `api/cameras/${encodeURIComponent(snapshotCamera)}/snapshot?t=${Date.now()}`;
+}
+
+async function load() {
+  render(await ouie.api(`incidents/${encodeURIComponent(incidentId)}`));
+}
+
+async function act(path, body) {
+  const error = document.getElementById("error");
+  error.textContent = "";
+  try {
+    render(await ouie.api(path, { method: "POST", body }));
+  } catch (problem) {
+    error.textContent = problem.message;
+  }
+}
+
+function dispose(action) {
+  const body = { action, note: document.getElementById("note").value };
+  if (action === "dismiss") body.reason = document.getElementById("dismiss-reason").value;
+  act(`incidents/${encodeURIComponent(incidentId)}/disposition`, body);
+}
+
+async function start() {
+  await ouie.requireLogin();
+  await ouie.showCueBanner();
+  document.getElementById("confirm").addEventListener("click", () => dispose("confirm"));
+  document.getElementById("escalate").addEventListener("click", () => dispose("escalate"));
+  document.getElementById("dismiss").addEventListener("click", () => dispose("dismiss"));
+  try {
+    await load();
+  } catch (problem) {
+    document.getElementById("error").textContent = problem.message;
+    return;
+  }
+  ouie.listen({
+    // Reload (an audited view) only when the incident really changed.
+    incident: (incident) => {
+      const changed = incident.revision !== shown.revision
+        || incident.disposition !== shown.disposition;
+      if (incident.id === incidentId && changed) load();
+    },
+    camera: (camera) => { if (camera.id === snapshotCamera) refreshSnapshot(); },
+  });
+  setInterval(refreshSnapshot, 2000);
+  document.body.dataset.ready = "true";
+}
+
+start();

@@ -1,0 +1,168 @@
+// The live map and incident list: sensors (online/offline), cameras (current heading),
+// incidents with their 95 % uncertainty circle, kept current by the live feed.
+"use strict";
+
+const CLASS_COLOURS = {
+  gunshot: "#e5484d", explosion: "#f76b15", scream: "#d6409f", glass_break: "#3e8ee0",
+};
+const state = { map: null, incidents: new Map(), sensors: new Map(), cameras: new Map() };
+
+function colourOf(cls) {
+  return CLASS_COLOURS[cls] || "#8b949e";
+}
+
+function openIncident(id) {
+  window.location.href = "incident.html?id=" + encodeURIComponent(id);
+}
+
+function buildMap(overview) {
+  const view = overview.map;
+  const map = L.map("map", { preferCanvas: false }).setView([view.lat, view.lon], view.zoom);
+  if (overview.tile_url) {
+    L.tileLayer(overview.tile_url, { attribution: overview.tile_attribution, maxZoom: 20 }).addTo(map);
+  }
+  for (const building of view.buildings) {
+    L.polygon(building.ring, {
+      color: "#4a5566", weight: 1, fillColor: "#2e3846", fillOpacity: 0.9,
+    }).bindTooltip(building.id || "building").addTo(map);
+  }
+  state.map = map;
+}
+
+function drawSensor(sensor) {
+  const old = state.sensors.get(sensor.id);
+  if (old) old.marker.remove();
+  const marker = L.circleMarker([sensor.lat, sensor.lon], {
+    radius: 5, weight: 1, color: "#0b0e12",
+    fillColor: sensor.online ? "#46a758" : "#6e7681", fillOpacity: 1,
+  }).bindTooltip(`${sensor.id} — ${sensor.online ? "online" : "offline"}`).addTo(state.map);
+  marker.getElement()?.setAttribute("data-sensor", sensor.id);
+  state.sensors.set(sensor.id, { sensor, marker });
+  const online = [...state.sensors.values()].filter((s) => s.sensor.online).length;
+  document.getElementById("sensor-count").textContent = `${online}/${state.sensors.size} online`;
+}
+
+// A camera: a square marker and a wedge along its current bearing (its horizontal field of view).
+function drawCamera(camera) {
+  const old = state.cameras.get(camera.id);
+  if (old) old.layers.forEach((layer) => layer.remove());
+  const origin = L.latLng(camera.lat, camera.lon);
+  const reach = 60;
+  const half = (camera.hfov_deg || 30) / 2;
+  const point = (bearing) => {
+    const rad = (bearing * Math.PI) / 180;
+    const dLat = (reach * Math.cos(rad)) / 111320;
+    const dLon = (reach * Math.sin(rad)) / (111320 * Math.cos((camera.lat * Math.PI) / 180));
+    return [camera.lat + dLat, camera.lon + dLon];
+  };
+  const wedge = L.polygon(
+    [origin, point(camera.bearing_deg - half), point(camera.bearing_deg), point(camera.bearing_deg + half)],
+    { color: "#7cc4ff", weight: 1, fillOpacity: 0.15 },
+  ).addTo(state.map);
+  const marker = L.marker(origin, {
+    icon: L.divIcon({ className: "camera-icon", html: "■", iconSize: [14, 14] }),
+    title: camera.id,
+  }).bindTooltip(`${camera.id} — bearing ${camera.bearing_deg.toFixed(0)}°`).addTo(state.map);
+  state.cameras.set(camera.id, { camera, layers: [wedge, marker] });
+  renderCameraTable();
+}
+
+function renderCameraTable() {
+  const body = document.querySelector("#cameras tbody");
+  body.replaceChildren();
+  for (const { camera } of [...state.cameras.values()].sort((a, b) => a.camera.id.localeCompare(b.camera.id))) {
+    const row = document.createElement("tr");
+    row.append(
+      ouie.text("td", camera.id),
+      ouie.text("td", `${camera.bearing_deg.toFixed(0)}°`),
+      ouie.text("td", camera.state || ""),
+    );
+    body.append(row);
+  }
+}
+
+function drawIncident(incident) {
+  const old = state.incidents.get(incident.id);
+  if (old && old.circle) old.circle.remove();
+  let circle = null;
+  if (incident.lat === null && incident.hyperbola) {
+    // Two sensors only: the source lies somewhere on this branch.
+    circle = L.polyline(incident.hyperbola, {
+      color: colourOf(incident.class), weight: 2, dashArray: "6 4",
+    })
+      .bindTooltip(`${incident.class}: on this line (2 sensors)`)
+      .on("click", () => openIncident(incident.id))
+      .addTo(state.map);
+    circle.getElement()?.setAttribute("data-incident", incident.id);
+  }
+  if (incident.lat !== null && incident.lon !== null) {
+    // The 95 % circle in metres, and a marker of fixed size so that a precise fix stays visible.
+    const where = [incident.lat, incident.lon];
+    const style = { color: colourOf(incident.class), weight: 2 };
+    const area = L.circle(where, { ...style, radius: incident.uncertainty_m || 1, fillOpacity: 0.2 });
+    const dot = L.circleMarker(where, { ...style, radius: 7, fillOpacity: 0.6 });
+    circle = L.featureGroup([area, dot])
+      .bindTooltip(`${incident.class} ±${Math.round(incident.uncertainty_m || 0)} m`)
+      .on("click", () => openIncident(incident.id))
+      .addTo(state.map);
+    dot.getElement()?.setAttribute("data-incident", incident.id);
+  }
+  state.incidents.set(incident.id, { incident, circle });
+  renderIncidentTable();
+}
+
+function renderIncidentTable() {
+  const body = document.querySelector("#incidents tbody");
+  body.replaceChildren();
+  const rows = [...state.incidents.values()].map((entry) => entry.incident);
+  rows.sort((a, b) => b.onset_ns - a.onset_ns);
+  for (const incident of rows) {
+    const row = document.createElement("tr");
+    row.className = "incident";
+    row.dataset.incident = incident.id;
+    const disposition = incident.disposition || "open";
+    row.append(
+      ouie.text("td", ouie.timeOf(incident.onset_utc).slice(11)),
+      ouie.text("td", incident.class, `class-tag class-${incident.class}`),
+      ouie.text("td", incident.uncertainty_m === null ? "—" : Math.round(incident.uncertainty_m)),
+      ouie.text("td", incident.sensors_used.length),
+      ouie.text("td", disposition, `disp-${disposition}`),
+    );
+    row.addEventListener("click", () => openIncident(incident.id));
+    body.append(row);
+  }
+  document.getElementById("incident-count").textContent = `(${rows.length})`;
+}
+
+async function reload() {
+  const [sensors, cameras, incidents] = await Promise.all([
+    ouie.api("sensors"), ouie.api("cameras"), ouie.api("incidents"),
+  ]);
+  sensors.forEach(drawSensor);
+  cameras.forEach(drawCamera);
+  incidents.forEach(drawIncident);
+}
+
+// Show the whole network once: every sensor and camera in view.
+function fitNetwork() {
+  const points = [...state.sensors.values()].map((s) => [s.sensor.lat, s.sensor.lon])
+    .concat([...state.cameras.values()].map((c) => [c.camera.lat, c.camera.lon]));
+  if (points.length > 1) state.map.fitBounds(L.latLngBounds(points), { padding: [30, 30] });
+}
+
+async function start() {
+  await ouie.requireLogin();
+  const overview = await ouie.showCueBanner();
+  buildMap(overview);
+  await reload();
+  fitNetwork();
+  ouie.listen({
+    incident: drawIncident,
+    sensor: drawSensor,
+    camera: drawCamera,
+    resync: reload,
+  });
+  document.body.dataset.ready = "true";
+}
+
+start();

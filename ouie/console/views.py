@@ -1,0 +1,252 @@
+"""What the console's API returns: typed views of the store's rows, the map and the cue policy.
+
+The same views travel on the live feed (`LiveFeed.publish(kind, view.model_dump(...))`), so a row
+in the list and a row pushed live have one shape.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Protocol
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from ouie.core.timebase import ns_to_iso
+from ouie.sim.scenario import Scenario
+from ouie.store.models import AuditEntry, Cue, Disposition, Incident, Sensor
+
+
+class _View(BaseModel):
+    model_config = ConfigDict(populate_by_name=True, serialize_by_alias=True)
+
+
+class SensorView(_View):
+    """A sensor on the map."""
+
+    id: str
+    lat: float
+    lon: float
+    online: bool
+    status: str = Field(description="Last status text, e.g. 'online', 'offline', 'silent'.")
+    last_seen_utc: str | None
+
+    @classmethod
+    def of(cls, row: Sensor) -> SensorView:
+        """View of a stored sensor."""
+        seen = ns_to_iso(row.last_seen_ns) if row.last_seen_ns else None
+        return cls(
+            id=row.id,
+            lat=row.lat,
+            lon=row.lon,
+            online=row.online,
+            status=row.status,
+            last_seen_utc=seen,
+        )
+
+
+class CameraView(_View):
+    """A camera on the map: where it is and where it looks now."""
+
+    id: str
+    lat: float
+    lon: float
+    bearing_deg: float = Field(description="Bearing of the optical axis, degrees from north.")
+    tilt_deg: float = Field(description="Tilt, degrees (negative looks down).")
+    hfov_deg: float = Field(description="Horizontal field of view, degrees.")
+    state: str = Field(description="'home', 'cued' (held for an incident), or 'unreachable'.")
+
+
+class IncidentSummary(_View):
+    """An incident in the live list and on the map."""
+
+    id: str
+    class_: str = Field(alias="class")
+    onset_ns: int
+    onset_utc: str
+    lat: float | None
+    lon: float | None
+    uncertainty_m: float | None = Field(description="95 % radius, m.")
+    status: str = Field(description="Location status from fusion.")
+    sensors_used: list[str]
+    hyperbola: list[tuple[float, float]] | None = Field(
+        default=None, description="2-sensor incidents: the branch the source lies on, (lat, lon)."
+    )
+    revision: int
+    disposition: str | None = Field(description="Latest decision; None while open.")
+
+    @classmethod
+    def of(cls, row: Incident) -> IncidentSummary:
+        """View of a stored incident."""
+        return cls(
+            id=row.id,
+            class_=row.class_,
+            onset_ns=row.onset_ns,
+            onset_utc=ns_to_iso(row.onset_ns),
+            lat=row.lat,
+            lon=row.lon,
+            uncertainty_m=row.uncertainty_m,
+            status=row.status,
+            sensors_used=list(row.sensors_used),
+            hyperbola=[tuple(p) for p in row.hyperbola["points"]] if row.hyperbola else None,
+            revision=row.revision,
+            disposition=row.disposition,
+        )
+
+
+class CueView(_View):
+    """A proposed or executed camera cue."""
+
+    id: int
+    camera_id: str
+    mode: str
+    state: str
+    pan_deg: float | None
+    tilt_deg: float | None
+    zoom: float | None
+    latency_s: float | None = Field(description="End of sound → camera command, s.")
+
+    @classmethod
+    def of(cls, row: Cue) -> CueView:
+        """View of a stored cue."""
+        return cls(
+            id=row.id,
+            camera_id=row.camera_id,
+            mode=row.mode,
+            state=row.state,
+            pan_deg=row.pan_deg,
+            tilt_deg=row.tilt_deg,
+            zoom=row.zoom,
+            latency_s=row.latency_s,
+        )
+
+
+class DispositionView(_View):
+    """One decision on an incident."""
+
+    action: str
+    reason: str | None
+    note: str
+    actor: str
+    at_utc: str
+
+    @classmethod
+    def of(cls, row: Disposition) -> DispositionView:
+        """View of a stored disposition."""
+        return cls(
+            action=row.action,
+            reason=row.reason,
+            note=row.note,
+            actor=row.actor,
+            at_utc=ns_to_iso(row.at_ns),
+        )
+
+
+class IncidentDetail(IncidentSummary):
+    """The incident page: the summary plus its sensors left out, cues and decisions."""
+
+    sensors_rejected: list[str] = Field(description="'sensor: why' for each report left out.")
+    report_ids: list[str]
+    cues: list[CueView]
+    dispositions: list[DispositionView]
+
+
+class AuditEntryView(_View):
+    """One link of the audit chain."""
+
+    seq: int
+    at_utc: str
+    action: str
+    actor: str
+    subject: str
+    details: dict[str, Any]
+    hash: str
+
+    @classmethod
+    def of(cls, row: AuditEntry) -> AuditEntryView:
+        """View of a stored audit entry."""
+        return cls(
+            seq=row.seq,
+            at_utc=ns_to_iso(row.at_ns),
+            action=row.action,
+            actor=row.actor,
+            subject=row.subject,
+            details=row.details,
+            hash=row.hash,
+        )
+
+
+class AuditPage(_View):
+    """The newest audit entries (filtered), the chain's length and whether it verifies."""
+
+    total: int
+    chain_ok: bool
+    problems: list[str]
+    entries: list[AuditEntryView]
+
+
+class CuePolicyView(_View):
+    """The cue mode in force, shown in every page's banner."""
+
+    mode: str = Field(description="off, suggest or auto.")
+    legal_basis: str | None = Field(default=None, description="Declared for auto.")
+    dpia: str | None = Field(default=None, description="Impact assessment reference, for auto.")
+
+
+class BuildingOutline(_View):
+    """A building drawn on the offline map."""
+
+    id: str
+    ring: list[tuple[float, float]] = Field(description="Footprint as (lat, lon) pairs.")
+
+
+class MapView(_View):
+    """Where the map opens and what it draws without tiles."""
+
+    lat: float
+    lon: float
+    zoom: int = 17
+    buildings: list[BuildingOutline] = Field(default_factory=list)
+
+    @classmethod
+    def of_scenario(cls, scenario: Scenario, zoom: int = 17) -> MapView:
+        """Centred on the scenario's origin, with its buildings as outlines."""
+        outlines = [
+            BuildingOutline(id=b.id, ring=[(lat, lon) for lon, lat in b.footprint])
+            for b in scenario.buildings
+        ]
+        return cls(lat=scenario.origin.lat, lon=scenario.origin.lon, zoom=zoom, buildings=outlines)
+
+
+class Overview(_View):
+    """What every page needs first: the cue banner and the map."""
+
+    cue: CuePolicyView
+    map: MapView
+    tile_url: str | None = Field(description="Tile URL template; None: plain background.")
+    tile_attribution: str
+
+
+class SessionInfo(_View):
+    """The visitor's session: who (None when anonymous), may do what, and the CSRF token."""
+
+    user: str | None
+    role: str | None
+    permissions: list[str]
+    csrf: str
+
+
+class CameraDesk(Protocol):
+    """What the console needs from the cameras concern (wired by the service or the demo)."""
+
+    def views(self) -> list[CameraView]:
+        """Every camera with its current orientation."""
+        ...
+
+    def snapshot(self, camera_id: str) -> tuple[bytes, str]:
+        """The camera's current image and its media type; KeyError for an unknown camera,
+        OSError when the camera cannot be reached."""
+        ...
+
+    def execute(self, cue: Cue, actor: str) -> bool:
+        """Move the camera as `cue` says, approved by `actor` (the desk audits the approval with
+        that name); True once the move is confirmed."""
+        ...

@@ -1,0 +1,333 @@
+"""Streaming association: which reports from different sensors are the same sound.
+
+Two reports a, b (sensors at distance d_ab) can be the same sound when
+
+- their classes are compatible (`COMPATIBLE_GROUPS`: impulsive sounds are confused with one
+  another, screams and sirens/alarms are not confused with impulsive sounds);
+- d_ab ≤ 2·R, R the larger hearing range of the two classes (no sound is heard that far apart);
+- |t_a − t_b| ≤ min(d_ab, R) / c + clock_tolerance_s + 3·√(σ_a² + σ_b²):
+  a sound cannot take longer than the straight line between the two sensors to go from one to
+  the other, and with both within R of the source, |d_a − d_b| ≤ R;
+- they come from different sensors (one report per sensor per incident).
+
+A report joins the candidate incident it is compatible with (all members pairwise). Once a
+candidate has PREDICTING_MEMBERS members their fix predicts the onset at every other sensor
+(τ + d/c): a report must then also match that prediction (within clock_tolerance_s + 3σ, or
+late by at most max_nlos_delay_s), and the best-predicting candidate wins; among candidates
+too small to predict, the one with most members. Otherwise the report opens a new candidate.
+This keeps the shots of a burst (0.6 s apart, heard 2 s apart across a network) apart.
+
+A candidate is fused and emitted when its waiting window closes: first onset + min(max sensor
+spacing, R)/c + window_margin_s, compared with the caller's clock `now_ns`. Emitted incidents
+accept late reports for late_report_grace_s and are re-emitted with revision + 1 when a late
+report improves them.
+
+Memory is bounded: at most max_open_incidents candidates (the oldest is fused early, never lost)
+and max_remembered_report_ids report ids for de-duplication.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from collections import Counter, OrderedDict, deque
+from dataclasses import dataclass, field
+from itertools import combinations
+
+import numpy as np
+
+from ouie.core.classes import EventClass
+from ouie.core.geo import LocalFrame
+from ouie.core.recording import SensorSite
+from ouie.core.report import EventReport
+from ouie.core.timebase import NS_PER_S
+from ouie.fusion.config import FusionConfig
+from ouie.fusion.incident import Incident, IncidentStatus
+from ouie.fusion.localization import locate_reports, onset_sigmas_s, sensor_positions_enu_m
+from ouie.fusion.multilateration import TdoaFix, is_consistent, locate_source
+
+log = logging.getLogger(__name__)
+
+COMPATIBLE_GROUPS: tuple[frozenset[EventClass], ...] = (
+    frozenset(
+        {EventClass.GUNSHOT, EventClass.EXPLOSION, EventClass.FIREWORKS, EventClass.GLASS_BREAK}
+    ),
+    frozenset({EventClass.SCREAM}),
+    frozenset({EventClass.SIREN, EventClass.ALARM}),
+)
+"""Classes a detector can confuse for one sound heard at different distances and angles."""
+
+
+PREDICTING_MEMBERS = 4
+"""Members from which a candidate's fix predicts other onsets: 3 fit exactly and may pick the
+mirror solution, 4 have one redundant onset to check it."""
+
+
+def classes_compatible(a: EventClass, b: EventClass) -> bool:
+    """Whether two reported classes can describe the same sound."""
+    return any(a in group and b in group for group in COMPATIBLE_GROUPS)
+
+
+@dataclass
+class _Candidate:
+    """Reports gathered for one sound, and what was last emitted for them."""
+
+    reports: dict[str, EventReport]
+    deadline_ns: int
+    incident_id: str
+    emitted: Incident | None = None
+    expires_ns: int = 0
+    prediction: tuple[frozenset[str], int, TdoaFix] | None = None
+    """Cached (member report ids, reference ns of its times, fix) of the members' fix."""
+
+
+def _incident_id(report: EventReport) -> str:
+    """A stable id derived from the report that opened the incident."""
+    return hashlib.sha256(report.report_id.encode()).hexdigest()[:16]
+
+
+def _quality(incident: Incident) -> tuple[int, int, float]:
+    """Order of merit: status (fix > hyperbola > single), sensors used, −uncertainty."""
+    rank = {IncidentStatus.SINGLE: 0, IncidentStatus.HYPERBOLA: 1, IncidentStatus.FIX: 2}
+    uncertainty = incident.uncertainty_m if incident.uncertainty_m is not None else np.inf
+    return rank[incident.status], incident.n_sensors, -uncertainty
+
+
+@dataclass
+class AssociatorStats:
+    """Counters a person (or /metrics) can read."""
+
+    reports: int = 0
+    duplicates: int = 0
+    rejected: Counter[str] = field(default_factory=Counter)
+    incidents_emitted: int = 0
+    incidents_updated: int = 0
+    evicted_early: int = 0
+
+
+class Associator:
+    """Groups reports into incidents and locates them, as reports stream in.
+
+    `add` returns the incidents emitted or updated by that call (including windows that closed),
+    `poll` the incidents whose windows closed by `now_ns`, `flush` everything still waiting.
+    """
+
+    def __init__(
+        self, sensors: list[SensorSite], frame: LocalFrame, config: FusionConfig | None = None
+    ) -> None:
+        self.config = config or FusionConfig()
+        self.frame = frame
+        self.positions_enu_m = sensor_positions_enu_m(sensors, frame)
+        self.stats = AssociatorStats()
+        self.recent_rejections: deque[tuple[str, str]] = deque(maxlen=100)
+        self._candidates: list[_Candidate] = []
+        self._seen_ids: OrderedDict[str, None] = OrderedDict()
+        spacing_m = max(
+            (
+                float(np.linalg.norm(a - b))
+                for a, b in combinations(self.positions_enu_m.values(), 2)
+            ),
+            default=0.0,
+        )
+        self._spacing_m = spacing_m
+
+    def window_ns(self, event_class: EventClass) -> int:
+        """How long after its first onset a sound of this class may still be heard elsewhere,
+        plus the latency margin: (min(max sensor spacing, range) / c + window_margin_s), ns."""
+        reach_m = min(self._spacing_m, self.config.range_m(event_class))
+        return round(
+            (reach_m / self.config.speed_of_sound_mps + self.config.window_margin_s) * NS_PER_S
+        )
+
+    def add(self, report: EventReport, now_ns: int) -> list[Incident]:
+        """Take one report; returns incidents emitted or updated (never raises on bad input)."""
+        self.stats.reports += 1
+        if report.report_id in self._seen_ids:
+            self.stats.duplicates += 1
+            return self.poll(now_ns)
+        self._remember(report.report_id)
+        if report.sensor_id not in self.positions_enu_m:
+            self._reject(report, f"unknown sensor id {report.sensor_id!r}", "unknown_sensor")
+            return self.poll(now_ns)
+        out: list[Incident] = []
+        candidate = self._best_candidate(report)
+        if candidate is None:
+            candidate = _Candidate(
+                reports={report.sensor_id: report},
+                deadline_ns=report.onset_ns + self.window_ns(report.class_),
+                incident_id=_incident_id(report),
+            )
+            self._candidates.append(candidate)
+            out += self._evict_if_full()
+        else:
+            candidate.reports[report.sensor_id] = report
+            candidate.deadline_ns = min(
+                candidate.deadline_ns, report.onset_ns + self.window_ns(report.class_)
+            )
+            if candidate.emitted is not None:
+                out += self._update(candidate)
+        return out + self.poll(now_ns)
+
+    def poll(self, now_ns: int) -> list[Incident]:
+        """Emit candidates whose window closed by now_ns; forget those past their grace."""
+        out = []
+        for candidate in self._candidates:
+            if candidate.emitted is None and candidate.deadline_ns <= now_ns:
+                out += self._emit(candidate)
+        self._candidates = [
+            c for c in self._candidates if c.emitted is None or c.expires_ns > now_ns
+        ]
+        return out
+
+    def flush(self) -> list[Incident]:
+        """Emit every candidate still waiting, and forget all candidates."""
+        out = []
+        for candidate in self._candidates:
+            if candidate.emitted is None:
+                out += self._emit(candidate)
+        self._candidates = []
+        return out
+
+    def _best_candidate(self, report: EventReport) -> _Candidate | None:
+        """The compatible candidate that predicts the report's onset best (candidates of
+        PREDICTING_MEMBERS or more, see `_onset_miss_s`), else the one with most members (then
+        the closest first onset)."""
+        scored = []
+        for candidate in self._candidates:
+            if not self._fits(report, candidate):
+                continue
+            miss_s = self._onset_miss_s(report, candidate)
+            if miss_s is None or miss_s <= self._prediction_slack_s(report):
+                scored.append((miss_s is None, miss_s or 0.0, candidate))
+        if not scored:
+            return None
+        return min(
+            scored,
+            key=lambda s: (
+                s[0],
+                s[1],
+                -len(s[2].reports),
+                abs(min(r.onset_ns for r in s[2].reports.values()) - report.onset_ns),
+            ),
+        )[2]
+
+    def _prediction_slack_s(self, report: EventReport) -> float:
+        """How far a report's onset may miss a candidate's prediction and still join it:
+        clock_tolerance_s + 3·σ, s (a late miss up to max_nlos_delay_s already counts as 0)."""
+        (sigma,) = onset_sigmas_s([report], self.config)
+        return self.config.clock_tolerance_s + 3.0 * float(sigma)
+
+    def _onset_miss_s(self, report: EventReport, candidate: _Candidate) -> float | None:
+        """How far the report's onset tᵣ misses what the candidate's members predict at its
+        sensor, s: |tᵣ − (τ + ‖p − s‖/c)| − 3·σ_pred from their fix (p, τ), where
+        σ_pred² = g Σ gᵀ, g = (∂t/∂x, ∂t/∂y, 1), floored at 0; a late miss up to
+        max_nlos_delay_s counts as 0 (an NLOS path). None (no opinion) when the candidate has
+        too few members, or their own fix is not consistent (a prediction not to trust)."""
+        if len(candidate.reports) < PREDICTING_MEMBERS:
+            return None
+        key = frozenset(r.report_id for r in candidate.reports.values())
+        if candidate.prediction is None or candidate.prediction[0] != key:
+            members = list(candidate.reports.values())
+            reference_ns = min(r.onset_ns for r in members)
+            fix = locate_source(
+                np.array([self.positions_enu_m[r.sensor_id] for r in members]),
+                np.array([(r.onset_ns - reference_ns) / NS_PER_S for r in members]),
+                onset_sigmas_s(members, self.config),
+                self.config.speed_of_sound_mps,
+                self.config,
+            )
+            candidate.prediction = (key, reference_ns, fix)
+        _, reference_ns, fix = candidate.prediction
+        if not (fix.used.all() and is_consistent(fix, self.config)):
+            return None
+        site = self.positions_enu_m[report.sensor_id]
+        delta = np.array(
+            [fix.east_m - site[0], fix.north_m - site[1], self.config.source_height_m - site[2]]
+        )
+        distance_m = max(float(np.linalg.norm(delta)), 1e-6)
+        c = self.config.speed_of_sound_mps
+        gradient = np.array([delta[0] / (c * distance_m), delta[1] / (c * distance_m), 1.0])
+        sigma_s = float(np.sqrt(max(gradient @ fix.covariance @ gradient, 0.0)))
+        miss_s = (report.onset_ns - reference_ns) / NS_PER_S - fix.emission_s - distance_m / c
+        if 0.0 < miss_s <= self.config.max_nlos_delay_s:
+            return 0.0
+        return max(abs(miss_s) - 3.0 * sigma_s, 0.0)
+
+    def _fits(self, report: EventReport, candidate: _Candidate) -> bool:
+        """Whether `report` can be the same sound as every member of `candidate`."""
+        if report.sensor_id in candidate.reports:
+            return False
+        return all(self._pair_compatible(report, other) for other in candidate.reports.values())
+
+    def _pair_compatible(self, a: EventReport, b: EventReport) -> bool:
+        """The pairwise rule of the module docstring (classes, range, |Δt| ≤ d/c + slack)."""
+        if not classes_compatible(a.class_, b.class_):
+            return False
+        distance_m = float(
+            np.linalg.norm(self.positions_enu_m[a.sensor_id] - self.positions_enu_m[b.sensor_id])
+        )
+        range_m = self.config.range_m(a.class_, b.class_)
+        if distance_m > 2.0 * range_m:
+            return False
+        sigma_a, sigma_b = onset_sigmas_s([a, b], self.config)
+        slack_s = (
+            min(distance_m, range_m) / self.config.speed_of_sound_mps
+            + self.config.clock_tolerance_s
+            + 3.0 * float(np.hypot(sigma_a, sigma_b))
+        )
+        return abs(a.onset_ns - b.onset_ns) <= slack_s * NS_PER_S
+
+    def _locate(self, candidate: _Candidate, revision: int) -> Incident:
+        return locate_reports(
+            list(candidate.reports.values()),
+            self.positions_enu_m,
+            self.frame,
+            self.config,
+            incident_id=candidate.incident_id,
+            revision=revision,
+        )
+
+    def _emit(self, candidate: _Candidate) -> list[Incident]:
+        """Fuse a candidate whose window closed; emit it if enough sensors heard it."""
+        incident = self._locate(candidate, revision=1)
+        candidate.emitted = incident
+        candidate.expires_ns = candidate.deadline_ns + round(
+            self.config.late_report_grace_s * NS_PER_S
+        )
+        if incident.n_sensors + len(incident.sensors_rejected) < self.config.min_sensors:
+            return []
+        self.stats.incidents_emitted += 1
+        return [incident]
+
+    def _update(self, candidate: _Candidate) -> list[Incident]:
+        """Refit an emitted candidate after a late report; re-emit only if it improved."""
+        assert candidate.emitted is not None
+        previous = candidate.emitted
+        incident = self._locate(candidate, revision=previous.revision + 1)
+        if _quality(incident) <= _quality(previous):
+            return []
+        candidate.emitted = incident
+        self.stats.incidents_updated += 1
+        return [incident]
+
+    def _evict_if_full(self) -> list[Incident]:
+        """Keep at most max_open_incidents candidates: the oldest goes, fused first if it was
+        still waiting (nothing is lost, it is only emitted early)."""
+        out: list[Incident] = []
+        while len(self._candidates) > self.config.max_open_incidents:
+            oldest = min(self._candidates, key=lambda c: c.deadline_ns)
+            if oldest.emitted is None:
+                self.stats.evicted_early += 1
+                out += self._emit(oldest)
+            self._candidates.remove(oldest)
+        return out
+
+    def _remember(self, report_id: str) -> None:
+        self._seen_ids[report_id] = None
+        while len(self._seen_ids) > self.config.max_remembered_report_ids:
+            self._seen_ids.popitem(last=False)
+
+    def _reject(self, report: EventReport, reason: str, kind: str) -> None:
+        self.stats.rejected[kind] += 1
+        self.recent_rejections.append((report.report_id, reason))
+        log.warning("report %s rejected: %s", report.report_id, reason)

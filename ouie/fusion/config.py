@@ -1,0 +1,124 @@
+"""Configuration of fusion: association windows, localization model and robustness thresholds.
+
+Load it from YAML with `ouie.core.config.load_yaml_config(path, FusionConfig)`; every field has a
+default, so an empty file (or `FusionConfig()`) is a working configuration.
+"""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from ouie.core.classes import EventClass
+from ouie.core.geo import speed_of_sound_mps
+
+DEFAULT_HEARING_RANGE_M: dict[EventClass, float] = {
+    EventClass.GUNSHOT: 1000.0,
+    EventClass.EXPLOSION: 1500.0,
+    EventClass.FIREWORKS: 1000.0,
+    EventClass.GLASS_BREAK: 300.0,
+    EventClass.SCREAM: 500.0,
+    EventClass.SIREN: 1500.0,
+    EventClass.ALARM: 600.0,
+}
+"""Detection ranges over street background (the saint-etienne simulation hears gunshots at
+700 m with 10 dB SNR, screams at 400 m): generous, since a range too short splits a sound."""
+
+
+class FusionConfig(BaseModel):
+    """How reports are grouped into incidents and how incidents are located."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    air_temperature_c: float = Field(
+        default=15.0, ge=-40, le=50, description="Air temperature that sets the speed of sound, °C."
+    )
+    source_height_m: float = Field(
+        default=1.5, description="Assumed source height above ground (a hand, a window), m."
+    )
+    clock_tolerance_s: float = Field(
+        default=0.005,
+        ge=0,
+        description="Slack added to distance/c when deciding whether two onsets can be the same "
+        "sound (clock offsets, onset picking, non-line-of-sight delays), s.",
+    )
+    window_margin_s: float = Field(
+        default=2.0,
+        ge=0,
+        description="Wait after the last possible arrival before an incident is emitted "
+        "(sensor processing and network latency), s.",
+    )
+    hearing_range_m: dict[EventClass, float] = Field(
+        default_factory=lambda: dict(DEFAULT_HEARING_RANGE_M),
+        description="Farthest a sensor detects each class, m: two sensors farther apart than "
+        "twice this never share an incident, two onsets of one sound differ by at most "
+        "range/c, and the waiting window never exceeds range/c + margin. Classes left out "
+        "use the largest range given.",
+    )
+    late_report_grace_s: float = Field(
+        default=30.0,
+        ge=0,
+        description="How long after emission an incident still accepts late reports, s.",
+    )
+    max_open_incidents: int = Field(
+        default=256, ge=1, description="Bound on incidents kept in memory (oldest dropped)."
+    )
+    max_remembered_report_ids: int = Field(
+        default=10_000, ge=1, description="Bound on report ids remembered for de-duplication."
+    )
+    min_sensors: int = Field(
+        default=1, ge=1, le=3, description="Fewest sensors for an incident to be emitted at all."
+    )
+    model_sigma_s: float = Field(
+        default=0.0001,
+        ge=0,
+        description="Timing error of the propagation model itself (source height, wind, "
+        "temperature), added in quadrature to each report's onset_uncertainty_s, 1-σ s.",
+    )
+    unverified_sigma_s: tuple[float, float] = Field(
+        default=(0.010, 0.003),
+        description="Extra 1-σ timing error assumed for fixes from exactly 3 sensors (no "
+        "redundancy: a late non-line-of-sight path or a wrong association cannot be seen) and "
+        "from 4 (one redundant sensor: it can be seen but not always attributed); it widens "
+        "their ellipse so that it stays honest, s.",
+    )
+    robust_scale_sigma: float = Field(
+        default=2.0,
+        gt=0,
+        description="Scale of the robust loss (late onsets) in units of each onset's σ: late "
+        "residuals well beyond it barely pull the fit.",
+    )
+    outlier_sigma: float = Field(
+        default=4.0,
+        gt=0,
+        description="A sensor whose normalized onset residual exceeds this is inconsistent "
+        "(candidate non-line-of-sight path) and may be rejected.",
+    )
+    max_nlos_delay_s: float = Field(
+        default=0.1,
+        gt=0,
+        description="Largest extra delay a non-line-of-sight path (around buildings) can add; "
+        "a later onset is not explained as NLOS but as a wrong association, s.",
+    )
+    consistency_p: float = Field(
+        default=0.001,
+        gt=0,
+        lt=0.5,
+        description="False-alarm probability of the χ² test that declares a fit inconsistent and "
+        "starts outlier rejection.",
+    )
+    single_sensor_radius_m: float = Field(
+        default=150.0,
+        gt=0,
+        description="Uncertainty radius given to an incident heard by one sensor only "
+        "(it is placed at that sensor), m.",
+    )
+
+    def range_m(self, *classes: EventClass) -> float:
+        """The largest hearing range among `classes` (all classes when none is given), m."""
+        known = [self.hearing_range_m[c] for c in classes if c in self.hearing_range_m]
+        return max(known or self.hearing_range_m.values(), default=1000.0)
+
+    @property
+    def speed_of_sound_mps(self) -> float:
+        """c at `air_temperature_c` (see `ouie.core.geo.speed_of_sound_mps`)."""
+        return speed_of_sound_mps(self.air_temperature_c)

@@ -1,0 +1,119 @@
+"""A located incident: what fusion emits for the central service, console and cameras.
+
+Statuses say how much the geometry allows (no fake points):
+
+- `fix`: ≥ 3 consistent sensors, a 2-D position with covariance, 95 % ellipse and radius;
+- `hyperbola`: 2 sensors, the source lies on one branch of a hyperbola (`hyperbola.points`);
+  `lat`/`lon` are None;
+- `single`: 1 sensor, the source is somewhere around it: `lat`/`lon` are the sensor's and
+  `uncertainty_m` is the configured hearing radius.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+from pydantic import BaseModel, ConfigDict, Field, computed_field
+
+from ouie.core.classes import ALERTING_CLASSES, EventClass
+from ouie.core.timebase import ns_to_iso
+
+
+class IncidentStatus(StrEnum):
+    """How well an incident is located."""
+
+    FIX = "fix"
+    HYPERBOLA = "hyperbola"
+    SINGLE = "single"
+
+
+class Ellipse95(BaseModel):
+    """The 95 % confidence ellipse of a 2-D position."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    semi_major_m: float = Field(ge=0, description="Semi-major axis, m.")
+    semi_minor_m: float = Field(ge=0, description="Semi-minor axis, m.")
+    orientation_deg: float = Field(
+        ge=0, lt=180, description="Bearing of the major axis, degrees clockwise from north."
+    )
+
+
+class Hyperbola(BaseModel):
+    """Where a 2-sensor incident can be: the branch ‖p − s_far‖ − ‖p − s_near‖ = Δd."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    near_sensor_id: str = Field(description="The sensor that heard the sound first.")
+    far_sensor_id: str = Field(description="The sensor that heard it second.")
+    range_difference_m: float = Field(ge=0, description="Δd = c·(t_far − t_near), m.")
+    points: list[tuple[float, float]] = Field(
+        description="The branch as a polyline of (lat, lon), degrees WGS84."
+    )
+
+
+class RejectedSensor(BaseModel):
+    """A report left out of the fix, and why."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    sensor_id: str
+    report_id: str
+    reason: str = Field(description="Why, for a person, e.g. 'onset 12.3 σ late (NLOS?)'.")
+
+
+class Incident(BaseModel):
+    """A sound heard by one or more sensors, located as well as the geometry allows."""
+
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+    incident_id: str = Field(description="Stable id across revisions.")
+    revision: int = Field(ge=1, description="Increases each time late reports improve it.")
+    class_: EventClass = Field(alias="class", description="Score-weighted vote of its reports.")
+    status: IncidentStatus
+    onset_ns: int = Field(description="Estimated emission instant at the source, UTC ns.")
+    onset_uncertainty_s: float | None = Field(
+        default=None, description="1-σ uncertainty of onset_ns (fix only), s."
+    )
+    lat: float | None = Field(default=None, description="Latitude, degrees WGS84.")
+    lon: float | None = Field(default=None, description="Longitude, degrees WGS84.")
+    east_m: float | None = Field(default=None, description="East in the local ENU frame, m.")
+    north_m: float | None = Field(default=None, description="North in the local ENU frame, m.")
+    covariance_m2: list[list[float]] | None = Field(
+        default=None, description="2×2 covariance of (east, north), m² (fix only)."
+    )
+    ellipse95: Ellipse95 | None = Field(default=None, description="95 % ellipse (fix only).")
+    uncertainty_m: float | None = Field(
+        default=None,
+        description="Radius of the circle holding the source with 95 % probability, m "
+        "(fix; for single, the hearing radius; None for hyperbola).",
+    )
+    hyperbola: Hyperbola | None = Field(default=None, description="Only for status hyperbola.")
+    residual_rms_s: float | None = Field(
+        default=None, description="RMS onset residual of the sensors used (fix only), s."
+    )
+    sensors_used: list[str] = Field(description="Sensor ids whose reports located it.")
+    sensors_rejected: list[RejectedSensor] = Field(default_factory=list)
+    report_ids: list[str] = Field(description="Every report associated with it (used or not).")
+    score: float = Field(ge=0, le=1, description="Highest detector score among its reports.")
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def onset_utc(self) -> str:
+        """onset_ns as ISO 8601 UTC with microseconds."""
+        return ns_to_iso(self.onset_ns)
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def n_sensors(self) -> int:
+        """Number of sensors used for the position."""
+        return len(self.sensors_used)
+
+    @property
+    def alerting(self) -> bool:
+        """Whether its class raises an incident for an operator (vs. context)."""
+        return self.class_ in ALERTING_CLASSES
+
+    def to_json(self) -> str:
+        """The wire form, with `class` as the field name."""
+        return self.model_dump_json(by_alias=True)

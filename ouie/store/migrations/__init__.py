@@ -1,0 +1,1 @@
+"""Alembic migrations of the ouie store (run by `ouie.store.database.upgrade_schema`)."""

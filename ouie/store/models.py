@@ -1,0 +1,169 @@
+"""SQLAlchemy 2 tables of the central store (SQLite by default, PostgreSQL in production).
+
+Times are integer UTC nanoseconds (`*_ns`, see `ouie.core.timebase`) so that the store keeps the
+sensors' sample-accurate onsets exactly; positions are WGS84 degrees. The schema is created and
+upgraded only by the Alembic migrations in `ouie/store/migrations` (see `ouie.store.database`).
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+from sqlalchemy import JSON, BigInteger, Boolean, Float, ForeignKey, Index, Integer, String, Text
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+
+class Base(DeclarativeBase):
+    """Declarative base of every ouie table."""
+
+    type_annotation_map: ClassVar[dict[Any, Any]] = {
+        int: BigInteger,
+        dict[str, Any]: JSON,
+        list[str]: JSON,
+        list[Any]: JSON,
+    }
+
+
+class Sensor(Base):
+    """A deployed sensor: where it is and whether it is heard from."""
+
+    __tablename__ = "sensors"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    lat: Mapped[float] = mapped_column(Float, doc="Latitude, degrees WGS84.")
+    lon: Mapped[float] = mapped_column(Float, doc="Longitude, degrees WGS84.")
+    height_m: Mapped[float] = mapped_column(Float, default=4.0, doc="Microphone height, m.")
+    online: Mapped[bool] = mapped_column(Boolean, default=False)
+    last_seen_ns: Mapped[int | None] = mapped_column(doc="Last status or report, UTC ns.")
+    status: Mapped[str] = mapped_column(String(32), default="unknown", doc="Last status text.")
+
+
+class Report(Base):
+    """An accepted event report (`ouie.report/1`), de-duplicated on `report_id`."""
+
+    __tablename__ = "reports"
+    __table_args__ = (Index("ix_reports_onset_ns", "onset_ns"),)
+
+    report_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    sensor_id: Mapped[str] = mapped_column(String(64), index=True)
+    seq: Mapped[int]
+    class_: Mapped[str] = mapped_column("class", String(32))
+    score: Mapped[float] = mapped_column(Float)
+    onset_ns: Mapped[int] = mapped_column(doc="Onset, UTC ns.")
+    onset_uncertainty_s: Mapped[float] = mapped_column(Float)
+    duration_s: Mapped[float] = mapped_column(Float)
+    peak_dbfs: Mapped[float] = mapped_column(Float)
+    model_name: Mapped[str] = mapped_column(String(128))
+    model_sha256: Mapped[str] = mapped_column(String(64))
+    received_at_ns: Mapped[int] = mapped_column(index=True, doc="When the central got it, UTC ns.")
+    payload: Mapped[dict[str, Any]] = mapped_column(doc="The wire form, as received.")
+
+
+class Incident(Base):
+    """A located sound event made of several sensors' reports; updated in place by revision."""
+
+    __tablename__ = "incidents"
+    __table_args__ = (Index("ix_incidents_onset_ns", "onset_ns"),)
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    class_: Mapped[str] = mapped_column("class", String(32))
+    onset_ns: Mapped[int] = mapped_column(doc="Emission time at the source, UTC ns.")
+    lat: Mapped[float | None] = mapped_column(Float, doc="None when only a hyperbola is known.")
+    lon: Mapped[float | None] = mapped_column(Float)
+    uncertainty_m: Mapped[float | None] = mapped_column(Float, doc="95 % radius, m.")
+    ellipse: Mapped[dict[str, Any] | None] = mapped_column(doc="95 % ellipse (fusion's form).")
+    hyperbola: Mapped[dict[str, Any] | None] = mapped_column(doc="2-sensor branch (fusion's form).")
+    status: Mapped[str] = mapped_column(String(32), doc="Fusion status: fix, hyperbola, single.")
+    score: Mapped[float | None] = mapped_column(Float, doc="Highest detector score.")
+    sensors_used: Mapped[list[str]] = mapped_column(default=list)
+    sensors_rejected: Mapped[list[Any]] = mapped_column(
+        default=list, doc="[{sensor_id, report_id, reason}]"
+    )
+    report_ids: Mapped[list[str]] = mapped_column(default=list)
+    revision: Mapped[int] = mapped_column(Integer, default=0)
+    created_at_ns: Mapped[int] = mapped_column(index=True)
+    updated_at_ns: Mapped[int]
+    disposition: Mapped[str | None] = mapped_column(
+        String(16), doc="Latest operator decision (confirm, dismiss, escalate), None = open."
+    )
+
+
+class Cue(Base):
+    """A camera cue proposed or executed for an incident."""
+
+    __tablename__ = "cues"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    incident_id: Mapped[str] = mapped_column(ForeignKey("incidents.id", ondelete="CASCADE"))
+    camera_id: Mapped[str] = mapped_column(String(64))
+    mode: Mapped[str] = mapped_column(String(16), doc="off, suggest or auto.")
+    state: Mapped[str] = mapped_column(
+        String(16), doc="suggested, approved, executed, refused or failed."
+    )
+    pan_deg: Mapped[float | None] = mapped_column(Float)
+    tilt_deg: Mapped[float | None] = mapped_column(Float)
+    zoom: Mapped[float | None] = mapped_column(Float)
+    created_at_ns: Mapped[int]
+    executed_at_ns: Mapped[int | None]
+    latency_s: Mapped[float | None] = mapped_column(Float, doc="End of sound → camera command.")
+    details: Mapped[dict[str, Any]] = mapped_column(default=dict)
+
+
+class Disposition(Base):
+    """An operator's decision on an incident (every one is kept, in order)."""
+
+    __tablename__ = "dispositions"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    incident_id: Mapped[str] = mapped_column(ForeignKey("incidents.id", ondelete="CASCADE"))
+    action: Mapped[str] = mapped_column(String(16), doc="confirm, dismiss or escalate.")
+    reason: Mapped[str | None] = mapped_column(
+        String(16), doc="For dismiss: fireworks, construction, vehicle or other."
+    )
+    note: Mapped[str] = mapped_column(Text, default="")
+    actor: Mapped[str] = mapped_column(String(64))
+    at_ns: Mapped[int]
+
+
+class User(Base):
+    """A console user (the console concern owns authentication; the table lives here)."""
+
+    __tablename__ = "users"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    name: Mapped[str] = mapped_column(String(64), unique=True)
+    role: Mapped[str] = mapped_column(String(16), doc="operator, supervisor, auditor or admin.")
+    password_hash: Mapped[str] = mapped_column(String(256), doc="argon2 hash.")
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at_ns: Mapped[int]
+
+
+class AuditEntry(Base):
+    """One link of the hash chain: `hash = sha256(canonical_json(content) + prev_hash)`."""
+
+    __tablename__ = "audit_entries"
+
+    seq: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)
+    at_ns: Mapped[int]
+    action: Mapped[str] = mapped_column(String(64), index=True)
+    actor: Mapped[str] = mapped_column(String(64))
+    subject: Mapped[str] = mapped_column(String(128))
+    details: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    prev_hash: Mapped[str] = mapped_column(String(64))
+    hash: Mapped[str] = mapped_column(String(64), unique=True)
+
+
+class DailyAggregate(Base):
+    """What survives retention: counts per UTC day, kind, class and disposition."""
+
+    __tablename__ = "daily_aggregates"
+
+    day: Mapped[str] = mapped_column(String(10), primary_key=True, doc="UTC date, YYYY-MM-DD.")
+    kind: Mapped[str] = mapped_column(String(16), primary_key=True, doc="report or incident.")
+    class_: Mapped[str] = mapped_column("class", String(32), primary_key=True)
+    disposition: Mapped[str] = mapped_column(
+        String(16),
+        primary_key=True,
+        doc="Incidents: confirm, dismiss, escalate or open; reports: ''.",
+    )
+    count: Mapped[int] = mapped_column(default=0)

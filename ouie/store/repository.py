@@ -1,0 +1,409 @@
+"""`Store`: the one API through which the central service and the console read and write.
+
+Every method opens its own short transaction, so a `Store` can be shared between threads. Rows
+returned are detached snapshots (read them, don't modify them); writes go through methods, and
+every write that a person makes (dispositions, user changes) appends to the audit chain in the
+same transaction.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from typing import Literal
+
+from sqlalchemy import Engine, bindparam, case, func, insert, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from ouie.core.audit import AuditEvent
+from ouie.core.recording import SensorSite
+from ouie.core.report import EventReport
+from ouie.core.timebase import NS_PER_S, now_ns
+from ouie.store.audit import AuditChain
+from ouie.store.database import make_engine, upgrade_schema
+from ouie.store.models import (
+    Base,
+    Cue,
+    DailyAggregate,
+    Disposition,
+    Incident,
+    Report,
+    Sensor,
+    User,
+)
+from ouie.store.records import (
+    CueState,
+    DismissReason,
+    DispositionAction,
+    IncidentRecord,
+    Role,
+)
+
+SaveOutcome = Literal["created", "updated", "stale"]
+
+_REPORTS, _SENSORS = Base.metadata.tables["reports"], Base.metadata.tables["sensors"]
+_INSERT_REPORT = insert(_REPORTS)
+_MARK_HEARD = (
+    update(_SENSORS)
+    .where(_SENSORS.c.id == bindparam("sensor"))
+    .values(
+        online=True,
+        last_seen_ns=bindparam("at_ns"),
+        status=case(
+            (_SENSORS.c.status.in_(("offline", "silent")), "online"),
+            else_=_SENSORS.c.status,
+        ),
+    )
+)
+"""A report is a sign of life: online, last seen now, and 'online' after 'offline'/'silent'."""
+
+
+class Store:
+    """Sensors, reports, incidents, cues, dispositions, users and the audit chain."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self.audit = AuditChain(engine)
+
+    @classmethod
+    def open(cls, url: str, upgrade: bool = True) -> Store:
+        """Connect to `url` (`sqlite:///path.db`, `postgresql+psycopg://user@host/db`) and, unless
+        `upgrade` is False, bring its schema to the current Alembic revision."""
+        engine = make_engine(url)
+        if upgrade:
+            upgrade_schema(engine)
+        return cls(engine)
+
+    def close(self) -> None:
+        """Release the connection pool."""
+        self.engine.dispose()
+
+    @contextmanager
+    def session(self) -> Iterator[Session]:
+        """A transaction: committed on success, rolled back on error (for advanced queries)."""
+        with Session(self.engine, expire_on_commit=False) as session, session.begin():
+            yield session
+
+    # -- sensors ---------------------------------------------------------------------------
+    def sync_sensors(self, sites: Iterable[SensorSite]) -> None:
+        """Insert new sensors and update the position of known ones (status is kept)."""
+        with self.session() as session:
+            for site in sites:
+                row = session.get(Sensor, site.id)
+                if row is None:
+                    session.add(
+                        Sensor(
+                            id=site.id,
+                            lat=site.lat,
+                            lon=site.lon,
+                            height_m=site.height_m,
+                            online=False,
+                            status="unknown",
+                        )
+                    )
+                else:
+                    row.lat, row.lon, row.height_m = site.lat, site.lon, site.height_m
+
+    def list_sensors(self) -> list[Sensor]:
+        """All sensors, by id."""
+        with self.session() as session:
+            return list(session.scalars(select(Sensor).order_by(Sensor.id)))
+
+    def sensor_ids(self) -> set[str]:
+        """Ids of all known sensors."""
+        with self.session() as session:
+            return set(session.scalars(select(Sensor.id)))
+
+    def set_sensor_status(self, sensor_id: str, status: str, at_ns: int) -> bool:
+        """Record a status message ('online', 'offline', ...); returns True when `online` changed.
+
+        Any status other than 'offline' counts as a heartbeat and marks the sensor online.
+        """
+        online = status != "offline"
+        with self.session() as session:
+            row = session.get(Sensor, sensor_id)
+            if row is None:
+                return False
+            changed = row.online != online
+            row.online, row.status, row.last_seen_ns = online, status, at_ns
+            return changed
+
+    def mark_silent_sensors_offline(self, now_ns_: int, timeout_s: float) -> list[str]:
+        """Sensors online but not heard from for `timeout_s`: set offline ('silent'); their ids."""
+        cutoff_ns = now_ns_ - int(timeout_s * NS_PER_S)
+        with self.session() as session:
+            rows = session.scalars(
+                select(Sensor).where(Sensor.online.is_(True), Sensor.last_seen_ns < cutoff_ns)
+            ).all()
+            for row in rows:
+                row.online, row.status = False, "silent"
+            return [row.id for row in rows]
+
+    # -- reports ---------------------------------------------------------------------------
+    def add_report(self, report: EventReport, received_at_ns: int) -> bool:
+        """Store an accepted report and mark its sensor heard (online, `last_seen_ns`), in one
+        transaction; False (and nothing written) when its id is already stored.
+
+        The hot path of the service (one call per report): prepared Core statements, no ORM.
+        """
+        row = {
+            "report_id": report.report_id,
+            "sensor_id": report.sensor_id,
+            "seq": report.seq,
+            "class": str(report.class_),
+            "score": report.score,
+            "onset_ns": report.onset_ns,
+            "onset_uncertainty_s": report.onset_uncertainty_s,
+            "duration_s": report.duration_s,
+            "peak_dbfs": report.peak_dbfs,
+            "model_name": report.model.name,
+            "model_sha256": report.model.sha256,
+            "received_at_ns": received_at_ns,
+            "payload": report.model_dump(mode="json", by_alias=True, exclude_none=True),
+        }
+        try:
+            with self.engine.begin() as connection:
+                connection.execute(_INSERT_REPORT, row)
+                connection.execute(
+                    _MARK_HEARD, {"sensor": report.sensor_id, "at_ns": received_at_ns}
+                )
+        except IntegrityError:
+            return False
+        return True
+
+    def has_report(self, report_id: str) -> bool:
+        """Whether a report with this id is stored."""
+        with self.session() as session:
+            return session.get(Report, report_id) is not None
+
+    def report_ids(self, sensor_id: str | None = None) -> set[str]:
+        """Ids of stored reports (of one sensor when given)."""
+        query = select(Report.report_id)
+        if sensor_id is not None:
+            query = query.where(Report.sensor_id == sensor_id)
+        with self.session() as session:
+            return set(session.scalars(query))
+
+    def count_reports(self) -> int:
+        """Number of stored reports."""
+        with self.session() as session:
+            return int(session.scalar(select(func.count()).select_from(Report)) or 0)
+
+    def get_reports(self, report_ids: Iterable[str]) -> list[Report]:
+        """The stored reports among `report_ids`, by onset."""
+        with self.session() as session:
+            return list(
+                session.scalars(
+                    select(Report)
+                    .where(Report.report_id.in_(list(report_ids)))
+                    .order_by(Report.onset_ns)
+                )
+            )
+
+    # -- incidents -------------------------------------------------------------------------
+    def save_incident(self, record: IncidentRecord, at_ns: int | None = None) -> SaveOutcome:
+        """Insert, or update when `record.revision` is newer than the stored one.
+
+        Returns 'created', 'updated', or 'stale' (an older or equal revision: nothing written).
+        The operator's disposition is never overwritten by a new revision.
+        """
+        at_ns = now_ns() if at_ns is None else at_ns
+        values = record.model_dump()
+        with self.session() as session:
+            row = session.get(Incident, record.id)
+            if row is None:
+                session.add(Incident(**values, created_at_ns=at_ns, updated_at_ns=at_ns))
+                return "created"
+            if record.revision <= row.revision:
+                return "stale"
+            for name, value in values.items():
+                setattr(row, name, value)
+            row.updated_at_ns = at_ns
+            return "updated"
+
+    def get_incident(self, incident_id: str) -> Incident | None:
+        """One incident, or None."""
+        with self.session() as session:
+            return session.get(Incident, incident_id)
+
+    def list_incidents(
+        self, since_ns: int | None = None, limit: int = 200, open_only: bool = False
+    ) -> list[Incident]:
+        """Newest first (by onset); `since_ns` bounds the onset; `open_only` hides decided ones."""
+        query = select(Incident).order_by(Incident.onset_ns.desc()).limit(limit)
+        if since_ns is not None:
+            query = query.where(Incident.onset_ns >= since_ns)
+        if open_only:
+            query = query.where(Incident.disposition.is_(None))
+        with self.session() as session:
+            return list(session.scalars(query))
+
+    def count_incidents(self) -> int:
+        """Number of stored incidents."""
+        with self.session() as session:
+            return int(session.scalar(select(func.count()).select_from(Incident)) or 0)
+
+    # -- cues ------------------------------------------------------------------------------
+    def add_cue(
+        self,
+        incident_id: str,
+        camera_id: str,
+        mode: str,
+        state: CueState,
+        pan_deg: float | None = None,
+        tilt_deg: float | None = None,
+        zoom: float | None = None,
+        details: dict[str, object] | None = None,
+        at_ns: int | None = None,
+    ) -> Cue:
+        """Record a cue computed for an incident (the cameras concern audits the move itself)."""
+        cue = Cue(
+            incident_id=incident_id,
+            camera_id=camera_id,
+            mode=mode,
+            state=str(state),
+            pan_deg=pan_deg,
+            tilt_deg=tilt_deg,
+            zoom=zoom,
+            details=details or {},
+            created_at_ns=now_ns() if at_ns is None else at_ns,
+        )
+        with self.session() as session:
+            session.add(cue)
+        return cue
+
+    def update_cue(
+        self,
+        cue_id: int,
+        state: CueState,
+        executed_at_ns: int | None = None,
+        latency_s: float | None = None,
+    ) -> Cue:
+        """Move a cue along its life (approved, executed with its latency, refused, failed)."""
+        with self.session() as session:
+            cue = session.get(Cue, cue_id)
+            if cue is None:
+                raise KeyError(f"no cue {cue_id}")
+            cue.state = str(state)
+            if executed_at_ns is not None:
+                cue.executed_at_ns = executed_at_ns
+            if latency_s is not None:
+                cue.latency_s = latency_s
+            return cue
+
+    def list_cues(self, incident_id: str) -> list[Cue]:
+        """Cues of one incident, oldest first."""
+        with self.session() as session:
+            return list(
+                session.scalars(select(Cue).where(Cue.incident_id == incident_id).order_by(Cue.id))
+            )
+
+    # -- dispositions ----------------------------------------------------------------------
+    def add_disposition(
+        self,
+        incident_id: str,
+        action: DispositionAction,
+        actor: str,
+        reason: DismissReason | None = None,
+        note: str = "",
+        at_ns: int | None = None,
+    ) -> Disposition:
+        """Record an operator's decision and audit it (`incident.disposition`), atomically.
+
+        A dismissal needs a reason; other actions take none. Raises KeyError for an unknown
+        incident and ValueError for a bad reason.
+        """
+        action = DispositionAction(action)
+        if (action is DispositionAction.DISMISS) != (reason is not None):
+            raise ValueError(
+                "a dismissal needs a reason (fireworks, construction, vehicle, "
+                "other); confirm and escalate take none"
+            )
+        reason = DismissReason(reason) if reason is not None else None
+        at_ns = now_ns() if at_ns is None else at_ns
+        with self.session() as session:
+            incident = session.get(Incident, incident_id)
+            if incident is None:
+                raise KeyError(f"no incident {incident_id!r}")
+            incident.disposition = str(action)
+            row = Disposition(
+                incident_id=incident_id,
+                action=str(action),
+                reason=str(reason) if reason else None,
+                note=note,
+                actor=actor,
+                at_ns=at_ns,
+            )
+            session.add(row)
+            details = {"action": str(action), "reason": str(reason) if reason else None}
+            if note:
+                details["note"] = note
+            self.audit.append(
+                AuditEvent(
+                    action="incident.disposition",
+                    actor=actor,
+                    subject=f"incident:{incident_id}",
+                    details=details,
+                    at_ns=at_ns,
+                ),
+                session,
+            )
+        return row
+
+    def list_dispositions(self, incident_id: str) -> list[Disposition]:
+        """Decisions on one incident, oldest first."""
+        with self.session() as session:
+            return list(
+                session.scalars(
+                    select(Disposition)
+                    .where(Disposition.incident_id == incident_id)
+                    .order_by(Disposition.id)
+                )
+            )
+
+    # -- users -----------------------------------------------------------------------------
+    def add_user(self, name: str, role: Role, password_hash: str, actor: str = "system") -> User:
+        """Create a console user (hash the password with argon2 first) and audit it."""
+        role = Role(role)
+        user = User(
+            name=name,
+            role=str(role),
+            password_hash=password_hash,
+            active=True,
+            created_at_ns=now_ns(),
+        )
+        with self.session() as session:
+            session.add(user)
+            self.audit.append(
+                AuditEvent(
+                    action="user.create",
+                    actor=actor,
+                    subject=f"user:{name}",
+                    details={"role": str(role)},
+                ),
+                session,
+            )
+        return user
+
+    def get_user(self, name: str) -> User | None:
+        """A user by name, or None."""
+        with self.session() as session:
+            return session.scalar(select(User).where(User.name == name))
+
+    def list_users(self) -> list[User]:
+        """All users, by name."""
+        with self.session() as session:
+            return list(session.scalars(select(User).order_by(User.name)))
+
+    # -- aggregates ------------------------------------------------------------------------
+    def list_aggregates(self) -> list[DailyAggregate]:
+        """Counts kept after retention purges, by day."""
+        with self.session() as session:
+            return list(
+                session.scalars(
+                    select(DailyAggregate).order_by(
+                        DailyAggregate.day, DailyAggregate.kind, DailyAggregate.class_
+                    )
+                )
+            )

@@ -1,0 +1,157 @@
+"""Mosquitto configuration for a deployment: per-sensor accounts and an ACL so that each sensor
+can only publish under its own id, and the central account reads reports and publishes incidents.
+
+`write_mosquitto_config` writes `mosquitto.conf`, `passwd` (hashed by `mosquitto_passwd -U`) and
+`acl` into a folder; the test fixtures and `bench/mqtt_throughput.py` use it, and so can an
+installer (copy the files to /etc/mosquitto).
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import shutil
+import socket
+import subprocess
+import time
+from collections.abc import Mapping
+from pathlib import Path
+
+from pydantic import SecretStr
+
+from ouie.transport.mqtt import BrokerSettings
+
+CENTRAL_USER = "central"
+
+ACL_TEMPLATE = """\
+# Written by ouie.transport.broker. Sensors (user name = sensor id) publish only their own topics.
+pattern write ouie/v1/sensors/%u/reports
+pattern write ouie/v1/sensors/%u/status
+
+user {central}
+topic read ouie/v1/sensors/#
+topic readwrite ouie/v1/incidents
+"""
+
+
+def mosquitto_binary() -> str | None:
+    """Path of the mosquitto broker, or None when it is not installed."""
+    return shutil.which("mosquitto") or (
+        "/usr/sbin/mosquitto" if Path("/usr/sbin/mosquitto").exists() else None
+    )
+
+
+def write_mosquitto_config(
+    folder: Path,
+    port: int,
+    accounts: Mapping[str, str],
+    bind_address: str = "127.0.0.1",
+    central_user: str = CENTRAL_USER,
+    persistence: bool = True,
+    keep_current_user: bool = False,
+) -> Path:
+    """Write conf, password and ACL files for `accounts` (user → password) into `folder`.
+
+    Returns the path of `mosquitto.conf`. Passwords are stored hashed (PBKDF2-SHA512) by
+    `mosquitto_passwd -U`. `keep_current_user` (tests, benchmarks) stops a broker started by root
+    from dropping to the `mosquitto` user, so that it can read files in a private temp folder.
+    """
+    folder.mkdir(parents=True, exist_ok=True)
+    passwd = folder / "passwd"
+    passwd.write_text("".join(f"{user}:{password}\n" for user, password in accounts.items()))
+    passwd.chmod(0o600)
+    subprocess.run(["mosquitto_passwd", "-U", str(passwd)], check=True, capture_output=True)
+    acl = folder / "acl"
+    acl.write_text(ACL_TEMPLATE.format(central=central_user))
+    lines = [
+        f"listener {port} {bind_address}",
+        "allow_anonymous false",
+        f"password_file {passwd}",
+        f"acl_file {acl}",
+        "max_queued_messages 1000000",
+        "max_inflight_messages 0",
+        "log_dest stderr",
+        "log_type error",
+        "log_type warning",
+    ]
+    if persistence:
+        lines += ["persistence true", f"persistence_location {folder}/"]
+    if keep_current_user and os.geteuid() == 0:
+        lines.append("user root")
+    conf = folder / "mosquitto.conf"
+    conf.write_text("\n".join(lines) + "\n")
+    return conf
+
+
+def provision_accounts(secrets_dir: Path, users: list[str]) -> dict[str, str]:
+    """A password per user, kept in `secrets_dir/<user>.secret` (mode 0600): existing ones are
+    reused, missing ones drawn at random (192 bits). Returns user → password."""
+    secrets_dir.mkdir(parents=True, exist_ok=True)
+    secrets_dir.chmod(0o700)
+    accounts = {}
+    for user in users:
+        path = secrets_dir / f"{user}.secret"
+        if not path.exists():
+            path.touch(mode=0o600)
+            path.write_text(secrets.token_urlsafe(24) + "\n", encoding="utf-8")
+        accounts[user] = path.read_text(encoding="utf-8").strip()
+    return accounts
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    """A TCP port that is free on `host` right now (the OS picks it)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.bind((host, 0))
+        return int(probe.getsockname()[1])
+
+
+class LocalMosquitto:
+    """A Mosquitto broker on loopback in `folder`, for tests, benchmarks and demos.
+
+    `start()` waits until the port accepts connections; `stop()` ends it (persisted sessions and
+    queued messages survive a stop/start, as on a real broker restart).
+    """
+
+    def __init__(self, folder: Path, accounts: Mapping[str, str], port: int | None = None) -> None:
+        binary = mosquitto_binary()
+        if binary is None:
+            raise FileNotFoundError("mosquitto is not installed (apt-get install mosquitto)")
+        self.binary, self.folder, self.accounts = binary, folder, dict(accounts)
+        self.host, self.port = "127.0.0.1", port or free_port()
+        self.conf = write_mosquitto_config(folder, self.port, accounts, keep_current_user=True)
+        self._process: subprocess.Popen[bytes] | None = None
+
+    def start(self, timeout_s: float = 10.0) -> None:
+        """Start the broker and wait until it listens."""
+        log_file = (self.folder / "mosquitto.log").open("ab")
+        self._process = subprocess.Popen(
+            [self.binary, "-c", str(self.conf)], stdout=log_file, stderr=subprocess.STDOUT
+        )
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            if self._process.poll() is not None:
+                log_text = (self.folder / "mosquitto.log").read_text(errors="replace")
+                raise RuntimeError(f"mosquitto exited at start: {log_text[-2000:]}")
+            with socket.socket() as probe:
+                if probe.connect_ex((self.host, self.port)) == 0:
+                    return
+            time.sleep(0.02)
+        raise TimeoutError(f"mosquitto did not listen on {self.host}:{self.port}")
+
+    def stop(self) -> None:
+        """Stop the broker (SIGTERM, so it saves its persistence file)."""
+        if self._process is not None and self._process.poll() is None:
+            self._process.terminate()
+            self._process.wait(timeout=10)
+        self._process = None
+
+    @property
+    def running(self) -> bool:
+        """Whether the broker process is alive."""
+        return self._process is not None and self._process.poll() is None
+
+    def settings(self, user: str) -> BrokerSettings:
+        """Connection settings for one of the accounts."""
+        return BrokerSettings(
+            host=self.host, port=self.port, username=user, password=SecretStr(self.accounts[user])
+        )

@@ -1,0 +1,208 @@
+"""`MqttBus`: the `Bus` over MQTT 3.1.1 with paho-mqtt 2.x (Mosquitto in production).
+
+Persistent session (clean_session False with a fixed client id) so the broker keeps QoS 1
+messages for a subscriber that is briefly away; automatic reconnection with back-off;
+subscriptions renewed on every connection; an optional retained last will (a sensor's status
+topic ← "offline"); `on_connected` hooks (a sensor publishes its retained "online").
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+
+import paho.mqtt.client as mqtt
+from pydantic import BaseModel, ConfigDict, Field, SecretStr
+
+from ouie.transport.bus import AckCallback, MessageHandler
+
+log = logging.getLogger(__name__)
+
+
+class BrokerSettings(BaseModel):
+    """Where the broker is and how to log in."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    host: str = Field(default="127.0.0.1", description="Broker host name or address.")
+    port: int = Field(default=1883, ge=1, le=65535, description="Broker TCP port.")
+    username: str | None = Field(default=None, description="MQTT user (a sensor: its id).")
+    password: SecretStr | None = Field(default=None, description="MQTT password.")
+    keepalive_s: int = Field(default=15, ge=5, description="MQTT keep-alive, s.")
+    reconnect_max_delay_s: int = Field(default=5, ge=1, description="Longest reconnect wait, s.")
+
+
+def _nothing() -> None:
+    """Acknowledgement of a message nobody waits for (every mid is tracked; see `publish`)."""
+
+
+class MqttBus:
+    """A `Bus` connected to an MQTT broker (see module docstring)."""
+
+    def __init__(
+        self,
+        settings: BrokerSettings,
+        client_id: str,
+        will: tuple[str, bytes] | None = None,
+        clean_session: bool = False,
+        start: bool = True,
+    ) -> None:
+        """Connect at once unless `start` is False: a subscriber with a persistent session
+        registers its subscriptions first and then calls `start()`, so that the messages the
+        broker kept for it are not delivered before a handler exists."""
+        self._client = mqtt.Client(
+            mqtt.CallbackAPIVersion.VERSION2,
+            client_id=client_id,
+            clean_session=clean_session,
+            protocol=mqtt.MQTTv311,
+        )
+        if settings.username is not None:
+            password = settings.password.get_secret_value() if settings.password else None
+            self._client.username_pw_set(settings.username, password)
+        if will is not None:
+            self._client.will_set(will[0], will[1], qos=1, retain=True)
+        self._client.reconnect_delay_set(1, settings.reconnect_max_delay_s)
+        self._client.max_inflight_messages_set(1000)
+        self._client.on_connect = self._on_connect
+        self._client.on_disconnect = self._on_disconnect
+        self._client.on_publish = self._on_publish
+        self._client.on_message = self._on_message
+        self._client.on_subscribe = self._on_subscribe
+        self._unacked_subscriptions: set[int] = set()
+        self._early_subacks: set[int] = set()
+        self._subscribed = threading.Condition()
+        self._subscriptions: dict[str, tuple[int, MessageHandler]] = {}
+        self._pending_acks: dict[int, AckCallback] = {}
+        self._early_acks: set[int] = set()
+        self._lock = threading.Lock()
+        self._connected = threading.Event()
+        self.last_error: str | None = None
+        self.on_connected: list[Callable[[], None]] = []
+        self._address = (settings.host, settings.port, settings.keepalive_s)
+        if start:
+            self.start()
+
+    def start(self) -> None:
+        """Connect (in the background, reconnecting as needed)."""
+        host, port, keepalive_s = self._address
+        self._client.connect_async(host, port, keepalive=keepalive_s)
+        self._client.loop_start()
+
+    @property
+    def connected(self) -> bool:
+        """Whether the broker has accepted the connection and it is up."""
+        return self._connected.is_set()
+
+    def wait_connected(self, timeout_s: float = 10.0) -> bool:
+        """Block until connected; False on timeout (see `last_error`)."""
+        return self._connected.wait(timeout_s)
+
+    def publish(
+        self,
+        topic: str,
+        payload: bytes,
+        qos: int = 1,
+        retain: bool = False,
+        on_acked: AckCallback | None = None,
+    ) -> None:
+        """Publish; `on_acked` runs on PUBACK (QoS 1) or once written (QoS 0).
+
+        Every message id is tracked until acknowledged, so an acknowledgement that arrives before
+        `publish` returns is not lost and a recycled id is never acknowledged twice.
+        """
+        info = self._client.publish(topic, payload, qos=qos, retain=retain)
+        if info.rc not in (mqtt.MQTT_ERR_SUCCESS, mqtt.MQTT_ERR_NO_CONN):
+            raise ConnectionError(f"MQTT publish on {topic} failed: {mqtt.error_string(info.rc)}")
+        on_acked = on_acked or _nothing
+        with self._lock:
+            acked_already = info.mid in self._early_acks
+            if acked_already:
+                self._early_acks.discard(info.mid)
+            else:
+                self._pending_acks[info.mid] = on_acked
+        if acked_already:
+            on_acked()
+
+    def subscribe(self, topic_filter: str, handler: MessageHandler, qos: int = 1) -> None:
+        """Subscribe now (if connected) and again after every reconnection."""
+        with self._lock:
+            self._subscriptions[topic_filter] = (qos, handler)
+        if self.connected:
+            self._track_subscribe(self._client.subscribe(topic_filter, qos)[1])
+
+    def wait_subscribed(self, timeout_s: float = 10.0) -> bool:
+        """Block until connected and every subscription is acknowledged (SUBACK); messages
+        published before that may not be delivered to this client."""
+        if not self.wait_connected(timeout_s):
+            return False
+        with self._subscribed:
+            return self._subscribed.wait_for(lambda: not self._unacked_subscriptions, timeout_s)
+
+    def _track_subscribe(self, mid: int | None) -> None:
+        """Remember a SUBSCRIBE until its SUBACK (which may already have come back)."""
+        if mid is None:
+            return
+        with self._subscribed:
+            if mid in self._early_subacks:
+                self._early_subacks.discard(mid)
+            else:
+                self._unacked_subscriptions.add(mid)
+
+    def close(self) -> None:
+        """Disconnect cleanly (no last will) and stop the network thread."""
+        self._client.disconnect()
+        self._client.loop_stop()
+        self._connected.clear()
+
+    # paho callbacks (network thread) ----------------------------------------------------
+    def _on_connect(self, client, userdata, flags, reason_code, properties) -> None:
+        if reason_code.is_failure:
+            self.last_error = f"broker refused the connection: {reason_code}"
+            log.error("MQTT %s", self.last_error)
+            return
+        with self._lock:
+            filters = [(f, qos) for f, (qos, _h) in self._subscriptions.items()]
+        if filters:
+            self._track_subscribe(client.subscribe(filters)[1])
+        self._connected.set()
+        for hook in self.on_connected:
+            hook()
+
+    def _on_disconnect(self, client, userdata, flags, reason_code, properties) -> None:
+        was_connected = self._connected.is_set()
+        self._connected.clear()
+        if was_connected and reason_code != 0:
+            self.last_error = f"connection lost: {reason_code}"
+            log.warning("MQTT %s; reconnecting", self.last_error)
+
+    def _on_publish(self, client, userdata, mid, reason_code, properties) -> None:
+        with self._lock:
+            callback = self._pending_acks.pop(mid, None)
+            if callback is None:
+                self._early_acks.add(mid)
+        if callback is not None:
+            callback()
+
+    def _on_subscribe(self, client, userdata, mid, reason_codes, properties) -> None:
+        with self._subscribed:
+            if mid in self._unacked_subscriptions:
+                self._unacked_subscriptions.discard(mid)
+            else:
+                self._early_subacks.add(mid)
+            self._subscribed.notify_all()
+
+    def _on_message(self, client, userdata, message: mqtt.MQTTMessage) -> None:
+        with self._lock:
+            handlers = [
+                h
+                for f, (_q, h) in self._subscriptions.items()
+                if mqtt.topic_matches_sub(f, message.topic)
+            ]
+        if not handlers:
+            log.warning("MQTT message on %s matches no subscription: dropped", message.topic)
+        for handler in handlers:
+            try:
+                handler(message.topic, message.payload)
+            except Exception:
+                log.exception("MQTT handler failed on %s", message.topic)

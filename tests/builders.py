@@ -1,0 +1,112 @@
+"""Builders shared by the store, transport and central tests."""
+
+from __future__ import annotations
+
+import threading
+from types import SimpleNamespace
+from typing import Any
+
+from ouie.central.service import CueOutcome
+from ouie.core.recording import SensorSite
+from ouie.core.report import EventReport, ModelId
+from ouie.core.timebase import NS_PER_S
+from ouie.store.records import CueState, IncidentRecord
+from ouie.store.repository import Store
+
+MODEL = ModelId(name="builtin/1", sha256="0" * 64)
+
+
+def make_report(
+    sensor_id: str = "s1",
+    seq: int = 0,
+    onset_ns: int = 1_750_000_000 * 10**9,
+    class_: str = "gunshot",
+    **overrides: object,
+) -> EventReport:
+    """A valid report; any field can be overridden."""
+    fields: dict[str, object] = {
+        "sensor_id": sensor_id,
+        "seq": seq,
+        "class": class_,
+        "score": 0.9,
+        "onset": onset_ns,
+        "onset_uncertainty_s": 0.0005,
+        "duration_s": 0.3,
+        "peak_dbfs": -6.0,
+        "model": MODEL,
+    }
+    fields.update(overrides)
+    return EventReport.model_validate(fields)
+
+
+SITES = [SensorSite(id=f"s{i}", lat=45.44 + 0.001 * i, lon=4.387) for i in range(1, 5)]
+
+
+class Clock:
+    """A settable clock (UTC ns) so windows, heartbeats and clock checks are deterministic."""
+
+    def __init__(self, now_ns: int) -> None:
+        self.now_ns = now_ns
+
+    def __call__(self) -> int:
+        return self.now_ns
+
+
+class FakeFusion:
+    """Stands in for fusion's Associator: three reports of one class make an incident (a fix at
+    the mean sensor position); a fourth report yields revision 2."""
+
+    def __init__(self) -> None:
+        self.reports: list[EventReport] = []
+
+    def add(self, report: EventReport, now_ns: int) -> list[Any]:
+        self.reports.append(report)
+        same = [r for r in self.reports if r.class_ == report.class_]
+        return [self._incident(same)] if len(same) >= 3 else []
+
+    def poll(self, now_ns: int) -> list[Any]:
+        return []
+
+    @staticmethod
+    def _incident(reports: list[EventReport]) -> Any:
+        sites = {s.id: s for s in SITES}
+        used = [r.sensor_id for r in reports]
+        return SimpleNamespace(
+            incident_id=f"inc-{reports[0].report_id[:8]}",
+            revision=len(reports) - 2,
+            class_=reports[0].class_,
+            status="fix",
+            onset_ns=min(r.onset_ns for r in reports),
+            lat=sum(sites[s].lat for s in used) / len(used),
+            lon=4.387,
+            uncertainty_m=3.0,
+            ellipse95=None,
+            hyperbola=None,
+            score=max(r.score for r in reports),
+            sensors_used=used,
+            sensors_rejected=[],
+            report_ids=[r.report_id for r in reports],
+        )
+
+
+class FakeCuer:
+    """Commands camera c1 200 ms after the incident's end of sound."""
+
+    def __init__(self, store: Store) -> None:
+        self.store, self.cued = store, threading.Event()
+
+    def cue(self, incident: IncidentRecord) -> list[CueOutcome]:
+        reports = self.store.get_reports(incident.report_ids)
+        end_ns = max(r.onset_ns + round(r.duration_s * NS_PER_S) for r in reports)
+        self.cued.set()
+        return [
+            CueOutcome(
+                camera_id="c1",
+                state=CueState.EXECUTED,
+                pan_deg=12.0,
+                tilt_deg=-5.0,
+                zoom=0.4,
+                commanded_at_ns=end_ns + NS_PER_S // 5,
+                details={"mode": "auto"},
+            )
+        ]

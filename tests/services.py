@@ -1,0 +1,157 @@
+"""Real servers for the tests, on loopback, on free ports, in temporary folders: Mosquitto and
+PostgreSQL. Each fixture skips with the reason when the program is not installed
+(`scripts/system-deps.sh` installs them). Registered from tests/conftest.py."""
+
+from __future__ import annotations
+
+import glob
+import os
+import pwd
+import shutil
+import subprocess
+import tempfile
+import time
+from collections.abc import Iterator
+from itertools import count
+from pathlib import Path
+
+import pytest
+
+from ouie.transport.broker import CENTRAL_USER, LocalMosquitto, free_port, mosquitto_binary
+
+SENSOR_ACCOUNTS = [f"s{i}" for i in range(1, 9)]
+"""Sensor ids that have broker accounts in the `mosquitto` fixture (user = id, password 'pw-id')."""
+
+
+@pytest.fixture
+def mosquitto(tmp_path: Path) -> Iterator[LocalMosquitto]:
+    """A running Mosquitto with accounts `central` and s1…s8 and the ouie ACL; stopped after."""
+    if mosquitto_binary() is None or shutil.which("mosquitto_passwd") is None:
+        pytest.skip("mosquitto not installed (apt-get install mosquitto)")
+    accounts = {name: f"pw-{name}" for name in [CENTRAL_USER, *SENSOR_ACCOUNTS]}
+    broker = LocalMosquitto(tmp_path / "mosquitto", accounts)
+    broker.start()
+    yield broker
+    broker.stop()
+
+
+class PostgresServer:
+    """A throw-away PostgreSQL cluster (trust auth on 127.0.0.1, fsync off)."""
+
+    def __init__(self, bin_dir: Path) -> None:
+        self.bin_dir = bin_dir
+        self.port = free_port()
+        self.data_dir = Path(tempfile.mkdtemp(prefix="ouie-pg-"))
+        self._as_postgres = ["runuser", "-u", "postgres", "--"] if os.geteuid() == 0 else []
+        if self._as_postgres:
+            account = pwd.getpwnam("postgres")
+            os.chown(self.data_dir, account.pw_uid, account.pw_gid)
+        self._run(
+            "initdb",
+            "-D",
+            str(self.data_dir),
+            "-A",
+            "trust",
+            "-U",
+            "postgres",
+            "-E",
+            "UTF8",
+            "--no-sync",
+        )
+        self._process = subprocess.Popen(
+            [
+                *self._as_postgres,
+                str(bin_dir / "postgres"),
+                "-D",
+                str(self.data_dir),
+                "-p",
+                str(self.port),
+                "-k",
+                str(self.data_dir),
+                "-c",
+                "listen_addresses=127.0.0.1",
+                "-c",
+                "fsync=off",
+                "-c",
+                "full_page_writes=off",
+                "-c",
+                "synchronous_commit=off",
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+        )
+        self._wait_ready()
+
+    def _run(self, program: str, *args: str) -> None:
+        subprocess.run(
+            [*self._as_postgres, str(self.bin_dir / program), *args],
+            check=True,
+            capture_output=True,
+        )
+
+    def _wait_ready(self, timeout_s: float = 30.0) -> None:
+        import psycopg
+
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            if self._process.poll() is not None:
+                raise RuntimeError(f"postgres exited: {self._process.stderr.read()!r}")  # type: ignore[union-attr]
+            try:
+                psycopg.connect(self.dsn("postgres"), connect_timeout=1).close()
+                return
+            except psycopg.OperationalError:
+                time.sleep(0.1)
+        raise TimeoutError("postgres did not accept connections")
+
+    def dsn(self, database: str) -> str:
+        """libpq connection string for `database`."""
+        return f"host=127.0.0.1 port={self.port} user=postgres dbname={database}"
+
+    def create_database(self, name: str) -> str:
+        """Create an empty database; returns its SQLAlchemy URL (psycopg 3)."""
+        import psycopg
+
+        with psycopg.connect(self.dsn("postgres"), autocommit=True) as connection:
+            connection.execute(f'CREATE DATABASE "{name}"')
+        return f"postgresql+psycopg://postgres@127.0.0.1:{self.port}/{name}"
+
+    def stop(self) -> None:
+        """Stop the server and delete its files."""
+        self._process.terminate()
+        self._process.wait(timeout=30)
+        shutil.rmtree(self.data_dir, ignore_errors=True)
+
+
+def _postgres_bin_dir() -> Path | None:
+    found = sorted(glob.glob("/usr/lib/postgresql/*/bin/postgres"))
+    return Path(found[-1]).parent if found else None
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> Iterator[PostgresServer]:
+    """One PostgreSQL server for the session; skips when not installed."""
+    bin_dir = _postgres_bin_dir()
+    if bin_dir is None:
+        pytest.skip("PostgreSQL server not installed (apt-get install postgresql)")
+    if os.geteuid() == 0 and (shutil.which("runuser") is None or not _has_user("postgres")):
+        pytest.skip("running as root needs the 'postgres' user and runuser to start PostgreSQL")
+    server = PostgresServer(bin_dir)
+    yield server
+    server.stop()
+
+
+def _has_user(name: str) -> bool:
+    try:
+        pwd.getpwnam(name)
+    except KeyError:
+        return False
+    return True
+
+
+_database_numbers = count(1)
+
+
+@pytest.fixture
+def postgres_url(postgres_server: PostgresServer) -> str:
+    """A fresh empty database on the session's server, as a `postgresql+psycopg://` URL."""
+    return postgres_server.create_database(f"ouie_test_{os.getpid()}_{next(_database_numbers)}")

@@ -1,0 +1,68 @@
+"""`ouie demo`'s chain on a small scenario: a simulated gunshot is heard by the sensors'
+detectors, located by the central service, cued to a virtual camera (suggest: only after an
+operator approves in the console; auto: at once) and scored against the truth."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from ouie.console.demo import running_demo
+from tests.console_scenarios import demo_options, operator_client, write_square_scenario
+
+
+@pytest.fixture(scope="module")
+def scenario_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return write_square_scenario(tmp_path_factory.mktemp("scenario"))
+
+
+def test_suggest_demo_locates_the_gunshot_and_moves_the_camera_only_when_approved(
+    scenario_path: Path, tmp_path: Path
+) -> None:
+    with running_demo(demo_options(scenario_path, auto_cue=False), tmp_path) as (run, replay):
+        replay.run()
+        summary = replay.summary()
+        assert (summary.alerting_true_events, summary.detected, summary.fixed) == (1, 1, 1)
+        [located] = [o for o in summary.incident_outcomes if o.truth_class == "gunshot"]
+        assert located.error_m is not None and located.error_m < 10.0
+        assert summary.cue_states == {"suggested": 1}  # no camera moved on its own
+        assert summary.reports_stored == summary.reports_published >= 3
+        assert 0 < summary.achieved_speed <= 10.0 * 1.05
+
+        client, headers = operator_client(run)
+        [incident] = [i for i in client.get("api/incidents").json() if i["id"] == located.id]
+        assert incident["class"] == "gunshot" and incident["lat"] is not None
+        [cue] = client.get(f"api/incidents/{located.id}").json()["cues"]
+        assert cue["state"] == "suggested"
+        approved = client.post(
+            f"api/incidents/{located.id}/cues/{cue['id']}/approve", headers=headers
+        )
+        assert approved.status_code == 200, approved.text
+        assert approved.json()["cues"][0]["state"] == "executed"
+        [camera] = client.get("api/cameras").json()
+        assert camera["state"] == "cued"
+        snapshot = client.get(f"api/cameras/{camera['id']}/snapshot")
+        assert snapshot.status_code == 200 and len(snapshot.content) > 1000
+        actions = [(e["action"], e["actor"]) for e in run.store.audit.entries()]
+        assert ("camera.cue_approved", "operator") in actions
+        assert ("camera.move", "operator") in actions
+        assert run.store.audit.verify() == []
+
+
+def test_auto_demo_cues_at_once_declared_as_a_demonstration(
+    scenario_path: Path, tmp_path: Path
+) -> None:
+    with running_demo(demo_options(scenario_path, auto_cue=True), tmp_path) as (run, replay):
+        replay.run()
+        summary = replay.summary()
+        assert summary.cue_mode == "auto"
+        assert summary.cue_states == {"executed": 1}
+        assert summary.cue_latency.n == 1
+        assert summary.cue_latency.p50_s is not None and 0.0 < summary.cue_latency.p50_s < 10.0
+        [mode] = [e for e in run.store.audit.entries() if e["action"] == "camera.cueing_mode"]
+        assert "demonstration only" in mode["details"]["legal_basis"]
+        client, _ = operator_client(run)
+        overview = client.get("api/overview").json()
+        assert overview["cue"]["mode"] == "auto"
+        assert "demonstration only" in overview["cue"]["dpia"]
