@@ -21,6 +21,7 @@ import argparse
 import json
 import multiprocessing as mp
 import os
+import shutil
 import tempfile
 import threading
 import time
@@ -28,6 +29,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from rich.console import Console
 
 from ouie.core.report import EventReport, ModelId
 from ouie.transport.broker import CENTRAL_USER, LocalMosquitto
@@ -214,6 +216,31 @@ class ServiceCentral:
         return {"duplicates": duplicates, "invalid": invalid}
 
 
+def plot_steps(steps: list[dict[str, Any]], path: Path, title: str) -> None:
+    """Held vs offered rate (with the ideal line) and p50/p99 latency per offered rate."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    offered = [s["offered_per_s"] for s in steps]
+    fig, (rate_ax, latency_ax) = plt.subplots(1, 2, figsize=(10, 4))
+    rate_ax.plot(offered, offered, "--", color="grey", label="offered")
+    rate_ax.plot(offered, [s["held_per_s"] for s in steps], "o-", label="held")
+    rate_ax.set(xlabel="offered reports/s", ylabel="reports/s", title="throughput")
+    rate_ax.legend()
+    for key, label in (("latency_p50_ms", "p50"), ("latency_p99_ms", "p99")):
+        latency_ax.plot(offered, [s[key] for s in steps], "o-", label=label)
+    latency_ax.set(
+        xlabel="offered reports/s", ylabel="publish → central, ms", yscale="log", title="latency"
+    )
+    latency_ax.legend()
+    fig.suptitle(title)
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--sensors", type=int, default=1000)
@@ -233,7 +260,11 @@ def main() -> None:
         help="Receive with the real CentralService storing into this database URL "
         "(e.g. sqlite:////tmp/bench.db); default: validate and count in memory.",
     )
+    parser.add_argument(
+        "--plot", type=Path, default=None, help="Write a PNG: held rate and latency."
+    )
     args = parser.parse_args()
+    progress = Console(stderr=True)
 
     args.workers = args.workers or max(2, -(-args.sensors // 250))
     ids = sensor_ids(args.sensors)
@@ -277,20 +308,23 @@ def main() -> None:
     ]
     for process in processes:
         process.start()
-    start_barrier.wait()
+    with progress.status(f"connecting {args.sensors} sensors…"):
+        start_barrier.wait()
     connect_s = time.perf_counter() - t_connect
+    progress.log(f"{args.sensors} sensors connected in {connect_s:.1f} s")
 
     steps = []
     for rate in args.rates:
         step_barrier.wait()
         t0_ns = time.time_ns()
-        parts = [results.get(timeout=300) for _ in processes]
-        sent = [rid for part in parts for rid in part["sent"]]
-        deadline = time.monotonic() + 60
-        arrived = sink.arrived(sent)
-        while len(arrived) < len(sent) and time.monotonic() < deadline:
-            time.sleep(0.2)
+        with progress.status(f"offering {rate:.0f} reports/s for {args.seconds} s…"):
+            parts = [results.get(timeout=300) for _ in processes]
+            sent = [rid for part in parts for rid in part["sent"]]
+            deadline = time.monotonic() + 60
             arrived = sink.arrived(sent)
+            while len(arrived) < len(sent) and time.monotonic() < deadline:
+                time.sleep(0.2)
+                arrived = sink.arrived(sent)
         last_ns = max((received for received, _onset in arrived.values()), default=t0_ns)
         latencies = np.array([(r - o) / 1e9 for r, o in arrived.values()])
         received = list(arrived)
@@ -311,12 +345,19 @@ def main() -> None:
                 else None,
             }
         )
+        progress.log(
+            f"{rate:.0f}/s offered: {steps[-1]['held_per_s']}/s held, "
+            f"{steps[-1]['missing_after_60s']} missing, p99 {steps[-1]['latency_p99_ms']} ms"
+        )
     for process in processes:
         process.join(timeout=30)
     if isinstance(sink, ServiceCentral):
         sink.service.stop()
     central.close()
     broker.stop()
+    shutil.rmtree(folder, ignore_errors=True)
+    if args.plot is not None:
+        plot_steps(steps, args.plot, f"{args.sensors} sensors, {os.cpu_count()} cores")
     zero_loss = [s for s in steps if s["missing_after_60s"] == 0 and s["acked"] == s["sent"]]
     print(
         json.dumps(

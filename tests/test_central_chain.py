@@ -17,9 +17,9 @@ from ouie.cameras.config import CameraConfig, CueingConfig, CueMode
 from ouie.cameras.cueing import CueController, OnvifMover
 from ouie.cameras.virtual import start_virtual_cameras
 from ouie.central.config import load_city_config
-from ouie.central.cueing import ControllerCuer
 from ouie.central.runtime import build_central
 from ouie.central.service import CentralService
+from ouie.console.cameras import ControllerDesk
 from ouie.core.geo import LocalFrame, speed_of_sound_mps
 from ouie.core.recording import SensorSite, sensors_geojson
 from ouie.core.report import EventReport
@@ -71,7 +71,7 @@ def test_reports_to_located_incident_to_moved_camera(tmp_path: Path) -> None:
         cueing = CueingConfig(mode=CueMode.AUTO, legal_basis="test", dpia="test-dpia")
         mover = OnvifMover(lambda _camera: fleet.credentials)
         controller = CueController(cueing, list(fleet.configs.values()), FRAME, mover, store.audit)
-        cuer, bus = ControllerCuer(controller, mover=mover), InProcessBus()
+        cuer, bus = ControllerDesk(controller, mover), InProcessBus()
         service = CentralService(
             store, bus, Associator(SITES, FRAME), SITES, cuer=cuer, tick_s=0.05
         )
@@ -122,6 +122,8 @@ def test_build_central_from_a_city_file(tmp_path: Path) -> None:
             runtime.bus.publish(reports_topic(report.sensor_id), report.to_json().encode())
         assert wait_until(lambda: runtime.store.count_incidents() == 1)
         assert "ouie_incidents_total 1.0" in client.get("/metrics").text
+        assert client.get("/", follow_redirects=False).headers["location"] == "/console/"
+        assert client.get("/console/").status_code == 200
         assert [e["action"] for e in runtime.store.audit.entries()] == ["config.load"]
     finally:
         runtime.close()

@@ -32,6 +32,7 @@ class RecordingDesk:
 
     def __init__(self) -> None:
         self.executed: list[tuple[int, str]] = []
+        self.declined: list[tuple[int, str]] = []
 
     def views(self) -> list[CameraView]:
         return [
@@ -53,6 +54,10 @@ class RecordingDesk:
 
     def execute(self, cue: Cue, actor: str) -> bool:
         self.executed.append((cue.id, actor))
+        return True
+
+    def decline(self, cue: Cue, actor: str) -> bool:
+        self.declined.append((cue.id, actor))
         return True
 
 
@@ -249,6 +254,22 @@ def test_approving_a_suggested_cue_moves_the_camera_once(
     assert desk.executed == [(cue_id, "olga")]
     assert client.post(url, headers=headers).status_code == 409
     assert desk.executed == [(cue_id, "olga")]
+
+
+def test_declining_a_suggested_cue_moves_nothing_and_settles_it(
+    client: TestClient, store: Store, desk: RecordingDesk
+) -> None:
+    cue_id = store.list_cues("inc-1")[0].id
+    auditor = log_in(client, "ada")
+    url = f"/api/incidents/inc-1/cues/{cue_id}"
+    assert client.post(f"{url}/decline", headers=auditor).status_code == 403
+    operator = log_in(client, "olga")
+    response = client.post(f"{url}/decline", headers=operator)
+    assert response.status_code == 200
+    assert response.json()["cues"][0]["state"] == "refused"
+    assert desk.declined == [(cue_id, "olga")]
+    assert client.post(f"{url}/approve", headers=operator).status_code == 409
+    assert desk.executed == []
 
 
 def test_snapshot_is_proxied_from_the_camera(client: TestClient) -> None:

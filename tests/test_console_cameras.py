@@ -79,6 +79,7 @@ def test_suggest_waits_for_the_operator_then_the_map_shows_the_new_bearing(
         assert after.state == "cued"
         assert after.bearing_deg == pytest.approx(EXPECTED_BEARING_DEG, abs=1.0)
         assert desk.execute(row, "olga") is False  # a cue is approved once
+        assert desk.decline(row, "olga") is False  # and is no longer pending
         approvals = [e for e in audit if e.action == "camera.cue_approved"]
         assert [(e.actor, e.subject) for e in approvals] == [("olga", "incident:inc-1")]
 
@@ -117,5 +118,20 @@ def test_an_automatic_move_reaches_the_map_through_the_watcher(
         assert seen[-1]["bearing_deg"] == pytest.approx(EXPECTED_BEARING_DEG, abs=1.0)
         assert fleet.cameras["c1"].moves == 1
         assert [e.actor for e in audit if e.action == "camera.move"] == ["system"]
+    finally:
+        desk.close()
+
+
+def test_a_declined_suggestion_never_moves_the_camera(fleet: VirtualCameraFleet) -> None:
+    audit: list[AuditEvent] = []
+    desk = desk_for(fleet, CueMode.SUGGEST, audit)
+    try:
+        [proposed] = desk.cue(incident("inc-3"))
+        row = Cue(camera_id="c1", details=proposed.details)
+        assert desk.decline(row, "olga") is True
+        assert desk.execute(row, "olga") is False
+        assert fleet.cameras["c1"].moves == 0
+        declined = [e for e in audit if e.action == "camera.cue_rejected"]
+        assert [(e.actor, e.subject) for e in declined] == [("olga", "incident:inc-3")]
     finally:
         desk.close()

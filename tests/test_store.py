@@ -202,3 +202,56 @@ def test_any_valid_report_round_trips_through_the_wire_and_the_store(
     [row] = round_trip_store.get_reports([report.report_id])
     assert EventReport.model_validate(row.payload) == report
     assert (row.onset_ns, row.seq, row.peak_dbfs) == (report.onset_ns, report.seq, report.peak_dbfs)
+
+
+def test_fusion_incidents_map_to_records_without_losing_the_geometry(store: Store) -> None:
+    from ouie.fusion.incident import Ellipse95, Hyperbola, Incident, RejectedSensor
+
+    fix = Incident(
+        incident_id="f1",
+        revision=3,
+        **{"class": "gunshot"},
+        status="fix",
+        onset_ns=T0,
+        lat=45.44,
+        lon=4.387,
+        uncertainty_m=2.1,
+        ellipse95=Ellipse95(semi_major_m=2.5, semi_minor_m=1.0, orientation_deg=120.0),
+        sensors_used=["s1", "s2", "s3"],
+        report_ids=["a", "b", "c", "d"],
+        score=0.8,
+        sensors_rejected=[RejectedSensor(sensor_id="s4", report_id="d", reason="late (NLOS?)")],
+    )
+    branch = Incident(
+        incident_id="h1",
+        revision=1,
+        **{"class": "scream"},
+        status="hyperbola",
+        onset_ns=T0,
+        hyperbola=Hyperbola(
+            near_sensor_id="s1",
+            far_sensor_id="s2",
+            range_difference_m=12.5,
+            points=[(45.44, 4.38), (45.441, 4.381)],
+        ),
+        sensors_used=["s1", "s2"],
+        report_ids=["e", "f"],
+        score=0.6,
+    )
+    for incident in (fix, branch):
+        assert store.save_incident(IncidentRecord.from_incident(incident)) == "created"
+    stored_fix, stored_branch = store.get_incident("f1"), store.get_incident("h1")
+    assert stored_fix is not None and stored_branch is not None
+    assert (stored_fix.class_, stored_fix.status, stored_fix.revision) == ("gunshot", "fix", 3)
+    assert stored_fix.ellipse == {
+        "semi_major_m": 2.5,
+        "semi_minor_m": 1.0,
+        "orientation_deg": 120.0,
+    }
+    assert stored_fix.sensors_rejected == [
+        {"sensor_id": "s4", "report_id": "d", "reason": "late (NLOS?)"}
+    ]
+    assert (stored_branch.lat, stored_branch.lon, stored_branch.status) == (None, None, "hyperbola")
+    assert stored_branch.hyperbola is not None
+    assert stored_branch.hyperbola["range_difference_m"] == 12.5
+    assert [tuple(p) for p in stored_branch.hyperbola["points"]] == [(45.44, 4.38), (45.441, 4.381)]

@@ -4,6 +4,7 @@ is detected and named; exports verify on their own; a cut tail shows against a p
 from __future__ import annotations
 
 import io
+import threading
 from pathlib import Path
 
 import pytest
@@ -147,3 +148,22 @@ def test_any_details_chain_and_any_change_is_caught(
     if entries[victim]["actor"] != new_actor:
         entries[victim] = {**entries[victim], "actor": new_actor}
         assert [(p.seq, p.kind) for p in verify_chain(entries)] == [(victim + 1, "edited")]
+
+
+def test_concurrent_appends_keep_one_unbroken_chain(chain_store: Store) -> None:
+    """Threads appending at once (service, console, cameras) never fork or break the chain."""
+
+    def append_many(worker: int) -> None:
+        for k in range(25):
+            chain_store.audit(
+                AuditEvent(action="incident.view", actor=f"user{worker}", subject=f"incident:{k}")
+            )
+
+    threads = [threading.Thread(target=append_many, args=(w,)) for w in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert chain_store.audit.count() == 110
+    assert chain_store.audit.head()[0] == 110
+    assert chain_store.audit.verify() == []

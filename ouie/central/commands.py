@@ -47,22 +47,15 @@ def serve(
     except (ConfigError, ValueError) as error:
         console.print(f"[red]{error}[/red]")
         raise typer.Exit(2) from None
-    mounted = None
-    if city.console is not None:
-        from ouie.console.app import mount_on_runtime
-
-        mounted = mount_on_runtime(runtime, config=city.console)
     console.print(
         f"ouie central [bold]{city.name}[/bold]: {len(runtime.service.sensors)} sensors, "
         f"database {runtime.store.engine.url.render_as_string(hide_password=True)}, "
-        f"transport {city.transport}, cameras {'on' if runtime.cuer else 'none'}, console "
-        f"{'/console' if mounted else 'off'}"
+        f"transport {city.transport}, cameras {'on' if runtime.cameras else 'none'}, console "
+        f"{'/console' if city.console else 'off'}"
     )
     try:
         uvicorn.run(runtime.app, host=host or city.http.host, port=port or city.http.port)
     finally:
-        if mounted is not None:
-            mounted.close()
         runtime.close()
 
 

@@ -1,7 +1,7 @@
 """Assembling a running central service from a `CityConfig`: store (migrated), bus, fusion,
-camera cueing (`ControllerCuer` over the cameras' `CueController`), the service and its FastAPI
-app. `ouie serve` and the demo use `build_central` (the console mounts itself on the result with
-`ouie.console.app.mount_on_runtime`); `CentralRuntime.close()` takes it all down in order."""
+camera cueing (the console's `ControllerDesk` over the cameras' `CueController`), the service,
+its FastAPI app and the console mounted on it. `ouie serve` uses `build_central`;
+`CentralRuntime.close()` takes it all down in order."""
 
 from __future__ import annotations
 
@@ -10,10 +10,12 @@ from dataclasses import dataclass
 
 from fastapi import FastAPI
 
+from ouie.cameras.config import CueingConfig
 from ouie.central.app import create_app
 from ouie.central.config import CityConfig
-from ouie.central.cueing import ControllerCuer
 from ouie.central.service import CentralService, audit_config
+from ouie.console.cameras import ControllerDesk
+from ouie.console.feed import LiveFeed
 from ouie.core.geo import LocalFrame
 from ouie.core.timebase import now_ns
 from ouie.store.repository import Store
@@ -29,13 +31,14 @@ class CentralRuntime:
     bus: Bus
     service: CentralService
     app: FastAPI
-    cuer: ControllerCuer | None
+    cameras: ControllerDesk | None
+    feed: LiveFeed
 
     def close(self) -> None:
-        """Stop the service, then cueing, the bus and the store."""
+        """Stop the service, then the cameras, the bus and the store."""
         self.service.stop()
-        if self.cuer is not None:
-            self.cuer.close()
+        if self.cameras is not None:
+            self.cameras.close()
         self.bus.close()
         self.store.close()
 
@@ -47,7 +50,8 @@ def build_central(
     clock: Callable[[], int] = now_ns,
 ) -> CentralRuntime:
     """Open and migrate the store, audit the configuration, connect the bus (MQTT unless
-    `bus` is given or the city says inprocess), wire fusion and cueing, start the service."""
+    `bus` is given or the city says inprocess), wire fusion and cueing, start the service and
+    mount the console (unless `city.console` is None)."""
     from ouie.fusion.association import Associator
     from ouie.transport.mqtt import MqttBus
 
@@ -61,7 +65,8 @@ def build_central(
         bus = InProcessBus()
     sensors = city.sensors()
     frame = LocalFrame(city.origin.lat, city.origin.lon, city.origin.height_m)
-    cuer = _cuer(city, store, frame, clock)
+    feed = LiveFeed()
+    cameras, cueing = _cameras(city, store, frame, clock, feed)
     service = CentralService(
         store,
         bus,
@@ -70,26 +75,43 @@ def build_central(
         validation=city.validation,
         heartbeat_timeout_s=city.heartbeat_timeout_s,
         retention=city.retention,
-        cuer=cuer,
+        cuer=cameras,
         clock=clock,
     )
     service.start()
     if mqtt_bus is not None:  # subscribed: now take what the broker kept for us
         mqtt_bus.start()
-    return CentralRuntime(city, store, bus, service, create_app(service, f"ouie {city.name}"), cuer)
+    app = create_app(service, f"ouie {city.name}")
+    if city.console is not None:
+        from ouie.console.app import attach_console
+        from ouie.console.views import CuePolicyView, MapView
+
+        attach_console(
+            app,
+            service,
+            feed=feed,
+            cue_policy=CuePolicyView(
+                mode=cueing.mode.value, legal_basis=cueing.legal_basis, dpia=cueing.dpia
+            ),
+            map_view=MapView(lat=city.origin.lat, lon=city.origin.lon),
+            cameras=cameras,
+            config=city.console,
+        )
+    return CentralRuntime(city, store, bus, service, app, cameras, feed)
 
 
-def _cuer(
-    city: CityConfig, store: Store, frame: LocalFrame, clock: Callable[[], int]
-) -> ControllerCuer | None:
-    """The ONVIF cue controller of `cameras_file`, or None without cameras."""
-    if city.cameras_file is None:
-        return None
+def _cameras(
+    city: CityConfig, store: Store, frame: LocalFrame, clock: Callable[[], int], feed: LiveFeed
+) -> tuple[ControllerDesk | None, CueingConfig]:
+    """The camera desk over ONVIF for `cameras_file` (None without cameras) and the cueing
+    policy in force (mode off without cameras)."""
     from ouie.cameras.config import CamerasConfig
     from ouie.cameras.cueing import CueController, OnvifMover
     from ouie.core.config import load_yaml_config
 
+    if city.cameras_file is None:
+        return None, CueingConfig()
     cameras = load_yaml_config(city.cameras_file, CamerasConfig)
     mover = OnvifMover()
     controller = CueController(cameras.cueing, cameras.cameras, frame, mover, store.audit)
-    return ControllerCuer(controller, clock, mover=mover)
+    return ControllerDesk(controller, mover, feed, clock=clock), cameras.cueing

@@ -47,7 +47,7 @@ from ouie.console.views import (
 )
 from ouie.core.audit import AuditEvent
 from ouie.core.timebase import now_ns
-from ouie.store.models import AuditEntry
+from ouie.store.models import AuditEntry, Cue
 from ouie.store.records import CueState, DismissReason, DispositionAction, Role
 from ouie.store.repository import Store
 
@@ -284,21 +284,26 @@ def dispose(
     return detail
 
 
+def suggested_cue(services: ConsoleServices, incident_id: str, cue_id: int) -> Cue:
+    """The incident's cue `cue_id`, still waiting for a person; 404, 409 or 503 otherwise."""
+    cue = next((c for c in services.store.list_cues(incident_id) if c.id == cue_id), None)
+    if cue is None:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, f"no cue {cue_id} on {incident_id}")
+    if cue.state != CueState.SUGGESTED:
+        raise HTTPException(status.HTTP_409_CONFLICT, f"cue {cue_id} is already {cue.state}")
+    if services.cameras is None:
+        raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, "no cameras are connected")
+    return cue
+
+
 @router.post("/incidents/{incident_id}/cues/{cue_id}/approve")
 def approve_cue(
     incident_id: str, cue_id: int, user: CueApprover, services: Services
 ) -> IncidentDetail:
     """Approve a suggested cue: the camera desk moves the camera and audits the approval
     with the operator's name."""
-    cue = next((c for c in services.store.list_cues(incident_id) if c.id == cue_id), None)
-    if cue is None:
-        raise HTTPException(
-            status.HTTP_404_NOT_FOUND, f"incident {incident_id} has no cue {cue_id}"
-        )
-    if cue.state != CueState.SUGGESTED:
-        raise HTTPException(status.HTTP_409_CONFLICT, f"cue {cue_id} is already {cue.state}")
-    if services.cameras is None:
-        raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, "no cameras are connected")
+    cue = suggested_cue(services, incident_id, cue_id)
+    assert services.cameras is not None
     services.store.update_cue(cue_id, CueState.APPROVED)
     moved = services.cameras.execute(cue, user.name)
     services.store.update_cue(
@@ -306,6 +311,18 @@ def approve_cue(
         CueState.EXECUTED if moved else CueState.FAILED,
         executed_at_ns=now_ns() if moved else None,
     )
+    return incident_detail(services, incident_id)
+
+
+@router.post("/incidents/{incident_id}/cues/{cue_id}/decline")
+def decline_cue(
+    incident_id: str, cue_id: int, user: CueApprover, services: Services
+) -> IncidentDetail:
+    """Decline a suggested cue: no camera moves; the camera desk audits who declined."""
+    cue = suggested_cue(services, incident_id, cue_id)
+    assert services.cameras is not None
+    declined = services.cameras.decline(cue, user.name)
+    services.store.update_cue(cue_id, CueState.REFUSED if declined else CueState.FAILED)
     return incident_detail(services, incident_id)
 
 

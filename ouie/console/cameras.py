@@ -10,7 +10,8 @@ and the holds, and audits every act) and an `OnvifMover`:
 - for the console it is the `CameraDesk`: each camera's current orientation (ONVIF GetStatus),
   its snapshot (GetSnapshotUri + HTTP GET, proxied, never stored), and `execute`, which hands an
   operator's approval to `CueController.approve` (which re-plans, audits the approval with the
-  operator's name, and moves the camera).
+  operator's name, and moves the camera), and `decline`, which hands a refusal to
+  `CueController.reject` (audited too; no camera moves).
 
 The controller is asynchronous; the desk runs it, its return-home task and a watcher on an event
 loop of its own thread, and the callers (the service's cue worker, the console's request
@@ -239,3 +240,15 @@ class ControllerDesk:
             return False
         self._run(self._publish_changes())
         return outcome.status is CueStatus.MOVED
+
+    def decline(self, cue: Cue, actor: str) -> bool:
+        """An operator declines a suggested cue: no camera moves; the controller audits who
+        declined (`camera.cue_rejected`). False when the cue is no longer pending."""
+        cue_id = cue.details.get("cue_id")
+        if not isinstance(cue_id, str):
+            return False
+        try:
+            self.controller.reject(cue_id, actor)
+        except CueError:
+            return False
+        return True

@@ -118,20 +118,22 @@ class ReplayClock:
     so the clock never goes back.
     """
 
-    def __init__(self, start_ns: int, speed: float) -> None:
-        self.start_ns, self.speed = start_ns, speed
+    def __init__(
+        self, start_ns: int, speed: float, wall_s: Callable[[], float] = time.monotonic
+    ) -> None:
+        self.start_ns, self.speed, self._wall_s = start_ns, speed, wall_s
         self.frontier_ns = start_ns
         self._wall0: float | None = None
 
     def start(self) -> None:
         """Let simulated time run from now."""
-        self._wall0 = time.monotonic()
+        self._wall0 = self._wall_s()
 
     def paced_ns(self) -> int:
         """Where simulated time would be at exactly `speed` × wall time."""
         if self._wall0 is None:
             return self.start_ns
-        return self.start_ns + round((time.monotonic() - self._wall0) * self.speed * NS_PER_S)
+        return self.start_ns + round((self._wall_s() - self._wall0) * self.speed * NS_PER_S)
 
     def __call__(self) -> int:
         return min(self.paced_ns(), self.frontier_ns)

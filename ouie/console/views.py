@@ -246,6 +246,11 @@ class CameraDesk(Protocol):
         OSError when the camera cannot be reached."""
         ...
 
+    def decline(self, cue: Cue, actor: str) -> bool:
+        """`actor` declines a suggested cue: no camera moves (the desk audits it); True when
+        the cue was still pending."""
+        ...
+
     def execute(self, cue: Cue, actor: str) -> bool:
         """Move the camera as `cue` says, approved by `actor` (the desk audits the approval with
         that name); True once the move is confirmed."""

@@ -1,6 +1,14 @@
 // The audit view (auditors): the newest entries of the hash chain, and whether it verifies.
 "use strict";
 
+// Details in one short line (the whole JSON on hover): the table stays readable.
+function details(value) {
+  const full = JSON.stringify(value);
+  const cell = ouie.text("td", full.length > 140 ? full.slice(0, 140) + "…" : full, "details");
+  cell.title = full;
+  return cell;
+}
+
 async function load() {
   const error = document.getElementById("error");
   error.textContent = "";
@@ -22,11 +30,11 @@ async function load() {
     row.dataset.action = entry.action;
     row.append(
       ouie.text("td", entry.seq),
-      ouie.text("td", ouie.timeOf(entry.at_utc)),
+      ouie.text("td", ouie.timeOf(entry.at_utc), "when"),
       ouie.text("td", entry.action),
       ouie.text("td", entry.actor),
       ouie.text("td", entry.subject),
-      ouie.text("td", JSON.stringify(entry.details)),
+      details(entry.details),
       ouie.text("td", entry.hash.slice(0, 12) + "…", "hash"),
     );
     body.append(row);

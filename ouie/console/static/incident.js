@@ -56,7 +56,10 @@ function renderCues(incident) {
       const approve = ouie.text("button", "Approve camera", "primary");
       approve.id = `approve-${cue.id}`;
       approve.addEventListener("click", () => act(`incidents/${encodeURIComponent(incident.id)}/cues/${cue.id}/approve`, {}));
-      line.append(approve);
+      const decline = ouie.text("button", "Decline");
+      decline.id = `decline-${cue.id}`;
+      decline.addEventListener("click", () => act(`incidents/${encodeURIComponent(incident.id)}/cues/${cue.id}/decline`, {}));
+      line.append(approve, decline);
     }
     box.append(line);
   }
