@@ -17,8 +17,14 @@ $(VENV)/.installed-dev: $(BIN)/python pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	touch $@
 
+# YAMNet for the demo: the copy beside the checkout when there is one (development machines),
+# else from its publisher; without either, the demo runs the built-in detector and says so.
+YAMNET_SOURCE := $(if $(wildcard ../shared/models/yamnet.tflite),--from-file ../shared/models/yamnet.tflite,)
+DEMO_ARGS ?=
+
 demo: $(VENV)/.installed
-	$(BIN)/ouie detect --example
+	-$(BIN)/ouie models pull yamnet $(YAMNET_SOURCE)
+	$(BIN)/ouie demo $(DEMO_ARGS)
 
 system-deps:
 	bash scripts/system-deps.sh

@@ -58,29 +58,57 @@ class PostgresServer:
             "UTF8",
             "--no-sync",
         )
-        self._process = subprocess.Popen(
-            [
-                *self._as_postgres,
-                str(bin_dir / "postgres"),
-                "-D",
-                str(self.data_dir),
-                "-p",
-                str(self.port),
-                "-k",
-                str(self.data_dir),
-                "-c",
-                "listen_addresses=127.0.0.1",
-                "-c",
-                "fsync=off",
-                "-c",
-                "full_page_writes=off",
-                "-c",
-                "synchronous_commit=off",
-            ],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.PIPE,
+        self.log_path = Path(tempfile.mkdtemp(prefix="ouie-pg-log-")) / "postgres.log"
+        for _attempt in range(5):  # a drawn port can be taken by another program first
+            if self._start():
+                return
+            self.port = free_port()
+        raise RuntimeError(f"postgres did not start: {self.log_path.read_text()[-2000:]}")
+
+    def _start(self, timeout_s: float = 30.0) -> bool:
+        """Start on `self.port` and wait until this very server answers (its data directory);
+        False when it exited (port taken). The log goes to a file: a pipe nobody reads would
+        fill with the server's error lines and stall it."""
+        import psycopg
+
+        with self.log_path.open("ab") as log_file:
+            self._process = subprocess.Popen(
+                [
+                    *self._as_postgres,
+                    str(self.bin_dir / "postgres"),
+                    "-D",
+                    str(self.data_dir),
+                    "-p",
+                    str(self.port),
+                    "-k",
+                    str(self.data_dir),
+                    "-c",
+                    "listen_addresses=127.0.0.1",
+                    "-c",
+                    "fsync=off",
+                    "-c",
+                    "full_page_writes=off",
+                    "-c",
+                    "synchronous_commit=off",
+                ],
+                stdout=log_file,
+                stderr=subprocess.STDOUT,
+            )
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            if self._process.poll() is not None:
+                return False
+            try:
+                with psycopg.connect(self.dsn("postgres"), connect_timeout=1) as connection:
+                    row = connection.execute("SHOW data_directory").fetchone()
+                if row is not None and Path(row[0]).resolve() == self.data_dir.resolve():
+                    return True
+            except psycopg.OperationalError:
+                pass
+            time.sleep(0.1)
+        raise TimeoutError(
+            f"postgres did not accept connections: {self.log_path.read_text()[-2000:]}"
         )
-        self._wait_ready()
 
     def _run(self, program: str, *args: str) -> None:
         subprocess.run(
@@ -88,20 +116,6 @@ class PostgresServer:
             check=True,
             capture_output=True,
         )
-
-    def _wait_ready(self, timeout_s: float = 30.0) -> None:
-        import psycopg
-
-        deadline = time.monotonic() + timeout_s
-        while time.monotonic() < deadline:
-            if self._process.poll() is not None:
-                raise RuntimeError(f"postgres exited: {self._process.stderr.read()!r}")  # type: ignore[union-attr]
-            try:
-                psycopg.connect(self.dsn("postgres"), connect_timeout=1).close()
-                return
-            except psycopg.OperationalError:
-                time.sleep(0.1)
-        raise TimeoutError("postgres did not accept connections")
 
     def dsn(self, database: str) -> str:
         """libpq connection string for `database`."""
@@ -120,6 +134,7 @@ class PostgresServer:
         self._process.terminate()
         self._process.wait(timeout=30)
         shutil.rmtree(self.data_dir, ignore_errors=True)
+        shutil.rmtree(self.log_path.parent, ignore_errors=True)
 
 
 def _postgres_bin_dir() -> Path | None:

@@ -3,6 +3,8 @@ geometry (so that the truth is known exactly)."""
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pytest
 from hypothesis import given, settings
@@ -291,3 +293,41 @@ def test_a_burst_of_shots_with_missed_detections_stays_one_incident_per_shot() -
         assert not incident.sensors_rejected  # no report of another shot slipped in
         assert error_m(incident, source) < 0.3
         assert abs(incident.onset_ns - (T0 + k * 250_000_000)) < 1_000_000
+
+
+@settings(max_examples=25, deadline=None)
+@given(
+    east=st.floats(-95, 95),
+    north=st.floats(-95, 95),
+    n_sensors=st.sampled_from([1, 2, 3, 5]),
+)
+def test_incidents_round_trip_through_their_json(east: float, north: float, n_sensors: int) -> None:
+    sensors = sites(SQUARE_EN[:n_sensors])
+    (incident,) = fuse(sensors, reports_for(sensors, (east, north), jitter_s=0.0003))
+    wire = incident.to_json()
+    assert Incident.from_json(wire) == incident
+    assert {"class", "onset_utc", "lat", "lon", "uncertainty_m", "n_sensors"} <= set(
+        json.loads(wire)
+    )
+
+
+def test_a_localization_failure_is_counted_and_the_incident_kept(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import ouie.fusion.association as association
+
+    real = association.locate_reports
+
+    def failing(reports, *args, **kwargs):  # type: ignore[no-untyped-def]
+        if len(reports) > 1:
+            raise np.linalg.LinAlgError("singular matrix")
+        return real(reports, *args, **kwargs)
+
+    monkeypatch.setattr(association, "locate_reports", failing)
+    sensors = sites(SQUARE_EN)
+    associator = Associator(sensors, FRAME, CONFIG)
+    for report in reports_for(sensors, (0.0, 0.0)):
+        associator.add(report, report.onset_ns)
+    (incident,) = associator.flush()
+    assert incident.status == IncidentStatus.SINGLE and incident.sensors_used == ["s4"]
+    assert associator.stats.rejected["localization_failed"] == 1

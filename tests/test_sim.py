@@ -320,3 +320,56 @@ def test_sensitivity_errors_scale_each_recording_by_its_own_gain(tmp_path: Path)
     assert recorded_db[0] - recorded_db[1] == pytest.approx(errors["m0"] - errors["m1"], abs=0.05)
     arrivals = json.loads((tmp_path / "truth.json").read_text())[0]["arrivals"]
     assert arrivals["m0"]["level_db_spl"] == pytest.approx(arrivals["m1"]["level_db_spl"])
+
+
+def test_a_drifting_clock_is_late_in_proportion_to_the_time(tmp_path: Path) -> None:
+    drift_ppm = 200.0
+    events = [{"east_m": 0.0, "north_m": 0.0, "time_s": t} for t in (1.0, 9.0)]
+    layout = scenario(
+        [(70.0, 0.0)],
+        events,
+        clocks={"default": {"offset_s": 0.001, "jitter_s": 0.0, "drift_ppm": drift_ppm}},
+    )
+    simulate(layout, tmp_path, duration_s=10.0, progress=False)
+    truth = json.loads((tmp_path / "truth.json").read_text())
+    c = layout.weather.speed_of_sound_mps
+    for event, emitted_s in zip(truth, (1.0, 9.0), strict=True):
+        expected_s = 0.001 + drift_ppm * 1e-6 * (emitted_s + 70.0 / c)
+        assert event["arrivals"]["m0"]["clock_error_s"] == pytest.approx(expected_s, abs=1e-9)
+
+
+def test_a_moving_siren_is_heard_doppler_shifted_where_and_when_geometry_says(
+    tmp_path: Path,
+) -> None:
+    """A two-tone siren (435 Hz first) driving at 20 m/s straight at a sensor 300 m away is
+    heard at 435·c/(c − v) while it approaches, its first sound arriving after 300/c."""
+    speed = 20.0
+    layout = scenario(
+        [(300.0, 0.0)],
+        [
+            {
+                "east_m": 0.0,
+                "north_m": 0.0,
+                "class": "siren",
+                "duration_s": 4.0,
+                "velocity_mps": [speed, 0.0],
+                "time_s": 0.5,
+            }
+        ],
+    )
+    folder = simulate(layout, tmp_path, duration_s=6.0, progress=False)
+    c = layout.weather.speed_of_sound_mps
+    arrival_s = 0.5 + 300.0 / c
+    audio = read_wav(folder, "m0")
+    # the first 0.6 s of emission is the low tone; it is heard compressed by (c − v)/c
+    start = int((arrival_s + 0.05) * FS)
+    window = audio[start : start + int(0.45 * FS)] * np.hanning(int(0.45 * FS))
+    spectrum = np.abs(np.fft.rfft(window, 16 * FS))
+    low = np.fft.rfftfreq(16 * FS, 1 / FS) < 600
+    peak_hz = np.fft.rfftfreq(16 * FS, 1 / FS)[low][np.argmax(spectrum[low])]
+    assert peak_hz == pytest.approx(435.0 * c / (c - speed), abs=1.5)
+    # 120 dB at 1 m is 70 dB at 300 m, −60 dBFS: nothing before the arrival, then the tone
+    assert np.max(np.abs(audio[: int((arrival_s - 0.005) * FS)])) < 1e-4
+    assert np.max(np.abs(audio[int(arrival_s * FS) : int((arrival_s + 0.1) * FS)])) > 5e-4
+    truth = json.loads((tmp_path / "truth.json").read_text())[0]
+    assert truth["velocity_mps"] == [speed, 0.0]

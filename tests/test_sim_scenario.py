@@ -9,6 +9,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 import soundfile
+from hypothesis import given
+from hypothesis import strategies as st
 from typer.testing import CliRunner
 
 from ouie.cli import app
@@ -17,8 +19,15 @@ from ouie.core.config import ConfigError
 from ouie.core.recording import RecordingFolder
 from ouie.sim.render import enu_positions, nlos_fractions, scenario_problems, simulate
 from ouie.sim.saint_etienne import scenario_yaml
-from ouie.sim.scenario import BUILTIN_DIR, Building, builtin_scenarios, load_scenario
-from ouie.sim.sources import recordings_for
+from ouie.sim.scenario import (
+    BUILTIN_DIR,
+    Building,
+    Scenario,
+    ScriptedEvent,
+    builtin_scenarios,
+    load_scenario,
+)
+from ouie.sim.sources import DEFAULT_LEVEL_DB_SPL, SOURCE_NAMES, recordings_for
 
 WIDE = {"COLUMNS": "200"}
 """A wide terminal, so that rich tables do not wrap names."""
@@ -225,12 +234,69 @@ def test_sources_and_sensors_inside_blocks_are_reported(small_scenario: Path) ->
 
 
 def test_only_steady_recordings_are_looped_as_background(shared_audio_dir: Path) -> None:
-    from ouie.sim.render import MAX_BACKGROUND_CREST_DB, Background, crest_db
-    from ouie.sim.scenario import Background as BackgroundSettings
-    from ouie.sim.scenario import Microphone
+    from ouie.sim.background import MAX_BACKGROUND_CREST_DB, BackgroundRenderer, crest_db
+    from ouie.sim.scenario import Background, Microphone
 
     paths = recordings_for("background_noise", shared_audio_dir)
-    background = Background.from_recordings(BackgroundSettings(), Microphone(), paths, limit=200)
+    background = BackgroundRenderer.from_recordings(Background(), Microphone(), paths, limit=200)
     assert 0 < len(background.recordings) < len(paths)  # the knocks and bangs are left out
     # (+0.2 dB: the 10 ms fades at the ends lower the RMS a little)
     assert all(crest_db(c, 16000) <= MAX_BACKGROUND_CREST_DB + 0.2 for c in background.recordings)
+
+
+def test_a_scenario_survives_a_round_trip_through_its_json_form() -> None:
+    scenario = load_scenario("saint-etienne")
+    again = Scenario.model_validate_json(scenario.model_dump_json(by_alias=True))
+    assert again == scenario
+
+
+@given(
+    time_s=st.floats(0.0, 600.0),
+    level=st.none() | st.floats(40.0, 180.0),
+    name=st.sampled_from(SOURCE_NAMES),
+)
+def test_a_scripted_event_round_trips_and_keeps_its_level(
+    time_s: float, level: float | None, name: str
+) -> None:
+    event = ScriptedEvent.model_validate(
+        {"time_s": time_s, "lat": 45.44, "lon": 4.38, "class": name, "source_level_db_spl": level}
+    )
+    again = ScriptedEvent.model_validate_json(event.model_dump_json(by_alias=True))
+    assert again == event
+    assert again.level_db_spl == (level if level is not None else DEFAULT_LEVEL_DB_SPL[name])
+
+
+def test_the_small_builtin_square_is_heard_by_all_its_sensors(tmp_path: Path) -> None:
+    """`place-jean-jaures`: every alerting event reaches at least 3 of its 6 sensors 10 dB over
+    the background (enough to locate it), and the file renders in a blink."""
+    assert "place-jean-jaures" in builtin_scenarios()
+    simulate(load_scenario("place-jean-jaures"), tmp_path, progress=False)
+    truth = json.loads((tmp_path / "truth.json").read_text())
+    alerting = [t for t in truth if t["alerting"]]
+    assert {t["class"] for t in alerting} == {"gunshot", "scream", "glass_break", "explosion"}
+    for event in alerting:
+        heard = [a for a in event["arrivals"].values() if a["snr_db"] >= 10.0]
+        assert len(heard) >= 3, event["class"]
+
+
+def test_a_broken_recording_is_skipped_with_a_warning_and_the_rest_used(
+    small_scenario: Path, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """An audio dir whose gunshot folder holds one corrupt file and one good one: the event
+    takes the good one, the background skips the corrupt traffic clip, nothing is lost."""
+    audio = tmp_path / "audio"
+    for folder in ("gunshot", "glass_break", "traffic"):
+        (audio / folder).mkdir(parents=True)
+        (audio / folder / "broken.flac").write_bytes(b"not audio at all")
+    fs = 16000
+    tone = 0.1 * np.sin(2 * np.pi * 440 * np.arange(fs) / fs)
+    soundfile.write(audio / "gunshot" / "good.wav", tone, fs)
+    soundfile.write(audio / "traffic" / "good.wav", np.random.default_rng(0).normal(0, 0.1, fs), fs)
+    with caplog.at_level("WARNING", logger="ouie.sim"):
+        simulate(load_scenario(small_scenario), tmp_path / "rec", audio_dir=audio, progress=False)
+    truth = json.loads((tmp_path / "rec" / "truth.json").read_text())
+    assert truth[0]["source"] == "gunshot/good.wav"
+    assert truth[1]["source"] == "synthetic"  # its only recording is broken
+    skipped = [r.getMessage() for r in caplog.records if "skipping" in r.getMessage()]
+    assert any("glass_break/broken.flac" in m for m in skipped)
+    assert any("traffic/broken.flac" in m for m in skipped)

@@ -30,9 +30,9 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import math
 from collections import Counter, OrderedDict, deque
 from dataclasses import dataclass, field
-from itertools import combinations
 
 import numpy as np
 
@@ -122,14 +122,12 @@ class Associator:
         self.recent_rejections: deque[tuple[str, str]] = deque(maxlen=100)
         self._candidates: list[_Candidate] = []
         self._seen_ids: OrderedDict[str, None] = OrderedDict()
-        spacing_m = max(
-            (
-                float(np.linalg.norm(a - b))
-                for a, b in combinations(self.positions_enu_m.values(), 2)
-            ),
-            default=0.0,
-        )
-        self._spacing_m = spacing_m
+        self._distance_m = {
+            (a, b): float(np.linalg.norm(pa - pb))
+            for a, pa in self.positions_enu_m.items()
+            for b, pb in self.positions_enu_m.items()
+        }
+        self._spacing_m = max(self._distance_m.values(), default=0.0)
 
     def window_ns(self, event_class: EventClass) -> int:
         """How long after its first onset a sound of this class may still be heard elsewhere,
@@ -263,29 +261,32 @@ class Associator:
         """The pairwise rule of the module docstring (classes, range, |Δt| ≤ d/c + slack)."""
         if not classes_compatible(a.class_, b.class_):
             return False
-        distance_m = float(
-            np.linalg.norm(self.positions_enu_m[a.sensor_id] - self.positions_enu_m[b.sensor_id])
-        )
+        distance_m = self._distance_m[a.sensor_id, b.sensor_id]
         range_m = self.config.range_m(a.class_, b.class_)
         if distance_m > 2.0 * range_m:
             return False
-        sigma_a, sigma_b = onset_sigmas_s([a, b], self.config)
+        sigma_s = math.hypot(
+            a.onset_uncertainty_s, b.onset_uncertainty_s, math.sqrt(2) * self.config.model_sigma_s
+        )
         slack_s = (
             min(distance_m, range_m) / self.config.speed_of_sound_mps
             + self.config.clock_tolerance_s
-            + 3.0 * float(np.hypot(sigma_a, sigma_b))
+            + 3.0 * sigma_s
         )
         return abs(a.onset_ns - b.onset_ns) <= slack_s * NS_PER_S
 
     def _locate(self, candidate: _Candidate, revision: int) -> Incident:
-        return locate_reports(
-            list(candidate.reports.values()),
-            self.positions_enu_m,
-            self.frame,
-            self.config,
-            incident_id=candidate.incident_id,
-            revision=revision,
-        )
+        """The candidate's incident; if the numerics fail (they should not), the error is
+        logged and counted and the incident is kept, placed at its first sensor (`single`)."""
+        reports = list(candidate.reports.values())
+        args = (self.positions_enu_m, self.frame, self.config)
+        try:
+            return locate_reports(reports, *args, candidate.incident_id, revision)
+        except (ValueError, ArithmeticError, np.linalg.LinAlgError):
+            self.stats.rejected["localization_failed"] += 1
+            log.exception("incident %s could not be located", candidate.incident_id)
+            first = min(reports, key=lambda r: r.onset_ns)
+            return locate_reports([first], *args, candidate.incident_id, revision)
 
     def _emit(self, candidate: _Candidate) -> list[Incident]:
         """Fuse a candidate whose window closed; emit it if enough sensors heard it."""

@@ -47,7 +47,7 @@ def locate(
     from ouie.fusion.batch import detect_recording, frame_for, fuse_reports
     from ouie.fusion.config import FusionConfig
 
-    err = Console(stderr=True)
+    err = _wide(Console(stderr=True))
     try:
         folder = RecordingFolder.read(recording_dir)
         fusion = load_yaml_config(config, FusionConfig) if config else FusionConfig()
@@ -74,12 +74,11 @@ def locate(
         for incident in incidents:
             print(incident.to_json())
     else:
-        out = Console()
-        out.print(_incident_table(incidents), width=max(out.width, 110))
+        _wide(Console()).print(_incident_table(incidents))
     evaluation = None
     if folder.truth is not None:
         evaluation = _evaluate(incidents, folder, frame, reports, associator.positions_enu_m)
-        err.print(_evaluation_table(evaluation), width=max(err.width, 110))
+        err.print(_evaluation_table(evaluation))
     if plot is not None:
         from ouie.fusion.plot import plot_incidents
 
@@ -95,6 +94,14 @@ def locate(
         err.print(f"plot written to {plot}")
     if failed:
         raise typer.Exit(1)
+
+
+def _wide(console: Console) -> Console:
+    """A console at least 110 columns wide, so the tables stay legible when piped (rich
+    assumes 80 columns without a terminal)."""
+    if console.width < 110:
+        console.width = 110
+    return console
 
 
 def _detector(backend: str, model: Path | None, err: Console) -> Detect:

@@ -89,7 +89,9 @@ def evaluate(
     baselines: dict[str, BaselineFn] | None = None,
 ) -> Evaluation:
     """Match each alerting true event to one incident (compatible class, onset within
-    MATCH_WINDOW_S, a fix preferred, then the closest onset) and score it.
+    MATCH_WINDOW_S; a fix preferred, then the most sensors — a real sound is heard widely, a
+    false alarm rarely —, then the closest onset; never by position, which would flatter the
+    errors) and score it.
 
     Inside-ellipse test: eᵀΣ⁻¹e ≤ χ²₂(0.95) with e the (east, north) error. Baselines, when given,
     are evaluated on the same reports as the matched fix.
@@ -112,7 +114,11 @@ def evaluate(
         if candidates:
             best = min(
                 candidates,
-                key=lambda i: (i.status != IncidentStatus.FIX, abs(i.onset_ns - event.onset_ns)),
+                key=lambda i: (
+                    i.status != IncidentStatus.FIX,
+                    -i.n_sensors,
+                    abs(i.onset_ns - event.onset_ns),
+                ),
             )
             used.add(best.incident_id)
             match.incident_id, match.status = best.incident_id, best.status

@@ -12,8 +12,9 @@ Statuses say how much the geometry allows (no fake points):
 from __future__ import annotations
 
 from enum import StrEnum
+from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, computed_field
+from pydantic import BaseModel, ConfigDict, Field, computed_field, model_validator
 
 from ouie.core.classes import ALERTING_CLASSES, EventClass
 from ouie.core.timebase import ns_to_iso
@@ -97,6 +98,14 @@ class Incident(BaseModel):
     report_ids: list[str] = Field(description="Every report associated with it (used or not).")
     score: float = Field(ge=0, le=1, description="Highest detector score among its reports.")
 
+    @model_validator(mode="before")
+    @classmethod
+    def _drop_derived(cls, data: Any) -> Any:
+        """Accept our own JSON back: `onset_utc` and `n_sensors` are derived, not inputs."""
+        if isinstance(data, dict):
+            return {k: v for k, v in data.items() if k not in ("onset_utc", "n_sensors")}
+        return data
+
     @computed_field  # type: ignore[prop-decorator]
     @property
     def onset_utc(self) -> str:
@@ -115,5 +124,11 @@ class Incident(BaseModel):
         return self.class_ in ALERTING_CLASSES
 
     def to_json(self) -> str:
-        """The wire form, with `class` as the field name."""
+        """The wire form, with `class` as the field name (and the derived `onset_utc`,
+        `n_sensors`, for people and dashboards)."""
         return self.model_dump_json(by_alias=True)
+
+    @classmethod
+    def from_json(cls, payload: str | bytes) -> Incident:
+        """Parse the wire form (raises pydantic.ValidationError naming the bad field)."""
+        return cls.model_validate_json(payload)

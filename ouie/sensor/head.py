@@ -82,7 +82,7 @@ class Head:
             "scale": self.scale.astype(np.float32),
             "n_layers": np.array(len(self.layers)),
             "threshold_classes": np.array([str(c) for c in self.thresholds]),
-            "threshold_values": np.array(list(self.thresholds.values()), np.float32),
+            "threshold_values": np.array(list(self.thresholds.values()), np.float64),
             "name": np.array(self.name),
         }
         for k, (weights, bias) in enumerate(self.layers):

@@ -54,6 +54,7 @@ def plot_scenario(scenario: Scenario, out_path: Path, *, note: str | None = None
         ax.annotate(f"{building.height_m:.0f} m", centre, ha="center", va="center", fontsize=6)
 
     sensors = frame.to_enu([s.lat for s in scenario.sensors], [s.lon for s in scenario.sensors])
+    arrow_m = max(np.ptp(sensors[:, 0]), np.ptp(sensors[:, 1]), 50.0) / 20.0
     ax.scatter(
         sensors[:, 0],
         sensors[:, 1],
@@ -85,7 +86,7 @@ def plot_scenario(scenario: Scenario, out_path: Path, *, note: str | None = None
             heading = np.radians(camera.heading_deg)
             ax.annotate(
                 "",
-                (east + 40 * np.sin(heading), north + 40 * np.cos(heading)),
+                (east + arrow_m * np.sin(heading), north + arrow_m * np.cos(heading)),
                 (east, north),
                 arrowprops={"arrowstyle": "->", "color": "#9467bd"},
             )

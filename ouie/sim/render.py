@@ -1,34 +1,40 @@
 """Render a scenario into a recording folder (DESIGN.md): one WAV per sensor, the sensors file,
 meta.json and truth.json.
 
-For every sensor the renderer builds the street background, then adds every scripted event as
-heard through its propagation paths (`ouie.sim.propagation`), shifted by the sensor's clock
-error, then adds the microphone's self-noise and clips at full scale. Each event is rendered on
-its own short segment in the frequency domain:
+For every sensor the renderer takes its background (`ouie.sim.background`), adds every
+scripted event as heard through its propagation paths (`ouie.sim.propagation`) and the street's
+reverberation tail, shifted by the sensor's clock error, then converts to 16-bit codes with the
+sensor's sensitivity error and clipping. Each event is rendered on its own short segment, in the
+frequency domain:
 
-  Y_j(f) = S(f) · Σ_paths |H_p(f)| · exp(−j·2π·f·(d_p − b)/fs),   d_p = (t_e + L_p/c + ε_j)·fs
+  Y_j(f) = S(f)·A(f) · [ Σ_p |H_p(f)|·e^(−j2πf(d_p − b)/fs)
+                        + g_t·|H_a(f)|·R_j(f)·e^(−j2πf(d_0 + δ − b)/fs) ],
+  d_p = (t_e + L_p/c + ε_j)·fs
 
-with S the source spectrum (Pa at 1 m), L_p the path length, ε_j the clock error of sensor j
-(offset + jitter) and b the integer sample where the segment starts. So delays are exact to a
-fraction of a sample and only event segments cost FFTs.
+with S the source spectrum (Pa at 1 m), A the converter's anti-aliasing taper, H_p the path
+responses (spreading, air absorption, diffraction), L_p the path lengths, ε_j the clock error of
+sensor j (offset + jitter), b the integer sample where the segment starts, and R_j the sensor's
+unit-energy reverberation tail of gain g_t, coloured by the first path's air absorption H_a,
+starting δ after the first arrival d_0. Delays are
+exact to a fraction of a sample and only event segments cost FFTs.
 """
 
 from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import shapely
 import soundfile
 from numpy.typing import ArrayLike, NDArray
-from scipy import fft, signal
+from scipy import fft
 
 from ouie.core.recording import RecordingFolder, SensorSite, sensors_geojson
 from ouie.core.timebase import NS_PER_S, iso_to_ns, ns_to_iso
+from ouie.sim.background import background_for
 from ouie.sim.propagation import (
     REVERB_PREDELAY_S,
     BuildingGeometry,
@@ -42,11 +48,9 @@ from ouie.sim.propagation import (
     street_reverb_gain,
     street_reverb_tail,
 )
-from ouie.sim.scenario import Background as BackgroundSettings
-from ouie.sim.scenario import Microphone, Scenario, ScriptedEvent
+from ouie.sim.scenario import Scenario, ScriptedEvent
 from ouie.sim.sources import (
     loudest_rms,
-    read_mono,
     recording_source,
     recordings_for,
     synthesize,
@@ -69,147 +73,6 @@ def stream(seed: int, kind: int, index: int = 0) -> np.random.Generator:
     return np.random.default_rng([seed, kind, index])
 
 
-def a_weighting_gain(frequency_hz: ArrayLike) -> FloatArray:
-    """IEC 61672-1 A-weighting as a pressure gain:
-    R_A(f) = 12194²·f⁴ / ((f² + 20.6²)·sqrt((f² + 107.7²)(f² + 737.9²))·(f² + 12194²)),
-    A(f) = R_A(f)·10^(2.0/20) (0 dB at 1 kHz)."""
-    f2 = np.asarray(frequency_hz, dtype=float) ** 2
-    r_a = (12194.0**2 * f2**2) / (
-        (f2 + 20.6**2) * np.sqrt((f2 + 107.7**2) * (f2 + 737.9**2)) * (f2 + 12194.0**2)
-    )
-    return np.asarray(r_a * 10.0 ** (2.0 / 20.0), dtype=float)
-
-
-STREET_NOISE_SOS_ORDER = 1
-"""Street noise: white noise through a 1st-order low-pass at `STREET_NOISE_CORNER_HZ` (−6 dB per
-octave above it) and a 2nd-order high-pass at 30 Hz: a traffic-like spectrum."""
-STREET_NOISE_CORNER_HZ = 400.0
-
-
-def street_noise_filter(sample_rate_hz: int) -> NDArray:
-    """Second-order sections of the street-noise colouring filter."""
-    low = signal.butter(
-        STREET_NOISE_SOS_ORDER, STREET_NOISE_CORNER_HZ, fs=sample_rate_hz, output="sos"
-    )
-    high = signal.butter(2, 30.0, "highpass", fs=sample_rate_hz, output="sos")
-    return np.concatenate([low, high])
-
-
-def a_weighted_rms_of_filtered_white(sos: NDArray, sample_rate_hz: int) -> float:
-    """A-weighted RMS of unit-variance white noise through `sos`: the noise power spreads evenly
-    over 0..fs/2, so P_A = mean over a uniform grid of |H(f)|²·A(f)²."""
-    frequency_hz, response = signal.sosfreqz(sos, worN=8192, fs=sample_rate_hz)
-    return float(np.sqrt(np.mean(np.abs(response) ** 2 * a_weighting_gain(frequency_hz) ** 2)))
-
-
-def a_weighted_rms(x: FloatArray, sample_rate_hz: int) -> float:
-    """A-weighted RMS of a signal via its spectrum (Parseval): sqrt(Σ|X_k|²·A(f_k)²·w_k)/N."""
-    spectrum = np.fft.rfft(x)
-    weights = np.full(spectrum.size, 2.0)
-    weights[0] = 1.0
-    if x.size % 2 == 0:
-        weights[-1] = 1.0
-    gain = a_weighting_gain(np.fft.rfftfreq(x.size, 1.0 / sample_rate_hz))
-    return float(np.sqrt(np.sum(weights * np.abs(spectrum * gain) ** 2)) / x.size)
-
-
-LOOP_SAMPLES = 2**20
-"""Length of a sensor's synthetic noise loop (65.5 s at 16 kHz): a long recording is made of
-randomly rolled copies, so noise costs one loop per sensor, not one draw per sample."""
-
-
-def looped(pick: Callable[[], NDArray], n_samples: int) -> NDArray[np.float32]:
-    """n_samples made of successive pieces from `pick()` (the last one cut)."""
-    out = np.empty(n_samples, dtype=np.float32)
-    filled = 0
-    while filled < n_samples:
-        piece = pick()
-        take = min(piece.size, n_samples - filled)
-        out[filled : filled + take] = piece[:take]
-        filled += take
-    return out
-
-
-MAX_BACKGROUND_CREST_DB = 8.0
-"""Largest loudest-10-ms-over-RMS ratio of a background recording, dB (steady sound only)."""
-
-
-def crest_db(x: FloatArray, sample_rate_hz: int) -> float:
-    """Loudest 10 ms RMS over the whole signal's RMS, dB: ≈ 0–6 dB for steady noise, far more
-    for a signal with a knock or a bang."""
-    rms = float(np.sqrt(np.mean(np.asarray(x, dtype=float) ** 2)))
-    return float(20.0 * np.log10(loudest_rms(x, sample_rate_hz) / rms)) if rms > 0 else np.inf
-
-
-@dataclass
-class Background:
-    """Makes each sensor's background: synthetic street noise or real recordings looped, plus
-    the microphone's white self-noise."""
-
-    level_dba: float
-    self_noise_db_spl: float
-    sample_rate_hz: int
-    recordings: list[NDArray[np.float32]] = field(default_factory=list)
-
-    def street_noise_loop(self, rng: np.random.Generator) -> NDArray[np.float32]:
-        """`LOOP_SAMPLES` of street noise (`street_noise_filter`) at unit A-weighted RMS."""
-        sos = street_noise_filter(self.sample_rate_hz)
-        white = rng.standard_normal(LOOP_SAMPLES, dtype=np.float32)
-        gain = 1.0 / a_weighted_rms_of_filtered_white(sos, self.sample_rate_hz)
-        return (signal.sosfilt(sos, white) * gain).astype(np.float32)
-
-    def render(self, n_samples: int, rng: np.random.Generator) -> NDArray[np.float32]:
-        """n_samples of pressure (Pa): the background at `level_dba` dB(A) (recordings in random
-        order, or rolled copies of a street-noise loop) plus self-noise (rolled white loop)."""
-        if self.recordings:
-            clips = self.recordings
-
-            def pick() -> NDArray:
-                return clips[rng.integers(len(clips))]
-        else:
-            loop = self.street_noise_loop(rng)
-
-            def pick() -> NDArray:
-                return np.roll(loop, rng.integers(loop.size))
-
-        out = looped(pick, n_samples)
-        out *= db_spl_to_pa(self.level_dba)
-        white = rng.standard_normal(LOOP_SAMPLES, dtype=np.float32)
-        white *= db_spl_to_pa(self.self_noise_db_spl)
-        out += looped(lambda: np.roll(white, rng.integers(white.size)), n_samples)
-        return out
-
-    @classmethod
-    def from_recordings(
-        cls,
-        settings: BackgroundSettings,
-        microphone: Microphone,
-        paths: list[Path],
-        limit: int = 48,
-    ) -> Background:
-        """A background looping up to `limit` steady recordings (loudest 10 ms within
-        `MAX_BACKGROUND_CREST_DB` of the clip's RMS: a knock or a bang in a loop would play at
-        every sensor, at random times, and look like events), each normalized to unit A-weighted
-        RMS with 10 ms fades at both ends (so joins do not click)."""
-        fs = microphone.sample_rate_hz
-        clips: list[NDArray[np.float32]] = []
-        fade = round(0.01 * fs)
-        for path in paths:
-            if len(clips) == limit:
-                break
-            clip = read_mono(path, fs)
-            if clip.size <= 2 * fade or crest_db(clip, fs) > MAX_BACKGROUND_CREST_DB:
-                continue
-            rms = a_weighted_rms(clip, fs)
-            if rms > 0.0:
-                clip = clip / rms
-                clip[:fade] *= np.linspace(0.0, 1.0, fade)
-                clip[-fade:] *= np.linspace(1.0, 0.0, fade)
-                clips.append(clip.astype(np.float32))
-        log.info("background: %d steady recordings of %d looped", len(clips), len(paths))
-        return cls(settings.level_dba, microphone.self_noise_db_spl, fs, clips)
-
-
 @dataclass
 class PairPlan:
     """One event heard at one sensor: its paths and the sensor's clock error for it."""
@@ -222,7 +85,8 @@ def event_source(
     event: ScriptedEvent, sample_rate_hz: int, rng: np.random.Generator, audio_dir: Path | None
 ) -> tuple[FloatArray, str]:
     """The event's source signal (normalized, see `ouie.sim.sources`) and where it came from:
-    'synthetic' or the recording's path."""
+    'synthetic' or the recording's path. A recording that cannot be used is skipped with a
+    warning and another one drawn; `auto` falls back to the built-in generator."""
     if event.source == "synthetic":
         candidates: list[Path] = []
     elif event.source == "auto":
@@ -237,17 +101,24 @@ def event_source(
             candidates = [given]
         else:
             raise FileNotFoundError(f"event at {event.time_s} s: source {event.source!r} not found")
-    if not candidates:
-        if event.source == "auto" and audio_dir is not None:
-            log.info("no recording of %s in %s: synthetic source", event.class_, audio_dir)
-        return synthesize(event.class_, sample_rate_hz, rng, event.duration_s), "synthetic"
-    chosen = candidates[rng.integers(len(candidates))]
-    name = (
-        str(chosen.relative_to(audio_dir))
-        if audio_dir and chosen.is_relative_to(audio_dir)
-        else str(chosen)
-    )
-    return recording_source(event.class_, chosen, sample_rate_hz), name
+    while candidates:
+        chosen = candidates.pop(int(rng.integers(len(candidates))))
+        try:
+            signal_1m = recording_source(event.class_, chosen, sample_rate_hz)
+        except (RuntimeError, OSError, ValueError) as error:  # unreadable, silent, broken
+            log.warning("event at %s s: skipping recording %s: %s", event.time_s, chosen, error)
+            continue
+        name = (
+            str(chosen.relative_to(audio_dir))
+            if audio_dir and chosen.is_relative_to(audio_dir)
+            else str(chosen)
+        )
+        return signal_1m, name
+    if event.source not in ("auto", "synthetic"):
+        raise ValueError(f"event at {event.time_s} s: no usable recording in {event.source!r}")
+    if event.source == "auto" and audio_dir is not None:
+        log.info("no recording of %s in %s: synthetic source", event.class_, audio_dir)
+    return synthesize(event.class_, sample_rate_hz, rng, event.duration_s), "synthetic"
 
 
 def sensor_clock_offsets_s(scenario: Scenario, seed: int) -> FloatArray:
@@ -418,6 +289,77 @@ def reverb_tail(scenario: Scenario, sensor_index: int, seed: int) -> ReverbTail 
     )
 
 
+MOVING_PATH_STEP_S = 0.25
+"""Step at which a moving source's paths round buildings are recomputed (then interpolated), s."""
+
+
+@dataclass
+class MovingSource:
+    """A source going in a straight line: rendered in the time domain, because its delay changes
+    while it sounds (the Doppler effect).
+
+    A sample emitted at τ (s after `time_s`) from P(τ) = P₀ + v·τ reaches sensor j at
+      t(τ) = t_e + τ + L_j(τ)/c + ε_j
+    with gain g_j(τ). L_j is the straight distance (exact, per sample) plus the extra length of
+    the diffracted path when a block is in the way, and g_j the first path's response at 1 kHz
+    (spreading, air absorption, diffraction), both taken every `MOVING_PATH_STEP_S` and
+    interpolated. The received signal on the file's sample grid is y(t) = s(τ(t))·g(τ(t)), with
+    τ(t) found by inverting the monotonic t(τ) (|v| < c) and s read by linear interpolation.
+    Simplified: no ground reflection, no reverberation tail, broadband path gains.
+    """
+
+    pressure_pa: FloatArray
+    time_s: float
+    start_enu: FloatArray
+    velocity_enu: FloatArray
+    sample_rate_hz: int
+
+    def render(
+        self,
+        sensor_enu: FloatArray,
+        clock_error_s: float,
+        buildings: BuildingGeometry | None,
+        scenario: Scenario,
+    ) -> tuple[int, FloatArray]:
+        """(first sample index, pressure segment) of this source at one sensor."""
+        fs, c = self.sample_rate_hz, scenario.weather.speed_of_sound_mps
+        tau = np.arange(self.pressure_pa.size) / fs
+        straight_m = np.linalg.norm(
+            self.start_enu + tau[:, None] * self.velocity_enu - sensor_enu, axis=1
+        )
+        coarse_tau = np.arange(0.0, tau[-1] + MOVING_PATH_STEP_S, MOVING_PATH_STEP_S)
+        extra_m, gain = [], []
+        weather = scenario.weather
+        alpha_1k = (
+            float(
+                air_absorption_db_per_m(
+                    1000.0, weather.air_temperature_c, weather.relative_humidity_pct
+                )
+            )
+            if scenario.propagation.air_absorption
+            else 0.0
+        )
+        positions = self.start_enu + coarse_tau[:, None] * self.velocity_enu
+        crossing = (
+            buildings.ground_tracks_cross(sensor_enu[:2], positions[:, :2])
+            if buildings
+            else np.zeros(coarse_tau.size, dtype=bool)
+        )
+        for position, crosses in zip(positions, crossing, strict=True):
+            paths = sound_paths(position, sensor_enu, buildings if crosses else None, 0.0)
+            path = min(paths, key=lambda p: p.length_m)
+            extra_m.append(path.length_m - float(np.linalg.norm(position - sensor_enu)))
+            response = path_response(path, np.array([1000.0]), c, np.array([alpha_1k]))
+            gain.append(float(response[0]))
+        length_m = straight_m + np.interp(tau, coarse_tau, extra_m)
+        arrival_s = self.time_s + tau + length_m / c + clock_error_s
+        first = int(np.ceil(arrival_s[0] * fs))
+        grid_s = np.arange(first, int(np.floor(arrival_s[-1] * fs)) + 1) / fs
+        emitted = np.interp(grid_s, arrival_s, tau)
+        samples = np.interp(emitted * fs, np.arange(self.pressure_pa.size), self.pressure_pa)
+        return first, samples * np.interp(emitted, coarse_tau, gain)
+
+
 def add_into(buffer: NDArray[np.float32], first: int, segment: FloatArray) -> None:
     """buffer[first : first + len(segment)] += segment, cropped to the buffer."""
     lo, hi = max(first, 0), min(first + segment.size, buffer.size)
@@ -438,34 +380,35 @@ def plan_pairs(
     scenario: Scenario,
     events_enu: FloatArray,
     sensors_enu: FloatArray,
+    event_times_s: list[float],
     clock_offsets_s: FloatArray,
     seed: int,
 ) -> list[list[PairPlan]]:
     """Paths and clock error of every (event, sensor) pair: plans[event][sensor]. The clock error
-    of a sensor for an event is its offset plus a Gaussian jitter draw of its `jitter_s`."""
+    of a sensor for an event is its offset, plus its drift times the true arrival time (after
+    the start), plus a Gaussian jitter draw of its `jitter_s`."""
     buildings = building_geometry(scenario)
     jitter_rng = stream(seed, RNG_JITTER)
-    jitter_s = np.array([(s.clock or scenario.clocks.default).jitter_s for s in scenario.sensors])
+    clocks = [s.clock or scenario.clocks.default for s in scenario.sensors]
+    jitter_s = np.array([clock.jitter_s for clock in clocks])
+    drift = np.array([clock.drift_ppm * 1e-6 for clock in clocks])
+    c = scenario.weather.speed_of_sound_mps
     plans = []
     gain = scenario.propagation.ground_reflection_gain
-    for source in events_enu:
-        draws = jitter_rng.standard_normal(len(sensors_enu)) * jitter_s
+    for source, time_s in zip(events_enu, event_times_s, strict=True):
+        jitter = jitter_rng.standard_normal(len(sensors_enu)) * jitter_s
         crossing = (
             buildings.ground_tracks_cross(source[:2], sensors_enu[:, :2])
             if buildings
             else np.zeros(len(sensors_enu), dtype=bool)
         )
-        plans.append(
-            [
-                PairPlan(
-                    sound_paths(source, sensor, buildings if crosses else None, gain),
-                    float(offset + draw),
-                )
-                for sensor, offset, draw, crosses in zip(
-                    sensors_enu, clock_offsets_s, draws, crossing, strict=True
-                )
-            ]
-        )
+        row = []
+        for j, (sensor, crosses) in enumerate(zip(sensors_enu, crossing, strict=True)):
+            paths = sound_paths(source, sensor, buildings if crosses else None, gain)
+            arrival_s = time_s + min(p.length_m for p in paths) / c
+            error_s = clock_offsets_s[j] + drift[j] * arrival_s + jitter[j]
+            row.append(PairPlan(paths, float(error_s)))
+        plans.append(row)
     return plans
 
 
@@ -509,19 +452,28 @@ def simulate(
     sensitivity_db = stream(seed, RNG_SENSITIVITY).normal(
         0.0, scenario.microphone.sensitivity_spread_db, len(scenario.sensors)
     )
-    plans = plan_pairs(scenario, events_enu, sensors_enu, offsets_s, seed)
+    plans = plan_pairs(
+        scenario, events_enu, sensors_enu, [e.time_s for e in events], offsets_s, seed
+    )
 
     sources: list[tuple[FloatArray, str]] = [
         event_source(e, fs, stream(seed, RNG_SOURCE, i), audio_dir) for i, e in enumerate(events)
     ]
-    spectra = []
-    for (signal_1m, _), event, pair_plans in zip(sources, events, plans, strict=True):
+    renderers: list[EventSpectrum | MovingSource] = []
+    for (signal_1m, _), event, pair_plans, position in zip(
+        sources, events, plans, events_enu, strict=True
+    ):
+        at_1m_pa = signal_1m * db_spl_to_pa(event.level_db_spl)
+        if event.moving:
+            velocity = np.array([*event.velocity_mps, 0.0])
+            renderers.append(MovingSource(at_1m_pa, event.time_s, position, velocity, fs))
+            continue
         spread_s = max(
             (max(p.length_m for p in pp.paths) - min(p.length_m for p in pp.paths)) / c
             for pp in pair_plans
         )
-        at_1m_pa = signal_1m * db_spl_to_pa(event.level_db_spl)
-        spectra.append(EventSpectrum.build(at_1m_pa, spread_s * fs, fs, scenario))
+        renderers.append(EventSpectrum.build(at_1m_pa, spread_s * fs, fs, scenario))
+    buildings = building_geometry(scenario)
 
     background = background_for(scenario, audio_dir)
     arrivals: list[dict[str, dict[str, object]]] = [{} for _ in events]
@@ -532,12 +484,18 @@ def simulate(
             reverb = reverb_tail(scenario, j, seed)
             # a more sensitive microphone reaches full scale at a lower SPL
             full_scale_db_spl = scenario.microphone.full_scale_db_spl - float(sensitivity_db[j])
-            for i, (event, spectrum) in enumerate(zip(events, spectra, strict=True)):
+            for i, (event, renderer) in enumerate(zip(events, renderers, strict=True)):
                 plan = plans[i][j]
-                arrival_samples = [
-                    (event.time_s + p.length_m / c + plan.clock_error_s) * fs for p in plan.paths
-                ]
-                first, segment = spectrum.render(plan.paths, arrival_samples, c, reverb)
+                if isinstance(renderer, MovingSource):
+                    first, segment = renderer.render(
+                        sensors_enu[j], plan.clock_error_s, buildings, scenario
+                    )
+                else:
+                    arrival_samples = [
+                        (event.time_s + p.length_m / c + plan.clock_error_s) * fs
+                        for p in plan.paths
+                    ]
+                    first, segment = renderer.render(plan.paths, arrival_samples, c, reverb)
                 add_into(pressure, first, segment)
                 arrivals[i][sensor.id] = arrival_record(
                     event, plan, segment, start_ns, c, fs, scenario, full_scale_db_spl
@@ -581,25 +539,6 @@ def simulate(
         ],
     )
     return RecordingFolder.read(out_dir)
-
-
-def background_for(scenario: Scenario, audio_dir: Path | None) -> Background:
-    """Synthetic street noise, or looped real recordings from `background.recordings_dir` or
-    from the `background.audio_folders` of `audio_dir`."""
-    settings, microphone = scenario.background, scenario.microphone
-    if settings.recordings_dir is not None:
-        paths = sorted(
-            p for p in settings.recordings_dir.iterdir() if p.suffix.lower() in (".flac", ".wav")
-        )
-    elif audio_dir is not None:
-        paths = [p for folder in settings.audio_folders for p in recordings_for(folder, audio_dir)]
-    else:
-        paths = []
-    if not paths:
-        return Background(
-            settings.level_dba, microphone.self_noise_db_spl, microphone.sample_rate_hz
-        )
-    return Background.from_recordings(settings, microphone, paths)
 
 
 def arrival_record(
@@ -648,6 +587,7 @@ def truth_record(
         "alerting": event.alerting,
         "source_level_db_spl": event.level_db_spl,
         "source": source_name,
+        **({"velocity_mps": list(event.velocity_mps)} if event.moving else {}),
         "arrivals": arrivals,
     }
 
@@ -689,7 +629,9 @@ def nlos_fractions(scenario: Scenario, near_m: float = 300.0) -> tuple[float, fl
         return 0.0, 0.0
     sensors_enu = enu_positions(scenario, scenario.sensors, [s.height_m for s in scenario.sensors])
     events_enu = enu_positions(scenario, scenario.events, [e.height_m for e in scenario.events])
-    plans = plan_pairs(scenario, events_enu, sensors_enu, np.zeros(len(sensors_enu)), scenario.seed)
+    times_s = [e.time_s for e in scenario.events]
+    offsets = np.zeros(len(sensors_enu))
+    plans = plan_pairs(scenario, events_enu, sensors_enu, times_s, offsets, scenario.seed)
     diffracted = np.array(
         [min(pp.paths, key=lambda p: p.length_m).diffracted for row in plans for pp in row]
     )

@@ -6,7 +6,8 @@ the YAML is the reviewable artefact, this script says how it was laid out:
 - the Tarentaize–Beaubrun–Couriot area west of the centre of Saint-Étienne (around 45.440 N,
   4.382 E), modelled as an approximate street grid rotated 15° (blocks ≈ 150 m × 130 m);
 - 50 sensors on facades and poles at street crossings (4–6 m high, 130–150 m apart), their
-  microphones' sensitivities off by σ = 1 dB;
+  microphones' sensitivities off by σ = 1 dB, clocks GPS-disciplined (offsets σ = 0.5 ms,
+  jitter 0.4 ms) except s17, on NTP only (offset 4 ms, jitter 2 ms, drift 5 ppm);
 - 6 PTZ cameras at 8 m on main crossings, pan zero along the street;
 - street reverberation: a diffuse tail of T60 = 0.8 s after every arrival (critical distance
   15 m, 0.05 dB/m excess decay), standing in for the facades' reflections;
@@ -15,7 +16,7 @@ the YAML is the reviewable artefact, this script says how it was laid out:
 - a 10-minute evening script (21 June, the Fête de la musique): gunshots (single and bursts),
   explosions, screams and glass breaks among the distractors that cause real false alarms
   (fireworks, door slams, car horns, a jackhammer, people talking, street music, traffic,
-  a car alarm) and a passing siren.
+  a car alarm) and a siren driving along a street at 12 m/s.
 """
 
 from __future__ import annotations
@@ -70,6 +71,20 @@ LEVEL_RANGE_DB_SPL: dict[str, tuple[float, float]] = {
 SOURCE_HEIGHT_M = {"glass_break": 1.0, "explosion": 0.5, "fireworks": 0.3, "traffic": 0.5}
 
 
+SIREN_TIME_S = 432.0
+SIREN_START = (1, 2)
+"""The siren starts at this crossing and drives east along the grid at `SIREN_SPEED_MPS`."""
+SIREN_SPEED_MPS = 12.0
+
+
+def siren_velocity_mps() -> tuple[float, float]:
+    """(east, north) velocity of the siren along the grid's east street, m/s."""
+    a = np.radians(ROTATION_DEG)
+    return round(SIREN_SPEED_MPS * float(np.cos(a)), 2), round(
+        SIREN_SPEED_MPS * float(np.sin(a)), 2
+    )
+
+
 def grid_to_enu(i: float, j: float) -> tuple[float, float]:
     """Street-grid coordinates (crossing i east, j north, centred) → ENU metres."""
     x = (i - (GRID_SHAPE[0] - 1) / 2) * STREET_SPACING_M[0]
@@ -105,7 +120,8 @@ def sensors(rng: np.random.Generator) -> list[str]:
         lat, lon = enu_to_lat_lon(e + rng.uniform(-8, 8), north + rng.uniform(-8, 8))
         height = round(float(rng.uniform(4.0, 6.0)), 1)
         lines.append(f"  - {{id: s{n:02d}, lat: {lat}, lon: {lon}, height_m: {height}}}")
-    lines[16] = lines[16][:-1] + ", clock: {offset_s: 0.004, jitter_s: 0.002}}  # NTP-only clock"
+    # s17 keeps time by NTP only: a 4 ms offset, 2 ms jitter and 5 ppm of drift
+    lines[16] = lines[16][:-1] + ", clock: {offset_s: 0.004, jitter_s: 0.002, drift_ppm: 5.0}}"
     return lines
 
 
@@ -150,7 +166,7 @@ def buildings(rng: np.random.Generator) -> list[str]:
 
 def events(rng: np.random.Generator) -> list[str]:
     """The alerting script, then distractors at random street points and times at least 2 s
-    clear of any alerting onset; a siren passing at 440 s."""
+    clear of any alerting onset; a siren driving past from 432 s."""
     script: list[tuple[float, str, tuple[float, float], float | None, float | None]] = []
     alerting_times = []
     for time_s, name, repeats, interval_s in ALERTING_SCRIPT:
@@ -171,11 +187,12 @@ def events(rng: np.random.Generator) -> list[str]:
                 else None
             )
             script.append((time_s, name, street_point(rng), duration, None))
-    script.append((440.0 - 8.0, "siren", street_point(rng), 20.0, None))
+    script.append((SIREN_TIME_S, "siren", enu_to_lat_lon(*grid_to_enu(*SIREN_START)), 20.0, None))
     lines = []
     for time_s, name, (lat, lon), duration_s, level_db in sorted(script):
         extra = f", duration_s: {duration_s}" if duration_s else ""
         extra += f", source_level_db_spl: {level_db}" if level_db else ""
+        extra += f", velocity_mps: {list(siren_velocity_mps())}" if name == "siren" else ""
         height = SOURCE_HEIGHT_M.get(name, 1.5)
         lines.append(
             f"  - {{time_s: {time_s}, class: {name}, lat: {lat}, lon: {lon}, "

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 
 from ouie.core.classes import ALERTING_CLASSES
@@ -42,10 +43,20 @@ class Origin(_Strict):
 
 
 class ClockModel(_Strict):
-    """A sensor clock's error: a constant offset plus Gaussian jitter per timestamped event."""
+    """A sensor clock's error at true time t after the start: offset + drift·t, plus Gaussian
+    jitter drawn per timestamped event."""
 
-    offset_s: float = Field(default=0.0, description="Constant clock offset (sensor − true), s.")
+    offset_s: float = Field(
+        default=0.0, description="Clock offset at the start (sensor − true), s."
+    )
     jitter_s: float = Field(default=0.0003, ge=0, description="1-σ timestamp jitter, s.")
+    drift_ppm: float = Field(
+        default=0.0,
+        ge=-1000.0,
+        le=1000.0,
+        description="Rate error of the clock between synchronizations, parts per million "
+        "(a free-running crystal: 1–50 ppm).",
+    )
 
 
 class SensorSpec(SensorSite):
@@ -57,7 +68,9 @@ class SensorSpec(SensorSite):
 class Clocks(_Strict):
     """Sensor clocks: a default model, and a random offset spread drawn per sensor."""
 
-    default: ClockModel = Field(default_factory=ClockModel)
+    default: ClockModel = Field(
+        default_factory=ClockModel, description="Clock model of sensors without their own."
+    )
     offset_spread_s: float = Field(
         default=0.0, ge=0, description="1-σ of a random per-sensor offset added to the default."
     )
@@ -67,8 +80,8 @@ class CameraSite(_Strict):
     """A PTZ camera's mounting in the scenario (the cameras concern adds ONVIF details)."""
 
     id: str = Field(min_length=1, description="Camera id.")
-    lat: float = Field(ge=-90, le=90)
-    lon: float = Field(ge=-180, le=180)
+    lat: float = Field(ge=-90, le=90, description="Latitude, degrees WGS84.")
+    lon: float = Field(ge=-180, le=180, description="Longitude, degrees WGS84.")
     height_m: float = Field(default=6.0, gt=0, description="Mount height above ground, m.")
     heading_deg: float = Field(
         default=0.0, ge=0, lt=360, description="Bearing of pan zero, degrees from north, clockwise."
@@ -172,8 +185,8 @@ class ScriptedEvent(_Strict):
     """One sound in the script, at a known time and place."""
 
     time_s: float = Field(ge=0, description="Emission time after the scenario start, s.")
-    lat: float = Field(ge=-90, le=90)
-    lon: float = Field(ge=-180, le=180)
+    lat: float = Field(ge=-90, le=90, description="Source latitude, degrees WGS84.")
+    lon: float = Field(ge=-180, le=180, description="Source longitude, degrees WGS84.")
     height_m: float = Field(default=1.5, description="Source height above ground, m.")
     class_: str = Field(
         alias="class",
@@ -191,6 +204,11 @@ class ScriptedEvent(_Strict):
     duration_s: float | None = Field(
         default=None, gt=0, description="Length of a sustained synthetic source, s (siren, ...)."
     )
+    velocity_mps: tuple[float, float] = Field(
+        default=(0.0, 0.0),
+        description="Source velocity (east, north), m/s: a moving source (a siren, a car) goes "
+        "in a straight line from its position at `time_s` (Doppler, changing paths).",
+    )
 
     model_config = ConfigDict(extra="forbid", populate_by_name=True)
 
@@ -201,6 +219,13 @@ class ScriptedEvent(_Strict):
             return source
         resolved = resolve_against_config_dir(Path(source), info)
         return str(resolved) if resolved is not None and resolved.exists() else source
+
+    @field_validator("velocity_mps")
+    @classmethod
+    def _slower_than_sound(cls, velocity: tuple[float, float]) -> tuple[float, float]:
+        if float(np.hypot(*velocity)) >= 100.0:
+            raise ValueError("a source faster than 100 m/s is not a street sound")
+        return velocity
 
     @model_validator(mode="after")
     def _known_class(self) -> ScriptedEvent:
@@ -221,6 +246,11 @@ class ScriptedEvent(_Strict):
         return DEFAULT_LEVEL_DB_SPL[self.class_]
 
     @property
+    def moving(self) -> bool:
+        """True when the source has a velocity."""
+        return self.velocity_mps != (0.0, 0.0)
+
+    @property
     def alerting(self) -> bool:
         """True for classes that raise incidents (gunshot, explosion, scream, glass_break)."""
         return self.class_ in ALERTING_CLASSES
@@ -231,20 +261,28 @@ class Scenario(_Strict):
 
     name: str = Field(description="Short name.")
     description: str = Field(default="", description="What the scenario shows.")
-    origin: Origin
+    origin: Origin = Field(description="Origin of the local ENU frame (ground at the origin).")
     start_utc: str = Field(default="2026-06-21T21:00:00Z", description="UTC of sample 0.")
     duration_s: float = Field(default=60.0, gt=0, description="Length of the recording, s.")
     seed: int = Field(default=0, description="Random seed: the same seed gives the same files.")
     sensors: list[SensorSpec] = Field(default_factory=list, description="Inline sensors.")
     sensors_file: Path | None = Field(default=None, description="Or a sensors GeoJSON file.")
-    cameras: list[CameraSite] = Field(default_factory=list)
-    buildings: list[Building] = Field(default_factory=list)
-    weather: Weather = Field(default_factory=Weather)
-    background: Background = Field(default_factory=Background)
-    clocks: Clocks = Field(default_factory=Clocks)
-    events: list[ScriptedEvent] = Field(default_factory=list)
-    microphone: Microphone = Field(default_factory=Microphone)
-    propagation: Propagation = Field(default_factory=Propagation)
+    cameras: list[CameraSite] = Field(default_factory=list, description="PTZ cameras.")
+    buildings: list[Building] = Field(
+        default_factory=list, description="Building blocks that block and diffract sound."
+    )
+    weather: Weather = Field(default_factory=Weather, description="Air temperature, humidity.")
+    background: Background = Field(
+        default_factory=Background, description="Street background noise."
+    )
+    clocks: Clocks = Field(default_factory=Clocks, description="Sensor clock errors.")
+    events: list[ScriptedEvent] = Field(default_factory=list, description="The event script.")
+    microphone: Microphone = Field(
+        default_factory=Microphone, description="The sensors' microphone and converter."
+    )
+    propagation: Propagation = Field(
+        default_factory=Propagation, description="Which propagation effects are rendered."
+    )
 
     @field_validator("sensors_file")
     @classmethod

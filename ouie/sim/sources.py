@@ -198,11 +198,12 @@ def _glass_break(rng: np.random.Generator, fs: int, duration_s: float | None) ->
 
 def _siren(rng: np.random.Generator, fs: int, duration_s: float | None) -> FloatArray:
     """French two-tone siren ('deux tons'): 435 Hz and 488 Hz alternating every 0.6 s, odd
-    harmonics (square-like)."""
+    harmonics (square-like), 20 ms fade-in and 50 ms fade-out."""
     t = _time(duration_s or DEFAULT_DURATION_S["siren"], fs)
     high = (t // 0.6) % 2 == 1
     f0 = np.where(high, 488.0, 435.0) * (1.0 + 0.002 * rng.standard_normal())
-    return _harmonic_tone(f0, fs, [1.0, 0, 1 / 3, 0, 1 / 5, 0, 1 / 7, 0, 1 / 9])
+    tone = _harmonic_tone(f0, fs, [1.0, 0, 1 / 3, 0, 1 / 5, 0, 1 / 7, 0, 1 / 9])
+    return tone * _envelope(t.size, fs, 0.02, 0.05)
 
 
 def _alarm(rng: np.random.Generator, fs: int, duration_s: float | None) -> FloatArray:

@@ -120,21 +120,44 @@ class LocalMosquitto:
         self.host, self.port = "127.0.0.1", port or free_port()
         self.conf = write_mosquitto_config(folder, self.port, accounts, keep_current_user=True)
         self._process: subprocess.Popen[bytes] | None = None
+        self._port_fixed = port is not None
 
     def start(self, timeout_s: float = 10.0) -> None:
-        """Start the broker and wait until it listens."""
-        log_file = (self.folder / "mosquitto.log").open("ab")
-        self._process = subprocess.Popen(
-            [self.binary, "-c", str(self.conf)], stdout=log_file, stderr=subprocess.STDOUT
-        )
+        """Start the broker and wait until it listens.
+
+        Ports are drawn free but another program may take one first: a broker that cannot bind
+        exits at once, so it must still run a moment after the port answers; when the port was
+        drawn here and is taken, a new one is drawn (at the first start only).
+        """
+        for _attempt in range(5):
+            if self._start_once(timeout_s):
+                return
+            if self._port_fixed:
+                break
+            self.port = free_port()
+            self.conf = write_mosquitto_config(
+                self.folder, self.port, self.accounts, keep_current_user=True
+            )
+        log_text = (self.folder / "mosquitto.log").read_text(errors="replace")
+        raise RuntimeError(f"mosquitto could not start on port {self.port}: {log_text[-2000:]}")
+
+    def _start_once(self, timeout_s: float) -> bool:
+        """One start on `self.port`; False when the broker exited (port taken)."""
+        with (self.folder / "mosquitto.log").open("ab") as log_file:
+            self._process = subprocess.Popen(
+                [self.binary, "-c", str(self.conf)], stdout=log_file, stderr=subprocess.STDOUT
+            )
         deadline = time.monotonic() + timeout_s
         while time.monotonic() < deadline:
             if self._process.poll() is not None:
-                log_text = (self.folder / "mosquitto.log").read_text(errors="replace")
-                raise RuntimeError(f"mosquitto exited at start: {log_text[-2000:]}")
+                return False
             with socket.socket() as probe:
                 if probe.connect_ex((self.host, self.port)) == 0:
-                    return
+                    time.sleep(0.3)  # a broker that failed to bind has exited by now
+                    if self._process.poll() is not None:
+                        return False
+                    self._port_fixed = True  # restarts keep the port, as a real broker does
+                    return True
             time.sleep(0.02)
         raise TimeoutError(f"mosquitto did not listen on {self.host}:{self.port}")
 
