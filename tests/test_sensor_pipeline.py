@@ -116,10 +116,13 @@ def test_hysteresis_opens_at_threshold_and_releases_below_ratio() -> None:
                 out[i, siren] = self.script[round(w[0])]
             return WindowScores(out, np.zeros(len(windows), np.float32))
 
-    config = DetectorConfig(backend="builtin", hop_s=0.5, release_ratio=0.6)
     hop = round(0.5 * SAMPLE_RATE_HZ)
     samples = np.zeros(hop * 9 + 15_600, np.float32)
     samples[::hop] = np.arange(len(samples[::hop]), dtype=np.float32)  # window k starts with k
+    config = DetectorConfig(backend="builtin", hop_s=0.5, release_ratio=0.6, min_windows={})
     events = SensorPipeline(config, scorer=Scripted()).events(samples)
     spans = [(e.start_s, round(e.end_s, 3)) for e in events]
     assert spans == [(0.5, 1.5 + 0.975), (2.5, 2.5 + 0.975)]
+    # a siren must last two windows by default: the lone window at 2.5 s raises nothing
+    default = SensorPipeline(DetectorConfig(hop_s=0.5, release_ratio=0.6), scorer=Scripted())
+    assert [(e.start_s, round(e.end_s, 3)) for e in default.events(samples)] == [(0.5, 2.475)]

@@ -4,9 +4,12 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
+
+if TYPE_CHECKING:
+    from rich.progress import Progress
 
 from ouie.sensor.config import Backend
 
@@ -166,7 +169,7 @@ def sensor(
     typer.echo(f"sensor {settings.sensor_id}: source ended, {sent} reports", err=True)
 
 
-def _progress():
+def _progress() -> Progress:
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
 
     return Progress(

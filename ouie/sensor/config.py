@@ -49,6 +49,16 @@ class DetectorConfig(BaseModel):
         description="Per-class score threshold that opens an event; classes left out use the "
         "detector's calibrated default.",
     )
+    min_windows: dict[EventClass, int] = Field(
+        default_factory=lambda: {
+            EventClass.EXPLOSION: 2,
+            EventClass.SCREAM: 2,
+            EventClass.SIREN: 2,
+            EventClass.ALARM: 2,
+        },
+        description="Per-class minimum event length in windows (sustained sounds: 2, so a lone "
+        "window cannot raise them); classes left out: 1.",
+    )
     release_ratio: float = Field(
         default=0.6,
         gt=0.0,

@@ -5,7 +5,8 @@ Per window, a speech-dominated window is silenced (speech is never a target) and
 alerting classes and fireworks, only the best-scoring class keeps its score (gunshot *or*
 explosion, not both); siren and alarm are context and stand alone. Per class, hysteresis turns
 window scores into events: an event opens when the score reaches the class threshold T and goes
-on while it stays ≥ release_ratio · T. Each closed event gets a sample-accurate onset
+on while it stays ≥ release_ratio · T; sustained classes must last `min_windows` windows. Each
+closed event gets a sample-accurate onset
 (`ouie.sensor.onset`), its peak level and its span.
 
 The same engine serves files (`SensorPipeline.events`/`reports`: one block then flush) and live
@@ -108,7 +109,8 @@ class EventStream:
         if self._next_window == 0 and self._n_samples > 0:
             n_tail = max(n_tail, 1)
         events = self._score_windows(n_tail, pad=True)
-        events += [self._close(c, e) for c, e in list(self._open.items())]
+        for event_class, event in self._open.items():
+            events += self._close_if_long_enough(event_class, event)
         self._open.clear()
         return sorted(events, key=lambda e: e.onset_s)
 
@@ -144,11 +146,19 @@ class EventStream:
                     current.last_window = k
                     current.score = max(current.score, score)
                     continue
-                closed.append(self._close(event_class, current))
+                closed += self._close_if_long_enough(event_class, current)
                 del self._open[event_class]
             if score >= threshold:
                 self._open[event_class] = _OpenEvent(k, k, score)
         return closed
+
+    def _close_if_long_enough(
+        self, event_class: EventClass, event: _OpenEvent
+    ) -> list[DetectedEvent]:
+        n_windows = event.last_window - event.first_window + 1
+        if n_windows < self.config.min_windows.get(event_class, 1):
+            return []
+        return [self._close(event_class, event)]
 
     def _close(self, event_class: EventClass, event: _OpenEvent) -> DetectedEvent:
         span_start = event.first_window * self.hop

@@ -18,13 +18,16 @@ from pathlib import Path
 
 import numpy as np
 
+from ouie.audio.io import SAMPLE_RATE_HZ
 from ouie.core.classes import EventClass
+from ouie.core.report import ModelId
+from ouie.sensor.config import Backend, DetectorConfig
 from ouie.sensor.dataset import NONE_LABEL, TRAINED_CLASSES, LabelledClip
 from ouie.sensor.evaluation import EvalResult, evaluate
 from ouie.sensor.features import VARIANTS, FeatureTable
 from ouie.sensor.head import Head
-from ouie.sensor.pipeline import gate_and_compete
-from ouie.sensor.scoring import EVENT_CLASSES, WindowScores
+from ouie.sensor.pipeline import EventStream
+from ouie.sensor.scoring import WindowScores
 from ouie.sensor.yamnet import N_EMBEDDING, grouped_scores, speech_scores
 
 HEAD_LABELS: tuple[str, ...] = (*TRAINED_CLASSES, NONE_LABEL)
@@ -41,7 +44,6 @@ HEAD_THRESHOLDS: dict[EventClass, float] = {
 """One threshold for the trained classes, chosen among 0.5/0.7/0.8/0.9/0.95 on out-of-fold
 results (best macro F1; so the CV figures are slightly optimistic about it)."""
 N_FOLDS = 5
-SPEECH_GATE = 0.5
 
 
 def training_rows(table: FeatureTable, train_clips: np.ndarray) -> np.ndarray:
@@ -87,24 +89,37 @@ def fit_head(
     )
 
 
-def window_class_scores(head: Head, features: np.ndarray) -> np.ndarray:
-    """Gated, competing class scores of feature rows, exactly as the pipeline computes them."""
-    embeddings, audioset = features[:, :N_EMBEDDING], features[:, N_EMBEDDING:]
-    class_scores = head.class_scores(embeddings, audioset, grouped_scores(audioset))
-    return gate_and_compete(WindowScores(class_scores, speech_scores(audioset)), SPEECH_GATE)
+class ReplayScorer:
+    """A backend that replays precomputed window scores (so that clip decisions go through the
+    pipeline's own gate, competition and hysteresis)."""
+
+    description = "replay"
+
+    def __init__(self, head: Head, features: np.ndarray) -> None:
+        embeddings, audioset = features[:, :N_EMBEDDING], features[:, N_EMBEDDING:]
+        self.class_scores = head.class_scores(embeddings, audioset, grouped_scores(audioset))
+        self.speech = speech_scores(audioset)
+        self.default_thresholds = dict(head.thresholds)
+        self.model_id = ModelId(name=head.name, sha256=head.sha256)
+        self._next = 0
+
+    def score(self, windows: np.ndarray) -> WindowScores:
+        rows = slice(self._next, self._next + len(windows))
+        self._next += len(windows)
+        return WindowScores(self.class_scores[rows], self.speech[rows])
 
 
 def clip_predictions(head: Head, table: FeatureTable, clip_ids: np.ndarray) -> list[str]:
-    """Per clip: the class whose best window clears its threshold with the highest score."""
-    scores = window_class_scores(head, table.features)
-    thresholds = np.array([head.thresholds[c] for c in EVENT_CLASSES])
+    """Per clip: the class of its best-scoring event as `EventStream` finds it."""
+    config = DetectorConfig(backend=Backend.BUILTIN)  # the sensor defaults; scorer replayed
+    hop = round(config.hop_s * SAMPLE_RATE_HZ)
     predictions = []
     for clip_id in clip_ids:
-        best = scores[table.clip == clip_id].max(axis=0)
-        over = np.where(best >= thresholds, best, -1.0)
-        predictions.append(
-            EVENT_CLASSES[int(np.argmax(over))].value if over.max() >= 0 else NONE_LABEL
-        )
+        features = table.features[table.clip == clip_id]
+        engine = EventStream(ReplayScorer(head, features), config)
+        events = engine.feed(np.zeros(len(features) * hop, np.float32)) + engine.flush()
+        best = max(events, key=lambda e: e.score, default=None)
+        predictions.append(best.event_class.value if best else NONE_LABEL)
     return predictions
 
 
