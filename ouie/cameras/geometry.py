@@ -58,11 +58,6 @@ def hfov_to_frame_deg(radius_m: float, distance_m: float, margin: float = 1.0) -
     return min(hfov, MAX_FRAMING_HFOV_DEG)
 
 
-def vfov_deg(hfov: float, width_px: int, height_px: int) -> float:
-    """Vertical FOV of a pinhole image: tan(vfov/2) = tan(hfov/2) · H/W."""
-    return float(2.0 * np.degrees(np.arctan(np.tan(np.radians(hfov) / 2.0) * height_px / width_px)))
-
-
 def zoom_for_hfov(camera: CameraConfig, hfov: float) -> float:
     """ONVIF zoom in [0, 1] giving `hfov`, by piecewise-linear interpolation of the camera's
     zoom calibration (clamped to the widest/narrowest view)."""

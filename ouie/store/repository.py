@@ -172,11 +172,6 @@ class Store:
             return False
         return True
 
-    def has_report(self, report_id: str) -> bool:
-        """Whether a report with this id is stored."""
-        with self.session() as session:
-            return session.get(Report, report_id) is not None
-
     def report_ids(self, sensor_id: str | None = None) -> set[str]:
         """Ids of stored reports (of one sensor when given)."""
         query = select(Report.report_id)

@@ -29,8 +29,3 @@ def sensor_of(topic: str) -> str | None:
     if len(parts) == 5 and parts[0] + "/" + parts[1] == PREFIX and parts[2] == "sensors":
         return parts[3]
     return None
-
-
-def topic_kind(topic: str) -> str | None:
-    """'reports' or 'status' for a sensor topic, None otherwise."""
-    return topic.rsplit("/", 1)[-1] if sensor_of(topic) is not None else None
