@@ -6,8 +6,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import time
-from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -29,7 +27,7 @@ from ouie.fusion.config import FusionConfig
 from ouie.store.repository import Store
 from ouie.transport.bus import InProcessBus
 from ouie.transport.topics import reports_topic
-from tests.builders import make_report
+from tests.builders import make_report, wait_until
 
 FRAME = LocalFrame(45.4397, 4.3872, 500.0)
 CORNERS_M = [(-120.0, -100.0), (130.0, -90.0), (110.0, 120.0), (-100.0, 110.0)]
@@ -53,15 +51,6 @@ def reports_from(source_en_m: tuple[float, float], emitted_ns: int) -> list[Even
         onset = emitted_ns + round(distance_m / c * NS_PER_S)
         reports.append(make_report(f"s{k + 1}", onset_ns=onset, onset_uncertainty_s=0.0003))
     return reports
-
-
-def wait_until(condition: Callable[[], bool], timeout_s: float = 20.0) -> bool:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if condition():
-            return True
-        time.sleep(0.05)
-    return False
 
 
 def test_reports_to_located_incident_to_moved_camera(tmp_path: Path) -> None:

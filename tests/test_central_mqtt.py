@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import threading
 import time
+from functools import partial
 from pathlib import Path
 
 from ouie.central.service import CentralService
@@ -16,16 +17,10 @@ from ouie.transport.broker import CENTRAL_USER, LocalMosquitto
 from ouie.transport.mqtt import MqttBus
 from ouie.transport.outbox import Outbox, SensorUplink
 from ouie.transport.topics import INCIDENTS_TOPIC, status_topic
+from tests import builders
 from tests.builders import SITES, FakeFusion, make_report
 
-
-def wait_until(condition, timeout_s: float = 30.0) -> bool:  # type: ignore[no-untyped-def]
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if condition():
-            return True
-        time.sleep(0.05)
-    return False
+wait_until = partial(builders.wait_until, timeout_s=30.0)  # broker restarts: longer waits
 
 
 def test_no_report_lost_across_a_broker_restart(

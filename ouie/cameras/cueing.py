@@ -145,7 +145,7 @@ class CueController:
     async def cue(self, target: CueTarget) -> CueOutcome:
         """Handle an incident: nothing in `off`, a pending suggestion in `suggest`, a move in
         `auto`. Audits the cue and any mask refusal or clipping."""
-        subject = f"incident:{target.incident_id}" if target.incident_id else "incident:"
+        subject = f"incident:{target.incident_id}"
         if self.config.mode is CueMode.OFF:
             return CueOutcome(CueStatus.OFF, message="cue mode is off: no camera is moved")
         decision = self.plan(target)

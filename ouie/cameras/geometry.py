@@ -148,6 +148,12 @@ class PtzPosition:
         )
 
 
+def focal_length_px(hfov_deg: float | NDArray[np.float64], width_px: float) -> NDArray[np.float64]:
+    """Pinhole focal length in pixels of an image `width_px` wide: f_px = (W/2)/tan(hfov/2)
+    (element-wise for an array of hfovs)."""
+    return np.asarray((width_px / 2.0) / np.tan(np.radians(hfov_deg) / 2.0))
+
+
 def project_points(
     points_enu: NDArray[np.float64],
     camera_enu: Vec3,
@@ -161,7 +167,7 @@ def project_points(
     forward, right, up = camera_basis(view.bearing_deg, view.tilt_deg)
     rel = np.atleast_2d(points_enu) - camera_enu
     depth = rel @ forward
-    focal_px = (width_px / 2.0) / np.tan(np.radians(view.hfov_deg) / 2.0)
+    focal_px = focal_length_px(view.hfov_deg, width_px)
     safe = np.where(depth > 1e-6, depth, 1e-6)
     cols = width_px / 2.0 + focal_px * (rel @ right) / safe
     rows = height_px / 2.0 - focal_px * (rel @ up) / safe
@@ -174,7 +180,7 @@ def pixel_rays(
     """Direction vectors (…, 3) through pixel centres (col, row) (inverse of `project_points`):
     d = f + ((col − W/2)/f_px)·r − ((row − H/2)/f_px)·u."""
     forward, right, up = camera_basis(view.bearing_deg, view.tilt_deg)
-    focal_px = (width_px / 2.0) / np.tan(np.radians(view.hfov_deg) / 2.0)
+    focal_px = focal_length_px(view.hfov_deg, width_px)
     dx = (np.asarray(cols) - width_px / 2.0) / focal_px
     dy = (np.asarray(rows) - height_px / 2.0) / focal_px
     return forward + dx[..., None] * right - dy[..., None] * up
@@ -215,7 +221,7 @@ def ground_footprints(
     rows = np.concatenate([np.zeros_like(t), t * h, np.full_like(t, h), (1 - t) * h])
     bearings = np.array([v.bearing_deg for v in views], dtype=float)
     tilts = np.array([v.tilt_deg for v in views], dtype=float)
-    focal_px = (w / 2.0) / np.tan(np.radians([v.hfov_deg for v in views]) / 2.0)
+    focal_px = focal_length_px(np.array([v.hfov_deg for v in views]), w)
     forward, right, up = camera_basis(bearings, tilts)
     dx = (cols - w / 2.0)[None, :] / focal_px[:, None]
     dy = (rows - h / 2.0)[None, :] / focal_px[:, None]

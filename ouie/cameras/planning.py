@@ -248,7 +248,7 @@ def _candidate_views(camera: CameraConfig, framed: View) -> list[tuple[View, Mas
         hfovs.append(hfovs[-1] * 0.8)
     if hfovs[-1] > camera.narrowest_hfov_deg:
         hfovs.append(camera.narrowest_hfov_deg)
-    views = [(View(framed.bearing_deg, framed.tilt_deg, framed.hfov_deg), MaskDecision.CLEAR)]
+    views = [(framed, MaskDecision.CLEAR)]
     views += [
         (View(framed.bearing_deg, framed.tilt_deg, h), MaskDecision.CLIPPED_ZOOM) for h in hfovs[1:]
     ]

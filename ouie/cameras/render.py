@@ -18,7 +18,15 @@ import shapely
 from numpy.typing import NDArray
 from PIL import Image, ImageDraw
 
-from ouie.cameras.geometry import Vec3, View, camera_basis, ground_hits, pixel_rays, project_points
+from ouie.cameras.geometry import (
+    Vec3,
+    View,
+    camera_basis,
+    focal_length_px,
+    ground_hits,
+    pixel_rays,
+    project_points,
+)
 from ouie.cameras.planning import BuildingShape, MaskShape, blocking_building
 
 NEAR_PLANE_M = 0.5
@@ -181,7 +189,7 @@ def _draw_mark(
     if blocking_building(camera_enu, point, scene.buildings) is not None:
         return
     forward, _, _ = camera_basis(view.bearing_deg, view.tilt_deg)
-    focal_px = (size[0] / 2.0) / np.tan(np.radians(view.hfov_deg) / 2.0)
+    focal_px = focal_length_px(view.hfov_deg, size[0])
     radius = max(6.0, focal_px * 2.0 / float((point - camera_enu) @ forward))
     draw.ellipse(
         (col - radius, row - radius, col + radius, row + radius), outline=(230, 20, 20), width=3

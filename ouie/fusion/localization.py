@@ -79,21 +79,21 @@ def locate_reports(
     }
     if len(ordered) >= 3:
         return _fix_incident(ordered, positions_enu_m, frame, config, common)
-    first = min(ordered, key=lambda r: r.onset_ns)
     if len(ordered) == 2:
         return _hyperbola_incident(ordered, positions_enu_m, frame, config, common)
-    site = positions_enu_m[first.sensor_id]
+    (only,) = ordered
+    site = positions_enu_m[only.sensor_id]
     lat, lon, _ = frame.to_wgs84(site[0], site[1], site[2])
     return Incident(
         **common,
         status=IncidentStatus.SINGLE,
-        onset_ns=first.onset_ns,
+        onset_ns=only.onset_ns,
         lat=float(lat),
         lon=float(lon),
         east_m=float(site[0]),
         north_m=float(site[1]),
         uncertainty_m=config.single_sensor_radius_m,
-        sensors_used=[first.sensor_id],
+        sensors_used=[only.sensor_id],
     )
 
 

@@ -61,6 +61,11 @@ class TdoaFix:
     chi2: float
 
     @property
+    def theta(self) -> Array:
+        """θ = (east_m, north_m, emission_s) as an array (a start for a refit)."""
+        return np.array([self.east_m, self.north_m, self.emission_s])
+
+    @property
     def covariance_en_m2(self) -> Array:
         """2×2 covariance of (east, north), m²."""
         return self.covariance[:2, :2]
@@ -383,7 +388,7 @@ def consensus_fix(
     fix = subset_fix(theta, used, *data)
     keep_at_least = max(3, -(-len(onsets_s) // 2))
     while not is_consistent(fix, config) and used.sum() > keep_at_least:
-        current = np.array([fix.east_m, fix.north_m, fix.emission_s])
+        current = fix.theta
         fixes = []
         for left_out in np.flatnonzero(used):
             subset = used.copy()
@@ -403,8 +408,9 @@ def widened_if_unverified(
     if fix.dof > 1:
         return fix
     widened = np.hypot(sigmas_s[fix.used], config.unverified_sigma_s[max(fix.dof, 0)])
-    theta = np.array([fix.east_m, fix.north_m, fix.emission_s])
-    jac = residual_jacobian(theta, sensors_enu_m[fix.used], widened, config.source_height_m, c_mps)
+    jac = residual_jacobian(
+        fix.theta, sensors_enu_m[fix.used], widened, config.source_height_m, c_mps
+    )
     covariance = np.asarray(np.linalg.pinv(jac.T @ jac), dtype=np.float64)
     return replace(fix, covariance=covariance)
 

@@ -16,7 +16,14 @@ from pathlib import Path
 from ouie.core.report import EventReport
 from ouie.core.timebase import now_ns
 from ouie.transport.bus import AckCallback, Bus
-from ouie.transport.topics import OFFLINE, ONLINE, REPORTS_QOS, reports_topic, status_topic
+from ouie.transport.topics import (
+    OFFLINE,
+    ONLINE,
+    REPORTS_QOS,
+    STATUS_QOS,
+    reports_topic,
+    status_topic,
+)
 
 
 class Outbox:
@@ -105,7 +112,9 @@ class SensorUplink:
 
     def publish_status(self, status: str) -> None:
         """Publish the retained status (best effort: a status is state, not an event)."""
-        self._bus.publish(status_topic(self.sensor_id), status.encode(), qos=1, retain=True)
+        self._bus.publish(
+            status_topic(self.sensor_id), status.encode(), qos=STATUS_QOS, retain=True
+        )
 
     def pending(self) -> int:
         """Reports not yet acknowledged by the broker (on disk)."""
