@@ -85,6 +85,11 @@ class Store:
         with Session(self.engine, expire_on_commit=False) as session, session.begin():
             yield session
 
+    def _count(self, model: type[Base]) -> int:
+        """Number of rows of `model`'s table."""
+        with self.session() as session:
+            return int(session.scalar(select(func.count()).select_from(model)) or 0)
+
     # -- sensors ---------------------------------------------------------------------------
     def sync_sensors(self, sites: Iterable[SensorSite]) -> None:
         """Insert new sensors and update the position of known ones (status is kept)."""
@@ -182,8 +187,7 @@ class Store:
 
     def count_reports(self) -> int:
         """Number of stored reports."""
-        with self.session() as session:
-            return int(session.scalar(select(func.count()).select_from(Report)) or 0)
+        return self._count(Report)
 
     def get_reports(self, report_ids: Iterable[str]) -> list[Report]:
         """The stored reports among `report_ids`, by onset."""
@@ -236,8 +240,7 @@ class Store:
 
     def count_incidents(self) -> int:
         """Number of stored incidents."""
-        with self.session() as session:
-            return int(session.scalar(select(func.count()).select_from(Incident)) or 0)
+        return self._count(Incident)
 
     # -- cues ------------------------------------------------------------------------------
     def add_cue(
