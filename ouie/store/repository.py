@@ -318,7 +318,7 @@ class Store:
                 "a dismissal needs a reason (fireworks, construction, vehicle, "
                 "other); confirm and escalate take none"
             )
-        reason = DismissReason(reason) if reason is not None else None
+        reason_text = str(DismissReason(reason)) if reason is not None else None
         at_ns = now_ns() if at_ns is None else at_ns
         with self.session() as session:
             incident = session.get(Incident, incident_id)
@@ -328,13 +328,13 @@ class Store:
             row = Disposition(
                 incident_id=incident_id,
                 action=str(action),
-                reason=str(reason) if reason else None,
+                reason=reason_text,
                 note=note,
                 actor=actor,
                 at_ns=at_ns,
             )
             session.add(row)
-            details = {"action": str(action), "reason": str(reason) if reason else None}
+            details = {"action": str(action), "reason": reason_text}
             if note:
                 details["note"] = note
             self.audit.append(
