@@ -15,6 +15,7 @@ from sqlalchemy import text
 from ouie.core.audit import AuditEvent
 from ouie.store.audit import GENESIS_HASH, entry_hash, read_jsonl, verify_chain
 from ouie.store.repository import Store
+from tests.builders import store_url
 
 json_values = st.recursive(
     st.none()
@@ -31,12 +32,7 @@ json_values = st.recursive(
 @pytest.fixture(params=["sqlite", "postgresql"])
 def chain_store(request: pytest.FixtureRequest, tmp_path: Path) -> Store:
     """A store holding 10 audit entries (seq 1…10)."""
-    url = (
-        f"sqlite:///{tmp_path / 'audit.db'}"
-        if request.param == "sqlite"
-        else request.getfixturevalue("postgres_url")
-    )
-    store = Store.open(url)
+    store = Store.open(store_url(request, tmp_path, "audit.db"))
     for k in range(10):
         store.audit(
             AuditEvent(
