@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 import threading
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -30,7 +31,7 @@ json_values = st.recursive(
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
-def chain_store(request: pytest.FixtureRequest, tmp_path: Path) -> Store:
+def chain_store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]:
     """A store holding 10 audit entries (seq 1…10)."""
     store = Store.open(store_url(request, tmp_path, "audit.db"))
     for k in range(10):
@@ -42,7 +43,8 @@ def chain_store(request: pytest.FixtureRequest, tmp_path: Path) -> Store:
                 details={"pan_deg": 10.5 * k, "why": "incident", "k": k},
             )
         )
-    return store
+    yield store
+    store.close()
 
 
 def test_intact_chain_verifies(chain_store: Store) -> None:
