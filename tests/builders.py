@@ -5,8 +5,11 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable
+from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
+
+import pytest
 
 from ouie.central.service import CueOutcome
 from ouie.core.recording import SensorSite
@@ -122,3 +125,12 @@ def wait_until(condition: Callable[[], bool], timeout_s: float = 20.0) -> bool:
             return True
         time.sleep(0.05)
     return False
+
+
+def store_url(request: pytest.FixtureRequest, tmp_path: Path, filename: str) -> str:
+    """The database URL for a fixture parametrised over ["sqlite", "postgresql"]: a SQLite file
+    `filename` in `tmp_path`, or a fresh database from the `postgres_url` fixture."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / filename}"
+    url: str = request.getfixturevalue("postgres_url")
+    return url

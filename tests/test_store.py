@@ -21,7 +21,7 @@ from ouie.store.models import Base
 from ouie.store.records import DismissReason, DispositionAction, IncidentRecord, Role
 from ouie.store.repository import Store
 from ouie.store.retention import NS_PER_DAY, RetentionPolicy, purge
-from tests.builders import make_report
+from tests.builders import make_report, store_url
 
 T0 = iso_to_ns("2026-06-21T21:00:00Z")
 
@@ -29,11 +29,7 @@ T0 = iso_to_ns("2026-06-21T21:00:00Z")
 @pytest.fixture(params=["sqlite", "postgresql"])
 def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]:
     """A freshly migrated store on each backend."""
-    if request.param == "sqlite":
-        url = f"sqlite:///{tmp_path / 'ouie.db'}"
-    else:
-        url = request.getfixturevalue("postgres_url")
-    opened = Store.open(url)
+    opened = Store.open(store_url(request, tmp_path, "ouie.db"))
     yield opened
     opened.close()
 

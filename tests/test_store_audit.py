@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 import threading
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -15,6 +16,7 @@ from sqlalchemy import text
 from ouie.core.audit import AuditEvent
 from ouie.store.audit import GENESIS_HASH, entry_hash, read_jsonl, verify_chain
 from ouie.store.repository import Store
+from tests.builders import store_url
 
 json_values = st.recursive(
     st.none()
@@ -29,14 +31,9 @@ json_values = st.recursive(
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
-def chain_store(request: pytest.FixtureRequest, tmp_path: Path) -> Store:
+def chain_store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]:
     """A store holding 10 audit entries (seq 1…10)."""
-    url = (
-        f"sqlite:///{tmp_path / 'audit.db'}"
-        if request.param == "sqlite"
-        else request.getfixturevalue("postgres_url")
-    )
-    store = Store.open(url)
+    store = Store.open(store_url(request, tmp_path, "audit.db"))
     for k in range(10):
         store.audit(
             AuditEvent(
@@ -46,7 +43,8 @@ def chain_store(request: pytest.FixtureRequest, tmp_path: Path) -> Store:
                 details={"pan_deg": 10.5 * k, "why": "incident", "k": k},
             )
         )
-    return store
+    yield store
+    store.close()
 
 
 def test_intact_chain_verifies(chain_store: Store) -> None:

@@ -163,7 +163,10 @@ class VirtualPtzCamera:
     @property
     def view(self) -> View:
         """The current view in degrees (bearing, tilt, hfov)."""
-        position = self.position
+        return self._view_at(self.position)
+
+    def _view_at(self, position: PtzPosition) -> View:
+        """The view in degrees (bearing, tilt, hfov) at ONVIF `position`."""
         pan = onvif_to_pan(self.config, position.pan)
         return View(
             (self.config.heading_deg + pan) % 360.0,
@@ -188,7 +191,8 @@ class VirtualPtzCamera:
 
     def snapshot_png(self) -> bytes:
         """The PNG the camera would show now."""
-        view, position = self.view, self.position
+        position = self.position
+        view = self._view_at(position)
         pan = onvif_to_pan(self.config, position.pan)
         caption = (
             f"{self.config.id}  pan {pan:+.1f}°  tilt {view.tilt_deg:+.1f}°  "

@@ -33,10 +33,11 @@ def create_app(service: CentralService, title: str = "ouie central") -> FastAPI:
         except Exception:
             database_ok = False
         sensors = central.store.list_sensors() if database_ok else []
+        bus_connected = central.bus.connected
         body: dict[str, Any] = {
-            "status": "ok" if database_ok and central.bus.connected else "degraded",
+            "status": "ok" if database_ok and bus_connected else "degraded",
             "database": database_ok,
-            "bus_connected": central.bus.connected,
+            "bus_connected": bus_connected,
             "sensors_total": len(sensors),
             "sensors_online": sum(s.online for s in sensors),
         }

@@ -97,11 +97,9 @@ class CentralService:
         self.metrics = CentralMetrics()
         self.sensors = {site.id: site for site in sensors}
         self.validation = validation or ValidationSettings()
-        self.heartbeat_timeout_s, self.retention, self.tick_s = (
-            heartbeat_timeout_s,
-            retention,
-            tick_s,
-        )
+        self.heartbeat_timeout_s = heartbeat_timeout_s
+        self.retention = retention
+        self.tick_s = tick_s
         self._incidents = incidents
         self._fusion_lock = threading.Lock()
         self._listeners: list[ServiceListener] = []

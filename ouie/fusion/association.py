@@ -148,20 +148,19 @@ class Associator:
             self._reject(report, f"unknown sensor id {report.sensor_id!r}", "unknown_sensor")
             return self.poll(now_ns)
         out: list[Incident] = []
+        deadline_ns = report.onset_ns + self.window_ns(report.class_)
         candidate = self._best_candidate(report)
         if candidate is None:
             candidate = _Candidate(
                 reports={report.sensor_id: report},
-                deadline_ns=report.onset_ns + self.window_ns(report.class_),
+                deadline_ns=deadline_ns,
                 incident_id=_incident_id(report),
             )
             self._candidates.append(candidate)
             out += self._evict_if_full()
         else:
             candidate.reports[report.sensor_id] = report
-            candidate.deadline_ns = min(
-                candidate.deadline_ns, report.onset_ns + self.window_ns(report.class_)
-            )
+            candidate.deadline_ns = min(candidate.deadline_ns, deadline_ns)
             if candidate.emitted is not None:
                 out += self._update(candidate)
         return out + self.poll(now_ns)

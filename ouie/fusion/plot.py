@@ -41,15 +41,14 @@ def plot_incidents(
     ax_map.scatter(sites[:, 0], sites[:, 1], marker="^", s=40, c="tab:blue", label="sensor")
     for sensor_id, site in positions_enu_m.items():
         ax_map.annotate(sensor_id, site[:2], fontsize=6, xytext=(3, 3), textcoords="offset points")
-    truth_en = {}
-    for index, event in enumerate(truth or []):
-        truth_en[index] = frame.to_enu(event.lat, event.lon, frame.origin_height_m)[:2]
+    truth = truth or []
+    truth_en = [frame.to_enu(e.lat, e.lon, frame.origin_height_m)[:2] for e in truth]
     for alerting, style in ((True, {"s": 60, "c": "k"}), (False, {"s": 25, "c": "silver"})):
         points = np.array(
             [
                 en
-                for i, en in truth_en.items()
-                if ((truth or [])[i].class_ in ALERTING_CLASSES) == alerting
+                for event, en in zip(truth, truth_en, strict=True)
+                if (event.class_ in ALERTING_CLASSES) == alerting
             ]
         )
         if len(points):

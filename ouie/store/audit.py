@@ -115,6 +115,14 @@ def entry_dict(entry: AuditEntry) -> dict[str, Any]:
     }
 
 
+def _head_in(session: Session) -> tuple[int, str]:
+    """(seq, hash) of the last entry seen by `session`, (0, GENESIS_HASH) when empty."""
+    last = session.execute(
+        select(AuditEntry.seq, AuditEntry.hash).order_by(AuditEntry.seq.desc()).limit(1)
+    ).first()
+    return (last[0], last[1]) if last else (0, GENESIS_HASH)
+
+
 class AuditChain:
     """Appends `AuditEvent`s to the chain in the database and verifies or exports it.
 
@@ -144,10 +152,8 @@ class AuditChain:
 
     @staticmethod
     def _append_in(session: Session, event: AuditEvent) -> AuditEntry:
-        last = session.execute(
-            select(AuditEntry.seq, AuditEntry.hash).order_by(AuditEntry.seq.desc()).limit(1)
-        ).first()
-        seq, prev_hash = (last[0] + 1, last[1]) if last else (1, GENESIS_HASH)
+        last_seq, prev_hash = _head_in(session)
+        seq = last_seq + 1
         content = {"seq": seq, **event.model_dump(mode="json")}
         content["details"] = json.loads(canonical_json(content["details"]))
         entry = AuditEntry(**content, prev_hash=prev_hash, hash=entry_hash(content, prev_hash))
@@ -165,10 +171,7 @@ class AuditChain:
     def head(self) -> tuple[int, str]:
         """(seq, hash) of the last entry, (0, GENESIS_HASH) when empty: publish it to anchor."""
         with Session(self._engine) as session:
-            last = session.execute(
-                select(AuditEntry.seq, AuditEntry.hash).order_by(AuditEntry.seq.desc()).limit(1)
-            ).first()
-        return (last[0], last[1]) if last else (0, GENESIS_HASH)
+            return _head_in(session)
 
     def last(self, actions: Iterable[str], subject: str) -> dict[str, Any] | None:
         """The latest entry with one of `actions` about `subject`, or None."""

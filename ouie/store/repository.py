@@ -85,6 +85,11 @@ class Store:
         with Session(self.engine, expire_on_commit=False) as session, session.begin():
             yield session
 
+    def _count(self, model: type[Base]) -> int:
+        """Number of rows of `model`'s table."""
+        with self.session() as session:
+            return int(session.scalar(select(func.count()).select_from(model)) or 0)
+
     # -- sensors ---------------------------------------------------------------------------
     def sync_sensors(self, sites: Iterable[SensorSite]) -> None:
         """Insert new sensors and update the position of known ones (status is kept)."""
@@ -182,8 +187,7 @@ class Store:
 
     def count_reports(self) -> int:
         """Number of stored reports."""
-        with self.session() as session:
-            return int(session.scalar(select(func.count()).select_from(Report)) or 0)
+        return self._count(Report)
 
     def get_reports(self, report_ids: Iterable[str]) -> list[Report]:
         """The stored reports among `report_ids`, by onset."""
@@ -236,8 +240,7 @@ class Store:
 
     def count_incidents(self) -> int:
         """Number of stored incidents."""
-        with self.session() as session:
-            return int(session.scalar(select(func.count()).select_from(Incident)) or 0)
+        return self._count(Incident)
 
     # -- cues ------------------------------------------------------------------------------
     def add_cue(
@@ -315,7 +318,7 @@ class Store:
                 "a dismissal needs a reason (fireworks, construction, vehicle, "
                 "other); confirm and escalate take none"
             )
-        reason = DismissReason(reason) if reason is not None else None
+        reason_text = str(DismissReason(reason)) if reason is not None else None
         at_ns = now_ns() if at_ns is None else at_ns
         with self.session() as session:
             incident = session.get(Incident, incident_id)
@@ -325,13 +328,13 @@ class Store:
             row = Disposition(
                 incident_id=incident_id,
                 action=str(action),
-                reason=str(reason) if reason else None,
+                reason=reason_text,
                 note=note,
                 actor=actor,
                 at_ns=at_ns,
             )
             session.add(row)
-            details = {"action": str(action), "reason": str(reason) if reason else None}
+            details = {"action": str(action), "reason": reason_text}
             if note:
                 details["note"] = note
             self.audit.append(

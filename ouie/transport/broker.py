@@ -118,9 +118,13 @@ class LocalMosquitto:
             raise FileNotFoundError("mosquitto is not installed (apt-get install mosquitto)")
         self.binary, self.folder, self.accounts = binary, folder, dict(accounts)
         self.host, self.port = "127.0.0.1", port or free_port()
-        self.conf = write_mosquitto_config(folder, self.port, accounts, keep_current_user=True)
+        self.conf = self._write_config()
         self._process: subprocess.Popen[bytes] | None = None
         self._port_fixed = port is not None
+
+    def _write_config(self) -> Path:
+        """Write the broker's files for the current port; the path of mosquitto.conf."""
+        return write_mosquitto_config(self.folder, self.port, self.accounts, keep_current_user=True)
 
     def start(self, timeout_s: float = 10.0) -> None:
         """Start the broker and wait until it listens.
@@ -135,9 +139,7 @@ class LocalMosquitto:
             if self._port_fixed:
                 break
             self.port = free_port()
-            self.conf = write_mosquitto_config(
-                self.folder, self.port, self.accounts, keep_current_user=True
-            )
+            self.conf = self._write_config()
         log_text = (self.folder / "mosquitto.log").read_text(errors="replace")
         raise RuntimeError(f"mosquitto could not start on port {self.port}: {log_text[-2000:]}")
 
