@@ -19,12 +19,14 @@ $(VENV)/.installed-dev: $(BIN)/python pyproject.toml
 
 # YAMNet for the demo: the copy beside the checkout when there is one (development machines),
 # else from its publisher; without either, the demo runs the built-in detector and says so.
+# Real recordings beside the checkout, when present, voice the simulated events.
 YAMNET_SOURCE := $(if $(wildcard ../shared/models/yamnet.tflite),--from-file ../shared/models/yamnet.tflite,)
+DEMO_AUDIO := $(if $(wildcard ../shared/audio/labels.csv),--audio-dir ../shared/audio,)
 DEMO_ARGS ?=
 
 demo: $(VENV)/.installed
 	-$(BIN)/ouie models pull yamnet $(YAMNET_SOURCE)
-	$(BIN)/ouie demo $(DEMO_ARGS)
+	$(BIN)/ouie demo $(DEMO_AUDIO) $(DEMO_ARGS)
 
 system-deps:
 	bash scripts/system-deps.sh

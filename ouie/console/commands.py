@@ -118,6 +118,13 @@ def demo(
     detector: Annotated[
         Backend, typer.Option(help="The sensors' detector: yamnet, builtin, or auto.")
     ] = Backend.AUTO,
+    audio_dir: Annotated[
+        Path | None,
+        typer.Option(
+            help="Real recordings, one folder per class (e.g. ../shared/audio), for the "
+            "simulated events; default: synthetic sources."
+        ),
+    ] = None,
 ) -> None:
     """A Saint-Étienne evening on a live map: simulated sensors, detection, location, virtual
     cameras and the operators' console, in one process on 127.0.0.1."""
@@ -144,6 +151,7 @@ def demo(
             auto_cue=auto_cue,
             port=port,
             detector=DetectorConfig(backend=detector, model_path=model),
+            audio_dir=audio_dir,
         )
     except ValidationError as error:
         console.print(f"[red]{describe_validation_error(error, 'ouie demo')}[/red]")

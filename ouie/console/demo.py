@@ -15,6 +15,7 @@ summarises counts and cue latencies (`--summary FILE` writes them as JSON).
 
 from __future__ import annotations
 
+import hashlib
 import os
 import secrets
 import threading
@@ -95,6 +96,11 @@ class DemoOptions(BaseModel):
     )
     cache_dir: Path | None = Field(
         default=None, description="Where rendered scenarios are kept; None: the ouie cache."
+    )
+    audio_dir: Path | None = Field(
+        default=None,
+        description="Folder-per-class real recordings for the events and background "
+        "(e.g. ../shared/audio); None: the simulator's synthetic sources.",
     )
     block_s: float = Field(default=0.5, gt=0, le=5, description="Audio block per step, s.")
 
@@ -223,13 +229,20 @@ def cache_root(options: DemoOptions) -> Path:
     return cache_dir() / "demo"
 
 
-def prepare_recording(scenario: Scenario, duration_s: float, root: Path) -> RecordingFolder:
-    """The scenario rendered for `duration_s` (cached by name, seed and duration: the same
-    seed gives the same files, so a second run starts at once)."""
-    folder = root / f"{scenario.name}-seed{scenario.seed}-{duration_s:g}s"
+def prepare_recording(
+    scenario: Scenario, duration_s: float, root: Path, audio_dir: Path | None = None
+) -> RecordingFolder:
+    """The scenario rendered for `duration_s` (cached under a digest of the scenario, the
+    duration and the audio folder: the same inputs give the same files, so a second run starts
+    at once, and an edited scenario is rendered anew)."""
+    inputs = (
+        f"{scenario.model_dump_json()}|{duration_s:g}|{audio_dir.resolve() if audio_dir else ''}"
+    )
+    digest = hashlib.sha256(inputs.encode()).hexdigest()[:12]
+    folder = root / f"{scenario.name}-{duration_s:g}s-{digest}"
     if (folder / "truth.json").is_file():
         return RecordingFolder.read(folder)
-    return simulate(scenario, folder, duration_s=duration_s, progress=True)
+    return simulate(scenario, folder, audio_dir=audio_dir, duration_s=duration_s, progress=True)
 
 
 def create_logins(store: Store) -> list[DemoLogin]:
@@ -275,7 +288,7 @@ def running_demo(options: DemoOptions, work_dir: Path) -> Iterator[tuple[DemoRun
     and the cameras file."""
     scenario = load_scenario(options.scenario)
     duration_s = min(options.duration_s or scenario.duration_s, scenario.duration_s)
-    recording = prepare_recording(scenario, duration_s, cache_root(options))
+    recording = prepare_recording(scenario, duration_s, cache_root(options), options.audio_dir)
     clock = ReplayClock(recording.start_ns, options.speed)
     pipeline = SensorPipeline(options.detector)  # fails here, before anything runs, without a model
     if options.auto_cue:
