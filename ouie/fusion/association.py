@@ -18,9 +18,11 @@ too small to predict, the one with most members. Otherwise the report opens a ne
 This keeps the shots of a burst (0.6 s apart, heard 2 s apart across a network) apart.
 
 A candidate is fused and emitted when its waiting window closes: first onset + min(max sensor
-spacing, R)/c + window_margin_s, compared with the caller's clock `now_ns`. Emitted incidents
-accept late reports for late_report_grace_s and are re-emitted with revision + 1 when a late
-report improves them.
+spacing, R)/c + window_margin_s, compared with the caller's clock `now_ns`, or earlier, as a
+provisional incident, as soon as it is trustworthy (`provisional_incidents`: at least
+`provisional_min_sensors` members whose fix is consistent, the same test that lets a candidate
+predict). Emitted incidents keep accepting reports until the window closes plus
+late_report_grace_s and are re-emitted with revision + 1 when a report improves them.
 
 Memory is bounded: at most max_open_incidents candidates (the oldest is fused early, never lost)
 and max_remembered_report_ids report ids for de-duplication.
@@ -76,7 +78,6 @@ class _Candidate:
     deadline_ns: int
     incident_id: str
     emitted: Incident | None = None
-    expires_ns: int = 0
     prediction: tuple[frozenset[str], int, TdoaFix] | None = None
     """Cached (member report ids, reference ns of its times, fix) of the members' fix."""
 
@@ -164,6 +165,8 @@ class Associator:
             )
             if candidate.emitted is not None:
                 out += self._update(candidate)
+            elif self._trustworthy(candidate):
+                out += self._emit(candidate)
         return out + self.poll(now_ns)
 
     def poll(self, now_ns: int) -> list[Incident]:
@@ -172,8 +175,9 @@ class Associator:
         for candidate in self._candidates:
             if candidate.emitted is None and candidate.deadline_ns <= now_ns:
                 out += self._emit(candidate)
+        grace_ns = round(self.config.late_report_grace_s * NS_PER_S)
         self._candidates = [
-            c for c in self._candidates if c.emitted is None or c.expires_ns > now_ns
+            c for c in self._candidates if c.emitted is None or c.deadline_ns + grace_ns > now_ns
         ]
         return out
 
@@ -215,12 +219,20 @@ class Associator:
         (sigma,) = onset_sigmas_s([report], self.config)
         return self.config.clock_tolerance_s + 3.0 * float(sigma)
 
-    def _onset_miss_s(self, report: EventReport, candidate: _Candidate) -> float | None:
-        """How far the report's onset tᵣ misses what the candidate's members predict at its
-        sensor, s: |tᵣ − (τ + ‖p − s‖/c)| − 3·σ_pred from their fix (p, τ), where
-        σ_pred² = g Σ gᵀ, g = (∂t/∂x, ∂t/∂y, 1), floored at 0; a late miss up to
-        max_nlos_delay_s counts as 0 (an NLOS path). None (no opinion) when the candidate has
-        too few members, or their own fix is not consistent (a prediction not to trust)."""
+    def _trustworthy(self, candidate: _Candidate) -> bool:
+        """Whether a waiting candidate may be emitted before its window closes: provisional
+        incidents are on, it has provisional_min_sensors members or more, and their fix is
+        consistent (see `_members_fix`)."""
+        return (
+            self.config.provisional_incidents
+            and len(candidate.reports) >= self.config.provisional_min_sensors
+            and self._members_fix(candidate) is not None
+        )
+
+    def _members_fix(self, candidate: _Candidate) -> tuple[int, TdoaFix] | None:
+        """(reference ns of its times, fix) of all the candidate's members, cached per member
+        set; None when they are fewer than PREDICTING_MEMBERS, or their fix rejects one of them
+        or fails the χ² test (`is_consistent`): a fix not to trust."""
         if len(candidate.reports) < PREDICTING_MEMBERS:
             return None
         key = frozenset(r.report_id for r in candidate.reports.values())
@@ -238,6 +250,18 @@ class Associator:
         _, reference_ns, fix = candidate.prediction
         if not (fix.used.all() and is_consistent(fix, self.config)):
             return None
+        return reference_ns, fix
+
+    def _onset_miss_s(self, report: EventReport, candidate: _Candidate) -> float | None:
+        """How far the report's onset tᵣ misses what the candidate's members predict at its
+        sensor, s: |tᵣ − (τ + ‖p − s‖/c)| − 3·σ_pred from their fix (p, τ), where
+        σ_pred² = g Σ gᵀ, g = (∂t/∂x, ∂t/∂y, 1), floored at 0; a late miss up to
+        max_nlos_delay_s counts as 0 (an NLOS path). None (no opinion) when the members give
+        no fix to trust (`_members_fix`)."""
+        members_fix = self._members_fix(candidate)
+        if members_fix is None:
+            return None
+        reference_ns, fix = members_fix
         site = self.positions_enu_m[report.sensor_id]
         delta = np.array(
             [fix.east_m - site[0], fix.north_m - site[1], self.config.source_height_m - site[2]]
@@ -289,12 +313,10 @@ class Associator:
             return locate_reports([first], *args, candidate.incident_id, revision)
 
     def _emit(self, candidate: _Candidate) -> list[Incident]:
-        """Fuse a candidate whose window closed; emit it if enough sensors heard it."""
+        """Fuse a candidate whose window closed (or that is trustworthy early); emit it if
+        enough sensors heard it."""
         incident = self._locate(candidate, revision=1)
         candidate.emitted = incident
-        candidate.expires_ns = candidate.deadline_ns + round(
-            self.config.late_report_grace_s * NS_PER_S
-        )
         if incident.n_sensors + len(incident.sensors_rejected) < self.config.min_sensors:
             return []
         self.stats.incidents_emitted += 1
