@@ -221,18 +221,23 @@ class Associator:
 
     def _trustworthy(self, candidate: _Candidate) -> bool:
         """Whether a waiting candidate may be emitted before its window closes: provisional
-        incidents are on, it has provisional_min_sensors members or more, and their fix is
-        consistent (see `_members_fix`)."""
+        incidents are on and the members' fix (`_members_fix`) uses provisional_min_sensors
+        of them or more."""
+        if not self.config.provisional_incidents:
+            return False
+        members_fix = self._members_fix(candidate)
         return (
-            self.config.provisional_incidents
-            and len(candidate.reports) >= self.config.provisional_min_sensors
-            and self._members_fix(candidate) is not None
+            members_fix is not None
+            and int(members_fix[1].used.sum()) >= self.config.provisional_min_sensors
         )
 
     def _members_fix(self, candidate: _Candidate) -> tuple[int, TdoaFix] | None:
-        """(reference ns of its times, fix) of all the candidate's members, cached per member
-        set; None when they are fewer than PREDICTING_MEMBERS, or their fix rejects one of them
-        or fails the χ² test (`is_consistent`): a fix not to trust."""
+        """(reference ns of its times, fix) of the candidate's members, cached per member set;
+        None unless the fix uses PREDICTING_MEMBERS of them or more and passes the χ² test over
+        those (`is_consistent`). The robust fit's consensus may leave members out (a late NLOS
+        path, or a report of another sound that joined before the candidate could predict):
+        the consensus still predicts, so one stray report does not let a candidate swallow the
+        next shots of a volley."""
         if len(candidate.reports) < PREDICTING_MEMBERS:
             return None
         key = frozenset(r.report_id for r in candidate.reports.values())
@@ -248,7 +253,7 @@ class Associator:
             )
             candidate.prediction = (key, reference_ns, fix)
         _, reference_ns, fix = candidate.prediction
-        if not (fix.used.all() and is_consistent(fix, self.config)):
+        if fix.used.sum() < PREDICTING_MEMBERS or not is_consistent(fix, self.config):
             return None
         return reference_ns, fix
 
