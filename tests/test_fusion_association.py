@@ -5,6 +5,7 @@ apart. Reports are synthesised from geometry, so the truth is known exactly."""
 from __future__ import annotations
 
 import numpy as np
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -12,10 +13,13 @@ from ouie.core.classes import EventClass
 from ouie.core.timebase import NS_PER_S
 from ouie.fusion.association import Associator
 from ouie.fusion.incident import IncidentStatus
+from ouie.fusion.synthetic import ReportNoise, synthesize_deliveries, truth_event
 from tests.test_fusion import (
     CONFIG,
     FRAME,
     SQUARE_EN,
+    T0,
+    C,
     error_m,
     latest_revisions,
     reports_for,
@@ -100,3 +104,38 @@ def test_the_last_revision_does_not_depend_on_the_arrival_order(
     assert sorted(shuffled.sensors_used) == sorted(reference.sensors_used)
     assert shuffled.east_m is not None and reference.east_m is not None
     assert np.hypot(shuffled.east_m - reference.east_m, shuffled.north_m - reference.north_m) < 1e-3
+
+
+GRID_EN = [
+    (x, y) for x in (-300.0, -150.0, 0.0, 150.0, 300.0) for y in (-200.0, -50.0, 100.0, 250.0)
+]
+"""Twenty sensors 150 m apart: a shot is heard by 6 to 12 of them (hearing range 400 m)."""
+
+VOLLEY_NOISE = ReportNoise(
+    nlos_fraction=0.15,
+    hearing_range_m=400.0,
+    sure_range_m=200.0,
+    miss_rate=0.15,
+    false_alarms_per_sensor_hour=0.0,
+    duplicate_rate=0.0,
+    late_rate=0.0,
+)
+"""Misses, late NLOS paths and network latency (arrivals out of onset order), nothing else."""
+
+
+@pytest.mark.parametrize("seed", range(12))
+def test_each_shot_of_a_volley_becomes_its_own_incident_with_a_correct_fix(seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    shooter = rng.uniform(-150.0, 150.0, 2)
+    shots_s = np.cumsum([0.0, *rng.uniform(0.5, 1.0, 2)])  # three shots 0.5 to 1 s apart
+    truth = [truth_event(FRAME, "gunshot", T0 + round(t * NS_PER_S), *shooter) for t in shots_s]
+    sensors = sites(GRID_EN)
+    deliveries = synthesize_deliveries(sensors, FRAME, truth, C, VOLLEY_NOISE, rng)
+    associator = Associator(sensors, FRAME, CONFIG)
+    emitted = [i for d in deliveries for i in associator.add(d.report, d.arrival_ns)]
+    incidents = sorted(latest_revisions(emitted + associator.flush()), key=lambda i: i.onset_ns)
+    assert len(incidents) == 3
+    for incident, emission_s in zip(incidents, shots_s, strict=True):
+        assert incident.status == IncidentStatus.FIX
+        assert error_m(incident, tuple(shooter)) < 2.0
+        assert abs(incident.onset_ns - T0 - emission_s * NS_PER_S) < 2_000_000

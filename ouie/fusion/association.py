@@ -10,12 +10,14 @@ Two reports a, b (sensors at distance d_ab) can be the same sound when
   the other, and with both within R of the source, |d_a − d_b| ≤ R;
 - they come from different sensors (one report per sensor per incident).
 
-A report joins the candidate incident it is compatible with (all members pairwise). Once a
-candidate has PREDICTING_MEMBERS members their fix predicts the onset at every other sensor
-(τ + d/c): a report must then also match that prediction (within clock_tolerance_s + 3σ, or
-late by at most max_nlos_delay_s), and the best-predicting candidate wins; among candidates
-too small to predict, the one with most members. Otherwise the report opens a new candidate.
-This keeps the shots of a burst (0.6 s apart, heard 2 s apart across a network) apart.
+A report joins the candidate incident it is compatible with (all members pairwise). Once the
+robust fix of a candidate's members uses PREDICTING_MEMBERS of them consistently, it predicts
+the onset at every other sensor (τ + d/c): a report must then match that prediction (within
+clock_tolerance_s + 3σ, or late by at most max_nlos_delay_s) instead of the pairwise onset
+rule, and the best-predicting candidate wins; among candidates too small to predict, the one
+with most members. Otherwise the report opens a new candidate. A candidate that starts to
+predict claims the predicted reports of waiting candidates that cannot. This keeps the shots
+of a burst or volley (0.25–1 s apart, heard up to 2 s apart across a network) apart.
 
 A candidate is fused and emitted when its waiting window closes: first onset + min(max sensor
 spacing, R)/c + window_margin_s, compared with the caller's clock `now_ns`, or earlier, as a
@@ -159,15 +161,37 @@ class Associator:
             self._candidates.append(candidate)
             out += self._evict_if_full()
         else:
-            candidate.reports[report.sensor_id] = report
-            candidate.deadline_ns = min(
-                candidate.deadline_ns, report.onset_ns + self.window_ns(report.class_)
-            )
+            self._join(candidate, report)
+            self._claim_predicted(candidate)
             if candidate.emitted is not None:
                 out += self._update(candidate)
             elif self._trustworthy(candidate):
                 out += self._emit(candidate)
         return out + self.poll(now_ns)
+
+    def _join(self, candidate: _Candidate, report: EventReport) -> None:
+        """Make `report` a member; its window may close the candidate's earlier."""
+        candidate.reports[report.sensor_id] = report
+        candidate.deadline_ns = min(
+            candidate.deadline_ns, report.onset_ns + self.window_ns(report.class_)
+        )
+
+    def _claim_predicted(self, candidate: _Candidate) -> None:
+        """Once `candidate` predicts, move into it the reports of waiting candidates that
+        cannot predict (they were formed before any prediction existed, by the pairwise rule
+        alone) when it predicts their onsets (`_predicts`); candidates left empty vanish.
+        In a volley, the first reports of a shot can open a candidate of their own, or join
+        the previous shot's: this brings them back to their shot."""
+        if self._members_fix(candidate) is None:
+            return
+        for other in self._candidates:
+            if other is candidate or other.emitted is not None or self._members_fix(other):
+                continue
+            for report in list(other.reports.values()):
+                if self._predicts(candidate, report):
+                    del other.reports[report.sensor_id]
+                    self._join(candidate, report)
+        self._candidates = [c for c in self._candidates if c.reports]
 
     def poll(self, now_ns: int) -> list[Incident]:
         """Emit candidates whose window closed by now_ns; forget those past their grace."""
@@ -212,6 +236,14 @@ class Associator:
                 abs(min(r.onset_ns for r in s[2].reports.values()) - report.onset_ns),
             ),
         )[2]
+
+    def _predicts(self, candidate: _Candidate, report: EventReport) -> bool:
+        """Whether `report` fits `candidate` (`_fits`) and its onset is predicted by the
+        candidate's members within `_prediction_slack_s`."""
+        if not self._fits(report, candidate):
+            return False
+        miss_s = self._onset_miss_s(report, candidate)
+        return miss_s is not None and miss_s <= self._prediction_slack_s(report)
 
     def _prediction_slack_s(self, report: EventReport) -> float:
         """How far a report's onset may miss a candidate's prediction and still join it:
@@ -281,19 +313,28 @@ class Associator:
         return max(abs(miss_s) - 3.0 * sigma_s, 0.0)
 
     def _fits(self, report: EventReport, candidate: _Candidate) -> bool:
-        """Whether `report` can be the same sound as every member of `candidate`."""
+        """Whether `report` can be the same sound as every member of `candidate`: by the
+        pairwise rule, or, once the candidate predicts, by classes and range alone (its onset
+        is then judged by the prediction, which a member's late NLOS onset does not skew)."""
         if report.sensor_id in candidate.reports:
             return False
-        return all(self._pair_compatible(report, other) for other in candidate.reports.values())
+        rule = self._pair_compatible if self._members_fix(candidate) is None else self._pair_audible
+        return all(rule(report, other) for other in candidate.reports.values())
+
+    def _pair_audible(self, a: EventReport, b: EventReport) -> bool:
+        """Classes compatible and sensors at most 2·R apart (R: the classes' hearing range)."""
+        range_m = self.config.range_m(a.class_, b.class_)
+        return (
+            classes_compatible(a.class_, b.class_)
+            and self._distance_m[a.sensor_id, b.sensor_id] <= 2.0 * range_m
+        )
 
     def _pair_compatible(self, a: EventReport, b: EventReport) -> bool:
-        """The pairwise rule of the module docstring (classes, range, |Δt| ≤ d/c + slack)."""
-        if not classes_compatible(a.class_, b.class_):
+        """The pairwise rule of the module docstring (`_pair_audible`, |Δt| ≤ d/c + slack)."""
+        if not self._pair_audible(a, b):
             return False
         distance_m = self._distance_m[a.sensor_id, b.sensor_id]
         range_m = self.config.range_m(a.class_, b.class_)
-        if distance_m > 2.0 * range_m:
-            return False
         sigma_s = math.hypot(
             a.onset_uncertainty_s, b.onset_uncertainty_s, math.sqrt(2) * self.config.model_sigma_s
         )
