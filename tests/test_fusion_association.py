@@ -123,7 +123,7 @@ VOLLEY_NOISE = ReportNoise(
 """Misses, late NLOS paths and network latency (arrivals out of onset order), nothing else."""
 
 
-@pytest.mark.parametrize("seed", range(12))
+@pytest.mark.parametrize("seed", range(20))
 def test_each_shot_of_a_volley_becomes_its_own_incident_with_a_correct_fix(seed: int) -> None:
     rng = np.random.default_rng(seed)
     shooter = rng.uniform(-150.0, 150.0, 2)

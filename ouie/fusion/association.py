@@ -16,8 +16,9 @@ the onset at every other sensor (τ + d/c): a report must then match that predic
 clock_tolerance_s + 3σ, or late by at most max_nlos_delay_s) instead of the pairwise onset
 rule, and the best-predicting candidate wins; among candidates too small to predict, the one
 with most members. Otherwise the report opens a new candidate. A candidate that starts to
-predict claims the predicted reports of waiting candidates that cannot. This keeps the shots
-of a burst or volley (0.25–1 s apart, heard up to 2 s apart across a network) apart.
+predict claims the predicted reports of waiting candidates that cannot, and places again the
+members that joined it earlier and that its consensus neither uses nor predicts. This keeps
+the shots of a burst or volley (0.25–1 s apart, heard up to 2 s apart across a network) apart.
 
 A candidate is fused and emitted when its waiting window closes: first onset + min(max sensor
 spacing, R)/c + window_margin_s, compared with the caller's clock `now_ns`, or earlier, as a
@@ -80,8 +81,9 @@ class _Candidate:
     deadline_ns: int
     incident_id: str
     emitted: Incident | None = None
-    prediction: tuple[frozenset[str], int, TdoaFix] | None = None
-    """Cached (member report ids, reference ns of its times, fix) of the members' fix."""
+    prediction: tuple[tuple[str, ...], int, TdoaFix] | None = None
+    """Cached (member report ids in order, reference ns of its times, fix) of the members'
+    fix: its per-sensor arrays follow that order."""
 
 
 def _incident_id(report: EventReport) -> str:
@@ -150,6 +152,10 @@ class Associator:
         if report.sensor_id not in self.positions_enu_m:
             self._reject(report, f"unknown sensor id {report.sensor_id!r}", "unknown_sensor")
             return self.poll(now_ns)
+        return self._place(report) + self.poll(now_ns)
+
+    def _place(self, report: EventReport) -> list[Incident]:
+        """Put a report in its best candidate, or a new one; returns incidents emitted."""
         out: list[Incident] = []
         candidate = self._best_candidate(report)
         if candidate is None:
@@ -159,15 +165,17 @@ class Associator:
                 incident_id=_incident_id(report),
             )
             self._candidates.append(candidate)
-            out += self._evict_if_full()
-        else:
-            self._join(candidate, report)
-            self._claim_predicted(candidate)
-            if candidate.emitted is not None:
-                out += self._update(candidate)
-            elif self._trustworthy(candidate):
-                out += self._emit(candidate)
-        return out + self.poll(now_ns)
+            return self._evict_if_full()
+        self._join(candidate, report)
+        self._claim_predicted(candidate)
+        for stray in self._strays(candidate):
+            del candidate.reports[stray.sensor_id]
+            out += self._place(stray)
+        if candidate.emitted is not None:
+            out += self._update(candidate)
+        elif self._trustworthy(candidate):
+            out += self._emit(candidate)
+        return out
 
     def _join(self, candidate: _Candidate, report: EventReport) -> None:
         """Make `report` a member; its window may close the candidate's earlier."""
@@ -237,6 +245,21 @@ class Associator:
             ),
         )[2]
 
+    def _strays(self, candidate: _Candidate) -> list[EventReport]:
+        """Members that joined before the candidate could predict and that its consensus
+        (`_members_fix`) neither uses nor predicts (`_onset_miss_s` beyond the slack: not a
+        late NLOS path but another sound): they are to be placed again."""
+        members_fix = self._members_fix(candidate)
+        if members_fix is None:
+            return []
+        members = list(candidate.reports.values())
+        return [
+            report
+            for report, used in zip(members, members_fix[1].used, strict=True)
+            if not used
+            and (self._onset_miss_s(report, candidate) or 0.0) > self._prediction_slack_s(report)
+        ]
+
     def _predicts(self, candidate: _Candidate, report: EventReport) -> bool:
         """Whether `report` fits `candidate` (`_fits`) and its onset is predicted by the
         candidate's members within `_prediction_slack_s`."""
@@ -272,7 +295,7 @@ class Associator:
         next shots of a volley."""
         if len(candidate.reports) < PREDICTING_MEMBERS:
             return None
-        key = frozenset(r.report_id for r in candidate.reports.values())
+        key = tuple(r.report_id for r in candidate.reports.values())
         if candidate.prediction is None or candidate.prediction[0] != key:
             members = list(candidate.reports.values())
             reference_ns = min(r.onset_ns for r in members)
