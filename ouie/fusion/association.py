@@ -81,6 +81,8 @@ class _Candidate:
     deadline_ns: int
     incident_id: str
     emitted: Incident | None = None
+    closed: bool = False
+    """Whether its window has closed (seen by `poll`): from then on only improvements count."""
     prediction: tuple[tuple[str, ...], int, TdoaFix] | None = None
     """Cached (member report ids in order, reference ns of its times, fix) of the members'
     fix: its per-sensor arrays follow that order."""
@@ -205,8 +207,10 @@ class Associator:
         """Emit candidates whose window closed by now_ns; forget those past their grace."""
         out = []
         for candidate in self._candidates:
-            if candidate.emitted is None and candidate.deadline_ns <= now_ns:
-                out += self._emit(candidate)
+            if candidate.deadline_ns <= now_ns and not candidate.closed:
+                candidate.closed = True
+                if candidate.emitted is None:
+                    out += self._emit(candidate)
         grace_ns = round(self.config.late_report_grace_s * NS_PER_S)
         self._candidates = [
             c for c in self._candidates if c.emitted is None or c.deadline_ns + grace_ns > now_ns
@@ -392,11 +396,14 @@ class Associator:
         return [incident]
 
     def _update(self, candidate: _Candidate) -> list[Incident]:
-        """Refit an emitted candidate after a late report; re-emit only if it improved."""
+        """Refit an emitted candidate after a new member. While its window is open the
+        (provisional) incident follows the reports in hand, even when the new fit is less sure
+        (a fifth onset can reveal an NLOS path the first four hid); after the window closes, a
+        late report re-emits it only if it improved (`_quality`)."""
         assert candidate.emitted is not None
         previous = candidate.emitted
         incident = self._locate(candidate, revision=previous.revision + 1)
-        if _quality(incident) <= _quality(previous):
+        if candidate.closed and _quality(incident) <= _quality(previous):
             return []
         candidate.emitted = incident
         self.stats.incidents_updated += 1
