@@ -25,7 +25,9 @@ spacing, R)/c + window_margin_s, compared with the caller's clock `now_ns`, or e
 provisional incident, as soon as it is trustworthy (`provisional_incidents`: at least
 `provisional_min_sensors` members whose fix is consistent, the same test that lets a candidate
 predict). Emitted incidents keep accepting reports until the window closes plus
-late_report_grace_s and are re-emitted with revision + 1 when a report improves them.
+late_report_grace_s and are re-emitted with revision + 1: after each new member while the window
+is open (a provisional incident follows the reports in hand), then only when a late report
+improves them.
 
 Memory is bounded: at most max_open_incidents candidates (the oldest is fused early, never lost)
 and max_remembered_report_ids report ids for de-duplication.
@@ -291,7 +293,7 @@ class Associator:
         )
 
     def _members_fix(self, candidate: _Candidate) -> tuple[int, TdoaFix] | None:
-        """(reference ns of its times, fix) of the candidate's members, cached per member set;
+        """(reference ns of its times, fix) of the candidate's members, cached per member list;
         None unless the fix uses PREDICTING_MEMBERS of them or more and passes the χ² test over
         those (`is_consistent`). The robust fit's consensus may leave members out (a late NLOS
         path, or a report of another sound that joined before the candidate could predict):
