@@ -10,17 +10,24 @@ Two reports a, b (sensors at distance d_ab) can be the same sound when
   the other, and with both within R of the source, |d_a − d_b| ≤ R;
 - they come from different sensors (one report per sensor per incident).
 
-A report joins the candidate incident it is compatible with (all members pairwise). Once a
-candidate has PREDICTING_MEMBERS members their fix predicts the onset at every other sensor
-(τ + d/c): a report must then also match that prediction (within clock_tolerance_s + 3σ, or
-late by at most max_nlos_delay_s), and the best-predicting candidate wins; among candidates
-too small to predict, the one with most members. Otherwise the report opens a new candidate.
-This keeps the shots of a burst (0.6 s apart, heard 2 s apart across a network) apart.
+A report joins the candidate incident it is compatible with (all members pairwise). Once the
+robust fix of a candidate's members uses PREDICTING_MEMBERS of them consistently, it predicts
+the onset at every other sensor (τ + d/c): a report must then match that prediction (within
+clock_tolerance_s + 3σ, or late by at most max_nlos_delay_s) instead of the pairwise onset
+rule, and the best-predicting candidate wins; among candidates too small to predict, the one
+with most members. Otherwise the report opens a new candidate. A candidate that starts to
+predict claims the predicted reports of waiting candidates that cannot, and places again the
+members that joined it earlier and that its consensus neither uses nor predicts. This keeps
+the shots of a burst or volley (0.25–1 s apart, heard up to 2 s apart across a network) apart.
 
 A candidate is fused and emitted when its waiting window closes: first onset + min(max sensor
-spacing, R)/c + window_margin_s, compared with the caller's clock `now_ns`. Emitted incidents
-accept late reports for late_report_grace_s and are re-emitted with revision + 1 when a late
-report improves them.
+spacing, R)/c + window_margin_s, compared with the caller's clock `now_ns`, or earlier, as a
+provisional incident, as soon as it is trustworthy (`provisional_incidents`: at least
+`provisional_min_sensors` members whose fix is consistent, the same test that lets a candidate
+predict). Emitted incidents keep accepting reports until the window closes plus
+late_report_grace_s and are re-emitted with revision + 1: after each new member while the window
+is open (a provisional incident follows the reports in hand), then only when a late report
+improves them.
 
 Memory is bounded: at most max_open_incidents candidates (the oldest is fused early, never lost)
 and max_remembered_report_ids report ids for de-duplication.
@@ -76,9 +83,11 @@ class _Candidate:
     deadline_ns: int
     incident_id: str
     emitted: Incident | None = None
-    expires_ns: int = 0
-    prediction: tuple[frozenset[str], int, TdoaFix] | None = None
-    """Cached (member report ids, reference ns of its times, fix) of the members' fix."""
+    closed: bool = False
+    """Whether its window has closed (seen by `poll`): from then on only improvements count."""
+    prediction: tuple[tuple[str, ...], int, TdoaFix] | None = None
+    """Cached (member report ids in order, reference ns of its times, fix) of the members'
+    fix: its per-sensor arrays follow that order."""
 
 
 def _incident_id(report: EventReport) -> str:
@@ -147,32 +156,66 @@ class Associator:
         if report.sensor_id not in self.positions_enu_m:
             self._reject(report, f"unknown sensor id {report.sensor_id!r}", "unknown_sensor")
             return self.poll(now_ns)
+        return self._place(report) + self.poll(now_ns)
+
+    def _place(self, report: EventReport) -> list[Incident]:
+        """Put a report in its best candidate, or a new one; returns incidents emitted."""
         out: list[Incident] = []
-        deadline_ns = report.onset_ns + self.window_ns(report.class_)
         candidate = self._best_candidate(report)
         if candidate is None:
             candidate = _Candidate(
                 reports={report.sensor_id: report},
-                deadline_ns=deadline_ns,
+                deadline_ns=report.onset_ns + self.window_ns(report.class_),
                 incident_id=_incident_id(report),
             )
             self._candidates.append(candidate)
-            out += self._evict_if_full()
-        else:
-            candidate.reports[report.sensor_id] = report
-            candidate.deadline_ns = min(candidate.deadline_ns, deadline_ns)
-            if candidate.emitted is not None:
-                out += self._update(candidate)
-        return out + self.poll(now_ns)
+            return self._evict_if_full()
+        self._join(candidate, report)
+        self._claim_predicted(candidate)
+        for stray in self._strays(candidate):
+            del candidate.reports[stray.sensor_id]
+            out += self._place(stray)
+        if candidate.emitted is not None:
+            out += self._update(candidate)
+        elif self._trustworthy(candidate):
+            out += self._emit(candidate)
+        return out
+
+    def _join(self, candidate: _Candidate, report: EventReport) -> None:
+        """Make `report` a member; its window may close the candidate's earlier."""
+        candidate.reports[report.sensor_id] = report
+        candidate.deadline_ns = min(
+            candidate.deadline_ns, report.onset_ns + self.window_ns(report.class_)
+        )
+
+    def _claim_predicted(self, candidate: _Candidate) -> None:
+        """Once `candidate` predicts, move into it the reports of waiting candidates that
+        cannot predict (they were formed before any prediction existed, by the pairwise rule
+        alone) when it predicts their onsets (`_predicts`); candidates left empty vanish.
+        In a volley, the first reports of a shot can open a candidate of their own, or join
+        the previous shot's: this brings them back to their shot."""
+        if self._members_fix(candidate) is None:
+            return
+        for other in self._candidates:
+            if other is candidate or other.emitted is not None or self._members_fix(other):
+                continue
+            for report in list(other.reports.values()):
+                if self._predicts(candidate, report):
+                    del other.reports[report.sensor_id]
+                    self._join(candidate, report)
+        self._candidates = [c for c in self._candidates if c.reports]
 
     def poll(self, now_ns: int) -> list[Incident]:
         """Emit candidates whose window closed by now_ns; forget those past their grace."""
         out = []
         for candidate in self._candidates:
-            if candidate.emitted is None and candidate.deadline_ns <= now_ns:
-                out += self._emit(candidate)
+            if candidate.deadline_ns <= now_ns and not candidate.closed:
+                candidate.closed = True
+                if candidate.emitted is None:
+                    out += self._emit(candidate)
+        grace_ns = round(self.config.late_report_grace_s * NS_PER_S)
         self._candidates = [
-            c for c in self._candidates if c.emitted is None or c.expires_ns > now_ns
+            c for c in self._candidates if c.emitted is None or c.deadline_ns + grace_ns > now_ns
         ]
         return out
 
@@ -208,21 +251,57 @@ class Associator:
             ),
         )[2]
 
+    def _strays(self, candidate: _Candidate) -> list[EventReport]:
+        """Members that joined before the candidate could predict and that its consensus
+        (`_members_fix`) neither uses nor predicts (`_onset_miss_s` beyond the slack: not a
+        late NLOS path but another sound): they are to be placed again."""
+        members_fix = self._members_fix(candidate)
+        if members_fix is None:
+            return []
+        members = list(candidate.reports.values())
+        return [
+            report
+            for report, used in zip(members, members_fix[1].used, strict=True)
+            if not used
+            and (self._onset_miss_s(report, candidate) or 0.0) > self._prediction_slack_s(report)
+        ]
+
+    def _predicts(self, candidate: _Candidate, report: EventReport) -> bool:
+        """Whether `report` fits `candidate` (`_fits`) and its onset is predicted by the
+        candidate's members within `_prediction_slack_s`."""
+        if not self._fits(report, candidate):
+            return False
+        miss_s = self._onset_miss_s(report, candidate)
+        return miss_s is not None and miss_s <= self._prediction_slack_s(report)
+
     def _prediction_slack_s(self, report: EventReport) -> float:
         """How far a report's onset may miss a candidate's prediction and still join it:
         clock_tolerance_s + 3·σ, s (a late miss up to max_nlos_delay_s already counts as 0)."""
         (sigma,) = onset_sigmas_s([report], self.config)
         return self.config.clock_tolerance_s + 3.0 * float(sigma)
 
-    def _onset_miss_s(self, report: EventReport, candidate: _Candidate) -> float | None:
-        """How far the report's onset tᵣ misses what the candidate's members predict at its
-        sensor, s: |tᵣ − (τ + ‖p − s‖/c)| − 3·σ_pred from their fix (p, τ), where
-        σ_pred² = g Σ gᵀ, g = (∂t/∂x, ∂t/∂y, 1), floored at 0; a late miss up to
-        max_nlos_delay_s counts as 0 (an NLOS path). None (no opinion) when the candidate has
-        too few members, or their own fix is not consistent (a prediction not to trust)."""
+    def _trustworthy(self, candidate: _Candidate) -> bool:
+        """Whether a waiting candidate may be emitted before its window closes: provisional
+        incidents are on and the members' fix (`_members_fix`) uses provisional_min_sensors
+        of them or more."""
+        if not self.config.provisional_incidents:
+            return False
+        members_fix = self._members_fix(candidate)
+        return (
+            members_fix is not None
+            and int(members_fix[1].used.sum()) >= self.config.provisional_min_sensors
+        )
+
+    def _members_fix(self, candidate: _Candidate) -> tuple[int, TdoaFix] | None:
+        """(reference ns of its times, fix) of the candidate's members, cached per member list;
+        None unless the fix uses PREDICTING_MEMBERS of them or more and passes the χ² test over
+        those (`is_consistent`). The robust fit's consensus may leave members out (a late NLOS
+        path, or a report of another sound that joined before the candidate could predict):
+        the consensus still predicts, so one stray report does not let a candidate swallow the
+        next shots of a volley."""
         if len(candidate.reports) < PREDICTING_MEMBERS:
             return None
-        key = frozenset(r.report_id for r in candidate.reports.values())
+        key = tuple(r.report_id for r in candidate.reports.values())
         if candidate.prediction is None or candidate.prediction[0] != key:
             members = list(candidate.reports.values())
             reference_ns = min(r.onset_ns for r in members)
@@ -235,8 +314,20 @@ class Associator:
             )
             candidate.prediction = (key, reference_ns, fix)
         _, reference_ns, fix = candidate.prediction
-        if not (fix.used.all() and is_consistent(fix, self.config)):
+        if fix.used.sum() < PREDICTING_MEMBERS or not is_consistent(fix, self.config):
             return None
+        return reference_ns, fix
+
+    def _onset_miss_s(self, report: EventReport, candidate: _Candidate) -> float | None:
+        """How far the report's onset tᵣ misses what the candidate's members predict at its
+        sensor, s: |tᵣ − (τ + ‖p − s‖/c)| − 3·σ_pred from their fix (p, τ), where
+        σ_pred² = g Σ gᵀ, g = (∂t/∂x, ∂t/∂y, 1), floored at 0; a late miss up to
+        max_nlos_delay_s counts as 0 (an NLOS path). None (no opinion) when the members give
+        no fix to trust (`_members_fix`)."""
+        members_fix = self._members_fix(candidate)
+        if members_fix is None:
+            return None
+        reference_ns, fix = members_fix
         site = self.positions_enu_m[report.sensor_id]
         delta = np.array(
             [fix.east_m - site[0], fix.north_m - site[1], self.config.source_height_m - site[2]]
@@ -251,19 +342,28 @@ class Associator:
         return max(abs(miss_s) - 3.0 * sigma_s, 0.0)
 
     def _fits(self, report: EventReport, candidate: _Candidate) -> bool:
-        """Whether `report` can be the same sound as every member of `candidate`."""
+        """Whether `report` can be the same sound as every member of `candidate`: by the
+        pairwise rule, or, once the candidate predicts, by classes and range alone (its onset
+        is then judged by the prediction, which a member's late NLOS onset does not skew)."""
         if report.sensor_id in candidate.reports:
             return False
-        return all(self._pair_compatible(report, other) for other in candidate.reports.values())
+        rule = self._pair_compatible if self._members_fix(candidate) is None else self._pair_audible
+        return all(rule(report, other) for other in candidate.reports.values())
+
+    def _pair_audible(self, a: EventReport, b: EventReport) -> bool:
+        """Classes compatible and sensors at most 2·R apart (R: the classes' hearing range)."""
+        range_m = self.config.range_m(a.class_, b.class_)
+        return (
+            classes_compatible(a.class_, b.class_)
+            and self._distance_m[a.sensor_id, b.sensor_id] <= 2.0 * range_m
+        )
 
     def _pair_compatible(self, a: EventReport, b: EventReport) -> bool:
-        """The pairwise rule of the module docstring (classes, range, |Δt| ≤ d/c + slack)."""
-        if not classes_compatible(a.class_, b.class_):
+        """The pairwise rule of the module docstring (`_pair_audible`, |Δt| ≤ d/c + slack)."""
+        if not self._pair_audible(a, b):
             return False
         distance_m = self._distance_m[a.sensor_id, b.sensor_id]
         range_m = self.config.range_m(a.class_, b.class_)
-        if distance_m > 2.0 * range_m:
-            return False
         sigma_s = math.hypot(
             a.onset_uncertainty_s, b.onset_uncertainty_s, math.sqrt(2) * self.config.model_sigma_s
         )
@@ -288,23 +388,24 @@ class Associator:
             return locate_reports([first], *args, candidate.incident_id, revision)
 
     def _emit(self, candidate: _Candidate) -> list[Incident]:
-        """Fuse a candidate whose window closed; emit it if enough sensors heard it."""
+        """Fuse a candidate whose window closed (or that is trustworthy early); emit it if
+        enough sensors heard it."""
         incident = self._locate(candidate, revision=1)
         candidate.emitted = incident
-        candidate.expires_ns = candidate.deadline_ns + round(
-            self.config.late_report_grace_s * NS_PER_S
-        )
         if incident.n_sensors + len(incident.sensors_rejected) < self.config.min_sensors:
             return []
         self.stats.incidents_emitted += 1
         return [incident]
 
     def _update(self, candidate: _Candidate) -> list[Incident]:
-        """Refit an emitted candidate after a late report; re-emit only if it improved."""
+        """Refit an emitted candidate after a new member. While its window is open the
+        (provisional) incident follows the reports in hand, even when the new fit is less sure
+        (a fifth onset can reveal an NLOS path the first four hid); after the window closes, a
+        late report re-emits it only if it improved (`_quality`)."""
         assert candidate.emitted is not None
         previous = candidate.emitted
         incident = self._locate(candidate, revision=previous.revision + 1)
-        if _quality(incident) <= _quality(previous):
+        if candidate.closed and _quality(incident) <= _quality(previous):
             return []
         candidate.emitted = incident
         self.stats.incidents_updated += 1

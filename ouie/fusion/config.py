@@ -112,6 +112,18 @@ class FusionConfig(BaseModel):
         description="Uncertainty radius given to an incident heard by one sensor only "
         "(it is placed at that sensor), m.",
     )
+    provisional_incidents: bool = Field(
+        default=True,
+        description="Emit an incident before its waiting window closes as soon as its reports "
+        "give a trustworthy fix (see provisional_min_sensors), then revise it as later reports "
+        "improve it; off: wait for the window.",
+    )
+    provisional_min_sensors: int = Field(
+        default=4,
+        ge=4,
+        description="Fewest sensors, all consistent with one fix (χ² test, none rejected), for "
+        "a provisional incident: 3 fit exactly and cannot be checked.",
+    )
 
     def range_m(self, *classes: EventClass) -> float:
         """The largest hearing range among `classes` (all classes when none is given), m."""

@@ -1,0 +1,141 @@
+"""Association emits a provisional incident as soon as its reports give a trustworthy fix, then
+revises it (same id, revision + 1) while its window is open; and keeps the shots of a volley
+apart. Reports are synthesised from geometry, so the truth is known exactly."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from ouie.core.classes import EventClass
+from ouie.core.timebase import NS_PER_S
+from ouie.fusion.association import Associator
+from ouie.fusion.incident import IncidentStatus
+from ouie.fusion.synthetic import ReportNoise, synthesize_deliveries, truth_event
+from tests.test_fusion import (
+    CONFIG,
+    FRAME,
+    SQUARE_EN,
+    T0,
+    C,
+    error_m,
+    latest_revisions,
+    reports_for,
+    sites,
+)
+
+SOURCE_EN = (-20.0, 50.0)
+HEXAGON_EN = [*SQUARE_EN, (0.0, 150.0)]
+
+
+def stream(associator: Associator, reports, latency_ns: int = NS_PER_S // 10):  # type: ignore[no-untyped-def]
+    """Per report (in the given order), what `add` returned when it arrived at onset + latency."""
+    return [associator.add(r, r.onset_ns + latency_ns) for r in reports]
+
+
+def test_four_consistent_reports_emit_a_provisional_incident_before_the_window_closes() -> None:
+    sensors = sites(SQUARE_EN)
+    reports = sorted(reports_for(sensors, SOURCE_EN, jitter_s=0.0002), key=lambda r: r.onset_ns)
+    associator = Associator(sensors, FRAME, CONFIG)
+    emitted = stream(associator, reports[:4])
+    assert emitted[:3] == [[], [], []]  # three onsets fit exactly: nothing to check them with
+    (provisional,) = emitted[3]
+    closes_ns = reports[0].onset_ns + associator.window_ns(EventClass.GUNSHOT)
+    assert reports[3].onset_ns + NS_PER_S // 10 < closes_ns - NS_PER_S  # > 1 s early
+    assert provisional.revision == 1 and provisional.status == IncidentStatus.FIX
+    assert provisional.n_sensors == 4 and error_m(provisional, SOURCE_EN) < 1.0
+
+
+def test_without_provisional_incidents_nothing_is_emitted_before_the_window_closes() -> None:
+    sensors = sites(SQUARE_EN)
+    reports = reports_for(sensors, SOURCE_EN)
+    config = CONFIG.model_copy(update={"provisional_incidents": False})
+    associator = Associator(sensors, FRAME, config)
+    assert stream(associator, reports) == [[]] * len(reports)
+    (incident,) = associator.poll(
+        min(r.onset_ns for r in reports) + associator.window_ns(EventClass.GUNSHOT)
+    )
+    assert incident.n_sensors == 5
+
+
+def test_a_later_report_revises_the_provisional_incident_under_the_same_id() -> None:
+    sensors = sites(SQUARE_EN)
+    reports = sorted(reports_for(sensors, SOURCE_EN), key=lambda r: r.onset_ns)
+    associator = Associator(sensors, FRAME, CONFIG)
+    *_, (provisional,), (revised,) = stream(associator, reports)
+    assert revised.incident_id == provisional.incident_id
+    assert (revised.revision, revised.n_sensors) == (2, 5)
+    closes_ns = reports[0].onset_ns + associator.window_ns(EventClass.GUNSHOT)
+    assert associator.poll(closes_ns) == []  # already emitted: the window closes silently
+    assert associator.flush() == []
+
+
+def test_an_inconsistent_set_of_four_waits_for_the_window() -> None:
+    sensors = sites(SQUARE_EN)
+    late = {"s1": 0.012}  # a non-line-of-sight path: four onsets that no single point explains
+    reports = reports_for(sensors[:4], SOURCE_EN, extra_delay_s=late)
+    associator = Associator(sensors, FRAME, CONFIG)
+    assert stream(associator, reports) == [[]] * 4
+    (incident,) = associator.flush()
+    assert incident.sensors_rejected and incident.sensors_rejected[0].sensor_id == "s1"
+
+
+@settings(max_examples=30, deadline=None)
+@given(
+    east=st.floats(-95, 95),
+    north=st.floats(-95, 95),
+    order=st.permutations(range(len(HEXAGON_EN))),
+)
+def test_the_last_revision_does_not_depend_on_the_arrival_order(
+    east: float, north: float, order: list[int]
+) -> None:
+    sensors = sites(HEXAGON_EN)
+    reports = reports_for(sensors, (east, north), jitter_s=0.0003)
+
+    def final(ordered):  # type: ignore[no-untyped-def]
+        associator = Associator(sensors, FRAME, CONFIG)
+        emitted = [i for out in stream(associator, ordered) for i in out]
+        (incident,) = latest_revisions(emitted + associator.flush())
+        return incident
+
+    shuffled, reference = final([reports[i] for i in order]), final(reports)
+    assert sorted(shuffled.sensors_used) == sorted(reference.sensors_used)
+    assert shuffled.east_m is not None and reference.east_m is not None
+    assert np.hypot(shuffled.east_m - reference.east_m, shuffled.north_m - reference.north_m) < 1e-3
+
+
+GRID_EN = [
+    (x, y) for x in (-300.0, -150.0, 0.0, 150.0, 300.0) for y in (-200.0, -50.0, 100.0, 250.0)
+]
+"""Twenty sensors 150 m apart: a shot is heard by 6 to 12 of them (hearing range 400 m)."""
+
+VOLLEY_NOISE = ReportNoise(
+    nlos_fraction=0.15,
+    hearing_range_m=400.0,
+    sure_range_m=200.0,
+    miss_rate=0.15,
+    false_alarms_per_sensor_hour=0.0,
+    duplicate_rate=0.0,
+    late_rate=0.0,
+)
+"""Misses, late NLOS paths and network latency (arrivals out of onset order), nothing else."""
+
+
+@pytest.mark.parametrize("seed", range(20))
+def test_each_shot_of_a_volley_becomes_its_own_incident_with_a_correct_fix(seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    shooter = rng.uniform(-150.0, 150.0, 2)
+    shots_s = np.cumsum([0.0, *rng.uniform(0.5, 1.0, 2)])  # three shots 0.5 to 1 s apart
+    truth = [truth_event(FRAME, "gunshot", T0 + round(t * NS_PER_S), *shooter) for t in shots_s]
+    sensors = sites(GRID_EN)
+    deliveries = synthesize_deliveries(sensors, FRAME, truth, C, VOLLEY_NOISE, rng)
+    associator = Associator(sensors, FRAME, CONFIG)
+    emitted = [i for d in deliveries for i in associator.add(d.report, d.arrival_ns)]
+    incidents = sorted(latest_revisions(emitted + associator.flush()), key=lambda i: i.onset_ns)
+    assert len(incidents) == 3
+    for incident, emission_s in zip(incidents, shots_s, strict=True):
+        assert incident.status == IncidentStatus.FIX
+        assert error_m(incident, tuple(shooter)) < 2.0
+        assert abs(incident.onset_ns - T0 - emission_s * NS_PER_S) < 2_000_000
