@@ -54,7 +54,13 @@ def serve(
         f"{'/console' if city.console else 'off'}"
     )
     try:
-        uvicorn.run(runtime.app, host=host or city.http.host, port=port or city.http.port)
+        # Open consoles keep a live-feed stream each; do not let them hold a shutdown.
+        uvicorn.run(
+            runtime.app,
+            host=host or city.http.host,
+            port=port or city.http.port,
+            timeout_graceful_shutdown=2,
+        )
     finally:
         runtime.close()
 
