@@ -15,11 +15,10 @@ retention: {reports_days: 30, incidents_days: 90}
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr
+from pydantic import BaseModel, ConfigDict, Field
 
 from ouie.console.config import ConsoleConfig
 from ouie.core.config import ConfigError, load_yaml_config
@@ -28,43 +27,18 @@ from ouie.fusion.config import FusionConfig
 from ouie.sim.scenario import Origin
 from ouie.store.database import DEFAULT_DATABASE_URL
 from ouie.store.retention import RetentionPolicy
-from ouie.transport.mqtt import BrokerSettings
+from ouie.transport.mqtt import BrokerConfig
 
 
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
-class BrokerConfig(_Strict):
-    """How the central service reaches Mosquitto; the password never sits in the YAML."""
+class CentralBrokerConfig(BrokerConfig):
+    """How the central service reaches Mosquitto (see `BrokerConfig`)."""
 
-    host: str = Field(default="127.0.0.1", description="Broker host name or address.")
-    port: int = Field(default=1883, ge=1, le=65535, description="Broker TCP port.")
     username: str = Field(default="central", description="The central service's MQTT user.")
-    password_env: str | None = Field(
-        default="OUIE_BROKER_PASSWORD", description="Environment variable holding the password."
-    )
-    password_file: Path | None = Field(
-        default=None, description="Or a file holding the password (a container secret)."
-    )
     client_id: str = Field(default="ouie-central", description="MQTT client id (session key).")
-
-    def settings(self) -> BrokerSettings:
-        """Connection settings with the password read from the file or the environment."""
-        password: str | None = None
-        if self.password_file is not None:
-            try:
-                password = self.password_file.read_text(encoding="utf-8").strip()
-            except OSError as error:
-                raise ConfigError(f"broker.password_file: cannot read it ({error})") from None
-        elif self.password_env is not None:
-            password = os.environ.get(self.password_env)
-        return BrokerSettings(
-            host=self.host,
-            port=self.port,
-            username=self.username,
-            password=SecretStr(password) if password is not None else None,
-        )
 
 
 class ValidationSettings(_Strict):
@@ -96,7 +70,7 @@ class CityConfig(_Strict):
     transport: Literal["mqtt", "inprocess"] = Field(
         default="mqtt", description="mqtt (Mosquitto) or inprocess (all-in-one demo)."
     )
-    broker: BrokerConfig = Field(default_factory=BrokerConfig)
+    broker: CentralBrokerConfig = Field(default_factory=CentralBrokerConfig)
     sensors_file: Path = Field(description="Sensors GeoJSON (relative to the config file).")
     cameras_file: Path | None = Field(
         default=None, description="Cameras and cueing YAML of ouie.cameras (optional)."

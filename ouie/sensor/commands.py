@@ -147,11 +147,12 @@ def sensor(
     config: Annotated[Path, typer.Option(help="Sensor YAML (SensorConfig).")],
 ) -> None:
     """Run a sensor node: continuous detection on a file, microphone or network stream,
-    writing `ouie.report/1` reports as JSON lines (to `output`, or standard output)."""
+    sending `ouie.report/1` reports over MQTT (`uplink`, with store-and-forward) or as JSON
+    lines (to `output`, or standard output)."""
     from ouie.core.config import ConfigError, load_yaml_config
     from ouie.sensor.config import SensorConfig
     from ouie.sensor.models import ModelUnavailableError
-    from ouie.sensor.node import JsonLinesSink, run_sensor
+    from ouie.sensor.node import open_sink, run_sensor
     from ouie.sensor.pipeline import SensorPipeline
 
     _setup_logging()
@@ -163,7 +164,8 @@ def sensor(
         raise typer.Exit(2) from None
     typer.echo(f"sensor {settings.sensor_id}: {pipeline.scorer.description}", err=True)
     try:
-        sent = run_sensor(settings, JsonLinesSink.open(settings.output), pipeline=pipeline)
+        with open_sink(settings) as sink:
+            sent = run_sensor(settings, sink, pipeline=pipeline)
     except KeyboardInterrupt:
         raise typer.Exit(0) from None
     typer.echo(f"sensor {settings.sensor_id}: source ended, {sent} reports", err=True)

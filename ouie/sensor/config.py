@@ -6,9 +6,10 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from ouie.core.classes import EventClass
+from ouie.transport.mqtt import BrokerConfig
 
 
 class Backend(StrEnum):
@@ -112,6 +113,26 @@ class RtspSourceConfig(BaseModel):
     url: str = Field(description="Stream URL (rtsp://, http://, or a file path FFmpeg reads).")
 
 
+class UplinkConfig(BaseModel):
+    """Reports over MQTT with store-and-forward: each report is written to an on-disk queue and
+    deleted only when the broker acknowledges it (`ouie.transport.outbox.SensorUplink`)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    broker: BrokerConfig = Field(
+        description="The broker; `username` and `client_id` default to the sensor's id."
+    )
+    outbox_path: Path = Field(
+        default=Path("outbox.sqlite"), description="The on-disk queue (SQLite file)."
+    )
+    heartbeat_s: float = Field(
+        default=30.0, gt=0.0, description="Interval of the retained 'online' status, s."
+    )
+    drain_timeout_s: float = Field(
+        default=10.0, ge=0.0, description="At stop, how long to try to deliver what is queued, s."
+    )
+
+
 class SensorConfig(BaseModel):
     """One sensor node: its id, audio source, detector and where reports go."""
 
@@ -126,3 +147,23 @@ class SensorConfig(BaseModel):
     output: Path | None = Field(
         default=None, description="JSON-lines file for reports; unset: standard output."
     )
+    uplink: UplinkConfig | None = Field(
+        default=None, description="Publish reports over MQTT instead of writing JSON lines."
+    )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _broker_account_is_the_sensor(cls, data: object) -> object:
+        """`uplink.broker.username` and `client_id` default to the sensor's id."""
+        if isinstance(data, dict) and isinstance(data.get("uplink"), dict):
+            broker = data["uplink"].get("broker")
+            if isinstance(broker, dict) and "sensor_id" in data:
+                broker.setdefault("username", data["sensor_id"])
+                broker.setdefault("client_id", f"sensor-{data['sensor_id']}")
+        return data
+
+    @model_validator(mode="after")
+    def _one_destination(self) -> SensorConfig:
+        if self.uplink is not None and self.output is not None:
+            raise ValueError("set either `output` (JSON lines) or `uplink` (MQTT), not both")
+        return self

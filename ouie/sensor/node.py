@@ -7,7 +7,8 @@ MQTT transport plugs in the same way. No audio ever reaches a sink, only reports
 from __future__ import annotations
 
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Protocol, TextIO
 
@@ -42,6 +43,38 @@ class JsonLinesSink:
     def send(self, report: EventReport) -> None:
         self.stream.write(report.to_json() + "\n")
         self.stream.flush()
+
+
+@contextmanager
+def open_sink(config: SensorConfig) -> Iterator[ReportSink]:
+    """The configured destination: the MQTT uplink with its on-disk queue when `uplink` is set
+    (on exit it tries to deliver what is queued for `drain_timeout_s`, then says 'offline';
+    undelivered reports stay on disk for the next start), else JSON lines to `output` or
+    standard output."""
+    if config.uplink is None:
+        sink = JsonLinesSink.open(config.output)
+        try:
+            yield sink
+        finally:
+            if config.output is not None:
+                sink.stream.close()
+        return
+    from ouie.transport.mqtt import MqttBus
+    from ouie.transport.outbox import Outbox, SensorUplink
+    from ouie.transport.topics import OFFLINE, status_topic
+
+    uplink_config = config.uplink
+    broker = uplink_config.broker
+    will = (status_topic(config.sensor_id), OFFLINE.encode())
+    bus = MqttBus(broker.settings(), broker.client_id, will=will)
+    outbox = Outbox(uplink_config.outbox_path)
+    uplink = SensorUplink(config.sensor_id, bus, outbox, heartbeat_s=uplink_config.heartbeat_s)
+    try:
+        yield uplink
+    finally:
+        uplink.close(timeout_s=uplink_config.drain_timeout_s)
+        bus.close()
+        outbox.close()
 
 
 def build_source(config: SensorConfig) -> AudioSource:

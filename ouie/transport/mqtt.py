@@ -9,12 +9,15 @@ topic ← "offline"); `on_connected` hooks (a sensor publishes its retained "onl
 from __future__ import annotations
 
 import logging
+import os
 import threading
 from collections.abc import Callable
+from pathlib import Path
 
 import paho.mqtt.client as mqtt
 from pydantic import BaseModel, ConfigDict, Field, SecretStr
 
+from ouie.core.config import ConfigError
 from ouie.transport.bus import AckCallback, MessageHandler
 
 log = logging.getLogger(__name__)
@@ -31,6 +34,41 @@ class BrokerSettings(BaseModel):
     password: SecretStr | None = Field(default=None, description="MQTT password.")
     keepalive_s: int = Field(default=15, ge=5, description="MQTT keep-alive, s.")
     reconnect_max_delay_s: int = Field(default=5, ge=1, description="Longest reconnect wait, s.")
+
+
+class BrokerConfig(BaseModel):
+    """How a client reaches Mosquitto, as configured in YAML: the password never sits in the
+    file; it comes from a secret file or an environment variable."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    host: str = Field(default="127.0.0.1", description="Broker host name or address.")
+    port: int = Field(default=1883, ge=1, le=65535, description="Broker TCP port.")
+    username: str = Field(description="MQTT user (a sensor: its id; the central: 'central').")
+    password_env: str | None = Field(
+        default="OUIE_BROKER_PASSWORD", description="Environment variable holding the password."
+    )
+    password_file: Path | None = Field(
+        default=None, description="Or a file holding the password (a container secret)."
+    )
+    client_id: str = Field(description="MQTT client id (the broker keeps its session).")
+
+    def settings(self) -> BrokerSettings:
+        """Connection settings with the password read from the file or the environment."""
+        password: str | None = None
+        if self.password_file is not None:
+            try:
+                password = self.password_file.read_text(encoding="utf-8").strip()
+            except OSError as error:
+                raise ConfigError(f"broker.password_file: cannot read it ({error})") from None
+        elif self.password_env is not None:
+            password = os.environ.get(self.password_env)
+        return BrokerSettings(
+            host=self.host,
+            port=self.port,
+            username=self.username,
+            password=SecretStr(password) if password is not None else None,
+        )
 
 
 def _nothing() -> None:
