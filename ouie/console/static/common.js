@@ -1,5 +1,24 @@
-// Shared by every console page: the session, API calls with the CSRF header, the cue banner.
+// Shared by every console page: the page header, the session, API calls with the CSRF header,
+// the cue banner.
 "use strict";
+
+// Every signed-in page (`<body data-header>`) opens with the same header and cue banner; this
+// deferred script runs before the page's own, so they find #who, #logout and #cue-banner.
+if (document.body.hasAttribute("data-header")) {
+  document.body.insertAdjacentHTML(
+    "afterbegin",
+    `<header>
+      <h1>ouie</h1>
+      <nav>
+        <a href="./">Live map</a>
+        <a href="audit.html" data-permission="read_audit" hidden>Audit trail</a>
+      </nav>
+      <span id="who"></span>
+      <button id="logout" type="button">Log out</button>
+    </header>
+    <div id="cue-banner" class="banner"></div>`,
+  );
+}
 
 const ouie = {
   session: null,
