@@ -8,7 +8,14 @@ Every clip is cut into the pipeline's windows (0.975 s every hop, zero-padded ta
   codecs), gain −20…0 dB, a street background at SNR 20…30 dB;
 - `talk` (event clips only): mixed into people talking at SNR 0…15 dB (a gunshot over speech is
   still a gunshot).
+- `prop`, `prop2` (`prop2`: event clips only): heard from afar through the simulator's own
+  propagation (`propagated`): 20–300 m, ISO 9613-1 air absorption, ground reflection, the
+  street's diffuse reverberation tail (T60 0.3–1.2 s), behind a building (barrier low-pass) one
+  time in four; then gain −25…0 dB in a street background at SNR 5…30 dB;
+- `prop_eval` (never trained on): the same rendering at 40–200 m, SNR 10…30 dB, so that
+  cross-validation can say how held-out clips fare across a street.
 SNR = 10 log10(P_event / P_background), P_event the power of the clip's loudest window.
+The propagated variants live in their own cache file (`PROPAGATION_VERSION`).
 Event clips label only their windows within 10 dB of the loudest window (the event itself); the
 others are left out of training, never called `none`.
 """
@@ -35,7 +42,23 @@ from ouie.sensor.yamnet import YamnetModel
 
 FEATURES_VERSION = "1"
 """Bump when windows or augmentations change (invalidates caches)."""
-VARIANTS = ("clean", "street", "chain", "talk")
+BASE_VARIANTS = ("clean", "street", "chain", "talk")
+PROPAGATION_VERSION = "1"
+"""Bump when the propagated variants change (invalidates their cache only)."""
+PROPAGATION_VARIANTS = ("prop", "prop2", "prop_eval")
+VARIANTS = BASE_VARIANTS + PROPAGATION_VARIANTS
+EVAL_ONLY_VARIANTS = ("prop_eval",)
+"""Variants never used for training (held-out figures only)."""
+TRAIN_DISTANCE_M = (20.0, 300.0)
+EVAL_DISTANCE_M = (40.0, 200.0)
+RT60_S = (0.3, 1.2)
+BARRIER_PROBABILITY = 0.25
+GROUND_REFLECTION_GAIN = 0.9
+"""As the simulator's default (`ouie.sim.scenario.Propagation`)."""
+SOURCE_HEIGHT_M = 1.5
+SENSOR_HEIGHT_M = (3.0, 8.0)
+CRITICAL_DISTANCE_M = (10.0, 20.0)
+EXCESS_ATTENUATION_DB_PER_M = (0.02, 0.08)
 EVENT_WINDOW_DB = 10.0
 """Event clips label windows whose RMS is within this of the loudest window, dB."""
 
@@ -83,6 +106,82 @@ def db_gain(samples: np.ndarray, gain_db: float) -> np.ndarray:
     return (samples * 10 ** (gain_db / 20)).astype(np.float32)
 
 
+def propagated(
+    samples: np.ndarray,
+    rng: np.random.Generator,
+    distance_m: tuple[float, float] = TRAIN_DISTANCE_M,
+    rt60_s: tuple[float, float] | None = RT60_S,
+    barrier_probability: float = BARRIER_PROBABILITY,
+    sample_rate_hz: int = SAMPLE_RATE_HZ,
+) -> np.ndarray:
+    """`samples` (the source as at 1 m) as a sensor hears it at a random distance (log-uniform
+    in `distance_m`), rendered as `ouie.sim.render` does, with `ouie.sim.propagation`:
+      Y(f) = S(f) · [ Σ_p |H_p(f)| e^(−j2πf(L_p − L_0)/c) + g_t |H_a(f)| R(f) e^(−j2πf δ) ]
+    paths p: direct + ground image source (reflection 0.9; source 1.5 m, sensor 3–8 m high), or
+    one diffracted path over a building (path difference 0.5–10 m) with probability
+    `barrier_probability`; H_p: 1/r, ISO 9613-1 absorption (5–25 °C, 40–90 % RH), barrier D_z;
+    R: `street_reverb_tail` (T60 uniform in `rt60_s`, none if None) of gain
+    `street_reverb_gain` (critical distance 10–20 m, excess 0.02–0.08 dB/m), coloured by the
+    first path's absorption, δ = `REVERB_PREDELAY_S`. Output normalised to the direct path's
+    1/r (levels are set later by SNR and gain); as long as the input plus the tail."""
+    from scipy import fft
+
+    from ouie.sim.propagation import (
+        REVERB_PREDELAY_S,
+        SoundPath,
+        air_absorption_db_per_m,
+        image_source_distance_m,
+        path_response,
+        street_reverb_gain,
+        street_reverb_tail,
+    )
+
+    c = 343.0
+    lo, hi = np.log(distance_m[0]), np.log(distance_m[1])
+    r = float(np.exp(rng.uniform(lo, hi)))
+    sensor_h = rng.uniform(*SENSOR_HEIGHT_M)
+    source = np.array([0.0, 0.0, SOURCE_HEIGHT_M])
+    receiver = np.array([r, 0.0, sensor_h])
+    direct_m = float(np.linalg.norm(receiver - source))
+    if rng.uniform() < barrier_probability:
+        z = rng.uniform(0.5, 10.0)
+        paths = [SoundPath(length_m=direct_m + z, kind="roof", path_difference_m=z)]
+    else:
+        ground_m = image_source_distance_m(source, receiver)
+        paths = [
+            SoundPath(length_m=direct_m, kind="direct"),
+            SoundPath(length_m=ground_m, kind="ground", reflection_gain=GROUND_REFLECTION_GAIN),
+        ]
+    rt60 = rng.uniform(*rt60_s) if rt60_s else 0.0
+    tail_n = round(rt60 * sample_rate_hz)
+    first_m = min(p.length_m for p in paths)
+    spread_n = math.ceil((max(p.length_m for p in paths) - first_m) / c * sample_rate_hz)
+    n_out = len(samples) + tail_n + spread_n + round(REVERB_PREDELAY_S * sample_rate_hz)
+    n_fft = fft.next_fast_len(n_out + 16)
+    frequency = np.fft.rfftfreq(n_fft, 1.0 / sample_rate_hz).astype(np.float64)
+    alpha = air_absorption_db_per_m(frequency, rng.uniform(5.0, 25.0), rng.uniform(40.0, 90.0))
+    response = np.zeros(frequency.size, dtype=complex)
+    for path in paths:
+        delay_s = (path.length_m - first_m) / c
+        response += path_response(path, frequency, c, alpha) * np.exp(
+            -2j * np.pi * frequency * delay_s
+        )
+    if tail_n > 1:
+        tail = street_reverb_tail(sample_rate_hz, rt60, rng)
+        gain = street_reverb_gain(
+            first_m, rng.uniform(*CRITICAL_DISTANCE_M), rng.uniform(*EXCESS_ATTENUATION_DB_PER_M)
+        )
+        colour = 10.0 ** (-alpha * first_m / 20.0)
+        response += (
+            gain
+            * colour
+            * fft.rfft(tail, n_fft)
+            * np.exp(-2j * np.pi * frequency * REVERB_PREDELAY_S)
+        )
+    out = fft.irfft(fft.rfft(samples.astype(np.float64), n_fft) * response, n_fft)[:n_out]
+    return (out * direct_m).astype(np.float32)
+
+
 def augmented(
     variant: str,
     samples: np.ndarray,
@@ -108,6 +207,22 @@ def augmented(
     raise ValueError(f"unknown variant {variant!r}")
 
 
+def propagated_variant(
+    variant: str, samples: np.ndarray, rng: np.random.Generator, street: list[np.ndarray]
+) -> tuple[np.ndarray, np.ndarray, int]:
+    """One propagated copy (`prop`, `prop2`: training; `prop_eval`: evaluation), the far
+    signal before noise (to find the event's windows) and the index of the street background."""
+    evaluation = variant in EVAL_ONLY_VARIANTS
+    far = propagated(samples, rng, EVAL_DISTANCE_M if evaluation else TRAIN_DISTANCE_M)
+    far_power = float(
+        np.max(np.convolve(far.astype(np.float64) ** 2, np.ones(WINDOW_SAMPLES))) / WINDOW_SAMPLES
+    )
+    k = int(rng.integers(len(street)))
+    snr = rng.uniform(10, 30) if evaluation else rng.uniform(5, 30)
+    mixed = mix_at_snr(far, street[k], snr, far_power)
+    return db_gain(mixed, rng.uniform(-25, 0)), far, k
+
+
 def cache_key(clips: list[LabelledClip], model: YamnetModel, hop: int) -> str:
     digest = hashlib.sha256(f"{FEATURES_VERSION}|{model.sha256}|{hop}".encode())
     for clip in clips:
@@ -126,21 +241,69 @@ def extract_features(
     cache_dir.mkdir(parents=True, exist_ok=True)
     cache_file = cache_dir / f"features-{cache_key(clips, model, hop)}.npz"
     if cache_file.is_file():
-        with np.load(cache_file) as data:
-            table = FeatureTable(
-                features=data["features"].astype(np.float32),
-                clip=data["clip"],
-                variant=data["variant"],
-                background=data["background"],
-                labelled=data["labelled"],
-            )
         if progress:
             progress(len(clips))
-        return table
+        return _load(cache_file)
+    table = _extract(clips, model, hop, BASE_VARIANTS, progress)
+    np.savez(cache_file, **{f: getattr(table, f) for f in FeatureTable.__dataclass_fields__})
+    table.features = table.features.astype(np.float32)
+    return table
+
+
+def extract_propagated(
+    clips: list[LabelledClip],
+    model: YamnetModel,
+    hop: int,
+    cache_dir: Path,
+    progress: Callable[[int], None] | None = None,
+) -> FeatureTable:
+    """Features of the propagated variants (`PROPAGATION_VARIANTS`), cached on their own."""
+    cache_dir.mkdir(parents=True, exist_ok=True)
+    key = cache_key(clips, model, hop)
+    cache_file = cache_dir / f"propagated-{PROPAGATION_VERSION}-{key}.npz"
+    if cache_file.is_file():
+        if progress:
+            progress(len(clips))
+        return _load(cache_file)
+    table = _extract(clips, model, hop, PROPAGATION_VARIANTS, progress)
+    np.savez(cache_file, **{f: getattr(table, f) for f in FeatureTable.__dataclass_fields__})
+    table.features = table.features.astype(np.float32)
+    return table
+
+
+def concatenate(tables: list[FeatureTable]) -> FeatureTable:
+    fields = FeatureTable.__dataclass_fields__
+    return FeatureTable(*(np.concatenate([getattr(t, f) for t in tables]) for f in fields))
+
+
+def _load(cache_file: Path) -> FeatureTable:
+    with np.load(cache_file) as data:
+        return FeatureTable(
+            features=data["features"].astype(np.float32),
+            clip=data["clip"],
+            variant=data["variant"],
+            background=data["background"],
+            labelled=data["labelled"],
+        )
+
+
+def event_windows(samples: np.ndarray, hop: int, is_event: bool) -> np.ndarray:
+    """Which of the clip's windows are labelled (all for `none` clips)."""
+    levels = window_rms_db(analysis_windows(samples, hop))
+    return levels >= levels.max() - EVENT_WINDOW_DB if is_event else np.ones_like(levels, bool)
+
+
+def _extract(
+    clips: list[LabelledClip],
+    model: YamnetModel,
+    hop: int,
+    wanted: tuple[str, ...],
+    progress: Callable[[int], None] | None,
+) -> FeatureTable:
     street_idx = [i for i, c in enumerate(clips) if c.folder in STREET_BACKGROUND_FOLDERS]
     talk_idx = [i for i, c in enumerate(clips) if c.folder in SPEECH_FOLDERS]
     street = [read_audio(clips[i].path) for i in street_idx]
-    talk = [read_audio(clips[i].path) for i in talk_idx]
+    talk = [read_audio(clips[i].path) for i in talk_idx] if "talk" in wanted else []
     parts: dict[str, list[np.ndarray]] = {f: [] for f in FeatureTable.__dataclass_fields__}
     for index, clip in enumerate(clips):
         samples = read_audio(clip.path)
@@ -148,19 +311,22 @@ def extract_features(
         levels = window_rms_db(clean)
         event_power = float(10 ** (levels.max() / 10))
         is_event = clip.label != NONE_LABEL
-        labelled = (
-            levels >= levels.max() - EVENT_WINDOW_DB if is_event else np.ones_like(levels, bool)
-        )
-        rng = np.random.default_rng(
-            int(hashlib.sha256(str(clip.path.name).encode()).hexdigest()[:8], 16)
-        )
-        variants = VARIANTS if is_event else VARIANTS[:3]
-        for v, variant in enumerate(VARIANTS):
-            if variant not in variants:
-                continue
+        labelled = event_windows(samples, hop, is_event)
+        seed = int(hashlib.sha256(str(clip.path.name).encode()).hexdigest()[:8], 16)
+        rng = np.random.default_rng(seed)
+        prop_rng = np.random.default_rng([seed, 9613])
+        variants = [v for v in wanted if (is_event or v not in ("talk", "prop2"))]
+        for variant in variants:
             background = -1
-            windows = clean
-            if variant != "clean":
+            windows, labels = clean, labelled
+            if variant in PROPAGATION_VARIANTS:
+                mixed, far, k = propagated_variant(variant, samples, prop_rng, street)
+                background = street_idx[k]
+                if background == index:
+                    continue
+                windows = analysis_windows(mixed, hop)
+                labels = event_windows(far, hop, is_event)
+            elif variant != "clean":
                 mixed, k = augmented(variant, samples, event_power, rng, street, talk)
                 background = (street_idx if variant != "talk" else talk_idx)[k]
                 if background == index:
@@ -172,12 +338,10 @@ def extract_features(
                 np.concatenate([embeddings, scores], axis=1).astype(np.float16)
             )
             parts["clip"].append(np.full(n, index, np.int32))
-            parts["variant"].append(np.full(n, v, np.int8))
+            parts["variant"].append(np.full(n, VARIANTS.index(variant), np.int8))
             parts["background"].append(np.full(n, background, np.int32))
-            parts["labelled"].append(labelled)
+            parts["labelled"].append(labels)
         if progress:
             progress(1)
     arrays = {name: np.concatenate(chunks) for name, chunks in parts.items()}
-    np.savez(cache_file, **arrays)
-    arrays["features"] = arrays["features"].astype(np.float32)
     return FeatureTable(**arrays)

@@ -24,7 +24,7 @@ from ouie.core.report import ModelId
 from ouie.sensor.config import Backend, DetectorConfig
 from ouie.sensor.dataset import NONE_LABEL, TRAINED_CLASSES, LabelledClip
 from ouie.sensor.evaluation import EvalResult, evaluate
-from ouie.sensor.features import VARIANTS, FeatureTable
+from ouie.sensor.features import EVAL_ONLY_VARIANTS, VARIANTS, FeatureTable
 from ouie.sensor.head import Head
 from ouie.sensor.pipeline import EventStream
 from ouie.sensor.scoring import WindowScores
@@ -36,6 +36,11 @@ DEFAULT_C = 0.05
 """Inverse L2 strength of the logistic regression."""
 N_COMPONENTS = 128
 """Principal components kept before the regression (speed; folded into the one layer)."""
+THRESHOLD_GRID = (0.5, 0.6, 0.7, 0.8, 0.9)
+"""Trained-class thresholds tried on the out-of-fold results (`pick_threshold`)."""
+FALSE_ALARM_LIMIT = 0.03
+"""`pick_threshold` only considers thresholds whose held-out false-alarm rate (clean clips)
+is at most this."""
 HEAD_THRESHOLDS: dict[EventClass, float] = {
     **dict.fromkeys(EventClass, 0.8),
     EventClass.ALARM: 0.3,  # grouped YAMNet score × p(none): YAMNet's own scale
@@ -46,23 +51,34 @@ results (best macro F1; so the CV figures are slightly optimistic about it)."""
 N_FOLDS = 5
 
 
-def training_rows(table: FeatureTable, train_clips: np.ndarray) -> np.ndarray:
-    """Rows usable for training: labelled windows of training clips whose background (if any)
-    is a training clip too."""
+TRAIN_VARIANTS: tuple[str, ...] = tuple(v for v in VARIANTS if v not in EVAL_ONLY_VARIANTS)
+"""Variants the head is trained on (`BASE_VARIANTS` alone: the recipe before propagation)."""
+
+
+def training_rows(
+    table: FeatureTable, train_clips: np.ndarray, variants: tuple[str, ...] = TRAIN_VARIANTS
+) -> np.ndarray:
+    """Rows usable for training: labelled windows of training clips, of a training variant
+    (never `EVAL_ONLY_VARIANTS`), whose background (if any) is a training clip too."""
     in_train = np.zeros(table.clip.max() + 1, bool)
     in_train[train_clips] = True
     background_ok = (table.background < 0) | in_train[np.maximum(table.background, 0)]
-    return table.labelled & in_train[table.clip] & background_ok
+    allowed = [VARIANTS.index(v) for v in variants if v not in EVAL_ONLY_VARIANTS]
+    return table.labelled & in_train[table.clip] & background_ok & np.isin(table.variant, allowed)
 
 
 def fit_head(
-    table: FeatureTable, clips: list[LabelledClip], train_clips: np.ndarray, c: float = DEFAULT_C
+    table: FeatureTable,
+    clips: list[LabelledClip],
+    train_clips: np.ndarray,
+    c: float = DEFAULT_C,
+    variants: tuple[str, ...] = TRAIN_VARIANTS,
 ) -> Head:
     """Standardise, fit the logistic regression, export as a Head."""
     from sklearn.decomposition import PCA
     from sklearn.linear_model import LogisticRegression
 
-    rows = training_rows(table, train_clips)
+    rows = training_rows(table, train_clips, variants)
     features = table.features[rows]
     labels = np.array([HEAD_LABELS.index(clips[i].label) for i in table.clip[rows]])
     mean = features.mean(axis=0)
@@ -123,45 +139,87 @@ def clip_predictions(head: Head, table: FeatureTable, clip_ids: np.ndarray) -> l
     return predictions
 
 
+EVAL_VARIANTS = ("clean", "street", "prop_eval")
+"""Held-out renderings judged: as recorded, mixed into street noise, heard across a street."""
+
+
 @dataclass
 class CrossValidation:
-    """Out-of-fold results on clean held-out clips and on the same clips mixed into streets."""
+    """Out-of-fold results per evaluated variant (`EVAL_VARIANTS` present in the table) and,
+    per trained-class threshold tried, the same (`by_threshold[t][variant]`)."""
 
-    clean: EvalResult
-    street: EvalResult
+    results: dict[str, EvalResult]
+    by_threshold: dict[float, dict[str, EvalResult]]
     n_groups: int
     folds: int
 
+    @property
+    def clean(self) -> EvalResult:
+        return self.results["clean"]
+
+    @property
+    def street(self) -> EvalResult:
+        return self.results["street"]
+
+
+def with_threshold(head: Head, threshold: float) -> Head:
+    """The head with every trained class's threshold set to `threshold`."""
+    thresholds = dict(head.thresholds)
+    for name in TRAINED_CLASSES:
+        thresholds[EventClass(name)] = threshold
+    return Head(
+        labels=head.labels,
+        mean=head.mean,
+        scale=head.scale,
+        layers=head.layers,
+        thresholds=thresholds,
+        name=head.name,
+        sha256=head.sha256,
+    )
+
 
 def cross_validate(
-    table: FeatureTable, clips: list[LabelledClip], c: float = DEFAULT_C, progress=None
+    table: FeatureTable,
+    clips: list[LabelledClip],
+    c: float = DEFAULT_C,
+    progress=None,
+    variants: tuple[str, ...] = TRAIN_VARIANTS,
+    thresholds: tuple[float, ...] = (HEAD_THRESHOLDS[EventClass.GUNSHOT],),
 ) -> CrossValidation:
-    """Grouped, label-stratified k-fold (scikit-learn StratifiedGroupKFold)."""
+    """Grouped, label-stratified k-fold (scikit-learn StratifiedGroupKFold); heads trained on
+    `variants`, judged on every `EVAL_VARIANTS` rendering of the held-out clips."""
     from sklearn.model_selection import StratifiedGroupKFold
 
     labels = np.array([c_.label for c_ in clips])
     groups = np.array([c_.group for c_ in clips])
     splitter = StratifiedGroupKFold(n_splits=N_FOLDS, shuffle=True, random_state=0)
-    predicted: dict[str, dict[int, str]] = {"clean": {}, "street": {}}
+    judged = [v for v in EVAL_VARIANTS if np.any(table.variant == VARIANTS.index(v))]
+    predicted = {t: {v: dict[int, str]() for v in judged} for t in thresholds}
     for train, test in splitter.split(np.zeros(len(clips)), labels, groups):
-        head = fit_head(table, clips, train, c)
-        for variant in predicted:
-            rows = np.isin(table.clip, test) & (table.variant == VARIANTS.index(variant))
-            subset = table.subset(rows)
-            present = np.unique(subset.clip)
-            for clip_id, label in zip(
-                present, clip_predictions(head, subset, present), strict=True
-            ):
-                predicted[variant][int(clip_id)] = label
+        fitted = fit_head(table, clips, train, c, variants)
+        for t in thresholds:
+            head = with_threshold(fitted, t)
+            for variant in judged:
+                rows = np.isin(table.clip, test) & (table.variant == VARIANTS.index(variant))
+                subset = table.subset(rows)
+                present = np.unique(subset.clip)
+                for clip_id, label in zip(
+                    present, clip_predictions(head, subset, present), strict=True
+                ):
+                    predicted[t][variant][int(clip_id)] = label
         if progress:
             progress(1)
-    results = {}
-    for variant, by_clip in predicted.items():
-        ids = sorted(by_clip)
-        results[variant] = evaluate(
-            [clips[i].label for i in ids], [by_clip[i] for i in ids], [clips[i].folder for i in ids]
-        )
-    return CrossValidation(results["clean"], results["street"], len(set(groups)), N_FOLDS)
+    by_threshold: dict[float, dict[str, EvalResult]] = {}
+    for t, per_variant in predicted.items():
+        by_threshold[t] = {}
+        for variant, by_clip in per_variant.items():
+            ids = sorted(by_clip)
+            by_threshold[t][variant] = evaluate(
+                [clips[i].label for i in ids],
+                [by_clip[i] for i in ids],
+                [clips[i].folder for i in ids],
+            )
+    return CrossValidation(by_threshold[thresholds[0]], by_threshold, len(set(groups)), N_FOLDS)
 
 
 def write_manifest(clips: list[LabelledClip], path: Path, data_dir: Path) -> None:
@@ -174,3 +232,20 @@ def write_manifest(clips: list[LabelledClip], path: Path, data_dir: Path) -> Non
         for clip in clips:
             rel = clip.path.relative_to(data_dir)
             writer.writerow([rel, clip.folder, clip.label, clip.group, clip.license_note])
+
+
+def pick_threshold(cv: CrossValidation) -> float:
+    """The trained-class threshold with the best mean macro F1 over the held-out clips as
+    recorded and as heard across a street (`prop_eval`, when present), among those whose
+    clean false-alarm rate is at most `FALSE_ALARM_LIMIT` (all of them if none is). Picked on
+    the out-of-fold results, so the figures at it are slightly optimistic."""
+
+    def merit(t: float) -> float:
+        per_variant = cv.by_threshold[t]
+        judged = [v for v in ("clean", "prop_eval") if v in per_variant]
+        return float(np.mean([per_variant[v].macro_f1 for v in judged]))
+
+    allowed = [
+        t for t, r in cv.by_threshold.items() if r["clean"].false_alarm_rate <= FALSE_ALARM_LIMIT
+    ] or list(cv.by_threshold)
+    return max(allowed, key=merit)
