@@ -238,16 +238,8 @@ def extract_features(
     progress: Callable[[int], None] | None = None,
 ) -> FeatureTable:
     """Features of every clip and variant, from the cache when the same set was seen before."""
-    cache_dir.mkdir(parents=True, exist_ok=True)
     cache_file = cache_dir / f"features-{cache_key(clips, model, hop)}.npz"
-    if cache_file.is_file():
-        if progress:
-            progress(len(clips))
-        return _load(cache_file)
-    table = _extract(clips, model, hop, BASE_VARIANTS, progress)
-    np.savez(cache_file, **{f: getattr(table, f) for f in FeatureTable.__dataclass_fields__})
-    table.features = table.features.astype(np.float32)
-    return table
+    return _cached_extract(clips, model, hop, BASE_VARIANTS, cache_file, progress)
 
 
 def extract_propagated(
@@ -258,14 +250,26 @@ def extract_propagated(
     progress: Callable[[int], None] | None = None,
 ) -> FeatureTable:
     """Features of the propagated variants (`PROPAGATION_VARIANTS`), cached on their own."""
-    cache_dir.mkdir(parents=True, exist_ok=True)
     key = cache_key(clips, model, hop)
     cache_file = cache_dir / f"propagated-{PROPAGATION_VERSION}-{key}.npz"
+    return _cached_extract(clips, model, hop, PROPAGATION_VARIANTS, cache_file, progress)
+
+
+def _cached_extract(
+    clips: list[LabelledClip],
+    model: YamnetModel,
+    hop: int,
+    variants: tuple[str, ...],
+    cache_file: Path,
+    progress: Callable[[int], None] | None,
+) -> FeatureTable:
+    """`_extract(...variants...)`, read from `cache_file` when present, else written to it."""
+    cache_file.parent.mkdir(parents=True, exist_ok=True)
     if cache_file.is_file():
         if progress:
             progress(len(clips))
         return _load(cache_file)
-    table = _extract(clips, model, hop, PROPAGATION_VARIANTS, progress)
+    table = _extract(clips, model, hop, variants, progress)
     np.savez(cache_file, **{f: getattr(table, f) for f in FeatureTable.__dataclass_fields__})
     table.features = table.features.astype(np.float32)
     return table
