@@ -17,6 +17,8 @@ from ouie.core.report import EventReport, ModelId
 from ouie.core.timebase import NS_PER_S
 from ouie.store.records import CueState, IncidentRecord
 from ouie.store.repository import Store
+from ouie.transport.broker import LocalMosquitto
+from ouie.transport.mqtt import MqttBus
 
 MODEL = ModelId(name="builtin/1", sha256="0" * 64)
 
@@ -134,3 +136,31 @@ def store_url(request: pytest.FixtureRequest, tmp_path: Path, filename: str) -> 
         return f"sqlite:///{tmp_path / filename}"
     url: str = request.getfixturevalue("postgres_url")
     return url
+
+
+class Inbox:
+    """Collects (topic, payload) from a subscription; waits for a number of messages."""
+
+    def __init__(self) -> None:
+        self.messages: list[tuple[str, bytes]] = []
+        self._changed = threading.Condition()
+
+    def __call__(self, topic: str, payload: bytes) -> None:
+        with self._changed:
+            self.messages.append((topic, payload))
+            self._changed.notify_all()
+
+    def wait_for(self, count: int, timeout_s: float = 20.0) -> bool:
+        with self._changed:
+            return self._changed.wait_for(lambda: len(self.messages) >= count, timeout_s)
+
+    def report_ids(self) -> list[str]:
+        return [
+            EventReport.from_json(p).report_id for t, p in self.messages if t.endswith("/reports")
+        ]
+
+
+def mqtt(broker: LocalMosquitto, user: str, **kwargs: object) -> MqttBus:
+    bus = MqttBus(broker.settings(user), client_id=f"test-{user}", **kwargs)  # type: ignore[arg-type]
+    assert bus.wait_connected(10), bus.last_error
+    return bus

@@ -16,7 +16,7 @@ from ouie.sensor.example import write_example
 from ouie.transport.broker import CENTRAL_USER, LocalMosquitto
 from ouie.transport.outbox import Outbox
 from ouie.transport.topics import OFFLINE, reports_topic, status_topic
-from tests.test_transport import Inbox, mqtt
+from tests.builders import Inbox, mqtt
 
 
 def sensor_yaml(tmp_path: Path, broker: dict[str, object], extra: str = "") -> Path:

@@ -22,35 +22,7 @@ from ouie.transport.topics import (
     sensor_of,
     status_topic,
 )
-from tests.builders import make_report
-
-
-class Inbox:
-    """Collects (topic, payload) from a subscription; waits for a number of messages."""
-
-    def __init__(self) -> None:
-        self.messages: list[tuple[str, bytes]] = []
-        self._changed = threading.Condition()
-
-    def __call__(self, topic: str, payload: bytes) -> None:
-        with self._changed:
-            self.messages.append((topic, payload))
-            self._changed.notify_all()
-
-    def wait_for(self, count: int, timeout_s: float = 20.0) -> bool:
-        with self._changed:
-            return self._changed.wait_for(lambda: len(self.messages) >= count, timeout_s)
-
-    def report_ids(self) -> list[str]:
-        return [
-            EventReport.from_json(p).report_id for t, p in self.messages if t.endswith("/reports")
-        ]
-
-
-def mqtt(broker: LocalMosquitto, user: str, **kwargs: object) -> MqttBus:
-    bus = MqttBus(broker.settings(user), client_id=f"test-{user}", **kwargs)  # type: ignore[arg-type]
-    assert bus.wait_connected(10), bus.last_error
-    return bus
+from tests.builders import Inbox, make_report, mqtt
 
 
 def test_topics_round_trip() -> None:
