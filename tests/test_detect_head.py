@@ -1,6 +1,6 @@
-"""The trained head: its one-layer export equals the scikit-learn model it folds, it survives a
-save/load round trip, grouping never splits a recording, and the shipped head classifies real
-clips."""
+"""The trained head: its export equals the scikit-learn ensemble it folds, training is
+deterministic, it survives a save/load round trip, grouping never splits a recording, the recipe
+learns from real recordings and generalises to held-out ones, and the shipped head is small."""
 
 from __future__ import annotations
 
@@ -10,21 +10,33 @@ import numpy as np
 import pytest
 
 from ouie.sensor.dataset import LabelledClip, load_labelled_set, recording_group
-from ouie.sensor.features import FeatureTable, analysis_windows
-from ouie.sensor.head import DEFAULT_HEAD_PATH, Head
-from ouie.sensor.training import HEAD_LABELS, fit_head, training_rows
+from ouie.sensor.evaluation import evaluate
+from ouie.sensor.features import VARIANTS, FeatureTable, analysis_windows
+from ouie.sensor.head import DEFAULT_HEAD_PATH, Head, softmax
+from ouie.sensor.training import (
+    FALSE_ALARM_LIMIT,
+    HEAD_LABELS,
+    export_head,
+    fit_head,
+    fit_members,
+    pick_threshold,
+    split_groups,
+    training_rows,
+)
 from ouie.sensor.yamnet import N_AUDIOSET, N_EMBEDDING
 
 
-def synthetic_table(rng: np.random.Generator, n_clips: int = 60) -> tuple[FeatureTable, list]:
+def synthetic_table(
+    rng: np.random.Generator, n_clips: int = 60, rows_per_clip: int = 40
+) -> tuple[FeatureTable, list]:
     """Clips whose features are a label-specific mean plus noise."""
     centres = rng.normal(0, 1, (len(HEAD_LABELS), N_EMBEDDING + N_AUDIOSET))
     clips, rows, clip_ids = [], [], []
     for i in range(n_clips):
         label = HEAD_LABELS[i % len(HEAD_LABELS)]
         clips.append(LabelledClip(Path(f"{i}.wav"), label, label, f"g{i}", "test"))
-        for _ in range(4):
-            rows.append(centres[i % len(HEAD_LABELS)] + rng.normal(0, 2.0, centres.shape[1]))
+        for _ in range(rows_per_clip):
+            rows.append(centres[i % len(HEAD_LABELS)] + rng.normal(0, 3.0, centres.shape[1]))
             clip_ids.append(i)
     n = len(rows)
     features = np.array(rows, np.float32)
@@ -39,19 +51,60 @@ def synthetic_table(rng: np.random.Generator, n_clips: int = 60) -> tuple[Featur
     return table, clips
 
 
-def test_folded_head_learns_separable_classes_and_round_trips(tmp_path: Path) -> None:
-    rng = np.random.default_rng(0)
-    table, clips = synthetic_table(rng)
-    head = fit_head(table, clips, np.arange(40))
+@pytest.fixture(scope="module")
+def synthetic() -> tuple[FeatureTable, list]:
+    return synthetic_table(np.random.default_rng(0))
+
+
+def test_exported_head_equals_the_ensemble_it_folds(synthetic) -> None:
+    """Head.probabilities = softmax(mean over members of log predict_proba): the members'
+    logits averaged (a softmax is blind to a per-row constant)."""
+    table, clips = synthetic
+    mean, scale, members = fit_members(table, clips, np.arange(40), n_members=3)
+    head = export_head(mean, scale, members)
+    features = table.features[np.isin(table.clip, np.arange(40, 60))]
+    standardised = (features - mean) / scale
+    log_p = [
+        np.log(m.mlp.predict_proba(m.pca.transform(standardised)))  # type: ignore[attr-defined]
+        for m in members
+    ]
+    expected = softmax(np.mean(log_p, axis=0))
+    assert np.allclose(head.probabilities(features), expected, atol=1e-5)
+    single = export_head(mean, scale, members[:1])
+    assert np.allclose(single.probabilities(features), np.exp(log_p[0]), atol=1e-5)
+    hidden_units = members[0].mlp.hidden_layer_sizes[0]  # type: ignore[attr-defined]
+    assert head.layers[0][0].shape == (N_EMBEDDING + N_AUDIOSET, 3 * hidden_units)
+
+
+def test_head_learns_separable_classes_deterministically_and_round_trips(
+    synthetic, tmp_path: Path
+) -> None:
+    table, clips = synthetic
+    head = fit_head(table, clips, np.arange(40), n_members=2)
     test_rows = np.isin(table.clip, np.arange(40, 60))
     probs = head.probabilities(table.features[test_rows])
     truth = [HEAD_LABELS.index(clips[i].label) for i in table.clip[test_rows]]
     assert (probs.argmax(axis=1) == truth).mean() > 0.95
     assert np.allclose(probs.sum(axis=1), 1.0, atol=1e-5)
+    again = fit_head(table, clips, np.arange(40), n_members=2)
+    for (w, b), (w2, b2) in zip(head.layers, again.layers, strict=True):
+        assert np.array_equal(w, w2) and np.array_equal(b, b2)
     head.save(tmp_path / "head.npz")
     loaded = Head.load(tmp_path / "head.npz")
     assert np.allclose(loaded.probabilities(table.features[test_rows]), probs, atol=1e-5)
     assert loaded.thresholds == head.thresholds and loaded.labels == head.labels
+
+
+def test_members_hold_out_whole_groups_of_the_training_clips_only() -> None:
+    clips = [
+        LabelledClip(Path(f"{i}.wav"), "none", "none", f"g{i // 3}", "test") for i in range(30)
+    ]
+    train = np.arange(24)
+    for seed in range(3):
+        fit, validation = split_groups(clips, train, seed)
+        assert sorted([*fit, *validation]) == list(train)
+        assert {clips[i].group for i in fit}.isdisjoint({clips[i].group for i in validation})
+        assert len(validation) == 6  # 2 of 8 groups (VALIDATION_FRACTION 0.2, rounded)
 
 
 def test_augmented_rows_whose_background_is_held_out_are_not_trained_on() -> None:
@@ -105,9 +158,90 @@ def test_real_groups_never_mix_labels(shared_audio_dir: Path) -> None:
 
 
 def test_shipped_head_is_a_small_artefact_with_its_training_list() -> None:
-    assert DEFAULT_HEAD_PATH.stat().st_size < 2_000_000
+    assert DEFAULT_HEAD_PATH.stat().st_size < 5_000_000  # 1,545 × 640 + 640 × 6 float32: 4 MB
     head = Head.load(DEFAULT_HEAD_PATH)
     assert head.labels == list(HEAD_LABELS)
     training_list = DEFAULT_HEAD_PATH.with_name("head_training.csv").read_text().splitlines()
     assert training_list[0].startswith("file,folder,label,group,license_note")
     assert len(training_list) > 2000
+
+
+@pytest.fixture(scope="module")
+def real_set(
+    shared_audio_dir: Path, yamnet_model_path: Path, tmp_path_factory: pytest.TempPathFactory
+) -> tuple[FeatureTable, list[LabelledClip]]:
+    """YAMNet features (clean + augmented) of a spread of real clips: events, the everyday
+    bangs, other everyday sounds and the street/talk backgrounds the augmentation mixes in."""
+    from ouie.sensor.features import extract_features
+    from ouie.sensor.yamnet import YamnetModel
+
+    every = {
+        "gunshot": 2,
+        "glass_break": 3,
+        "explosion": 6,
+        "doorslam": 1,
+        "knock": 1,
+        "keysDrop": 1,
+        "drawer": 1,
+        "casual": 7,
+        "speech": 20,
+        "dog_bark": 10,
+        "traffic": 1,
+        "engine_idling": 6,
+    }
+    by_folder: dict[str, list[LabelledClip]] = {}
+    for clip in load_labelled_set(shared_audio_dir):
+        by_folder.setdefault(clip.folder, []).append(clip)
+    clips = [c for folder, step in every.items() for c in by_folder[folder][::step]]
+    model = YamnetModel(yamnet_model_path)
+    table = extract_features(clips, model, 7_680, tmp_path_factory.mktemp("features"))
+    return table, clips
+
+
+def test_recipe_detects_held_out_recordings_and_no_bang_is_a_gunshot(real_set) -> None:
+    """Trained on two thirds of the recording groups, judged on the rest through the
+    pipeline's own decisions (`clip_predictions`): held-out gunshot and glass recordings are
+    mostly found and no held-out door slam, knock, key drop or drawer is called a gunshot.
+    Measured: 34 of 37 gunshots, 13 of 25 glass windows (4 of the 11 glass recordings, never
+    seen), 0 of 13 bangs called gunshots; the bounds leave room for another BLAS."""
+    from ouie.sensor.training import clip_predictions
+
+    table, clips = real_set
+    groups = sorted({c.group for c in clips})
+    held = set(groups[1::3])
+    train = np.array([i for i, c in enumerate(clips) if c.group not in held])
+    test = np.array([i for i, c in enumerate(clips) if c.group in held])
+    head = fit_head(table, clips, train, variants=("clean", "street", "chain", "talk"))
+    clean = table.subset(table.variant == VARIANTS.index("clean"))
+    predicted = dict(zip(test.tolist(), clip_predictions(head, clean, test), strict=True))
+
+    def recall(label: str) -> float:
+        ids = [i for i in test if clips[i].label == label]
+        return sum(predicted[i] == label for i in ids) / len(ids)
+
+    assert recall("gunshot") >= 0.75
+    assert recall("glass_break") >= 0.4
+    bangs = [
+        predicted[i] for i in test if clips[i].folder in ("doorslam", "knock", "keysDrop", "drawer")
+    ]
+    assert len(bangs) >= 10 and "gunshot" not in bangs
+
+
+def test_threshold_is_the_best_of_those_within_the_false_alarm_limit() -> None:
+    """Merit: mean macro F1 as recorded and across a street; a threshold over the clean
+    false-alarm limit is never taken while another is within it."""
+    truth = ["gunshot"] * 10 + ["none"] * 100
+
+    def judged(hits: int, false_alarms: int) -> object:
+        predicted = ["gunshot"] * hits + ["none"] * (10 - hits)
+        predicted += ["gunshot"] * false_alarms + ["none"] * (100 - false_alarms)
+        return evaluate(truth, predicted, ["f"] * 110)
+
+    over = round(100 * FALSE_ALARM_LIMIT) + 1
+    grid = {
+        0.5: {"clean": judged(10, over), "prop_eval": judged(10, over)},
+        0.7: {"clean": judged(8, 0), "prop_eval": judged(5, 0)},
+        0.9: {"clean": judged(9, 0), "prop_eval": judged(3, 0)},
+    }
+    assert pick_threshold(grid) == 0.7  # type: ignore[arg-type]
+    assert pick_threshold({0.5: grid[0.5]}) == 0.5  # type: ignore[arg-type]

@@ -230,11 +230,10 @@ def models_train_head(
     )
     from ouie.sensor.models import cache_dir as default_cache_dir
     from ouie.sensor.training import (
-        THRESHOLD_GRID,
         TRAIN_VARIANTS,
         cross_validate,
         fit_head,
-        pick_threshold,
+        recipe,
         with_threshold,
         write_manifest,
     )
@@ -262,19 +261,14 @@ def models_train_head(
         "clips": len(clips),
         "windows": len(table.clip),
         "trained_variants": list(variants),
+        "recipe": recipe(),
     }
     if cross_validation:
         with _progress() as progress:
             task = progress.add_task("grouped cross-validation", total=5)
             cv = cross_validate(
-                table,
-                clips,
-                progress=lambda n: progress.advance(task, n),
-                variants=variants,
-                thresholds=THRESHOLD_GRID,
+                table, clips, progress=lambda n: progress.advance(task, n), variants=variants
             )
-        threshold = pick_threshold(cv)
-        cv.results = cv.by_threshold[threshold]
         for t, per_variant in cv.by_threshold.items():
             typer.echo(
                 f"threshold {t}: "
@@ -283,18 +277,26 @@ def models_train_head(
                     for v, r in per_variant.items()
                 )
             )
-        typer.echo(f"trained-class threshold picked on the out-of-fold results: {threshold}")
+        typer.echo(f"trained-class threshold picked on the out-of-fold results: {cv.threshold}")
         render(cv.clean, f"grouped {cv.folds}-fold CV, held-out clips ({cv.n_groups} recordings)")
         render(cv.street, "same held-out clips mixed into street noise (SNR 0–20 dB)")
         render(
             cv.results["prop_eval"],
             "same held-out clips heard 40–200 m away (air, ground, reverb, barriers; SNR 10–30 dB)",
         )
+        typer.echo(
+            "threshold picked per fold on the other folds only (nested): "
+            f"{cv.nested_thresholds}; "
+            + ", ".join(
+                f"{v} macro F1 {r.macro_f1:.3f} FA {r.false_alarm_rate:.2%}"
+                for v, r in cv.nested.items()
+            )
+        )
         report["cv_clean"] = cv.clean.as_dict()
         report["cv_street"] = cv.street.as_dict()
         report["cv_propagated"] = cv.results["prop_eval"].as_dict()
         report["recording_groups"] = cv.n_groups
-        report["threshold"] = threshold
+        report["threshold"] = cv.threshold
         report["threshold_grid"] = {
             str(t): {
                 v: {"macro_f1": round(r.macro_f1, 4), "fa_rate": round(r.false_alarm_rate, 4)}
@@ -302,11 +304,15 @@ def models_train_head(
             }
             for t, per_variant in cv.by_threshold.items()
         }
+        report["nested"] = {
+            "thresholds": cv.nested_thresholds,
+            **{v: r.as_dict() for v, r in cv.nested.items()},
+        }
     import numpy as np
 
     head = fit_head(table, clips, np.arange(len(clips)), variants=variants)
     if cross_validation:
-        head = with_threshold(head, threshold)
+        head = with_threshold(head, cv.threshold)
     head.save(out)
     write_manifest(clips, out.with_name(out.stem + "_training.csv"), data)
     out.with_name(out.stem + "_report.json").write_text(json.dumps(report, indent=1) + "\n")
