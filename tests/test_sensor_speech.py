@@ -63,8 +63,8 @@ def test_a_gunshot_over_talking_is_still_reported(
 ) -> None:
     """Gunshots the detector reports on their own are still reported with people talking under
     them, real conversation or synthetic, the talk's RMS 40 dB below the shot's peak (a shot a
-    few tens of metres away, a conversation nearby). Measured: 9 of 11 for each; closer to the
-    talk's level the head misses more (docs/sensor.md)."""
+    few tens of metres away, a conversation nearby). Measured (ouie-head/2): 10 of 11 for each;
+    closer to the talk's level the head misses more (docs/sensor.md)."""
     shots = [read_audio(p) for p in sorted((shared_audio_dir / "gunshot").glob("*"))[::15][:12]]
     alone = [
         s

@@ -232,7 +232,8 @@ def models_train_head(
     from ouie.sensor.training import (
         TRAIN_VARIANTS,
         cross_validate,
-        fit_head,
+        export_head,
+        fit_members,
         recipe,
         with_threshold,
         write_manifest,
@@ -310,7 +311,9 @@ def models_train_head(
         }
     import numpy as np
 
-    head = fit_head(table, clips, np.arange(len(clips)), variants=variants)
+    mean, scale, members = fit_members(table, clips, np.arange(len(clips)), variants)
+    report["member_best_epochs"] = [m.best_epoch for m in members]
+    head = export_head(mean, scale, members)
     if cross_validation:
         head = with_threshold(head, cv.threshold)
     head.save(out)

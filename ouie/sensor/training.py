@@ -45,7 +45,8 @@ first layer)."""
 HIDDEN_UNITS = 128
 """ReLU units of each member's hidden layer."""
 ALPHA = 1.0
-"""L2 penalty of the MLP (scikit-learn's `alpha`: ½·alpha·‖W‖² per batch of BATCH_SIZE)."""
+"""L2 penalty of the MLP (scikit-learn's `alpha`: ½·alpha·‖W‖² / BATCH_SIZE is added to each
+batch's mean log loss)."""
 BATCH_SIZE = 256
 LEARNING_RATE = 1e-3
 """Adam's step size."""
@@ -95,6 +96,7 @@ class Member:
     mlp: object
     """sklearn.neural_network.MLPClassifier with one hidden layer."""
     best_epoch: int
+    """The epoch (from 0) whose weights it keeps."""
 
 
 def split_groups(
