@@ -60,7 +60,7 @@ class IngestSettings(_Strict):
         default=500, ge=1, description="A batch is committed as soon as it holds this many reports."
     )
     batch_max_wait_ms: float = Field(
-        default=50.0,
+        default=20.0,
         gt=0,
         description="… or when its first report has waited this long, ms (the added latency).",
     )
