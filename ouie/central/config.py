@@ -25,6 +25,7 @@ from ouie.core.config import ConfigError, load_yaml_config
 from ouie.core.recording import SensorSite, read_sensors_geojson
 from ouie.fusion.config import FusionConfig
 from ouie.sim.scenario import Origin
+from ouie.store.audit import AuditKeyConfig
 from ouie.store.database import DEFAULT_DATABASE_URL
 from ouie.store.retention import RetentionPolicy
 from ouie.transport.mqtt import BrokerConfig
@@ -112,6 +113,10 @@ class CityConfig(_Strict):
         default_factory=IngestSettings, description="Batched, acknowledged report storage."
     )
     retention: RetentionPolicy = Field(default_factory=RetentionPolicy)
+    audit: AuditKeyConfig = Field(
+        default_factory=AuditKeyConfig,
+        description="Where the HMAC key of the audit chain comes from (never the key itself).",
+    )
     http: HttpSettings = Field(default_factory=HttpSettings)
     console: ConsoleConfig | None = Field(
         default_factory=ConsoleConfig,
@@ -134,6 +139,10 @@ def load_city_config(path: Path | str) -> CityConfig:
     if config.broker.password_file is not None:
         updates["broker"] = config.broker.model_copy(
             update={"password_file": base / config.broker.password_file}
+        )
+    if config.audit.key_file is not None:
+        updates["audit"] = config.audit.model_copy(
+            update={"key_file": base / config.audit.key_file}
         )
     config = config.model_copy(update=updates)
     if not config.sensors_file.is_file():

@@ -20,7 +20,7 @@ from ouie.core.audit import AuditEvent
 from ouie.core.recording import SensorSite
 from ouie.core.report import EventReport
 from ouie.core.timebase import NS_PER_S, now_ns
-from ouie.store.audit import AuditChain
+from ouie.store.audit import AuditChain, AuditKey, AuditKeyConfig
 from ouie.store.database import make_engine, upgrade_schema
 from ouie.store.models import (
     Base,
@@ -98,19 +98,21 @@ def _report_row(report: EventReport, received_at_ns: int) -> dict[str, Any]:
 class Store:
     """Sensors, reports, incidents, cues, dispositions, users and the audit chain."""
 
-    def __init__(self, engine: Engine) -> None:
+    def __init__(self, engine: Engine, audit_key: AuditKey | None = None) -> None:
         self.engine = engine
-        self.audit = AuditChain(engine)
+        self.audit = AuditChain(engine, audit_key)
         self._insert_new_reports = _insert_new_reports(engine.dialect.name)
 
     @classmethod
-    def open(cls, url: str, upgrade: bool = True) -> Store:
+    def open(cls, url: str, upgrade: bool = True, audit_key: AuditKey | None = None) -> Store:
         """Connect to `url` (`sqlite:///path.db`, `postgresql+psycopg://user@host/db`) and, unless
-        `upgrade` is False, bring its schema to the current Alembic revision."""
+        `upgrade` is False, bring its schema to the current Alembic revision. `audit_key` keys
+        the audit chain; without it, the key in the environment variable OUIE_AUDIT_KEY, if
+        set (so that every ouie command on a keyed deployment writes keyed rows)."""
         engine = make_engine(url)
         if upgrade:
             upgrade_schema(engine)
-        return cls(engine)
+        return cls(engine, audit_key or AuditKeyConfig().key())
 
     def close(self) -> None:
         """Release the connection pool."""
