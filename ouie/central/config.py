@@ -136,10 +136,13 @@ def load_city_config(path: Path | str) -> CityConfig:
     updates: dict[str, object] = {"sensors_file": base / config.sensors_file}
     if config.cameras_file is not None:
         updates["cameras_file"] = base / config.cameras_file
+    broker_paths: dict[str, object] = {}
     if config.broker.password_file is not None:
-        updates["broker"] = config.broker.model_copy(
-            update={"password_file": base / config.broker.password_file}
-        )
+        broker_paths["password_file"] = base / config.broker.password_file
+    if config.broker.tls is not None:
+        broker_paths["tls"] = config.broker.tls.resolved(base)
+    if broker_paths:
+        updates["broker"] = config.broker.model_copy(update=broker_paths)
     if config.audit.key_file is not None:
         updates["audit"] = config.audit.model_copy(
             update={"key_file": base / config.audit.key_file}
