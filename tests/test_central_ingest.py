@@ -130,7 +130,7 @@ def test_a_database_outage_loses_nothing_and_says_so(
     send(200)
     assert wait_until(lambda: value(service.metrics.database_up) == 0)
     assert wait_until(lambda: value(service.metrics.database_errors) >= 3)  # it keeps retrying
-    assert 0 < value(service.metrics.ingest_backlog) <= 40 + 20  # queue + one batch: bounded
+    assert 0 < value(service.metrics.ingest_backlog) <= 40 + 20 + 1  # queue, batch, bus thread
     assert value(service.metrics.reports_received) < 260  # so the broker keeps the rest
     outage_logs = [r for r in caplog.records if "database unavailable" in r.getMessage()]
     assert len(outage_logs) == 1 and outage_logs[0].levelno == logging.ERROR  # said once
@@ -216,3 +216,23 @@ def test_a_report_the_database_refuses_is_rejected_alone(postgres_url: str) -> N
     service.stop()
     bus.close()
     store.close()
+
+
+def test_stopping_releases_a_bus_thread_held_by_backpressure(tmp_path: Path) -> None:
+    """Database gone and queue full: the bus thread waits in the handler; `stop()` lets it go
+    without taking (or acknowledging) the waiting report, so the bus can close."""
+    store = UnwritableStore(Store.open(f"sqlite:///{tmp_path / 'c.db'}").engine)
+    bus = InProcessBus()
+    settings = IngestSettings(batch_max_reports=1, queue_max_reports=2, retry_initial_s=0.05)
+    service = CentralService(store, bus, RecordingFusion(), SITES, ingest=settings, tick_s=3600)
+    service.start()
+    for k in range(6):
+        report = make_report("s1", seq=k, onset_ns=now_ns() - NS_PER_S)
+        bus.publish(reports_topic("s1"), report.to_json().encode())
+    assert wait_until(lambda: value(service.metrics.reports_received) == 4)  # 1 + 2 + 1 waiting
+    assert not bus.drain(0.5)  # nothing acknowledged: nothing committed
+    service.stop()
+    assert wait_until(lambda: value(service.metrics.ingest_backlog) == 0, timeout_s=5)
+    bus.close()
+    assert not bus.connected  # the dispatcher thread ended
+    assert value(service.metrics.reports_accepted) == 0

@@ -68,8 +68,9 @@ class IngestSettings(_Strict):
     queue_max_reports: int = Field(
         default=10_000,
         ge=1,
-        description="Reports waiting for a batch, at most (memory holds at most this plus one "
-        "batch); when full the MQTT thread waits (backpressure) and the broker keeps the rest.",
+        description="Reports waiting for a batch, at most (memory holds at most this, one batch "
+        "and the report the MQTT thread is handing over); when full the MQTT thread waits "
+        "(backpressure) and the broker keeps the rest.",
     )
     retry_initial_s: float = Field(
         default=0.2, gt=0, description="Database unavailable: first wait before retrying, s."

@@ -122,7 +122,9 @@ class ReportWriter:
         self._queue: queue.Queue[ReceivedReport] = queue.Queue(settings.queue_max_reports)
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="central-ingest", daemon=True)
-        self._in_hand = 0  # taken from the queue, not yet acknowledged or given up
+        self._in_hand = 0  # put and not yet acknowledged or given up
+        self._abandoned = 0  # the batch in hand when stopped during an outage
+        self._gate = threading.Lock()
         self._idle = threading.Condition()
 
     def start(self) -> None:
@@ -134,12 +136,23 @@ class ReportWriter:
         """False once `stop` was called: new messages are left to the broker."""
         return not self._stop.is_set()
 
-    def put(self, received: ReceivedReport) -> None:
-        """Queue a report for the next batch; blocks while the queue is full."""
+    def put(self, received: ReceivedReport) -> bool:
+        """Queue a report for the next batch; blocks while the queue is full (backpressure).
+        False, with the report not taken (nor acknowledged), once the writer is stopping."""
         with self._idle:
             self._in_hand += 1
-        self._queue.put(received)
         self.metrics.ingest_backlog.inc()
+        while True:
+            with self._gate:  # `stop` empties the queue behind this gate: nothing slips in after
+                if self._stop.is_set():
+                    break
+                try:
+                    self._queue.put(received, timeout=0.1)
+                    return True
+                except queue.Full:
+                    continue
+        self._done(1)
+        return False
 
     def flush(self, timeout_s: float = 10.0) -> bool:
         """Wait until every report put so far is committed (or rejected); False on timeout."""
@@ -148,16 +161,27 @@ class ReportWriter:
 
     def stop(self, timeout_s: float = 10.0) -> None:
         """Commit what is queued, then end the thread. Reports still uncommitted after
-        `timeout_s` (database unavailable) are left unacknowledged: the broker redelivers them
-        to the next service."""
+        `timeout_s` (database unavailable) are dropped from memory unacknowledged: the broker
+        redelivers them to the next service."""
         self._stop.set()
         self._thread.join(timeout_s)
-        left = self._queue.qsize()
-        if self._thread.is_alive() or left:
+        if self._thread.is_alive():
+            log.warning("ingest writer still busy %.0f s after stop; left running", timeout_s)
+            return
+        left = self._abandoned
+        with self._gate:
+            while True:
+                try:
+                    self._queue.get_nowait()
+                except queue.Empty:
+                    break
+                left += 1
+        if left:
+            self._done(left)
             log.warning(
                 "ingest stopped with %d report(s) not committed; they are not acknowledged, so "
                 "the broker redelivers them",
-                max(left, self._in_hand),
+                left,
             )
 
     # -- writer thread ---------------------------------------------------------------------
@@ -171,7 +195,7 @@ class ReportWriter:
             try:
                 self._store(batch)
             except _Stopping:
-                self._done(len(batch))
+                self._abandoned = len(batch)
                 return
             except Exception:  # a bug must not end ingest; the messages stay unacknowledged
                 log.exception("ingest failed on a batch of %d report(s)", len(batch))

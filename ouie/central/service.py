@@ -164,7 +164,8 @@ class CentralService:
             log.warning("rejected message on %s: %s", topic, rejected)
             acknowledge()
             return
-        self._writer.put(ReceivedReport(report, received_ns, acknowledge))
+        if not self._writer.put(ReceivedReport(report, received_ns, acknowledge)):
+            log.info("stopping: report %s left unacknowledged to the broker", report.report_id)
 
     def _fuse(self, stored: list[ReceivedReport]) -> None:
         """Newly stored reports, in arrival order, into association and localization."""
