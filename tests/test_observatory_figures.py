@@ -149,3 +149,8 @@ def test_rows_aggregated_before_the_figures_existed_are_flagged_not_guessed(stor
 def test_a_period_that_ends_before_it_starts_is_refused() -> None:
     with pytest.raises(ValidationError, match="ends \\(2026-11-01\\) before it starts"):
         Period.model_validate({"from": "2026-11-03", "to": "2026-11-01"})
+
+
+def test_a_period_longer_than_a_year_is_refused() -> None:
+    with pytest.raises(ValidationError, match="longer than 366 days"):
+        Period.model_validate({"from": "2025-01-01", "to": "2026-01-01"})

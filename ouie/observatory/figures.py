@@ -50,6 +50,9 @@ AUDIT_KINDS: dict[str, str] = {
 }
 """Audit action → the kind an oversight body reads it as; any other action counts as 'other'."""
 
+MAX_PERIOD_DAYS = 366
+"""Longest period one set of figures covers (a leap year)."""
+
 
 class _Figures(BaseModel):
     model_config = ConfigDict(extra="forbid", populate_by_name=True, serialize_by_alias=True)
@@ -66,6 +69,11 @@ class Period(_Figures):
         if self.last_day < self.first_day:
             raise ValueError(
                 f"the period ends ({self.last_day}) before it starts ({self.first_day})"
+            )
+        if (self.last_day - self.first_day).days + 1 > MAX_PERIOD_DAYS:
+            raise ValueError(
+                f"the period {self.first_day} to {self.last_day} is longer than "
+                f"{MAX_PERIOD_DAYS} days; report a year or less at a time"
             )
         return self
 
