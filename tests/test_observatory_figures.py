@@ -153,4 +153,4 @@ def test_a_period_that_ends_before_it_starts_is_refused() -> None:
 
 def test_a_period_longer_than_a_year_is_refused() -> None:
     with pytest.raises(ValidationError, match="longer than 366 days"):
-        Period.model_validate({"from": "2025-01-01", "to": "2026-01-01"})
+        Period.model_validate({"from": "2025-01-01", "to": "2026-01-02"})  # 367 days
