@@ -88,6 +88,9 @@ def test_the_report_states_the_deployment_the_figures_and_the_chain(
                  "--out", str(out), "--json", str(out_json))  # fmt: skip
     assert result.exit_code == 0, result.output
     assert "6 incidents, 5 decided, audit chain intact" in result.output
+    # the terminal table: reports, incidents, located, confirmed, dismissed, escalated, open
+    assert re.search(r"gunshot\s+3\s+3\s+2\s+1\s+1\s+0\s+1\s+50 %\s+60 s", result.output)
+    assert re.search(r"all\s+7\s+6\s+4\s+2\s+2\s+1\s+1\s+40 %\s+60 s", result.output)
     html = out.read_text(encoding="utf-8")
     data = json.loads(out_json.read_text(encoding="utf-8"))
     assert data["schema"] == "ouie.transparency/1"

@@ -9,6 +9,9 @@ from typing import TYPE_CHECKING
 import typer
 
 if TYPE_CHECKING:
+    from rich.table import Table
+
+    from ouie.observatory.figures import ObservatoryFigures
     from ouie.store.repository import Store
 
 AGGREGATES_REVISION = "0003"
@@ -70,6 +73,8 @@ def report(
 ) -> None:
     """Write the transparency report of a period for an oversight body: the deployment, what the
     system does not do, the period's figures, the audit chain verified now, the purges."""
+    from rich.console import Console
+
     from ouie.central.config import load_city_config
     from ouie.core.config import ConfigError
     from ouie.observatory.deployment import Deployment
@@ -93,6 +98,7 @@ def report(
     if json_out is not None:
         json_out.write_text(render_json(content), encoding="utf-8")
     total, audit = content.figures.total, content.figures.audit
+    Console().print(figures_table(content.figures))
     typer.echo(
         f"{out}: {start} to {end}, {total.incidents} incidents, {total.decided} decided, "
         f"audit chain {'intact' if audit.chain_ok else 'BROKEN'} ({audit.total_entries} entries)"
@@ -100,3 +106,35 @@ def report(
     )
     if not audit.chain_ok:
         raise typer.Exit(1)
+
+
+def figures_table(figures: ObservatoryFigures) -> Table:
+    """The period's figures per class, for the terminal."""
+    from rich import box
+    from rich.table import Table
+
+    from ouie.observatory.report import format_percent, format_seconds
+
+    table = Table(
+        title=f"{figures.period.first_day} to {figures.period.last_day} (UTC)",
+        box=box.SIMPLE,
+        pad_edge=False,
+        collapse_padding=True,
+        caption="conf./dism./esc.: latest decision; rate: confirmed ÷ decided; "
+        "median: raised → first decision",
+    )
+    table.add_column("class", no_wrap=True)
+    for column in ("reports", "incid.", "loc.", "conf.", "dism.", "esc.", "open", "rate"):
+        table.add_column(column, justify="right", no_wrap=True)
+    table.add_column("median", justify="right", no_wrap=True)
+    for row in [*figures.by_class, figures.total]:
+        table.add_row(
+            row.class_,
+            *(str(n) for n in (row.reports, row.incidents)),
+            "—" if row.located is None else str(row.located),
+            *(str(n) for n in (row.confirmed, row.dismissed, row.escalated, row.open)),
+            format_percent(row.confirm_rate),
+            format_seconds(row.median_decision_s),
+            end_section=row is figures.by_class[-1],
+        )
+    return table

@@ -35,11 +35,12 @@ def build_report(store: Store, deployment: Deployment, period: Period) -> Transp
     )
 
 
-def _percent(value: float | None) -> str:
+def format_percent(value: float | None) -> str:
+    """'—' or '42 %'."""
     return "—" if value is None else f"{100 * value:.0f} %"
 
 
-def _seconds(value: float | None) -> str:
+def format_seconds(value: float | None) -> str:
     """'—', '42 s', '3.5 min' or '2.0 h'."""
     if value is None:
         return "—"
@@ -62,7 +63,7 @@ def _environment() -> Environment:
         trim_blocks=True,
         lstrip_blocks=True,
     )
-    environment.filters.update(percent=_percent, seconds=_seconds, known=_known)
+    environment.filters.update(percent=format_percent, seconds=format_seconds, known=_known)
     return environment
 
 
