@@ -4,6 +4,7 @@ hand-counted month, the transparency report to download (audited), and bad perio
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -22,6 +23,10 @@ from tests.observatory_store import seed_november
 
 USERS = {"olga": Role.OPERATOR, "sam": Role.SUPERVISOR, "ada": Role.AUDITOR, "root": Role.ADMIN}
 NOVEMBER = "from=2026-11-01&to=2026-11-03"
+
+
+def today() -> str:
+    return datetime.now(UTC).date().isoformat()
 
 
 @pytest.fixture(scope="module")
@@ -107,6 +112,8 @@ def test_the_report_downloads_as_a_file_and_the_download_is_audited(client: Test
     data = client.get(f"/api/observatory/report.json?{NOVEMBER}").json()
     assert data["deployment"]["sensors"] == 4 and data["deployment"]["cue_mode"] == "auto"
     assert data["figures"]["total"]["incidents"] == 6
+    kinds = client.get(f"/api/observatory?from={today()}&to={today()}").json()["audit"]["by_kind"]
+    assert kinds["transparency reports downloaded"] == 2
     audit = client.get("/api/audit?action=observatory.").json()
     assert [(e["actor"], e["details"]["format"]) for e in audit["entries"]] == [
         ("ada", "json"),

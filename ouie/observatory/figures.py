@@ -47,6 +47,7 @@ AUDIT_KINDS: dict[str, str] = {
     "user.create": "user changes",
     "user.disable": "user changes",
     "retention.purge": "retention purges",
+    "observatory.report": "transparency reports downloaded",
 }
 """Audit action → the kind an oversight body reads it as; any other action counts as 'other'."""
 
