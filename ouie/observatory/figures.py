@@ -253,7 +253,7 @@ class ObservatoryFigures(_Figures):
     notes: list[str] = Field(description="Caveats about these figures, for a person.")
 
 
-def _incident_rows(store: Store, period: Period) -> list[DailyAggregate]:
+def _daily_rows(store: Store, period: Period) -> list[DailyAggregate]:
     """Aggregates of the period: the stored ones plus the rows still kept, merged by key."""
     days, (start_ns, end_ns) = period.days(), period.bounds_ns()
     with store.session() as session:
@@ -335,7 +335,7 @@ def _camera_total(days: list[CameraDay]) -> CameraDay:
 
 def compute_figures(store: Store, period: Period, at_ns: int | None = None) -> ObservatoryFigures:
     """The observatory's figures for `period` (module docstring: where each comes from)."""
-    rows = _incident_rows(store, period)
+    rows = _daily_rows(store, period)
     classes = _class_order({row.class_ for row in rows})
     by_day: dict[tuple[str, str], ClassFigures] = {}
     by_class = {class_: ClassFigures(day="all", class_=class_) for class_ in classes}
