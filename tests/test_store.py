@@ -54,7 +54,7 @@ def incident(revision: int = 0, **overrides: object) -> IncidentRecord:
 
 
 def test_migrations_create_exactly_the_models(store: Store) -> None:
-    assert current_revision(store.engine) == "0002"
+    assert current_revision(store.engine) == "0003"
     with store.engine.connect() as connection:
         differences = compare_metadata(MigrationContext.configure(connection), Base.metadata)
     assert differences == []
