@@ -129,10 +129,20 @@ class PostgresServer:
             connection.execute(f'CREATE DATABASE "{name}"')
         return f"postgresql+psycopg://postgres@127.0.0.1:{self.port}/{name}"
 
+    def pause(self) -> None:
+        """Stop the server (fast shutdown: clients disconnected), keeping its data."""
+        if self._process.poll() is None:
+            self._run("pg_ctl", "stop", "-D", str(self.data_dir), "-m", "fast", "-w")
+            self._process.wait(timeout=30)
+
+    def resume(self) -> None:
+        """Start the paused server again on the same port."""
+        if not self._start():
+            raise RuntimeError(f"postgres did not restart: {self.log_path.read_text()[-2000:]}")
+
     def stop(self) -> None:
         """Stop the server and delete its files."""
-        self._process.terminate()
-        self._process.wait(timeout=30)
+        self.pause()
         shutil.rmtree(self.data_dir, ignore_errors=True)
         shutil.rmtree(self.log_path.parent, ignore_errors=True)
 
@@ -142,15 +152,28 @@ def _postgres_bin_dir() -> Path | None:
     return Path(found[-1]).parent if found else None
 
 
-@pytest.fixture(scope="session")
-def postgres_server() -> Iterator[PostgresServer]:
-    """One PostgreSQL server for the session; skips when not installed."""
+def _new_postgres_server() -> PostgresServer:
+    """Start a PostgreSQL server; skips the test when it cannot run here."""
     bin_dir = _postgres_bin_dir()
     if bin_dir is None:
         pytest.skip("PostgreSQL server not installed (apt-get install postgresql)")
     if os.geteuid() == 0 and (shutil.which("runuser") is None or not _has_user("postgres")):
         pytest.skip("running as root needs the 'postgres' user and runuser to start PostgreSQL")
-    server = PostgresServer(bin_dir)
+    return PostgresServer(bin_dir)
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> Iterator[PostgresServer]:
+    """One PostgreSQL server for the session; skips when not installed."""
+    server = _new_postgres_server()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def own_postgres_server() -> Iterator[PostgresServer]:
+    """A PostgreSQL server for one test, which may pause and resume it (a database outage)."""
+    server = _new_postgres_server()
     yield server
     server.stop()
 

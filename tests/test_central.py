@@ -81,6 +81,7 @@ def test_bad_messages_are_rejected_with_reasons_and_good_ones_counted_once(servi
     assert bus.drain(5)
     assert service.store.report_ids() == {good.report_id}
     assert rejected(central) == {
+        "unstorable": 0,
         "malformed": 2,
         "schema": 1,
         "unknown_sensor": 1,

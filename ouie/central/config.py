@@ -52,6 +52,32 @@ class ValidationSettings(_Strict):
     )
 
 
+class IngestSettings(_Strict):
+    """How received reports reach the database: batched commits off the MQTT thread, and the
+    message acknowledged (PUBACK) only once its batch is committed."""
+
+    batch_max_reports: int = Field(
+        default=500, ge=1, description="A batch is committed as soon as it holds this many reports."
+    )
+    batch_max_wait_ms: float = Field(
+        default=20.0,
+        gt=0,
+        description="… or when its first report has waited this long, ms (the added latency).",
+    )
+    queue_max_reports: int = Field(
+        default=10_000,
+        ge=1,
+        description="Reports waiting for a batch, at most (memory holds at most this plus one "
+        "batch); when full the MQTT thread waits (backpressure) and the broker keeps the rest.",
+    )
+    retry_initial_s: float = Field(
+        default=0.2, gt=0, description="Database unavailable: first wait before retrying, s."
+    )
+    retry_max_s: float = Field(
+        default=5.0, gt=0, description="Longest wait between retries (doubling from the first), s."
+    )
+
+
 class HttpSettings(_Strict):
     """Where `/healthz`, `/metrics` and the console listen."""
 
@@ -82,6 +108,9 @@ class CityConfig(_Strict):
         default=120.0, gt=0, description="A sensor silent this long is marked offline, s."
     )
     validation: ValidationSettings = Field(default_factory=ValidationSettings)
+    ingest: IngestSettings = Field(
+        default_factory=IngestSettings, description="Batched, acknowledged report storage."
+    )
     retention: RetentionPolicy = Field(default_factory=RetentionPolicy)
     http: HttpSettings = Field(default_factory=HttpSettings)
     console: ConsoleConfig | None = Field(

@@ -77,6 +77,7 @@ def build_central(
         retention=city.retention,
         cuer=cameras,
         clock=clock,
+        ingest=city.ingest,
     )
     service.start()
     if mqtt_bus is not None:  # subscribed: now take what the broker kept for us

@@ -4,6 +4,12 @@ Persistent session (clean_session False with a fixed client id) so the broker ke
 messages for a subscriber that is briefly away; automatic reconnection with back-off;
 subscriptions renewed on every connection; an optional retained last will (a sensor's status
 topic ← "offline"); `on_connected` hooks (a sensor publishes its retained "online").
+
+Received QoS 1 messages are acknowledged by hand (paho `manual_ack`): the PUBACK goes out when
+every handler the message went to has acknowledged it (a plain `subscribe` handler: when it
+returns; a `subscribe_acked` handler: when it calls its `Acknowledge`, e.g. after a database
+commit). A message not yet acknowledged when the connection drops or the process dies is
+redelivered by the broker on the next connection with the same client id.
 """
 
 from __future__ import annotations
@@ -18,7 +24,12 @@ import paho.mqtt.client as mqtt
 from pydantic import BaseModel, ConfigDict, Field, SecretStr
 
 from ouie.core.config import ConfigError
-from ouie.transport.bus import AckCallback, MessageHandler
+from ouie.transport.bus import (
+    AckCallback,
+    AckedMessageHandler,
+    MessageHandler,
+    acknowledging,
+)
 
 log = logging.getLogger(__name__)
 
@@ -71,6 +82,21 @@ class BrokerConfig(BaseModel):
         )
 
 
+class _AcknowledgeWhenAll:
+    """The `Acknowledge` of one received message: sends its PUBACK once each of the `count`
+    handlers it went to has called it."""
+
+    def __init__(self, count: int, send: Callable[[], object]) -> None:
+        self._left, self._send, self._lock = count, send, threading.Lock()
+
+    def __call__(self) -> None:
+        with self._lock:
+            self._left -= 1
+            done = self._left == 0
+        if done:
+            self._send()
+
+
 def _nothing() -> None:
     """Acknowledgement of a message nobody waits for (every mid is tracked; see `publish`)."""
 
@@ -94,6 +120,7 @@ class MqttBus:
             client_id=client_id,
             clean_session=clean_session,
             protocol=mqtt.MQTTv311,
+            manual_ack=True,
         )
         if settings.username is not None:
             password = settings.password.get_secret_value() if settings.password else None
@@ -110,7 +137,7 @@ class MqttBus:
         self._unacked_subscriptions: set[int] = set()
         self._early_subacks: set[int] = set()
         self._subscribed = threading.Condition()
-        self._subscriptions: dict[str, tuple[int, MessageHandler]] = {}
+        self._subscriptions: dict[str, tuple[int, AckedMessageHandler]] = {}
         self._pending_acks: dict[int, AckCallback] = {}
         self._early_acks: set[int] = set()
         self._lock = threading.Lock()
@@ -163,7 +190,14 @@ class MqttBus:
             on_acked()
 
     def subscribe(self, topic_filter: str, handler: MessageHandler, qos: int = 1) -> None:
-        """Subscribe now (if connected) and again after every reconnection."""
+        """Subscribe now (if connected) and again after every reconnection; each message is
+        acknowledged when `handler` returns."""
+        self.subscribe_acked(topic_filter, acknowledging(handler), qos)
+
+    def subscribe_acked(
+        self, topic_filter: str, handler: AckedMessageHandler, qos: int = 1
+    ) -> None:
+        """Subscribe; the PUBACK of each message waits for the handler's `Acknowledge`."""
         with self._lock:
             self._subscriptions[topic_filter] = (qos, handler)
         if self.connected:
@@ -239,8 +273,13 @@ class MqttBus:
             ]
         if not handlers:
             log.warning("MQTT message on %s matches no subscription: dropped", message.topic)
+            client.ack(message.mid, message.qos)
+            return
+        acknowledge = _AcknowledgeWhenAll(
+            len(handlers), lambda: client.ack(message.mid, message.qos)
+        )
         for handler in handlers:
             try:
-                handler(message.topic, message.payload)
-            except Exception:
+                handler(message.topic, message.payload, acknowledge)
+            except Exception:  # an acked handler that fails before acknowledging: redelivered
                 log.exception("MQTT handler failed on %s", message.topic)
