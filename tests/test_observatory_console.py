@@ -138,6 +138,16 @@ def test_a_bad_period_is_refused_with_its_reason(
     assert message in str(response.json()["detail"])
 
 
+def test_without_a_period_the_figures_cover_30_days_up_to_the_latest_data(
+    client: TestClient,
+) -> None:
+    log_in(client, "sam")
+    figures = client.get("/api/observatory").json()
+    assert figures["period"] == {"from": "2026-10-06", "to": "2026-11-04"}
+    assert figures["total"]["incidents"] == 8  # with 31 Oct and 4 Nov
+    assert client.get("/api/observatory?to=2026-11-01").json()["period"]["from"] == "2026-10-03"
+
+
 def test_only_html_and_json_reports_exist(client: TestClient) -> None:
     log_in(client, "ada")
     assert client.get(f"/api/observatory/report.pdf?{NOVEMBER}").status_code == 404

@@ -5,13 +5,19 @@ detailed rows (wholly, or in the middle of a day)."""
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import date
 from pathlib import Path
 from typing import Any
 
 import pytest
 from pydantic import ValidationError
 
-from ouie.observatory.figures import ObservatoryFigures, Period, compute_figures
+from ouie.observatory.figures import (
+    ObservatoryFigures,
+    Period,
+    compute_figures,
+    latest_data_day,
+)
 from ouie.store.models import DailyAggregate
 from ouie.store.repository import Store
 from ouie.store.retention import NS_PER_DAY, RetentionPolicy, purge
@@ -103,6 +109,13 @@ def test_camera_figures_come_from_the_audit_chain(store: Store) -> None:
     assert audit.head_seq == audit.total_entries == store.audit.count()
 
 
+def test_the_latest_day_with_data_is_the_last_onset(store: Store, tmp_path: Path) -> None:
+    assert latest_data_day(store) == date(2026, 11, 4)  # the gunshot at 00:00:01 on 4 Nov
+    empty = Store.open(f"sqlite:///{tmp_path / 'empty.db'}")
+    assert latest_data_day(empty) is None
+    empty.close()
+
+
 def test_sensors_online_share_is_read_now(store: Store) -> None:
     sensors = compute_figures(store, PERIOD).sensors
     assert (sensors.total, sensors.online, sensors.online_share) == (4, 1, 0.25)
@@ -115,6 +128,7 @@ def test_the_same_figures_after_retention_purged_every_detailed_row(store: Store
     assert store.count_incidents() == 0 and store.count_reports() == 0
     after = compute_figures(store, PERIOD)
     assert counts(after) == counts(before)
+    assert latest_data_day(store) == date(2026, 11, 4)  # from the aggregates now
     assert after.cameras_total == before.cameras_total
     assert after.notes == []
 

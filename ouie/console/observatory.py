@@ -16,12 +16,17 @@ from ouie.console.api import ConsoleServices, Services, authorized
 from ouie.console.auth import Permission, SessionUser
 from ouie.core.audit import AuditEvent
 from ouie.observatory.deployment import Deployment
-from ouie.observatory.figures import ObservatoryFigures, Period, compute_figures
+from ouie.observatory.figures import (
+    ObservatoryFigures,
+    Period,
+    compute_figures,
+    latest_data_day,
+)
 from ouie.observatory.report import build_report, render_html, render_json
 from ouie.store.models import AuditEntry
 
 DEFAULT_PERIOD_DAYS = 30
-"""Without `from`/`to`, the page shows the last 30 UTC days, today included."""
+"""Without `from`/`to`: the 30 UTC days up to the latest day with data (today when empty)."""
 
 Observer = Annotated[SessionUser, Depends(authorized(Permission.OBSERVE))]
 FirstDay = Annotated[date | None, Query(alias="from", description="First UTC day.")]
@@ -30,10 +35,11 @@ LastDay = Annotated[date | None, Query(alias="to", description="Last UTC day (in
 router = APIRouter()
 
 
-def period_of(first_day: date | None, last_day: date | None) -> Period:
-    """The period asked for (defaults: the last DEFAULT_PERIOD_DAYS days); 422 with the reason
-    when it is not one."""
-    last = last_day or datetime.now(UTC).date()
+def period_of(services: ConsoleServices, first_day: date | None, last_day: date | None) -> Period:
+    """The period asked for; without an end, the latest day with reports or incidents (so that
+    a quiet fortnight, or a demo replaying a past evening, still opens on its data), without a
+    start, DEFAULT_PERIOD_DAYS before the end. 422 with the reason when it is not a period."""
+    last = last_day or latest_data_day(services.store) or datetime.now(UTC).date()
     first = first_day or last - timedelta(days=DEFAULT_PERIOD_DAYS - 1)
     try:
         return Period(first_day=first, last_day=last)
@@ -69,7 +75,7 @@ def observatory(
     _user: Observer, services: Services, first_day: FirstDay = None, last_day: LastDay = None
 ) -> ObservatoryFigures:
     """The period's figures (the audit chain verified now)."""
-    return compute_figures(services.store, period_of(first_day, last_day))
+    return compute_figures(services.store, period_of(services, first_day, last_day))
 
 
 @router.get("/observatory/report.{extension}")
@@ -84,7 +90,7 @@ def report(
     self-contained page) or `report.json`; the download is audited (`observatory.report`)."""
     if extension not in ("html", "json"):
         raise HTTPException(status.HTTP_404_NOT_FOUND, "the report is report.html or report.json")
-    period = period_of(first_day, last_day)
+    period = period_of(services, first_day, last_day)
     content = build_report(services.store, deployment_of(services), period)
     days = f"{period.first_day}_{period.last_day}"
     services.store.audit(

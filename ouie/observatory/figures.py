@@ -17,7 +17,7 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, computed_field, model_validator
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from ouie.core.classes import ALERTING_CLASSES
 from ouie.core.timebase import NS_PER_S, now_ns, ns_to_iso
@@ -331,6 +331,19 @@ def _camera_total(days: list[CameraDay]) -> CameraDay:
         if name != "day":
             setattr(total, name, sum(getattr(day, name) for day in days))
     return total
+
+
+def latest_data_day(store: Store) -> date | None:
+    """The latest UTC day with a report or an incident, kept or aggregated; None when empty."""
+    with store.session() as session:
+        onsets = [
+            session.scalar(select(func.max(Report.onset_ns))),
+            session.scalar(select(func.max(Incident.onset_ns))),
+        ]
+        aggregated = session.scalar(select(func.max(DailyAggregate.day)))
+    days = [utc_day(onset) for onset in onsets if onset is not None]
+    days += [aggregated] if aggregated else []
+    return date.fromisoformat(max(days)) if days else None
 
 
 def compute_figures(store: Store, period: Period, at_ns: int | None = None) -> ObservatoryFigures:

@@ -72,6 +72,9 @@ def test_an_auditor_reads_the_month_in_the_observatory(
     log_in(page, console_url, "ada")
     page.click("a[href='observatory.html']")  # from the navigation
     page.wait_for_selector("body[data-ready='true']")
+    # it opens on the 30 days up to the latest data (4 Nov): all eight incidents
+    assert page.input_value("#to") == "2026-11-04"
+    assert page.inner_text("#fig-incidents") == "8"
     page.fill("#from", FIRST_DAY)
     page.fill("#to", LAST_DAY)
     page.click("#period button[type='submit']")

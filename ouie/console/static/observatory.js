@@ -228,42 +228,52 @@ function showAudit(f) {
   document.getElementById("notes").replaceChildren(...f.notes.map((note) => ouie.text("li", note)));
 }
 
-async function load() {
-  const from = document.getElementById("from").value;
-  const to = document.getElementById("to").value;
-  const query = `from=${encodeURIComponent(from)}&to=${encodeURIComponent(to)}`;
+// Load the figures of the period in the form (or, when `query` is "", the server's default
+// period: the 30 days up to the latest day with data) and show them.
+async function load(query) {
   const error = document.getElementById("error");
   error.textContent = "";
   let figures;
   try {
-    figures = await ouie.api(`observatory?${query}`);
+    figures = await ouie.api(query ? `observatory?${query}` : "observatory");
   } catch (problem) {
     error.textContent = problem.message;
     return;
   }
-  history.replaceState(null, "", `?${query}`);
+  const period = `from=${figures.period.from}&to=${figures.period.to}`;
+  document.getElementById("from").value = figures.period.from;
+  document.getElementById("to").value = figures.period.to;
+  history.replaceState(null, "", `?${period}`);
   document.getElementById("period-label").textContent = `${figures.period.from} to ${figures.period.to} (UTC)`;
-  document.getElementById("report-html").href = `api/observatory/report.html?${query}`;
-  document.getElementById("report-json").href = `api/observatory/report.json?${query}`;
+  document.getElementById("report-html").href = `api/observatory/report.html?${period}`;
+  document.getElementById("report-json").href = `api/observatory/report.json?${period}`;
   showSummary(figures);
   showClasses(figures);
   showCameras(figures);
   showAudit(figures);
 }
 
+// The form's days as a query string (a blank day is left to the server's default).
+function formQuery() {
+  const query = new URLSearchParams();
+  for (const name of ["from", "to"]) {
+    const value = document.getElementById(name).value;
+    if (value) query.set(name, value);
+  }
+  return query.toString();
+}
+
 async function start() {
   await ouie.requireLogin();
   await ouie.showCueBanner();
   const params = new URLSearchParams(window.location.search);
-  const today = new Date().toISOString().slice(0, 10);
-  const monthAgo = new Date(Date.now() - 29 * 86400000).toISOString().slice(0, 10);
-  document.getElementById("from").value = params.get("from") || monthAgo;
-  document.getElementById("to").value = params.get("to") || today;
+  document.getElementById("from").value = params.get("from") || "";
+  document.getElementById("to").value = params.get("to") || "";
   document.getElementById("period").addEventListener("submit", (event) => {
     event.preventDefault();
-    load();
+    load(formQuery());
   });
-  await load();
+  await load(params.has("from") || params.has("to") ? formQuery() : "");
   document.body.dataset.ready = "true";
 }
 
