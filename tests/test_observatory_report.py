@@ -14,6 +14,9 @@ from sqlalchemy import update
 from typer.testing import CliRunner
 
 from ouie.cli import app
+from ouie.observatory.deployment import Deployment
+from ouie.observatory.figures import Period
+from ouie.observatory.report import build_report, render_html
 from ouie.store.models import AuditEntry
 from ouie.store.repository import Store
 from ouie.store.retention import RetentionPolicy, purge
@@ -194,3 +197,16 @@ def test_bad_input_gets_a_clear_error(
     assert result.exit_code == 2
     assert message in " ".join(result.output.split())
     assert not (tmp_path / "r.html").exists()
+
+
+def test_a_quiet_period_says_so_in_words_instead_of_empty_charts(tmp_path: Path) -> None:
+    store = Store.open(f"sqlite:///{tmp_path / 'empty.db'}")
+    deployment = Deployment(sensors=0, cue_mode="off")
+    period = Period.model_validate({"from": "2026-11-01", "to": "2026-11-30"})
+    html = render_html(build_report(store, deployment, period))
+    store.close()
+    assert "<h1>Transparency report</h1>" in html  # no name known: none invented
+    assert "data:image" not in html
+    assert "No incident was raised during this period" in html
+    assert "No camera was moved, declined or stopped by a privacy mask" in html
+    assert "no camera is ever turned toward a sound" in html

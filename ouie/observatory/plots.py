@@ -63,8 +63,8 @@ def incidents_per_day(figures: ObservatoryFigures) -> str:
 
 
 def _day_axis(axes: Axes, days: list[str]) -> None:
-    """Day labels 'MM-DD', at most about 16 of them."""
-    step = max(1, len(days) // 16)
+    """Day labels 'MM-DD', at most 10 of them (every `step`-th day)."""
+    step = -(-len(days) // 10)
     axes.set_xticks(range(0, len(days), step), [d[5:] for d in days[::step]], fontsize=8)
     axes.yaxis.set_major_locator(MaxNLocator(integer=True))
 
@@ -140,11 +140,15 @@ def camera_moves(figures: ObservatoryFigures) -> str:
     return _data_uri(figure)
 
 
-def all_charts(figures: ObservatoryFigures) -> dict[str, str]:
-    """Every chart of the report, by name, as `data:` URIs."""
+def all_charts(figures: ObservatoryFigures) -> dict[str, str | None]:
+    """Every chart of the report, by name, as a `data:` URI; None for a chart with nothing to
+    show (no incident, no decision, no camera activity), which the report says in words."""
+    cameras = figures.cameras_total
     return {
-        "incidents_per_day": incidents_per_day(figures),
-        "dispositions": dispositions(figures),
-        "confirm_rate": confirm_rate(figures),
-        "camera_moves": camera_moves(figures),
+        "incidents_per_day": incidents_per_day(figures) if figures.total.incidents else None,
+        "dispositions": dispositions(figures) if figures.total.incidents else None,
+        "confirm_rate": confirm_rate(figures) if figures.total.decided else None,
+        "camera_moves": camera_moves(figures)
+        if any(getattr(cameras, field) for field in CAMERA_SERIES)
+        else None,
     }
