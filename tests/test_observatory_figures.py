@@ -133,6 +133,15 @@ def test_the_same_figures_after_retention_purged_every_detailed_row(store: Store
     assert after.notes == []
 
 
+def test_the_same_figures_when_only_reports_were_purged(store: Store) -> None:
+    """The default policy keeps incidents longer than reports: the month's reports come from
+    the aggregates, its incidents from the rows."""
+    before = compute_figures(store, PERIOD)
+    result = purge(store, RetentionPolicy(reports_days=1, incidents_days=400), at(30, 0))
+    assert (result.reports_deleted, result.incidents_deleted) == (9, 0)
+    assert counts(compute_figures(store, PERIOD)) == counts(before)
+
+
 def test_the_same_figures_when_retention_cut_a_day_in_two(store: Store) -> None:
     """Cut-off at 1 Nov 12:00: g1 (08:00) is aggregated, g2, g3 and s1 (evening) are kept; the
     day's rows are the sum of both."""
