@@ -73,6 +73,7 @@ def report(
 ) -> None:
     """Write the transparency report of a period for an oversight body: the deployment, what the
     system does not do, the period's figures, the audit chain verified now, the purges."""
+    from pydantic import ValidationError
     from rich.console import Console
 
     from ouie.central.config import load_city_config
@@ -82,8 +83,11 @@ def report(
     from ouie.observatory.report import build_report, render_html, render_json
 
     start, end = _day(first_day, "--from"), _day(last_day, "--to")
-    if end < start:
-        raise typer.BadParameter(f"--to {end} is before --from {start}", param_hint="--to")
+    try:
+        period = Period(first_day=start, last_day=end)
+    except ValidationError as error:
+        reasons = "; ".join(e["msg"].removeprefix("Value error, ") for e in error.errors())
+        raise typer.BadParameter(reasons, param_hint="--from/--to") from None
     try:
         city = load_city_config(config)
         deployment = Deployment.of_city(city)
@@ -91,7 +95,7 @@ def report(
         raise typer.BadParameter(str(error), param_hint="--config") from None
     store = _open_store(db or city.database_url)
     try:
-        content = build_report(store, deployment, Period(first_day=start, last_day=end))
+        content = build_report(store, deployment, period)
     finally:
         store.close()
     out.write_text(render_html(content), encoding="utf-8")
