@@ -171,3 +171,13 @@ class DailyAggregate(Base):
         doc="Incidents: confirm, dismiss, escalate or open; reports: ''.",
     )
     count: Mapped[int] = mapped_column(default=0)
+    located: Mapped[int | None] = mapped_column(
+        doc="Incidents: how many of `count` had a position (lat/lon); None for reports and for "
+        "rows aggregated before revision 0003."
+    )
+    dismiss_reasons: Mapped[dict[str, Any] | None] = mapped_column(
+        doc="Dismissed incidents: {reason: count} (fireworks, construction, vehicle, other)."
+    )
+    decision_delays_s: Mapped[list[Any] | None] = mapped_column(
+        doc="Decided incidents: seconds from raised (created_at_ns) to the first decision, sorted."
+    )
