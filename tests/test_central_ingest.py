@@ -236,3 +236,32 @@ def test_stopping_releases_a_bus_thread_held_by_backpressure(tmp_path: Path) -> 
     bus.close()
     assert not bus.connected  # the dispatcher thread ended
     assert value(service.metrics.reports_accepted) == 0
+
+
+class FailingFusion(RecordingFusion):
+    """Fusion with a bug on one report."""
+
+    def add(self, report: EventReport, now_ns: int) -> list[Any]:
+        if report.seq == 3:
+            raise RuntimeError("fusion bug")
+        return super().add(report, now_ns)
+
+
+def test_a_fusion_failure_neither_loses_nor_holds_reports(tmp_path: Path) -> None:
+    store, bus, fusion = (
+        Store.open(f"sqlite:///{tmp_path / 'f.db'}"),
+        InProcessBus(),
+        FailingFusion(),
+    )
+    service = CentralService(store, bus, fusion, SITES, tick_s=3600)
+    service.start()
+    reports = [make_report("s1", seq=k, onset_ns=now_ns() - NS_PER_S) for k in range(8)]
+    for report in reports:
+        bus.publish(reports_topic("s1"), report.to_json().encode())
+    assert bus.drain(10)  # every message acknowledged
+    assert store.report_ids() == {r.report_id for r in reports}
+    assert fusion.seen == [r.report_id for r in reports if r.seq != 3]
+    assert value(service.metrics.ingest_backlog) == 0
+    service.stop()
+    bus.close()
+    store.close()

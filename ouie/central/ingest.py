@@ -197,7 +197,9 @@ class ReportWriter:
             except _Stopping:
                 self._abandoned = len(batch)
                 return
-            except Exception:  # a bug must not end ingest; the messages stay unacknowledged
+            except Exception:
+                # A bug before the commit must not end ingest: the batch's messages stay
+                # unacknowledged, so the broker delivers them again after a reconnection.
                 log.exception("ingest failed on a batch of %d report(s)", len(batch))
                 self._done(len(batch))
 
@@ -241,10 +243,11 @@ class ReportWriter:
         try:
             if stored:
                 self._on_stored(stored)
-        finally:  # committed: the messages can go (after fusion, so "acknowledged" = "handled")
-            for item in batch:
-                item.acknowledge()
-            self._done(len(batch))
+        except Exception:  # the reports are stored all the same
+            log.exception("fusion failed on %d stored report(s)", len(stored))
+        for item in batch:  # committed: the messages can go (after fusion: acknowledged = handled)
+            item.acknowledge()
+        self._done(len(batch))
 
     def _commit_retrying(self, batch: list[ReceivedReport]) -> tuple[set[str], set[str]]:
         """(ids newly written, ids the database refused) for `batch`; waits and retries while

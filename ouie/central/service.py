@@ -170,9 +170,12 @@ class CentralService:
     def _fuse(self, stored: list[ReceivedReport]) -> None:
         """Newly stored reports, in arrival order, into association and localization."""
         for item in stored:
-            with self._fusion_lock:
-                emitted = self._incidents.add(item.report, item.received_ns)
-            self._take_incidents(emitted)
+            try:
+                with self._fusion_lock:
+                    emitted = self._incidents.add(item.report, item.received_ns)
+                self._take_incidents(emitted)
+            except Exception:  # one report's failure must not keep the others from fusion
+                log.exception("fusion failed on report %s", item.report.report_id)
 
     def handle_status(self, topic: str, payload: bytes) -> None:
         """A sensor's retained status or last will: 'online', 'offline', ..."""
