@@ -155,6 +155,8 @@ def test_healthz_and_metrics(service: Any) -> None:
     assert health.json() == {
         "status": "ok",
         "database": True,
+        "database_writes": True,
+        "ingest_backlog": 0,
         "bus_connected": True,
         "sensors_total": 4,
         "sensors_online": 1,

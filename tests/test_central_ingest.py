@@ -12,8 +12,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from fastapi.testclient import TestClient
 from sqlalchemy.exc import OperationalError
 
+from ouie.central.app import create_app
 from ouie.central.config import IngestSettings
 from ouie.central.service import CentralService
 from ouie.core.report import EventReport
@@ -135,6 +137,9 @@ def test_a_database_outage_loses_nothing_and_says_so(
     outage_logs = [r for r in caplog.records if "database unavailable" in r.getMessage()]
     assert len(outage_logs) == 1 and outage_logs[0].levelno == logging.ERROR  # said once
     assert value(service.metrics.reports_accepted) == 60
+    health = TestClient(create_app(service)).get("/healthz")
+    assert health.status_code == 503 and health.json()["database_writes"] is False
+    assert health.json()["ingest_backlog"] > 0
     own_postgres_server.resume()
     assert wait_until(lambda: store.count_reports() == 260)
     assert store.report_ids() == set(sent)  # every one, once (report_id is the primary key)

@@ -132,6 +132,12 @@ class ReportWriter:
         self._thread.start()
 
     @property
+    def backlog(self) -> int:
+        """Reports received and not yet committed and acknowledged."""
+        with self._idle:
+            return self._in_hand
+
+    @property
     def accepting(self) -> bool:
         """False once `stop` was called: new messages are left to the broker."""
         return not self._stop.is_set()

@@ -139,6 +139,11 @@ class CentralService:
             self._ticker.join(timeout=10)
         self._cue_worker.shutdown(wait=True)
 
+    @property
+    def ingest_backlog(self) -> int:
+        """Reports received and not yet committed (held in memory, unacknowledged)."""
+        return self._writer.backlog
+
     def flush(self, timeout_s: float = 10.0) -> bool:
         """Wait until every report received so far is committed and fused; False on timeout."""
         return self._writer.flush(timeout_s)
