@@ -244,6 +244,7 @@ def test_audit_verify_reads_the_database_named_by_the_city_file(tmp_path: Path) 
     assert run.exit_code == 0 and "1 entries" in run.output
 
 
+@pytest.mark.timeout(60)  # a `serve` that wrongly starts would block until killed
 def test_audit_verify_uses_the_city_key_and_catches_an_unkeyed_rewrite(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -260,6 +261,11 @@ def test_audit_verify_uses_the_city_key_and_catches_an_unkeyed_rewrite(
     runner = CliRunner()
     intact = runner.invoke(cli_app, ["audit", "verify", "--config", str(city)])
     assert intact.exit_code == 0 and "3 entries" in intact.output
+    keyless_city = tmp_path / "keyless.yaml"  # the same city and database, without the key
+    keyless_city.write_text(json.dumps({**json.loads(city.read_text()), "audit": {}}))
+    keyless = runner.invoke(cli_app, ["serve", "--config", str(keyless_city)])
+    assert keyless.exit_code == 2 and "the audit chain is keyed" in keyless.output
+    assert "OUIE_AUDIT_KEY" in keyless.output  # refuses to start rather than write unkeyed rows
     without_key = runner.invoke(cli_app, ["audit", "verify", "--db", str(store.engine.url)])
     assert without_key.exit_code == 1 and "key_unknown" in without_key.output
     export = tmp_path / "audit.jsonl"

@@ -37,6 +37,7 @@ def serve(
     from ouie.central.config import load_city_config
     from ouie.central.runtime import build_central
     from ouie.core.config import ConfigError
+    from ouie.store.audit import AuditKeyMissing
 
     console = Console(stderr=True)
     logging.basicConfig(
@@ -45,7 +46,7 @@ def serve(
     try:
         city = load_city_config(config)
         runtime = build_central(city, config_sha256=hashlib.sha256(config.read_bytes()).hexdigest())
-    except (ConfigError, ValueError) as error:
+    except (ConfigError, ValueError, AuditKeyMissing) as error:
         console.print(f"[red]{error}[/red]")
         raise typer.Exit(2) from None
     console.print(
