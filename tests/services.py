@@ -56,22 +56,29 @@ def make_ca(folder: Path, name: str) -> Path:
     return folder / f"{name}.crt"
 
 
-def make_broker_tls(folder: Path) -> ListenerTls:
-    """A CA and a broker certificate it signs for 127.0.0.1 / localhost (openssl CLI)."""
-    folder.mkdir(parents=True, exist_ok=True)
-    ca_file = make_ca(folder, "ca")
+def make_signed_cert(folder: Path, name: str, extensions: str) -> tuple[Path, Path]:
+    """A key and a certificate for `name` signed by the CA `ca.crt` in `folder`, with the
+    given X.509 v3 `extensions` (openssl -extfile syntax); (cert, key) paths."""
     _openssl(
         folder,
         *("req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"),
-        *("-subj", "/CN=127.0.0.1", "-keyout", "broker.key", "-out", "broker.csr"),
+        *("-subj", f"/CN={name}", "-keyout", f"{name}.key", "-out", f"{name}.csr"),
     )
-    (folder / "san.ext").write_text("subjectAltName=IP:127.0.0.1,DNS:localhost\n")
+    (folder / f"{name}.ext").write_text(extensions + "\n")
     _openssl(
         folder,
-        *("x509", "-req", "-in", "broker.csr", "-CA", "ca.crt", "-CAkey", "ca.key"),
-        *("-CAcreateserial", "-days", "1", "-extfile", "san.ext", "-out", "broker.crt"),
+        *("x509", "-req", "-in", f"{name}.csr", "-CA", "ca.crt", "-CAkey", "ca.key"),
+        *("-CAcreateserial", "-days", "1", "-extfile", f"{name}.ext", "-out", f"{name}.crt"),
     )
-    return ListenerTls(ca_file, folder / "broker.crt", folder / "broker.key")
+    return folder / f"{name}.crt", folder / f"{name}.key"
+
+
+def make_broker_tls(folder: Path, require_client_certificate: bool = False) -> ListenerTls:
+    """A CA and a broker certificate it signs for 127.0.0.1 / localhost (openssl CLI)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    ca_file = make_ca(folder, "ca")
+    cert, key = make_signed_cert(folder, "broker", "subjectAltName=IP:127.0.0.1,DNS:localhost")
+    return ListenerTls(ca_file, cert, key, require_client_certificate)
 
 
 @pytest.fixture

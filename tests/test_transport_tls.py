@@ -14,7 +14,7 @@ from ouie.core.config import ConfigError
 from ouie.transport.broker import CENTRAL_USER, LocalMosquitto
 from ouie.transport.mqtt import BrokerConfig, BrokerSettings, MqttBus, TlsConfig
 from ouie.transport.topics import ALL_REPORTS_FILTER, reports_topic
-from tests.builders import Inbox, make_report
+from tests.builders import Inbox, make_report, wait_until
 from tests.services import make_ca
 
 
@@ -91,3 +91,31 @@ def test_broker_config_command_writes_a_tls_listener_on_8883(tmp_path: Path) -> 
     assert f"certfile {files['cert']}" in conf and f"cafile {files['ca']}" in conf
     partial = CliRunner().invoke(app, [*base, "--tls-cert", str(files["cert"])])
     assert partial.exit_code == 2 and "together" in partial.output
+
+
+def test_a_broker_that_requires_client_certificates_takes_only_signed_clients(
+    tmp_path: Path,
+) -> None:
+    from ouie.transport.broker import mosquitto_binary
+    from tests.services import make_broker_tls, make_signed_cert
+
+    if mosquitto_binary() is None:
+        pytest.skip("mosquitto not installed (apt-get install mosquitto)")
+    pki = tmp_path / "pki"
+    tls = make_broker_tls(pki, require_client_certificate=True)
+    cert, key = make_signed_cert(pki, "s1", "extendedKeyUsage=clientAuth")
+    broker = LocalMosquitto(tmp_path / "broker", {"s1": "pw-s1"}, tls=tls)
+    broker.start()
+    try:
+        signed = broker.settings("s1").model_copy(
+            update={"tls": TlsConfig(ca_file=tls.ca_file, cert_file=cert, key_file=key)}
+        )
+        with_cert = MqttBus(signed, "s1-with-cert")
+        assert with_cert.wait_connected(10), with_cert.last_error
+        without_cert = MqttBus(broker.settings("s1"), "s1-without-cert")
+        assert not without_cert.wait_connected(3)
+        assert wait_until(lambda: "(TLS)" in (without_cert.last_error or ""), timeout_s=10)
+        with_cert.close()
+        without_cert.close()
+    finally:
+        broker.stop()

@@ -230,6 +230,7 @@ class MqttBus:
         self._lock = threading.Lock()
         self._connected = threading.Event()
         self.last_error: str | None = None
+        self._refused_at_connack = False
         self.on_connected: list[Callable[[], None]] = []
         self._address = (settings.host, settings.port, settings.keepalive_s)
         if start:
@@ -318,6 +319,7 @@ class MqttBus:
     def _on_connect(self, client, userdata, flags, reason_code, properties) -> None:
         if reason_code.is_failure:
             self.last_error = f"broker refused the connection: {reason_code}"
+            self._refused_at_connack = True  # the disconnection that follows says nothing new
             log.error("MQTT %s", self.last_error)
             return
         with self._lock:
@@ -331,8 +333,10 @@ class MqttBus:
     def _on_connect_fail(self, client, userdata) -> None:
         """paho calls this while it handles the connection attempt's OSError: name it (once
         per distinct cause, not at every retry)."""
-        error = sys.exception()
-        message = self._describe_connect_error(error)
+        self._connection_failed(self._describe_connect_error(sys.exception()))
+
+    def _connection_failed(self, message: str) -> None:
+        """Keep `message` in `last_error` and log it, once per distinct cause."""
         if message != self.last_error:
             self.last_error = message
             log.error("MQTT %s; retrying", message)
@@ -353,6 +357,14 @@ class MqttBus:
     def _on_disconnect(self, client, userdata, flags, reason_code, properties) -> None:
         was_connected = self._connected.is_set()
         self._connected.clear()
+        refused, self._refused_at_connack = self._refused_at_connack, False
+        if not was_connected and reason_code != 0 and not refused:  # closed before a CONNACK
+            host, port, _keepalive = self._address
+            tls = " (TLS)" if self._tls is not None else ""
+            self._connection_failed(
+                f"the broker at {host}:{port}{tls} closed the connection before accepting it "
+                f"({reason_code}): wrong protocol, or a client certificate it requires?"
+            )
         if was_connected and reason_code != 0:
             self.last_error = f"connection lost: {reason_code}"
             log.warning("MQTT %s; reconnecting", self.last_error)
