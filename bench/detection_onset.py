@@ -1,12 +1,15 @@
 """Onset error distribution: real gunshot / explosion / glass_break clips from ../shared/audio
-inserted into real street noise (traffic recordings) at known offsets, SNR 10 and 20 dB.
-Prints JSON (see ouie/sensor/onset_trials.py for the method)."""
+inserted into real street noise (traffic recordings) at known offsets, SNR 10 and 20 dB, each
+clip REPEATS times (another offset and traffic recording each time). Prints JSON (see
+ouie/sensor/onset_trials.py for the method).
+
+Usage: `python bench/detection_onset.py [AUDIO_DIR] [--repeats 3]`."""
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
-import sys
 import time
 from pathlib import Path
 
@@ -21,7 +24,11 @@ CLASSES = (EventClass.GUNSHOT, EventClass.EXPLOSION, EventClass.GLASS_BREAK)
 
 
 def main() -> None:
-    audio_dir = Path(sys.argv[1]) if len(sys.argv) > 1 else SHARED_AUDIO
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("audio_dir", type=Path, nargs="?", default=SHARED_AUDIO)
+    parser.add_argument("--repeats", type=int, default=3, help="insertions per clip and SNR")
+    args = parser.parse_args()
+    audio_dir = args.audio_dir
     started = time.perf_counter()
     noises = [read_audio(p) for p in sorted((audio_dir / "traffic").glob("*"))]
     rng = np.random.default_rng(0)
@@ -36,12 +43,14 @@ def main() -> None:
                         c, noises[rng.integers(len(noises))], event_class, snr_db, rng
                     ).error_ms
                     for c in clear
+                    for _ in range(args.repeats)
                 ]
             )
             absolute = np.abs(errors)
             figures[f"{event_class.value}@{snr_db:g}dB"] = {
                 "clips": len(clips),
                 "clear_leading_edge": len(clear),
+                "trials": len(errors),
                 "median_abs_ms": round(float(np.median(absolute)), 3),
                 "p90_abs_ms": round(float(np.percentile(absolute, 90)), 3),
                 "p99_abs_ms": round(float(np.percentile(absolute, 99)), 3),
@@ -54,7 +63,8 @@ def main() -> None:
             {
                 "bench": "detection_onset",
                 "method": "clips inserted into traffic noise at random offsets; truth = offset + "
-                "clean-clip onset; span = the 0.975 s / 0.48 s windows containing it",
+                "clean-clip onset; span = the 0.975 s / 0.48 s windows containing it; "
+                f"{args.repeats} insertions per clip and SNR",
                 "cpu_count": os.cpu_count(),
                 "seconds": round(time.perf_counter() - started, 1),
                 "results": figures,
