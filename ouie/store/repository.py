@@ -8,19 +8,19 @@ same transaction.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
-from typing import Literal
+from typing import Any, Literal
 
-from sqlalchemy import Engine, bindparam, case, func, insert, select, update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import Engine, Insert, Table, bindparam, case, func, or_, select, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from ouie.core.audit import AuditEvent
 from ouie.core.recording import SensorSite
 from ouie.core.report import EventReport
 from ouie.core.timebase import NS_PER_S, now_ns
-from ouie.store.audit import AuditChain
+from ouie.store.audit import AuditChain, AuditKey, AuditKeyConfig
 from ouie.store.database import make_engine, upgrade_schema
 from ouie.store.models import (
     Base,
@@ -43,7 +43,6 @@ from ouie.store.records import (
 SaveOutcome = Literal["created", "updated", "stale"]
 
 _REPORTS, _SENSORS = Base.metadata.tables["reports"], Base.metadata.tables["sensors"]
-_INSERT_REPORT = insert(_REPORTS)
 _MARK_HEARD = (
     update(_SENSORS)
     .where(_SENSORS.c.id == bindparam("sensor"))
@@ -51,7 +50,7 @@ _MARK_HEARD = (
         online=True,
         last_seen_ns=bindparam("at_ns"),
         status=case(
-            (_SENSORS.c.status.in_(("offline", "silent")), "online"),
+            (or_(_SENSORS.c.status == "offline", _SENSORS.c.status == "silent"), "online"),
             else_=_SENSORS.c.status,
         ),
     )
@@ -59,21 +58,61 @@ _MARK_HEARD = (
 """A report is a sign of life: online, last seen now, and 'online' after 'offline'/'silent'."""
 
 
+def _insert_new_reports(dialect: str) -> Insert:
+    """INSERT … ON CONFLICT (report_id) DO NOTHING RETURNING report_id: one statement stores a
+    batch, skips ids already stored (de-duplication without a failed transaction) and names
+    the rows it wrote. SQLite (≥ 3.35) and PostgreSQL spell it the same way."""
+    dialects: dict[str, Callable[[Table], Any]] = {
+        "sqlite": sqlite.insert,
+        "postgresql": postgresql.insert,
+    }
+    if dialect not in dialects:
+        raise ValueError(f"unsupported database {dialect!r}: use SQLite or PostgreSQL")
+    statement: Insert = (
+        dialects[dialect](_REPORTS)
+        .on_conflict_do_nothing(index_elements=["report_id"])
+        .returning(_REPORTS.c.report_id)
+    )
+    return statement
+
+
+def _report_row(report: EventReport, received_at_ns: int) -> dict[str, Any]:
+    """The `reports` row of an accepted report."""
+    return {
+        "report_id": report.report_id,
+        "sensor_id": report.sensor_id,
+        "seq": report.seq,
+        "class": str(report.class_),
+        "score": report.score,
+        "onset_ns": report.onset_ns,
+        "onset_uncertainty_s": report.onset_uncertainty_s,
+        "duration_s": report.duration_s,
+        "peak_dbfs": report.peak_dbfs,
+        "model_name": report.model.name,
+        "model_sha256": report.model.sha256,
+        "received_at_ns": received_at_ns,
+        "payload": report.model_dump(mode="json", by_alias=True, exclude_none=True),
+    }
+
+
 class Store:
     """Sensors, reports, incidents, cues, dispositions, users and the audit chain."""
 
-    def __init__(self, engine: Engine) -> None:
+    def __init__(self, engine: Engine, audit_key: AuditKey | None = None) -> None:
         self.engine = engine
-        self.audit = AuditChain(engine)
+        self.audit = AuditChain(engine, audit_key)
+        self._insert_new_reports = _insert_new_reports(engine.dialect.name)
 
     @classmethod
-    def open(cls, url: str, upgrade: bool = True) -> Store:
+    def open(cls, url: str, upgrade: bool = True, audit_key: AuditKey | None = None) -> Store:
         """Connect to `url` (`sqlite:///path.db`, `postgresql+psycopg://user@host/db`) and, unless
-        `upgrade` is False, bring its schema to the current Alembic revision."""
+        `upgrade` is False, bring its schema to the current Alembic revision. `audit_key` keys
+        the audit chain; without it, the key in the environment variable OUIE_AUDIT_KEY, if
+        set (so that every ouie command on a keyed deployment writes keyed rows)."""
         engine = make_engine(url)
         if upgrade:
             upgrade_schema(engine)
-        return cls(engine)
+        return cls(engine, audit_key or AuditKeyConfig().key())
 
     def close(self) -> None:
         """Release the connection pool."""
@@ -147,35 +186,34 @@ class Store:
 
     # -- reports ---------------------------------------------------------------------------
     def add_report(self, report: EventReport, received_at_ns: int) -> bool:
-        """Store an accepted report and mark its sensor heard (online, `last_seen_ns`), in one
-        transaction; False (and nothing written) when its id is already stored.
+        """`add_reports` for one report: False (and nothing written) when its id is stored."""
+        return bool(self.add_reports([(report, received_at_ns)]))
 
-        The hot path of the service (one call per report): prepared Core statements, no ORM.
+    def add_reports(self, received: Sequence[tuple[EventReport, int]]) -> set[str]:
+        """Store accepted reports (each with its receipt time, UTC ns) in one transaction and
+        mark their sensors heard (online, `last_seen_ns` = the latest receipt); returns the ids
+        newly written. Ids already stored, or repeated in `received`, are skipped (the first
+        occurrence is kept), so a redelivered batch writes nothing twice.
+
+        The hot path of the service: one multi-row INSERT … ON CONFLICT DO NOTHING RETURNING
+        and one UPDATE per sensor, Core statements, no ORM.
         """
-        row = {
-            "report_id": report.report_id,
-            "sensor_id": report.sensor_id,
-            "seq": report.seq,
-            "class": str(report.class_),
-            "score": report.score,
-            "onset_ns": report.onset_ns,
-            "onset_uncertainty_s": report.onset_uncertainty_s,
-            "duration_s": report.duration_s,
-            "peak_dbfs": report.peak_dbfs,
-            "model_name": report.model.name,
-            "model_sha256": report.model.sha256,
-            "received_at_ns": received_at_ns,
-            "payload": report.model_dump(mode="json", by_alias=True, exclude_none=True),
-        }
-        try:
-            with self.engine.begin() as connection:
-                connection.execute(_INSERT_REPORT, row)
-                connection.execute(
-                    _MARK_HEARD, {"sensor": report.sensor_id, "at_ns": received_at_ns}
-                )
-        except IntegrityError:
-            return False
-        return True
+        rows: dict[str, dict[str, Any]] = {}
+        for report, received_at_ns in received:
+            rows.setdefault(report.report_id, _report_row(report, received_at_ns))
+        if not rows:
+            return set()
+        with self.engine.begin() as connection:
+            written = set(connection.scalars(self._insert_new_reports, list(rows.values())))
+            heard_ns: dict[str, int] = {}
+            for report_id in written:
+                row = rows[report_id]
+                sensor = row["sensor_id"]
+                heard_ns[sensor] = max(heard_ns.get(sensor, 0), row["received_at_ns"])
+            if heard_ns:
+                heard = [{"sensor": s, "at_ns": at_ns} for s, at_ns in sorted(heard_ns.items())]
+                connection.execute(_MARK_HEARD, heard)
+        return written
 
     def report_ids(self, sensor_id: str | None = None) -> set[str]:
         """Ids of stored reports (of one sensor when given)."""
