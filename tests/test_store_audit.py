@@ -308,3 +308,13 @@ def test_audit_key_comes_from_a_file_or_the_environment_never_the_yaml(
     assert AuditKeyConfig().key() is None
     with pytest.raises(ConfigError, match=r"audit\.key_file .*missing"):
         AuditKeyConfig(key_file=tmp_path / "missing").key()
+
+
+def test_a_store_with_a_clock_stamps_its_audit_entries_with_it(tmp_path: Path) -> None:
+    """The demo replays a June evening: its chain follows the replay clock, not the wall."""
+    evening_ns = 1_782_072_000 * 10**9  # 2026-06-21T20:00:00Z
+    store = Store.open(f"sqlite:///{tmp_path / 'clock.db'}", clock=lambda: evening_ns)
+    store.audit(AuditEvent(action="auth.login", actor="alice", subject="user:alice"))
+    (entry,) = list(store.audit.entries())
+    assert entry["at_ns"] == evening_ns
+    assert store.audit.verify() == []

@@ -65,7 +65,7 @@ def build_central(
             "consistently. Set %s or audit.key_file (docs/central.md, key management)",
             city.audit.key_env or "audit.key_env",
         )
-    store = Store.open(city.database_url, audit_key=audit_key)
+    store = Store.open(city.database_url, audit_key=audit_key, clock=clock)
     if config_sha256 is not None:
         audit_config(store, city.name, config_sha256)
     mqtt_bus = None

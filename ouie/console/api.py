@@ -46,7 +46,6 @@ from ouie.console.views import (
     SessionInfo,
 )
 from ouie.core.audit import AuditEvent
-from ouie.core.timebase import now_ns
 from ouie.store.models import AuditEntry, Cue
 from ouie.store.records import CueState, DismissReason, DispositionAction, Role
 from ouie.store.repository import Store
@@ -312,7 +311,7 @@ def approve_cue(
     services.store.update_cue(
         cue_id,
         CueState.EXECUTED if moved else CueState.FAILED,
-        executed_at_ns=now_ns() if moved else None,
+        executed_at_ns=services.store.clock() if moved else None,
     )
     return incident_detail(services, incident_id)
 

@@ -27,7 +27,7 @@ import hashlib
 import hmac
 import json
 import os
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TextIO
@@ -266,12 +266,17 @@ class AuditChain:
 
     An instance is an `AuditSink` (callable). Appends from several threads or processes are safe:
     the next `seq` is the primary key, so a concurrent append fails on insert and is retried.
-    With `key`, new entries are keyed (HMAC) and `verify` checks with it.
+    With `key`, new entries are keyed (HMAC) and `verify` checks with it. With `clock` (UTC ns),
+    entries are stamped by it when written instead of with the event's own `at_ns`, so that the
+    whole chain follows the service's time (the demo's replayed evening).
     """
 
-    def __init__(self, engine: Engine, key: AuditKey | None = None) -> None:
+    def __init__(
+        self, engine: Engine, key: AuditKey | None = None, clock: Callable[[], int] | None = None
+    ) -> None:
         self._engine = engine
         self.key = key
+        self.clock = clock
 
     def __call__(self, event: AuditEvent) -> None:
         self.append(event)
@@ -299,6 +304,8 @@ class AuditChain:
             )
         seq = last_seq + 1
         content = {"seq": seq, **event.model_dump(mode="json")}
+        if self.clock is not None:
+            content["at_ns"] = self.clock()
         content["details"] = json.loads(canonical_json(content["details"]))
         secret = self.key.secret if self.key is not None else None
         entry = AuditEntry(

@@ -118,13 +118,27 @@ def _report_row(report: EventReport, received_at_ns: int) -> dict[str, Any]:
 class Store:
     """Sensors, reports, incidents, cues, dispositions, users and the audit chain."""
 
-    def __init__(self, engine: Engine, audit_key: AuditKey | None = None) -> None:
+    def __init__(
+        self,
+        engine: Engine,
+        audit_key: AuditKey | None = None,
+        clock: Callable[[], int] | None = None,
+    ) -> None:
+        """`clock` (UTC ns; default the wall clock) stamps what has no time of its own:
+        incidents, cues, dispositions, users and audit entries (`AuditChain`)."""
         self.engine = engine
-        self.audit = AuditChain(engine, audit_key)
+        self.clock = clock or now_ns
+        self.audit = AuditChain(engine, audit_key, clock)
         self._insert_new_reports = _insert_new_reports(engine.dialect)
 
     @classmethod
-    def open(cls, url: str, upgrade: bool = True, audit_key: AuditKey | None = None) -> Store:
+    def open(
+        cls,
+        url: str,
+        upgrade: bool = True,
+        audit_key: AuditKey | None = None,
+        clock: Callable[[], int] | None = None,
+    ) -> Store:
         """Connect to `url` (`sqlite:///path.db`, `postgresql+psycopg://user@host/db`) and, unless
         `upgrade` is False, bring its schema to the current Alembic revision. `audit_key` keys
         the audit chain; without it, the key in the environment variable OUIE_AUDIT_KEY, if
@@ -132,7 +146,7 @@ class Store:
         engine = make_engine(url)
         if upgrade:
             upgrade_schema(engine)
-        return cls(engine, audit_key or AuditKeyConfig().key())
+        return cls(engine, audit_key or AuditKeyConfig().key(), clock)
 
     def close(self) -> None:
         """Release the connection pool."""
@@ -265,7 +279,7 @@ class Store:
         Returns 'created', 'updated', or 'stale' (an older or equal revision: nothing written).
         The operator's disposition is never overwritten by a new revision.
         """
-        at_ns = now_ns() if at_ns is None else at_ns
+        at_ns = self.clock() if at_ns is None else at_ns
         values = record.model_dump()
         with self.session() as session:
             row = session.get(Incident, record.id)
@@ -323,7 +337,7 @@ class Store:
             tilt_deg=tilt_deg,
             zoom=zoom,
             details=details or {},
-            created_at_ns=now_ns() if at_ns is None else at_ns,
+            created_at_ns=self.clock() if at_ns is None else at_ns,
         )
         with self.session() as session:
             session.add(cue)
@@ -377,7 +391,7 @@ class Store:
                 "other); confirm and escalate take none"
             )
         reason_text = str(DismissReason(reason)) if reason is not None else None
-        at_ns = now_ns() if at_ns is None else at_ns
+        at_ns = self.clock() if at_ns is None else at_ns
         with self.session() as session:
             incident = session.get(Incident, incident_id)
             if incident is None:
@@ -427,7 +441,7 @@ class Store:
             role=str(role),
             password_hash=password_hash,
             active=True,
-            created_at_ns=now_ns(),
+            created_at_ns=self.clock(),
         )
         with self.session() as session:
             session.add(user)
