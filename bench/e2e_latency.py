@@ -8,11 +8,18 @@ sensors' detectors (built-in by default; `--detector yamnet` with a model) hear 
 and fuses them, and the cue controller moves a virtual ONVIF camera (cue mode auto, declared as
 a demonstration) and confirms the move by GetStatus.
 
-Per incident, from the store: end of sound = latest onset + duration of its reports; then
-- report_s: until the last of its reports reached the central service (the detector must hear
-  past the end of the sound to close the event, plus the block it arrived in);
-- incident_s: until the incident was first stored (the association window);
-- camera_s: until the camera move was confirmed (the figure the target applies to: p99 < 1 s).
+Per incident, from the store, two reference instants:
+- `from_onset`: the latest onset among its reports (the sound's arrival at the last sensor
+  used). The sound ends after its onset, so onset → camera bounds end of sound → camera from
+  above: p99 < 1 s from the onset meets the target whatever the sound's length. It does not
+  depend on what the reports' `duration_s` means, so it compares sensor versions fairly.
+- `from_reported_end`: the latest onset + duration_s of its reports, as the central service
+  computes its cue latency (`ouie_cue_latency_seconds`). Sensors that report when an event
+  closes (before this bench's second version) put that end at the end of the detected span
+  (≥ the end of the sound, window-quantised); sensors that report at confirmation put it at the
+  end of the audio that confirmed the event (so this measures the processing chain alone).
+From each: report_s (until the last of its reports reached the central service), incident_s
+(until the incident was first stored), camera_s (until the camera move was commanded).
 
 Usage: `python bench/e2e_latency.py [--events 20] [--spacing-s 5] [--detector builtin]`.
 """
@@ -38,6 +45,7 @@ FRAME = LocalFrame(45.4397, 4.3872, 520.0)
 SENSORS_ENU_M = [(-125, -125), (125, -125), (125, 125), (-125, 125), (0, 160), (0, -160)]
 CAMERA_ENU_M = (-20.0, -150.0)
 TARGET_P99_S = 1.0
+REFERENCES = ("from_onset", "from_reported_end")
 
 
 def wgs84(east_m: float, north_m: float) -> dict[str, float]:
@@ -105,7 +113,8 @@ def main() -> None:
         with running_demo(options, folder) as (run, replay):
             replay.run()
             summary = replay.summary()
-            breakdown: dict[str, list[float]] = {"report_s": [], "incident_s": [], "camera_s": []}
+            stages = ("report_s", "incident_s", "camera_s")
+            breakdown = {ref: {stage: [] for stage in stages} for ref in REFERENCES}
             with run.store.session() as session:
                 for incident in session.query(Incident).all():
                     reports = session.query(Report).filter(
@@ -114,14 +123,22 @@ def main() -> None:
                     reports = list(reports)
                     if not reports:
                         continue
-                    end_ns = max(r.onset_ns + round(r.duration_s * NS_PER_S) for r in reports)
+                    references_ns = {
+                        "from_onset": max(r.onset_ns for r in reports),
+                        "from_reported_end": max(
+                            r.onset_ns + round(r.duration_s * NS_PER_S) for r in reports
+                        ),
+                    }
                     last_in_ns = max(r.received_at_ns for r in reports)
-                    breakdown["report_s"].append((last_in_ns - end_ns) / NS_PER_S)
-                    breakdown["incident_s"].append((incident.created_at_ns - end_ns) / NS_PER_S)
                     cues = session.query(Cue).filter(Cue.incident_id == incident.id)
-                    breakdown["camera_s"] += [c.latency_s for c in cues if c.latency_s is not None]
+                    commanded_ns = [c.executed_at_ns for c in cues if c.executed_at_ns]
+                    for ref, at_ns in references_ns.items():
+                        since = breakdown[ref]
+                        since["report_s"].append((last_in_ns - at_ns) / NS_PER_S)
+                        since["incident_s"].append((incident.created_at_ns - at_ns) / NS_PER_S)
+                        since["camera_s"] += [(t - at_ns) / NS_PER_S for t in commanded_ns]
 
-    camera = percentiles(breakdown["camera_s"])
+    camera = percentiles(breakdown["from_onset"]["camera_s"])
     print(
         json.dumps(
             {
@@ -129,8 +146,9 @@ def main() -> None:
                 "method": "in-process chain at speed 1: simulated audio → detector (0.5 s blocks)"
                 " → in-process bus → central (validation, store, association, TDOA) → cue "
                 "controller → virtual ONVIF camera AbsoluteMove + GetStatus confirmation; "
-                "latency from the end of the sound (latest onset + duration of the incident's "
-                "reports) on the replay clock",
+                "latency on the replay clock from the latest onset of the incident's reports "
+                "(an upper bound of end of sound → camera) and from their latest onset + "
+                "duration_s (the central service's cue latency)",
                 "cpu_count": os.cpu_count(),
                 "detector": summary.detector,
                 "events": args.events,
@@ -138,7 +156,11 @@ def main() -> None:
                 "located": summary.fixed,
                 "median_error_m": summary.median_error_m,
                 "cue_states": summary.cue_states,
-                "end_of_sound_to": {name: percentiles(v) for name, v in breakdown.items()},
+                "load_average_1min": round(os.getloadavg()[0], 2),
+                "latency": {
+                    ref: {stage: percentiles(v) for stage, v in since.items()}
+                    for ref, since in breakdown.items()
+                },
                 "target_p99_s": TARGET_P99_S,
                 "meets_target": camera["p99_s"] is not None and camera["p99_s"] < TARGET_P99_S,
             },

@@ -14,6 +14,7 @@ COMMAND_MODULES = (
     "ouie.cameras.commands",
     "ouie.central.commands",
     "ouie.console.commands",
+    "ouie.observatory.commands",
 )
 """Modules with a `register(app: typer.Typer) -> None` that adds their commands."""
 

@@ -81,6 +81,7 @@ def test_bad_messages_are_rejected_with_reasons_and_good_ones_counted_once(servi
     assert bus.drain(5)
     assert service.store.report_ids() == {good.report_id}
     assert rejected(central) == {
+        "unstorable": 0,
         "malformed": 2,
         "schema": 1,
         "unknown_sensor": 1,
@@ -154,6 +155,8 @@ def test_healthz_and_metrics(service: Any) -> None:
     assert health.json() == {
         "status": "ok",
         "database": True,
+        "database_writes": True,
+        "ingest_backlog": 0,
         "bus_connected": True,
         "sensors_total": 4,
         "sensors_online": 1,
@@ -239,3 +242,56 @@ def test_audit_verify_reads_the_database_named_by_the_city_file(tmp_path: Path) 
     store.close()
     run = CliRunner().invoke(cli_app, ["audit", "verify", "--config", str(city)])
     assert run.exit_code == 0 and "1 entries" in run.output
+
+
+@pytest.mark.timeout(60)  # a `serve` that wrongly starts would block until killed
+def test_audit_verify_uses_the_city_key_and_catches_an_unkeyed_rewrite(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from ouie.store.audit import GENESIS_HASH, AuditKey, entry_hash
+
+    monkeypatch.delenv("OUIE_AUDIT_KEY", raising=False)
+    (tmp_path / "audit.key").write_text("a" * 64 + "\n")
+    city = write_city(tmp_path, audit={"key_file": "audit.key"})
+    key = load_city_config(city).audit.key()
+    assert key == AuditKey.from_text("a" * 64, "test")
+    store = Store.open(load_city_config(city).database_url, audit_key=key)
+    for k in range(3):
+        store.audit(AuditEvent(action="incident.view", actor="alice", subject=f"incident:{k}"))
+    runner = CliRunner()
+    intact = runner.invoke(cli_app, ["audit", "verify", "--config", str(city)])
+    assert intact.exit_code == 0 and "3 entries" in intact.output
+    keyless_city = tmp_path / "keyless.yaml"  # the same city and database, without the key
+    keyless_city.write_text(json.dumps({**json.loads(city.read_text()), "audit": {}}))
+    keyless = runner.invoke(cli_app, ["serve", "--config", str(keyless_city)])
+    assert keyless.exit_code == 2 and "the audit chain is keyed" in keyless.output
+    assert "OUIE_AUDIT_KEY" in keyless.output  # refuses to start rather than write unkeyed rows
+    without_key = runner.invoke(cli_app, ["audit", "verify", "--db", str(store.engine.url)])
+    assert without_key.exit_code == 1 and "key_unknown" in without_key.output
+    export = tmp_path / "audit.jsonl"
+    assert (
+        runner.invoke(cli_app, ["audit", "export", str(export), "--config", str(city)]).exit_code
+        == 0
+    )
+    monkeypatch.setenv("OUIE_AUDIT_KEY", "a" * 64)  # the oversight body holds the key too
+    assert runner.invoke(cli_app, ["audit", "verify", "--jsonl", str(export)]).exit_code == 0
+    monkeypatch.delenv("OUIE_AUDIT_KEY")
+    prev = GENESIS_HASH
+    with store.engine.begin() as db:  # rewrite everything as a plain SHA-256 chain
+        for entry in list(store.audit.entries()):
+            digest = entry_hash({**entry, "actor": "mallory"}, prev)
+            db.execute(
+                text(
+                    "UPDATE audit_entries SET actor='mallory', hash=:h, prev_hash=:p, key_id=NULL "
+                    "WHERE seq=:s"
+                ),
+                {"h": digest, "p": prev, "s": entry["seq"]},
+            )
+            prev = digest
+    store.close()
+    forged = runner.invoke(cli_app, ["audit", "verify", "--config", str(city)])
+    assert forged.exit_code == 1 and "unkeyed" in forged.output
+    with_literal = write_city(tmp_path, audit={"key": "x" * 40})
+    literal = runner.invoke(cli_app, ["serve", "--config", str(with_literal)])
+    assert literal.exit_code == 2 and "audit" in literal.output
+    assert "never goes in the configuration" in literal.output

@@ -76,6 +76,7 @@ def test_no_report_lost_across_a_broker_restart(
     duplicates = service.metrics.reports_rejected.labels(reason="duplicate")._value.get()
     assert service.metrics.reports_received._value.get() == len(sent) + duplicates
     assert wait_until(lambda: {s.id for s in store.list_sensors() if s.online} == set(sensor_ids))
+    assert service.flush(10)  # fusion has seen every committed report
     [incident] = store.list_incidents()
     assert wait_until(lambda: bool(announced) and announced[-1]["revision"] == incident.revision)
     assert announced[0]["id"] == incident.id and incident.revision >= 100

@@ -16,7 +16,7 @@ from ouie.core.classes import EventClass
 from ouie.core.recording import SensorSite
 from ouie.core.report import EventReport
 from ouie.core.timebase import NS_PER_S, iso_to_ns
-from ouie.store.database import current_revision
+from ouie.store.database import current_revision, head_revision
 from ouie.store.models import Base
 from ouie.store.records import DismissReason, DispositionAction, IncidentRecord, Role
 from ouie.store.repository import Store
@@ -54,7 +54,7 @@ def incident(revision: int = 0, **overrides: object) -> IncidentRecord:
 
 
 def test_migrations_create_exactly_the_models(store: Store) -> None:
-    assert current_revision(store.engine) == "0002"
+    assert current_revision(store.engine) == head_revision() is not None
     with store.engine.connect() as connection:
         differences = compare_metadata(MigrationContext.configure(connection), Base.metadata)
     assert differences == []

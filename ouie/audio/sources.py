@@ -116,7 +116,11 @@ class NetworkStreamSource:
         import av
 
         options = {"rtsp_transport": "tcp"} if self.url.startswith("rtsp") else {}
-        with av.open(self.url, options=options) as container:
+        try:
+            container = av.open(self.url, options=options, timeout=10.0)
+        except av.error.FFmpegError as error:
+            raise RuntimeError(f"cannot open {self.url}: {error}") from None
+        with container:
             if not container.streams.audio:
                 raise RuntimeError(f"{self.url}: no audio track")
             stream = container.streams.audio[0]

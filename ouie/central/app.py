@@ -24,7 +24,8 @@ def create_app(service: CentralService, title: str = "ouie central") -> FastAPI:
 
     @app.get("/healthz")
     def healthz(request: Request) -> JSONResponse:
-        """200 when the database answers and the bus is connected, 503 otherwise."""
+        """200 when the database answers and takes writes (the last write did not fail) and
+        the bus is connected, 503 otherwise; also the reports waiting to be committed."""
         central: CentralService = request.app.state.service
         try:
             with central.store.engine.connect() as connection:
@@ -34,9 +35,12 @@ def create_app(service: CentralService, title: str = "ouie central") -> FastAPI:
             database_ok = False
         sensors = central.store.list_sensors() if database_ok else []
         bus_connected = central.bus.connected
+        writes_ok = central.database.up
         body: dict[str, Any] = {
-            "status": "ok" if database_ok and bus_connected else "degraded",
+            "status": "ok" if database_ok and writes_ok and bus_connected else "degraded",
             "database": database_ok,
+            "database_writes": writes_ok,
+            "ingest_backlog": central.ingest_backlog,
             "bus_connected": bus_connected,
             "sensors_total": len(sensors),
             "sensors_online": sum(s.online for s in sensors),

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 import typer
 
 if TYPE_CHECKING:
+    from ouie.store.audit import AuditKey, AuditKeyConfig
     from ouie.store.repository import Store
 
 audit_app = typer.Typer(help="Verify or export the hash-chained audit trail.", no_args_is_help=True)
@@ -36,6 +37,7 @@ def serve(
     from ouie.central.config import load_city_config
     from ouie.central.runtime import build_central
     from ouie.core.config import ConfigError
+    from ouie.store.audit import AuditKeyMissing
 
     console = Console(stderr=True)
     logging.basicConfig(
@@ -44,7 +46,7 @@ def serve(
     try:
         city = load_city_config(config)
         runtime = build_central(city, config_sha256=hashlib.sha256(config.read_bytes()).hexdigest())
-    except (ConfigError, ValueError) as error:
+    except (ConfigError, ValueError, AuditKeyMissing) as error:
         console.print(f"[red]{error}[/red]")
         raise typer.Exit(2) from None
     console.print(
@@ -70,21 +72,44 @@ def broker_config(
     out: Path = typer.Option(
         ..., "--out", help="Folder for mosquitto.conf, passwd, acl, secrets/."
     ),
-    port: int = typer.Option(1883, help="Listener port."),
+    port: int | None = typer.Option(
+        None, help="Listener port (default 8883 with TLS, 1883 without)."
+    ),
     bind: str = typer.Option("127.0.0.1", help="Listener address (the sensors' network)."),
+    tls_cert: Path | None = typer.Option(
+        None, "--tls-cert", help="Broker certificate (PEM): the listener speaks only TLS."
+    ),
+    tls_key: Path | None = typer.Option(None, "--tls-key", help="Its private key (PEM)."),
+    tls_ca: Path | None = typer.Option(
+        None, "--tls-ca", help="CA certificate that clients give as broker.tls.ca_file."
+    ),
 ) -> None:
     """Write a Mosquitto configuration with one account per sensor (user = sensor id) and one
     for the central service, and an ACL that keeps each sensor to its own topics. Passwords go
     to OUT/secrets/<user>.secret; re-running keeps existing ones and adds new sensors."""
     from ouie.core.recording import RecordingFormatError, read_sensors_geojson
-    from ouie.transport.broker import CENTRAL_USER, provision_accounts, write_mosquitto_config
+    from ouie.transport.broker import (
+        CENTRAL_USER,
+        ListenerTls,
+        provision_accounts,
+        write_mosquitto_config,
+    )
+    from ouie.transport.mqtt import default_port
 
     try:
         sites = read_sensors_geojson(sensors)
     except RecordingFormatError as error:
         raise typer.BadParameter(str(error)) from None
+    tls_files = (tls_cert, tls_key, tls_ca)
+    if any(f is not None for f in tls_files) and not all(f is not None for f in tls_files):
+        raise typer.BadParameter("TLS needs --tls-cert, --tls-key and --tls-ca together")
+    tls = None
+    if tls_cert is not None and tls_key is not None and tls_ca is not None:
+        tls = ListenerTls(tls_ca.resolve(), tls_cert.resolve(), tls_key.resolve())
     accounts = provision_accounts(out / "secrets", [CENTRAL_USER, *(s.id for s in sites)])
-    conf = write_mosquitto_config(out, port, accounts, bind_address=bind)
+    conf = write_mosquitto_config(
+        out, port or default_port(tls), accounts, bind_address=bind, tls=tls
+    )
     typer.echo(
         f"{conf}: {len(sites)} sensor accounts + {CENTRAL_USER}; secrets in {out / 'secrets'} "
         f"(give each sensor its own; the central reads {CENTRAL_USER}.secret via "
@@ -100,24 +125,34 @@ def audit_verify(
     expect_head: str | None = typer.Option(
         None, "--expect-head", help="Head hash published earlier: also detects a cut tail."
     ),
+    key_files: list[Path] = typer.Option(
+        [],
+        "--key-file",
+        help="A file holding an audit key used before the current one (repeatable). The "
+        "current key comes from the city file's audit section, else OUIE_AUDIT_KEY.",
+    ),
 ) -> None:
-    """Check the audit chain; name every edited, deleted or inserted row. Exit 1 if broken."""
+    """Check the audit chain with its HMAC key(s); name every edited, deleted, inserted or
+    unkeyed row. Exit 1 if broken."""
     from rich.console import Console
     from rich.table import Table
 
-    from ouie.store.audit import verify_chain
+    from ouie.store.audit import AuditKeyConfig, verify_chain
 
     console = Console()
+    earlier_keys = [_read_key(path) for path in key_files]
     if jsonl is not None:
         from ouie.store.audit import read_jsonl
 
         with jsonl.open(encoding="utf-8") as lines:
             entries = list(read_jsonl(lines))
-        problems = verify_chain(entries, expect_head)
+        current = _key_or_exit(AuditKeyConfig())
+        keys = [*earlier_keys, *([current] if current is not None else [])]
+        problems = verify_chain(entries, expect_head, keys)
         count, head = len(entries), entries[-1]["hash"] if entries else "-"
     else:
         store = _open_existing(db, config)
-        problems = store.audit.verify(expect_head)
+        problems = store.audit.verify(expect_head, earlier_keys)
         count, head = store.audit.head()
         store.close()
     if not problems:
@@ -148,17 +183,49 @@ def audit_export(
 
 
 def _open_existing(db: str | None, config: Path | None) -> Store:
-    """The store named by --db or by the config's database_url, without migrating it."""
+    """The store named by --db or by the config's database_url, without migrating it, with
+    the audit key of the config's audit section (with --db: of OUIE_AUDIT_KEY)."""
     from ouie.central.config import load_city_config
     from ouie.core.config import ConfigError
+    from ouie.store.audit import AuditKeyConfig
+    from ouie.store.database import current_revision, head_revision
     from ouie.store.repository import Store
 
     if db is None and config is None:
         raise typer.BadParameter("give --db URL or --config city.yaml")
+    key_config = AuditKeyConfig()
     if db is None:
         assert config is not None
         try:
-            db = load_city_config(config).database_url
+            city = load_city_config(config)
         except ConfigError as error:
             raise typer.BadParameter(str(error)) from None
-    return Store.open(db, upgrade=False)
+        db, key_config = city.database_url, city.audit
+    store = Store.open(db, upgrade=False, audit_key=_key_or_exit(key_config))
+    found, expected = current_revision(store.engine), head_revision()
+    if found != expected:
+        store.close()
+        raise typer.BadParameter(
+            f"the database schema is at revision {found}, this ouie reads {expected}: start "
+            "`ouie serve` on it once (it migrates), then verify"
+        )
+    return store
+
+
+def _key_or_exit(key_config: AuditKeyConfig) -> AuditKey | None:
+    """The configured audit key; a clear error (exit 2) when it is configured but unusable."""
+    from ouie.core.config import ConfigError
+
+    try:
+        return key_config.key()
+    except ConfigError as error:
+        raise typer.BadParameter(str(error)) from None
+
+
+def _read_key(path: Path) -> AuditKey:
+    """An earlier audit key from `path`, for `audit verify --key-file`."""
+    from ouie.store.audit import AuditKeyConfig
+
+    key = _key_or_exit(AuditKeyConfig(key_file=path, key_env=None))
+    assert key is not None  # a key file gives a key or an error
+    return key

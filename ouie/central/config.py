@@ -25,6 +25,7 @@ from ouie.core.config import ConfigError, load_yaml_config
 from ouie.core.recording import SensorSite, read_sensors_geojson
 from ouie.fusion.config import FusionConfig
 from ouie.sim.scenario import Origin
+from ouie.store.audit import AuditKeyConfig
 from ouie.store.database import DEFAULT_DATABASE_URL
 from ouie.store.retention import RetentionPolicy
 from ouie.transport.mqtt import BrokerConfig
@@ -49,6 +50,33 @@ class ValidationSettings(_Strict):
     )
     max_age_s: float = Field(
         default=3600.0, gt=0, description="Reject onsets older than now − this (stale), s."
+    )
+
+
+class IngestSettings(_Strict):
+    """How received reports reach the database: batched commits off the MQTT thread, and the
+    message acknowledged (PUBACK) only once its batch is committed."""
+
+    batch_max_reports: int = Field(
+        default=500, ge=1, description="A batch is committed as soon as it holds this many reports."
+    )
+    batch_max_wait_ms: float = Field(
+        default=20.0,
+        gt=0,
+        description="… or when its first report has waited this long, ms (the added latency).",
+    )
+    queue_max_reports: int = Field(
+        default=10_000,
+        ge=1,
+        description="Reports waiting for a batch, at most (memory holds at most this, one batch "
+        "and the report the MQTT thread is handing over); when full the MQTT thread waits "
+        "(backpressure) and the broker keeps the rest.",
+    )
+    retry_initial_s: float = Field(
+        default=0.2, gt=0, description="Database unavailable: first wait before retrying, s."
+    )
+    retry_max_s: float = Field(
+        default=5.0, gt=0, description="Longest wait between retries (doubling from the first), s."
     )
 
 
@@ -82,7 +110,14 @@ class CityConfig(_Strict):
         default=120.0, gt=0, description="A sensor silent this long is marked offline, s."
     )
     validation: ValidationSettings = Field(default_factory=ValidationSettings)
+    ingest: IngestSettings = Field(
+        default_factory=IngestSettings, description="Batched, acknowledged report storage."
+    )
     retention: RetentionPolicy = Field(default_factory=RetentionPolicy)
+    audit: AuditKeyConfig = Field(
+        default_factory=AuditKeyConfig,
+        description="Where the HMAC key of the audit chain comes from (never the key itself).",
+    )
     http: HttpSettings = Field(default_factory=HttpSettings)
     console: ConsoleConfig | None = Field(
         default_factory=ConsoleConfig,
@@ -102,9 +137,16 @@ def load_city_config(path: Path | str) -> CityConfig:
     updates: dict[str, object] = {"sensors_file": base / config.sensors_file}
     if config.cameras_file is not None:
         updates["cameras_file"] = base / config.cameras_file
+    broker_paths: dict[str, object] = {}
     if config.broker.password_file is not None:
-        updates["broker"] = config.broker.model_copy(
-            update={"password_file": base / config.broker.password_file}
+        broker_paths["password_file"] = base / config.broker.password_file
+    if config.broker.tls is not None:
+        broker_paths["tls"] = config.broker.tls.resolved(base)
+    if broker_paths:
+        updates["broker"] = config.broker.model_copy(update=broker_paths)
+    if config.audit.key_file is not None:
+        updates["audit"] = config.audit.model_copy(
+            update={"key_file": base / config.audit.key_file}
         )
     config = config.model_copy(update=updates)
     if not config.sensors_file.is_file():

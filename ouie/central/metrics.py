@@ -9,7 +9,8 @@ from ouie.central.validation import RejectReason
 
 
 class CentralMetrics:
-    """Reports in, rejected by reason, incidents, cue latency, sensors online."""
+    """Reports in, rejected by reason, incidents, cue latency, sensors online, and the ingest
+    pipeline: backlog, batch sizes, receipt → commit latency, database up/errors."""
 
     def __init__(self) -> None:
         self.registry = CollectorRegistry()
@@ -37,6 +38,34 @@ class CentralMetrics:
             "ouie_cue_latency_seconds",
             "End of sound → camera command, s.",
             buckets=(0.05, 0.1, 0.2, 0.3, 0.5, 0.75, 1.0, 1.5, 2.0, 5.0),
+            registry=self.registry,
+        )
+        self.ingest_backlog = Gauge(
+            "ouie_ingest_backlog_reports",
+            "Reports received and not yet committed and acknowledged (held in memory).",
+            registry=self.registry,
+        )
+        self.ingest_batch_size = Histogram(
+            "ouie_ingest_batch_reports",
+            "Reports per committed batch.",
+            buckets=(1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000),
+            registry=self.registry,
+        )
+        self.ingest_commit_latency = Histogram(
+            "ouie_ingest_commit_latency_seconds",
+            "Receipt of a report → commit of its batch, s.",
+            buckets=(0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0),
+            registry=self.registry,
+        )
+        self.database_up = Gauge(
+            "ouie_database_up",
+            "1 while the database answers, 0 while the service cannot write to it.",
+            registry=self.registry,
+        )
+        self.database_up.set(1)
+        self.database_errors = Counter(
+            "ouie_database_errors",
+            "Failed database operations (each retry counts).",
             registry=self.registry,
         )
         self.sensors_online = Gauge(

@@ -5,6 +5,7 @@ its FastAPI app and the console mounted on it. `ouie serve` uses `build_central`
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -20,6 +21,8 @@ from ouie.core.geo import LocalFrame
 from ouie.core.timebase import now_ns
 from ouie.store.repository import Store
 from ouie.transport.bus import Bus, InProcessBus
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -55,7 +58,14 @@ def build_central(
     from ouie.fusion.association import Associator
     from ouie.transport.mqtt import MqttBus
 
-    store = Store.open(city.database_url)
+    audit_key = city.audit.key()
+    if audit_key is None:
+        log.warning(
+            "the audit chain is not keyed: anyone who can write the database can rewrite it "
+            "consistently. Set %s or audit.key_file (docs/central.md, key management)",
+            city.audit.key_env or "audit.key_env",
+        )
+    store = Store.open(city.database_url, audit_key=audit_key, clock=clock)
     if config_sha256 is not None:
         audit_config(store, city.name, config_sha256)
     mqtt_bus = None
@@ -77,6 +87,7 @@ def build_central(
         retention=city.retention,
         cuer=cameras,
         clock=clock,
+        ingest=city.ingest,
     )
     service.start()
     if mqtt_bus is not None:  # subscribed: now take what the broker kept for us

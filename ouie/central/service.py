@@ -1,10 +1,12 @@
 """`CentralService`: the live chain bus → validation → store → association/localization →
 incidents (stored, published on `ouie/v1/incidents`, pushed to listeners) → camera cueing.
 
-Reports arrive on the bus's thread; a ticker thread closes association windows, marks silent
-sensors offline and runs the retention purge. Fusion (`IncidentSource`) and cueing (`Cuer`) are
-protocols: `ouie serve` plugs in `ouie.fusion.association.Associator` and the cameras concern;
-tests plug in fakes.
+Reports arrive on the bus's thread, which validates them and queues them for the ingest writer
+(`ouie.central.ingest`): it commits them in batches, hands the new reports, in arrival order, to
+fusion, and only then acknowledges each message. A ticker thread closes association windows,
+marks silent sensors offline and runs the retention purge. Fusion (`IncidentSource`) and cueing
+(`Cuer`) are protocols: `ouie serve` plugs in `ouie.fusion.association.Associator` and the
+cameras concern; tests plug in fakes.
 """
 
 from __future__ import annotations
@@ -16,9 +18,12 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Protocol
 
 from pydantic import BaseModel, Field
+from sqlalchemy.exc import SQLAlchemyError
 
+from ouie.central.config import IngestSettings
+from ouie.central.ingest import DatabaseHealth, ReceivedReport, ReportWriter
 from ouie.central.metrics import CentralMetrics
-from ouie.central.validation import Rejected, RejectReason, ValidationSettings, validate_report
+from ouie.central.validation import Rejected, ValidationSettings, validate_report
 from ouie.core.audit import AuditEvent
 from ouie.core.classes import ALERTING_CLASSES
 from ouie.core.recording import SensorSite
@@ -27,7 +32,7 @@ from ouie.core.timebase import NS_PER_S, now_ns
 from ouie.store.records import CueState, IncidentRecord
 from ouie.store.repository import Store
 from ouie.store.retention import RetentionPolicy, purge
-from ouie.transport.bus import Bus
+from ouie.transport.bus import Acknowledge, Bus
 from ouie.transport.topics import (
     ALL_REPORTS_FILTER,
     ALL_STATUS_FILTER,
@@ -92,9 +97,14 @@ class CentralService:
         cuer: Cuer | None = None,
         clock: Callable[[], int] = now_ns,
         tick_s: float = 0.1,
+        ingest: IngestSettings | None = None,
     ) -> None:
         self.store, self.bus, self.cuer, self.clock = store, bus, cuer, clock
         self.metrics = CentralMetrics()
+        self.database = DatabaseHealth(self.metrics)
+        self._writer = ReportWriter(
+            store, ingest or IngestSettings(), self.metrics, self.database, self._fuse
+        )
         self.sensors = {site.id: site for site in sensors}
         self.validation = validation or ValidationSettings()
         self.heartbeat_timeout_s = heartbeat_timeout_s
@@ -114,44 +124,63 @@ class CentralService:
         """Register the sensors, subscribe to reports and statuses, start the ticker."""
         self.store.sync_sensors(self.sensors.values())
         self._refresh_online_gauge()
-        self.bus.subscribe(ALL_REPORTS_FILTER, self.handle_report)
+        self._writer.start()
+        self.bus.subscribe_acked(ALL_REPORTS_FILTER, self.handle_report)
         self.bus.subscribe(ALL_STATUS_FILTER, self.handle_status)
         self._ticker = threading.Thread(target=self._tick_forever, name="central-tick", daemon=True)
         self._ticker.start()
 
     def stop(self) -> None:
-        """Stop ticking and cueing (the bus and store belong to the caller)."""
+        """Commit the reports received so far, stop ticking and cueing (the bus and store
+        belong to the caller). Reports that arrive from now on are left unacknowledged."""
+        self._writer.stop()
         self._stop.set()
         if self._ticker is not None:
             self._ticker.join(timeout=10)
         self._cue_worker.shutdown(wait=True)
+
+    @property
+    def ingest_backlog(self) -> int:
+        """Reports received and not yet committed (held in memory, unacknowledged)."""
+        return self._writer.backlog
+
+    def flush(self, timeout_s: float = 10.0) -> bool:
+        """Wait until every report received so far is committed and fused; False on timeout."""
+        return self._writer.flush(timeout_s)
 
     def add_listener(self, listener: ServiceListener) -> None:
         """Be told of every incident and sensor change (the console's live feed)."""
         self._listeners.append(listener)
 
     # -- messages --------------------------------------------------------------------------
-    def handle_report(self, topic: str, payload: bytes) -> None:
-        """Validate, de-duplicate, store and fuse one report message (never raises)."""
+    def handle_report(self, topic: str, payload: bytes, acknowledge: Acknowledge) -> None:
+        """Validate one report message and queue it for the ingest writer, which acknowledges
+        it once committed; a rejected message is acknowledged at once (never raises)."""
+        if not self._writer.accepting:
+            return  # stopping: the broker keeps it for the next service
         self.metrics.reports_received.inc()
         received_ns = self.clock()
         try:
             report = validate_report(
                 sensor_of(topic) or "", payload, self.sensors, received_ns, self.validation
             )
-            if not self.store.add_report(report, received_ns):
-                raise Rejected(RejectReason.DUPLICATE, f"report {report.report_id} already stored")
         except Rejected as rejected:
             self.metrics.reports_rejected.labels(reason=str(rejected.reason)).inc()
-            log_level = (
-                logging.DEBUG if rejected.reason is RejectReason.DUPLICATE else logging.WARNING
-            )
-            log.log(log_level, "rejected message on %s: %s", topic, rejected)
+            log.warning("rejected message on %s: %s", topic, rejected)
+            acknowledge()
             return
-        self.metrics.reports_accepted.inc()
-        with self._fusion_lock:
-            emitted = self._incidents.add(report, received_ns)
-        self._take_incidents(emitted)
+        if not self._writer.put(ReceivedReport(report, received_ns, acknowledge)):
+            log.info("stopping: report %s left unacknowledged to the broker", report.report_id)
+
+    def _fuse(self, stored: list[ReceivedReport]) -> None:
+        """Newly stored reports, in arrival order, into association and localization."""
+        for item in stored:
+            try:
+                with self._fusion_lock:
+                    emitted = self._incidents.add(item.report, item.received_ns)
+                self._take_incidents(emitted)
+            except Exception:  # one report's failure must not keep the others from fusion
+                log.exception("fusion failed on report %s", item.report.report_id)
 
     def handle_status(self, topic: str, payload: bytes) -> None:
         """A sensor's retained status or last will: 'online', 'offline', ..."""
@@ -160,7 +189,12 @@ class CentralService:
             log.warning("status from unknown sensor on %s ignored", topic)
             return
         status = payload.decode("utf-8", errors="replace").strip()[:32] or "offline"
-        if self.store.set_sensor_status(sensor_id, status, self.clock()):
+        try:
+            changed = self.store.set_sensor_status(sensor_id, status, self.clock())
+        except SQLAlchemyError as error:  # a status is replaced by the next heartbeat
+            self.database.failed(error, f"recording the status of {sensor_id}")
+            return
+        if changed:
             self._refresh_online_gauge()
             self._notify(
                 "sensor", {"id": sensor_id, "online": status != "offline", "status": status}
@@ -186,6 +220,9 @@ class CentralService:
         while not self._stop.wait(self.tick_s):
             try:
                 self.tick()
+                self.database.ok()
+            except SQLAlchemyError as error:
+                self.database.failed(error, "ticking (offline sensors, retention)")
             except Exception:
                 log.exception("central tick failed; continuing")
 

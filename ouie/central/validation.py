@@ -24,6 +24,7 @@ class RejectReason(StrEnum):
     CLOCK_FUTURE = "clock_future"
     CLOCK_PAST = "clock_past"
     DUPLICATE = "duplicate"  # report_id already stored
+    UNSTORABLE = "unstorable"  # valid, but the database refused its data (logged with why)
 
 
 class Rejected(Exception):

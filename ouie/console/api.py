@@ -46,10 +46,10 @@ from ouie.console.views import (
     SessionInfo,
 )
 from ouie.core.audit import AuditEvent
-from ouie.core.timebase import now_ns
 from ouie.store.models import AuditEntry, Cue
 from ouie.store.records import CueState, DismissReason, DispositionAction, Role
 from ouie.store.repository import Store
+from ouie.store.retention import RetentionPolicy
 
 HEARTBEAT_S = 15.0
 """An SSE comment is sent this often so that proxies keep the stream and dead clients show."""
@@ -57,14 +57,16 @@ HEARTBEAT_S = 15.0
 
 @dataclass
 class ConsoleServices:
-    """What the console runs on: the store, the live feed, the cue policy, the map and (when
-    cameras are configured) the camera desk."""
+    """What the console runs on: the store, the live feed, the cue policy, the map, (when
+    cameras are configured) the camera desk, and (when known) the retention policy in force,
+    which the transparency report states."""
 
     store: Store
     feed: LiveFeed
     cue_policy: CuePolicyView
     map_view: MapView
     cameras: CameraDesk | None = None
+    retention: RetentionPolicy | None = None
 
 
 def services_of(request: Request) -> ConsoleServices:
@@ -309,7 +311,7 @@ def approve_cue(
     services.store.update_cue(
         cue_id,
         CueState.EXECUTED if moved else CueState.FAILED,
-        executed_at_ns=now_ns() if moved else None,
+        executed_at_ns=services.store.clock() if moved else None,
     )
     return incident_detail(services, incident_id)
 

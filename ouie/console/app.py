@@ -21,6 +21,7 @@ from ouie.console.api import ConsoleServices, router
 from ouie.console.auth import LoginThrottle
 from ouie.console.config import ConsoleConfig
 from ouie.console.feed import LiveFeed
+from ouie.console.observatory import router as observatory_router
 from ouie.console.relay import FeedRelay
 from ouie.console.views import CameraDesk, CuePolicyView, MapView
 
@@ -74,6 +75,7 @@ def create_console_app(services: ConsoleServices, config: ConsoleConfig | None =
         https_only=config.https_only,
     )
     app.include_router(router, prefix="/api")
+    app.include_router(observatory_router, prefix="/api")
     app.mount("/", StaticFiles(directory=STATIC_DIR, html=True), name="static")
     return app
 
@@ -92,7 +94,9 @@ def attach_console(
     """Mount the console on the central service's app (`ouie.central.app.create_app`) at
     `path`, relay the service's incident and sensor changes to `feed`, and send `/` there."""
     service.add_listener(FeedRelay(service.store, feed))
-    services = ConsoleServices(service.store, feed, cue_policy, map_view, cameras)
+    services = ConsoleServices(
+        service.store, feed, cue_policy, map_view, cameras, retention=service.retention
+    )
     app.mount(path, create_console_app(services, config))
     app.add_api_route("/", lambda: RedirectResponse(f"{path}/"), include_in_schema=False)
     return services

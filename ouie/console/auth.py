@@ -41,15 +41,23 @@ class Permission(StrEnum):
     """Approve a proposed camera move (cue mode `suggest`)."""
     READ_AUDIT = "read_audit"
     """Read the audit trail."""
+    OBSERVE = "observe"
+    """Read the observatory's figures and download the transparency report."""
 
 
 ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
     Role.OPERATOR: frozenset({Permission.VIEW, Permission.TRIAGE, Permission.APPROVE_CUE}),
     Role.SUPERVISOR: frozenset(
-        {Permission.VIEW, Permission.TRIAGE, Permission.APPROVE_CUE, Permission.READ_AUDIT}
+        {
+            Permission.VIEW,
+            Permission.TRIAGE,
+            Permission.APPROVE_CUE,
+            Permission.READ_AUDIT,
+            Permission.OBSERVE,
+        }
     ),
-    Role.AUDITOR: frozenset({Permission.VIEW, Permission.READ_AUDIT}),
-    Role.ADMIN: frozenset({Permission.VIEW, Permission.READ_AUDIT}),
+    Role.AUDITOR: frozenset({Permission.VIEW, Permission.READ_AUDIT, Permission.OBSERVE}),
+    Role.ADMIN: frozenset({Permission.VIEW, Permission.READ_AUDIT, Permission.OBSERVE}),
 }
 """The permission table. Operators never read the audit trail; auditors never act on incidents."""
 

@@ -71,7 +71,13 @@ class EventReport(BaseModel):
         le=10.0,
         description="1-σ uncertainty of the onset: picker error and clock uncertainty, s.",
     )
-    duration_s: float = Field(ge=0.0, le=3600.0, description="Event duration, s.")
+    duration_s: float = Field(
+        ge=0.0,
+        le=3600.0,
+        description="Event duration as heard when the report was sent, s: from the onset to the "
+        "end of the audio that confirmed the event (a sensor reports as soon as the event is "
+        "confirmed, not when it ends; a sustained sound may go on after it).",
+    )
     peak_dbfs: float = Field(le=0.0, ge=-200.0, description="Peak level, dB re full scale.")
     model: ModelId
     envelope: Envelope | None = Field(default=None, description="Optional coarse envelope.")

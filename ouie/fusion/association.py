@@ -49,6 +49,7 @@ from ouie.core.recording import SensorSite
 from ouie.core.report import EventReport
 from ouie.core.timebase import NS_PER_S
 from ouie.fusion.config import FusionConfig
+from ouie.fusion.episodes import ContextEpisodes, foldable
 from ouie.fusion.incident import Incident, IncidentStatus
 from ouie.fusion.localization import locate_reports, onset_sigmas_s, sensor_positions_enu_m
 from ouie.fusion.multilateration import TdoaFix, is_consistent, locate_source
@@ -97,7 +98,12 @@ def _incident_id(report: EventReport) -> str:
 
 def _quality(incident: Incident) -> tuple[int, int, float]:
     """Order of merit: status (fix > hyperbola > single), sensors used, −uncertainty."""
-    rank = {IncidentStatus.SINGLE: 0, IncidentStatus.HYPERBOLA: 1, IncidentStatus.FIX: 2}
+    rank = {
+        IncidentStatus.SINGLE: 0,
+        IncidentStatus.AREA: 0,
+        IncidentStatus.HYPERBOLA: 1,
+        IncidentStatus.FIX: 2,
+    }
     uncertainty = incident.uncertainty_m if incident.uncertainty_m is not None else np.inf
     return rank[incident.status], incident.n_sensors, -uncertainty
 
@@ -137,6 +143,7 @@ class Associator:
             for b, pb in self.positions_enu_m.items()
         }
         self._spacing_m = max(self._distance_m.values(), default=0.0)
+        self._episodes = ContextEpisodes(self.positions_enu_m, frame, self.config)
 
     def window_ns(self, event_class: EventClass) -> int:
         """How long after its first onset a sound of this class may still be heard elsewhere,
@@ -213,6 +220,7 @@ class Associator:
                 candidate.closed = True
                 if candidate.emitted is None:
                     out += self._emit(candidate)
+        self._episodes.expire(now_ns)
         grace_ns = round(self.config.late_report_grace_s * NS_PER_S)
         self._candidates = [
             c for c in self._candidates if c.emitted is None or c.deadline_ns + grace_ns > now_ns
@@ -395,7 +403,7 @@ class Associator:
         if incident.n_sensors + len(incident.sensors_rejected) < self.config.min_sensors:
             return []
         self.stats.incidents_emitted += 1
-        return [incident]
+        return [self._as_episode(candidate, incident)]
 
     def _update(self, candidate: _Candidate) -> list[Incident]:
         """Refit an emitted candidate after a new member. While its window is open the
@@ -409,7 +417,16 @@ class Associator:
             return []
         candidate.emitted = incident
         self.stats.incidents_updated += 1
-        return [incident]
+        return [self._as_episode(candidate, incident)]
+
+    def _as_episode(self, candidate: _Candidate, incident: Incident) -> Incident:
+        """What to emit for a candidate's incident: itself, or, for a siren or alarm that
+        onsets did not locate, the `area` incident of the episode it folds into
+        (`ouie.fusion.episodes`; off when context_episode_gap_s is 0)."""
+        if self.config.context_episode_gap_s <= 0 or not foldable(incident):
+            return incident
+        group = next(g for g in COMPATIBLE_GROUPS if incident.class_ in g)
+        return self._episodes.fold(incident, list(candidate.reports.values()), group)
 
     def _evict_if_full(self) -> list[Incident]:
         """Keep at most max_open_incidents candidates: the oldest goes, fused first if it was

@@ -112,6 +112,13 @@ class FusionConfig(BaseModel):
         description="Uncertainty radius given to an incident heard by one sensor only "
         "(it is placed at that sensor), m.",
     )
+    context_episode_gap_s: float = Field(
+        default=60.0,
+        ge=0,
+        description="A siren or alarm incident that onsets could not locate joins the open "
+        "episode of its class heard at most this long before, nearby (one `area` incident for "
+        "an ambulance crossing the district instead of one per sensor); 0: never, s.",
+    )
     provisional_incidents: bool = Field(
         default=True,
         description="Emit an incident before its waiting window closes as soon as its reports "

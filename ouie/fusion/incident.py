@@ -6,7 +6,9 @@ Statuses say how much the geometry allows (no fake points):
 - `hyperbola`: 2 sensors, the source lies on one branch of a hyperbola (`hyperbola.points`);
   `lat`/`lon` are None;
 - `single`: 1 sensor, the source is somewhere around it: `lat`/`lon` are the sensor's and
-  `uncertainty_m` is the configured hearing radius.
+  `uncertainty_m` is the configured hearing radius;
+- `area`: a siren or alarm heard by sensor after sensor (`ouie.fusion.episodes`): `lat`/`lon`
+  the energy centroid of those sensors, `uncertainty_m` the circle that holds them.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ class IncidentStatus(StrEnum):
     FIX = "fix"
     HYPERBOLA = "hyperbola"
     SINGLE = "single"
+    AREA = "area"
 
 
 class Ellipse95(BaseModel):
@@ -87,7 +90,8 @@ class Incident(BaseModel):
     uncertainty_m: float | None = Field(
         default=None,
         description="Radius of the circle holding the source with 95 % probability, m "
-        "(fix; for single, the hearing radius; None for hyperbola).",
+        "(fix; for single, the hearing radius; for area, the circle holding its sensors; None for "
+        "hyperbola).",
     )
     hyperbola: Hyperbola | None = Field(default=None, description="Only for status hyperbola.")
     residual_rms_s: float | None = Field(

@@ -5,6 +5,11 @@ picker's definition); the trial measures how far noise, level and the detector's
 move the pick. SNR = 10 log10(P_event / P_noise), P_event the clip's loudest 100 ms. Only clips
 with a clear leading edge take part (the 50 ms before their onset is quiet: mean envelope below
 half the onset level), since a clip cut in the middle of a sound has no onset to find.
+
+A trial may insert the clip as a sensor across the street hears it (`heard`: propagated, with
+its first path at sample 0) while the truth stays the close-up clip's onset: the error is then
+how far distance (air absorption, ground reflection, reverberation) and noise move the pick
+from the point a close sensor picks, which is what TDOA between them sees.
 """
 
 from __future__ import annotations
@@ -69,15 +74,19 @@ def onset_trial(
     event_class: EventClass,
     snr_db: float,
     rng: np.random.Generator,
+    heard: np.ndarray | None = None,
 ) -> OnsetTrial:
-    """Insert `clip` into `noise` (tiled) at a random offset and SNR, pick the onset inside the
-    span of analysis windows (0.975 s every 0.48 s) that contain it, as the detector would."""
+    """Insert `clip` (or `heard`, the same clip as a distant sensor hears it, first path at its
+    sample 0) into `noise` (tiled) at a random offset and SNR (of what is inserted), pick the
+    onset inside the span of analysis windows (0.975 s every 0.48 s) that contain it, as the
+    detector would. The truth is always `clip`'s own onset."""
+    inserted = clip if heard is None else heard
     offset = int(rng.integers(SAMPLE_RATE_HZ, 2 * SAMPLE_RATE_HZ))
-    total = offset + len(clip) + SAMPLE_RATE_HZ
+    total = offset + len(inserted) + SAMPLE_RATE_HZ
     background = np.tile(noise, math.ceil(total / len(noise)))[:total].astype(np.float64)
-    gain = math.sqrt(loudest_power(clip) / np.mean(background**2) / 10 ** (snr_db / 10))
+    gain = math.sqrt(loudest_power(inserted) / np.mean(background**2) / 10 ** (snr_db / 10))
     mixture = gain * background
-    mixture[offset : offset + len(clip)] += clip
+    mixture[offset : offset + len(inserted)] += inserted
     truth = offset + clean_onset(clip, event_class)
     first_window = max(0, (truth - WINDOW_SAMPLES) // HOP + 1)
     last_window = truth // HOP + 1

@@ -5,9 +5,16 @@ Per window, a speech-dominated window is silenced (speech is never a target) and
 alerting classes and fireworks, only the best-scoring class keeps its score (gunshot *or*
 explosion, not both); siren and alarm are context and stand alone. Per class, hysteresis turns
 window scores into events: an event opens when the score reaches the class threshold T and goes
-on while it stays ≥ release_ratio · T; sustained classes must last `min_windows` windows. Each
-closed event gets a sample-accurate onset
-(`ouie.sensor.onset`), its peak level and its span.
+on while it stays ≥ release_ratio · T; sustained classes must last `min_windows` windows.
+
+An event is **confirmed** by the window that gives it `min_windows` windows (a gunshot: its
+first window ≥ T), and **closed** by the first window below release_ratio · T. The report is
+made at confirmation, not at the close: the onset lies inside the first windows, so it is picked
+then (`ouie.sensor.onset`, once per event), and the sensor does not wait to hear past the end of
+the sound (≥ one more hop, 0.48 s) before telling the central service. A report's `duration_s`,
+`peak_dbfs` and `score` therefore cover the audio heard up to confirmation (for a gunshot, the
+whole ≈ 1 s window that contains it). Closed events (`SensorPipeline.events`, `ouie detect`)
+keep the same onset and span the whole event. One event gives one report and one closed event.
 
 The same engine serves files (`SensorPipeline.events`/`reports`: one block then flush) and live
 sources (`SensorPipeline.stream`: blocks stamped with the UTC ns of their first sample).
@@ -35,7 +42,9 @@ MIN_PEAK_DBFS = -200.0
 
 @dataclass(frozen=True)
 class DetectedEvent:
-    """One event, times in s from the first sample of the analysed audio."""
+    """One event, times in s from the first sample of the analysed audio. A closed event spans
+    the whole event; a confirmed one (what a report says) ends, peaks and scores with the audio
+    heard when it was confirmed."""
 
     event_class: EventClass
     score: float
@@ -77,6 +86,8 @@ class _OpenEvent:
     first_window: int
     last_window: int
     score: float
+    confirmed: DetectedEvent | None = None
+    """Set by the window that gives the event `min_windows` windows."""
 
 
 class EventStream:
@@ -93,9 +104,11 @@ class EventStream:
         self._n_samples = 0
         self._next_window = 0
         self._open: dict[EventClass, _OpenEvent] = {}
+        self._confirmed: list[DetectedEvent] = []
 
     def feed(self, samples: np.ndarray) -> list[DetectedEvent]:
-        """Append samples; return the events that closed."""
+        """Append samples; return the events that closed (`pop_confirmed` gives those that were
+        confirmed)."""
         self._buffer = np.concatenate([self._buffer, samples.astype(np.float32, copy=False)])
         self._n_samples += len(samples)
         n_ready = (self._n_samples - WINDOW_SAMPLES) // self.hop + 1 - self._next_window
@@ -110,9 +123,15 @@ class EventStream:
             n_tail = max(n_tail, 1)
         events = self._score_windows(n_tail, pad=True)
         for event_class, event in self._open.items():
-            events += self._close_if_long_enough(event_class, event)
+            events += self._close_if_confirmed(event_class, event)
         self._open.clear()
         return sorted(events, key=lambda e: e.onset_s)
+
+    def pop_confirmed(self) -> list[DetectedEvent]:
+        """The events confirmed since the last call, by onset (each event appears once)."""
+        confirmed = sorted(self._confirmed, key=lambda e: e.onset_s)
+        self._confirmed.clear()
+        return confirmed
 
     def _window(self, k: int) -> np.ndarray:
         start = k * self.hop - self._buffer_start
@@ -134,7 +153,8 @@ class EventStream:
         return events
 
     def _update(self, k: int, row: np.ndarray) -> list[DetectedEvent]:
-        """Hysteresis for window k: open at ≥ T, continue at ≥ release·T, else close."""
+        """Hysteresis for window k: open at ≥ T, continue at ≥ release·T, else close; an open
+        event is confirmed once it has `min_windows` windows."""
         closed = []
         for j, event_class in enumerate(EVENT_CLASSES):
             threshold = self.thresholds[event_class]
@@ -145,27 +165,40 @@ class EventStream:
                 if score >= self.config.release_ratio * threshold and not too_long:
                     current.last_window = k
                     current.score = max(current.score, score)
+                    self._confirm_if_long_enough(event_class, current)
                     continue
-                closed += self._close_if_long_enough(event_class, current)
+                closed += self._close_if_confirmed(event_class, current)
                 del self._open[event_class]
             if score >= threshold:
                 self._open[event_class] = _OpenEvent(k, k, score)
+                self._confirm_if_long_enough(event_class, self._open[event_class])
         return closed
 
-    def _close_if_long_enough(
+    def _confirm_if_long_enough(self, event_class: EventClass, event: _OpenEvent) -> None:
+        n_windows = event.last_window - event.first_window + 1
+        if event.confirmed is None and n_windows >= self.config.min_windows.get(event_class, 1):
+            event.confirmed = self._describe(event_class, event, onset=None)
+            self._confirmed.append(event.confirmed)
+
+    def _close_if_confirmed(
         self, event_class: EventClass, event: _OpenEvent
     ) -> list[DetectedEvent]:
-        n_windows = event.last_window - event.first_window + 1
-        if n_windows < self.config.min_windows.get(event_class, 1):
-            return []
-        return [self._close(event_class, event)]
+        if event.confirmed is None:
+            return []  # shorter than min_windows
+        return [self._describe(event_class, event, onset=event.confirmed.onset_sample)]
 
-    def _close(self, event_class: EventClass, event: _OpenEvent) -> DetectedEvent:
+    def _describe(
+        self, event_class: EventClass, event: _OpenEvent, onset: int | None
+    ) -> DetectedEvent:
+        """The event over its windows so far; the onset is picked unless given."""
         span_start = event.first_window * self.hop
         span_end = min(event.last_window * self.hop + WINDOW_SAMPLES, self._n_samples)
         local_start = span_start - self._buffer_start
         local_end = span_end - self._buffer_start
-        onset = self._buffer_start + pick_onset(self._buffer, local_start, local_end, event_class)
+        if onset is None:
+            onset = self._buffer_start + pick_onset(
+                self._buffer, local_start, local_end, event_class
+            )
         peak = float(np.abs(self._buffer[max(0, local_start) : local_end]).max(initial=0.0))
         peak_dbfs = (
             max(MIN_PEAK_DBFS, min(0.0, 20 * math.log10(peak))) if peak > 0 else MIN_PEAK_DBFS
@@ -215,14 +248,16 @@ class SensorStream:
             self._run_start_ns = int(start_ns)
             self._run_samples = 0
         self._run_samples += len(block)
-        reports += self._to_reports(self._engine.feed(block))
+        self._engine.feed(block)  # closed events were reported when confirmed
+        reports += self._to_reports(self._engine.pop_confirmed())
         return reports
 
     def flush(self) -> list[EventReport]:
         """Close the current run (end of the source)."""
         if self._engine is None:
             return []
-        reports = self._to_reports(self._engine.flush())
+        self._engine.flush()
+        reports = self._to_reports(self._engine.pop_confirmed())
         self._engine = None
         return reports
 
@@ -246,13 +281,21 @@ class SensorPipeline:
         self.scorer = scorer if scorer is not None else build_scorer(config)
 
     def events(self, samples_16k: np.ndarray) -> list[DetectedEvent]:
-        """Events in a whole recording, times from its first sample."""
+        """Closed events in a whole recording, times from its first sample."""
         engine = EventStream(self.scorer, self.config)
         events = engine.feed(samples_16k)
         return sorted(events + engine.flush(), key=lambda e: e.onset_s)
 
+    def confirmed_events(self, samples_16k: np.ndarray) -> list[DetectedEvent]:
+        """Events of a whole recording as they were confirmed (what the reports say)."""
+        engine = EventStream(self.scorer, self.config)
+        engine.feed(samples_16k)
+        engine.flush()
+        return engine.pop_confirmed()
+
     def report(self, event: DetectedEvent, start_ns: int, sensor_id: str, seq: int) -> EventReport:
-        """The `ouie.report/1` of an event whose sample 0 was at `start_ns`."""
+        """The `ouie.report/1` of an event whose sample 0 was at `start_ns`; its duration is
+        the event's as heard when it was confirmed (end_s − onset_s)."""
         picker_s = PICKER_UNCERTAINTY_S[event.event_class]
         return EventReport(
             sensor_id=sensor_id,
@@ -269,8 +312,9 @@ class SensorPipeline:
     def reports(
         self, samples_16k: np.ndarray, start_ns: int, sensor_id: str, seq_start: int = 0
     ) -> list[EventReport]:
-        """Reports for a whole recording whose first sample was at `start_ns` (UTC ns)."""
-        events = self.events(samples_16k)
+        """Reports for a whole recording whose first sample was at `start_ns` (UTC ns): the same
+        as a stream fed the recording would send."""
+        events = self.confirmed_events(samples_16k)
         return [
             self.report(event, start_ns, sensor_id, seq_start + i) for i, event in enumerate(events)
         ]

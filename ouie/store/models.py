@@ -139,7 +139,8 @@ class User(Base):
 
 
 class AuditEntry(Base):
-    """One link of the hash chain: `hash = sha256(canonical_json(content) + prev_hash)`."""
+    """One link of the hash chain: `hash = HMAC-SHA-256(key, canonical_json(content) +
+    prev_hash)`, or plain SHA-256 for unkeyed rows (see `ouie.store.audit`)."""
 
     __tablename__ = "audit_entries"
 
@@ -151,6 +152,9 @@ class AuditEntry(Base):
     details: Mapped[dict[str, Any]] = mapped_column(default=dict)
     prev_hash: Mapped[str] = mapped_column(String(64))
     hash: Mapped[str] = mapped_column(String(64), unique=True)
+    key_id: Mapped[str | None] = mapped_column(
+        String(16), doc="Fingerprint of the HMAC key; None: an unkeyed (SHA-256) row."
+    )
 
 
 class DailyAggregate(Base):
@@ -167,3 +171,13 @@ class DailyAggregate(Base):
         doc="Incidents: confirm, dismiss, escalate or open; reports: ''.",
     )
     count: Mapped[int] = mapped_column(default=0)
+    located: Mapped[int | None] = mapped_column(
+        doc="Incidents: how many of `count` had a position (lat/lon); None for reports and for "
+        "rows aggregated before revision 0003."
+    )
+    dismiss_reasons: Mapped[dict[str, Any] | None] = mapped_column(
+        doc="Dismissed incidents: {reason: count} (fireworks, construction, vehicle, other)."
+    )
+    decision_delays_s: Mapped[list[Any] | None] = mapped_column(
+        doc="Decided incidents: seconds from raised (created_at_ns) to the first decision, sorted."
+    )

@@ -2,22 +2,20 @@
 
 Reports older than `reports_days` and incidents older than `incidents_days` (by their onset) are
 deleted; before deletion they are counted into `daily_aggregates` (UTC day × kind × class ×
-disposition), which is all that survives. Cues and dispositions go with their incident. The audit
-chain is kept whole (it is what an oversight body verifies) and records each purge that
-deleted something.
+disposition, with the figures of `ouie.store.aggregates`), which is all that survives. Cues and
+dispositions go with their incident. The audit chain is kept whole (it is what an oversight body
+verifies) and records each purge that deleted something.
 """
 
 from __future__ import annotations
 
-from collections import Counter
-from datetime import UTC, datetime
-
 from pydantic import BaseModel, ConfigDict, Field
-from sqlalchemy import delete, select
+from sqlalchemy import delete
 
 from ouie.core.audit import AuditEvent
 from ouie.core.timebase import NS_PER_S
-from ouie.store.models import DailyAggregate, Incident, Report
+from ouie.store.aggregates import add_daily, count_daily
+from ouie.store.models import Incident, Report
 from ouie.store.repository import Store
 
 NS_PER_DAY = 86_400 * NS_PER_S
@@ -42,34 +40,19 @@ class PurgeResult(BaseModel):
     incidents_deleted: int
 
 
-def utc_day(t_ns: int) -> str:
-    """UTC calendar day of an instant, 'YYYY-MM-DD'."""
-    return datetime.fromtimestamp(t_ns // NS_PER_S, tz=UTC).strftime("%Y-%m-%d")
-
-
 def purge(store: Store, policy: RetentionPolicy, now_ns: int) -> PurgeResult:
     """Aggregate then delete expired reports and incidents, in one transaction, and audit it."""
     reports_cutoff_ns = now_ns - int(policy.reports_days * NS_PER_DAY)
     incidents_cutoff_ns = now_ns - int(policy.incidents_days * NS_PER_DAY)
-    counts: Counter[tuple[str, str, str, str]] = Counter()
     with store.session() as session:
-        for onset_ns, class_ in session.execute(
-            select(Report.onset_ns, Report.class_).where(Report.onset_ns < reports_cutoff_ns)
-        ):
-            counts[(utc_day(onset_ns), "report", class_, "")] += 1
-        for onset_ns, class_, disposition in session.execute(
-            select(Incident.onset_ns, Incident.class_, Incident.disposition).where(
-                Incident.onset_ns < incidents_cutoff_ns
-            )
-        ):
-            counts[(utc_day(onset_ns), "incident", class_, disposition or "open")] += 1
-        for (day, kind, class_, disposition), count in counts.items():
-            key = {"day": day, "kind": kind, "class_": class_, "disposition": disposition}
-            row = session.get(DailyAggregate, key)
-            if row is None:
-                session.add(DailyAggregate(**key, count=count))
-            else:
-                row.count += count
+        add_daily(
+            session,
+            count_daily(
+                session,
+                Report.onset_ns < reports_cutoff_ns,
+                Incident.onset_ns < incidents_cutoff_ns,
+            ),
+        )
         reports = session.execute(delete(Report).where(Report.onset_ns < reports_cutoff_ns))
         incidents = session.execute(delete(Incident).where(Incident.onset_ns < incidents_cutoff_ns))
         result = PurgeResult(

@@ -15,11 +15,12 @@ import socket
 import subprocess
 import time
 from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
 
 from pydantic import SecretStr
 
-from ouie.transport.mqtt import BrokerSettings
+from ouie.transport.mqtt import BrokerSettings, TlsConfig
 
 CENTRAL_USER = "central"
 
@@ -41,6 +42,17 @@ def mosquitto_binary() -> str | None:
     )
 
 
+@dataclass(frozen=True)
+class ListenerTls:
+    """The broker's side of TLS: its certificate and key (PEM), and the CA that clients trust
+    (and, with `require_client_certificate`, that signs the clients' certificates)."""
+
+    ca_file: Path
+    cert_file: Path
+    key_file: Path
+    require_client_certificate: bool = False
+
+
 def write_mosquitto_config(
     folder: Path,
     port: int,
@@ -49,12 +61,14 @@ def write_mosquitto_config(
     central_user: str = CENTRAL_USER,
     persistence: bool = True,
     keep_current_user: bool = False,
+    tls: ListenerTls | None = None,
 ) -> Path:
     """Write conf, password and ACL files for `accounts` (user → password) into `folder`.
 
     Returns the path of `mosquitto.conf`. Passwords are stored hashed (PBKDF2-SHA512) by
     `mosquitto_passwd -U`. `keep_current_user` (tests, benchmarks) stops a broker started by root
     from dropping to the `mosquitto` user, so that it can read files in a private temp folder.
+    With `tls` the listener speaks only TLS (≥ 1.2); the password login still applies.
     """
     folder.mkdir(parents=True, exist_ok=True)
     passwd = folder / "passwd"
@@ -63,8 +77,16 @@ def write_mosquitto_config(
     subprocess.run(["mosquitto_passwd", "-U", str(passwd)], check=True, capture_output=True)
     acl = folder / "acl"
     acl.write_text(ACL_TEMPLATE.format(central=central_user))
-    lines = [
-        f"listener {port} {bind_address}",
+    lines = [f"listener {port} {bind_address}"]
+    if tls is not None:
+        lines += [
+            f"cafile {tls.ca_file}",
+            f"certfile {tls.cert_file}",
+            f"keyfile {tls.key_file}",
+            "tls_version tlsv1.2",
+            f"require_certificate {str(tls.require_client_certificate).lower()}",
+        ]
+    lines += [
         "allow_anonymous false",
         f"password_file {passwd}",
         f"acl_file {acl}",
@@ -112,11 +134,17 @@ class LocalMosquitto:
     queued messages survive a stop/start, as on a real broker restart).
     """
 
-    def __init__(self, folder: Path, accounts: Mapping[str, str], port: int | None = None) -> None:
+    def __init__(
+        self,
+        folder: Path,
+        accounts: Mapping[str, str],
+        port: int | None = None,
+        tls: ListenerTls | None = None,
+    ) -> None:
         binary = mosquitto_binary()
         if binary is None:
             raise FileNotFoundError("mosquitto is not installed (apt-get install mosquitto)")
-        self.binary, self.folder, self.accounts = binary, folder, dict(accounts)
+        self.binary, self.folder, self.accounts, self.tls = binary, folder, dict(accounts), tls
         self.host, self.port = "127.0.0.1", port or free_port()
         self.conf = self._write_config()
         self._process: subprocess.Popen[bytes] | None = None
@@ -124,7 +152,9 @@ class LocalMosquitto:
 
     def _write_config(self) -> Path:
         """Write the broker's files for the current port; the path of mosquitto.conf."""
-        return write_mosquitto_config(self.folder, self.port, self.accounts, keep_current_user=True)
+        return write_mosquitto_config(
+            self.folder, self.port, self.accounts, keep_current_user=True, tls=self.tls
+        )
 
     def start(self, timeout_s: float = 10.0) -> None:
         """Start the broker and wait until it listens.
@@ -176,7 +206,11 @@ class LocalMosquitto:
         return self._process is not None and self._process.poll() is None
 
     def settings(self, user: str) -> BrokerSettings:
-        """Connection settings for one of the accounts."""
+        """Connection settings for one of the accounts (trusting the broker's CA with TLS)."""
         return BrokerSettings(
-            host=self.host, port=self.port, username=user, password=SecretStr(self.accounts[user])
+            host=self.host,
+            port=self.port,
+            tls=TlsConfig(ca_file=self.tls.ca_file) if self.tls is not None else None,
+            username=user,
+            password=SecretStr(self.accounts[user]),
         )

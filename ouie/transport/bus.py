@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 import queue
 import threading
+import time
 from collections.abc import Callable
 from typing import Protocol
 
@@ -24,6 +25,27 @@ MessageHandler = Callable[[str, bytes], None]
 
 AckCallback = Callable[[], None]
 """Called once when the bus has taken charge of a published message."""
+
+Acknowledge = Callable[[], None]
+"""Given to an `AckedMessageHandler` with each message: call it exactly once, when the message
+is safe (stored). Until then the carrier keeps the message (MQTT: no PUBACK is sent, so the
+broker redelivers it on the next connection of the persistent session)."""
+
+AckedMessageHandler = Callable[[str, bytes, Acknowledge], None]
+"""Called with (topic, payload, acknowledge); may acknowledge later, from any thread."""
+
+
+def acknowledging(handler: MessageHandler) -> AckedMessageHandler:
+    """A plain handler as an acknowledging one: the message is acknowledged when the handler
+    returns (or raises: a message that makes it fail would fail again if redelivered)."""
+
+    def handle(topic: str, payload: bytes, acknowledge: Acknowledge) -> None:
+        try:
+            handler(topic, payload)
+        finally:
+            acknowledge()
+
+    return handle
 
 
 class Bus(Protocol):
@@ -49,7 +71,15 @@ class Bus(Protocol):
         ...
 
     def subscribe(self, topic_filter: str, handler: MessageHandler, qos: int = 1) -> None:
-        """Deliver messages matching `topic_filter` to `handler` (kept across reconnections)."""
+        """Deliver messages matching `topic_filter` to `handler` (kept across reconnections);
+        a message counts as delivered when the handler returns."""
+        ...
+
+    def subscribe_acked(
+        self, topic_filter: str, handler: AckedMessageHandler, qos: int = 1
+    ) -> None:
+        """Like `subscribe`, but a message counts as delivered only when the handler calls the
+        `Acknowledge` it was given (see `AckedMessageHandler`)."""
         ...
 
     def close(self) -> None:
@@ -62,13 +92,16 @@ class InProcessBus:
 
     `on_acked` runs as soon as a message is queued (the bus cannot lose it afterwards unless the
     process dies, which also ends every participant). Retained messages are replayed to new
-    subscriptions, as a broker does.
+    subscriptions, as a broker does. `drain` also waits for the acknowledgements of
+    `subscribe_acked` handlers, so "drained" means "stored" for the central service.
     """
 
     def __init__(self) -> None:
-        self._subscriptions: list[tuple[str, MessageHandler]] = []
+        self._subscriptions: list[tuple[str, AckedMessageHandler]] = []
         self._retained: dict[str, bytes] = {}
         self._lock = threading.Lock()
+        self._unacknowledged = 0
+        self._acknowledged = threading.Condition()
         self._queue: queue.Queue[tuple[str, bytes] | None] = queue.Queue()
         self._thread = threading.Thread(target=self._dispatch, name="inprocess-bus", daemon=True)
         self._thread.start()
@@ -96,20 +129,47 @@ class InProcessBus:
 
     def subscribe(self, topic_filter: str, handler: MessageHandler, qos: int = 1) -> None:
         """Register `handler` and replay matching retained messages to it."""
+        self.subscribe_acked(topic_filter, acknowledging(handler), qos)
+
+    def subscribe_acked(
+        self, topic_filter: str, handler: AckedMessageHandler, qos: int = 1
+    ) -> None:
+        """Register `handler` (it acknowledges each message) and replay retained messages."""
         with self._lock:
             self._subscriptions.append((topic_filter, handler))
             retained = [
                 (t, p) for t, p in self._retained.items() if topic_matches_sub(topic_filter, t)
             ]
         for topic, payload in retained:
-            handler(topic, payload)
+            self._deliver(handler, topic, payload)
 
     def drain(self, timeout_s: float = 10.0) -> bool:
-        """Wait until every message published so far has been delivered; False on timeout."""
+        """Wait until every message published so far has been delivered and acknowledged;
+        False on timeout."""
+        deadline = time.monotonic() + timeout_s
         with self._queue.all_tasks_done:
-            return self._queue.all_tasks_done.wait_for(
+            if not self._queue.all_tasks_done.wait_for(
                 lambda: self._queue.unfinished_tasks == 0, timeout_s
+            ):
+                return False
+        with self._acknowledged:
+            return self._acknowledged.wait_for(
+                lambda: self._unacknowledged == 0, max(0.0, deadline - time.monotonic())
             )
+
+    def _deliver(self, handler: AckedMessageHandler, topic: str, payload: bytes) -> None:
+        """Call `handler`, counting the message as unacknowledged until it acknowledges."""
+        with self._acknowledged:
+            self._unacknowledged += 1
+        try:
+            handler(topic, payload, self._acknowledge)
+        except Exception:
+            log.exception("in-process bus: handler failed on %s", topic)
+
+    def _acknowledge(self) -> None:
+        with self._acknowledged:
+            self._unacknowledged -= 1
+            self._acknowledged.notify_all()
 
     def close(self) -> None:
         """Stop the dispatcher after delivering what is queued."""
@@ -126,9 +186,6 @@ class InProcessBus:
                 with self._lock:
                     handlers = [h for f, h in self._subscriptions if topic_matches_sub(f, topic)]
                 for handler in handlers:
-                    try:
-                        handler(topic, payload)
-                    except Exception:
-                        log.exception("in-process bus: handler failed on %s", topic)
+                    self._deliver(handler, topic, payload)
             finally:
                 self._queue.task_done()

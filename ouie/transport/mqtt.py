@@ -1,26 +1,98 @@
-"""`MqttBus`: the `Bus` over MQTT 3.1.1 with paho-mqtt 2.x (Mosquitto in production).
+"""`MqttBus`: the `Bus` over MQTT 3.1.1 with paho-mqtt 2.x (Mosquitto in production), in clear
+on port 1883 or over TLS (`TlsConfig`) on port 8883 by default.
 
 Persistent session (clean_session False with a fixed client id) so the broker keeps QoS 1
 messages for a subscriber that is briefly away; automatic reconnection with back-off;
 subscriptions renewed on every connection; an optional retained last will (a sensor's status
 topic ← "offline"); `on_connected` hooks (a sensor publishes its retained "online").
+
+Received QoS 1 messages are acknowledged by hand (paho `manual_ack`): the PUBACK goes out when
+every handler the message went to has acknowledged it (a plain `subscribe` handler: when it
+returns; a `subscribe_acked` handler: when it calls its `Acknowledge`, e.g. after a database
+commit). A message not yet acknowledged when the connection drops or the process dies is
+redelivered by the broker on the next connection with the same client id.
 """
 
 from __future__ import annotations
 
 import logging
 import os
+import ssl
+import sys
 import threading
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import paho.mqtt.client as mqtt
-from pydantic import BaseModel, ConfigDict, Field, SecretStr
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, model_validator
 
 from ouie.core.config import ConfigError
-from ouie.transport.bus import AckCallback, MessageHandler
+from ouie.transport.bus import (
+    AckCallback,
+    AckedMessageHandler,
+    MessageHandler,
+    acknowledging,
+)
 
 log = logging.getLogger(__name__)
+
+
+MQTT_PORT, MQTTS_PORT = 1883, 8883
+"""The IANA ports of MQTT in clear and over TLS."""
+
+
+class TlsConfig(BaseModel):
+    """TLS to the broker: the CA that signed the broker's certificate (its host name or address
+    must match the certificate), and this client's own certificate and key when the broker
+    requires client certificates."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    ca_file: Path = Field(description="PEM file of the CA(s) trusted to sign the broker's cert.")
+    cert_file: Path | None = Field(
+        default=None, description="PEM client certificate (for a broker that requires one)."
+    )
+    key_file: Path | None = Field(default=None, description="PEM private key of cert_file.")
+
+    @model_validator(mode="after")
+    def _cert_and_key_together(self) -> TlsConfig:
+        if (self.cert_file is None) != (self.key_file is None):
+            raise ValueError("cert_file and key_file go together (a client certificate needs both)")
+        return self
+
+    def resolved(self, base: Path) -> TlsConfig:
+        """The same with relative paths taken from `base` (the configuration's folder)."""
+        return TlsConfig(
+            ca_file=base / self.ca_file,
+            cert_file=base / self.cert_file if self.cert_file is not None else None,
+            key_file=base / self.key_file if self.key_file is not None else None,
+        )
+
+    def context(self) -> ssl.SSLContext:
+        """A client context: TLS ≥ 1.2, the broker's certificate checked against `ca_file` and
+        its host name; ConfigError naming the file that cannot be loaded."""
+        context = ssl.create_default_context(ssl.Purpose.SERVER_AUTH)
+        context.minimum_version = ssl.TLSVersion.TLSv1_2
+        try:
+            context.load_verify_locations(cafile=str(self.ca_file))
+        except (OSError, ssl.SSLError) as error:
+            raise ConfigError(
+                f"broker.tls.ca_file {self.ca_file}: cannot load it ({error})"
+            ) from None
+        if self.cert_file is not None:
+            try:
+                context.load_cert_chain(str(self.cert_file), str(self.key_file))
+            except (OSError, ssl.SSLError) as error:
+                raise ConfigError(
+                    f"broker.tls.cert_file/key_file {self.cert_file}: cannot load them ({error})"
+                ) from None
+        return context
+
+
+def default_port(tls: object) -> int:
+    """8883 with TLS, 1883 without."""
+    return MQTTS_PORT if tls is not None else MQTT_PORT
 
 
 class BrokerSettings(BaseModel):
@@ -29,11 +101,24 @@ class BrokerSettings(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     host: str = Field(default="127.0.0.1", description="Broker host name or address.")
-    port: int = Field(default=1883, ge=1, le=65535, description="Broker TCP port.")
+    port: int = Field(
+        default=MQTT_PORT,
+        ge=1,
+        le=65535,
+        description="Broker TCP port (default 8883 with tls, 1883 without).",
+    )
+    tls: TlsConfig | None = Field(default=None, description="TLS to the broker (None: clear).")
     username: str | None = Field(default=None, description="MQTT user (a sensor: its id).")
     password: SecretStr | None = Field(default=None, description="MQTT password.")
     keepalive_s: int = Field(default=15, ge=5, description="MQTT keep-alive, s.")
     reconnect_max_delay_s: int = Field(default=5, ge=1, description="Longest reconnect wait, s.")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _port_follows_tls(cls, data: Any) -> Any:
+        if isinstance(data, dict) and data.get("port") is None:
+            data = {**data, "port": default_port(data.get("tls"))}
+        return data
 
 
 class BrokerConfig(BaseModel):
@@ -43,7 +128,15 @@ class BrokerConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     host: str = Field(default="127.0.0.1", description="Broker host name or address.")
-    port: int = Field(default=1883, ge=1, le=65535, description="Broker TCP port.")
+    port: int | None = Field(
+        default=None,
+        ge=1,
+        le=65535,
+        description="Broker TCP port (default 8883 with tls, 1883 without).",
+    )
+    tls: TlsConfig | None = Field(
+        default=None, description="TLS to the broker: CA file, optional client cert/key."
+    )
     username: str = Field(description="MQTT user (a sensor: its id; the central: 'central').")
     password_env: str | None = Field(
         default="OUIE_BROKER_PASSWORD", description="Environment variable holding the password."
@@ -65,10 +158,26 @@ class BrokerConfig(BaseModel):
             password = os.environ.get(self.password_env)
         return BrokerSettings(
             host=self.host,
-            port=self.port,
+            port=self.port or default_port(self.tls),
+            tls=self.tls,
             username=self.username,
             password=SecretStr(password) if password is not None else None,
         )
+
+
+class _AcknowledgeWhenAll:
+    """The `Acknowledge` of one received message: sends its PUBACK once each of the `count`
+    handlers it went to has called it."""
+
+    def __init__(self, count: int, send: Callable[[], object]) -> None:
+        self._left, self._send, self._lock = count, send, threading.Lock()
+
+    def __call__(self) -> None:
+        with self._lock:
+            self._left -= 1
+            done = self._left == 0
+        if done:
+            self._send()
 
 
 def _nothing() -> None:
@@ -94,28 +203,34 @@ class MqttBus:
             client_id=client_id,
             clean_session=clean_session,
             protocol=mqtt.MQTTv311,
+            manual_ack=True,
         )
         if settings.username is not None:
             password = settings.password.get_secret_value() if settings.password else None
             self._client.username_pw_set(settings.username, password)
         if will is not None:
             self._client.will_set(will[0], will[1], qos=1, retain=True)
+        if settings.tls is not None:
+            self._client.tls_set_context(settings.tls.context())
+        self._tls = settings.tls
         self._client.reconnect_delay_set(1, settings.reconnect_max_delay_s)
         self._client.max_inflight_messages_set(1000)
         self._client.on_connect = self._on_connect
         self._client.on_disconnect = self._on_disconnect
+        self._client.on_connect_fail = self._on_connect_fail
         self._client.on_publish = self._on_publish
         self._client.on_message = self._on_message
         self._client.on_subscribe = self._on_subscribe
         self._unacked_subscriptions: set[int] = set()
         self._early_subacks: set[int] = set()
         self._subscribed = threading.Condition()
-        self._subscriptions: dict[str, tuple[int, MessageHandler]] = {}
+        self._subscriptions: dict[str, tuple[int, AckedMessageHandler]] = {}
         self._pending_acks: dict[int, AckCallback] = {}
         self._early_acks: set[int] = set()
         self._lock = threading.Lock()
         self._connected = threading.Event()
         self.last_error: str | None = None
+        self._refused_at_connack = False
         self.on_connected: list[Callable[[], None]] = []
         self._address = (settings.host, settings.port, settings.keepalive_s)
         if start:
@@ -163,7 +278,14 @@ class MqttBus:
             on_acked()
 
     def subscribe(self, topic_filter: str, handler: MessageHandler, qos: int = 1) -> None:
-        """Subscribe now (if connected) and again after every reconnection."""
+        """Subscribe now (if connected) and again after every reconnection; each message is
+        acknowledged when `handler` returns."""
+        self.subscribe_acked(topic_filter, acknowledging(handler), qos)
+
+    def subscribe_acked(
+        self, topic_filter: str, handler: AckedMessageHandler, qos: int = 1
+    ) -> None:
+        """Subscribe; the PUBACK of each message waits for the handler's `Acknowledge`."""
         with self._lock:
             self._subscriptions[topic_filter] = (qos, handler)
         if self.connected:
@@ -197,6 +319,7 @@ class MqttBus:
     def _on_connect(self, client, userdata, flags, reason_code, properties) -> None:
         if reason_code.is_failure:
             self.last_error = f"broker refused the connection: {reason_code}"
+            self._refused_at_connack = True  # the disconnection that follows says nothing new
             log.error("MQTT %s", self.last_error)
             return
         with self._lock:
@@ -207,9 +330,41 @@ class MqttBus:
         for hook in self.on_connected:
             hook()
 
+    def _on_connect_fail(self, client, userdata) -> None:
+        """paho calls this while it handles the connection attempt's OSError: name it (once
+        per distinct cause, not at every retry)."""
+        self._connection_failed(self._describe_connect_error(sys.exception()))
+
+    def _connection_failed(self, message: str) -> None:
+        """Keep `message` in `last_error` and log it, once per distinct cause."""
+        if message != self.last_error:
+            self.last_error = message
+            log.error("MQTT %s; retrying", message)
+
+    def _describe_connect_error(self, error: BaseException | None) -> str:
+        host, port, _keepalive = self._address
+        where = f"{host}:{port}" + (" (TLS)" if self._tls is not None else "")
+        if isinstance(error, ssl.SSLCertVerificationError) and self._tls is not None:
+            return (
+                f"cannot connect to {where}: the broker's certificate is not trusted "
+                f"({error.verify_message}); check broker.tls.ca_file {self._tls.ca_file} and "
+                "that the broker's certificate names this host"
+            )
+        if isinstance(error, ssl.SSLError):
+            return f"cannot connect to {where}: TLS handshake failed ({error.reason or error})"
+        return f"cannot connect to {where}: {error or 'connection failed'}"
+
     def _on_disconnect(self, client, userdata, flags, reason_code, properties) -> None:
         was_connected = self._connected.is_set()
         self._connected.clear()
+        refused, self._refused_at_connack = self._refused_at_connack, False
+        if not was_connected and reason_code != 0 and not refused:  # closed before a CONNACK
+            host, port, _keepalive = self._address
+            tls = " (TLS)" if self._tls is not None else ""
+            self._connection_failed(
+                f"the broker at {host}:{port}{tls} closed the connection before accepting it "
+                f"({reason_code}): wrong protocol, or a client certificate it requires?"
+            )
         if was_connected and reason_code != 0:
             self.last_error = f"connection lost: {reason_code}"
             log.warning("MQTT %s; reconnecting", self.last_error)
@@ -239,8 +394,13 @@ class MqttBus:
             ]
         if not handlers:
             log.warning("MQTT message on %s matches no subscription: dropped", message.topic)
+            client.ack(message.mid, message.qos)
+            return
+        acknowledge = _AcknowledgeWhenAll(
+            len(handlers), lambda: client.ack(message.mid, message.qos)
+        )
         for handler in handlers:
             try:
-                handler(message.topic, message.payload)
-            except Exception:
+                handler(message.topic, message.payload, acknowledge)
+            except Exception:  # an acked handler that fails before acknowledging: redelivered
                 log.exception("MQTT handler failed on %s", message.topic)

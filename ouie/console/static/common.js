@@ -12,6 +12,7 @@ if (document.body.hasAttribute("data-header")) {
       <nav>
         <a href="./">Live map</a>
         <a href="audit.html" data-permission="read_audit" hidden>Audit trail</a>
+        <a href="observatory.html" data-permission="observe" hidden>Observatory</a>
       </nav>
       <span id="who"></span>
       <button id="logout" type="button">Log out</button>

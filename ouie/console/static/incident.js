@@ -24,6 +24,7 @@ function render(incident) {
     fix: `located by ${incident.sensors_used.length} sensors`,
     hyperbola: "on a line between two sensors (the map shows it)",
     single: "near the only sensor that heard it",
+    area: `heard by ${incident.sensors_used.length} sensors in turn (a siren or alarm on the move): the circle holds them`,
   };
   fact(facts, "Location", how[incident.status] || incident.status);
   fact(facts, "Sensors used", incident.sensors_used.join(", ") || "—");
