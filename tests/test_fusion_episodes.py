@@ -4,6 +4,7 @@ gunshots and located sirens are never folded; time gaps and distance open new ep
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 from ouie.core.classes import EventClass
 from ouie.core.report import EventReport
@@ -56,10 +57,11 @@ def test_the_area_leans_toward_the_loudest_sensors() -> None:
     assert episode.east_m > 190.0  # 1000× the energy at the third sensor (200 m)
 
 
-def test_gunshots_heard_by_one_sensor_each_stay_separate_incidents() -> None:
+@pytest.mark.parametrize("impulsive", ["gunshot", "fireworks"])
+def test_impulsive_sounds_heard_by_one_sensor_each_stay_separate_incidents(impulsive: str) -> None:
     sensors = sites(STREET_EN)
     emitted = latest_revisions(
-        run(Associator(sensors, FRAME, CONFIG), passing([s.id for s in sensors], "gunshot"))
+        run(Associator(sensors, FRAME, CONFIG), passing([s.id for s in sensors], impulsive))
     )
     assert len(emitted) == 6 and {i.status for i in emitted} == {IncidentStatus.SINGLE}
 

@@ -4,7 +4,8 @@ A moving siren (an ambulance crossing the district) or a long alarm is heard by 
 when it comes within range, not by all sensors at once from one wavefront: its onsets do not
 satisfy the TDOA rules, so association alone would raise one `single` (or `hyperbola`)
 incident per sensor, tens of them for one ambulance. Context incidents that onsets could not
-locate (status single or hyperbola, class siren or alarm) are therefore folded into an
+locate (status single or hyperbola, class siren or alarm: `SUSTAINED_CLASSES`) are therefore
+folded into an
 **episode**: an open incident of the same class group whose last onset is at most
 `context_episode_gap_s` before this one and whose sensors are within 2·R of this one's (R the
 class's hearing range). The episode is re-emitted with revision + 1 and status `area`:
@@ -14,8 +15,8 @@ class's hearing range). The episode is re-emitted with revision + 1 and status `
   every sensor that heard it (where the sound went, not where it is now);
 - onset: the first onset; class: the score-weighted vote; every report id kept.
 
-Alerting classes are never folded (each gunshot, even from one sensor, is its own incident) and
-a context incident that has a fix keeps it.
+Impulsive classes are never folded (each gunshot, or firework, even from one sensor, is its own
+incident) and a siren that has a fix keeps it.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ouie.core.classes import ALERTING_CLASSES, EventClass
+from ouie.core.classes import EventClass
 from ouie.core.geo import LocalFrame
 from ouie.core.report import EventReport
 from ouie.core.timebase import NS_PER_S
@@ -34,10 +35,13 @@ from ouie.fusion.incident import Incident, IncidentStatus
 from ouie.fusion.localization import vote_class
 from ouie.fusion.multilateration import Array
 
+SUSTAINED_CLASSES = frozenset({EventClass.SIREN, EventClass.ALARM})
+"""Classes heard for long stretches, by sensor after sensor, rather than as one wavefront."""
+
 
 def foldable(incident: Incident) -> bool:
-    """Whether an incident may join an episode: a context class that onsets did not locate."""
-    return incident.class_ not in ALERTING_CLASSES and incident.status != IncidentStatus.FIX
+    """Whether an incident may join an episode: a sustained class that onsets did not locate."""
+    return incident.class_ in SUSTAINED_CLASSES and incident.status != IncidentStatus.FIX
 
 
 @dataclass
