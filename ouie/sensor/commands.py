@@ -210,11 +210,11 @@ def models_train_head(
         bool,
         typer.Option(
             "--propagation/--no-propagation",
-            help="Also train on the propagated variants (prop, prop2). Off: the shipped recipe "
-            "(it did not beat it, docs/sensor.md); the propagated held-out figure is always "
-            "reported.",
+            help="Also train on the propagated variants (prop, prop2): the shipped recipe since "
+            "ouie-head/3 (with the impulse evidence, docs/sensor.md). Off: the base variants "
+            "only; the propagated held-out figure is always reported.",
         ),
-    ] = False,
+    ] = True,
 ) -> None:
     """Train ouie's head on YAMNet features (with augmentation), judge it by grouped
     cross-validation, write the head, its training-file list and its CV report."""

@@ -15,7 +15,11 @@ Every clip is cut into the pipeline's windows (0.975 s every hop, zero-padded ta
 - `prop_eval` (never trained on): the same rendering at 40–200 m, SNR 10…30 dB, so that
   cross-validation can say how held-out clips fare across a street.
 SNR = 10 log10(P_event / P_background), P_event the power of the clip's loudest window.
-The propagated variants live in their own cache file (`PROPAGATION_VERSION`).
+The propagated variants live in their own cache file (`PROPAGATION_VERSION`). Each row's features
+are YAMNet's (embedding ‖ scores) followed by the window's impulse evidence
+(`ouie.sensor.impulse.impulse_features`, the function the sensor calls), cached apart
+(`IMPULSE_VERSION`) from the same augmented audio, so that changing one does not recompute the
+other.
 Event clips label only their windows within 10 dB of the loudest window (the event itself); the
 others are left out of training, never called `none`.
 """
@@ -37,12 +41,15 @@ from ouie.sensor.dataset import (
     STREET_BACKGROUND_FOLDERS,
     LabelledClip,
 )
+from ouie.sensor.impulse import impulse_features
 from ouie.sensor.scoring import WINDOW_SAMPLES
 from ouie.sensor.yamnet import YamnetModel
 
 FEATURES_VERSION = "1"
 """Bump when windows or augmentations change (invalidates caches)."""
 BASE_VARIANTS = ("clean", "street", "chain", "talk")
+IMPULSE_VERSION = "1"
+"""Bump when `ouie.sensor.impulse` changes (invalidates the impulse caches only)."""
 PROPAGATION_VERSION = "1"
 """Bump when the propagated variants change (invalidates their cache only)."""
 PROPAGATION_VARIANTS = ("prop", "prop2", "prop_eval")
@@ -230,6 +237,20 @@ def cache_key(clips: list[LabelledClip], model: YamnetModel, hop: int) -> str:
     return digest.hexdigest()[:20]
 
 
+WindowMeasure = Callable[[np.ndarray], np.ndarray]
+"""What is measured on (n, WINDOW_SAMPLES) windows: (n, d) features."""
+
+
+def yamnet_measure(model: YamnetModel) -> WindowMeasure:
+    """YAMNet's embedding ‖ AudioSet scores, (n, 1024 + 521)."""
+
+    def measure(windows: np.ndarray) -> np.ndarray:
+        scores, embeddings = model.run(windows)
+        return np.concatenate([embeddings, scores], axis=1)
+
+    return measure
+
+
 def extract_features(
     clips: list[LabelledClip],
     model: YamnetModel,
@@ -237,9 +258,27 @@ def extract_features(
     cache_dir: Path,
     progress: Callable[[int], None] | None = None,
 ) -> FeatureTable:
-    """Features of every clip and variant, from the cache when the same set was seen before."""
-    cache_file = cache_dir / f"features-{cache_key(clips, model, hop)}.npz"
-    return _cached_extract(clips, model, hop, BASE_VARIANTS, cache_file, progress)
+    """Features of every clip and base variant (YAMNet ‖ impulse evidence), from the caches
+    when the same set was seen before."""
+    key = cache_key(clips, model, hop)
+    return _with_impulse(
+        _cached_extract(
+            clips,
+            yamnet_measure(model),
+            hop,
+            BASE_VARIANTS,
+            cache_dir / f"features-{key}.npz",
+            progress,
+        ),
+        _cached_extract(
+            clips,
+            impulse_features,
+            hop,
+            BASE_VARIANTS,
+            cache_dir / f"impulse-{IMPULSE_VERSION}-{key}.npz",
+            None,
+        ),
+    )
 
 
 def extract_propagated(
@@ -251,13 +290,39 @@ def extract_propagated(
 ) -> FeatureTable:
     """Features of the propagated variants (`PROPAGATION_VARIANTS`), cached on their own."""
     key = cache_key(clips, model, hop)
-    cache_file = cache_dir / f"propagated-{PROPAGATION_VERSION}-{key}.npz"
-    return _cached_extract(clips, model, hop, PROPAGATION_VARIANTS, cache_file, progress)
+    return _with_impulse(
+        _cached_extract(
+            clips,
+            yamnet_measure(model),
+            hop,
+            PROPAGATION_VARIANTS,
+            cache_dir / f"propagated-{PROPAGATION_VERSION}-{key}.npz",
+            progress,
+        ),
+        _cached_extract(
+            clips,
+            impulse_features,
+            hop,
+            PROPAGATION_VARIANTS,
+            cache_dir / f"impulse-propagated-{PROPAGATION_VERSION}-{IMPULSE_VERSION}-{key}.npz",
+            None,
+        ),
+    )
+
+
+def _with_impulse(yamnet: FeatureTable, impulse: FeatureTable) -> FeatureTable:
+    """The YAMNet table with the impulse evidence of the same rows appended to its features."""
+    if not np.array_equal(yamnet.clip, impulse.clip) or not np.array_equal(
+        yamnet.variant, impulse.variant
+    ):
+        raise ValueError("YAMNet and impulse caches do not hold the same windows")
+    yamnet.features = np.concatenate([yamnet.features, impulse.features], axis=1)
+    return yamnet
 
 
 def _cached_extract(
     clips: list[LabelledClip],
-    model: YamnetModel,
+    measure: WindowMeasure,
     hop: int,
     variants: tuple[str, ...],
     cache_file: Path,
@@ -269,7 +334,7 @@ def _cached_extract(
         if progress:
             progress(len(clips))
         return _load(cache_file)
-    table = _extract(clips, model, hop, variants, progress)
+    table = _extract(clips, measure, hop, variants, progress)
     np.savez(cache_file, **{f: getattr(table, f) for f in FeatureTable.__dataclass_fields__})
     table.features = table.features.astype(np.float32)
     return table
@@ -299,7 +364,7 @@ def event_windows(samples: np.ndarray, hop: int, is_event: bool) -> np.ndarray:
 
 def _extract(
     clips: list[LabelledClip],
-    model: YamnetModel,
+    measure: WindowMeasure,
     hop: int,
     wanted: tuple[str, ...],
     progress: Callable[[int], None] | None,
@@ -336,11 +401,8 @@ def _extract(
                 if background == index:
                     continue  # a background never mixes into itself
                 windows = analysis_windows(mixed, hop)
-            scores, embeddings = model.run(windows)
             n = len(windows)
-            parts["features"].append(
-                np.concatenate([embeddings, scores], axis=1).astype(np.float16)
-            )
+            parts["features"].append(measure(windows).astype(np.float16))
             parts["clip"].append(np.full(n, index, np.int32))
             parts["variant"].append(np.full(n, VARIANTS.index(variant), np.int8))
             parts["background"].append(np.full(n, background, np.int32))

@@ -1,5 +1,6 @@
-"""ouie's classification head: a small multilayer perceptron over YAMNet's 1,024-d embedding and
-its 521 AudioSet scores, trained by `ouie models train-head` and shipped as a numpy .npz file.
+"""ouie's classification head: a small multilayer perceptron over YAMNet's 1,024-d embedding, its
+521 AudioSet scores and the window's impulsive evidence (`ouie.sensor.impulse`), trained by
+`ouie models train-head` and shipped as a numpy .npz file.
 
 Forward pass: z = (x − μ) / σ;  h_{k+1} = relu(W_k h_k + b_k) for hidden layers;
 p = softmax(W_L h_L + b_L) over the trained classes plus "none". Classes the head was not
@@ -21,9 +22,11 @@ NONE_LABEL = "none"
 DEFAULT_HEAD_PATH = Path(__file__).with_name("head.npz")
 
 
-def head_features(embeddings: np.ndarray, audioset_scores: np.ndarray) -> np.ndarray:
-    """The head's input: embedding ‖ AudioSet scores, (n, 1024 + 521)."""
-    return np.concatenate([embeddings, audioset_scores], axis=1).astype(np.float32)
+def head_features(
+    embeddings: np.ndarray, audioset_scores: np.ndarray, impulse: np.ndarray
+) -> np.ndarray:
+    """The head's input: embedding ‖ AudioSet scores ‖ impulse evidence, (n, 1024 + 521 + 4)."""
+    return np.concatenate([embeddings, audioset_scores, impulse], axis=1).astype(np.float32)
 
 
 def softmax(logits: np.ndarray) -> np.ndarray:
@@ -98,12 +101,10 @@ class Head:
         weights, bias = self.layers[-1]
         return softmax(hidden @ weights + bias)
 
-    def class_scores(
-        self, embeddings: np.ndarray, audioset_scores: np.ndarray, grouped: np.ndarray
-    ) -> np.ndarray:
-        """Scores for EVENT_CLASSES, (n, 7): head probabilities for trained classes, grouped
-        YAMNet score × p(none) for the others."""
-        probs = self.probabilities(head_features(embeddings, audioset_scores))
+    def class_scores(self, features: np.ndarray, grouped: np.ndarray) -> np.ndarray:
+        """Scores for EVENT_CLASSES, (n, 7), from the head's input (`head_features`): head
+        probabilities for trained classes, grouped YAMNet score × p(none) for the others."""
+        probs = self.probabilities(features)
         p_none = probs[:, self.labels.index(NONE_LABEL)]
         columns = []
         for j, event_class in enumerate(EVENT_CLASSES):

@@ -1,15 +1,18 @@
 """Training ouie's head and judging it by grouped cross-validation (`ouie models train-head`).
 
-Recipe: YAMNet features of every clip and its augmented variants (`ouie.sensor.features`),
+Recipe: YAMNet features and impulse evidence (`ouie.sensor.impulse`) of every clip and its
+augmented variants, heard close up and across a street (`ouie.sensor.features`, `TRAIN_VARIANTS`),
 standardised (x' = (x − μ) / σ), then an ensemble of N_MEMBERS small multilayer perceptrons
 (scikit-learn `MLPClassifier`: one hidden layer of HIDDEN_UNITS ReLU units, Adam, L2 `ALPHA`).
-Member m sees the standardised features projected on its first N_COMPONENTS principal components
-and whitened, z = (x' − μ_m) P_mᵀ / √λ_m; it is trained on its own (1 − VALIDATION_FRACTION) of
+Member m sees the standardised YAMNet columns projected on their first N_COMPONENTS principal
+components and whitened, z = (x'_Y − μ_m) P_mᵀ / √λ_m, followed by the standardised impulse
+columns as they are; it is trained on its own (1 − VALIDATION_FRACTION) of
 the recording groups and stopped at the epoch with the lowest log loss on the other groups
 (`PATIENCE` epochs without progress end it). Members differ by their split and their seed, so
 together they see every group. Classes keep their natural weights (`none` dominates, as in the
 street). Export (`export_head`): the projection is linear, so it folds into each member's first
-layer, W_m = Pᵀ_m diag(1/√λ_m) W1_m, b_m = b1_m − μ_m · W_m; the members' hidden layers are
+layer, W_m = [Pᵀ_m diag(1/√λ_m) W1_m^Y ; W1_m^I], b_m = b1_m − μ_m · Pᵀ_m diag(1/√λ_m) W1_m^Y
+(W1^Y, W1^I: the rows fed by the components and by the impulse columns); the hidden layers are
 concatenated and their output layers averaged, so the shipped head's logits are the mean of the
 members' logits (p ∝ Π_m p_m^(1/N)): one `Head` with one hidden layer of N_MEMBERS × HIDDEN_UNITS.
 
@@ -35,10 +38,14 @@ from ouie.sensor.features import EVAL_ONLY_VARIANTS, VARIANTS, FeatureTable
 from ouie.sensor.head import Head
 from ouie.sensor.pipeline import EventStream
 from ouie.sensor.scoring import WindowScores
-from ouie.sensor.yamnet import N_EMBEDDING, grouped_scores, speech_scores
+from ouie.sensor.yamnet import N_AUDIOSET, N_EMBEDDING, grouped_scores, speech_scores
 
 HEAD_LABELS: tuple[str, ...] = (*TRAINED_CLASSES, NONE_LABEL)
-HEAD_NAME = "ouie-head/2"
+N_YAMNET = N_EMBEDDING + N_AUDIOSET
+"""The first N_YAMNET feature columns (embedding ‖ scores) go through each member's PCA; the
+impulse evidence after them is passed on as it is (standardised), so that the projection
+cannot drop it."""
+HEAD_NAME = "ouie-head/3"
 N_COMPONENTS = 256
 """Principal components each member sees (fewer when its data has fewer rows; folded into its
 first layer)."""
@@ -72,7 +79,8 @@ N_FOLDS = 5
 
 
 TRAIN_VARIANTS: tuple[str, ...] = tuple(v for v in VARIANTS if v not in EVAL_ONLY_VARIANTS)
-"""Variants the head is trained on (`BASE_VARIANTS` alone: the recipe before propagation)."""
+"""Variants the head is trained on: base and propagated (`BASE_VARIANTS` alone: the recipe of
+`ouie-head/2` and before)."""
 
 
 def training_rows(
@@ -119,15 +127,21 @@ def fit_member(
     validation_labels: np.ndarray,
     seed: int,
 ) -> Member:
-    """PCA-whiten, then train the MLP epoch by epoch (`partial_fit`), keeping the weights of the
-    epoch with the lowest validation log loss, −mean log p(true label)."""
+    """PCA-whiten the YAMNet columns (`N_YAMNET`), keep the impulse columns, then train the MLP
+    epoch by epoch (`partial_fit`), keeping the weights of the epoch with the lowest validation
+    log loss, −mean log p(true label)."""
     from sklearn.decomposition import PCA
     from sklearn.neural_network import MLPClassifier
 
-    n_components = min(N_COMPONENTS, *standardised.shape)
+    n_components = min(N_COMPONENTS, len(standardised), N_YAMNET)
     pca = PCA(n_components=n_components, whiten=True, svd_solver="randomized", random_state=seed)
-    projected = pca.fit_transform(standardised)
-    projected_validation = pca.transform(validation)
+    pca.fit(standardised[:, :N_YAMNET])
+
+    def project(x: np.ndarray) -> np.ndarray:
+        return np.concatenate([pca.transform(x[:, :N_YAMNET]), x[:, N_YAMNET:]], axis=1)
+
+    projected = project(standardised)
+    projected_validation = project(validation)
     mlp = MLPClassifier(
         hidden_layer_sizes=(HIDDEN_UNITS,),
         alpha=ALPHA,
@@ -158,9 +172,10 @@ def export_head(mean: np.ndarray, scale: np.ndarray, members: list[Member]) -> H
     for member in members:
         pca, mlp = member.pca, member.mlp
         projection = pca.components_.T / np.sqrt(pca.explained_variance_)  # type: ignore[attr-defined]
-        weights = projection @ mlp.coefs_[0]  # type: ignore[attr-defined]
-        first_weights.append(weights)
-        first_biases.append(mlp.intercepts_[0] - pca.mean_ @ weights)  # type: ignore[attr-defined]
+        w1 = mlp.coefs_[0]  # type: ignore[attr-defined]
+        yamnet_weights = projection @ w1[: projection.shape[1]]
+        first_weights.append(np.concatenate([yamnet_weights, w1[projection.shape[1] :]]))
+        first_biases.append(mlp.intercepts_[0] - pca.mean_ @ yamnet_weights)  # type: ignore[attr-defined]
         out_weights.append(mlp.coefs_[1] / len(members))  # type: ignore[attr-defined]
         out_biases.append(mlp.intercepts_[1] / len(members))  # type: ignore[attr-defined]
     return Head(
@@ -242,8 +257,8 @@ class ReplayScorer:
     description = "replay"
 
     def __init__(self, head: Head, features: np.ndarray) -> None:
-        embeddings, audioset = features[:, :N_EMBEDDING], features[:, N_EMBEDDING:]
-        self.class_scores = head.class_scores(embeddings, audioset, grouped_scores(audioset))
+        audioset = features[:, N_EMBEDDING:N_YAMNET]
+        self.class_scores = head.class_scores(features, grouped_scores(audioset))
         self.speech = speech_scores(audioset)
         self.default_thresholds = dict(head.thresholds)
         self.model_id = ModelId(name=head.name, sha256=head.sha256)

@@ -12,7 +12,8 @@ import numpy as np
 
 from ouie.core.classes import AUDIOSET_LABELS, SPEECH_LABELS, EventClass
 from ouie.core.report import ModelId
-from ouie.sensor.head import Head
+from ouie.sensor.head import Head, head_features
+from ouie.sensor.impulse import impulse_features
 from ouie.sensor.scoring import EVENT_CLASSES, WindowScores
 
 EMBEDDING_TENSOR_MARK = "global_average_pooling2d/Mean;"
@@ -96,7 +97,9 @@ class YamnetScorer:
     def score(self, windows: np.ndarray) -> WindowScores:
         audioset, embeddings = self.model.run(windows)
         grouped = grouped_scores(audioset)
-        class_scores = (
-            grouped if self.head is None else self.head.class_scores(embeddings, audioset, grouped)
-        )
+        if self.head is None:
+            class_scores = grouped
+        else:
+            features = head_features(embeddings, audioset, impulse_features(windows))
+            class_scores = self.head.class_scores(features, grouped)
         return WindowScores(class_scores=class_scores, speech=speech_scores(audioset))

@@ -1,0 +1,55 @@
+"""Impulsive evidence of a 16 kHz analysis window, measured on the audio itself.
+
+YAMNet's embedding averages its patches over the whole 0.975 s window, so a gunshot heard from
+afar (a 10–50 ms crack, its highs eaten by the air, a reverberant tail, in street noise) is
+diluted into the street around it. What survives distance is the leading edge: a broadband rise
+of energy within 10 ms, standing above the street's floor in the top band where traffic is
+weakest. Per window (frames of FRAME_SAMPLES, Hann-weighted, no overlap):
+  E_b[t] = 10 log10(Σ_{f in band b} |X_t(f)|² + ε)  (dB, band energy of frame t),
+  rise_b = max_t (E_b[t] − min_{t−FLOOR_FRAMES ≤ s < t} E_b[s])  (dB over the running floor),
+  crest_b = max_t E_b[t] − median_t E_b[t]  (dB),
+for the high band (2–7.5 kHz) and the low band (50–2000 Hz); each clipped to [0, MAX_DB].
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ouie.audio.io import SAMPLE_RATE_HZ
+
+FRAME_SAMPLES = 160
+"""10 ms frames at 16 kHz."""
+FLOOR_FRAMES = 10
+"""The running floor is the quietest of the previous 10 frames (100 ms)."""
+BANDS_HZ = ((2000.0, 7500.0), (50.0, 2000.0))
+"""High band (the crack stands highest above traffic there) and low band (explosions)."""
+MAX_DB = 40.0
+"""Evidence is clipped here: digital silence before a clean clip's onset says nothing more."""
+FLOOR_DBFS = -100.0
+"""ε: frame energies below this level (dB re full scale) count as this level."""
+N_IMPULSE = 2 * len(BANDS_HZ)
+
+
+def band_energy_db(windows: np.ndarray) -> np.ndarray:
+    """E_b[t] for every window, band and frame, (n, n_bands, n_frames), dB re full scale."""
+    n_frames = windows.shape[1] // FRAME_SAMPLES
+    frames = windows[:, : n_frames * FRAME_SAMPLES].reshape(len(windows), n_frames, -1)
+    spectrum = np.abs(np.fft.rfft(frames * np.hanning(FRAME_SAMPLES), axis=2)) ** 2
+    frequency = np.fft.rfftfreq(FRAME_SAMPLES, 1.0 / SAMPLE_RATE_HZ)
+    power = np.stack(
+        [spectrum[:, :, (frequency >= lo) & (frequency < hi)].sum(axis=2) for lo, hi in BANDS_HZ],
+        axis=1,
+    ) / (FRAME_SAMPLES * np.sum(np.hanning(FRAME_SAMPLES) ** 2))
+    return np.maximum(10 * np.log10(power + 1e-30), FLOOR_DBFS)
+
+
+def impulse_features(windows: np.ndarray) -> np.ndarray:
+    """(rise_high, rise_low, crest_high, crest_low) per window, dB (see the module), (n, 4)."""
+    energy = band_energy_db(windows.astype(np.float64))
+    n_frames = energy.shape[2]
+    floor = np.full_like(energy, np.inf)
+    for lag in range(1, FLOOR_FRAMES + 1):
+        floor[:, :, lag:] = np.minimum(floor[:, :, lag:], energy[:, :, : n_frames - lag])
+    rise = np.max(energy[:, :, 1:] - floor[:, :, 1:], axis=2)
+    crest = energy.max(axis=2) - np.median(energy, axis=2)
+    return np.clip(np.concatenate([rise, crest], axis=1), 0.0, MAX_DB).astype(np.float32)

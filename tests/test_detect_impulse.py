@@ -1,0 +1,48 @@
+"""Impulsive evidence per analysis window: the rise of band energy over the running floor
+measures a leading edge's height above the street, whatever the level, and a real gunshot heard
+100 m away in real traffic stands out of the traffic around it."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from ouie.audio.io import read_audio
+from ouie.sensor.features import analysis_windows, mix_at_snr, propagated
+from ouie.sensor.impulse import MAX_DB, impulse_features
+from ouie.sensor.scoring import WINDOW_SAMPLES
+
+RISE_HIGH, RISE_LOW, CREST_HIGH, CREST_LOW = range(4)
+
+
+def test_a_burst_rises_over_white_noise_by_its_level_difference() -> None:
+    """White noise at −50 dBFS and a 20 ms burst of noise 25 dB louder at 0.5 s: the high-band
+    rise is ≈ 25 dB at any overall gain; steady noise alone rises by a few dB only."""
+    rng = np.random.default_rng(0)
+    noise = rng.standard_normal(WINDOW_SAMPLES) * 10 ** (-50 / 20)
+    burst = noise.copy()
+    burst[8_000:8_320] *= 10 ** (25 / 20)
+    for gain_db in (0.0, 30.0):
+        gain = 10 ** (gain_db / 20)
+        features = impulse_features(np.stack([noise * gain, burst * gain]))
+        assert features[0, RISE_HIGH] < 7.0  # measured 4.9: 10 ms frames fluctuate
+        assert 22.0 <= features[1, RISE_HIGH] <= 27.0
+        assert 22.0 <= features[1, RISE_LOW] <= 29.0
+        assert 20.0 <= features[1, CREST_HIGH] <= 27.0
+    assert impulse_features(np.zeros((1, WINDOW_SAMPLES))).max() <= MAX_DB
+
+
+def test_a_far_real_gunshot_stands_out_of_real_traffic(shared_audio_dir: Path) -> None:
+    """A real gunshot rendered 100 m away (air absorption, ground reflection, T60 0.8 s) in a
+    real traffic recording at 15 dB SNR: the window holding the shot rises ≥ 10 dB higher in
+    2–7.5 kHz than any window of the traffic alone."""
+    shot = read_audio(next((shared_audio_dir / "gunshot").glob("*")))
+    traffic = read_audio(sorted((shared_audio_dir / "traffic").glob("*"))[1])  # no digital silence
+    far = propagated(shot, np.random.default_rng(1), (100.0, 100.0), (0.8, 0.8), 0.0)
+    far_power = float(np.max(np.convolve(far**2, np.ones(WINDOW_SAMPLES))) / WINDOW_SAMPLES)
+    street = traffic[: 3 * WINDOW_SAMPLES]
+    heard = mix_at_snr(np.concatenate([np.zeros(WINDOW_SAMPLES), far]), street, 15.0, far_power)
+    shot_rise = impulse_features(analysis_windows(heard, 7_680))[:, RISE_HIGH].max()
+    traffic_rise = impulse_features(analysis_windows(street, 7_680))[:, RISE_HIGH].max()
+    assert shot_rise >= traffic_rise + 10.0
