@@ -14,10 +14,10 @@ Per incident, from the store, two reference instants:
   above: p99 < 1 s from the onset meets the target whatever the sound's length. It does not
   depend on what the reports' `duration_s` means, so it compares sensor versions fairly.
 - `from_reported_end`: the latest onset + duration_s of its reports, as the central service
-  computes its cue latency (`ouie_cue_latency_seconds`). Sensors that report when an event
-  closes (before this bench's second version) put that end at the end of the detected span
-  (≥ the end of the sound, window-quantised); sensors that report at confirmation put it at the
-  end of the audio that confirmed the event (so this measures the processing chain alone).
+  computes its cue latency (`ouie_cue_latency_seconds`). Sensors that reported when an event
+  closed (earlier versions) put that end at the end of the detected span (≥ the end of the
+  sound, window-quantised); sensors that report at confirmation (now) put it at the end of the
+  audio that confirmed the event, so this measures the processing chain alone.
 From each: report_s (until the last of its reports reached the central service), incident_s
 (until the incident was first stored), camera_s (until the camera move was commanded).
 

@@ -37,15 +37,14 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from load_reports import load_report
 from rich.console import Console
 
-from ouie.core.report import EventReport, ModelId
+from ouie.core.report import EventReport
 from ouie.transport.broker import CENTRAL_USER, LocalMosquitto
 from ouie.transport.mqtt import BrokerSettings, MqttBus
 from ouie.transport.outbox import Outbox, SensorUplink
 from ouie.transport.topics import ALL_REPORTS_FILTER, reports_topic
-
-MODEL = ModelId(name="bench/1", sha256="0" * 64)
 
 
 def sensor_ids(count: int) -> list[str]:
@@ -103,19 +102,7 @@ def worker(
             if delay > 0.01:
                 time.sleep(delay)
             sid = ids[k % len(ids)]
-            report = EventReport.model_validate(
-                {
-                    "sensor_id": sid,
-                    "seq": seq,
-                    "class": "gunshot",
-                    "score": 0.9,
-                    "onset": time.time_ns(),
-                    "onset_uncertainty_s": 0.0005,
-                    "duration_s": 0.2,
-                    "peak_dbfs": -10.0,
-                    "model": MODEL,
-                }
-            )
+            report = load_report(sid, seq)
             seq += 1
             if uplinks:
                 uplinks[sid].send(report)

@@ -17,31 +17,16 @@ import json
 import os
 import time
 
-from ouie.core.recording import SensorSite
-from ouie.core.report import EventReport, ModelId
-from ouie.store.repository import Store
+from load_reports import load_report
 
-MODEL = ModelId(name="bench/1", sha256="0" * 64)
+from ouie.core.recording import SensorSite
+from ouie.core.report import EventReport
+from ouie.store.repository import Store
 
 
 def reports(count: int, sensors: int) -> list[EventReport]:
     """`count` valid reports spread over sensors se-0000 … round-robin."""
-    return [
-        EventReport.model_validate(
-            {
-                "sensor_id": f"se-{k % sensors:04d}",
-                "seq": k,
-                "class": "gunshot",
-                "score": 0.9,
-                "onset": time.time_ns(),
-                "onset_uncertainty_s": 0.0005,
-                "duration_s": 0.2,
-                "peak_dbfs": -10.0,
-                "model": MODEL,
-            }
-        )
-        for k in range(count)
-    ]
+    return [load_report(f"se-{k % sensors:04d}", k) for k in range(count)]
 
 
 def time_per_report_us(store: Store, batch: list[EventReport], size: int) -> float:

@@ -9,12 +9,17 @@ from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
+import numpy as np
 import pytest
 
 from ouie.central.service import CueOutcome
+from ouie.core.classes import EventClass
 from ouie.core.recording import SensorSite
 from ouie.core.report import EventReport, ModelId
 from ouie.core.timebase import NS_PER_S
+from ouie.sensor.config import DetectorConfig
+from ouie.sensor.pipeline import SensorPipeline
+from ouie.sensor.scoring import EVENT_CLASSES, WindowScores
 from ouie.store.records import CueState, IncidentRecord
 from ouie.store.repository import Store
 from ouie.transport.broker import LocalMosquitto
@@ -164,3 +169,19 @@ def mqtt(broker: LocalMosquitto, user: str, **kwargs: object) -> MqttBus:
     bus = MqttBus(broker.settings(user), client_id=f"test-{user}", **kwargs)  # type: ignore[arg-type]
     assert bus.wait_connected(10), bus.last_error
     return bus
+
+
+class ScriptedSiren:
+    """Window k's siren score is script[k] (window k starts with the sample value k)."""
+
+    model_id = SensorPipeline(DetectorConfig(backend="builtin")).scorer.model_id
+    default_thresholds = dict.fromkeys(EventClass, 0.5)
+    description = "scripted"
+    script = [0.1, 0.55, 0.35, 0.31, 0.2, 0.6] + [0.1] * 20
+
+    def score(self, windows: np.ndarray) -> WindowScores:
+        out = np.zeros((len(windows), len(EVENT_CLASSES)), np.float32)
+        siren = EVENT_CLASSES.index(EventClass.SIREN)
+        for i, window in enumerate(windows):
+            out[i, siren] = self.script[round(window[0])]
+        return WindowScores(out, np.zeros(len(windows), np.float32))

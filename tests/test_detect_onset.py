@@ -62,3 +62,14 @@ def test_synthetic_impulse_onset_is_exact_to_two_samples_at_any_level(peak: floa
     samples[at : at + len(burst)] += burst
     picked = pick_onset(samples, 16_000, 16_000 + 15_600, EventClass.GUNSHOT)
     assert abs(picked - at) <= 2
+
+
+def test_the_pick_does_not_depend_on_the_level(shared_audio_dir: Path) -> None:
+    """A sensor nearer or farther (the same mixture at another gain) picks the same sample."""
+    noise = read_audio(sorted((shared_audio_dir / "traffic").glob("*"))[0]).astype(np.float64)
+    for event_class in (EventClass.GUNSHOT, EventClass.EXPLOSION, EventClass.GLASS_BREAK):
+        clip = clear_clips(shared_audio_dir, event_class)[0].astype(np.float64)
+        scene = 0.05 * noise[: 3 * SAMPLE_RATE_HZ].copy()
+        scene[SAMPLE_RATE_HZ : SAMPLE_RATE_HZ + len(clip)] += clip[: 2 * SAMPLE_RATE_HZ]
+        picks = {pick_onset(gain * scene, 8_000, 40_000, event_class) for gain in (1e-3, 0.03, 1.0)}
+        assert len(picks) == 1, (event_class, picks)

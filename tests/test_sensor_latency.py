@@ -17,7 +17,8 @@ from ouie.core.timebase import iso_to_ns
 from ouie.sensor.config import DetectorConfig
 from ouie.sensor.onset_trials import loudest_power
 from ouie.sensor.pipeline import SensorPipeline
-from ouie.sensor.scoring import EVENT_CLASSES, WINDOW_SAMPLES, WindowScores
+from ouie.sensor.scoring import WINDOW_SAMPLES
+from tests.builders import ScriptedSiren
 
 START_NS = iso_to_ns("2026-11-25T18:00:00Z")
 NS_PER_SAMPLE = 62_500
@@ -91,22 +92,6 @@ def test_a_real_gunshot_is_reported_by_its_confirming_window_before_its_end_is_h
 
 def yamnet_hop(pipeline: SensorPipeline) -> int:
     return round(pipeline.config.hop_s * SAMPLE_RATE_HZ)
-
-
-class ScriptedSiren:
-    """Window k's siren score is script[k] (window k starts with the sample value k)."""
-
-    model_id = SensorPipeline(DetectorConfig(backend="builtin")).scorer.model_id
-    default_thresholds = dict.fromkeys(EventClass, 0.5)
-    description = "scripted"
-    script = [0.1, 0.55, 0.35, 0.31, 0.2, 0.6] + [0.1] * 20
-
-    def score(self, windows: np.ndarray) -> WindowScores:
-        out = np.zeros((len(windows), len(EVENT_CLASSES)), np.float32)
-        siren = EVENT_CLASSES.index(EventClass.SIREN)
-        for i, window in enumerate(windows):
-            out[i, siren] = self.script[round(window[0])]
-        return WindowScores(out, np.zeros(len(windows), np.float32))
 
 
 def test_a_two_window_class_is_reported_at_its_second_window_once() -> None:

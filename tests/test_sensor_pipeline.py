@@ -14,6 +14,7 @@ from ouie.sensor.config import DetectorConfig
 from ouie.sensor.example import EXAMPLE_IMPULSE_S, EXAMPLE_SIREN_S, example_scene
 from ouie.sensor.pipeline import SensorPipeline, gate_and_compete
 from ouie.sensor.scoring import EVENT_CLASSES, WindowScores
+from tests.builders import ScriptedSiren
 
 START_NS = iso_to_ns("2026-11-25T18:00:00Z")
 
@@ -103,26 +104,13 @@ def test_speech_dominated_window_is_silenced_but_a_stronger_event_survives() -> 
 
 
 def test_hysteresis_opens_at_threshold_and_releases_below_ratio() -> None:
-    class Scripted:
-        model_id = SensorPipeline(DetectorConfig(backend="builtin")).scorer.model_id
-        default_thresholds = dict.fromkeys(EventClass, 0.5)
-        description = "scripted"
-        script = [0.1, 0.55, 0.35, 0.31, 0.2, 0.6] + [0.1] * 20
-
-        def score(self, windows: np.ndarray) -> WindowScores:
-            out = np.zeros((len(windows), len(EVENT_CLASSES)), np.float32)
-            siren = EVENT_CLASSES.index(EventClass.SIREN)
-            for i, w in enumerate(windows):
-                out[i, siren] = self.script[round(w[0])]
-            return WindowScores(out, np.zeros(len(windows), np.float32))
-
     hop = round(0.5 * SAMPLE_RATE_HZ)
     samples = np.zeros(hop * 9 + 15_600, np.float32)
     samples[::hop] = np.arange(len(samples[::hop]), dtype=np.float32)  # window k starts with k
     config = DetectorConfig(backend="builtin", hop_s=0.5, release_ratio=0.6, min_windows={})
-    events = SensorPipeline(config, scorer=Scripted()).events(samples)
+    events = SensorPipeline(config, scorer=ScriptedSiren()).events(samples)
     spans = [(e.start_s, round(e.end_s, 3)) for e in events]
     assert spans == [(0.5, 1.5 + 0.975), (2.5, 2.5 + 0.975)]
     # a siren must last two windows by default: the lone window at 2.5 s raises nothing
-    default = SensorPipeline(DetectorConfig(hop_s=0.5, release_ratio=0.6), scorer=Scripted())
+    default = SensorPipeline(DetectorConfig(hop_s=0.5, release_ratio=0.6), scorer=ScriptedSiren())
     assert [(e.start_s, round(e.end_s, 3)) for e in default.events(samples)] == [(0.5, 2.475)]

@@ -264,11 +264,11 @@ class CentralService:
         except Exception:
             log.exception("cueing failed for incident %s", record.id)
             return
-        end_of_sound_ns = self._end_of_sound_ns(record)
+        heard_until_ns = self._heard_until_ns(record)
         for outcome in outcomes:
             latency_s = None
-            if outcome.commanded_at_ns is not None and end_of_sound_ns is not None:
-                latency_s = (outcome.commanded_at_ns - end_of_sound_ns) / NS_PER_S
+            if outcome.commanded_at_ns is not None and heard_until_ns is not None:
+                latency_s = (outcome.commanded_at_ns - heard_until_ns) / NS_PER_S
                 self.metrics.cue_latency.observe(latency_s)
             cue = self.store.add_cue(
                 record.id,
@@ -284,8 +284,9 @@ class CentralService:
             if outcome.commanded_at_ns is not None:
                 self.store.update_cue(cue.id, outcome.state, outcome.commanded_at_ns, latency_s)
 
-    def _end_of_sound_ns(self, record: IncidentRecord) -> int | None:
-        """Latest end (onset + duration) among the incident's reports, UTC ns."""
+    def _heard_until_ns(self, record: IncidentRecord) -> int | None:
+        """Latest onset + duration_s among the incident's reports: the end of what its sensors
+        had heard when they reported (a sensor reports when it confirms an event), UTC ns."""
         reports = self.store.get_reports(record.report_ids)
         if not reports:
             return None

@@ -156,7 +156,8 @@ class ReplayClock:
 
 
 class CueLatency(BaseModel):
-    """End of sound → confirmed camera command, over the executed cues, simulated s."""
+    """From the end of what the reporting sensors had heard (latest onset + duration_s) to the
+    confirmed camera command, over the executed cues, simulated s."""
 
     n: int
     p50_s: float | None

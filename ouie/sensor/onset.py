@@ -4,8 +4,11 @@ The span is only known to a window hop (≈ 0.5 s). The onset is defined on the 
 edge, in the class's band, as a constant-fraction crossing (independent of the event's level):
 1. zero-phase band-pass (no delay) of the span plus a lead-in; amplitude envelope
    e(t) = |x_band + i·H{x_band}| (Hilbert), smoothed by a centred 0.5 ms moving average;
-2. anchor: the first sample where e reaches ANCHOR_FRACTION of the span's maximum (the first
-   strong arrival, not a later, louder echo or shot); P = the envelope's peak in the 10 ms after;
+2. anchor (`leading_edge_anchor`): the first sample where e reaches ANCHOR_FRACTION of the
+   span's maximum (the first strong arrival, not a later, louder echo or shot), moved back to an
+   earlier arrival of the same sound when there is one (heard from afar, reverberation builds up
+   after the first arrival and can make a later crack the maximum); P = the envelope's peak in
+   the 10 ms after;
 3. onset: walking back from the anchor, the first sample where e is still ≥ ONSET_FRACTION · P,
    i.e. where the leading edge crosses a fixed fraction of its own peak.
 Noise below ONSET_FRACTION · P cannot move the crossing much, and a sensor nearer or farther
@@ -37,6 +40,14 @@ PEAK_SEARCH_S = 0.01
 """The leading edge's peak P is searched this long after the anchor, s."""
 ONSET_FRACTION = 0.2
 """The onset is where the leading edge crosses this fraction of P."""
+PRECURSOR_FRACTION = 0.25
+"""An earlier arrival must reach this fraction of the span's maximum ..."""
+PRECURSOR_SEARCH_S = 0.05
+"""... within this long before the anchor, s ..."""
+CONTINUITY_FRACTION = 0.1
+"""... and the envelope (smoothed over CONTINUITY_SMOOTHING_S) must stay above this fraction of
+the maximum from it to the anchor (the same sound, not a burst of noise before it)."""
+CONTINUITY_SMOOTHING_S = 0.002
 
 ONSET_BANDS_HZ: dict[EventClass, tuple[float, float]] = {
     EventClass.GUNSHOT: (2000.0, 7500.0),
@@ -75,10 +86,31 @@ def pick_onset(samples: np.ndarray, span_start: int, span_end: int, event_class:
     span_end = min(len(samples), max(span_end, lead_start + 16))
     band = band_signal(samples[lead_start:span_end].astype(np.float64), ONSET_BANDS_HZ[event_class])
     envelope = smoothed_envelope(band)
-    anchor = int(np.argmax(envelope >= ANCHOR_FRACTION * envelope.max()))
+    anchor = leading_edge_anchor(envelope)
     peak = envelope[anchor : anchor + round(PEAK_SEARCH_S * SAMPLE_RATE_HZ)].max()
     below = np.flatnonzero(envelope[:anchor] < ONSET_FRACTION * peak)
     return lead_start + (int(below[-1]) + 1 if below.size else 0)
+
+
+def leading_edge_anchor(envelope: np.ndarray) -> int:
+    """Index of the event's first strong arrival in `envelope` (e, maximum M):
+      a₁ = min{t : e(t) ≥ ANCHOR_FRACTION·M}
+      a₂ = min{t ∈ [a₁ − PRECURSOR_SEARCH_S, a₁) : e(t) ≥ PRECURSOR_FRACTION·M}
+      anchor = a₂ if ē(t) ≥ CONTINUITY_FRACTION·M for every t in [a₂, a₁) (ē: e averaged over
+               CONTINUITY_SMOOTHING_S), else a₁.
+    Every threshold is a fraction of M, so the anchor does not depend on the level."""
+    top = envelope.max()
+    first = int(np.argmax(envelope >= ANCHOR_FRACTION * top))
+    search_from = max(0, first - round(PRECURSOR_SEARCH_S * SAMPLE_RATE_HZ))
+    earlier = np.flatnonzero(envelope[search_from:first] >= PRECURSOR_FRACTION * top)
+    if earlier.size == 0:
+        return first
+    precursor = search_from + int(earlier[0])
+    width = max(1, round(CONTINUITY_SMOOTHING_S * SAMPLE_RATE_HZ))
+    start = max(0, precursor - width)
+    local = np.convolve(envelope[start : first + width], np.ones(width) / width, mode="same")
+    between = local[precursor - start : first - start]
+    return precursor if between.min() >= CONTINUITY_FRACTION * top else first
 
 
 def smoothed_envelope(band: np.ndarray) -> np.ndarray:

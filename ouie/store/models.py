@@ -105,7 +105,11 @@ class Cue(Base):
     zoom: Mapped[float | None] = mapped_column(Float)
     created_at_ns: Mapped[int]
     executed_at_ns: Mapped[int | None]
-    latency_s: Mapped[float | None] = mapped_column(Float, doc="End of sound → camera command.")
+    latency_s: Mapped[float | None] = mapped_column(
+        Float,
+        doc="From the end of what the reporting sensors had heard (latest onset + duration_s) "
+        "to the camera command, s.",
+    )
     details: Mapped[dict[str, Any]] = mapped_column(default=dict)
 
 

@@ -99,10 +99,21 @@ function drawIncident(incident) {
     // The 95 % circle in metres, and a marker of fixed size so that a precise fix stays visible.
     const where = [incident.lat, incident.lon];
     const style = { color: colourOf(incident.class), weight: 2 };
-    const area = L.circle(where, { ...style, radius: incident.uncertainty_m || 1, fillOpacity: 0.2 });
+    // A siren or alarm heard by sensor after sensor ("area"): where it went, not a fix; drawn
+    // as a faint dashed outline so that it does not hide the located incidents under it.
+    const sweep = incident.status === "area";
+    const area = L.circle(where, {
+      ...style,
+      radius: incident.uncertainty_m || 1,
+      fillOpacity: sweep ? 0.03 : 0.2,
+      dashArray: sweep ? "8 6" : null,
+      weight: sweep ? 1 : 2,
+    });
     const dot = L.circleMarker(where, { ...style, radius: 7, fillOpacity: 0.6 });
     circle = L.featureGroup([area, dot])
-      .bindTooltip(`${incident.class} ±${Math.round(incident.uncertainty_m || 0)} m`)
+      .bindTooltip(sweep
+        ? `${incident.class} heard by ${incident.sensors_used.length} sensors in turn (±${Math.round(incident.uncertainty_m || 0)} m)`
+        : `${incident.class} ±${Math.round(incident.uncertainty_m || 0)} m`)
       .on("click", () => openIncident(incident.id))
       .addTo(state.map);
     dot.getElement()?.setAttribute("data-incident", incident.id);
