@@ -46,3 +46,13 @@ def test_a_far_real_gunshot_stands_out_of_real_traffic(shared_audio_dir: Path) -
     shot_rise = impulse_features(analysis_windows(heard, 7_680))[:, RISE_HIGH].max()
     traffic_rise = impulse_features(analysis_windows(street, 7_680))[:, RISE_HIGH].max()
     assert shot_rise >= traffic_rise + 10.0
+
+
+def test_a_long_batch_gives_each_window_its_own_figures() -> None:
+    """Computed in chunks (memory), yet every window's evidence is its own."""
+    windows = np.random.default_rng(2).standard_normal((130, WINDOW_SAMPLES)).astype(np.float32)
+    windows[70, 5_000:5_160] *= 100.0
+    together = impulse_features(windows)
+    alone = np.concatenate([impulse_features(w[None]) for w in windows[[0, 63, 64, 70, 129]]])
+    assert np.array_equal(together[[0, 63, 64, 70, 129]], alone)
+    assert together[70, RISE_HIGH] > together[69, RISE_HIGH] + 20.0

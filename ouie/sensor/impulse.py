@@ -28,6 +28,7 @@ MAX_DB = 40.0
 FLOOR_DBFS = -100.0
 """ε: frame energies below this level (dB re full scale) count as this level."""
 N_IMPULSE = 2 * len(BANDS_HZ)
+CHUNK_WINDOWS = 64
 
 
 def band_energy_db(windows: np.ndarray) -> np.ndarray:
@@ -44,7 +45,17 @@ def band_energy_db(windows: np.ndarray) -> np.ndarray:
 
 
 def impulse_features(windows: np.ndarray) -> np.ndarray:
-    """(rise_high, rise_low, crest_high, crest_low) per window, dB (see the module), (n, 4)."""
+    """(rise_high, rise_low, crest_high, crest_low) per window, dB (see the module), (n, 4);
+    computed CHUNK_WINDOWS at a time (a file's thousands of windows at once would build
+    hundreds of MB of spectra)."""
+    chunks = [
+        _impulse_chunk(windows[k : k + CHUNK_WINDOWS])
+        for k in range(0, len(windows), CHUNK_WINDOWS)
+    ]
+    return np.concatenate(chunks) if chunks else np.zeros((0, N_IMPULSE), np.float32)
+
+
+def _impulse_chunk(windows: np.ndarray) -> np.ndarray:
     energy = band_energy_db(windows.astype(np.float64))
     n_frames = energy.shape[2]
     floor = np.full_like(energy, np.inf)
