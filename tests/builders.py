@@ -24,6 +24,7 @@ from ouie.store.records import CueState, IncidentRecord
 from ouie.store.repository import Store
 from ouie.transport.broker import LocalMosquitto
 from ouie.transport.mqtt import MqttBus
+from ouie.transport.topics import reports_topic
 
 MODEL = ModelId(name="builtin/1", sha256="0" * 64)
 
@@ -169,6 +170,18 @@ def mqtt(broker: LocalMosquitto, user: str, **kwargs: object) -> MqttBus:
     bus = MqttBus(broker.settings(user), client_id=f"test-{user}", **kwargs)  # type: ignore[arg-type]
     assert bus.wait_connected(10), bus.last_error
     return bus
+
+
+def assert_reports_delivered(sensor: MqttBus, inbox: Inbox, sensor_id: str, count: int) -> None:
+    """Publish `count` reports from `sensor_id` on its topic: every one acknowledged, and
+    received by `inbox` (the central's subscription) in order."""
+    sent = [make_report(sensor_id, seq=k) for k in range(count)]
+    acked = threading.Semaphore(0)
+    for report in sent:
+        sensor.publish(reports_topic(sensor_id), report.to_json().encode(), on_acked=acked.release)
+    assert all(acked.acquire(timeout=10) for _ in sent)
+    assert inbox.wait_for(count)
+    assert inbox.report_ids() == [r.report_id for r in sent]
 
 
 class ScriptedSiren:

@@ -22,7 +22,7 @@ from ouie.transport.topics import (
     sensor_of,
     status_topic,
 )
-from tests.builders import Inbox, make_report, mqtt
+from tests.builders import Inbox, assert_reports_delivered, make_report, mqtt
 
 
 def test_topics_round_trip() -> None:
@@ -56,13 +56,7 @@ def test_mqtt_reports_reach_central_through_mosquitto(mosquitto: LocalMosquitto)
     central.subscribe(ALL_REPORTS_FILTER, inbox)
     assert central.wait_subscribed(10)
     sensor = mqtt(mosquitto, "s1")
-    sent = [make_report("s1", seq=k) for k in range(20)]
-    acks = threading.Semaphore(0)
-    for report in sent:
-        sensor.publish(reports_topic("s1"), report.to_json().encode(), on_acked=acks.release)
-    assert all(acks.acquire(timeout=10) for _ in sent)
-    assert inbox.wait_for(20)
-    assert inbox.report_ids() == [r.report_id for r in sent]
+    assert_reports_delivered(sensor, inbox, "s1", 20)
     sensor.close()
     central.close()
 

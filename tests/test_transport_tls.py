@@ -5,7 +5,6 @@ a message that says why; a client in clear cannot talk to the TLS port; the port
 
 from __future__ import annotations
 
-import threading
 from pathlib import Path
 
 import pytest
@@ -13,8 +12,8 @@ import pytest
 from ouie.core.config import ConfigError
 from ouie.transport.broker import CENTRAL_USER, LocalMosquitto
 from ouie.transport.mqtt import BrokerConfig, BrokerSettings, MqttBus, TlsConfig
-from ouie.transport.topics import ALL_REPORTS_FILTER, reports_topic
-from tests.builders import Inbox, make_report, wait_until
+from ouie.transport.topics import ALL_REPORTS_FILTER
+from tests.builders import Inbox, assert_reports_delivered, wait_until
 from tests.services import make_ca
 
 
@@ -26,13 +25,7 @@ def test_a_sensor_publishes_to_the_central_over_tls(tls_mosquitto: LocalMosquitt
     assert central.wait_subscribed(10), central.last_error
     sensor = MqttBus(tls_mosquitto.settings("s1"), "sensor-s1-tls")
     assert sensor.wait_connected(10), sensor.last_error
-    sent = [make_report("s1", seq=k) for k in range(5)]
-    acked = threading.Semaphore(0)
-    for report in sent:
-        sensor.publish(reports_topic("s1"), report.to_json().encode(), on_acked=acked.release)
-    assert all(acked.acquire(timeout=10) for _ in sent)
-    assert inbox.wait_for(5)
-    assert inbox.report_ids() == [r.report_id for r in sent]
+    assert_reports_delivered(sensor, inbox, "s1", 5)
     sensor.close()
     central.close()
 
