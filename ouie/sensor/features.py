@@ -261,23 +261,14 @@ def extract_features(
     """Features of every clip and base variant (YAMNet ‖ impulse evidence), from the caches
     when the same set was seen before."""
     key = cache_key(clips, model, hop)
-    return _with_impulse(
-        _cached_extract(
-            clips,
-            yamnet_measure(model),
-            hop,
-            BASE_VARIANTS,
-            cache_dir / f"features-{key}.npz",
-            progress,
-        ),
-        _cached_extract(
-            clips,
-            impulse_features,
-            hop,
-            BASE_VARIANTS,
-            cache_dir / f"impulse-{IMPULSE_VERSION}-{key}.npz",
-            None,
-        ),
+    return _features_with_impulse(
+        clips,
+        model,
+        hop,
+        BASE_VARIANTS,
+        cache_dir / f"features-{key}.npz",
+        cache_dir / f"impulse-{IMPULSE_VERSION}-{key}.npz",
+        progress,
     )
 
 
@@ -290,28 +281,35 @@ def extract_propagated(
 ) -> FeatureTable:
     """Features of the propagated variants (`PROPAGATION_VARIANTS`), cached on their own."""
     key = cache_key(clips, model, hop)
-    return _with_impulse(
-        _cached_extract(
-            clips,
-            yamnet_measure(model),
-            hop,
-            PROPAGATION_VARIANTS,
-            cache_dir / f"propagated-{PROPAGATION_VERSION}-{key}.npz",
-            progress,
-        ),
-        _cached_extract(
-            clips,
-            impulse_features,
-            hop,
-            PROPAGATION_VARIANTS,
-            cache_dir / f"impulse-propagated-{PROPAGATION_VERSION}-{IMPULSE_VERSION}-{key}.npz",
-            None,
-        ),
+    return _features_with_impulse(
+        clips,
+        model,
+        hop,
+        PROPAGATION_VARIANTS,
+        cache_dir / f"propagated-{PROPAGATION_VERSION}-{key}.npz",
+        cache_dir / f"impulse-propagated-{PROPAGATION_VERSION}-{IMPULSE_VERSION}-{key}.npz",
+        progress,
     )
 
 
-def _with_impulse(yamnet: FeatureTable, impulse: FeatureTable) -> FeatureTable:
-    """The YAMNet table with the impulse evidence of the same rows appended to its features."""
+def _features_with_impulse(
+    clips: list[LabelledClip],
+    model: YamnetModel,
+    hop: int,
+    variants: tuple[str, ...],
+    yamnet_file: Path,
+    impulse_file: Path,
+    progress: Callable[[int], None] | None,
+) -> FeatureTable:
+    """The YAMNet table of `variants` with the impulse evidence of the same rows appended to
+    its features, each cached in its own file (`_cached_extract`)."""
+    yamnet, impulse = _cached_extract(
+        clips,
+        {yamnet_file: yamnet_measure(model), impulse_file: impulse_features},
+        hop,
+        variants,
+        progress,
+    )
     if not np.array_equal(yamnet.clip, impulse.clip) or not np.array_equal(
         yamnet.variant, impulse.variant
     ):
@@ -322,22 +320,25 @@ def _with_impulse(yamnet: FeatureTable, impulse: FeatureTable) -> FeatureTable:
 
 def _cached_extract(
     clips: list[LabelledClip],
-    measure: WindowMeasure,
+    measures: dict[Path, WindowMeasure],
     hop: int,
     variants: tuple[str, ...],
-    cache_file: Path,
     progress: Callable[[int], None] | None,
-) -> FeatureTable:
-    """`_extract(...variants...)`, read from `cache_file` when present, else written to it."""
-    cache_file.parent.mkdir(parents=True, exist_ok=True)
-    if cache_file.is_file():
-        if progress:
-            progress(len(clips))
-        return _load(cache_file)
-    table = _extract(clips, measure, hop, variants, progress)
-    np.savez(cache_file, **{f: getattr(table, f) for f in FeatureTable.__dataclass_fields__})
-    table.features = table.features.astype(np.float32)
-    return table
+) -> list[FeatureTable]:
+    """One table per (cache file, measure), in order: read from the file when present; the
+    missing ones are measured in one `_extract` pass (each variant rendered once) and written."""
+    missing = [path for path in measures if not path.is_file()]
+    computed: dict[Path, FeatureTable] = {}
+    if missing:
+        missing[0].parent.mkdir(parents=True, exist_ok=True)
+        fresh = _extract(clips, [measures[path] for path in missing], hop, variants, progress)
+        for path, table in zip(missing, fresh, strict=True):
+            np.savez(path, **{f: getattr(table, f) for f in FeatureTable.__dataclass_fields__})
+            table.features = table.features.astype(np.float32)
+            computed[path] = table
+    elif progress:
+        progress(len(clips))
+    return [computed[path] if path in computed else _load(path) for path in measures]
 
 
 def concatenate(tables: list[FeatureTable]) -> FeatureTable:
@@ -364,16 +365,21 @@ def event_windows(samples: np.ndarray, hop: int, is_event: bool) -> np.ndarray:
 
 def _extract(
     clips: list[LabelledClip],
-    measure: WindowMeasure,
+    measures: list[WindowMeasure],
     hop: int,
     wanted: tuple[str, ...],
     progress: Callable[[int], None] | None,
-) -> FeatureTable:
+) -> list[FeatureTable]:
+    """One table per measure over the same rows: every clip's `wanted` variants, each rendered
+    once and measured by all of `measures`."""
     street_idx = [i for i, c in enumerate(clips) if c.folder in STREET_BACKGROUND_FOLDERS]
     talk_idx = [i for i, c in enumerate(clips) if c.folder in SPEECH_FOLDERS]
     street = [read_audio(clips[i].path) for i in street_idx]
     talk = [read_audio(clips[i].path) for i in talk_idx] if "talk" in wanted else []
-    parts: dict[str, list[np.ndarray]] = {f: [] for f in FeatureTable.__dataclass_fields__}
+    parts: dict[str, list[np.ndarray]] = {
+        f: [] for f in FeatureTable.__dataclass_fields__ if f != "features"
+    }
+    measured: list[list[np.ndarray]] = [[] for _ in measures]
     for index, clip in enumerate(clips):
         samples = read_audio(clip.path)
         clean = analysis_windows(samples, hop)
@@ -402,7 +408,8 @@ def _extract(
                     continue  # a background never mixes into itself
                 windows = analysis_windows(mixed, hop)
             n = len(windows)
-            parts["features"].append(measure(windows).astype(np.float16))
+            for rows, measure in zip(measured, measures, strict=True):
+                rows.append(measure(windows).astype(np.float16))
             parts["clip"].append(np.full(n, index, np.int32))
             parts["variant"].append(np.full(n, VARIANTS.index(variant), np.int8))
             parts["background"].append(np.full(n, background, np.int32))
@@ -410,4 +417,4 @@ def _extract(
         if progress:
             progress(1)
     arrays = {name: np.concatenate(chunks) for name, chunks in parts.items()}
-    return FeatureTable(**arrays)
+    return [FeatureTable(**{**arrays, "features": np.concatenate(rows)}) for rows in measured]
