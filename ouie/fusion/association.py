@@ -143,7 +143,7 @@ class Associator:
             for b, pb in self.positions_enu_m.items()
         }
         self._spacing_m = max(self._distance_m.values(), default=0.0)
-        self._episodes = ContextEpisodes(self.positions_enu_m, frame, self.config)
+        self._episodes = ContextEpisodes(self.positions_enu_m, self._distance_m, frame, self.config)
 
     def window_ns(self, event_class: EventClass) -> int:
         """How long after its first onset a sound of this class may still be heard elsewhere,
@@ -425,8 +425,7 @@ class Associator:
         (`ouie.fusion.episodes`; off when context_episode_gap_s is 0)."""
         if self.config.context_episode_gap_s <= 0 or not foldable(incident):
             return incident
-        group = next(g for g in COMPATIBLE_GROUPS if incident.class_ in g)
-        return self._episodes.fold(incident, list(candidate.reports.values()), group)
+        return self._episodes.fold(incident, list(candidate.reports.values()))
 
     def _evict_if_full(self) -> list[Incident]:
         """Keep at most max_open_incidents candidates: the oldest goes, fused first if it was

@@ -49,7 +49,6 @@ class _Episode:
     """Reports folded so far under one incident id, and its last emitted revision."""
 
     incident_id: str
-    group: frozenset[EventClass]
     reports: dict[str, EventReport] = field(default_factory=dict)
     revision: int = 0
 
@@ -62,23 +61,27 @@ class ContextEpisodes:
     """The open episodes of one associator (see the module docstring)."""
 
     def __init__(
-        self, positions_enu_m: dict[str, Array], frame: LocalFrame, config: FusionConfig
+        self,
+        positions_enu_m: dict[str, Array],
+        distance_m: dict[tuple[str, str], float],
+        frame: LocalFrame,
+        config: FusionConfig,
     ) -> None:
+        """`distance_m`: the associator's sensor-to-sensor distances, m."""
         self.positions_enu_m = positions_enu_m
+        self.distance_m = distance_m
         self.frame = frame
         self.config = config
         self._episodes: list[_Episode] = []
         self._by_incident: dict[str, _Episode] = {}
 
-    def fold(
-        self, incident: Incident, reports: list[EventReport], group: frozenset[EventClass]
-    ) -> Incident:
+    def fold(self, incident: Incident, reports: list[EventReport]) -> Incident:
         """The incident to emit for `incident` (built from `reports`): an `area` revision of the
         episode it joins, or the incident itself when it opens an episode of its own. The same
         incident folded again (a late report revised it) updates its episode."""
-        episode = self._by_incident.get(incident.incident_id) or self._joinable(reports, group)
+        episode = self._by_incident.get(incident.incident_id) or self._joinable(reports)
         if episode is None:
-            episode = _Episode(incident.incident_id, group, revision=incident.revision)
+            episode = _Episode(incident.incident_id, revision=incident.revision)
             self._episodes.append(episode)
         self._by_incident[incident.incident_id] = episode
         episode.reports.update({r.report_id: r for r in reports})
@@ -95,27 +98,26 @@ class ContextEpisodes:
         alive = {id(e) for e in self._episodes}
         self._by_incident = {k: e for k, e in self._by_incident.items() if id(e) in alive}
 
-    def _joinable(
-        self, reports: list[EventReport], group: frozenset[EventClass]
-    ) -> _Episode | None:
-        """The most recent open episode of `group` within the gap and within 2·R of a sensor."""
+    def _joinable(self, reports: list[EventReport]) -> _Episode | None:
+        """The most recent open episode within the gap and within 2·R of a sensor (R the
+        sustained classes' hearing range)."""
         gap_ns = round(self.config.context_episode_gap_s * NS_PER_S)
         first_ns = min(r.onset_ns for r in reports)
-        reach_m = 2.0 * self.config.range_m(*group)
+        reach_m = 2.0 * self.config.range_m(*SUSTAINED_CLASSES)
         near = [
             e
             for e in self._episodes
-            if e.group == group
-            and first_ns - e.last_onset_ns <= gap_ns
-            and self._closest_m(e, reports) <= reach_m
+            if first_ns - e.last_onset_ns <= gap_ns and self._closest_m(e, reports) <= reach_m
         ]
         return max(near, key=lambda e: e.last_onset_ns, default=None)
 
     def _closest_m(self, episode: _Episode, reports: list[EventReport]) -> float:
         """Smallest distance between a sensor of the episode and a sensor of `reports`, m."""
-        ours = np.array([self.positions_enu_m[r.sensor_id][:2] for r in episode.reports.values()])
-        theirs = np.array([self.positions_enu_m[r.sensor_id][:2] for r in reports])
-        return float(np.min(np.linalg.norm(ours[:, None, :] - theirs[None, :, :], axis=2)))
+        return min(
+            self.distance_m[ours.sensor_id, theirs.sensor_id]
+            for ours in episode.reports.values()
+            for theirs in reports
+        )
 
     def _area_incident(self, episode: _Episode) -> Incident:
         """The episode as an `area` incident (module docstring)."""
