@@ -4,6 +4,8 @@ learns from real recordings and generalises to held-out ones, and the shipped he
 
 from __future__ import annotations
 
+import dataclasses
+import os
 from pathlib import Path
 
 import numpy as np
@@ -11,7 +13,7 @@ import pytest
 
 from ouie.sensor.dataset import LabelledClip, load_labelled_set, recording_group
 from ouie.sensor.evaluation import evaluate
-from ouie.sensor.features import VARIANTS, FeatureTable, analysis_windows
+from ouie.sensor.features import VARIANTS, FeatureTable, analysis_windows, cache_key
 from ouie.sensor.head import DEFAULT_HEAD_PATH, Head, softmax
 from ouie.sensor.impulse import N_IMPULSE
 from ouie.sensor.training import (
@@ -149,6 +151,26 @@ def test_windows_match_the_pipeline_grid() -> None:
     assert windows.shape == (3, 15_600)
     assert windows[1, 0] == 7_680 and windows[2, 0] == 15_360
     assert windows[2, 20_000 - 15_360] == 0.0  # zero-padded tail
+
+
+def test_feature_cache_is_keyed_by_the_set_not_by_where_it_lies(tmp_path: Path) -> None:
+    class Model:
+        sha256 = "0" * 64
+
+    def clips_under(root: Path) -> list[LabelledClip]:
+        path = root / "gunshot" / "a.flac"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(b"x" * 10)
+        return [LabelledClip(path, "gunshot", "gunshot", "g", "test")]
+
+    here = clips_under(tmp_path / "one")
+    model = Model()
+    assert cache_key(here, model, 7_680) == cache_key(clips_under(tmp_path / "two"), model, 7_680)
+    relative = dataclasses.replace(here[0], path=Path(os.path.relpath(here[0].path)))
+    assert cache_key([relative], model, 7_680) == cache_key(here, model, 7_680)
+    (tmp_path / "one" / "gunshot" / "a.flac").write_bytes(b"x" * 11)  # a changed file
+    assert cache_key(here, model, 7_680) != cache_key(clips_under(tmp_path / "two"), model, 7_680)
+    assert cache_key(here, model, 3_840) != cache_key(here, model, 7_680)
 
 
 def test_real_groups_never_mix_labels(shared_audio_dir: Path) -> None:

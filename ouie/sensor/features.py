@@ -231,9 +231,13 @@ def propagated_variant(
 
 
 def cache_key(clips: list[LabelledClip], model: YamnetModel, hop: int) -> str:
+    """What the cached features depend on: version, model, hop and every clip by its folder,
+    name, size and label, not by where the set lies (`../shared/audio` and its absolute path
+    share one cache)."""
     digest = hashlib.sha256(f"{FEATURES_VERSION}|{model.sha256}|{hop}".encode())
     for clip in clips:
-        digest.update(f"{clip.path}|{clip.path.stat().st_size}|{clip.label}\n".encode())
+        name = f"{clip.folder}/{clip.path.name}"
+        digest.update(f"{name}|{clip.path.stat().st_size}|{clip.label}\n".encode())
     return digest.hexdigest()[:20]
 
 
