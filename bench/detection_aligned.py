@@ -6,9 +6,10 @@ Every clip is heard as recorded (`clean`) and from 40–200 m across a street (`
 YAMNet views of each rendering:
 - the pipeline's grid: 0.975 s windows every 0.48 s (`analysis_windows`), event clips' windows
   within 10 dB of their loudest (`event_windows`) labelled;
-- one **aligned** window that starts ALIGN_LEAD_S before the clip's strongest leading edge,
-  argmax_t (E[t] − min_{t−10 ≤ s < t} E[s]) over 10 ms frames of broadband energy E (dB), among
-  frames within 20 dB of the loudest: the event's start and its tail, whatever the grid.
+- one **aligned** window (`ouie.sensor.impulse.aligned_window`) that starts 0.1 s before the
+  clip's strongest leading edge, argmax_t (E[t] − min_{t−10 ≤ s < t} E[s]) over 10 ms frames of
+  broadband energy E (dB), among frames within 20 dB of the loudest: the event's start and its
+  tail, whatever the grid.
 One head member per view (`ouie.sensor.training.fit_member`: PCA-whitened MLP, early stopping
 on held-out groups of the training fold; no augmentation, no ensemble, so the figures sit below
 the shipped recipe's), trained on both renderings of the training fold's clips. Rules judged on
@@ -40,14 +41,13 @@ from ouie.audio.io import read_audio
 from ouie.sensor.dataset import NONE_LABEL, STREET_BACKGROUND_FOLDERS, load_labelled_set
 from ouie.sensor.evaluation import evaluate
 from ouie.sensor.features import analysis_windows, event_windows, propagated_variant
-from ouie.sensor.impulse import FRAME_SAMPLES
+from ouie.sensor.impulse import aligned_window
 from ouie.sensor.scoring import WINDOW_SAMPLES
 from ouie.sensor.training import HEAD_LABELS, fit_member, split_groups
 from ouie.sensor.yamnet import YamnetModel
 
 SHARED = Path(__file__).resolve().parents[2] / "shared"
 HOP = 7_680
-ALIGN_LEAD_S = 0.1
 IMPULSIVE = ("gunshot", "explosion", "glass_break")
 GRID_THRESHOLDS = (0.6, 0.7, 0.8, 0.85, 0.9)
 TWO_STAGE = ((0.3, 0.5), (0.3, 0.7), (0.5, 0.5), (0.5, 0.7), (0.5, 0.8))
@@ -55,27 +55,6 @@ SUSTAINED_THRESHOLD = 0.8
 RENDERINGS = ("clean", "far")
 PROGRESS = Console(stderr=True)
 """Progress goes to stderr: stdout is the JSON."""
-
-
-def strongest_edge(samples: np.ndarray) -> int:
-    """Sample index of the strongest 10 ms rise of broadband energy over the previous 100 ms's
-    quietest frame (see the module docstring)."""
-    n = max(1, -(-len(samples) // FRAME_SAMPLES))  # frames, the last zero-padded
-    frames = np.pad(samples, (0, n * FRAME_SAMPLES - len(samples)))
-    energy = 10 * np.log10(np.mean(frames.reshape(n, -1).astype(np.float64) ** 2, axis=1) + 1e-10)
-    floor = energy.copy()
-    for lag in range(1, 11):
-        floor[lag:] = np.minimum(floor[lag:], energy[:-lag])
-    rise = np.where(energy >= energy.max() - 20, energy - floor, -np.inf)
-    return int(np.argmax(rise)) * FRAME_SAMPLES
-
-
-def aligned_window(samples: np.ndarray) -> np.ndarray:
-    """The (1, WINDOW_SAMPLES) window starting ALIGN_LEAD_S before `strongest_edge`."""
-    start = strongest_edge(samples) - round(ALIGN_LEAD_S * 16_000)
-    padded = np.pad(samples, (max(0, -start), WINDOW_SAMPLES))
-    start = max(0, start)
-    return padded[None, start : start + WINDOW_SAMPLES].astype(np.float32)
 
 
 def measure(clips: list, yamnet: YamnetModel) -> dict[str, np.ndarray]:
@@ -98,7 +77,7 @@ def measure(clips: list, yamnet: YamnetModel) -> dict[str, np.ndarray]:
                 continue  # a background never mixes into itself
             for view, windows in (
                 ("grid", analysis_windows(heard, HOP)),
-                ("aligned", aligned_window(heard)),
+                ("aligned", aligned_window(heard, WINDOW_SAMPLES)),
             ):
                 scores, embeddings = yamnet.run(windows)
                 views[view].append(np.concatenate([embeddings, scores], axis=1))

@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import hashlib
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -41,7 +41,7 @@ from ouie.sensor.dataset import (
     STREET_BACKGROUND_FOLDERS,
     LabelledClip,
 )
-from ouie.sensor.impulse import impulse_features
+from ouie.sensor.impulse import aligned_window, impulse_features
 from ouie.sensor.scoring import WINDOW_SAMPLES
 from ouie.sensor.yamnet import YamnetModel
 
@@ -53,6 +53,8 @@ IMPULSE_VERSION = "1"
 PROPAGATION_VERSION = "1"
 """Bump when the propagated variants change (invalidates their cache only)."""
 PROPAGATION_VARIANTS = ("prop", "prop2", "prop_eval")
+ALIGNED_VERSION = "1"
+"""Bump when the aligned windows (`ouie.sensor.impulse.aligned_window`) change."""
 VARIANTS = BASE_VARIANTS + PROPAGATION_VARIANTS
 EVAL_ONLY_VARIANTS = ("prop_eval",)
 """Variants never used for training (held-out figures only)."""
@@ -296,6 +298,57 @@ def extract_propagated(
     )
 
 
+def aligned_measure(model: YamnetModel) -> Callable[[np.ndarray], np.ndarray]:
+    """YAMNet's embedding ‖ scores ‖ the impulse evidence of a rendering's aligned window
+    (`ouie.sensor.impulse.aligned_window`), (1, 1024 + 521 + 4)."""
+    yamnet = yamnet_measure(model)
+
+    def measure(heard: np.ndarray) -> np.ndarray:
+        window = aligned_window(heard, WINDOW_SAMPLES)
+        return np.concatenate([yamnet(window), impulse_features(window)], axis=1)
+
+    return measure
+
+
+def extract_aligned(
+    clips: list[LabelledClip],
+    model: YamnetModel,
+    hop: int,
+    cache_dir: Path,
+    progress: Callable[[int], None] | None = None,
+) -> FeatureTable:
+    """One row per rendering of every variant (`VARIANTS`, the renderings the window caches
+    hold): its aligned window's features (`aligned_measure`), labelled with the clip; cached in
+    `aligned-ALIGNED_VERSION-key.npz`."""
+    cache_file = cache_dir / f"aligned-{ALIGNED_VERSION}-{cache_key(clips, model, hop)}.npz"
+    if cache_file.is_file():
+        if progress:
+            progress(len(clips))
+        return _load(cache_file)
+    measure = aligned_measure(model)
+    rows: list[np.ndarray] = []
+    parts: dict[str, list[int]] = {"clip": [], "variant": [], "background": []}
+    for renderings in clip_renderings(clips, hop, VARIANTS):
+        for rendering in renderings:
+            rows.append(measure(rendering.heard).astype(np.float16))
+            parts["clip"].append(rendering.clip)
+            parts["variant"].append(VARIANTS.index(rendering.variant))
+            parts["background"].append(rendering.background)
+        if progress:
+            progress(1)
+    table = FeatureTable(
+        features=np.concatenate(rows),
+        clip=np.array(parts["clip"], np.int32),
+        variant=np.array(parts["variant"], np.int8),
+        background=np.array(parts["background"], np.int32),
+        labelled=np.ones(len(rows), bool),
+    )
+    cache_dir.mkdir(parents=True, exist_ok=True)
+    np.savez(cache_file, **{f: getattr(table, f) for f in FeatureTable.__dataclass_fields__})
+    table.features = table.features.astype(np.float32)
+    return table
+
+
 def _features_with_impulse(
     clips: list[LabelledClip],
     model: YamnetModel,
@@ -367,23 +420,28 @@ def event_windows(samples: np.ndarray, hop: int, is_event: bool) -> np.ndarray:
     return levels >= levels.max() - EVENT_WINDOW_DB if is_event else np.ones_like(levels, bool)
 
 
-def _extract(
-    clips: list[LabelledClip],
-    measures: list[WindowMeasure],
-    hop: int,
-    wanted: tuple[str, ...],
-    progress: Callable[[int], None] | None,
-) -> list[FeatureTable]:
-    """One table per measure over the same rows: every clip's `wanted` variants, each rendered
-    once and measured by all of `measures`."""
+@dataclass
+class Rendering:
+    """One clip heard in one variant: the audio (`heard`), its analysis windows and which of them
+    are labelled, and the clip mixed in as background (−1 if none)."""
+
+    clip: int
+    variant: str
+    heard: np.ndarray
+    windows: np.ndarray
+    labelled: np.ndarray
+    background: int
+
+
+def clip_renderings(
+    clips: list[LabelledClip], hop: int, wanted: tuple[str, ...]
+) -> Iterator[list[Rendering]]:
+    """Per clip, its `wanted` variants, rendered as the caches hold them (each clip's random
+    draws come from a seed of its file name, so a rendering is the same on every pass)."""
     street_idx = [i for i, c in enumerate(clips) if c.folder in STREET_BACKGROUND_FOLDERS]
     talk_idx = [i for i, c in enumerate(clips) if c.folder in SPEECH_FOLDERS]
     street = [read_audio(clips[i].path) for i in street_idx]
     talk = [read_audio(clips[i].path) for i in talk_idx] if "talk" in wanted else []
-    parts: dict[str, list[np.ndarray]] = {
-        f: [] for f in FeatureTable.__dataclass_fields__ if f != "features"
-    }
-    measured: list[list[np.ndarray]] = [[] for _ in measures]
     for index, clip in enumerate(clips):
         samples = read_audio(clip.path)
         clean = analysis_windows(samples, hop)
@@ -394,30 +452,49 @@ def _extract(
         seed = int(hashlib.sha256(str(clip.path.name).encode()).hexdigest()[:8], 16)
         rng = np.random.default_rng(seed)
         prop_rng = np.random.default_rng([seed, 9613])
-        variants = [v for v in wanted if (is_event or v not in ("talk", "prop2"))]
-        for variant in variants:
-            background = -1
-            windows, labels = clean, labelled
-            if variant in PROPAGATION_VARIANTS:
+        out = []
+        for variant in [v for v in wanted if (is_event or v not in ("talk", "prop2"))]:
+            if variant == "clean":
+                out.append(Rendering(index, variant, samples, clean, labelled, -1))
+            elif variant in PROPAGATION_VARIANTS:
                 mixed, far, k = propagated_variant(variant, samples, prop_rng, street)
-                background = street_idx[k]
-                if background == index:
-                    continue
-                windows = analysis_windows(mixed, hop)
-                labels = event_windows(far, hop, is_event)
-            elif variant != "clean":
+                if street_idx[k] != index:  # a background never mixes into itself
+                    windows = analysis_windows(mixed, hop)
+                    far_labelled = event_windows(far, hop, is_event)
+                    out.append(
+                        Rendering(index, variant, mixed, windows, far_labelled, street_idx[k])
+                    )
+            else:
                 mixed, k = augmented(variant, samples, event_power, rng, street, talk)
                 background = (street_idx if variant != "talk" else talk_idx)[k]
-                if background == index:
-                    continue  # a background never mixes into itself
-                windows = analysis_windows(mixed, hop)
-            n = len(windows)
+                if background != index:
+                    windows = analysis_windows(mixed, hop)
+                    out.append(Rendering(index, variant, mixed, windows, labelled, background))
+        yield out
+
+
+def _extract(
+    clips: list[LabelledClip],
+    measures: list[WindowMeasure],
+    hop: int,
+    wanted: tuple[str, ...],
+    progress: Callable[[int], None] | None,
+) -> list[FeatureTable]:
+    """One table per measure over the same rows: every clip's `wanted` variants, each rendered
+    once and measured by all of `measures`."""
+    parts: dict[str, list[np.ndarray]] = {
+        f: [] for f in FeatureTable.__dataclass_fields__ if f != "features"
+    }
+    measured: list[list[np.ndarray]] = [[] for _ in measures]
+    for renderings in clip_renderings(clips, hop, wanted):
+        for rendering in renderings:
+            n = len(rendering.windows)
             for rows, measure in zip(measured, measures, strict=True):
-                rows.append(measure(windows).astype(np.float16))
-            parts["clip"].append(np.full(n, index, np.int32))
-            parts["variant"].append(np.full(n, VARIANTS.index(variant), np.int8))
-            parts["background"].append(np.full(n, background, np.int32))
-            parts["labelled"].append(labels)
+                rows.append(measure(rendering.windows).astype(np.float16))
+            parts["clip"].append(np.full(n, rendering.clip, np.int32))
+            parts["variant"].append(np.full(n, VARIANTS.index(rendering.variant), np.int8))
+            parts["background"].append(np.full(n, rendering.background, np.int32))
+            parts["labelled"].append(rendering.labelled)
         if progress:
             progress(1)
     arrays = {name: np.concatenate(chunks) for name, chunks in parts.items()}

@@ -64,3 +64,33 @@ def _impulse_chunk(windows: np.ndarray) -> np.ndarray:
     rise = np.max(energy[:, :, 1:] - floor[:, :, 1:], axis=2)
     crest = energy.max(axis=2) - np.median(energy, axis=2)
     return np.clip(np.concatenate([rise, crest], axis=1), 0.0, MAX_DB).astype(np.float32)
+
+
+ALIGN_LEAD_S = 0.1
+"""An aligned window starts this long before the leading edge it is aligned on."""
+EDGE_RANGE_DB = 20.0
+"""Only frames within this of the loudest frame can hold the strongest edge."""
+
+
+def strongest_edge(samples: np.ndarray) -> int:
+    """Sample index of the sound's strongest leading edge: the 10 ms frame t (among those within
+    EDGE_RANGE_DB of the loudest) maximising E[t] − min_{t−FLOOR_FRAMES ≤ s < t} E[s], E the
+    frame's broadband energy in dB."""
+    n_frames = max(1, -(-len(samples) // FRAME_SAMPLES))
+    frames = np.pad(samples, (0, n_frames * FRAME_SAMPLES - len(samples))).reshape(n_frames, -1)
+    energy = 10 * np.log10(np.mean(frames.astype(np.float64) ** 2, axis=1) + 1e-10)
+    floor = energy.copy()
+    for lag in range(1, FLOOR_FRAMES + 1):
+        floor[lag:] = np.minimum(floor[lag:], energy[:-lag])
+    rise = np.where(energy >= energy.max() - EDGE_RANGE_DB, energy - floor, -np.inf)
+    return int(np.argmax(rise)) * FRAME_SAMPLES
+
+
+def aligned_window(samples: np.ndarray, window_samples: int) -> np.ndarray:
+    """The (1, window_samples) window that starts ALIGN_LEAD_S before `strongest_edge`
+    (zero-padded where it runs past either end): the onset and its tail, wherever a fixed grid
+    would have cut them."""
+    start = strongest_edge(samples) - round(ALIGN_LEAD_S * SAMPLE_RATE_HZ)
+    padded = np.pad(samples, (max(0, -start), window_samples))
+    start = max(0, start)
+    return padded[None, start : start + window_samples].astype(np.float32)
