@@ -271,3 +271,28 @@ def test_threshold_is_the_best_of_those_within_the_false_alarm_limit() -> None:
     }
     assert pick_threshold(grid) == 0.7  # type: ignore[arg-type]
     assert pick_threshold({0.5: grid[0.5]}) == 0.5  # type: ignore[arg-type]
+
+
+def test_aligned_rows_follow_the_renderings_the_window_caches_hold(
+    shared_audio_dir: Path, yamnet_model_path: Path, tmp_path: Path
+) -> None:
+    """One aligned row per rendering, with the clip, variant and background of the window rows
+    of the same rendering; the second call reads the cache."""
+    from ouie.sensor.features import extract_aligned, extract_features
+    from ouie.sensor.yamnet import YamnetModel
+
+    by_folder: dict[str, LabelledClip] = {}
+    for clip in load_labelled_set(shared_audio_dir):
+        by_folder.setdefault(clip.folder, clip)
+    clips = [by_folder[f] for f in ("gunshot", "traffic", "engine_idling", "speech", "dog_bark")]
+    model = YamnetModel(yamnet_model_path)
+    aligned = extract_aligned(clips, model, 7_680, tmp_path)
+    assert aligned.features.shape[1] == N_EMBEDDING + N_AUDIOSET + N_IMPULSE
+    windows = extract_features(clips, model, 7_680, tmp_path)
+    rendered = set(zip(windows.clip, windows.variant, windows.background, strict=True))
+    base = set(zip(aligned.clip, aligned.variant, aligned.background, strict=True))
+    assert {r for r in base if VARIANTS[r[1]] in ("clean", "street", "chain", "talk")} == rendered
+    assert len(base) == len(aligned.clip)  # one row per rendering
+    calls: list[int] = []
+    again = extract_aligned(clips, model, 7_680, tmp_path, calls.append)
+    assert calls == [len(clips)] and np.array_equal(again.features, aligned.features)

@@ -344,9 +344,7 @@ def extract_aligned(
         labelled=np.ones(len(rows), bool),
     )
     cache_dir.mkdir(parents=True, exist_ok=True)
-    np.savez(cache_file, **{f: getattr(table, f) for f in FeatureTable.__dataclass_fields__})
-    table.features = table.features.astype(np.float32)
-    return table
+    return _save(cache_file, table)
 
 
 def _features_with_impulse(
@@ -390,9 +388,7 @@ def _cached_extract(
         missing[0].parent.mkdir(parents=True, exist_ok=True)
         fresh = _extract(clips, [measures[path] for path in missing], hop, variants, progress)
         for path, table in zip(missing, fresh, strict=True):
-            np.savez(path, **{f: getattr(table, f) for f in FeatureTable.__dataclass_fields__})
-            table.features = table.features.astype(np.float32)
-            computed[path] = table
+            computed[path] = _save(path, table)
     elif progress:
         progress(len(clips))
     return [computed[path] if path in computed else _load(path) for path in measures]
@@ -401,6 +397,14 @@ def _cached_extract(
 def concatenate(tables: list[FeatureTable]) -> FeatureTable:
     fields = FeatureTable.__dataclass_fields__
     return FeatureTable(*(np.concatenate([getattr(t, f) for t in tables]) for f in fields))
+
+
+def _save(cache_file: Path, table: FeatureTable) -> FeatureTable:
+    """Write `table` (features as measured, float16) and return it with float32 features, as
+    `_load` gives it back."""
+    np.savez(cache_file, **{f: getattr(table, f) for f in FeatureTable.__dataclass_fields__})
+    table.features = table.features.astype(np.float32)
+    return table
 
 
 def _load(cache_file: Path) -> FeatureTable:
