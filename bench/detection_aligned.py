@@ -26,14 +26,13 @@ Usage: `python bench/detection_aligned.py [AUDIO_DIR] [--model yamnet.tflite]`."
 
 from __future__ import annotations
 
-import argparse
 import hashlib
 import json
 import os
 import time
-from pathlib import Path
 
 import numpy as np
+from labelled_set import labelled_set_args
 from rich.console import Console
 from rich.progress import track
 
@@ -46,7 +45,6 @@ from ouie.sensor.scoring import WINDOW_SAMPLES
 from ouie.sensor.training import HEAD_LABELS, fit_member, split_groups
 from ouie.sensor.yamnet import YamnetModel
 
-SHARED = Path(__file__).resolve().parents[2] / "shared"
 HOP = 7_680
 IMPULSIVE = ("gunshot", "explosion", "glass_break")
 GRID_THRESHOLDS = (0.6, 0.7, 0.8, 0.85, 0.9)
@@ -126,10 +124,7 @@ def decide(grid_p: np.ndarray, aligned_p: np.ndarray | None, t_low: float, t_hig
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("audio_dir", type=Path, nargs="?", default=SHARED / "audio")
-    parser.add_argument("--model", type=Path, default=SHARED / "models" / "yamnet.tflite")
-    args = parser.parse_args()
+    args = labelled_set_args(__doc__ or "")
     from sklearn.model_selection import StratifiedGroupKFold
 
     start = time.perf_counter()

@@ -18,13 +18,12 @@ Usage: `python bench/detection_verifier.py [AUDIO_DIR] [--model yamnet.tflite]`.
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import time
-from pathlib import Path
 
 import numpy as np
+from labelled_set import labelled_set_args
 from rich.console import Console
 from rich.progress import track
 
@@ -48,7 +47,6 @@ from ouie.sensor.training import (
 )
 from ouie.sensor.yamnet import YamnetModel
 
-SHARED = Path(__file__).resolve().parents[2] / "shared"
 HOP = 7_680
 IMPULSIVE = ("gunshot", "explosion", "glass_break")
 SHIPPED_THRESHOLDS = (0.8, 0.85, 0.9)
@@ -84,10 +82,7 @@ def two_stage(
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("audio_dir", type=Path, nargs="?", default=SHARED / "audio")
-    parser.add_argument("--model", type=Path, default=SHARED / "models" / "yamnet.tflite")
-    args = parser.parse_args()
+    args = labelled_set_args(__doc__ or "")
     from sklearn.model_selection import StratifiedGroupKFold
 
     start = time.perf_counter()
