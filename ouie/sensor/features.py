@@ -440,8 +440,9 @@ class Rendering:
 def clip_renderings(
     clips: list[LabelledClip], hop: int, wanted: tuple[str, ...]
 ) -> Iterator[list[Rendering]]:
-    """Per clip, its `wanted` variants, rendered as the caches hold them (each clip's random
-    draws come from a seed of its file name, so a rendering is the same on every pass)."""
+    """Per clip, its `wanted` variants. Each clip's random draws come from a seed of its file
+    name and follow the order of `wanted`, so a rendering is the same on every pass with the
+    same `wanted` (the caches' variant tuples give the renderings the caches hold)."""
     street_idx = [i for i, c in enumerate(clips) if c.folder in STREET_BACKGROUND_FOLDERS]
     talk_idx = [i for i, c in enumerate(clips) if c.folder in SPEECH_FOLDERS]
     street = [read_audio(clips[i].path) for i in street_idx]

@@ -55,13 +55,19 @@ def impulse_features(windows: np.ndarray) -> np.ndarray:
     return np.concatenate(chunks) if chunks else np.zeros((0, N_IMPULSE), np.float32)
 
 
+def running_floor_db(energy: np.ndarray) -> np.ndarray:
+    """floor[..., t] = min_{t−FLOOR_FRAMES ≤ s < t} energy[..., s] along the last axis (frames);
+    +inf for the first frame, which has nothing before it."""
+    n_frames = energy.shape[-1]
+    floor = np.full_like(energy, np.inf)
+    for lag in range(1, min(FLOOR_FRAMES, n_frames - 1) + 1):
+        floor[..., lag:] = np.minimum(floor[..., lag:], energy[..., : n_frames - lag])
+    return floor
+
+
 def _impulse_chunk(windows: np.ndarray) -> np.ndarray:
     energy = band_energy_db(windows.astype(np.float64))
-    n_frames = energy.shape[2]
-    floor = np.full_like(energy, np.inf)
-    for lag in range(1, FLOOR_FRAMES + 1):
-        floor[:, :, lag:] = np.minimum(floor[:, :, lag:], energy[:, :, : n_frames - lag])
-    rise = np.max(energy[:, :, 1:] - floor[:, :, 1:], axis=2)
+    rise = np.max(energy[:, :, 1:] - running_floor_db(energy)[:, :, 1:], axis=2)
     crest = energy.max(axis=2) - np.median(energy, axis=2)
     return np.clip(np.concatenate([rise, crest], axis=1), 0.0, MAX_DB).astype(np.float32)
 
@@ -73,16 +79,15 @@ EDGE_RANGE_DB = 20.0
 
 
 def strongest_edge(samples: np.ndarray) -> int:
-    """Sample index of the sound's strongest leading edge: the 10 ms frame t (among those within
-    EDGE_RANGE_DB of the loudest) maximising E[t] − min_{t−FLOOR_FRAMES ≤ s < t} E[s], E the
-    frame's broadband energy in dB."""
+    """Sample index of the sound's strongest leading edge: the first 10 ms frame t (among those
+    within EDGE_RANGE_DB of the loudest) maximising the rise
+    max(0, E[t] − min_{t−FLOOR_FRAMES ≤ s < t} E[s]), E the frame's broadband energy in dB
+    (`running_floor_db`)."""
     n_frames = max(1, -(-len(samples) // FRAME_SAMPLES))
     frames = np.pad(samples, (0, n_frames * FRAME_SAMPLES - len(samples))).reshape(n_frames, -1)
     energy = 10 * np.log10(np.mean(frames.astype(np.float64) ** 2, axis=1) + 1e-10)
-    floor = energy.copy()
-    for lag in range(1, FLOOR_FRAMES + 1):
-        floor[lag:] = np.minimum(floor[lag:], energy[:-lag])
-    rise = np.where(energy >= energy.max() - EDGE_RANGE_DB, energy - floor, -np.inf)
+    rise = np.maximum(energy - running_floor_db(energy), 0.0)  # the first frame: no rise
+    rise = np.where(energy >= energy.max() - EDGE_RANGE_DB, rise, -np.inf)
     return int(np.argmax(rise)) * FRAME_SAMPLES
 
 
