@@ -1,5 +1,5 @@
-"""Arguments of the detection benchmarks that study a labelled set (`detection_aligned.py`,
-`detection_verifier.py`): the folder-per-class set and the YAMNet model, ../shared by default."""
+"""Arguments of the detection benchmarks that study a labelled set (`detection_aligned.py`):
+the folder-per-class set and the YAMNet model, ../shared by default."""
 
 from __future__ import annotations
 

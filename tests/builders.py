@@ -190,6 +190,7 @@ class ScriptedSiren:
     model_id = SensorPipeline(DetectorConfig(backend="builtin")).scorer.model_id
     default_thresholds = dict.fromkeys(EventClass, 0.5)
     description = "scripted"
+    verifier = None
     script = [0.1, 0.55, 0.35, 0.31, 0.2, 0.6] + [0.1] * 20
 
     def score(self, windows: np.ndarray) -> WindowScores:

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import logging
+from pathlib import Path
 
 from ouie.sensor.builtin import BuiltinScorer
 from ouie.sensor.config import Backend, DetectorConfig
-from ouie.sensor.head import DEFAULT_HEAD_PATH, Head
+from ouie.sensor.head import DEFAULT_HEAD_PATH, DEFAULT_VERIFIER_PATH, Head
 from ouie.sensor.models import ModelUnavailableError, find_yamnet
 from ouie.sensor.scoring import WindowScorer
 
@@ -22,11 +23,28 @@ def load_head(config: DetectorConfig) -> Head | None:
     """The configured head, the shipped one, or None (use_head false, or none shipped)."""
     if not config.use_head:
         return None
-    path = config.head_path or DEFAULT_HEAD_PATH
+    return _load_artefact(
+        config.head_path, DEFAULT_HEAD_PATH, "YAMNet's grouped AudioSet scores are used"
+    )
+
+
+def load_verifier(config: DetectorConfig) -> Head | None:
+    """The configured verifier, the shipped one, or None (no head, verify false, none
+    shipped)."""
+    if not (config.use_head and config.verify):
+        return None
+    return _load_artefact(
+        config.verifier_path, DEFAULT_VERIFIER_PATH, "impulsive classes are decided on the grid"
+    )
+
+
+def _load_artefact(configured: Path | None, shipped: Path, without: str) -> Head | None:
+    """A configured file must exist; a missing shipped one is a warning saying what it costs."""
+    path = configured or shipped
     if not path.is_file():
-        if config.head_path is not None:
-            raise ModelUnavailableError(f"{path}: no such head file")
-        log.warning("no trained head at %s: YAMNet's grouped AudioSet scores are used", path)
+        if configured is not None:
+            raise ModelUnavailableError(f"{path}: no such file")
+        log.warning("no trained artefact at %s: %s", path, without)
         return None
     return Head.load(path)
 
@@ -49,4 +67,4 @@ def build_scorer(config: DetectorConfig) -> WindowScorer:
         return scorer
     from ouie.sensor.yamnet import YamnetScorer
 
-    return YamnetScorer(model_path, load_head(config))
+    return YamnetScorer(model_path, load_head(config), load_verifier(config))

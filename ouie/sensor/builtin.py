@@ -87,6 +87,7 @@ class BuiltinScorer:
         "no scream/glass/alarm detection, many false alarms on bangs"
     )
     default_thresholds: dict[EventClass, float] = dict.fromkeys(EventClass, 0.5)
+    verifier = None
 
     def __init__(self) -> None:
         digest = hashlib.sha256(json.dumps(BUILTIN_PARAMETERS, sort_keys=True).encode())

@@ -11,6 +11,8 @@ import typer
 if TYPE_CHECKING:
     from rich.progress import Progress
 
+    from ouie.sensor.training import CrossValidation, OperatingPoint
+
 from ouie.sensor.config import Backend
 
 AUDIO_SUFFIXES = {".wav", ".flac", ".ogg", ".mp3", ".m4a", ".aac", ".opus", ".aiff", ".aif"}
@@ -215,27 +217,40 @@ def models_train_head(
             "only; the propagated held-out figure is always reported.",
         ),
     ] = True,
+    verifier: Annotated[
+        bool,
+        typer.Option(
+            "--verifier/--no-verifier",
+            help="Also train the verifier on onset-aligned windows (written as verifier.npz "
+            "beside the head; the shipped recipe since ouie-verifier/1).",
+        ),
+    ] = True,
 ) -> None:
-    """Train ouie's head on YAMNet features (with augmentation), judge it by grouped
-    cross-validation, write the head, its training-file list and its CV report."""
+    """Train ouie's head (and its verifier) on YAMNet features (with augmentation), judge them
+    by grouped cross-validation, write them, the training-file list and the CV report."""
     import json
+    from functools import partial
+
+    import numpy as np
 
     from ouie.sensor.dataset import load_labelled_set
-    from ouie.sensor.evaluation import render
     from ouie.sensor.features import (
         BASE_VARIANTS,
         concatenate,
+        extract_aligned,
         extract_features,
         extract_propagated,
     )
     from ouie.sensor.models import cache_dir as default_cache_dir
     from ouie.sensor.training import (
+        DEFAULT_THRESHOLD,
         TRAIN_VARIANTS,
         cross_validate,
         export_head,
+        fit_head,
         fit_members,
         recipe,
-        with_threshold,
+        shipped_heads,
         write_manifest,
     )
     from ouie.sensor.yamnet import YamnetModel
@@ -246,80 +261,121 @@ def models_train_head(
         raise typer.Exit(2)
     yamnet = YamnetModel(_yamnet_path(model))
     hop = round(0.48 * 16_000)
+    features_dir = cache_dir or default_cache_dir() / "features"
     with _progress() as progress:
-        task = progress.add_task("YAMNet features (+ augmentation)", total=len(clips))
-        features_dir = cache_dir or default_cache_dir() / "features"
-        table = extract_features(
-            clips, yamnet, hop, features_dir, lambda n: progress.advance(task, n)
-        )
-        task = progress.add_task("propagated variants", total=len(clips))
-        far = extract_propagated(
-            clips, yamnet, hop, features_dir, lambda n: progress.advance(task, n)
-        )
-        table = concatenate([table, far])
+        steps = [("YAMNet features (+ augmentation)", extract_features)]
+        steps += [("propagated variants", extract_propagated)]
+        steps += [("onset-aligned windows", extract_aligned)] if verifier else []
+        tables = []
+        for title, extract in steps:
+            task = progress.add_task(title, total=len(clips))
+            advance = partial(progress.advance, task)
+            tables.append(extract(clips, yamnet, hop, features_dir, advance))
+    table = concatenate(tables[:2])
+    aligned = tables[2] if verifier else None
     variants = TRAIN_VARIANTS if propagation else BASE_VARIANTS
     report: dict[str, object] = {
         "clips": len(clips),
         "windows": len(table.clip),
+        "aligned_windows": 0 if aligned is None else len(aligned.clip),
         "trained_variants": list(variants),
         "recipe": recipe(),
     }
+    point: OperatingPoint = (DEFAULT_THRESHOLD, None if aligned is None else DEFAULT_THRESHOLD)
     if cross_validation:
         with _progress() as progress:
             task = progress.add_task("grouped cross-validation", total=5)
             cv = cross_validate(
-                table, clips, progress=lambda n: progress.advance(task, n), variants=variants
+                table,
+                clips,
+                aligned,
+                progress=lambda n: progress.advance(task, n),
+                variants=variants,
             )
-        for t, per_variant in cv.by_threshold.items():
-            typer.echo(
-                f"threshold {t}: "
-                + ", ".join(
-                    f"{v} macro F1 {r.macro_f1:.3f} FA {r.false_alarm_rate:.2%}"
-                    for v, r in per_variant.items()
-                )
-            )
-        typer.echo(f"trained-class threshold picked on the out-of-fold results: {cv.threshold}")
-        render(cv.clean, f"grouped {cv.folds}-fold CV, held-out clips ({cv.n_groups} recordings)")
-        render(cv.street, "same held-out clips mixed into street noise (SNR 0–20 dB)")
-        render(
-            cv.results["prop_eval"],
-            "same held-out clips heard 40–200 m away (air, ground, reverb, barriers; SNR 10–30 dB)",
-        )
-        typer.echo(
-            "threshold picked per fold on the other folds only (nested): "
-            f"{cv.nested_thresholds}; "
-            + ", ".join(
-                f"{v} macro F1 {r.macro_f1:.3f} FA {r.false_alarm_rate:.2%}"
-                for v, r in cv.nested.items()
-            )
-        )
-        report["cv_clean"] = cv.clean.as_dict()
-        report["cv_street"] = cv.street.as_dict()
-        report["cv_propagated"] = cv.results["prop_eval"].as_dict()
-        report["recording_groups"] = cv.n_groups
-        report["threshold"] = cv.threshold
-        report["threshold_grid"] = {
-            str(t): {
-                v: {"macro_f1": round(r.macro_f1, 4), "fa_rate": round(r.false_alarm_rate, 4)}
-                for v, r in per_variant.items()
-            }
-            for t, per_variant in cv.by_threshold.items()
-        }
-        report["nested"] = {
-            "thresholds": cv.nested_thresholds,
-            **{v: r.as_dict() for v, r in cv.nested.items()},
-        }
-    import numpy as np
-
+        point = cv.point
+        _print_cross_validation(cv)
+        report.update(_cross_validation_report(cv))
     mean, scale, members = fit_members(table, clips, np.arange(len(clips)), variants)
     report["member_best_epochs"] = [m.best_epoch for m in members]
-    head = export_head(mean, scale, members)
-    if cross_validation:
-        head = with_threshold(head, cv.threshold)
+    trained_verifier = (
+        None if aligned is None else fit_head(aligned, clips, np.arange(len(clips)), variants)
+    )
+    head, shipped_verifier = shipped_heads(
+        export_head(mean, scale, members), trained_verifier, point
+    )
     head.save(out)
+    written = [str(out)]
+    if shipped_verifier is not None:
+        shipped_verifier.save(out.with_name("verifier.npz"))
+        written.append(str(out.with_name("verifier.npz")))
     write_manifest(clips, out.with_name(out.stem + "_training.csv"), data)
     out.with_name(out.stem + "_report.json").write_text(json.dumps(report, indent=1) + "\n")
-    typer.echo(f"head written to {out} (+ _training.csv, _report.json)")
+    typer.echo(f"written: {', '.join(written)} (+ {out.stem}_training.csv, _report.json)")
+
+
+def _point_name(point: OperatingPoint) -> str:
+    threshold, verifier_threshold = point
+    if verifier_threshold is None:
+        return f"window head at {threshold}"
+    return f"window head at {threshold}, verifier at {verifier_threshold}"
+
+
+def _print_cross_validation(cv: CrossValidation) -> None:
+    """The CV's figures per operating point, then the tables at the point picked."""
+    from ouie.sensor.evaluation import render
+
+    for point, per_variant in cv.by_point.items():
+        typer.echo(
+            f"{_point_name(point)}: "
+            + ", ".join(
+                f"{v} macro F1 {r.macro_f1:.3f} FA {r.false_alarm_rate:.2%}"
+                for v, r in per_variant.items()
+            )
+        )
+    typer.echo(f"operating point picked on the out-of-fold results: {_point_name(cv.point)}")
+    render(
+        cv.results["clean"],
+        f"grouped {cv.folds}-fold CV, held-out clips ({cv.n_groups} recordings)",
+    )
+    render(cv.results["street"], "same held-out clips mixed into street noise (SNR 0–20 dB)")
+    render(
+        cv.results["prop_eval"],
+        "same held-out clips heard 40–200 m away (air, ground, reverb, barriers; SNR 10–30 dB)",
+    )
+    typer.echo(
+        "point picked per fold on the other folds only (nested): "
+        f"{[_point_name(p) for p in cv.nested_points]}; "
+        + ", ".join(
+            f"{v} macro F1 {r.macro_f1:.3f} FA {r.false_alarm_rate:.2%}"
+            for v, r in cv.nested.items()
+        )
+    )
+
+
+def _cross_validation_report(cv: CrossValidation) -> dict[str, object]:
+    """The CV's part of the head's report."""
+    return {
+        "cv_clean": cv.results["clean"].as_dict(),
+        "cv_street": cv.results["street"].as_dict(),
+        "cv_propagated": cv.results["prop_eval"].as_dict(),
+        "recording_groups": cv.n_groups,
+        "operating_point": {"threshold": cv.point[0], "verifier_threshold": cv.point[1]},
+        "operating_points": [
+            {
+                "threshold": point[0],
+                "verifier_threshold": point[1],
+                **{
+                    v: {"macro_f1": round(r.macro_f1, 4), "fa_rate": round(r.false_alarm_rate, 4)}
+                    for v, r in per_variant.items()
+                },
+            }
+            for point, per_variant in cv.by_point.items()
+        ],
+        "nested": {
+            "points": [list(p) for p in cv.nested_points],
+            **{v: r.as_dict() for v, r in cv.nested.items()},
+        },
+    }
 
 
 def eval_detect(

@@ -42,13 +42,29 @@ class DetectorConfig(BaseModel):
     head_path: Path | None = Field(
         default=None, description="Head .npz file; unset: the head shipped with ouie."
     )
+    verify: bool = Field(
+        default=True,
+        description="Give each gunshot, explosion or glass-break candidate a second look with "
+        "ouie's verifier head, on a window aligned on the sound's leading edge (YAMNet with a "
+        "head only; about 0.4 s more latency for these classes).",
+    )
+    verifier_path: Path | None = Field(
+        default=None, description="Verifier .npz file; unset: the verifier shipped with ouie."
+    )
+    candidate_threshold: float = Field(
+        default=0.5,
+        gt=0.0,
+        le=1.0,
+        description="With the verifier: a window score that makes a candidate of a class the "
+        "verifier decides (`thresholds` then applies to the verifier's score).",
+    )
     hop_s: float = Field(
         default=0.48, gt=0.0, le=0.975, description="Hop between 0.975 s analysis windows, s."
     )
     thresholds: dict[EventClass, float] = Field(
         default_factory=dict,
-        description="Per-class score threshold that opens an event; classes left out use the "
-        "detector's calibrated default.",
+        description="Per-class score threshold that opens an event (for a class the verifier "
+        "decides: that confirms it); classes left out use the detector's calibrated default.",
     )
     min_windows: dict[EventClass, int] = Field(
         default_factory=lambda: {

@@ -20,6 +20,9 @@ from ouie.sensor.scoring import EVENT_CLASSES
 
 NONE_LABEL = "none"
 DEFAULT_HEAD_PATH = Path(__file__).with_name("head.npz")
+DEFAULT_VERIFIER_PATH = Path(__file__).with_name("verifier.npz")
+"""The verifier: a head trained by the same recipe on onset-aligned windows
+(`ouie.sensor.impulse.aligned_window`); its thresholds name the classes it decides."""
 
 
 def head_features(
@@ -92,6 +95,18 @@ class Head:
             arrays[f"weights_{k}"] = weights.astype(np.float32)
             arrays[f"bias_{k}"] = bias.astype(np.float32)
         np.savez_compressed(path, **arrays)  # type: ignore[arg-type]
+
+    def retuned(self, thresholds: dict[EventClass, float], name: str | None = None) -> Head:
+        """The same weights with other thresholds (and name)."""
+        return Head(
+            labels=self.labels,
+            mean=self.mean,
+            scale=self.scale,
+            layers=self.layers,
+            thresholds=dict(thresholds),
+            name=name or self.name,
+            sha256=self.sha256,
+        )
 
     def probabilities(self, features: np.ndarray) -> np.ndarray:
         """p(label | window), (n, len(labels))."""

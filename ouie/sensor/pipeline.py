@@ -32,6 +32,7 @@ from ouie.core.classes import ALERTING_CLASSES, EventClass
 from ouie.core.report import EventReport
 from ouie.core.timebase import sample_time_ns
 from ouie.sensor.config import DetectorConfig
+from ouie.sensor.impulse import ALIGN_LEAD_S, strongest_edge
 from ouie.sensor.onset import LEAD_IN_S, PICKER_UNCERTAINTY_S, pick_onset
 from ouie.sensor.scoring import EVENT_CLASSES, WINDOW_SAMPLES, WindowScorer, WindowScores
 
@@ -86,17 +87,38 @@ class _OpenEvent:
     first_window: int
     last_window: int
     score: float
+    """The best window score; for a verified class, the verifier's score once it has spoken."""
     confirmed: DetectedEvent | None = None
-    """Set by the window that gives the event `min_windows` windows."""
+    """Set when the event is confirmed: `min_windows` windows and, for a verified class, the
+    verifier's yes."""
+    aligned_start: int | None = None
+    """Verified classes: first sample of the window the verifier looks at."""
+    verdict: float | None = None
+    """Verified classes: the verifier's score for the class (None: not heard yet)."""
 
 
 class EventStream:
-    """The incremental engine over one continuous run of samples (indices from its start)."""
+    """The incremental engine over one continuous run of samples (indices from its start).
+
+    With a verifier (`WindowScorer.verifier`), a class it decides opens a **candidate** at
+    `DetectorConfig.candidate_threshold` instead of its threshold T. The candidate's first window
+    gives its strongest leading edge (`impulse.strongest_edge`); once the audio up to
+    edge − ALIGN_LEAD_S + 0.975 s has arrived, the verifier scores that aligned window and the
+    candidate is confirmed if it gives the class ≥ T (its score becomes the event's), else it is
+    dropped and a later window may raise a new candidate. Candidates that end before the
+    verifier has spoken wait for it. Windows and verifications are processed in the order their
+    audio ends (a window first on a tie), so the result does not depend on block boundaries."""
 
     def __init__(self, scorer: WindowScorer, config: DetectorConfig) -> None:
         self.scorer = scorer
         self.config = config
-        self.thresholds = {**scorer.default_thresholds, **config.thresholds}
+        self.verifier = scorer.verifier
+        self.thresholds = {
+            **scorer.default_thresholds,
+            **(self.verifier.thresholds if self.verifier else {}),
+            **config.thresholds,
+        }
+        self.verified = frozenset(self.verifier.thresholds if self.verifier else ())
         self.hop = round(config.hop_s * SAMPLE_RATE_HZ)
         self.max_event_windows = max(1, math.ceil(config.max_event_s * SAMPLE_RATE_HZ / self.hop))
         self._buffer = np.zeros(0, np.float32)
@@ -104,6 +126,10 @@ class EventStream:
         self._n_samples = 0
         self._next_window = 0
         self._open: dict[EventClass, _OpenEvent] = {}
+        self._awaiting: list[tuple[EventClass, _OpenEvent]] = []
+        """Candidates that ended (long enough) before their verifier spoke."""
+        self._verdicts: dict[int, np.ndarray] = {}
+        """Verifier scores by aligned window start (candidates of one sound share them)."""
         self._confirmed: list[DetectedEvent] = []
 
     def feed(self, samples: np.ndarray) -> list[DetectedEvent]:
@@ -112,18 +138,21 @@ class EventStream:
         self._buffer = np.concatenate([self._buffer, samples.astype(np.float32, copy=False)])
         self._n_samples += len(samples)
         n_ready = (self._n_samples - WINDOW_SAMPLES) // self.hop + 1 - self._next_window
-        events = self._score_windows(max(0, n_ready), pad=False)
+        events = self._score_windows(max(0, n_ready))
+        events += self._verify_due(self._n_samples, inclusive=True)
         self._trim()
         return events
 
     def flush(self) -> list[DetectedEvent]:
-        """Score the tail (zero-padded) and close every open event."""
+        """Score the tail (zero-padded), let the verifier speak on what is pending (zero-padded)
+        and close every open event."""
         n_tail = max(0, math.ceil(self._n_samples / self.hop) - self._next_window)
         if self._next_window == 0 and self._n_samples > 0:
             n_tail = max(n_tail, 1)
-        events = self._score_windows(n_tail, pad=True)
+        events = self._score_windows(n_tail)
+        events += self._verify_due(None, inclusive=True)
         for event_class, event in self._open.items():
-            events += self._close_if_confirmed(event_class, event)
+            events += self._close(event_class, event)  # every candidate has its verdict now
         self._open.clear()
         return sorted(events, key=lambda e: e.onset_s)
 
@@ -133,59 +162,119 @@ class EventStream:
         self._confirmed.clear()
         return confirmed
 
-    def _window(self, k: int) -> np.ndarray:
-        start = k * self.hop - self._buffer_start
-        window = self._buffer[start : start + WINDOW_SAMPLES]
+    def _samples(self, start: int) -> np.ndarray:
+        """WINDOW_SAMPLES samples from stream index `start`, zero-padded past what was heard."""
+        window = self._buffer[start - self._buffer_start :][:WINDOW_SAMPLES]
         if len(window) < WINDOW_SAMPLES:
             window = np.pad(window, (0, WINDOW_SAMPLES - len(window)))
         return window
 
-    def _score_windows(self, n_windows: int, pad: bool) -> list[DetectedEvent]:
+    def _score_windows(self, n_windows: int) -> list[DetectedEvent]:
         if n_windows == 0:
             return []
         first = self._next_window
-        windows = np.stack([self._window(first + i) for i in range(n_windows)])
+        windows = np.stack([self._samples((first + i) * self.hop) for i in range(n_windows)])
         scores = gate_and_compete(self.scorer.score(windows), self.config.speech_gate)
         events: list[DetectedEvent] = []
         for i in range(n_windows):
+            window_end = (first + i) * self.hop + WINDOW_SAMPLES
+            events += self._verify_due(window_end, inclusive=False)
             events += self._update(first + i, scores[i])
+            events += self._verify_due(window_end, inclusive=True)
         self._next_window += n_windows
         return events
 
+    def _open_threshold(self, event_class: EventClass) -> float:
+        if event_class in self.verified:
+            return self.config.candidate_threshold
+        return self.thresholds[event_class]
+
     def _update(self, k: int, row: np.ndarray) -> list[DetectedEvent]:
-        """Hysteresis for window k: open at ≥ T, continue at ≥ release·T, else close; an open
-        event is confirmed once it has `min_windows` windows."""
+        """Hysteresis for window k: open at ≥ T (a verified class: at the candidate threshold),
+        continue at ≥ release × that, else close; confirm what is ready (`_confirm_if_ready`)."""
         closed = []
         for j, event_class in enumerate(EVENT_CLASSES):
-            threshold = self.thresholds[event_class]
+            threshold = self._open_threshold(event_class)
             score = float(row[j])
             current = self._open.get(event_class)
             if current is not None:
                 too_long = k - current.first_window >= self.max_event_windows
                 if score >= self.config.release_ratio * threshold and not too_long:
                     current.last_window = k
-                    current.score = max(current.score, score)
-                    self._confirm_if_long_enough(event_class, current)
+                    if current.aligned_start is None:
+                        current.score = max(current.score, score)
+                    self._confirm_if_ready(event_class, current)
                     continue
-                closed += self._close_if_confirmed(event_class, current)
+                closed += self._close(event_class, current)
                 del self._open[event_class]
             if score >= threshold:
-                self._open[event_class] = _OpenEvent(k, k, score)
-                self._confirm_if_long_enough(event_class, self._open[event_class])
+                event = self._open[event_class] = _OpenEvent(k, k, score)
+                if event_class in self.verified:
+                    edge = k * self.hop + strongest_edge(self._samples(k * self.hop))
+                    event.aligned_start = edge - round(ALIGN_LEAD_S * SAMPLE_RATE_HZ)
+                self._confirm_if_ready(event_class, event)
         return closed
 
-    def _confirm_if_long_enough(self, event_class: EventClass, event: _OpenEvent) -> None:
+    def _long_enough(self, event_class: EventClass, event: _OpenEvent) -> bool:
         n_windows = event.last_window - event.first_window + 1
-        if event.confirmed is None and n_windows >= self.config.min_windows.get(event_class, 1):
+        return n_windows >= self.config.min_windows.get(event_class, 1)
+
+    def _confirm_if_ready(self, event_class: EventClass, event: _OpenEvent) -> None:
+        """Confirm an event with `min_windows` windows whose verifier (if any) said yes."""
+        verifier_agrees = event.aligned_start is None or (
+            event.verdict is not None and event.verdict >= self.thresholds[event_class]
+        )
+        if event.confirmed is None and verifier_agrees and self._long_enough(event_class, event):
             event.confirmed = self._describe(event_class, event, onset=None)
             self._confirmed.append(event.confirmed)
 
-    def _close_if_confirmed(
-        self, event_class: EventClass, event: _OpenEvent
-    ) -> list[DetectedEvent]:
-        if event.confirmed is None:
-            return []  # shorter than min_windows
-        return [self._describe(event_class, event, onset=event.confirmed.onset_sample)]
+    def _close(self, event_class: EventClass, event: _OpenEvent) -> list[DetectedEvent]:
+        """The closed event if it was confirmed; a long-enough candidate still waiting for its
+        verifier waits on (`_awaiting`); anything else ends unreported."""
+        if event.confirmed is not None:
+            return [self._describe(event_class, event, onset=event.confirmed.onset_sample)]
+        waiting = event.verdict is None and event.aligned_start is not None
+        if waiting and self._long_enough(event_class, event):
+            self._awaiting.append((event_class, event))
+        return []
+
+    def _verify_due(self, heard_until: int | None, inclusive: bool) -> list[DetectedEvent]:
+        """Let the verifier speak on every candidate whose aligned window ends before
+        `heard_until` (or at it, when inclusive; None: all, zero-padded); a candidate it
+        rejects is dropped. Returns the waiting candidates it confirmed, closed."""
+        if self.verifier is None:
+            return []
+        closed: list[DetectedEvent] = []
+        pending = [(c, e, True) for c, e in self._open.items()]
+        pending += [(c, e, False) for c, e in self._awaiting]
+        for event_class, event, is_open in pending:
+            if event.aligned_start is None or event.verdict is not None:
+                continue
+            end = event.aligned_start + WINDOW_SAMPLES
+            if heard_until is not None and (
+                end > heard_until or (end == heard_until and not inclusive)
+            ):
+                continue
+            event.verdict = self._verdict(event.aligned_start, event_class)
+            event.score = event.verdict
+            self._confirm_if_ready(event_class, event)  # or later, once long enough
+            rejected = event.verdict < self.thresholds[event_class]
+            if rejected and is_open:
+                del self._open[event_class]  # a later window may raise a new candidate
+            elif not is_open:
+                self._awaiting.remove((event_class, event))
+                if event.confirmed is not None:
+                    closed.append(self._describe(event_class, event, event.confirmed.onset_sample))
+        return closed
+
+    def _verdict(self, aligned_start: int, event_class: EventClass) -> float:
+        assert self.verifier is not None
+        if aligned_start not in self._verdicts:
+            window = self._samples(max(0, aligned_start))
+            if aligned_start < 0:  # the edge came within the lead of the run's first sample
+                window = np.pad(window, (-aligned_start, 0))[:WINDOW_SAMPLES]
+            self._verdicts[aligned_start] = self.verifier.verify(window)
+        return float(self._verdicts[aligned_start][EVENT_CLASSES.index(event_class)])
 
     def _describe(
         self, event_class: EventClass, event: _OpenEvent, onset: int | None
@@ -214,15 +303,22 @@ class EventStream:
         )
 
     def _trim(self) -> None:
-        """Keep only what open events and the next window still need (plus the lead-in)."""
-        keep_from = self._next_window * self.hop
-        if self._open:
-            keep_from = min(keep_from, min(e.first_window for e in self._open.values()) * self.hop)
-        keep_from -= round(LEAD_IN_S * SAMPLE_RATE_HZ)
+        """Keep only what open or waiting events and the next window still need (plus the
+        lead-in); forget verdicts on windows before what is kept."""
+        needed = [self._next_window * self.hop]
+        needed += [e.first_window * self.hop for e in self._open.values()]
+        needed += [e.first_window * self.hop for _, e in self._awaiting]
+        needed += [
+            e.aligned_start
+            for e in [*self._open.values(), *(e for _, e in self._awaiting)]
+            if e.aligned_start is not None and e.verdict is None
+        ]
+        keep_from = min(needed) - round(LEAD_IN_S * SAMPLE_RATE_HZ)
         drop = keep_from - self._buffer_start
         if drop > 0:
             self._buffer = self._buffer[drop:]
             self._buffer_start += drop
+        self._verdicts = {k: v for k, v in self._verdicts.items() if k >= self._buffer_start}
 
 
 class SensorStream:

@@ -1,5 +1,6 @@
 """What every detector backend gives the pipeline: per-window scores for the ouie classes and a
-speech score used only to suppress windows (never reported)."""
+speech score used only to suppress windows (never reported), and optionally a verifier that
+takes a second look at an impulsive candidate on a window aligned on its onset."""
 
 from __future__ import annotations
 
@@ -27,12 +28,29 @@ class WindowScores:
     speech: np.ndarray
 
 
+class AlignedVerifier(Protocol):
+    """A second look at a candidate event: the class scores of one window that starts
+    `ouie.sensor.impulse.ALIGN_LEAD_S` before the candidate's strongest leading edge."""
+
+    thresholds: dict[EventClass, float]
+    """The classes it decides, each with the score that confirms it."""
+
+    def verify(self, window: np.ndarray) -> np.ndarray:
+        """Scores of one (WINDOW_SAMPLES,) float32 16 kHz window for EVENT_CLASSES, (7,)."""
+        ...
+
+
 class WindowScorer(Protocol):
     """A detector backend."""
 
     model_id: ModelId
     default_thresholds: dict[EventClass, float]
     description: str
+
+    @property
+    def verifier(self) -> AlignedVerifier | None:
+        """None: every class is decided on the window grid alone."""
+        ...
 
     def score(self, windows: np.ndarray) -> WindowScores:
         """Score a (n, WINDOW_SAMPLES) float32 array of 16 kHz windows."""

@@ -78,28 +78,53 @@ def speech_scores(audioset_scores: np.ndarray) -> np.ndarray:
     return audioset_scores[:, list(SPEECH_LABELS)].max(axis=1)
 
 
-class YamnetScorer:
-    """YAMNet windows classified by ouie's head (or by YAMNet's grouped labels without one)."""
+def head_scores(model: YamnetModel, head: Head, windows: np.ndarray) -> WindowScores:
+    """The head's class scores of n windows (one YAMNet call each) and their speech scores."""
+    audioset, embeddings = model.run(windows)
+    features = head_features(embeddings, audioset, impulse_features(windows))
+    class_scores = head.class_scores(features, grouped_scores(audioset))
+    return WindowScores(class_scores=class_scores, speech=speech_scores(audioset))
 
-    def __init__(self, model_path: Path, head: Head | None) -> None:
+
+class HeadVerifier:
+    """ouie's verifier head on YAMNet's view of one aligned window (`AlignedVerifier`)."""
+
+    def __init__(self, model: YamnetModel, head: Head) -> None:
+        self.model = model
+        self.head = head
+        self.thresholds = dict(head.thresholds)
+
+    def verify(self, window: np.ndarray) -> np.ndarray:
+        return head_scores(self.model, self.head, window[None, :]).class_scores[0]
+
+
+class YamnetScorer:
+    """YAMNet windows classified by ouie's head (or by YAMNet's grouped labels without one),
+    impulsive candidates verified by the verifier head when one is given."""
+
+    def __init__(self, model_path: Path, head: Head | None, verifier: Head | None = None) -> None:
         self.model = YamnetModel(model_path)
         self.head = head
+        self.verifier = HeadVerifier(self.model, verifier) if head and verifier else None
         if head is None:
             self.model_id = ModelId(name="yamnet/1", sha256=self.model.sha256)
             self.default_thresholds = dict(YAMNET_DEFAULT_THRESHOLDS)
             self.description = "YAMNet, AudioSet labels grouped into ouie classes (no head)"
-        else:
-            combined = hashlib.sha256((self.model.sha256 + head.sha256).encode()).hexdigest()
-            self.model_id = ModelId(name=f"yamnet+{head.name}", sha256=combined)
-            self.default_thresholds = dict(head.thresholds)
-            self.description = f"YAMNet embedding classified by {head.name}"
+            return
+        parts = [self.model.sha256, head.sha256]
+        name = f"yamnet+{head.name}"
+        self.description = f"YAMNet embedding classified by {head.name}"
+        if self.verifier is not None:
+            parts.append(self.verifier.head.sha256)
+            name += f"+{self.verifier.head.name}"
+            verified = ", ".join(sorted(self.verifier.thresholds))
+            self.description += f", {verified} verified by {self.verifier.head.name}"
+        combined = hashlib.sha256("".join(parts).encode()).hexdigest()
+        self.model_id = ModelId(name=name, sha256=combined)
+        self.default_thresholds = dict(head.thresholds)
 
     def score(self, windows: np.ndarray) -> WindowScores:
-        audioset, embeddings = self.model.run(windows)
-        grouped = grouped_scores(audioset)
-        if self.head is None:
-            class_scores = grouped
-        else:
-            features = head_features(embeddings, audioset, impulse_features(windows))
-            class_scores = self.head.class_scores(features, grouped)
-        return WindowScores(class_scores=class_scores, speech=speech_scores(audioset))
+        if self.head is not None:
+            return head_scores(self.model, self.head, windows)
+        audioset, _ = self.model.run(windows)
+        return WindowScores(class_scores=grouped_scores(audioset), speech=speech_scores(audioset))
