@@ -8,7 +8,11 @@ window scores into events: an event opens when the score reaches the class thres
 on while it stays ≥ release_ratio · T; sustained classes must last `min_windows` windows.
 
 An event is **confirmed** by the window that gives it `min_windows` windows (a gunshot: its
-first window ≥ T), and **closed** by the first window below release_ratio · T. The report is
+first window ≥ T), and **closed** by the first window below release_ratio · T. With a verifier
+(YAMNet + head backends), gunshot, explosion and glass_break are first **candidates** (window score
+≥ `candidate_threshold`) and are confirmed only when the verifier, shown the window that starts
+0.1 s before the candidate's strongest leading edge, gives the class ≥ T: up to 0.875 s after the
+candidate's first window (see `EventStream`). The report is
 made at confirmation, not at the close: the onset lies inside the first windows, so it is picked
 then (`ouie.sensor.onset`, once per event), and the sensor does not wait to hear past the end of
 the sound (≥ one more hop, 0.48 s) before telling the central service. A report's `duration_s`,

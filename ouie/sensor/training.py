@@ -79,8 +79,9 @@ VERIFIER_NAME = "ouie-verifier/1"
 VERIFIER_GRID = (0.6, 0.7, 0.8, 0.9)
 """Verifier thresholds tried with each THRESHOLD_GRID threshold (`operating_points`)."""
 FALSE_ALARM_LIMIT = 0.01
-"""`pick_point` only considers operating points whose held-out false-alarm rate (clean clips)
-is at most this (the issue's target; 0.015 up to ouie-head/3)."""
+"""`pick_point` only considers operating points whose held-out false-alarm rate is at most this
+as recorded and on average over the renderings (the issue's target; up to ouie-head/3: 0.015,
+as recorded only)."""
 DEFAULT_THRESHOLD = 0.8
 """Trained-class (and verifier) threshold when no cross-validation picks one."""
 HEAD_THRESHOLDS: dict[EventClass, float] = {
@@ -424,6 +425,7 @@ def cross_validate(
     aligned: FeatureTable | None = None,
     progress=None,
     variants: tuple[str, ...] = TRAIN_VARIANTS,
+    n_members: int = N_MEMBERS,
 ) -> CrossValidation:
     """Grouped, label-stratified k-fold (scikit-learn StratifiedGroupKFold); per fold a window
     head trained on `variants` of `table` and (given `aligned`) a verifier trained on the same
@@ -440,8 +442,8 @@ def cross_validate(
     fold_of = np.zeros(len(clips), int)
     for fold, (train, test) in enumerate(splitter.split(np.zeros(len(clips)), labels, groups)):
         fold_of[test] = fold
-        head = fit_head(table, clips, train, variants)
-        verifier = None if aligned is None else fit_head(aligned, clips, train, variants)
+        head = fit_head(table, clips, train, variants, n_members)
+        verifier = None if aligned is None else fit_head(aligned, clips, train, variants, n_members)
         for variant in judged:
             code = VARIANTS.index(variant)
             held = table.subset(np.isin(table.clip, test) & (table.variant == code))
@@ -504,15 +506,21 @@ def pick_point(
     by_point: dict[OperatingPoint, dict[str, EvalResult]],
 ) -> OperatingPoint:
     """The operating point with the best mean macro F1 over the held-out clips as recorded and
-    as heard across a street (`prop_eval`, when present), among those whose clean false-alarm
-    rate is at most `FALSE_ALARM_LIMIT` (the one with the fewest false alarms if none is)."""
+    as heard across a street (`prop_eval`, when present), among those whose false-alarm rate is
+    at most `FALSE_ALARM_LIMIT` both as recorded and on average over the judged renderings
+    (everyday sounds are heard near and far; the one with the fewest false alarms if none is)."""
 
     def merit(point: OperatingPoint) -> float:
         per_variant = by_point[point]
         judged = [v for v in ("clean", "prop_eval") if v in per_variant]
         return float(np.mean([per_variant[v].macro_f1 for v in judged]))
 
-    allowed = [p for p, r in by_point.items() if r["clean"].false_alarm_rate <= FALSE_ALARM_LIMIT]
+    def false_alarms(point: OperatingPoint) -> float:
+        per_variant = by_point[point]
+        mean = np.mean([r.false_alarm_rate for r in per_variant.values()])
+        return max(per_variant["clean"].false_alarm_rate, float(mean))
+
+    allowed = [p for p in by_point if false_alarms(p) <= FALSE_ALARM_LIMIT]
     if not allowed:
-        return min(by_point, key=lambda p: by_point[p]["clean"].false_alarm_rate)
+        return min(by_point, key=false_alarms)
     return max(allowed, key=merit)
