@@ -15,12 +15,13 @@ from ouie.core.classes import SPEECH_LABELS, EventClass
 from ouie.sensor.dataset import LabelledClip, load_labelled_set, recording_group
 from ouie.sensor.evaluation import evaluate
 from ouie.sensor.features import VARIANTS, FeatureTable, analysis_windows, cache_key
-from ouie.sensor.head import DEFAULT_HEAD_PATH, Head, softmax
+from ouie.sensor.head import DEFAULT_HEAD_PATH, DEFAULT_VERIFIER_PATH, Head, softmax
 from ouie.sensor.impulse import N_IMPULSE
 from ouie.sensor.scoring import EVENT_CLASSES, WindowScores
 from ouie.sensor.training import (
     FALSE_ALARM_LIMIT,
     HEAD_LABELS,
+    VERIFIED_CLASSES,
     HeldOutScores,
     clip_predictions,
     cross_validate,
@@ -227,10 +228,13 @@ def test_real_groups_never_mix_labels(shared_audio_dir: Path) -> None:
     assert all(len(labels) == 1 for labels in by_group.values())
 
 
-def test_shipped_head_is_a_small_artefact_with_its_training_list() -> None:
+def test_shipped_head_and_verifier_are_small_artefacts_with_their_training_list() -> None:
     assert DEFAULT_HEAD_PATH.stat().st_size < 5_000_000  # 1,549 × 640 + 640 × 6 float32: 4 MB
     head = Head.load(DEFAULT_HEAD_PATH)
     assert head.labels == list(HEAD_LABELS)
+    verifier = Head.load(DEFAULT_VERIFIER_PATH)
+    assert DEFAULT_VERIFIER_PATH.stat().st_size < 5_000_000 and verifier.labels == list(HEAD_LABELS)
+    assert set(verifier.thresholds) == set(VERIFIED_CLASSES)  # the classes it decides
     training_list = DEFAULT_HEAD_PATH.with_name("head_training.csv").read_text().splitlines()
     assert training_list[0].startswith("file,folder,label,group,license_note")
     assert len(training_list) > 2000

@@ -52,7 +52,8 @@ N_YAMNET = N_EMBEDDING + N_AUDIOSET
 """The first N_YAMNET feature columns (embedding ‖ scores) go through each member's PCA; the
 impulse evidence after them is passed on as it is (standardised), so that the projection
 cannot drop it."""
-HEAD_NAME = "ouie-head/3"
+HEAD_NAME = "ouie-head/4"
+"""ouie-head/3's recipe retrained on the current feature caches, shipped with the verifier."""
 N_COMPONENTS = 256
 """Principal components each member sees (fewer when its data has fewer rows; folded into its
 first layer)."""
@@ -250,6 +251,9 @@ def recipe() -> dict[str, object]:
         "max_epochs": MAX_EPOCHS,
         "patience": PATIENCE,
         "threshold_grid": list(THRESHOLD_GRID),
+        "verifier": VERIFIER_NAME,
+        "verifier_grid": list(VERIFIER_GRID),
+        "candidate_threshold": DetectorConfig().candidate_threshold,
         "false_alarm_limit": FALSE_ALARM_LIMIT,
     }
 
