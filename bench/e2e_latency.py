@@ -21,7 +21,8 @@ Per incident, from the store, two reference instants:
 From each: report_s (until the last of its reports reached the central service), incident_s
 (until the incident was first stored), camera_s (until the camera move was commanded).
 
-Usage: `python bench/e2e_latency.py [--events 20] [--spacing-s 5] [--detector builtin]`.
+Usage: `python bench/e2e_latency.py [--events 20] [--spacing-s 5] [--detector builtin]
+[--model M] [--no-verify]`.
 """
 
 from __future__ import annotations
@@ -98,6 +99,9 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=11)
     parser.add_argument("--detector", choices=[b.value for b in Backend], default="builtin")
     parser.add_argument("--model", type=Path, default=None)
+    parser.add_argument(
+        "--no-verify", action="store_true", help="YAMNet: the window head alone (no verifier)."
+    )
     args = parser.parse_args()
 
     with tempfile.TemporaryDirectory(prefix="ouie-latency-") as tmp:
@@ -107,7 +111,9 @@ def main() -> None:
             speed=1.0,
             auto_cue=True,
             port=0,
-            detector=DetectorConfig(backend=Backend(args.detector), model_path=args.model),
+            detector=DetectorConfig(
+                backend=Backend(args.detector), model_path=args.model, verify=not args.no_verify
+            ),
             cache_dir=folder / "cache",
         )
         with running_demo(options, folder) as (run, replay):
