@@ -6,10 +6,12 @@ verifier is shown, when the report comes out, and that blocks and one pass agree
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 
-from ouie.audio.io import SAMPLE_RATE_HZ
+from ouie.audio.io import SAMPLE_RATE_HZ, read_audio
 from ouie.core.classes import EventClass
 from ouie.sensor.config import DetectorConfig
 from ouie.sensor.impulse import ALIGN_LEAD_S
@@ -176,3 +178,41 @@ def test_without_a_verifier_the_window_threshold_decides() -> None:
 def test_the_builtin_backend_has_no_verifier_and_says_so_nowhere_else() -> None:
     pipeline = SensorPipeline(DetectorConfig(backend="builtin"))
     assert pipeline.scorer.verifier is None
+
+
+IMPULSIVE = {EventClass.GUNSHOT, EventClass.EXPLOSION, EventClass.GLASS_BREAK}
+
+
+def impulsive_clips(pipeline: SensorPipeline, paths: list[Path]) -> int:
+    """How many of the files raise a gunshot, explosion or glass event."""
+    return sum(
+        bool({e.event_class for e in pipeline.events(read_audio(p))} & IMPULSIVE) for p in paths
+    )
+
+
+def test_on_real_recordings_the_verifier_drops_bangs_the_window_head_takes_and_keeps_gunshots(
+    shared_audio_dir: Path, yamnet_model_path: Path
+) -> None:
+    """The shipped head and verifier on real clips, the verifier's window aligned by the sensor
+    itself: people moving things about (`casual`, 140 clips) raise an impulsive event far less
+    often with the second look, and real gunshots (every 4th) are still found. These clips were
+    in the training set: this checks the mechanism end to end, the held-out figures are the
+    CV's (docs/sensor.md). Measured: 17 → 10 casual clips; 40 of 44 gunshots (39 without)."""
+    with_verifier = SensorPipeline(DetectorConfig(backend="yamnet", model_path=yamnet_model_path))
+    alone = SensorPipeline(
+        DetectorConfig(backend="yamnet", model_path=yamnet_model_path, verify=False)
+    )
+    assert with_verifier.scorer.verifier is not None and alone.scorer.verifier is None
+    casual = sorted((shared_audio_dir / "casual").glob("*"))
+    assert len(casual) >= 100
+    dropped_from, dropped_to = (
+        impulsive_clips(alone, casual),
+        impulsive_clips(with_verifier, casual),
+    )
+    assert dropped_to <= dropped_from - 4 and dropped_from >= 10
+    gunshots = sorted((shared_audio_dir / "gunshot").glob("*"))[::4]
+    kept = sum(
+        EventClass.GUNSHOT in {e.event_class for e in with_verifier.events(read_audio(p))}
+        for p in gunshots
+    )
+    assert kept >= 0.75 * len(gunshots)

@@ -61,7 +61,8 @@ def test_operator_approves_the_camera_and_confirms_a_live_gunshot_the_auditor_se
         )
         page.screenshot(path=str(tmp_path / "console-map.png"))
 
-        row.click()
+        # the list re-renders as reports come in: find the row again rather than hold a handle
+        page.locator(f"tr.incident[data-incident='{incident_id}']").click()
         page.wait_for_url(f"**/incident.html?id={incident_id}")
         page.wait_for_selector("body[data-ready='true']")
         assert "gunshot" in page.inner_text("#facts")
