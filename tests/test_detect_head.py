@@ -112,7 +112,8 @@ def test_head_learns_separable_classes_deterministically_and_round_trips(
 def test_cross_validation_judges_every_operating_point_and_picks_one_with_the_verifier() -> None:
     table, clips = synthetic_table(np.random.default_rng(0), n_clips=30, rows_per_clip=4)
     aligned, _ = synthetic_table(np.random.default_rng(1), n_clips=30, rows_per_clip=1)
-    cv = cross_validate(table, clips, aligned, variants=("clean",), n_members=1)
+    replayed, _ = synthetic_table(np.random.default_rng(1), n_clips=30, rows_per_clip=4)
+    cv = cross_validate(table, clips, aligned, variants=("clean",), n_members=1, replayed=replayed)
     assert list(cv.by_point) == operating_points(True)
     assert len(cv.by_point) == 7 + 7 * 4
     assert cv.point[1] is not None and len(cv.nested_points) == 5
@@ -128,18 +129,17 @@ def test_replay_decides_impulsive_classes_by_the_verifier_and_the_others_by_the_
     labels = ["gunshot", "explosion", "glass_break", "scream", "siren", "none"] * 2
     n_windows = 5
     class_scores = np.zeros((len(labels) * n_windows, len(EVENT_CLASSES)), np.float32)
-    sure = {}
+    sure = np.full(class_scores.shape, 0.01, np.float32)
     for i, label in enumerate(labels):
         if label != "none":
-            class_scores[
-                i * n_windows : (i + 1) * n_windows, EVENT_CLASSES.index(EventClass(label))
-            ] = 0.9
-        sure[i] = np.where([c.value == label for c in EVENT_CLASSES], 0.95, 0.01).astype(np.float32)
+            column = EVENT_CLASSES.index(EventClass(label))
+            class_scores[i * n_windows : (i + 1) * n_windows, column] = 0.9
+            sure[i * n_windows : (i + 1) * n_windows, column] = 0.95
     windows = WindowScores(class_scores, np.zeros(len(class_scores), np.float32))
     rows = {i: np.arange(i * n_windows, (i + 1) * n_windows) for i in range(len(labels))}
     clip_ids = np.arange(len(labels))
     confident = HeldOutScores(rows, windows, sure)
-    blind = HeldOutScores(rows, windows, {i: np.full(7, 1 / 7, np.float32) for i in sure})
+    blind = HeldOutScores(rows, windows, np.full(class_scores.shape, 1 / 7, np.float32))
     assert clip_predictions(confident, clip_ids, (0.8, 0.8)) == labels
     assert clip_predictions(blind, clip_ids, (0.8, None)) == labels
     sustained = [lab if lab in ("scream", "siren") else "none" for lab in labels]
@@ -323,26 +323,42 @@ def test_operating_point_is_the_best_of_those_within_the_false_alarm_limit() -> 
     assert pick_point({(0.5, None): grid[0.5, None]}) == (0.5, None)  # type: ignore[arg-type]
 
 
-def test_aligned_rows_follow_the_renderings_the_window_caches_hold(
+def test_grid_aligned_rows_are_the_window_rows_of_the_same_renderings(
     shared_audio_dir: Path, yamnet_model_path: Path, tmp_path: Path
 ) -> None:
-    """One aligned row per rendering, with the clip, variant and background of the window rows
-    of the same rendering; the second call reads the cache."""
-    from ouie.sensor.features import extract_aligned, extract_features
+    """One aligned row per window row of `extract_features` ‖ `extract_propagated`: same clip,
+    variant, background and label; a clean window's row is its own aligned window's features;
+    the second call reads the caches."""
+    from ouie.audio.io import read_audio
+    from ouie.sensor.features import (
+        concatenate,
+        extract_features,
+        extract_grid_aligned,
+        extract_propagated,
+        grid_aligned_measure,
+    )
     from ouie.sensor.yamnet import YamnetModel
 
-    by_folder: dict[str, LabelledClip] = {}
+    shortest: dict[str, LabelledClip] = {}
     for clip in load_labelled_set(shared_audio_dir):
-        by_folder.setdefault(clip.folder, clip)
-    clips = [by_folder[f] for f in ("gunshot", "traffic", "engine_idling", "speech", "dog_bark")]
+        known = shortest.get(clip.folder)
+        if known is None or clip.path.stat().st_size < known.path.stat().st_size:
+            shortest[clip.folder] = clip
+    clips = [shortest[f] for f in ("gunshot", "traffic", "engine_idling", "speech", "dog_bark")]
     model = YamnetModel(yamnet_model_path)
-    aligned = extract_aligned(clips, model, 7_680, tmp_path)
-    assert aligned.features.shape[1] == N_EMBEDDING + N_AUDIOSET + N_IMPULSE
-    windows = extract_features(clips, model, 7_680, tmp_path)
-    rendered = set(zip(windows.clip, windows.variant, windows.background, strict=True))
-    base = set(zip(aligned.clip, aligned.variant, aligned.background, strict=True))
-    assert {r for r in base if VARIANTS[r[1]] in ("clean", "street", "chain", "talk")} == rendered
-    assert len(base) == len(aligned.clip)  # one row per rendering
+    aligned = extract_grid_aligned(clips, model, 7_680, tmp_path)
+    windows = concatenate(
+        [
+            extract_features(clips, model, 7_680, tmp_path),
+            extract_propagated(clips, model, 7_680, tmp_path),
+        ]
+    )
+    assert aligned.features.shape == windows.features.shape
+    for field in ("clip", "variant", "background", "labelled"):
+        assert np.array_equal(getattr(aligned, field), getattr(windows, field)), field
+    clean = (aligned.clip == 0) & (aligned.variant == VARIANTS.index("clean"))
+    own = grid_aligned_measure(model, 7_680)(analysis_windows(read_audio(clips[0].path), 7_680))
+    np.testing.assert_array_equal(aligned.features[clean], own.astype(np.float16))
     calls: list[int] = []
-    again = extract_aligned(clips, model, 7_680, tmp_path, calls.append)
-    assert calls == [len(clips)] and np.array_equal(again.features, aligned.features)
+    again = extract_grid_aligned(clips, model, 7_680, tmp_path, calls.append)
+    assert calls == [len(clips)] * 2 and np.array_equal(again.features, aligned.features)

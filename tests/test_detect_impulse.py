@@ -13,7 +13,7 @@ from ouie.sensor.features import analysis_windows, mix_at_snr, propagated
 from ouie.sensor.impulse import (
     ALIGN_LEAD_S,
     MAX_DB,
-    aligned_window,
+    grid_aligned_windows,
     impulse_features,
     strongest_edge,
 )
@@ -64,23 +64,27 @@ def test_a_long_batch_gives_each_window_its_own_figures() -> None:
     assert together[70, RISE_HIGH] > together[69, RISE_HIGH] + 20.0
 
 
-def test_the_aligned_window_starts_just_before_the_strongest_edge() -> None:
+def test_the_aligned_window_starts_just_before_the_strongest_edge_of_its_grid_window() -> None:
     """3 s of noise at −50 dBFS with a louder steady hum from 0.4 s (a slow rise) and a 20 ms
-    burst 30 dB up at 1.9 s: the strongest edge is the burst's (within a 10 ms frame), the
-    window starts ALIGN_LEAD_S before it and holds the burst; a burst 50 ms in gives a window
-    zero-padded in front instead of one that starts late."""
+    burst 30 dB up at 1.9 s: the grid window that holds the burst finds the burst's edge
+    (within a 10 ms frame, not the swell's) and its aligned window starts ALIGN_LEAD_S before
+    it; a burst 50 ms in gives the first window an aligned window zero-padded in front instead
+    of one that starts late."""
     rng = np.random.default_rng(1)
     noise = (rng.standard_normal(48_000) * 10 ** (-50 / 20)).astype(np.float32)
     noise[6_400:] *= np.minimum(1.0, np.arange(41_600) / 8_000) * 3 + 1  # slow swell
     onset = 30_400
     noise[onset : onset + 320] *= 10 ** (30 / 20)
-    assert abs(strongest_edge(noise) - onset) <= 160
-    window = aligned_window(noise, WINDOW_SAMPLES)
-    lead = round(ALIGN_LEAD_S * 16_000)
-    assert window.shape == (1, WINDOW_SAMPLES)
-    np.testing.assert_array_equal(window[0], noise[onset - lead - (onset % 160) :][:WINDOW_SAMPLES])
+    hop, lead = 7_680, round(ALIGN_LEAD_S * 16_000)
+    windows = analysis_windows(noise, hop)
+    holding = onset // hop  # window 3 starts 7,360 samples before the burst
+    assert abs(holding * hop + strongest_edge(windows[holding]) - onset) <= 160
+    aligned = grid_aligned_windows(windows, hop)
+    assert aligned.shape == windows.shape
+    start = onset - lead - (onset % 160)
+    np.testing.assert_array_equal(aligned[holding], noise[start : start + WINDOW_SAMPLES])
     early = noise.copy()
     early[800:1_120] *= 10 ** (40 / 20)  # 50 ms in: less than the lead before it
-    start = aligned_window(early, WINDOW_SAMPLES)[0]
-    assert np.all(start[: lead - 800] == 0.0)
-    np.testing.assert_array_equal(start[lead - 800 :], early[: WINDOW_SAMPLES - lead + 800])
+    first = grid_aligned_windows(analysis_windows(early, hop), hop)[0]
+    assert np.all(first[: lead - 800] == 0.0)
+    np.testing.assert_array_equal(first[lead - 800 :], early[: WINDOW_SAMPLES - lead + 800])

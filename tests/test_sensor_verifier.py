@@ -14,7 +14,8 @@ import pytest
 from ouie.audio.io import SAMPLE_RATE_HZ, read_audio
 from ouie.core.classes import EventClass
 from ouie.sensor.config import DetectorConfig
-from ouie.sensor.impulse import ALIGN_LEAD_S
+from ouie.sensor.features import analysis_windows
+from ouie.sensor.impulse import ALIGN_LEAD_S, grid_aligned_windows
 from ouie.sensor.pipeline import DetectedEvent, EventStream, SensorPipeline
 from ouie.sensor.scoring import EVENT_CLASSES, WINDOW_SAMPLES, WindowScores
 from ouie.sensor.training import ReplayScorer
@@ -35,7 +36,7 @@ class ScriptedVerifier:
         self.thresholds = dict.fromkeys((EventClass.GUNSHOT, EventClass.EXPLOSION), 0.8)
         self.shown: list[np.ndarray] = []
 
-    def verify(self, window: np.ndarray) -> np.ndarray:
+    def verify(self, window: np.ndarray, start_sample: int) -> np.ndarray:
         scores = np.zeros(len(EVENT_CLASSES), np.float32)
         scores[[GUNSHOT, EXPLOSION]] = self.verdicts[len(self.shown)]
         self.shown.append(window.copy())
@@ -216,3 +217,18 @@ def test_on_real_recordings_the_verifier_drops_bangs_the_window_head_takes_and_k
         for p in gunshots
     )
     assert kept >= 0.75 * len(gunshots)
+
+
+@pytest.mark.parametrize("candidate_window", [0, 5, 6, 20])
+def test_the_verifier_is_shown_exactly_the_aligned_window_it_is_trained_on(
+    candidate_window: int,
+) -> None:
+    """The training rows (`grid_aligned_windows` of a recording's grid) and what the engine
+    shows the verifier when grid window k opens a candidate are the same samples, at the start,
+    in the middle and in the zero-padded tail."""
+    samples = scene([800, BURST, 9 * SAMPLE_RATE_HZ + 5_000])
+    trained_on = grid_aligned_windows(analysis_windows(samples, HOP), HOP)
+    scores = window_scores(samples, GUNSHOT, {candidate_window: 0.6})
+    _, _, verifier = run(samples, scores, [0.1], block=5_000)
+    (shown,) = verifier.shown
+    np.testing.assert_array_equal(shown, trained_on[candidate_window])

@@ -239,6 +239,7 @@ def models_train_head(
         concatenate,
         extract_aligned,
         extract_features,
+        extract_grid_aligned,
         extract_propagated,
     )
     from ouie.sensor.models import cache_dir as default_cache_dir
@@ -266,13 +267,14 @@ def models_train_head(
         steps = [("YAMNet features (+ augmentation)", extract_features)]
         steps += [("propagated variants", extract_propagated)]
         steps += [("onset-aligned windows", extract_aligned)] if verifier else []
+        steps += [("each window's aligned window", extract_grid_aligned)] if verifier else []
         tables = []
         for title, extract in steps:
             task = progress.add_task(title, total=len(clips))
             advance = partial(progress.advance, task)
             tables.append(extract(clips, yamnet, hop, features_dir, advance))
     table = concatenate(tables[:2])
-    aligned = tables[2] if verifier else None
+    aligned, replayed = (tables[2], tables[3]) if verifier else (None, None)
     variants = TRAIN_VARIANTS if propagation else BASE_VARIANTS
     report: dict[str, object] = {
         "clips": len(clips),
@@ -291,6 +293,7 @@ def models_train_head(
                 aligned,
                 progress=lambda n: progress.advance(task, n),
                 variants=variants,
+                replayed=replayed,
             )
         point = cv.point
         _print_cross_validation(cv)

@@ -41,7 +41,7 @@ from ouie.sensor.dataset import (
     STREET_BACKGROUND_FOLDERS,
     LabelledClip,
 )
-from ouie.sensor.impulse import aligned_window, impulse_features
+from ouie.sensor.impulse import aligned_window, grid_aligned_windows, impulse_features
 from ouie.sensor.scoring import WINDOW_SAMPLES
 from ouie.sensor.yamnet import YamnetModel
 
@@ -345,6 +345,47 @@ def extract_aligned(
     )
     cache_dir.mkdir(parents=True, exist_ok=True)
     return _save(cache_file, table)
+
+
+def grid_aligned_measure(model: YamnetModel, hop: int) -> WindowMeasure:
+    """YAMNet's embedding ‖ scores ‖ the impulse evidence of each grid window's aligned window
+    (`ouie.sensor.impulse.grid_aligned_windows`), (n, 1024 + 521 + 4); windows that share an
+    edge are measured once."""
+    yamnet = yamnet_measure(model)
+
+    def measure(windows: np.ndarray) -> np.ndarray:
+        aligned = grid_aligned_windows(windows, hop)
+        unique, inverse = np.unique(aligned, axis=0, return_inverse=True)
+        rows = np.concatenate([yamnet(unique), impulse_features(unique)], axis=1)
+        return rows[inverse.reshape(-1)]
+
+    return measure
+
+
+def extract_grid_aligned(
+    clips: list[LabelledClip],
+    model: YamnetModel,
+    hop: int,
+    cache_dir: Path,
+    progress: Callable[[int], None] | None = None,
+) -> FeatureTable:
+    """One row per row of `extract_features` ‖ `extract_propagated` (same renderings, same
+    order, same labels): the features of the window the sensor would show the verifier if that
+    grid window opened a candidate (`grid_aligned_measure`); cached apart
+    (`grid-aligned-ALIGNED_VERSION-*.npz`)."""
+    key = cache_key(clips, model, hop)
+    measure = grid_aligned_measure(model, hop)
+    tables = [
+        _cached_extract(
+            clips,
+            {cache_dir / f"grid-aligned-{ALIGNED_VERSION}-{part}-{key}.npz": measure},
+            hop,
+            variants,
+            progress,
+        )[0]
+        for part, variants in (("base", BASE_VARIANTS), ("propagated", PROPAGATION_VARIANTS))
+    ]
+    return concatenate(tables)
 
 
 def _features_with_impulse(

@@ -99,3 +99,22 @@ def aligned_window(samples: np.ndarray, window_samples: int) -> np.ndarray:
     padded = np.pad(samples, (max(0, -start), window_samples))
     start = max(0, start)
     return padded[None, start : start + window_samples].astype(np.float32)
+
+
+def aligned_start(window_start: int, window: np.ndarray) -> int:
+    """First sample of the window aligned on `window`'s strongest edge: window_start +
+    strongest_edge(window) − ALIGN_LEAD_S (what the sensor shows the verifier when the grid
+    window starting at `window_start` opens a candidate)."""
+    return window_start + strongest_edge(window) - round(ALIGN_LEAD_S * SAMPLE_RATE_HZ)
+
+
+def grid_aligned_windows(windows: np.ndarray, hop: int) -> np.ndarray:
+    """For each grid window k of one run (windows[k] = samples[k·hop : k·hop + W], zero-padded
+    past the end), its aligned window (`aligned_start`), zero-padded outside the run, (n, W).
+    The run's audio is read back from the windows: their first hops, then the last window."""
+    width = windows.shape[1]
+    audio = np.concatenate([windows[:-1, :hop].reshape(-1), windows[-1]])
+    lead = round(ALIGN_LEAD_S * SAMPLE_RATE_HZ)
+    padded = np.pad(audio, (lead, width))
+    starts = [aligned_start(k * hop, window) + lead for k, window in enumerate(windows)]
+    return np.stack([padded[s : s + width] for s in starts])

@@ -36,7 +36,7 @@ from ouie.core.classes import ALERTING_CLASSES, EventClass
 from ouie.core.report import EventReport
 from ouie.core.timebase import sample_time_ns
 from ouie.sensor.config import DetectorConfig
-from ouie.sensor.impulse import ALIGN_LEAD_S, strongest_edge
+from ouie.sensor.impulse import aligned_start
 from ouie.sensor.onset import LEAD_IN_S, PICKER_UNCERTAINTY_S, pick_onset
 from ouie.sensor.scoring import EVENT_CLASSES, WINDOW_SAMPLES, WindowScorer, WindowScores
 
@@ -214,8 +214,7 @@ class EventStream:
             if score >= threshold:
                 event = self._open[event_class] = _OpenEvent(k, k, score)
                 if event_class in self.verified:
-                    edge = k * self.hop + strongest_edge(self._samples(k * self.hop))
-                    event.aligned_start = edge - round(ALIGN_LEAD_S * SAMPLE_RATE_HZ)
+                    event.aligned_start = aligned_start(k * self.hop, self._samples(k * self.hop))
                 self._confirm_if_ready(event_class, event)
         return closed
 
@@ -277,7 +276,7 @@ class EventStream:
             window = self._samples(max(0, aligned_start))
             if aligned_start < 0:  # the edge came within the lead of the run's first sample
                 window = np.pad(window, (-aligned_start, 0))[:WINDOW_SAMPLES]
-            self._verdicts[aligned_start] = self.verifier.verify(window)
+            self._verdicts[aligned_start] = self.verifier.verify(window, aligned_start)
         return float(self._verdicts[aligned_start][EVENT_CLASSES.index(event_class)])
 
     def _describe(

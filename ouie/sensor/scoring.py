@@ -35,8 +35,10 @@ class AlignedVerifier(Protocol):
     thresholds: dict[EventClass, float]
     """The classes it decides, each with the score that confirms it."""
 
-    def verify(self, window: np.ndarray) -> np.ndarray:
-        """Scores of one (WINDOW_SAMPLES,) float32 16 kHz window for EVENT_CLASSES, (7,)."""
+    def verify(self, window: np.ndarray, start_sample: int) -> np.ndarray:
+        """Scores of one (WINDOW_SAMPLES,) float32 16 kHz window for EVENT_CLASSES, (7,);
+        `start_sample`: its first sample's index in the run (a model ignores it, a replay of
+        precomputed verdicts looks them up by it)."""
         ...
 
 

@@ -43,6 +43,7 @@ from ouie.sensor.dataset import NONE_LABEL, TRAINED_CLASSES, LabelledClip
 from ouie.sensor.evaluation import EvalResult, evaluate
 from ouie.sensor.features import EVAL_ONLY_VARIANTS, VARIANTS, FeatureTable
 from ouie.sensor.head import Head
+from ouie.sensor.impulse import ALIGN_LEAD_S
 from ouie.sensor.pipeline import EventStream
 from ouie.sensor.scoring import WindowScores
 from ouie.sensor.yamnet import N_AUDIOSET, N_EMBEDDING, grouped_scores, speech_scores
@@ -270,15 +271,19 @@ def fit_head(
 
 
 class ReplayVerifier:
-    """Replays the verifier's precomputed scores of a rendering's aligned window, whatever
-    window it is shown (`features.extract_aligned` holds one per rendering)."""
+    """Replays the verifier's precomputed scores of each grid window's aligned window
+    (`features.extract_grid_aligned`, rows parallel to the windows). The replay feeds silence,
+    whose strongest edge is a window's first sample, so the candidate opened by window k asks
+    about start_sample = k·hop − ALIGN_LEAD_S."""
 
-    def __init__(self, verdict: np.ndarray, thresholds: dict[EventClass, float]) -> None:
-        self.verdict = verdict
+    def __init__(self, verdicts: np.ndarray, hop: int, thresholds: dict[EventClass, float]) -> None:
+        self.verdicts = verdicts
+        self.hop = hop
         self.thresholds = thresholds
 
-    def verify(self, window: np.ndarray) -> np.ndarray:
-        return self.verdict
+    def verify(self, window: np.ndarray, start_sample: int) -> np.ndarray:
+        lead = round(ALIGN_LEAD_S * SAMPLE_RATE_HZ)
+        return self.verdicts[(start_sample + lead) // self.hop]
 
 
 class ReplayScorer:
@@ -317,8 +322,8 @@ class HeldOutScores:
 
     rows_of_clip: dict[int, np.ndarray]
     windows: WindowScores
-    verdicts: dict[int, np.ndarray]
-    """Clip id → the verifier's (7,) scores of its aligned window (empty: no verifier)."""
+    verdicts: np.ndarray | None
+    """The verifier's (7,) scores of each window's aligned window, rows as `windows`."""
 
 
 def model_scores(head: Head, features: np.ndarray) -> WindowScores:
@@ -335,15 +340,14 @@ def held_out_scores(
     verifier: Head | None = None,
     aligned: FeatureTable | None = None,
 ) -> HeldOutScores:
-    """Scores of the renderings of one variant: `table`'s windows and (with a verifier)
-    `aligned`'s one row per clip."""
+    """Scores of the renderings of one variant: `table`'s windows and (with a verifier) the
+    aligned windows of `aligned`, whose rows are `table`'s."""
     rows_of_clip: dict[int, list[int]] = {}
     for row, clip_id in enumerate(table.clip.tolist()):
         rows_of_clip.setdefault(clip_id, []).append(row)
-    verdicts = {}
+    verdicts = None
     if verifier is not None and aligned is not None:
-        class_scores = model_scores(verifier, aligned.features).class_scores
-        verdicts = dict(zip(aligned.clip.tolist(), class_scores, strict=True))
+        verdicts = model_scores(verifier, aligned.features).class_scores
     return HeldOutScores(
         {c: np.array(rows) for c, rows in rows_of_clip.items()},
         model_scores(head, table.features),
@@ -363,9 +367,9 @@ def clip_predictions(
     for clip_id in clip_ids.tolist():
         rows = scores.rows_of_clip[clip_id]
         verifier = None
-        if verifier_threshold is not None:
+        if verifier_threshold is not None and scores.verdicts is not None:
             verifier = ReplayVerifier(
-                scores.verdicts[clip_id], dict.fromkeys(VERIFIED_CLASSES, verifier_threshold)
+                scores.verdicts[rows], hop, dict.fromkeys(VERIFIED_CLASSES, verifier_threshold)
             )
         window_scores = WindowScores(scores.windows.class_scores[rows], scores.windows.speech[rows])
         engine = EventStream(ReplayScorer(window_scores, thresholds, verifier), config)
@@ -430,11 +434,15 @@ def cross_validate(
     progress=None,
     variants: tuple[str, ...] = TRAIN_VARIANTS,
     n_members: int = N_MEMBERS,
+    replayed: FeatureTable | None = None,
 ) -> CrossValidation:
     """Grouped, label-stratified k-fold (scikit-learn StratifiedGroupKFold); per fold a window
-    head trained on `variants` of `table` and (given `aligned`) a verifier trained on the same
-    variants of `aligned`, judged at every `operating_points` point on every `EVAL_VARIANTS`
-    rendering of the held-out clips."""
+    head trained on `variants` of `table` and (given `aligned`, one aligned window per
+    rendering: `features.extract_aligned`) a verifier trained on the same variants of
+    `aligned`, judged at every `operating_points` point on every `EVAL_VARIANTS` rendering of
+    the held-out clips. The verifier's verdicts are replayed from `replayed`
+    (`features.extract_grid_aligned`, rows as `table`'s: each grid window's own aligned window,
+    what the sensor shows the verifier when that window opens a candidate)."""
     from sklearn.model_selection import StratifiedGroupKFold
 
     labels = np.array([c_.label for c_ in clips])
@@ -452,10 +460,8 @@ def cross_validate(
             code = VARIANTS.index(variant)
             held = table.subset(np.isin(table.clip, test) & (table.variant == code))
             held_aligned = None
-            if aligned is not None:
-                held_aligned = aligned.subset(
-                    np.isin(aligned.clip, test) & (aligned.variant == code)
-                )
+            if replayed is not None:
+                held_aligned = replayed.subset(np.isin(table.clip, test) & (table.variant == code))
             scores = held_out_scores(head, held, verifier, held_aligned)
             present = np.unique(held.clip)
             for point in points:

@@ -94,7 +94,7 @@ class HeadVerifier:
         self.head = head
         self.thresholds = dict(head.thresholds)
 
-    def verify(self, window: np.ndarray) -> np.ndarray:
+    def verify(self, window: np.ndarray, start_sample: int) -> np.ndarray:
         return head_scores(self.model, self.head, window[None, :]).class_scores[0]
 
 
