@@ -198,7 +198,7 @@ def test_on_real_recordings_the_verifier_drops_bangs_the_window_head_takes_and_k
     itself: people moving things about (`casual`, 140 clips) raise an impulsive event far less
     often with the second look, and real gunshots (every 4th) are still found. These clips were
     in the training set: this checks the mechanism end to end, the held-out figures are the
-    CV's (docs/sensor.md). Measured: 17 → 10 casual clips; 40 of 44 gunshots (39 without)."""
+    CV's (docs/sensor.md). Measured: 17 → 6 casual clips; 36 of 44 gunshots (39 without)."""
     with_verifier = SensorPipeline(DetectorConfig(backend="yamnet", model_path=yamnet_model_path))
     alone = SensorPipeline(
         DetectorConfig(backend="yamnet", model_path=yamnet_model_path, verify=False)
