@@ -64,14 +64,17 @@ def test_a_gunshot_over_talking_is_still_reported(
     """Gunshots the detector reports on their own are still reported with people talking under
     them, real conversation or synthetic, the talk's RMS 40 dB below the shot's peak (a shot a
     few tens of metres away, a conversation nearby). Measured (ouie-head/2): 10 of 11 for each;
-    closer to the talk's level the head misses more (docs/sensor.md)."""
+    closer to the talk's level the head misses more (docs/sensor.md). With ouie-head/4 and the
+    verifier at 0.9, 8 of the 12 shots are reported on their own (the shipped point trades
+    gunshot recall for false alarms, docs/sensor.md "The verifier, shipped"), 7 of those 8 over
+    either talk."""
     shots = [read_audio(p) for p in sorted((shared_audio_dir / "gunshot").glob("*"))[::15][:12]]
     alone = [
         s
         for s in shots
         if any(r.class_ == EventClass.GUNSHOT for r in pipeline.reports(s, START_NS, "s-1"))
     ]
-    assert len(alone) >= 9
+    assert len(alone) >= 8
     conversation = np.concatenate(
         [read_audio(p) for p in sorted((shared_audio_dir / "speech").glob("scream-detector*"))[:6]]
     )
