@@ -114,6 +114,8 @@ def test_cross_validation_judges_every_operating_point_and_picks_one_with_the_ve
     aligned, _ = synthetic_table(np.random.default_rng(1), n_clips=30, rows_per_clip=1)
     replayed, _ = synthetic_table(np.random.default_rng(1), n_clips=30, rows_per_clip=4)
     cv = cross_validate(table, clips, aligned, variants=("clean",), n_members=1, replayed=replayed)
+    with pytest.raises(ValueError, match="replayed rows"):
+        cross_validate(table, clips, aligned)  # a verifier judged without its replay
     assert list(cv.by_point) == operating_points(True)
     assert len(cv.by_point) == 7 + 7 * 4
     assert cv.point[1] is not None and len(cv.nested_points) == 5

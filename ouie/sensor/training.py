@@ -445,6 +445,8 @@ def cross_validate(
     what the sensor shows the verifier when that window opens a candidate)."""
     from sklearn.model_selection import StratifiedGroupKFold
 
+    if (aligned is None) != (replayed is None):
+        raise ValueError("a verifier needs its training rows (aligned) and its replayed rows")
     labels = np.array([c_.label for c_ in clips])
     groups = np.array([c_.group for c_ in clips])
     splitter = StratifiedGroupKFold(n_splits=N_FOLDS, shuffle=True, random_state=0)
