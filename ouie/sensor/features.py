@@ -298,16 +298,17 @@ def extract_propagated(
     )
 
 
-def aligned_measure(model: YamnetModel) -> Callable[[np.ndarray], np.ndarray]:
-    """YAMNet's embedding ‖ scores ‖ the impulse evidence of a rendering's aligned window
-    (`ouie.sensor.impulse.aligned_window`), (1, 1024 + 521 + 4)."""
+def head_input_measure(model: YamnetModel) -> WindowMeasure:
+    """YAMNet's embedding ‖ scores ‖ the impulse evidence of each window, (n, 1024 + 521 + 4):
+    the head's whole input measured at once (the window caches keep the two parts apart)."""
     yamnet = yamnet_measure(model)
+    return lambda windows: np.concatenate([yamnet(windows), impulse_features(windows)], axis=1)
 
-    def measure(heard: np.ndarray) -> np.ndarray:
-        window = aligned_window(heard, WINDOW_SAMPLES)
-        return np.concatenate([yamnet(window), impulse_features(window)], axis=1)
 
-    return measure
+def aligned_measure(model: YamnetModel) -> Callable[[np.ndarray], np.ndarray]:
+    """`head_input_measure` of a rendering's aligned window (`impulse.aligned_window`), (1, d)."""
+    measure = head_input_measure(model)
+    return lambda heard: measure(aligned_window(heard, WINDOW_SAMPLES))
 
 
 def extract_aligned(
@@ -351,13 +352,12 @@ def grid_aligned_measure(model: YamnetModel, hop: int) -> WindowMeasure:
     """YAMNet's embedding ‖ scores ‖ the impulse evidence of each grid window's aligned window
     (`ouie.sensor.impulse.grid_aligned_windows`), (n, 1024 + 521 + 4); windows that share an
     edge are measured once."""
-    yamnet = yamnet_measure(model)
+    head_input = head_input_measure(model)
 
     def measure(windows: np.ndarray) -> np.ndarray:
         aligned = grid_aligned_windows(windows, hop)
         unique, inverse = np.unique(aligned, axis=0, return_inverse=True)
-        rows = np.concatenate([yamnet(unique), impulse_features(unique)], axis=1)
-        return rows[inverse.reshape(-1)]
+        return head_input(unique)[inverse.reshape(-1)]
 
     return measure
 

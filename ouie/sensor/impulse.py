@@ -95,7 +95,7 @@ def aligned_window(samples: np.ndarray, window_samples: int) -> np.ndarray:
     """The (1, window_samples) window that starts ALIGN_LEAD_S before `strongest_edge`
     (zero-padded where it runs past either end): the onset and its tail, wherever a fixed grid
     would have cut them."""
-    start = strongest_edge(samples) - round(ALIGN_LEAD_S * SAMPLE_RATE_HZ)
+    start = aligned_start(0, samples)
     padded = np.pad(samples, (max(0, -start), window_samples))
     start = max(0, start)
     return padded[None, start : start + window_samples].astype(np.float32)

@@ -167,10 +167,12 @@ class EventStream:
         return confirmed
 
     def _samples(self, start: int) -> np.ndarray:
-        """WINDOW_SAMPLES samples from stream index `start`, zero-padded past what was heard."""
-        window = self._buffer[start - self._buffer_start :][:WINDOW_SAMPLES]
+        """WINDOW_SAMPLES samples from stream index `start`, zeros before the run's first sample
+        (an aligned window whose edge came within its lead) and past what was heard."""
+        before = max(0, -start)
+        window = self._buffer[start + before - self._buffer_start :][: WINDOW_SAMPLES - before]
         if len(window) < WINDOW_SAMPLES:
-            window = np.pad(window, (0, WINDOW_SAMPLES - len(window)))
+            window = np.pad(window, (before, WINDOW_SAMPLES - before - len(window)))
         return window
 
     def _score_windows(self, n_windows: int) -> list[DetectedEvent]:
@@ -273,9 +275,7 @@ class EventStream:
     def _verdict(self, aligned_start: int, event_class: EventClass) -> float:
         assert self.verifier is not None
         if aligned_start not in self._verdicts:
-            window = self._samples(max(0, aligned_start))
-            if aligned_start < 0:  # the edge came within the lead of the run's first sample
-                window = np.pad(window, (-aligned_start, 0))[:WINDOW_SAMPLES]
+            window = self._samples(aligned_start)
             self._verdicts[aligned_start] = self.verifier.verify(window, aligned_start)
         return float(self._verdicts[aligned_start][EVENT_CLASSES.index(event_class)])
 

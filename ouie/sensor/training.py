@@ -46,7 +46,7 @@ from ouie.sensor.head import Head
 from ouie.sensor.impulse import ALIGN_LEAD_S
 from ouie.sensor.pipeline import EventStream
 from ouie.sensor.scoring import WindowScores
-from ouie.sensor.yamnet import N_AUDIOSET, N_EMBEDDING, grouped_scores, speech_scores
+from ouie.sensor.yamnet import N_AUDIOSET, N_EMBEDDING, head_window_scores
 
 HEAD_LABELS: tuple[str, ...] = (*TRAINED_CLASSES, NONE_LABEL)
 N_YAMNET = N_EMBEDDING + N_AUDIOSET
@@ -326,14 +326,6 @@ class HeldOutScores:
     """The verifier's (7,) scores of each window's aligned window, rows as `windows`."""
 
 
-def model_scores(head: Head, features: np.ndarray) -> WindowScores:
-    """A head's class scores and the speech scores of feature rows (`head_features`)."""
-    audioset = features[:, N_EMBEDDING:N_YAMNET]
-    return WindowScores(
-        head.class_scores(features, grouped_scores(audioset)), speech_scores(audioset)
-    )
-
-
 def held_out_scores(
     head: Head,
     table: FeatureTable,
@@ -347,10 +339,10 @@ def held_out_scores(
         rows_of_clip.setdefault(clip_id, []).append(row)
     verdicts = None
     if verifier is not None and aligned is not None:
-        verdicts = model_scores(verifier, aligned.features).class_scores
+        verdicts = head_window_scores(verifier, aligned.features).class_scores
     return HeldOutScores(
         {c: np.array(rows) for c, rows in rows_of_clip.items()},
-        model_scores(head, table.features),
+        head_window_scores(head, table.features),
         verdicts,
     )
 

@@ -78,12 +78,18 @@ def speech_scores(audioset_scores: np.ndarray) -> np.ndarray:
     return audioset_scores[:, list(SPEECH_LABELS)].max(axis=1)
 
 
+def head_window_scores(head: Head, features: np.ndarray) -> WindowScores:
+    """A head's class scores and the speech scores of rows of its input (`head_features`:
+    embedding ‖ AudioSet scores ‖ impulse evidence)."""
+    audioset = features[:, N_EMBEDDING : N_EMBEDDING + N_AUDIOSET]
+    class_scores = head.class_scores(features, grouped_scores(audioset))
+    return WindowScores(class_scores=class_scores, speech=speech_scores(audioset))
+
+
 def head_scores(model: YamnetModel, head: Head, windows: np.ndarray) -> WindowScores:
     """The head's class scores of n windows (one YAMNet call each) and their speech scores."""
     audioset, embeddings = model.run(windows)
-    features = head_features(embeddings, audioset, impulse_features(windows))
-    class_scores = head.class_scores(features, grouped_scores(audioset))
-    return WindowScores(class_scores=class_scores, speech=speech_scores(audioset))
+    return head_window_scores(head, head_features(embeddings, audioset, impulse_features(windows)))
 
 
 class HeadVerifier:
