@@ -24,6 +24,7 @@ from ouie.sensor.training import (
     VERIFIED_CLASSES,
     HeldOutScores,
     clip_predictions,
+    cross_source,
     cross_validate,
     export_head,
     fit_head,
@@ -121,6 +122,39 @@ def test_cross_validation_judges_every_operating_point_and_picks_one_with_the_ve
     assert cv.point[1] is not None and len(cv.nested_points) == 5
     assert all(p[1] is not None for p in cv.nested_points)
     assert sum(cv.results["clean"].confusion["none"].values()) == 5  # every held-out clip judged
+
+
+def test_cross_source_holds_out_each_large_source_once_and_says_what_it_never_trained_on(
+    synthetic,
+) -> None:
+    """Sources a (every scream clip among them), b and a tiny one: a and b are held out in
+    turn, each clip of theirs judged once, by a head that never saw its source; with a held
+    out no scream is left to train on, and none is found; the other classes are found from
+    the other source's clips."""
+    table, clips = synthetic
+
+    def source(i: int) -> str:
+        if clips[i].label == "scream" or i < 24:
+            return "a"
+        return "b" if i < 54 else "tiny"
+
+    clips = [dataclasses.replace(c, source=source(i)) for i, c in enumerate(clips)]
+    result = cross_source(table, clips, (0.8, None), variants=("clean",), n_members=1, min_clips=10)
+    held = [i for i, c in enumerate(clips) if c.source in ("a", "b")]
+    assert list(result.by_source) == ["a", "b"]  # largest first; the tiny one always trains
+    assert sum(sum(row.values()) for row in result.pooled.confusion.values()) == len(held)
+    n_scream = sum(c.label == "scream" for c in clips)
+    assert result.trained_on["a"]["scream"] == 0 and result.trained_on["b"]["scream"] == n_scream
+    assert result.by_source["a"].per_class["scream"].support == n_scream
+    assert result.by_source["a"].per_class["scream"].recall == 0.0
+    for source in ("a", "b"):
+        found = [f.recall for c, f in result.by_source[source].per_class.items() if c != "scream"]
+        assert min(found) >= 0.8
+    with pytest.raises(ValueError, match="verifier threshold"):
+        cross_source(table, clips, (0.8, 0.8), variants=("clean",), n_members=1, min_clips=10)
+    one_source = [dataclasses.replace(c, source="a") for c in clips]
+    with pytest.raises(ValueError, match="two sources"):
+        cross_source(table, one_source, (0.8, None), variants=("clean",), n_members=1)
 
 
 def test_replay_decides_impulsive_classes_by_the_verifier_and_the_others_by_the_windows() -> None:

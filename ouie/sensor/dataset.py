@@ -35,6 +35,9 @@ class LabelledClip:
     label: str
     group: str
     license_note: str
+    source: str = "unknown"
+    """The dataset it comes from (`labels.csv`'s source_repo; the unit of cross-source
+    evaluation, `training.cross_source`)."""
 
 
 def ouie_label(folder: str) -> str:
@@ -66,7 +69,8 @@ def recording_group(source_repo: str, source_path: str) -> str:
 
 def load_labelled_set(data_dir: Path) -> list[LabelledClip]:
     """Clips of a folder-per-class set; `labels.csv` (file, class, source_repo, source_path,
-    license_note) gives groups and licenses, otherwise each file is its own group."""
+    license_note) gives groups, sources and licenses, otherwise each file is its own group (of
+    an unknown source)."""
     labels_csv = data_dir / "labels.csv"
     if labels_csv.is_file():
         with labels_csv.open(newline="", encoding="utf-8") as stream:
@@ -77,6 +81,7 @@ def load_labelled_set(data_dir: Path) -> list[LabelledClip]:
                     label=ouie_label(row["class"]),
                     group=recording_group(row["source_repo"], row["source_path"]),
                     license_note=row.get("license_note", ""),
+                    source=row.get("source_repo") or "unknown",
                 )
                 for row in csv.DictReader(stream)
             ]

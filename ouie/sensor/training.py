@@ -25,7 +25,8 @@ label, and a training fold never sees a held-out clip, nor any augmented copy th
 clip as its background; the members' validation groups are drawn from the training fold only.
 Held-out clips are decided by the pipeline's own engine on replayed scores (`clip_predictions`)
 at every operating point (window-head threshold, verifier threshold), and `pick_point` chooses
-one within the false-alarm limit.
+one within the false-alarm limit. `cross_source` holds out whole source datasets instead
+(`bench/detection_cross_source.py`): what a recording from a dataset never heard costs.
 """
 
 from __future__ import annotations
@@ -371,6 +372,43 @@ def clip_predictions(
     return predictions
 
 
+@dataclass(frozen=True)
+class HeldOut:
+    """One split: train on `train`'s clips, decide the `judged` renderings of `test`'s clips at
+    every point of `points`."""
+
+    train: np.ndarray
+    test: np.ndarray
+    judged: tuple[str, ...]
+    points: list[OperatingPoint]
+
+    def predictions(
+        self,
+        table: FeatureTable,
+        clips: list[LabelledClip],
+        aligned: FeatureTable | None,
+        replayed: FeatureTable | None,
+        variants: tuple[str, ...],
+        n_members: int,
+    ) -> dict[OperatingPoint, dict[str, dict[int, str]]]:
+        """`[point][variant][clip]`: the class `clip_predictions` gives each held-out clip, by
+        a window head (and, given `aligned` and `replayed`, a verifier) trained on `train`."""
+        head = fit_head(table, clips, self.train, variants, n_members)
+        verifier = None
+        if aligned is not None:
+            verifier = fit_head(aligned, clips, self.train, variants, n_members)
+        predicted: dict[OperatingPoint, dict[str, dict[int, str]]] = {p: {} for p in self.points}
+        for variant in self.judged:
+            rows = np.isin(table.clip, self.test) & (table.variant == VARIANTS.index(variant))
+            held_aligned = None if replayed is None else replayed.subset(rows)
+            scores = held_out_scores(head, table.subset(rows), verifier, held_aligned)
+            present = np.unique(table.clip[rows])
+            for point in self.points:
+                decided = clip_predictions(scores, present, point)
+                predicted[point][variant] = dict(zip(present.tolist(), decided, strict=True))
+        return predicted
+
+
 EVAL_VARIANTS = ("clean", "street", "prop_eval")
 """Held-out renderings judged: as recorded, mixed into street noise, heard across a street."""
 
@@ -448,27 +486,16 @@ def cross_validate(
     fold_of = np.zeros(len(clips), int)
     for fold, (train, test) in enumerate(splitter.split(np.zeros(len(clips)), labels, groups)):
         fold_of[test] = fold
-        head = fit_head(table, clips, train, variants, n_members)
-        verifier = None if aligned is None else fit_head(aligned, clips, train, variants, n_members)
-        for variant in judged:
-            code = VARIANTS.index(variant)
-            held = table.subset(np.isin(table.clip, test) & (table.variant == code))
-            held_aligned = None
-            if replayed is not None:
-                held_aligned = replayed.subset(np.isin(table.clip, test) & (table.variant == code))
-            scores = held_out_scores(head, held, verifier, held_aligned)
-            present = np.unique(held.clip)
-            for point in points:
-                decided = clip_predictions(scores, present, point)
-                predicted[point][variant].update(zip(present.tolist(), decided, strict=True))
+        held_out = HeldOut(train, test, tuple(judged), points)
+        decided = held_out.predictions(table, clips, aligned, replayed, variants, n_members)
+        for point in points:
+            for variant in judged:
+                predicted[point][variant].update(decided[point][variant])
         if progress:
             progress(1)
 
     def judge(by_clip: dict[int, str], keep: np.ndarray) -> EvalResult:
-        ids = [i for i in sorted(by_clip) if keep[i]]
-        return evaluate(
-            [clips[i].label for i in ids], [by_clip[i] for i in ids], [clips[i].folder for i in ids]
-        )
+        return _evaluate_clips(clips, {i: p for i, p in by_clip.items() if keep[i]})
 
     shipped_kind = [p for p in points if (p[1] is not None) == (aligned is not None)]
 
@@ -491,6 +518,75 @@ def cross_validate(
         nested_points=nested_points,
         n_groups=len(set(groups)),
         folds=N_FOLDS,
+    )
+
+
+MIN_SOURCE_CLIPS = 50
+"""Sources with fewer clips are never held out by `cross_source` (they always train)."""
+
+
+@dataclass
+class CrossSource:
+    """Each source dataset held out in turn (`cross_source`), clips as recorded, at `point`."""
+
+    point: OperatingPoint
+    by_source: dict[str, EvalResult]
+    """The held-out source's clips, judged by a head (and verifier) trained on all others."""
+    trained_on: dict[str, dict[str, int]]
+    """Per held-out source: the clips of each trained class the other sources gave its head
+    (0: that class's recall on the source measures nothing but the lack of data)."""
+    pooled: EvalResult
+    """All held-out sources' clips together: each judged by a head that never heard its
+    source."""
+    predicted: dict[int, str]
+    """Clip index → the class it was given, for every clip of a held-out source."""
+
+
+def cross_source(
+    table: FeatureTable,
+    clips: list[LabelledClip],
+    point: OperatingPoint,
+    aligned: FeatureTable | None = None,
+    replayed: FeatureTable | None = None,
+    progress=None,
+    variants: tuple[str, ...] = TRAIN_VARIANTS,
+    n_members: int = N_MEMBERS,
+    min_clips: int = MIN_SOURCE_CLIPS,
+) -> CrossSource:
+    """Leave one source dataset out: for every source with at least `min_clips` clips, train on
+    the clips of all the others and decide its clips as recorded at `point` (`HeldOut`). A new
+    dataset brings its own microphones, levels and everyday sounds; grouping by recording
+    (`cross_validate`) cannot show what that costs, this does."""
+    if (aligned is None) != (point[1] is None):
+        raise ValueError("the point has a verifier threshold exactly when a verifier is trained")
+    source_of = np.array([c.source for c in clips])
+    sources, counts = np.unique(source_of, return_counts=True)
+    held_sources = [str(s) for s, n in zip(sources, counts, strict=True) if n >= min_clips]
+    if len(sources) < 2 or not held_sources:
+        raise ValueError(
+            f"cross-source evaluation needs two sources and one of at least {min_clips} clips "
+            f"(labels.csv source_repo); found {len(sources)} source(s)"
+        )
+    by_source, trained_on, pooled = {}, {}, {}
+    for source in sorted(held_sources, key=lambda s: -int(counts[sources == s][0])):
+        test = np.flatnonzero(source_of == source)
+        train = np.flatnonzero(source_of != source)
+        held_out = HeldOut(train, test, ("clean",), [point])
+        decided = held_out.predictions(table, clips, aligned, replayed, variants, n_members)
+        by_clip = decided[point]["clean"]
+        pooled.update(by_clip)
+        by_source[source] = _evaluate_clips(clips, by_clip)
+        trained_on[source] = {c: sum(clips[i].label == c for i in train) for c in TRAINED_CLASSES}
+        if progress:
+            progress(1)
+    return CrossSource(point, by_source, trained_on, _evaluate_clips(clips, pooled), pooled)
+
+
+def _evaluate_clips(clips: list[LabelledClip], by_clip: dict[int, str]) -> EvalResult:
+    """`evaluate` on the clips of `by_clip` (clip index → predicted class)."""
+    ids = sorted(by_clip)
+    return evaluate(
+        [clips[i].label for i in ids], [by_clip[i] for i in ids], [clips[i].folder for i in ids]
     )
 
 
