@@ -78,9 +78,9 @@ def figures(result: EvalResult, trained_on: dict[str, int] | None) -> dict[str, 
 def table_of(result: CrossSource) -> Table:
     """One row per held-out source and one for them all: false alarms, recall per class."""
     table = Table(title="Each source held out (clips as recorded, shipped operating point)")
-    for column in ("held-out source", "false alarms", *TRAINED_CLASSES):
+    for column in ("held-out source (owner)", "false alarms", *TRAINED_CLASSES):
         table.add_column(
-            column, justify="left" if column == "held-out source" else "right", no_wrap=True
+            column, justify="right" if column in TRAINED_CLASSES else "left", no_wrap=True
         )
     rows = [*result.by_source.items(), ("all, pooled", result.pooled)]
     for source, figures_of in rows:
@@ -92,7 +92,7 @@ def table_of(result: CrossSource) -> Table:
             cells.append(f"{f.recall:.2f} of {f.support}{elsewhere}" if f.support else "")
         rate = 100 * figures_of.false_alarm_rate
         alarms = f"{figures_of.false_alarms}/{figures_of.non_alerting} ({rate:.1f} %)"
-        table.add_row(source, alarms, *cells)
+        table.add_row(source.split("/")[0], alarms, *cells)  # the repository's owner
     table.caption = (
         "class cells: recall of the source's clips of the class (in brackets: clips of the class "
         "the other sources gave the head; 0: only this source has it)"
