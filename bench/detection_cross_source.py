@@ -41,7 +41,7 @@ from ouie.sensor.features import (
 )
 from ouie.sensor.head import DEFAULT_HEAD_PATH, DEFAULT_VERIFIER_PATH, Head
 from ouie.sensor.models import cache_dir
-from ouie.sensor.training import MIN_SOURCE_CLIPS, CrossSource, cross_source
+from ouie.sensor.training import MIN_SOURCE_CLIPS, CrossSource, cross_source, held_out_sources
 from ouie.sensor.yamnet import YamnetModel
 
 
@@ -121,12 +121,7 @@ def main() -> None:
             tables.append(
                 extract(clips, yamnet, hop, features_dir, partial(progress.advance, task))
             )
-        n_sources = sum(
-            1
-            for s in {c.source for c in clips}
-            if sum(c.source == s for c in clips) >= MIN_SOURCE_CLIPS
-        )
-        task = progress.add_task("each source held out", total=n_sources)
+        task = progress.add_task("each source held out", total=len(held_out_sources(clips)))
         result = cross_source(
             concatenate(tables[:2]),
             clips,

@@ -31,6 +31,7 @@ one within the false-alarm limit. `cross_source` holds out whole source datasets
 
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -542,6 +543,13 @@ class CrossSource:
     """Clip index → the class it was given, for every clip of a held-out source."""
 
 
+def held_out_sources(clips: list[LabelledClip], min_clips: int = MIN_SOURCE_CLIPS) -> list[str]:
+    """The sources `cross_source` holds out: those with at least `min_clips` clips, largest
+    first."""
+    counts = Counter(c.source for c in clips)
+    return [s for s, n in counts.most_common() if n >= min_clips]
+
+
 def cross_source(
     table: FeatureTable,
     clips: list[LabelledClip],
@@ -560,15 +568,14 @@ def cross_source(
     if (aligned is None) != (point[1] is None):
         raise ValueError("the point has a verifier threshold exactly when a verifier is trained")
     source_of = np.array([c.source for c in clips])
-    sources, counts = np.unique(source_of, return_counts=True)
-    held_sources = [str(s) for s, n in zip(sources, counts, strict=True) if n >= min_clips]
-    if len(sources) < 2 or not held_sources:
+    held_sources = held_out_sources(clips, min_clips)
+    if len(set(source_of)) < 2 or not held_sources:
         raise ValueError(
             f"cross-source evaluation needs two sources and one of at least {min_clips} clips "
-            f"(labels.csv source_repo); found {len(sources)} source(s)"
+            f"(labels.csv source_repo); found {len(set(source_of))} source(s)"
         )
     by_source, trained_on, pooled = {}, {}, {}
-    for source in sorted(held_sources, key=lambda s: -int(counts[sources == s][0])):
+    for source in held_sources:
         test = np.flatnonzero(source_of == source)
         train = np.flatnonzero(source_of != source)
         held_out = HeldOut(train, test, ("clean",), [point])
