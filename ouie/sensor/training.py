@@ -574,19 +574,19 @@ def cross_source(
             f"cross-source evaluation needs two sources and one of at least {min_clips} clips "
             f"(labels.csv source_repo); found {len(set(source_of))} source(s)"
         )
-    by_source, trained_on, pooled = {}, {}, {}
+    by_source, trained_on, predicted = {}, {}, {}
     for source in held_sources:
         test = np.flatnonzero(source_of == source)
         train = np.flatnonzero(source_of != source)
         held_out = HeldOut(train, test, ("clean",), [point])
         decided = held_out.predictions(table, clips, aligned, replayed, variants, n_members)
         by_clip = decided[point]["clean"]
-        pooled.update(by_clip)
+        predicted.update(by_clip)
         by_source[source] = _evaluate_clips(clips, by_clip)
         trained_on[source] = {c: sum(clips[i].label == c for i in train) for c in TRAINED_CLASSES}
         if progress:
             progress(1)
-    return CrossSource(point, by_source, trained_on, _evaluate_clips(clips, pooled), pooled)
+    return CrossSource(point, by_source, trained_on, _evaluate_clips(clips, predicted), predicted)
 
 
 def _evaluate_clips(clips: list[LabelledClip], by_clip: dict[int, str]) -> EvalResult:
