@@ -1,0 +1,365 @@
+"""A fusion worker: streaming association and localization for the cells it owns.
+
+Ownership. Each worker renews a lease (its id, a key of the KV bucket `ouie_fusion_workers`
+whose entries expire after `lease_ttl_s`) every lease_ttl_s / 3. The live workers are the
+bucket's keys; a cell belongs to the live worker w that maximises the rendezvous score
+H(cell, w) (the first 8 bytes of SHA-256 of "cell|w"), so when a worker dies only its cells
+move, and every worker computes the same owners from the same lease list.
+
+What it reads. A consumer of the reports stream filtered on its cells and their halo (every
+cell within the widest halo, 2·R of the largest hearing range, see `ouie.cluster.cells`). A
+report from the halo is kept only when its cell is within `halo_m(class)` of an owned cell.
+Every report of a sound is within 2·R of the sound's earliest-arriving report, so the worker
+that owns that report's cell sees the whole sound.
+
+Who emits. An incident is published only by the owner of the cell of its anchor: the member
+report that came first in the stream (lowest stream sequence). Other workers that saw part or
+all of the sound drop it. Published on `ouie.v1.incidents.<cell>` with Nats-Msg-Id
+`<incident id>.<revision>`: JetStream drops a repeat within its duplicate window, and the store
+keeps only newer revisions (`Store.save_incident`) as a backstop.
+
+Determinism. Fusion's clock is the stream's: before each report, windows close at that
+report's stream timestamp (`Associator.poll`), and the report is added at it. A worker that is
+caught up (nothing pending in its consumer) also closes windows at wall clock − settle_s. So two
+workers, or one replaying, that see the same reports in the same order produce the same
+incidents, with the same ids (fusion derives them from the report that opened the incident)
+and revisions.
+
+Failover. When the owned cells change (a lease expired or appeared), the worker starts afresh:
+a new associator and a new consumer from `replay_s` ago. Incidents whose anchor is older than
+the replay start + the longest window are not emitted (their replay is incomplete; their owner
+at the time emitted them).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import datetime
+import hashlib
+import logging
+import time
+from collections import OrderedDict
+from dataclasses import dataclass, field
+
+from nats.aio.client import Client
+from nats.aio.msg import Msg
+from nats.errors import TimeoutError as NatsTimeout
+from nats.js import JetStreamContext
+from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
+from nats.js.errors import NoKeysError, NotFoundError
+from nats.js.kv import KeyValue
+from pydantic import ValidationError
+
+from ouie.cluster.cells import (
+    halo_m,
+    max_halo_m,
+    parse_cell,
+    sensor_cells,
+    within,
+)
+from ouie.cluster.config import ClusterConfig
+from ouie.cluster.streams import (
+    MSG_ID,
+    REPORTS_STREAM,
+    cell_subjects,
+    connect,
+    ensure_streams,
+    incident_subject,
+    parse_report_subject,
+    stream_time_ns,
+)
+from ouie.core.classes import EventClass
+from ouie.core.geo import LocalFrame
+from ouie.core.recording import SensorSite
+from ouie.core.report import EventReport
+from ouie.core.timebase import NS_PER_S, now_ns
+from ouie.fusion.association import Associator
+from ouie.fusion.config import FusionConfig
+from ouie.fusion.incident import Incident
+
+log = logging.getLogger(__name__)
+
+MAX_REMEMBERED_REPORTS = 200_000
+"""Anchors are looked up among this many latest reports (a few minutes at 1,000 reports/s)."""
+
+
+def rendezvous_owner(cell: str, workers: list[str]) -> str:
+    """The worker with the highest H(cell, w) (rendezvous hashing)."""
+    return max(
+        workers,
+        key=lambda w: int.from_bytes(hashlib.sha256(f"{cell}|{w}".encode()).digest()[:8], "big"),
+    )
+
+
+def owned_cells(cells: set[str], workers: list[str], me: str) -> set[str]:
+    """The cells rendezvous hashing gives `me` among `workers`."""
+    return {c for c in cells if rendezvous_owner(c, workers) == me}
+
+
+@dataclass(frozen=True)
+class _Seen:
+    sequence: int
+    stream_ns: int
+    cell: str
+
+
+@dataclass
+class WorkerStats:
+    """What a worker did (logged on exit; the tests and bench read it)."""
+
+    reports: int = 0
+    kept: int = 0
+    emitted: int = 0
+    duplicate_publishes: int = 0
+    not_owner: int = 0
+    before_horizon: int = 0
+    rebuilds: int = 0
+    owned: list[str] = field(default_factory=list)
+
+
+class FusionWorker:
+    """One fusion worker (see module docstring); `await run(stop)`."""
+
+    def __init__(
+        self,
+        worker_id: str,
+        cluster: ClusterConfig,
+        sensors: list[SensorSite],
+        frame: LocalFrame,
+        fusion: FusionConfig,
+    ) -> None:
+        if "." in worker_id or not worker_id:
+            raise ValueError(f"worker id {worker_id!r}: non-empty, without '.'")
+        self.worker_id, self.cluster, self.fusion = worker_id, cluster, fusion
+        self.sensors, self.frame = sensors, frame
+        self.cell_of_sensor = sensor_cells(sensors, frame, cluster.cell_size_m)
+        self.cells = set(self.cell_of_sensor.values())
+        self.stats = WorkerStats()
+        self._owned: set[str] | None = None
+        self._associator = Associator(sensors, frame, fusion)
+        self._seen: OrderedDict[str, _Seen] = OrderedDict()
+        self._horizon_ns = 0
+        self._last_stream_ns = 0
+        self._caught_up = False
+        self._max_window_ns = max(self._associator.window_ns(c) for c in EventClass)
+
+    # -- life ------------------------------------------------------------------------------
+    async def run(self, stop: asyncio.Event) -> None:
+        """Lease, consume, fuse and publish until `stop` is set."""
+        nc = await connect(self.cluster, f"fusion-{self.worker_id}")
+        js = nc.jetstream(timeout=5)
+        kv = await ensure_streams(js, self.cluster)
+        lease = asyncio.create_task(self._keep_lease(kv, stop))
+        try:
+            await self._consume(nc, js, kv, stop)
+        finally:
+            lease.cancel()
+            with contextlib.suppress(Exception):
+                await kv.delete(self.worker_id)  # a clean exit hands its cells over at once
+            await nc.close()
+
+    async def _keep_lease(self, kv: KeyValue, stop: asyncio.Event) -> None:
+        while not stop.is_set():
+            try:
+                await kv.put(self.worker_id, str(now_ns()).encode())
+            except Exception as error:  # a node down: the client fails over; retry soon
+                log.warning("worker %s: lease renewal failed: %s", self.worker_id, error)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), self.cluster.lease_ttl_s / 3)
+
+    async def live_workers(self, kv: KeyValue) -> list[str]:
+        """Worker ids holding a lease (always including this one)."""
+        try:
+            keys = await kv.keys()
+        except NoKeysError:
+            keys = []
+        return sorted(set(keys) | {self.worker_id})
+
+    # -- consuming -------------------------------------------------------------------------
+    async def _consume(
+        self, nc: Client, js: JetStreamContext, kv: KeyValue, stop: asyncio.Event
+    ) -> None:
+        subscription = None
+        last_sequence = 0
+        next_membership_check = 0.0
+        while not stop.is_set():
+            if time.monotonic() >= next_membership_check:
+                next_membership_check = time.monotonic() + self.cluster.lease_ttl_s / 3
+                try:
+                    owned = owned_cells(self.cells, await self.live_workers(kv), self.worker_id)
+                except Exception as error:
+                    log.warning("worker %s: lease list unavailable: %s", self.worker_id, error)
+                    owned = self._owned if self._owned is not None else set()
+                if owned != self._owned:
+                    subscription = await self._rebuild(js, owned, subscription)
+                    last_sequence = 0
+            if subscription is None:
+                await asyncio.sleep(0.1)
+                continue
+            try:
+                messages = await subscription.fetch(200, timeout=0.2)
+            except NatsTimeout:
+                messages = []
+            except Exception as error:  # its consumer lost with a node: resume after the last
+                log.warning("worker %s: fetch failed (%s); resuming", self.worker_id, error)
+                subscription = await self._resume(js, last_sequence)
+                continue
+            for msg in messages:
+                sequence = msg.metadata.sequence.stream
+                if sequence <= last_sequence:
+                    continue  # redelivered after a resume
+                last_sequence = sequence
+                self._caught_up = msg.metadata.num_pending == 0
+                await self._handle(js, msg)
+            if not messages:
+                self._caught_up = True
+            await self._close_windows(js)
+
+    async def _rebuild(self, js: JetStreamContext, owned: set[str], old: object) -> object:
+        """Own `owned` from now on: fresh associator, consumer from replay_s ago."""
+        self.stats.rebuilds += 1
+        self.stats.owned = sorted(owned)
+        self._owned = owned
+        await self._unsubscribe(old)
+        self._associator = Associator(self.sensors, self.frame, self.fusion)
+        self._seen.clear()
+        self._last_stream_ns = 0
+        start_ns = now_ns() - round(self.cluster.replay_s * NS_PER_S)
+        self._horizon_ns = start_ns + self._max_window_ns
+        self._filter = self._filter_cells(owned)
+        log.info(
+            "worker %s owns %d cell(s), reads %d; replaying from %.0f s ago",
+            self.worker_id,
+            len(owned),
+            len(self._filter),
+            self.cluster.replay_s,
+        )
+        if not self._filter:
+            return None
+        start = datetime.datetime.fromtimestamp(start_ns / NS_PER_S, tz=datetime.UTC)
+        return await self._subscribe(
+            js, DeliverPolicy.BY_START_TIME, opt_start_time=start, opt_start_seq=None
+        )
+
+    async def _resume(self, js: JetStreamContext, last_sequence: int) -> object:
+        """A new consumer on the same filter, from the stream sequence after `last_sequence`."""
+        await asyncio.sleep(0.5)
+        if last_sequence == 0:
+            self._owned = None  # nothing read yet: rebuild from the replay start
+            return None
+        return await self._subscribe(
+            js, DeliverPolicy.BY_START_SEQUENCE, opt_start_time=None, opt_start_seq=last_sequence
+        )
+
+    async def _subscribe(
+        self,
+        js: JetStreamContext,
+        policy: DeliverPolicy,
+        opt_start_time: datetime.datetime | None,
+        opt_start_seq: int | None,
+    ) -> object:
+        name = f"fusion-{self.worker_id}-{self.stats.rebuilds}-{now_ns()}"
+        config = ConsumerConfig(
+            name=name,
+            deliver_policy=policy,
+            opt_start_time=opt_start_time,
+            opt_start_seq=opt_start_seq,
+            ack_policy=AckPolicy.NONE,
+            filter_subjects=cell_subjects(self._filter),
+            inactive_threshold=30.0,
+            num_replicas=1,
+            mem_storage=True,
+        )
+        try:
+            await js.add_consumer(REPORTS_STREAM, config)
+            return await js.pull_subscribe_bind(consumer=name, stream=REPORTS_STREAM)
+        except Exception as error:
+            log.warning("worker %s: cannot create its consumer: %s", self.worker_id, error)
+            self._owned = None  # retried at the next membership check
+            return None
+
+    async def _unsubscribe(self, subscription: object) -> None:
+        if subscription is None:
+            return
+        with contextlib.suppress(Exception):
+            await subscription.unsubscribe()  # type: ignore[attr-defined]
+
+    def _filter_cells(self, owned: set[str]) -> set[str]:
+        """Owned cells and every cell within the widest halo of one of them."""
+        reach_m = max_halo_m(self.fusion)
+        owned_xy = [parse_cell(c) for c in owned]
+        size_m = self.cluster.cell_size_m
+        return {c for c in self.cells if within(parse_cell(c), owned_xy, reach_m, size_m)}
+
+    # -- one report ------------------------------------------------------------------------
+    async def _handle(self, js: JetStreamContext, msg: Msg) -> None:
+        """Add one stream message to association (if it belongs here) and publish what it
+        emits."""
+        self.stats.reports += 1
+        where = parse_report_subject(msg.subject)
+        if where is None:
+            return
+        cell, sensor_id = where
+        try:
+            report = EventReport.from_json(msg.data)
+        except ValidationError:
+            return  # the storage writer records the rejection
+        if report.sensor_id != sensor_id or self.cell_of_sensor.get(sensor_id) != cell:
+            return
+        assert self._owned is not None
+        owned_xy = [parse_cell(c) for c in self._owned]
+        if not within(
+            parse_cell(cell), owned_xy, halo_m(report.class_, self.fusion), self.cluster.cell_size_m
+        ):
+            return
+        self.stats.kept += 1
+        stream_ns = stream_time_ns(msg)
+        self._last_stream_ns = max(self._last_stream_ns, stream_ns)
+        if report.report_id not in self._seen:
+            self._seen[report.report_id] = _Seen(msg.metadata.sequence.stream, stream_ns, cell)
+            while len(self._seen) > MAX_REMEMBERED_REPORTS:
+                self._seen.popitem(last=False)
+        emitted = self._associator.poll(stream_ns) + self._associator.add(report, stream_ns)
+        await self._publish(js, emitted)
+
+    async def _close_windows(self, js: JetStreamContext) -> None:
+        """Close windows at the stream's clock, or at wall clock − settle_s when caught up."""
+        if self._owned is None or not self._owned:
+            return
+        now = self._last_stream_ns
+        if self._caught_up:
+            now = max(now, now_ns() - round(self.cluster.settle_s * NS_PER_S))
+        if now:
+            await self._publish(js, self._associator.poll(now))
+
+    async def _publish(self, js: JetStreamContext, incidents: list[Incident]) -> None:
+        for incident in incidents:
+            anchor = self._anchor(incident)
+            if anchor is None or anchor.cell not in (self._owned or set()):
+                self.stats.not_owner += 1
+                continue
+            if anchor.stream_ns < self._horizon_ns:
+                self.stats.before_horizon += 1
+                continue
+            msg_id = f"{incident.incident_id}.{incident.revision}"
+            while True:
+                try:
+                    ack = await js.publish(
+                        incident_subject(anchor.cell),
+                        incident.model_dump_json(by_alias=True).encode(),
+                        headers={MSG_ID: msg_id},
+                    )
+                    break
+                except (NatsTimeout, NotFoundError, Exception) as error:
+                    log.warning("worker %s: publishing %s: %s", self.worker_id, msg_id, error)
+                    await asyncio.sleep(0.5)
+            if ack.duplicate:
+                self.stats.duplicate_publishes += 1
+            else:
+                self.stats.emitted += 1
+
+    def _anchor(self, incident: Incident) -> _Seen | None:
+        """The member report first in the stream, as this worker saw it."""
+        seen = [self._seen[r] for r in incident.report_ids if r in self._seen]
+        return min(seen, key=lambda s: s.sequence) if seen else None

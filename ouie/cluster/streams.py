@@ -1,0 +1,132 @@
+"""Subjects, streams and the lease bucket of the cluster (NATS JetStream).
+
+    sensors (MQTT 3.1.1, QoS 1) ── ouie/v1/reports/<cell>/<sensor>
+                                 = NATS subject ouie.v1.reports.<cell>.<sensor>
+        → stream OUIE_REPORTS (R3, file, limits: reports_max_age_s)
+            → durable consumer `writer` (work queue of the storage writers)
+            → per fusion worker: a consumer filtered on its cells + halo
+    fusion workers ── ouie.v1.incidents.<cell> (Nats-Msg-Id = <incident id>.<revision>)
+        → stream OUIE_INCIDENTS (R3, de-duplicated) → durable consumer `writer-incidents`
+    fusion workers' leases: KV bucket ouie_fusion_workers (R3, TTL lease_ttl_s)
+
+NATS maps the MQTT topic separator `/` to the subject separator `.`, so an MQTT subscriber to
+`ouie/v1/incidents/#` (the console) receives the incidents too.
+"""
+
+from __future__ import annotations
+
+import datetime
+import logging
+
+from nats.aio.client import Client
+from nats.aio.msg import Msg
+from nats.js import JetStreamContext
+from nats.js.api import (
+    DiscardPolicy,
+    KeyValueConfig,
+    RetentionPolicy,
+    StorageType,
+    StreamConfig,
+)
+from nats.js.errors import BadRequestError
+from nats.js.kv import KeyValue
+
+from ouie.cluster.config import ClusterConfig
+
+log = logging.getLogger(__name__)
+
+REPORTS_STREAM = "OUIE_REPORTS"
+INCIDENTS_STREAM = "OUIE_INCIDENTS"
+REPORTS_SUBJECTS = "ouie.v1.reports.>"
+INCIDENTS_SUBJECTS = "ouie.v1.incidents.>"
+WORKERS_BUCKET = "ouie_fusion_workers"
+REPORTS_WRITER = "writer"
+INCIDENTS_WRITER = "writer-incidents"
+MSG_ID = "Nats-Msg-Id"
+
+
+def report_topic(cell: str, sensor_id: str) -> str:
+    """The MQTT topic a sensor publishes its reports on (QoS 1)."""
+    return f"ouie/v1/reports/{cell}/{sensor_id}"
+
+
+def report_subject(cell: str, sensor_id: str) -> str:
+    """The same as a NATS subject."""
+    return f"ouie.v1.reports.{cell}.{sensor_id}"
+
+
+def cell_subjects(cells: set[str]) -> list[str]:
+    """Consumer filters for the reports of `cells`."""
+    return sorted(f"ouie.v1.reports.{cell}.*" for cell in cells)
+
+
+def parse_report_subject(subject: str) -> tuple[str, str] | None:
+    """(cell, sensor id) of `ouie.v1.reports.<cell>.<sensor>`, None for another subject."""
+    parts = subject.split(".")
+    if len(parts) == 5 and parts[:3] == ["ouie", "v1", "reports"]:
+        return parts[3], parts[4]
+    return None
+
+
+def incident_subject(cell: str) -> str:
+    """Where the owner of `cell` publishes the incidents it emits."""
+    return f"ouie.v1.incidents.{cell}"
+
+
+def stream_time_ns(msg: Msg) -> int:
+    """When the stream stored `msg`, UTC ns (µs precision): the same for every consumer."""
+    stamp = msg.metadata.timestamp
+    if stamp.tzinfo is None:
+        stamp = stamp.replace(tzinfo=datetime.UTC)
+    return round(stamp.timestamp() * 1_000_000) * 1000
+
+
+async def ensure_streams(js: JetStreamContext, config: ClusterConfig) -> KeyValue:
+    """Create (or keep) the streams and the lease bucket; returns the bucket."""
+    streams = [
+        StreamConfig(
+            name=REPORTS_STREAM,
+            subjects=[REPORTS_SUBJECTS],
+            retention=RetentionPolicy.LIMITS,
+            storage=StorageType.FILE,
+            num_replicas=config.replicas,
+            max_age=config.reports_max_age_s,
+            duplicate_window=config.duplicate_window_s,
+            discard=DiscardPolicy.OLD,
+        ),
+        StreamConfig(
+            name=INCIDENTS_STREAM,
+            subjects=[INCIDENTS_SUBJECTS],
+            retention=RetentionPolicy.LIMITS,
+            storage=StorageType.FILE,
+            num_replicas=config.replicas,
+            max_age=24 * 3600.0,
+            duplicate_window=config.duplicate_window_s,
+        ),
+    ]
+    for stream in streams:
+        try:
+            await js.add_stream(stream)
+        except BadRequestError as error:  # exists with another config: keep it, say so
+            log.warning("stream %s kept as it is: %s", stream.name, error)
+    return await js.create_key_value(
+        KeyValueConfig(bucket=WORKERS_BUCKET, ttl=config.lease_ttl_s, replicas=config.replicas)
+    )
+
+
+async def connect(config: ClusterConfig, name: str) -> Client:
+    """A connection to the cluster that fails over between its servers and reconnects for
+    ever (the client library's errors go to the debug log: a dead node is expected)."""
+    import nats
+
+    async def quiet(error: Exception) -> None:
+        log.debug("nats (%s): %s", name, error)
+
+    return await nats.connect(
+        config.servers,
+        name=name,
+        max_reconnect_attempts=-1,
+        reconnect_time_wait=0.5,
+        connect_timeout=2,
+        error_cb=quiet,
+    )

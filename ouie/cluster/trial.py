@@ -1,0 +1,272 @@
+"""A whole clustered deployment on one machine, for trials, tests and the bench: a
+`LocalNatsCluster`, fusion workers and storage writers as separate processes (so that kill -9
+is real), all reading one cluster site config whose `cluster.servers` is replaced by the local
+nodes' URLs."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections import Counter
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+from nats.js.errors import NoKeysError
+from sqlalchemy import select
+
+from ouie.cluster.config import ClusterConfig
+from ouie.cluster.frontdoor import FrontDoorPublisher
+from ouie.cluster.local import LocalNatsCluster
+from ouie.cluster.streams import (
+    INCIDENTS_STREAM,
+    MSG_ID,
+    REPORTS_STREAM,
+    WORKERS_BUCKET,
+    connect,
+    ensure_streams,
+)
+from ouie.cluster.synthetic import read_stream, reference_incidents
+from ouie.core.geo import LocalFrame
+from ouie.core.recording import SensorSite
+from ouie.core.report import EventReport
+from ouie.core.timebase import NS_PER_S
+from ouie.fusion.config import FusionConfig
+from ouie.fusion.incident import Incident
+from ouie.fusion.synthetic import Delivery
+from ouie.store.models import Incident as IncidentRow
+from ouie.store.models import Report as ReportRow
+from ouie.store.repository import Store
+
+
+class LocalDeployment:
+    """NATS nodes + fusion workers w1…wN + writers on loopback (see module docstring)."""
+
+    def __init__(
+        self,
+        folder: Path,
+        site_config: Path,
+        cluster: ClusterConfig,
+        nodes: int = 3,
+        workers: int = 2,
+        writers: int = 1,
+    ) -> None:
+        self.folder, self.site_config = folder, site_config
+        self.nats = LocalNatsCluster(folder / "nats", nodes)
+        self.cluster = cluster.model_copy(update={"servers": self.nats.urls})
+        self.worker_ids = [f"w{i + 1}" for i in range(workers)]
+        self.writer_count = writers
+        self.processes: dict[str, subprocess.Popen[bytes]] = {}
+
+    def start(self, timeout_s: float = 60.0) -> None:
+        """Start the nodes, create the streams, start writers and workers; return once every
+        worker holds its lease."""
+        self.nats.start(timeout_s)
+        asyncio.run(self._ensure_streams())
+        for index in range(self.writer_count):
+            self._spawn(f"writer{index + 1}", "writer")
+        for worker_id in self.worker_ids:
+            self._spawn(worker_id, "fusion", worker_id)
+        self.wait_workers(set(self.worker_ids), timeout_s)
+
+    def _spawn(self, name: str, role: str, *args: str) -> None:
+        log = (self.folder / f"{name}.log").open("ab")
+        self.processes[name] = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "ouie.cluster.processes",
+                role,
+                str(self.site_config),
+                *args,
+                "--servers",
+                ",".join(self.cluster.servers),
+            ],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            env={**os.environ, "OMP_NUM_THREADS": "1"},
+        )
+
+    async def _ensure_streams(self) -> None:
+        nc = await connect(self.cluster, "trial")
+        try:
+            await ensure_streams(nc.jetstream(timeout=10), self.cluster)
+        finally:
+            await nc.close()
+
+    def leases(self) -> set[str]:
+        """The workers holding a lease now."""
+
+        async def read() -> set[str]:
+            nc = await connect(self.cluster, "trial-leases")
+            try:
+                kv = await nc.jetstream(timeout=5).key_value(WORKERS_BUCKET)
+                try:
+                    return set(await kv.keys())
+                except NoKeysError:
+                    return set()
+            finally:
+                await nc.close()
+
+        return asyncio.run(read())
+
+    def wait_workers(self, expected: set[str], timeout_s: float = 60.0) -> None:
+        """Until exactly `expected` hold leases; TimeoutError with the logs otherwise."""
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            if self.leases() == expected:
+                return
+            for name, process in self.processes.items():
+                if process.poll() is not None and name in expected:
+                    raise RuntimeError(f"{name} exited:\n{self.log(name)}")
+            time.sleep(0.2)
+        raise TimeoutError(f"leases {self.leases()} != {expected}")
+
+    def kill(self, name: str) -> None:
+        """kill -9 one process (a worker or writer)."""
+        process = self.processes[name]
+        process.send_signal(signal.SIGKILL)
+        process.wait(timeout=10)
+
+    def log(self, name: str, tail_chars: int = 4000) -> str:
+        """The end of a process's log."""
+        path = self.folder / f"{name}.log"
+        return path.read_text(errors="replace")[-tail_chars:] if path.exists() else ""
+
+    def stop(self) -> None:
+        """SIGTERM every process (SIGKILL after 10 s), then the nodes."""
+        for process in self.processes.values():
+            if process.poll() is None:
+                process.terminate()
+        for process in self.processes.values():
+            try:
+                process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait(timeout=10)
+        self.nats.stop()
+
+
+def incident_signature(incident: dict[str, object]) -> tuple[object, ...]:
+    """What must match between the cluster's and the reference's incident: revision, status,
+    reports, position (to 1e-6°)."""
+
+    def rounded(value: object) -> object:
+        return round(float(value), 6) if isinstance(value, int | float) else None
+
+    return (
+        incident["revision"],
+        str(incident["status"]),
+        tuple(sorted(incident["report_ids"])),  # type: ignore[call-overload]
+        rounded(incident["lat"]),
+        rounded(incident["lon"]),
+    )
+
+
+def evaluate(
+    cluster: ClusterConfig,
+    store: Store,
+    published_ids: set[str],
+    sensors: list[SensorSite],
+    frame: LocalFrame,
+    fusion: FusionConfig,
+) -> dict[str, object]:
+    """Compare what the cluster stored and emitted with what was published and with one
+    Associator on the same stream: lost, duplicate_reports, duplicate_incidents,
+    missing_incidents, mismatched_incidents, incident latency (first publication of an
+    incident − the latest onset among its first revision's reports)."""
+    stream = read_stream(cluster, REPORTS_STREAM)
+    reports = [(m.stored_ns, EventReport.from_json(m.data)) for m in stream]
+    onset_ns = {r.report_id: r.onset_ns for _, r in reports}
+    reference = reference_incidents(reports, sensors, frame, fusion)
+    with store.session() as session:
+        stored_ids = list(session.scalars(select(ReportRow.report_id)))
+        rows = list(session.scalars(select(IncidentRow)))
+    emitted = read_stream(cluster, INCIDENTS_STREAM)
+    per_msg_id = Counter(m.headers.get(MSG_ID) for m in emitted)
+    first_seen: dict[str, tuple[int, list[str]]] = {}
+    for message in emitted:
+        incident = Incident.from_json(message.data)
+        if incident.incident_id not in first_seen:
+            first_seen[incident.incident_id] = (message.stored_ns, incident.report_ids)
+    latencies_s = [
+        (at_ns - max(onset_ns[r] for r in ids)) / NS_PER_S
+        for at_ns, ids in first_seen.values()
+        if all(r in onset_ns for r in ids)
+    ]
+    stored = {row.id: row for row in rows}
+    expected = {
+        i: incident_signature(
+            {
+                "revision": inc.revision,
+                "status": inc.status,
+                "report_ids": inc.report_ids,
+                "lat": inc.lat,
+                "lon": inc.lon,
+            }
+        )
+        for i, inc in reference.items()
+    }
+    got = {
+        i: incident_signature(
+            {
+                "revision": row.revision,
+                "status": row.status,
+                "report_ids": row.report_ids,
+                "lat": row.lat,
+                "lon": row.lon,
+            }
+        )
+        for i, row in stored.items()
+    }
+    return {
+        "published_reports": len(published_ids),
+        "stored_reports": len(set(stored_ids)),
+        "lost": len(published_ids - set(stored_ids)),
+        "duplicate_reports": len(stored_ids) - len(set(stored_ids)),
+        "stream_reports": len(stream),
+        "reference_incidents": len(reference),
+        "stored_incidents": len(stored),
+        "duplicate_incidents": sum(n - 1 for n in per_msg_id.values())
+        + len(set(got) - set(expected)),
+        "missing_incidents": len(set(expected) - set(got)),
+        "mismatched_incidents": sum(1 for i in set(expected) & set(got) if expected[i] != got[i]),
+        "incident_latency_p50_s": _percentile(latencies_s, 50),
+        "incident_latency_p99_s": _percentile(latencies_s, 99),
+    }
+
+
+def _percentile(values: list[float], q: float) -> float | None:
+    return round(float(np.percentile(values, q)), 3) if values else None
+
+
+def play(
+    publisher: FrontDoorPublisher,
+    deliveries: list[Delivery],
+    cell_of_sensor: dict[str, str],
+    at_fraction: dict[float, Callable[[], None]] | None = None,
+) -> set[str]:
+    """Publish `deliveries` at their arrival times (real time, from the first), calling each
+    `at_fraction` action once that fraction of them is out (a kill, in a test); resends what a
+    dead node did not acknowledge. Returns the report ids published."""
+    actions = sorted((at_fraction or {}).items())
+    start_ns = time.time_ns()
+    first_ns = deliveries[0].arrival_ns if deliveries else 0
+    published: set[str] = set()
+    for index, delivery in enumerate(deliveries):
+        while actions and index >= actions[0][0] * len(deliveries):
+            actions.pop(0)[1]()
+        wait_s = (delivery.arrival_ns - first_ns - (time.time_ns() - start_ns)) / NS_PER_S
+        if wait_s > 0:
+            time.sleep(wait_s)
+        publisher.publish(cell_of_sensor[delivery.report.sensor_id], delivery.report)
+        published.add(delivery.report.report_id)
+        if index % 200 == 0:
+            publisher.resend_overdue()
+    for _fraction, action in actions:
+        action()
+    return published

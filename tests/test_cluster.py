@@ -1,0 +1,136 @@
+"""The clustered deployment on loopback: 3 NATS nodes (JetStream R3, MQTT front door), fusion
+workers owning cells, a storage writer on PostgreSQL; nodes and workers killed mid-stream."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from ouie.cluster.cells import cell_gap_m, cell_name, halo_m, sensor_cells
+from ouie.cluster.config import ClusterConfig
+from ouie.cluster.frontdoor import FrontDoorPublisher
+from ouie.cluster.fusion_worker import owned_cells, rendezvous_owner
+from ouie.cluster.local import NatsServerMissing, nats_server_binary
+from ouie.cluster.synthetic import sensor_grid, write_site
+from ouie.cluster.trial import LocalDeployment, evaluate, play
+from ouie.core.classes import EventClass
+from ouie.core.geo import LocalFrame
+from ouie.core.timebase import NS_PER_S
+from ouie.fusion.config import FusionConfig
+from ouie.fusion.synthetic import ReportNoise, synthesize_deliveries, truth_event
+from ouie.store.repository import Store
+
+FRAME = LocalFrame(45.4397, 4.3872, 520.0)
+
+
+def _nats_or_skip() -> None:
+    try:
+        nats_server_binary()
+    except NatsServerMissing as missing:
+        pytest.skip(str(missing))
+
+
+def test_rendezvous_moves_only_the_dead_workers_cells() -> None:
+    cells = {cell_name((i, j)) for i in range(-5, 5) for j in range(-5, 5)}
+    before = {c: rendezvous_owner(c, ["w1", "w2", "w3"]) for c in cells}
+    after = {c: rendezvous_owner(c, ["w1", "w3"]) for c in cells}
+    moved = {c for c in cells if before[c] != after[c]}
+    assert moved == {c for c in cells if before[c] == "w2"}
+    assert 20 <= len(moved) <= 47  # about a third of 100
+    shares = [owned_cells(cells, ["w1", "w2", "w3"], w) for w in ("w1", "w2", "w3")]
+    assert set().union(*shares) == cells and sum(map(len, shares)) == len(cells)
+
+
+def test_cell_names_are_subject_tokens_and_the_gap_between_cells_is_their_squares() -> None:
+    sites = sensor_grid(FRAME, 9, 600.0)
+    cells = sensor_cells(sites, FRAME, 500.0)
+    assert all("." not in c and "*" not in c and ">" not in c for c in cells.values())
+    assert len(set(cells.values())) == 9
+    assert cell_gap_m((0, 0), (1, 1), 500.0) == 0.0
+    assert cell_gap_m((0, 0), (3, 0), 500.0) == 1000.0
+    assert cell_gap_m((0, 0), (2, 2), 100.0) == pytest.approx(np.hypot(100, 100))
+
+
+def test_a_glass_break_halo_is_the_widest_impulsive_range_and_a_scream_its_own() -> None:
+    fusion = FusionConfig()
+    assert halo_m(EventClass.GLASS_BREAK, fusion) == 2 * 1500.0  # confused with explosions
+    assert halo_m(EventClass.SCREAM, fusion) == 2 * 500.0
+
+
+@pytest.mark.timeout(240)
+def test_killing_a_node_and_a_worker_mid_stream_loses_and_doubles_nothing(
+    tmp_path: Path, postgres_url: str
+) -> None:
+    """Every report stored once, every incident emitted once, and the incidents equal one
+    Associator's on the same stream."""
+    _nats_or_skip()
+    fusion = FusionConfig(
+        hearing_range_m=dict.fromkeys(EventClass, 300.0), window_margin_s=0.5
+    )
+    cluster = ClusterConfig(cell_size_m=400.0, lease_ttl_s=2.0, replay_s=60.0, settle_s=1.0)
+    sensors = sensor_grid(FRAME, 49, 200.0)
+    site = write_site(tmp_path / "site", sensors, FRAME, fusion, cluster, postgres_url)
+    Store.open(postgres_url).close()  # schema first: the writer and the test share it
+    deployment = LocalDeployment(tmp_path / "run", site, cluster, nodes=3, workers=2)
+    rng = np.random.default_rng(7)
+    t0 = time.time_ns() + 3 * NS_PER_S
+    classes = ["gunshot", "glass_break", "scream"]
+    truth = [
+        truth_event(FRAME, classes[k % 3], t0 + k * 700_000_000, *rng.uniform(-550, 550, 2))
+        for k in range(14)
+    ]
+    noise = ReportNoise(
+        hearing_range_m=300.0,
+        sure_range_m=150.0,
+        false_alarms_per_sensor_hour=0.0,
+        latency_mean_s=0.05,
+        late_rate=0.0,
+        duplicate_rate=0.05,
+    )
+    deliveries = synthesize_deliveries(
+        sensors, FRAME, truth, fusion.speed_of_sound_mps, noise, rng
+    )
+    cells = sensor_cells(sensors, FRAME, cluster.cell_size_m)
+    deployment.start()
+    try:
+        publisher = FrontDoorPublisher(deployment.nats.mqtt_ports, resend_after_s=2.0)
+        assert publisher.wait_connected()
+        published = play(
+            publisher,
+            deliveries,
+            cells,
+            {
+                0.35: lambda: deployment.nats.kill(0),
+                0.6: lambda: deployment.kill("w1"),
+            },
+        )
+        assert publisher.flush(60.0), f"{publisher.unacknowledged} never acknowledged"
+        publisher.close()
+        store = Store.open(postgres_url, upgrade=False)
+        result = _settled(deployment, store, published, sensors, fusion)
+        store.close()
+    finally:
+        deployment.stop()
+    assert result["lost"] == 0, result
+    assert result["duplicate_reports"] == 0, result
+    assert result["missing_incidents"] == 0, result
+    assert result["duplicate_incidents"] == 0, result
+    assert result["mismatched_incidents"] == 0, result
+    assert result["stored_incidents"] >= 10, result  # most of the 14 sounds were heard
+
+
+def _settled(deployment, store, published, sensors, fusion, timeout_s=90.0):  # type: ignore[no-untyped-def]
+    """`evaluate` once the survivors have stored everything and their windows closed (the
+    same figures twice in a row), or the last figures at the deadline."""
+    deadline = time.monotonic() + timeout_s
+    previous = None
+    while True:
+        result = evaluate(deployment.cluster, store, published, sensors, FRAME, fusion)
+        done = result["lost"] == 0 and result["missing_incidents"] == 0
+        if (done and result == previous) or time.monotonic() > deadline:
+            return result
+        previous = result
+        time.sleep(2.0)
