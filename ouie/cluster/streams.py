@@ -1,16 +1,19 @@
 """Subjects, streams and the lease bucket of the cluster (NATS JetStream).
 
-    sensors (MQTT 3.1.1, QoS 1) ── ouie/v1/reports/<cell>/<sensor>
-                                 = NATS subject ouie.v1.reports.<cell>.<sensor>
-        → stream OUIE_REPORTS (R3, file, limits: reports_max_age_s)
+    gateways ── ouie.v1.reports.<cell>.<sensor> (JetStream publish, Nats-Msg-Id = report id)
+        → stream OUIE_REPORTS (R3, file, limits: reports_max_age_s, de-duplicated)
             → durable consumer `writer` (work queue of the storage writers)
-            → per fusion worker: a consumer filtered on its cells + halo
+            → per fusion worker: a consumer filtered on its cells + halo + the clock
+    fusion workers ── ouie.v1.clock.<worker> every tick_s (into OUIE_REPORTS: the stream's clock)
     fusion workers ── ouie.v1.incidents.<cell> (Nats-Msg-Id = <incident id>.<revision>)
         → stream OUIE_INCIDENTS (R3, de-duplicated) → durable consumer `writer-incidents`
     fusion workers' leases: KV bucket ouie_fusion_workers (R3, TTL lease_ttl_s)
 
-NATS maps the MQTT topic separator `/` to the subject separator `.`, so an MQTT subscriber to
-`ouie/v1/incidents/#` (the console) receives the incidents too.
+A report is in the cluster once its publisher holds the stream's PubAck (stored on a quorum of
+the replicas); until then the publisher retries, on any node, with the same Nats-Msg-Id, and
+the stream drops the repeat. NATS maps the MQTT topic separator `/` to `.`, so an MQTT
+subscriber to `ouie/v1/incidents/#` (the console) receives the incidents too; an MQTT *publish*
+is not a way in for reports, see docs/cluster.md.
 """
 
 from __future__ import annotations
@@ -38,6 +41,7 @@ log = logging.getLogger(__name__)
 REPORTS_STREAM = "OUIE_REPORTS"
 INCIDENTS_STREAM = "OUIE_INCIDENTS"
 REPORTS_SUBJECTS = "ouie.v1.reports.>"
+CLOCK_SUBJECTS = "ouie.v1.clock.>"
 INCIDENTS_SUBJECTS = "ouie.v1.incidents.>"
 WORKERS_BUCKET = "ouie_fusion_workers"
 REPORTS_WRITER = "writer"
@@ -58,6 +62,17 @@ def report_subject(cell: str, sensor_id: str) -> str:
 def cell_subjects(cells: set[str]) -> list[str]:
     """Consumer filters for the reports of `cells`."""
     return sorted(f"ouie.v1.reports.{cell}.*" for cell in cells)
+
+
+def clock_subject(worker_id: str) -> str:
+    """Where a fusion worker publishes its ticks (empty messages: only their stream time
+    counts)."""
+    return f"ouie.v1.clock.{worker_id}"
+
+
+def is_clock_subject(subject: str) -> bool:
+    """Whether `subject` is a tick of the stream's clock."""
+    return subject.startswith("ouie.v1.clock.")
 
 
 def parse_report_subject(subject: str) -> tuple[str, str] | None:
@@ -86,7 +101,7 @@ async def ensure_streams(js: JetStreamContext, config: ClusterConfig) -> KeyValu
     streams = [
         StreamConfig(
             name=REPORTS_STREAM,
-            subjects=[REPORTS_SUBJECTS],
+            subjects=[REPORTS_SUBJECTS, CLOCK_SUBJECTS],
             retention=RetentionPolicy.LIMITS,
             storage=StorageType.FILE,
             num_replicas=config.replicas,

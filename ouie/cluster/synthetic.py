@@ -11,19 +11,19 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-import yaml
 import nats.js.errors
-from nats.errors import TimeoutError as NatsTimeout
+import yaml
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 
 from ouie.cluster.config import ClusterConfig
-from ouie.cluster.streams import connect, stream_time_ns
+from ouie.cluster.streams import connect, parse_report_subject, stream_time_ns
 from ouie.core.geo import LocalFrame
+from ouie.core.incident import Incident
 from ouie.core.recording import SensorSite, sensors_geojson
 from ouie.core.report import EventReport
+from ouie.core.timebase import NS_PER_S
 from ouie.fusion.association import Associator
 from ouie.fusion.config import FusionConfig
-from ouie.fusion.incident import Incident
 
 
 def sensor_grid(frame: LocalFrame, count: int, spacing_m: float) -> list[SensorSite]:
@@ -103,7 +103,7 @@ def read_stream(cluster: ClusterConfig, stream: str) -> list[StreamMessage]:
             while True:
                 try:
                     messages = await subscription.fetch(1000, timeout=1.0)
-                except NatsTimeout:
+                except TimeoutError:
                     return out
                 for msg in messages:
                     out.append(
@@ -123,28 +123,40 @@ def read_stream(cluster: ClusterConfig, stream: str) -> list[StreamMessage]:
     for _attempt in range(9):  # a consumer placed on a dead node answers 503: try again
         try:
             return asyncio.run(read())
-        except (NatsTimeout, nats.js.errors.Error):
+        except (TimeoutError, nats.js.errors.Error):
             time.sleep(1.0)
     return asyncio.run(read())
 
 
+def stream_reports(stream: list[StreamMessage]) -> list[tuple[int, EventReport]]:
+    """(stream time ns, report) of every report message of the reports stream, in order."""
+    return [
+        (m.stored_ns, EventReport.from_json(m.data))
+        for m in stream
+        if parse_report_subject(m.subject) is not None
+    ]
+
+
 def reference_incidents(
-    reports: list[tuple[int, EventReport]],
+    stream: list[StreamMessage],
     sensors: list[SensorSite],
     frame: LocalFrame,
     fusion: FusionConfig,
 ) -> dict[str, Incident]:
-    """The last revision of every incident one `Associator` emits on `reports` ((stream time
-    ns, report) in stream order), with the workers' clock: windows close at each report's stream
-    time before it is added, and all close at the end."""
+    """The last revision of every incident one `Associator` emits on the whole reports stream
+    (reports and ticks, in stream order) with the workers' clock: windows close at each
+    message's stream time, before a report is added at it; all close at the end."""
     associator = Associator(sensors, frame, fusion)
-    latest: dict[str, Incident] = {}
     emitted: list[Incident] = []
     last_ns = 0
-    for stored_ns, report in reports:
-        emitted += associator.poll(stored_ns) + associator.add(report, stored_ns)
-        last_ns = max(last_ns, stored_ns)
-    emitted += associator.poll(last_ns + 3600 * 10**9)
+    for message in stream:
+        emitted += associator.poll(message.stored_ns)
+        last_ns = max(last_ns, message.stored_ns)
+        if parse_report_subject(message.subject) is not None:
+            report = EventReport.from_json(message.data)
+            emitted += associator.add(report, message.stored_ns)
+    emitted += associator.poll(last_ns + 3600 * NS_PER_S)
+    latest: dict[str, Incident] = {}
     for incident in emitted:
         previous = latest.get(incident.incident_id)
         if previous is None or incident.revision > previous.revision:

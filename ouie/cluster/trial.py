@@ -20,7 +20,7 @@ from nats.js.errors import NoKeysError
 from sqlalchemy import select
 
 from ouie.cluster.config import ClusterConfig
-from ouie.cluster.frontdoor import FrontDoorPublisher
+from ouie.cluster.gateway import GatewayStats, ReportGateway
 from ouie.cluster.local import LocalNatsCluster
 from ouie.cluster.streams import (
     INCIDENTS_STREAM,
@@ -30,16 +30,14 @@ from ouie.cluster.streams import (
     connect,
     ensure_streams,
 )
-from ouie.cluster.synthetic import read_stream, reference_incidents
+from ouie.cluster.synthetic import read_stream, reference_incidents, stream_reports
 from ouie.core.geo import LocalFrame
+from ouie.core.incident import Incident
 from ouie.core.recording import SensorSite
-from ouie.core.report import EventReport
 from ouie.core.timebase import NS_PER_S
 from ouie.fusion.config import FusionConfig
-from ouie.fusion.incident import Incident
 from ouie.fusion.synthetic import Delivery
-from ouie.store.models import Incident as IncidentRow
-from ouie.store.models import Report as ReportRow
+from ouie.store.models import IncidentRow, ReportRow
 from ouie.store.repository import Store
 
 
@@ -180,9 +178,9 @@ def evaluate(
     missing_incidents, mismatched_incidents, incident latency (first publication of an
     incident − the latest onset among its first revision's reports)."""
     stream = read_stream(cluster, REPORTS_STREAM)
-    reports = [(m.stored_ns, EventReport.from_json(m.data)) for m in stream]
+    reports = stream_reports(stream)
     onset_ns = {r.report_id: r.onset_ns for _, r in reports}
-    reference = reference_incidents(reports, sensors, frame, fusion)
+    reference = reference_incidents(stream, sensors, frame, fusion)
     with store.session() as session:
         stored_ids = list(session.scalars(select(ReportRow.report_id)))
         rows = list(session.scalars(select(IncidentRow)))
@@ -228,7 +226,7 @@ def evaluate(
         "stored_reports": len(set(stored_ids)),
         "lost": len(published_ids - set(stored_ids)),
         "duplicate_reports": len(stored_ids) - len(set(stored_ids)),
-        "stream_reports": len(stream),
+        "stream_reports": len(reports),
         "reference_incidents": len(reference),
         "stored_incidents": len(stored),
         "duplicate_incidents": sum(n - 1 for n in per_msg_id.values())
@@ -244,29 +242,33 @@ def _percentile(values: list[float], q: float) -> float | None:
     return round(float(np.percentile(values, q)), 3) if values else None
 
 
-def play(
-    publisher: FrontDoorPublisher,
+async def play(
+    cluster: ClusterConfig,
     deliveries: list[Delivery],
     cell_of_sensor: dict[str, str],
     at_fraction: dict[float, Callable[[], None]] | None = None,
-) -> set[str]:
-    """Publish `deliveries` at their arrival times (real time, from the first), calling each
-    `at_fraction` action once that fraction of them is out (a kill, in a test); resends what a
-    dead node did not acknowledge. Returns the report ids published."""
+) -> tuple[set[str], GatewayStats]:
+    """Publish `deliveries` through a `ReportGateway` at their arrival times (real time, from
+    the first; a publish waiting for its PubAck holds up no other), calling each `at_fraction`
+    action once that fraction of them is out (a kill, in a test). Returns once every report is
+    acknowledged: the report ids published, and the gateway's counts."""
     actions = sorted((at_fraction or {}).items())
-    start_ns = time.time_ns()
-    first_ns = deliveries[0].arrival_ns if deliveries else 0
-    published: set[str] = set()
-    for index, delivery in enumerate(deliveries):
-        while actions and index >= actions[0][0] * len(deliveries):
-            actions.pop(0)[1]()
-        wait_s = (delivery.arrival_ns - first_ns - (time.time_ns() - start_ns)) / NS_PER_S
-        if wait_s > 0:
-            time.sleep(wait_s)
-        publisher.publish(cell_of_sensor[delivery.report.sensor_id], delivery.report)
-        published.add(delivery.report.report_id)
-        if index % 200 == 0:
-            publisher.resend_overdue()
-    for _fraction, action in actions:
-        action()
-    return published
+    nc = await connect(cluster, "gateway")
+    try:
+        gateway = ReportGateway(nc.jetstream(timeout=5), cell_of_sensor)
+        start_ns = time.time_ns()
+        first_ns = deliveries[0].arrival_ns if deliveries else 0
+        pending: list[asyncio.Task[None]] = []
+        for index, delivery in enumerate(deliveries):
+            while actions and index >= actions[0][0] * len(deliveries):
+                actions.pop(0)[1]()
+            wait_s = (delivery.arrival_ns - first_ns - (time.time_ns() - start_ns)) / NS_PER_S
+            if wait_s > 0:
+                await asyncio.sleep(wait_s)
+            pending.append(asyncio.create_task(gateway.publish(delivery.report)))
+        for _fraction, action in actions:
+            action()
+        await asyncio.gather(*pending)
+        return {d.report.report_id for d in deliveries}, gateway.stats
+    finally:
+        await nc.close()

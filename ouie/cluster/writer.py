@@ -18,10 +18,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from typing import TypeVar
 
 from nats.aio.msg import Msg
-from nats.errors import TimeoutError as NatsTimeout
 from nats.js import JetStreamContext
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 from pydantic import ValidationError
@@ -33,19 +34,21 @@ from ouie.cluster.streams import (
     INCIDENTS_STREAM,
     INCIDENTS_WRITER,
     REPORTS_STREAM,
+    REPORTS_SUBJECTS,
     REPORTS_WRITER,
     connect,
     ensure_streams,
     parse_report_subject,
     stream_time_ns,
 )
+from ouie.core.incident import Incident
 from ouie.core.recording import SensorSite
 from ouie.core.report import EventReport
-from ouie.fusion.incident import Incident
 from ouie.store.records import IncidentRecord
 from ouie.store.repository import Store
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 
 @dataclass
@@ -90,7 +93,14 @@ class StorageWriter:
         finally:
             await nc.close()
 
-    async def _loop(self, js: JetStreamContext, stream: str, durable: str, store, stop) -> None:  # type: ignore[no-untyped-def]
+    async def _loop(
+        self,
+        js: JetStreamContext,
+        stream: str,
+        durable: str,
+        store: Callable[[list[Msg]], Awaitable[None]],
+        stop: asyncio.Event,
+    ) -> None:
         """Fetch batches from the durable `durable` and hand them to `store` until stopped."""
         subscription = None
         while not stop.is_set():
@@ -101,15 +111,18 @@ class StorageWriter:
                     continue
             try:
                 messages = await subscription.fetch(self.batch, timeout=0.5)
-            except NatsTimeout:
+            except TimeoutError:  # nothing new (nats' own TimeoutError is one too)
                 continue
             except Exception as error:  # the consumer's leader moved with a dead node
-                log.warning("writer: fetch on %s failed: %s", durable, error)
+                log.warning("writer: fetch on %s failed: %r", durable, error)
                 await asyncio.sleep(0.5)
                 continue
             await store(messages)
 
-    async def _bind(self, js: JetStreamContext, stream: str, durable: str) -> object | None:
+    async def _bind(
+        self, js: JetStreamContext, stream: str, durable: str
+    ) -> JetStreamContext.PullSubscription | None:
+        """Bind to the durable work-queue consumer (created by the first writer)."""
         config = ConsumerConfig(
             durable_name=durable,
             deliver_policy=DeliverPolicy.ALL,
@@ -117,6 +130,7 @@ class StorageWriter:
             ack_wait=self.ack_wait_s,
             max_ack_pending=20_000,
             num_replicas=self.cluster.replicas,
+            filter_subject=REPORTS_SUBJECTS if stream == REPORTS_STREAM else None,
         )
         try:
             await js.add_consumer(stream, config)
@@ -168,7 +182,7 @@ class StorageWriter:
                 self.stats.incidents_saved += 1
         await self._ack(messages)
 
-    async def _retrying(self, work):  # type: ignore[no-untyped-def]
+    async def _retrying(self, work: Callable[[], T]) -> T:
         """Run `work` off the event loop, retrying while the database is unavailable."""
         delay_s = 0.2
         while True:
