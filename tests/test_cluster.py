@@ -91,7 +91,7 @@ def test_killing_a_node_and_a_worker_mid_stream_loses_and_doubles_nothing(
     try:
         t0 = time.time_ns() + NS_PER_S
         truth = [
-            truth_event(FRAME, classes[k % 3], t0 + k * 700_000_000, *rng.uniform(-550, 550, 2))
+            truth_event(FRAME, classes[k % 3], t0 + k * 500_000_000, *rng.uniform(-550, 550, 2))
             for k in range(14)
         ]
         deliveries = synthesize_deliveries(
@@ -137,4 +137,4 @@ def _settled(deployment, store, published, sensors, fusion, timeout_s=120.0):  #
         if (done and result == previous) or time.monotonic() > deadline:
             return result
         previous = result
-        time.sleep(1.0)
+        time.sleep(0.5)

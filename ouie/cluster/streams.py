@@ -18,8 +18,10 @@ is not a way in for reports, see docs/cluster.md.
 
 from __future__ import annotations
 
+import asyncio
 import datetime
 import logging
+import time
 
 from nats.aio.client import Client
 from nats.aio.msg import Msg
@@ -31,6 +33,7 @@ from nats.js.api import (
     StorageType,
     StreamConfig,
 )
+from nats.errors import Error as NatsError
 from nats.js.errors import BadRequestError
 from nats.js.kv import KeyValue
 
@@ -96,8 +99,26 @@ def stream_time_ns(msg: Msg) -> int:
     return round(stamp.timestamp() * 1_000_000) * 1000
 
 
-async def ensure_streams(js: JetStreamContext, config: ClusterConfig) -> KeyValue:
-    """Create (or keep) the streams and the lease bucket; returns the bucket."""
+async def ensure_streams(
+    js: JetStreamContext, config: ClusterConfig, timeout_s: float = 60.0
+) -> KeyValue:
+    """Create (or keep) the streams and the lease bucket; returns the bucket. A cluster still
+    electing its JetStream meta leader (starting, or a node just died) answers with errors:
+    tried again until `timeout_s`."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        try:
+            return await _ensure_streams(js, config)
+        except BadRequestError:  # the bucket exists with another configuration
+            raise
+        except (TimeoutError, NatsError) as error:
+            if time.monotonic() > deadline:
+                raise
+            log.info("JetStream not ready (%r); trying again", error)
+            await asyncio.sleep(0.5)
+
+
+async def _ensure_streams(js: JetStreamContext, config: ClusterConfig) -> KeyValue:
     streams = [
         StreamConfig(
             name=REPORTS_STREAM,
@@ -129,19 +150,27 @@ async def ensure_streams(js: JetStreamContext, config: ClusterConfig) -> KeyValu
     )
 
 
-async def connect(config: ClusterConfig, name: str) -> Client:
+async def connect(config: ClusterConfig, name: str, timeout_s: float = 60.0) -> Client:
     """A connection to the cluster that fails over between its servers and reconnects for
-    ever (the client library's errors go to the debug log: a dead node is expected)."""
+    ever (the client library's errors go to the debug log: a dead node is expected). The first
+    connection is tried again until `timeout_s`: a process may start before the servers."""
     import nats
 
     async def quiet(error: Exception) -> None:
         log.debug("nats (%s): %s", name, error)
 
-    return await nats.connect(
-        config.servers,
-        name=name,
-        max_reconnect_attempts=-1,
-        reconnect_time_wait=0.5,
-        connect_timeout=2,
-        error_cb=quiet,
-    )
+    deadline = time.monotonic() + timeout_s
+    while True:
+        try:
+            return await nats.connect(
+                config.servers,
+                name=name,
+                max_reconnect_attempts=-1,
+                reconnect_time_wait=0.5,
+                connect_timeout=2,
+                error_cb=quiet,
+            )
+        except (OSError, TimeoutError, NatsError):
+            if time.monotonic() > deadline:
+                raise
+            await asyncio.sleep(0.2)

@@ -61,14 +61,16 @@ class LocalDeployment:
         self.processes: dict[str, subprocess.Popen[bytes]] = {}
 
     def start(self, timeout_s: float = 60.0) -> None:
-        """Start the nodes, create the streams, start writers and workers; return once every
-        worker holds its lease."""
-        self.nats.start(timeout_s)
-        asyncio.run(self._ensure_streams())
+        """Start the nodes, the writers and the workers at once (the processes wait for the
+        servers); return once the streams exist and every worker holds its lease."""
+        for node in self.nats.nodes:
+            self.nats.start_node(node)
         for index in range(self.writer_count):
             self._spawn(f"writer{index + 1}", "writer")
         for worker_id in self.worker_ids:
             self._spawn(worker_id, "fusion", worker_id)
+        self.nats.wait_ready(timeout_s)
+        asyncio.run(self._ensure_streams())
         self.wait_workers(set(self.worker_ids), timeout_s)
 
     def _spawn(self, name: str, role: str, *args: str) -> None:
@@ -136,17 +138,18 @@ class LocalDeployment:
         return path.read_text(errors="replace")[-tail_chars:] if path.exists() else ""
 
     def stop(self) -> None:
-        """SIGTERM every process (SIGKILL after 10 s), then the nodes."""
+        """SIGTERM every process and node at once (SIGKILL after 10 s): a clean stop is not
+        what is under trial."""
         for process in self.processes.values():
             if process.poll() is None:
                 process.terminate()
+        self.nats.stop()
         for process in self.processes.values():
             try:
                 process.wait(timeout=10)
             except subprocess.TimeoutExpired:
                 process.kill()
                 process.wait(timeout=10)
-        self.nats.stop()
 
 
 def incident_signature(incident: dict[str, object]) -> tuple[object, ...]:
