@@ -25,6 +25,7 @@ import time
 
 from nats.aio.client import Client
 from nats.aio.msg import Msg
+from nats.errors import Error as NatsError
 from nats.js import JetStreamContext
 from nats.js.api import (
     DiscardPolicy,
@@ -33,7 +34,6 @@ from nats.js.api import (
     StorageType,
     StreamConfig,
 )
-from nats.errors import Error as NatsError
 from nats.js.errors import BadRequestError
 from nats.js.kv import KeyValue
 
