@@ -16,7 +16,7 @@ from ouie.cluster.fusion_worker import owned_cells, rendezvous_owner
 from ouie.cluster.local import NatsServerMissing, nats_server_binary
 from ouie.cluster.streams import REPORTS_STREAM
 from ouie.cluster.synthetic import sensor_grid, write_site
-from ouie.cluster.trial import LocalDeployment, evaluate, play
+from ouie.cluster.trial import LocalDeployment, play, settled
 from ouie.core.classes import EventClass
 from ouie.core.geo import LocalFrame
 from ouie.core.timebase import NS_PER_S
@@ -111,7 +111,7 @@ def test_killing_a_node_and_a_worker_mid_stream_loses_and_doubles_nothing(
         )
         store = Store.open(postgres_url, upgrade=False)
         try:
-            result = _settled(deployment, store, published, sensors, fusion)
+            result = settled(deployment, store, published, sensors, FRAME, fusion)
         finally:
             store.close()
     finally:
@@ -124,17 +124,3 @@ def test_killing_a_node_and_a_worker_mid_stream_loses_and_doubles_nothing(
     assert result["duplicate_incidents"] == 0, result
     assert result["mismatched_incidents"] == 0, result
     assert result["stored_incidents"] >= 10, result  # most of the 14 sounds were heard
-
-
-def _settled(deployment, store, published, sensors, fusion, timeout_s=120.0):  # type: ignore[no-untyped-def]
-    """`evaluate` once the survivors have stored everything (the same figures twice in a
-    row), or the last figures at the deadline: a slow machine only takes longer."""
-    deadline = time.monotonic() + timeout_s
-    previous = None
-    while True:
-        result = evaluate(deployment.cluster, store, published, sensors, FRAME, fusion)
-        done = result["lost"] == 0 and result["missing_incidents"] == 0
-        if (done and result == previous) or time.monotonic() > deadline:
-            return result
-        previous = result
-        time.sleep(0.5)

@@ -9,6 +9,8 @@ move, and every worker computes the same owners from the same lease list.
 What it reads. A consumer of the reports stream filtered on its cells and their halo (every
 cell within the widest halo, 2·R of the largest hearing range, see `ouie.cluster.cells`). A
 report from the halo is kept only when its cell is within `halo_m(class)` of an owned cell.
+Its `Associator` knows only the sensors of those cells, so a worker's memory follows its share
+of the city, not the city (fusion keeps a table of sensor pairs).
 Every report of a sound is within 2·R of the sound's earliest-arriving report, so the worker
 that owns that report's cell sees the whole sound.
 
@@ -144,11 +146,17 @@ class FusionWorker:
         self.cells = set(self.cell_of_sensor.values())
         self.stats = WorkerStats()
         self._owned: set[str] | None = None
-        self._associator = Associator(sensors, frame, fusion)
+        self._associator = Associator([], frame, fusion)  # replaced when it owns cells
         self._seen: OrderedDict[str, _Seen] = OrderedDict()
         self._horizon_ns = 0
         self._filter: set[str] = set()
-        self._max_window_ns = max(self._associator.window_ns(c) for c in EventClass)
+        self._max_window_ns = round(
+            (
+                max(fusion.range_m(c) for c in EventClass) / fusion.speed_of_sound_mps
+                + fusion.window_margin_s
+            )
+            * NS_PER_S
+        )  # the longest window (`Associator.window_ns`) whatever the sensors' spacing
 
     # -- life ------------------------------------------------------------------------------
     async def run(self, stop: asyncio.Event) -> None:
@@ -241,11 +249,12 @@ class FusionWorker:
         self.stats.owned = sorted(owned)
         self._owned = owned
         await self._unsubscribe(old)
-        self._associator = Associator(self.sensors, self.frame, self.fusion)
+        self._filter = self._filter_cells(owned)
+        nearby = [s for s in self.sensors if self.cell_of_sensor[s.id] in self._filter]
+        self._associator = Associator(nearby, self.frame, self.fusion)
         self._seen.clear()
         start_ns = now_ns() - round(self.cluster.replay_s * NS_PER_S)
         self._horizon_ns = start_ns + self._max_window_ns
-        self._filter = self._filter_cells(owned)
         log.info(
             "worker %s owns %d cell(s), reads %d; replaying from %.0f s ago",
             self.worker_id,

@@ -241,6 +241,29 @@ def evaluate(
     }
 
 
+def settled(
+    deployment: LocalDeployment,
+    store: Store,
+    published_ids: set[str],
+    sensors: list[SensorSite],
+    frame: LocalFrame,
+    fusion: FusionConfig,
+    timeout_s: float = 120.0,
+) -> dict[str, object]:
+    """`evaluate` once the survivors have stored everything (nothing lost or missing, and the
+    same figures twice in a row 0.5 s apart), or the last figures at the deadline: a slow
+    machine only takes longer."""
+    deadline = time.monotonic() + timeout_s
+    previous = None
+    while True:
+        result = evaluate(deployment.cluster, store, published_ids, sensors, frame, fusion)
+        done = result["lost"] == 0 and result["missing_incidents"] == 0
+        if (done and result == previous) or time.monotonic() > deadline:
+            return result
+        previous = result
+        time.sleep(0.5)
+
+
 def _percentile(values: list[float], q: float) -> float | None:
     return round(float(np.percentile(values, q)), 3) if values else None
 

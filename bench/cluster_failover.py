@@ -1,0 +1,164 @@
+"""The clustered deployment under load, with a NATS node and a fusion worker killed (JSON).
+
+Method: `ouie.cluster.trial.LocalDeployment` on loopback — `--nodes` nats-server processes
+(JetStream R3), `--workers` fusion workers and one storage writer as separate processes, the
+store at `--db` (default: a fresh SQLite file; pass a PostgreSQL URL for production figures).
+`--sensors` sensors on a square grid 200 m apart, hearing range 300 m for every class, cells of
+`--cell-size-m`. Sounds at seeded random places and times (gunshot, glass break, scream in turn)
+are turned into reports by the report-level simulator (`ouie.fusion.synthetic`: jitter, NLOS,
+misses, 5 % repeated deliveries, ~50 ms network latency) at a sound rate chosen so that about
+`--rate` reports/s arrive for `--seconds`. A `ReportGateway` publishes each report at its
+arrival time and waits for its PubAck. With `--kill-node`, the leader of the reports stream is
+killed (-9) a third of the way through; with `--kill-worker`, worker w1 half-way.
+
+Figures, from the stream, the store and one `Associator` run on the whole stream (the
+reference):
+- offered_per_s: reports published / the span of their arrival times;
+- held_per_s: reports acknowledged / the time until the last PubAck;
+- lost (published, not stored), duplicate_reports (stored twice), duplicate_incidents (an
+  incident revision published twice, or an incident the reference has not), missing_incidents,
+  mismatched_incidents (revision, status, reports or position differ from the reference);
+- incident_latency_p50_s / p99_s: first publication of an incident − the latest onset among
+  its first revision's reports;
+- drain_s: from the last PubAck until the store and the incidents settled.
+
+Usage: `python bench/cluster_failover.py [--sensors 400] [--rate 200] [--seconds 20]
+[--kill-node] [--kill-worker] [--db URL] [--out FILE]`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+from ouie.cluster.cells import sensor_cells
+from ouie.cluster.config import ClusterConfig
+from ouie.cluster.streams import REPORTS_STREAM
+from ouie.cluster.synthetic import sensor_grid, write_site
+from ouie.cluster.trial import LocalDeployment, play, settled
+from ouie.core.classes import EventClass
+from ouie.core.geo import LocalFrame
+from ouie.core.timebase import NS_PER_S
+from ouie.fusion.config import FusionConfig
+from ouie.fusion.synthetic import Delivery, ReportNoise, synthesize_deliveries, truth_event
+from ouie.store.repository import Store
+
+FRAME = LocalFrame(45.4397, 4.3872, 520.0)
+SPACING_M = 200.0
+CLASSES = ["gunshot", "glass_break", "scream"]
+NOISE = ReportNoise(
+    hearing_range_m=300.0,
+    sure_range_m=150.0,
+    false_alarms_per_sensor_hour=0.0,
+    latency_mean_s=0.05,
+    late_rate=0.0,
+    duplicate_rate=0.05,
+)
+
+
+def deliveries(
+    sensors: int, rate: float, seconds: float, start_ns: int, fusion: FusionConfig, seed: int
+) -> list[Delivery]:
+    """Reports of sounds at seeded random places, about `rate` per second for `seconds`."""
+    rng = np.random.default_rng(seed)
+    sites = sensor_grid(FRAME, sensors, SPACING_M)
+    half_m = (np.ceil(np.sqrt(sensors)) - 1) / 2 * SPACING_M
+    probe = [
+        truth_event(FRAME, CLASSES[k % 3], start_ns, *rng.uniform(-half_m, half_m, 2))
+        for k in range(60)
+    ]
+    per_sound = len(
+        synthesize_deliveries(sites, FRAME, probe, fusion.speed_of_sound_mps, NOISE, rng)
+    )
+    sounds = max(1, round(rate * seconds / max(per_sound / len(probe), 1.0)))
+    onsets_ns = np.sort(rng.uniform(0, seconds, sounds)) * NS_PER_S + start_ns
+    truth = [
+        truth_event(FRAME, CLASSES[k % 3], int(t), *rng.uniform(-half_m, half_m, 2))
+        for k, t in enumerate(onsets_ns)
+    ]
+    return synthesize_deliveries(sites, FRAME, truth, fusion.speed_of_sound_mps, NOISE, rng)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--sensors", type=int, default=400)
+    parser.add_argument("--rate", type=float, default=200.0, help="reports/s offered")
+    parser.add_argument("--seconds", type=float, default=20.0)
+    parser.add_argument("--nodes", type=int, default=3)
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--cell-size-m", type=float, default=500.0)
+    parser.add_argument("--kill-node", action="store_true")
+    parser.add_argument("--kill-worker", action="store_true")
+    parser.add_argument("--db", default="", help="SQLAlchemy URL (default: a SQLite file)")
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--out", type=Path, default=None, help="also write the JSON here")
+    args = parser.parse_args()
+
+    fusion = FusionConfig(hearing_range_m=dict.fromkeys(EventClass, 300.0), window_margin_s=0.5)
+    cluster = ClusterConfig(cell_size_m=args.cell_size_m, lease_ttl_s=2.0, replay_s=60.0)
+    sites = sensor_grid(FRAME, args.sensors, SPACING_M)
+    with tempfile.TemporaryDirectory(prefix="ouie-cluster-bench-") as tmp:
+        folder = Path(tmp)
+        db = args.db or f"sqlite:///{folder / 'store.db'}"
+        Store.open(db).close()
+        site = write_site(folder / "site", sites, FRAME, fusion, cluster, db)
+        deployment = LocalDeployment(folder / "run", site, cluster, args.nodes, args.workers)
+        started = time.monotonic()
+        deployment.start()
+        start_s = time.monotonic() - started
+        try:
+            plan = deliveries(
+                args.sensors, args.rate, args.seconds, time.time_ns() + NS_PER_S, fusion, args.seed
+            )
+            actions = {}
+            if args.kill_node:
+                leader = deployment.nats.leader(REPORTS_STREAM)
+                actions[1 / 3] = lambda: deployment.nats.kill(leader)
+            if args.kill_worker:
+                actions[1 / 2] = lambda: deployment.kill("w1")
+            cells = sensor_cells(sites, FRAME, cluster.cell_size_m)
+            began = time.monotonic()
+            published, gateway = asyncio.run(play(deployment.cluster, plan, cells, actions))
+            held_s = time.monotonic() - began
+            store = Store.open(db, upgrade=False)
+            try:
+                result = settled(deployment, store, published, sites, FRAME, fusion, 600.0)
+            finally:
+                store.close()
+            drain_s = time.monotonic() - began - held_s
+        finally:
+            deployment.stop()
+    span_s = (plan[-1].arrival_ns - plan[0].arrival_ns) / NS_PER_S if plan else 0.0
+    out = {
+        "bench": "cluster_failover",
+        "cores": os.cpu_count(),
+        "sensors": args.sensors,
+        "nodes": args.nodes,
+        "workers": args.workers,
+        "cell_size_m": args.cell_size_m,
+        "kill_node": args.kill_node,
+        "kill_worker": args.kill_worker,
+        "store": db.split(":")[0],
+        "deliveries": len(plan),
+        "offered_per_s": round(len(plan) / span_s, 1) if span_s else None,
+        "held_per_s": round((gateway.acknowledged + gateway.duplicates) / held_s, 1),
+        "gateway_retries": gateway.retries,
+        "start_s": round(start_s, 2),
+        "drain_s": round(drain_s, 2),
+        **result,
+    }
+    text = json.dumps(out, indent=2)
+    print(text)
+    if args.out is not None:
+        args.out.write_text(text + "\n")
+
+
+if __name__ == "__main__":
+    main()
