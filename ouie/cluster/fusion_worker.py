@@ -173,7 +173,8 @@ class FusionWorker:
             clock.cancel()
             with contextlib.suppress(Exception):
                 await kv.delete(self.worker_id)  # a clean exit hands its cells over at once
-            await nc.close()
+            with contextlib.suppress(Exception):  # its node may be gone: nothing to flush to
+                await nc.close()
 
     async def _keep_lease(self, kv: KeyValue, stop: asyncio.Event) -> None:
         while not stop.is_set():

@@ -152,93 +152,29 @@ class LocalDeployment:
                 process.wait(timeout=10)
 
 
-def incident_signature(incident: dict[str, object]) -> tuple[object, ...]:
+def incident_signature(
+    revision: int, status: str, report_ids: list[str], lat: float | None, lon: float | None
+) -> tuple[object, ...]:
     """What must match between the cluster's and the reference's incident: revision, status,
     reports, position (to 1e-6°)."""
-
-    def rounded(value: object) -> object:
-        return round(float(value), 6) if isinstance(value, int | float) else None
-
     return (
-        incident["revision"],
-        str(incident["status"]),
-        tuple(sorted(incident["report_ids"])),  # type: ignore[call-overload]
-        rounded(incident["lat"]),
-        rounded(incident["lon"]),
+        revision,
+        str(status),
+        tuple(sorted(report_ids)),
+        None if lat is None else round(lat, 6),
+        None if lon is None else round(lon, 6),
     )
 
 
-def evaluate(
-    cluster: ClusterConfig,
-    store: Store,
-    published_ids: set[str],
-    sensors: list[SensorSite],
-    frame: LocalFrame,
-    fusion: FusionConfig,
-) -> dict[str, object]:
-    """Compare what the cluster stored and emitted with what was published and with one
-    Associator on the same stream: lost, duplicate_reports, duplicate_incidents,
-    missing_incidents, mismatched_incidents, incident latency (first publication of an
-    incident − the latest onset among its first revision's reports)."""
-    stream = read_stream(cluster, REPORTS_STREAM)
-    reports = stream_reports(stream)
-    onset_ns = {r.report_id: r.onset_ns for _, r in reports}
-    reference = reference_incidents(stream, sensors, frame, fusion)
+def _stored(store: Store) -> tuple[list[str], dict[str, tuple[object, ...]]]:
+    """Report ids stored (with repeats, if any) and the signature of every stored incident."""
     with store.session() as session:
-        stored_ids = list(session.scalars(select(ReportRow.report_id)))
-        rows = list(session.scalars(select(IncidentRow)))
-    emitted = read_stream(cluster, INCIDENTS_STREAM)
-    per_msg_id = Counter(m.headers.get(MSG_ID) for m in emitted)
-    first_seen: dict[str, tuple[int, list[str]]] = {}
-    for message in emitted:
-        incident = Incident.from_json(message.data)
-        if incident.incident_id not in first_seen:
-            first_seen[incident.incident_id] = (message.stored_ns, incident.report_ids)
-    latencies_s = [
-        (at_ns - max(onset_ns[r] for r in ids)) / NS_PER_S
-        for at_ns, ids in first_seen.values()
-        if all(r in onset_ns for r in ids)
-    ]
-    stored = {row.id: row for row in rows}
-    expected = {
-        i: incident_signature(
-            {
-                "revision": inc.revision,
-                "status": inc.status,
-                "report_ids": inc.report_ids,
-                "lat": inc.lat,
-                "lon": inc.lon,
-            }
-        )
-        for i, inc in reference.items()
-    }
-    got = {
-        i: incident_signature(
-            {
-                "revision": row.revision,
-                "status": row.status,
-                "report_ids": row.report_ids,
-                "lat": row.lat,
-                "lon": row.lon,
-            }
-        )
-        for i, row in stored.items()
-    }
-    return {
-        "published_reports": len(published_ids),
-        "stored_reports": len(set(stored_ids)),
-        "lost": len(published_ids - set(stored_ids)),
-        "duplicate_reports": len(stored_ids) - len(set(stored_ids)),
-        "stream_reports": len(reports),
-        "reference_incidents": len(reference),
-        "stored_incidents": len(stored),
-        "duplicate_incidents": sum(n - 1 for n in per_msg_id.values())
-        + len(set(got) - set(expected)),
-        "missing_incidents": len(set(expected) - set(got)),
-        "mismatched_incidents": sum(1 for i in set(expected) & set(got) if expected[i] != got[i]),
-        "incident_latency_p50_s": _percentile(latencies_s, 50),
-        "incident_latency_p99_s": _percentile(latencies_s, 99),
-    }
+        report_ids = list(session.scalars(select(ReportRow.report_id)))
+        incidents = {
+            row.id: incident_signature(row.revision, row.status, row.report_ids, row.lat, row.lon)
+            for row in session.scalars(select(IncidentRow))
+        }
+    return report_ids, incidents
 
 
 def settled(
@@ -250,18 +186,62 @@ def settled(
     fusion: FusionConfig,
     timeout_s: float = 120.0,
 ) -> dict[str, object]:
-    """`evaluate` once the survivors have stored everything (nothing lost or missing, and the
-    same figures twice in a row 0.5 s apart), or the last figures at the deadline: a slow
-    machine only takes longer."""
-    deadline = time.monotonic() + timeout_s
-    previous = None
+    """Once every report is acknowledged: compare what the cluster stores and emits with what
+    was published and with one Associator on the same stream (the reference), waiting until
+    nothing is lost or missing or different, or `timeout_s` (a slow machine only takes
+    longer). Figures: lost, duplicate_reports, duplicate_incidents (an incident revision
+    published twice, or stored and not in the reference), missing_incidents,
+    mismatched_incidents, incident latency (first publication of an incident − the latest onset
+    among its first revision's reports), settle_s (until the store agreed: no less than
+    reference_s, the time the reference took)."""
+    began = time.monotonic()
+    cluster = deployment.cluster
+    stream = read_stream(cluster, REPORTS_STREAM)  # final: only ticks come after the last ack
+    reports = stream_reports(stream)
+    expected = {
+        i: incident_signature(inc.revision, inc.status, inc.report_ids, inc.lat, inc.lon)
+        for i, inc in reference_incidents(stream, sensors, frame, fusion).items()
+    }
+    reference_s = time.monotonic() - began
     while True:
-        result = evaluate(deployment.cluster, store, published_ids, sensors, frame, fusion)
-        done = result["lost"] == 0 and result["missing_incidents"] == 0
-        if (done and result == previous) or time.monotonic() > deadline:
-            return result
-        previous = result
-        time.sleep(0.5)
+        report_ids, got = _stored(store)
+        lost = len(published_ids - set(report_ids))
+        missing = len(set(expected) - set(got))
+        mismatched = sum(1 for i in set(expected) & set(got) if expected[i] != got[i])
+        if lost == missing == mismatched == 0 or time.monotonic() - began > timeout_s:
+            break
+        time.sleep(0.2)
+    settle_s = time.monotonic() - began
+    emitted = read_stream(cluster, INCIDENTS_STREAM)
+    per_msg_id = Counter(m.headers.get(MSG_ID) for m in emitted)
+    onset_ns = {r.report_id: r.onset_ns for _, r in reports}
+    first_seen: dict[str, tuple[int, list[str]]] = {}
+    for message in emitted:
+        incident = Incident.from_json(message.data)
+        if incident.incident_id not in first_seen:
+            first_seen[incident.incident_id] = (message.stored_ns, incident.report_ids)
+    latencies_s = [
+        (at_ns - max(onset_ns[r] for r in ids)) / NS_PER_S
+        for at_ns, ids in first_seen.values()
+        if all(r in onset_ns for r in ids)
+    ]
+    return {
+        "published_reports": len(published_ids),
+        "stored_reports": len(set(report_ids)),
+        "lost": lost,
+        "duplicate_reports": len(report_ids) - len(set(report_ids)),
+        "stream_reports": len(reports),
+        "reference_incidents": len(expected),
+        "stored_incidents": len(got),
+        "duplicate_incidents": sum(n - 1 for n in per_msg_id.values())
+        + len(set(got) - set(expected)),
+        "missing_incidents": missing,
+        "mismatched_incidents": mismatched,
+        "incident_latency_p50_s": _percentile(latencies_s, 50),
+        "incident_latency_p99_s": _percentile(latencies_s, 99),
+        "settle_s": round(settle_s, 2),
+        "reference_s": round(reference_s, 2),
+    }
 
 
 def _percentile(values: list[float], q: float) -> float | None:

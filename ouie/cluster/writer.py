@@ -91,7 +91,8 @@ class StorageWriter:
                 self._loop(js, INCIDENTS_STREAM, INCIDENTS_WRITER, self._store_incidents, stop),
             )
         finally:
-            await nc.close()
+            with contextlib.suppress(Exception):  # its node may be gone: nothing to flush to
+                await nc.close()
 
     async def _loop(
         self,
