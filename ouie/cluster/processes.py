@@ -1,11 +1,9 @@
-"""Entry points of the cluster's processes: `python -m ouie.cluster.processes fusion CONFIG ID`,
-`... writer CONFIG` (also `ouie cluster fusion|writer`). SIGTERM or SIGINT stops them cleanly
+"""The cluster's processes (`ouie cluster fusion|writer`): SIGTERM or SIGINT stops them cleanly
 (a fusion worker drops its lease, so its cells move at once); kill -9 is what failover is for.
-Optional `--servers URL,URL` overrides `cluster.servers` of the config."""
+`servers` overrides `cluster.servers` of the config."""
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import logging
 import signal
@@ -35,8 +33,14 @@ async def _until_signalled(run: Callable[[asyncio.Event], Awaitable[None]]) -> N
     await run(stop)
 
 
+def _log_with_time() -> None:
+    """INFO and above to stderr, with the time: a cluster's logs are read side by side."""
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+
+
 def run_fusion(config: Path, worker_id: str, servers: list[str] | None = None) -> None:
     """Run one fusion worker until signalled."""
+    _log_with_time()
     site = _with_servers(load_cluster_site(config), servers)
     worker = FusionWorker(worker_id, site.cluster, site.sensors(), site.frame, site.fusion)
     asyncio.run(_until_signalled(worker.run))
@@ -45,6 +49,7 @@ def run_fusion(config: Path, worker_id: str, servers: list[str] | None = None) -
 
 def run_writer(config: Path, servers: list[str] | None = None) -> None:
     """Run one storage writer until signalled."""
+    _log_with_time()
     from ouie.store.repository import Store
 
     site = _with_servers(load_cluster_site(config), servers)
@@ -55,23 +60,3 @@ def run_writer(config: Path, servers: list[str] | None = None) -> None:
     finally:
         store.close()
     log.info("writer stopped: %s", writer.stats)
-
-
-def main(argv: list[str] | None = None) -> None:
-    """Parse `fusion CONFIG ID` / `writer CONFIG` and run it."""
-    parser = argparse.ArgumentParser(prog="python -m ouie.cluster.processes")
-    parser.add_argument("role", choices=["fusion", "writer"])
-    parser.add_argument("config", type=Path)
-    parser.add_argument("worker_id", nargs="?", default="w1")
-    parser.add_argument("--servers", default="")
-    args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
-    servers = [s for s in args.servers.split(",") if s]
-    if args.role == "fusion":
-        run_fusion(args.config, args.worker_id, servers)
-    else:
-        run_writer(args.config, servers)
-
-
-if __name__ == "__main__":
-    main()

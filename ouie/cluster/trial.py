@@ -68,28 +68,31 @@ class LocalDeployment:
         for index in range(self.writer_count):
             self._spawn(f"writer{index + 1}", "writer")
         for worker_id in self.worker_ids:
-            self._spawn(worker_id, "fusion", worker_id)
+            self._spawn(worker_id, "fusion", "--id", worker_id)
         self.nats.wait_ready(timeout_s)
         asyncio.run(self._ensure_streams())
         self.wait_workers(set(self.worker_ids), timeout_s)
 
     def _spawn(self, name: str, role: str, *args: str) -> None:
-        log = (self.folder / f"{name}.log").open("ab")
-        self.processes[name] = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "ouie.cluster.processes",
-                role,
-                str(self.site_config),
-                *args,
-                "--servers",
-                ",".join(self.cluster.servers),
-            ],
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            env={**os.environ, "OMP_NUM_THREADS": "1"},
-        )
+        """`ouie cluster <role> CONFIG ARGS --servers URLS` as a process of its own."""
+        self.folder.mkdir(parents=True, exist_ok=True)
+        with (self.folder / f"{name}.log").open("ab") as log:
+            self.processes[name] = subprocess.Popen(
+                [
+                    sys.executable,
+                    "-c",
+                    "from ouie.cli import main; main()",
+                    "cluster",
+                    role,
+                    str(self.site_config),
+                    *args,
+                    "--servers",
+                    ",".join(self.cluster.servers),
+                ],
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                env={**os.environ, "OMP_NUM_THREADS": "1"},
+            )
 
     async def _ensure_streams(self) -> None:
         nc = await connect(self.cluster, "trial")
