@@ -20,6 +20,8 @@ reference):
   mismatched_incidents (revision, status, reports or position differ from the reference);
 - incident_latency_p50_s / p99_s: first publication of an incident − the latest onset among
   its first revision's reports;
+- read_fraction_per_worker: the share of the city's cells each worker reads (its cells and
+  their halo) while all are alive: 1/workers would be a perfect partition;
 - settle_s: from the last PubAck until the store held every report and every reference
   incident (its last revision).
 
@@ -39,7 +41,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ouie.cluster.cells import sensor_cells
+from ouie.cluster.cells import max_halo_m, owned_cells, read_cells, sensor_cells
 from ouie.cluster.config import ClusterConfig
 from ouie.cluster.streams import REPORTS_STREAM
 from ouie.cluster.synthetic import sensor_grid, write_site
@@ -142,6 +144,19 @@ def main() -> None:
                 store.close()
         finally:
             deployment.stop()
+    cell_set = set(cells.values())
+    read = [
+        len(
+            read_cells(
+                owned_cells(cell_set, deployment.worker_ids, w, cluster.ownership_block_cells),
+                cell_set,
+                max_halo_m(fusion),
+                cluster.cell_size_m,
+            )
+        )
+        / len(cell_set)
+        for w in deployment.worker_ids
+    ]
     span_s = (plan[-1].arrival_ns - plan[0].arrival_ns) / NS_PER_S if plan else 0.0
     out = {
         "bench": "cluster_failover",
@@ -150,6 +165,9 @@ def main() -> None:
         "nodes": args.nodes,
         "workers": args.workers,
         "cell_size_m": args.cell_size_m,
+        "ownership_block_cells": cluster.ownership_block_cells,
+        "cells": len(cell_set),
+        "read_fraction_per_worker": [round(x, 2) for x in read],
         "kill_node": args.kill_node,
         "kill_worker": args.kill_worker,
         "store": db.split(":")[0],

@@ -10,9 +10,16 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from ouie.cluster.cells import cell_gap_m, cell_name, halo_m, sensor_cells
+from ouie.cluster.cells import (
+    cell_gap_m,
+    cell_name,
+    halo_m,
+    owned_cells,
+    read_cells,
+    rendezvous_owner,
+    sensor_cells,
+)
 from ouie.cluster.config import ClusterConfig
-from ouie.cluster.fusion_worker import owned_cells, rendezvous_owner
 from ouie.cluster.local import NatsServerMissing, nats_server_binary
 from ouie.cluster.streams import REPORTS_STREAM
 from ouie.cluster.synthetic import sensor_grid, write_site
@@ -45,6 +52,28 @@ def test_rendezvous_moves_only_the_dead_workers_cells() -> None:
     assert set().union(*shares) == cells and sum(map(len, shares)) == len(cells)
 
 
+def test_owning_squares_of_cells_shares_less_halo_than_owning_scattered_cells() -> None:
+    """A 20 km city in 1 km cells, 3 workers, the widest halo of the default fusion (3 km):
+    with every cell hashed on its own each worker reads the whole city; by 5 × 5 squares a
+    worker reads well under it."""
+    cells = {cell_name((i, j)) for i in range(20) for j in range(20)}
+    workers = ["w1", "w2", "w3"]
+    reach_m = 2 * FusionConfig().range_m(*EventClass)
+
+    def read_fractions(block_cells: int) -> list[float]:
+        return [
+            len(read_cells(owned_cells(cells, workers, w, block_cells), cells, reach_m, 1000.0))
+            / len(cells)
+            for w in workers
+        ]
+
+    assert min(read_fractions(1)) > 0.95
+    blocks = read_fractions(5)
+    assert max(blocks) < 0.95 and float(np.mean(blocks)) < 0.7, blocks
+    owned = [owned_cells(cells, workers, w, 5) for w in workers]
+    assert set().union(*owned) == cells and sum(map(len, owned)) == len(cells)
+
+
 def test_cell_names_are_subject_tokens_and_the_gap_between_cells_is_their_squares() -> None:
     sites = sensor_grid(FRAME, 9, 600.0)
     cells = sensor_cells(sites, FRAME, 500.0)
@@ -59,6 +88,11 @@ def test_a_glass_break_halo_is_the_widest_impulsive_range_and_a_scream_its_own()
     fusion = FusionConfig()
     assert halo_m(EventClass.GLASS_BREAK, fusion) == 2 * 1500.0  # confused with explosions
     assert halo_m(EventClass.SCREAM, fusion) == 2 * 500.0
+
+
+def test_a_replay_longer_than_the_dedupe_window_is_refused_naming_both_fields() -> None:
+    with pytest.raises(ValueError, match=r"cluster\.replay_s.*cluster\.duplicate_window_s"):
+        ClusterConfig(replay_s=200.0, duplicate_window_s=120.0)
 
 
 @pytest.mark.timeout(300)
@@ -109,6 +143,7 @@ def test_killing_a_node_and_a_worker_mid_stream_loses_and_doubles_nothing(
                 },
             )
         )
+        deployment.wait_workers({"w2"})  # w1's lease expired: w2 owns every cell
         store = Store.open(postgres_url, upgrade=False)
         try:
             result = settled(deployment, store, published, sensors, FRAME, fusion)

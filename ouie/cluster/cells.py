@@ -4,6 +4,12 @@ A sensor at local ENU (east_m, north_m) is in cell (⌊east_m / size⌋, ⌊nort
 `"{i}_{j}"` (e.g. `3_-2`: a NATS subject token and an MQTT topic level). A sensor's cell comes
 from its configured position, so it never changes while the sensor stays put.
 
+Ownership goes by blocks of k × k cells (k = `ownership_block_cells`): block (⌊i/k⌋, ⌊j/k⌋)
+belongs to the live worker w with the highest rendezvous score H(block, w) (the first 8 bytes
+of SHA-256 of "block|w"), so a worker's cells come in contiguous squares and its halo is a
+ring around each square rather than around every scattered cell; when a worker dies, only its
+blocks move.
+
 The halo of a set of cells for a class is every cell whose square comes within
 2·R of one of them, R the largest hearing range among the classes that can be associated with
 it (`ouie.fusion.association.COMPATIBLE_GROUPS`): two reports of one sound are at most 2·R
@@ -12,6 +18,7 @@ apart, so a worker that holds the cell of any report of a sound plus this halo s
 
 from __future__ import annotations
 
+import hashlib
 import math
 from collections.abc import Iterable
 
@@ -71,3 +78,30 @@ def max_halo_m(config: FusionConfig) -> float:
 def within(cell: Cell, owned: Iterable[Cell], reach_m: float, size_m: float) -> bool:
     """Whether `cell` comes within `reach_m` of any of `owned`."""
     return any(cell_gap_m(cell, o, size_m) <= reach_m for o in owned)
+
+
+def read_cells(owned: set[str], cells: set[str], reach_m: float, size_m: float) -> set[str]:
+    """The cells (among `cells`) whose reports a worker owning `owned` reads: those within
+    `reach_m` (the widest halo) of an owned one, the owned ones included."""
+    owned_xy = [parse_cell(c) for c in owned]
+    return {c for c in cells if within(parse_cell(c), owned_xy, reach_m, size_m)}
+
+
+def block_name(cell: Cell, block_cells: int) -> str:
+    """The name of the ownership block of `cell`: `"{⌊i/k⌋}_{⌊j/k⌋}"`."""
+    return cell_name((cell[0] // block_cells, cell[1] // block_cells))
+
+
+def rendezvous_owner(key: str, workers: list[str]) -> str:
+    """The worker with the highest H(key, w) (rendezvous hashing)."""
+    return max(
+        workers,
+        key=lambda w: int.from_bytes(hashlib.sha256(f"{key}|{w}".encode()).digest()[:8], "big"),
+    )
+
+
+def owned_cells(cells: set[str], workers: list[str], me: str, block_cells: int = 1) -> set[str]:
+    """The cells whose block rendezvous hashing gives `me` among `workers`."""
+    return {
+        c for c in cells if rendezvous_owner(block_name(parse_cell(c), block_cells), workers) == me
+    }

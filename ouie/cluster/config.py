@@ -27,6 +27,13 @@ class ClusterConfig(StrictModel):
         gt=0,
         description="Side of the square cells of the ENU grid that key the report subjects, m.",
     )
+    ownership_block_cells: int = Field(
+        default=5,
+        ge=1,
+        description="Fusion workers own cells by squares of this many cells a side: larger "
+        "squares share less halo between workers, fewer squares balance worse (see "
+        "docs/cluster.md).",
+    )
     replicas: int = Field(
         default=3, ge=1, le=5, description="JetStream replicas of every stream and bucket."
     )

@@ -2,9 +2,10 @@
 
 Ownership. Each worker renews a lease (its id, a key of the KV bucket `ouie_fusion_workers`
 whose entries expire after `lease_ttl_s`) every lease_ttl_s / 3. The live workers are the
-bucket's keys; a cell belongs to the live worker w that maximises the rendezvous score
-H(cell, w) (the first 8 bytes of SHA-256 of "cell|w"), so when a worker dies only its cells
-move, and every worker computes the same owners from the same lease list.
+bucket's keys; cells are owned by blocks of ownership_block_cells × ownership_block_cells, and
+a block belongs to the live worker that rendezvous hashing picks (`ouie.cluster.cells`), so
+when a worker dies only its blocks move, and every worker computes the same owners from the
+same lease list.
 
 What it reads. A consumer of the reports stream filtered on its cells and their halo (every
 cell within the widest halo, 2·R of the largest hearing range, see `ouie.cluster.cells`). A
@@ -43,7 +44,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import datetime
-import hashlib
 import logging
 import time
 from collections import OrderedDict
@@ -59,7 +59,9 @@ from pydantic import ValidationError
 from ouie.cluster.cells import (
     halo_m,
     max_halo_m,
+    owned_cells,
     parse_cell,
+    read_cells,
     sensor_cells,
     within,
 )
@@ -90,19 +92,6 @@ log = logging.getLogger(__name__)
 
 MAX_REMEMBERED_REPORTS = 200_000
 """Anchors are looked up among this many latest reports (a few minutes at 1,000 reports/s)."""
-
-
-def rendezvous_owner(cell: str, workers: list[str]) -> str:
-    """The worker with the highest H(cell, w) (rendezvous hashing)."""
-    return max(
-        workers,
-        key=lambda w: int.from_bytes(hashlib.sha256(f"{cell}|{w}".encode()).digest()[:8], "big"),
-    )
-
-
-def owned_cells(cells: set[str], workers: list[str], me: str) -> set[str]:
-    """The cells rendezvous hashing gives `me` among `workers`."""
-    return {c for c in cells if rendezvous_owner(c, workers) == me}
 
 
 @dataclass(frozen=True)
@@ -214,7 +203,12 @@ class FusionWorker:
             if time.monotonic() >= next_membership_check:
                 next_membership_check = time.monotonic() + self.cluster.lease_ttl_s / 3
                 try:
-                    owned = owned_cells(self.cells, await self.live_workers(kv), self.worker_id)
+                    owned = owned_cells(
+                        self.cells,
+                        await self.live_workers(kv),
+                        self.worker_id,
+                        self.cluster.ownership_block_cells,
+                    )
                 except Exception as error:
                     log.warning("worker %s: lease list unavailable: %s", self.worker_id, error)
                     owned = self._owned if self._owned is not None else set()
@@ -250,7 +244,9 @@ class FusionWorker:
         self.stats.owned = sorted(owned)
         self._owned = owned
         await self._unsubscribe(old)
-        self._filter = self._filter_cells(owned)
+        self._filter = read_cells(
+            owned, self.cells, max_halo_m(self.fusion), self.cluster.cell_size_m
+        )
         nearby = [s for s in self.sensors if self.cell_of_sensor[s.id] in self._filter]
         self._associator = Associator(nearby, self.frame, self.fusion)
         self._seen.clear()
@@ -322,13 +318,6 @@ class FusionWorker:
             return
         with contextlib.suppress(Exception):
             await subscription.unsubscribe()
-
-    def _filter_cells(self, owned: set[str]) -> set[str]:
-        """Owned cells and every cell within the widest halo of one of them."""
-        reach_m = max_halo_m(self.fusion)
-        owned_xy = [parse_cell(c) for c in owned]
-        size_m = self.cluster.cell_size_m
-        return {c for c in self.cells if within(parse_cell(c), owned_xy, reach_m, size_m)}
 
     # -- one report ------------------------------------------------------------------------
     async def _handle(self, js: JetStreamContext, msg: Msg) -> None:
