@@ -15,6 +15,8 @@ Figures, from the stream, the store and one `Associator` run on the whole stream
 reference):
 - offered_per_s: reports published / the span of their arrival times;
 - held_per_s: reports acknowledged / the time until the last PubAck;
+- longest_publish_wait_s: the longest a report waited for its PubAck (with --kill-node,
+  how long the reports stream took to elect a new leader and take writes again);
 - lost (published, not stored), duplicate_reports (stored twice), duplicate_incidents (an
   incident revision published twice, or an incident the reference has not), missing_incidents,
   mismatched_incidents (revision, status, reports or position differ from the reference);
@@ -175,6 +177,7 @@ def main() -> None:
         "offered_per_s": round(len(plan) / span_s, 1) if span_s else None,
         "held_per_s": round((gateway.acknowledged + gateway.duplicates) / held_s, 1),
         "gateway_retries": gateway.retries,
+        "longest_publish_wait_s": round(gateway.longest_wait_s, 2),
         "start_s": round(start_s, 2),
         **result,
     }

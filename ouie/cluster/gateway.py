@@ -24,11 +24,12 @@ from ouie.core.report import EventReport
 @dataclass
 class GatewayStats:
     """What a gateway did: reports acknowledged, repeats the stream dropped, tries that
-    failed and were retried."""
+    failed and were retried, and the longest time one report waited for its PubAck (s)."""
 
     acknowledged: int = 0
     duplicates: int = 0
     retries: int = 0
+    longest_wait_s: float = 0.0
 
 
 class ReportGateway:
@@ -53,7 +54,8 @@ class ReportGateway:
         TimeoutError after give_up_s."""
         subject = report_subject(self.cell_of_sensor[report.sensor_id], report.sensor_id)
         payload = report.to_json().encode()
-        deadline = time.monotonic() + self.give_up_s
+        began = time.monotonic()
+        deadline = began + self.give_up_s
         async with self._slots:
             while True:
                 try:
@@ -76,4 +78,6 @@ class ReportGateway:
                     self.stats.duplicates += 1
                 else:
                     self.stats.acknowledged += 1
+                waited_s = time.monotonic() - began
+                self.stats.longest_wait_s = max(self.stats.longest_wait_s, waited_s)
                 return

@@ -78,15 +78,23 @@ class StreamMessage:
     headers: dict[str, str]
 
 
-def read_stream(cluster: ClusterConfig, stream: str) -> list[StreamMessage]:
-    """Every message of `stream`, in order, read through a consumer as the workers read it
-    (same store times, `stream_time_ns`)."""
+def read_stream(
+    cluster: ClusterConfig, stream: str, timeout_s: float = 120.0
+) -> list[StreamMessage]:
+    """Every message of `stream` up to its last sequence when called, in order, read through a
+    consumer as the workers read it (same store times, `stream_time_ns`). A fetch that times
+    out (a node failing over, a slow machine) is tried again, and so is the whole read when
+    its consumer went with a dead node, until `timeout_s`: it never returns part of the stream."""
+    deadline = time.monotonic() + timeout_s
 
     async def read() -> list[StreamMessage]:
         nc = await connect(cluster, "reader")
         js = nc.jetstream(timeout=10)
         name = f"reader-{time.time_ns()}"
         try:
+            last = (await js.stream_info(stream)).state.last_seq
+            if last == 0:
+                return []
             await js.add_consumer(
                 stream,
                 ConsumerConfig(
@@ -100,32 +108,34 @@ def read_stream(cluster: ClusterConfig, stream: str) -> list[StreamMessage]:
             )
             subscription = await js.pull_subscribe_bind(consumer=name, stream=stream)
             out: list[StreamMessage] = []
-            while True:
+            while not out or out[-1].sequence < last:
+                if time.monotonic() > deadline:
+                    raise TimeoutError(f"{stream}: read up to {len(out)} of {last} messages")
                 try:
                     messages = await subscription.fetch(1000, timeout=1.0)
                 except TimeoutError:
-                    return out
-                for msg in messages:
-                    out.append(
-                        StreamMessage(
-                            msg.metadata.sequence.stream,
-                            stream_time_ns(msg),
-                            msg.subject,
-                            msg.data,
-                            dict(msg.headers or {}),
-                        )
+                    continue
+                out += [
+                    StreamMessage(
+                        msg.metadata.sequence.stream,
+                        stream_time_ns(msg),
+                        msg.subject,
+                        msg.data,
+                        dict(msg.headers or {}),
                     )
-                if messages and messages[-1].metadata.num_pending == 0:
-                    return out
+                    for msg in messages
+                ]
+            return [m for m in out if m.sequence <= last]
         finally:
             await nc.close()
 
-    for _attempt in range(9):  # a consumer placed on a dead node answers 503: try again
+    while True:
         try:
             return asyncio.run(read())
-        except (TimeoutError, nats.js.errors.Error):
+        except nats.js.errors.Error:  # a consumer placed on a dead node answers 503
+            if time.monotonic() > deadline:
+                raise
             time.sleep(1.0)
-    return asyncio.run(read())
 
 
 def stream_reports(stream: list[StreamMessage]) -> list[tuple[int, EventReport]]:
