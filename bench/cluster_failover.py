@@ -141,7 +141,7 @@ def main() -> None:
             held_s = time.monotonic() - began
             store = Store.open(db, upgrade=False)
             try:
-                result = settled(deployment, store, published, sites, FRAME, fusion, 600.0)
+                result = settled(deployment, store, published, sites, FRAME, fusion, 300.0)
             finally:
                 store.close()
         finally:

@@ -103,7 +103,7 @@ def test_killing_a_node_and_a_worker_mid_stream_loses_and_doubles_nothing(
     """3 NATS nodes, 2 fusion workers and a writer as processes; the leader of the reports
     stream and then a worker are killed (-9) while sounds stream in: every report is stored
     once, every incident emitted once, and the incidents equal one Associator's on the same
-    stream."""
+    stream (status, reports, position of their last revision)."""
     _nats_or_skip()
     fusion = FusionConfig(hearing_range_m=dict.fromkeys(EventClass, 300.0), window_margin_s=0.5)
     cluster = ClusterConfig(cell_size_m=400.0, lease_ttl_s=2.0, replay_s=60.0)

@@ -156,12 +156,13 @@ class LocalDeployment:
 
 
 def incident_signature(
-    revision: int, status: str, report_ids: list[str], lat: float | None, lon: float | None
+    status: str, report_ids: list[str], lat: float | None, lon: float | None
 ) -> tuple[object, ...]:
-    """What must match between the cluster's and the reference's incident: revision, status,
-    reports, position (to 1e-6°)."""
+    """What must match between the cluster's and the reference's last revision of an incident:
+    status, reports, position (to 1e-6°). Not the revision number: a worker's `Associator`
+    does not hold the candidates of sounds beyond its halo, and a report the city-wide one
+    tried in such a candidate first can reach the same incident by fewer revisions."""
     return (
-        revision,
         str(status),
         tuple(sorted(report_ids)),
         None if lat is None else round(lat, 6),
@@ -169,15 +170,14 @@ def incident_signature(
     )
 
 
-def _stored(store: Store) -> tuple[list[str], dict[str, tuple[object, ...]]]:
-    """Report ids stored (with repeats, if any) and the signature of every stored incident."""
+def _stored(store: Store) -> tuple[list[str], dict[str, tuple[object, ...]], dict[str, int]]:
+    """Report ids stored (with repeats, if any), the signature and the revision of every
+    stored incident."""
     with store.session() as session:
         report_ids = list(session.scalars(select(ReportRow.report_id)))
-        incidents = {
-            row.id: incident_signature(row.revision, row.status, row.report_ids, row.lat, row.lon)
-            for row in session.scalars(select(IncidentRow))
-        }
-    return report_ids, incidents
+        rows = list(session.scalars(select(IncidentRow)))
+    incidents = {r.id: incident_signature(r.status, r.report_ids, r.lat, r.lon) for r in rows}
+    return report_ids, incidents, {r.id: r.revision for r in rows}
 
 
 def settled(
@@ -194,20 +194,23 @@ def settled(
     nothing is lost or missing or different, or `timeout_s` (a slow machine only takes
     longer). Figures: lost, duplicate_reports, duplicate_incidents (an incident revision
     published twice, or stored and not in the reference), missing_incidents,
-    mismatched_incidents, incident latency (first publication of an incident − the latest onset
+    mismatched_incidents (status, reports or position differ from the reference's last
+    revision), other_revision_count (same incident reached by another number of revisions),
+    incident latency (first publication of an incident − the latest onset
     among its first revision's reports), settle_s (until the store agreed: no less than
     reference_s, the time the reference took)."""
     began = time.monotonic()
     cluster = deployment.cluster
     stream = read_stream(cluster, REPORTS_STREAM)  # final: only ticks come after the last ack
     reports = stream_reports(stream)
+    reference = reference_incidents(stream, sensors, frame, fusion)
     expected = {
-        i: incident_signature(inc.revision, inc.status, inc.report_ids, inc.lat, inc.lon)
-        for i, inc in reference_incidents(stream, sensors, frame, fusion).items()
+        i: incident_signature(inc.status, inc.report_ids, inc.lat, inc.lon)
+        for i, inc in reference.items()
     }
     reference_s = time.monotonic() - began
     while True:
-        report_ids, got = _stored(store)
+        report_ids, got, revisions = _stored(store)
         lost = len(published_ids - set(report_ids))
         missing = len(set(expected) - set(got))
         mismatched = sum(1 for i in set(expected) & set(got) if expected[i] != got[i])
@@ -240,6 +243,9 @@ def settled(
         + len(set(got) - set(expected)),
         "missing_incidents": missing,
         "mismatched_incidents": mismatched,
+        "other_revision_count": sum(
+            1 for i in set(expected) & set(got) if revisions[i] != reference[i].revision
+        ),
         "incident_latency_p50_s": _percentile(latencies_s, 50),
         "incident_latency_p99_s": _percentile(latencies_s, 99),
         "settle_s": round(settle_s, 2),
