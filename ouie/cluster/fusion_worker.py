@@ -29,7 +29,9 @@ tick: windows close at the ticks' stream times while no report comes. A report's
 is fixed once stored, and every consumer reads the stream in one order, so two workers, or one
 replaying, that read the same reports produce the same incidents, with the same ids (fusion
 derives them from the report that opened the incident) and revisions, however late they read
-them: a slow worker is late, never different. (A report added at stream time t closes, first,
+them: a slow worker is late, never different. (A worker's view stops at its halo, so the
+city-wide `Associator` can reach one of its incidents by another number of revisions:
+docs/cluster.md.) (A report added at stream time t closes, first,
 every window whose deadline ≤ t, so which ticks a worker saw between two reports changes when
 it emits, never what.)
 
@@ -103,7 +105,7 @@ class _Seen:
 
 @dataclass
 class WorkerStats:
-    """What a worker did (logged on exit; the tests and bench read it)."""
+    """What a worker did (logged on exit)."""
 
     reports: int = 0
     ticks: int = 0
