@@ -122,7 +122,7 @@ def test_killing_a_node_and_a_worker_mid_stream_loses_and_doubles_nothing(
         duplicate_rate=0.05,
     )
     cells = sensor_cells(sensors, FRAME, cluster.cell_size_m)
-    deployment.start()
+    deployment.start(timeout_s=120.0)
     try:
         t0 = time.time_ns() + NS_PER_S
         truth = [

@@ -96,6 +96,22 @@ MAX_REMEMBERED_REPORTS = 200_000
 """Anchors are looked up among this many latest reports (a few minutes at 1,000 reports/s)."""
 
 
+def fuse_at(
+    associator: Associator, stream_ns: int, report: EventReport | None = None
+) -> list[Incident] | None:
+    """Close windows at `stream_ns`, then add `report` (if any) at it; the incidents emitted.
+    None when fusion raised (a bug, logged): a worker that died on such a report would replay
+    it, and so would the next owner, and its cells would go deaf, so it goes on without it."""
+    try:
+        emitted = associator.poll(stream_ns)
+        if report is not None:
+            emitted += associator.add(report, stream_ns)
+    except Exception:
+        log.exception("fusion failed at stream time %d", stream_ns)
+        return None
+    return emitted
+
+
 @dataclass(frozen=True)
 class _Seen:
     sequence: int
@@ -114,6 +130,7 @@ class WorkerStats:
     duplicate_publishes: int = 0
     not_owner: int = 0
     before_horizon: int = 0
+    fusion_errors: int = 0
     rebuilds: int = 0
     owned: list[str] = field(default_factory=list)
 
@@ -328,7 +345,7 @@ class FusionWorker:
         stream_ns = stream_time_ns(msg)
         if is_clock_subject(msg.subject):
             self.stats.ticks += 1
-            await self._publish(js, self._associator.poll(stream_ns))
+            await self._publish(js, self._fuse(stream_ns))
             return
         self.stats.reports += 1
         where = parse_report_subject(msg.subject)
@@ -351,8 +368,15 @@ class FusionWorker:
             self._seen[report.report_id] = _Seen(msg.metadata.sequence.stream, stream_ns, cell)
             while len(self._seen) > MAX_REMEMBERED_REPORTS:
                 self._seen.popitem(last=False)
-        emitted = self._associator.poll(stream_ns) + self._associator.add(report, stream_ns)
-        await self._publish(js, emitted)
+        await self._publish(js, self._fuse(stream_ns, report))
+
+    def _fuse(self, stream_ns: int, report: EventReport | None = None) -> list[Incident]:
+        """`fuse_at` on this worker's associator, counting failures."""
+        emitted = fuse_at(self._associator, stream_ns, report)
+        if emitted is None:
+            self.stats.fusion_errors += 1
+            return []
+        return emitted
 
     async def _publish(self, js: JetStreamContext, incidents: list[Incident]) -> None:
         for incident in incidents:

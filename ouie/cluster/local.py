@@ -152,8 +152,9 @@ class LocalNatsCluster:
             if not asyncio.run(_jetstream_ready(node.url, deadline)):
                 raise TimeoutError(f"NATS node {node.name}: JetStream not ready\n{self.log(node)}")
 
-    def leader(self, stream: str) -> int:
-        """Index of the node that leads `stream` now."""
+    def leader(self, stream: str, timeout_s: float = 60.0) -> int:
+        """Index of the node that leads `stream` now (asked again until `timeout_s` while the
+        cluster does not answer: a loaded machine answers late)."""
 
         async def ask() -> str:
             connection = await nats.connect(self.urls, connect_timeout=2, error_cb=_ignore)
@@ -161,11 +162,19 @@ class LocalNatsCluster:
                 info = await connection.jetstream(timeout=5).stream_info(stream)
             finally:
                 await connection.close()
-            assert info.cluster is not None and info.cluster.leader is not None
+            if info.cluster is None or info.cluster.leader is None:
+                raise LookupError(f"{stream} has no leader yet")
             return info.cluster.leader
 
-        name = asyncio.run(ask())
-        return next(i for i, n in enumerate(self.nodes) if n.name == name)
+        deadline = time.monotonic() + timeout_s
+        while True:
+            try:
+                name = asyncio.run(ask())
+                return next(i for i, n in enumerate(self.nodes) if n.name == name)
+            except Exception:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.5)
 
     def kill(self, index: int) -> None:
         """kill -9 one node (its store folder stays: `start_node` brings it back)."""

@@ -16,6 +16,7 @@ import yaml
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 
 from ouie.cluster.config import ClusterConfig
+from ouie.cluster.fusion_worker import fuse_at
 from ouie.cluster.streams import connect, parse_report_subject, stream_time_ns
 from ouie.core.geo import LocalFrame
 from ouie.core.incident import Incident
@@ -154,18 +155,19 @@ def reference_incidents(
     fusion: FusionConfig,
 ) -> dict[str, Incident]:
     """The last revision of every incident one `Associator` emits on the whole reports stream
-    (reports and ticks, in stream order) with the workers' clock: windows close at each
-    message's stream time, before a report is added at it; all close at the end."""
+    (reports and ticks, in stream order) with the workers' clock and their `fuse_at`: windows
+    close at each message's stream time, before a report is added at it; all close at the
+    end."""
     associator = Associator(sensors, frame, fusion)
     emitted: list[Incident] = []
     last_ns = 0
     for message in stream:
-        emitted += associator.poll(message.stored_ns)
         last_ns = max(last_ns, message.stored_ns)
+        report = None
         if parse_report_subject(message.subject) is not None:
             report = EventReport.from_json(message.data)
-            emitted += associator.add(report, message.stored_ns)
-    emitted += associator.poll(last_ns + 3600 * NS_PER_S)
+        emitted += fuse_at(associator, message.stored_ns, report) or []
+    emitted += fuse_at(associator, last_ns + 3600 * NS_PER_S) or []
     latest: dict[str, Incident] = {}
     for incident in emitted:
         previous = latest.get(incident.incident_id)
