@@ -21,6 +21,7 @@ from ouie.cluster.cells import (
     sensor_cells,
 )
 from ouie.cluster.config import ClusterConfig
+from ouie.cluster.fusion_worker import fuse_at
 from ouie.cluster.local import LocalNatsCluster, NatsServerMissing, nats_server_binary
 from ouie.cluster.streams import REPORTS_STREAM, connect, ensure_streams
 from ouie.cluster.synthetic import read_stream, sensor_grid, write_site
@@ -28,6 +29,7 @@ from ouie.cluster.trial import LocalDeployment, play, settled
 from ouie.core.classes import EventClass
 from ouie.core.geo import LocalFrame
 from ouie.core.timebase import NS_PER_S
+from ouie.fusion.association import Associator
 from ouie.fusion.config import FusionConfig
 from ouie.fusion.synthetic import ReportNoise, synthesize_deliveries, truth_event
 from ouie.store.repository import Store
@@ -89,6 +91,30 @@ def test_a_glass_break_halo_is_the_widest_impulsive_range_and_a_scream_its_own()
     fusion = FusionConfig()
     assert halo_m(EventClass.GLASS_BREAK, fusion) == 2 * 1500.0  # confused with explosions
     assert halo_m(EventClass.SCREAM, fusion) == 2 * 500.0
+
+
+def test_a_report_fusion_raises_on_is_skipped_and_the_next_one_fused(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    sensors = sensor_grid(FRAME, 9, 100.0)
+    associator = Associator(sensors, FRAME, FusionConfig())
+    truth = [truth_event(FRAME, "gunshot", 10**18, 0.0, 0.0)]
+    noise = ReportNoise(miss_rate=0.0, false_alarms_per_sensor_hour=0.0, duplicate_rate=0.0)
+    rng = np.random.default_rng(1)
+    reports = [d.report for d in synthesize_deliveries(sensors, FRAME, truth, 343.0, noise, rng)]
+    add = associator.add
+
+    def fails_once(report, now_ns):  # type: ignore[no-untyped-def]
+        monkeypatch.setattr(associator, "add", add)
+        raise RecursionError("maximum recursion depth exceeded")
+
+    monkeypatch.setattr(associator, "add", fails_once)
+    assert fuse_at(associator, 10**18, reports[0]) is None
+    emitted = [fuse_at(associator, 10**18 + 1, r) for r in reports[1:]]
+    emitted.append(fuse_at(associator, 10**18 + 60 * NS_PER_S))
+    incidents = [i for batch in emitted if batch for i in batch]
+    assert incidents and reports[0].report_id not in incidents[-1].report_ids
+    assert set(incidents[-1].report_ids) == {r.report_id for r in reports[1:]}
 
 
 def test_a_replay_longer_than_the_dedupe_window_is_refused_naming_both_fields() -> None:
@@ -174,7 +200,7 @@ def test_an_mqtt_publish_a_surviving_node_acknowledged_is_stored_across_a_leader
     _nats_or_skip()
     nodes = LocalNatsCluster(tmp_path / "nats", 3, mqtt=True)
     cluster = ClusterConfig(servers=nodes.urls)
-    nodes.start()
+    nodes.start(timeout_s=120.0)
     try:
         asyncio.run(_ensure(cluster))
         leader = nodes.leader(REPORTS_STREAM)
