@@ -46,10 +46,12 @@ class ClusterConfig(StrictModel):
         description="JetStream de-duplication window on Nats-Msg-Id (incident revisions), s.",
     )
     lease_ttl_s: float = Field(
-        default=3.0,
+        default=10.0,
         gt=0,
         description="A fusion worker that has not renewed its lease this long is dead: its "
-        "cells go to the others, s.",
+        "cells go to the others, s. Above the time the lease bucket takes to elect a leader "
+        "when a node dies (6–9 s measured on a loaded 2-core machine), or every node death "
+        "also moves cells and makes workers replay.",
     )
     replay_s: float = Field(
         default=60.0,
