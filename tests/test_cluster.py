@@ -8,7 +8,6 @@ import time
 from pathlib import Path
 
 import numpy as np
-import paho.mqtt.client as mqtt
 import pytest
 
 from ouie.cluster.cells import (
@@ -22,9 +21,9 @@ from ouie.cluster.cells import (
 )
 from ouie.cluster.config import ClusterConfig
 from ouie.cluster.fusion_worker import fuse_at
-from ouie.cluster.local import LocalNatsCluster, NatsServerMissing, nats_server_binary
-from ouie.cluster.streams import REPORTS_STREAM, connect, ensure_streams
-from ouie.cluster.synthetic import read_stream, sensor_grid, write_site
+from ouie.cluster.local import NatsServerMissing, nats_server_binary
+from ouie.cluster.streams import REPORTS_STREAM
+from ouie.cluster.synthetic import sensor_grid, write_site
 from ouie.cluster.trial import LocalDeployment, play, settled
 from ouie.core.classes import EventClass
 from ouie.core.geo import LocalFrame
@@ -186,73 +185,3 @@ def test_killing_a_node_and_a_worker_mid_stream_loses_and_doubles_nothing(
     assert result["duplicate_incidents"] == 0, result
     assert result["mismatched_incidents"] == 0, result
     assert result["stored_incidents"] >= 10, result  # most of the 14 sounds were heard
-
-
-@pytest.mark.timeout(180)
-def test_an_mqtt_publish_a_surviving_node_acknowledged_is_stored_across_a_leader_kill(
-    tmp_path: Path,
-) -> None:
-    """The MQTT front door (NATS's MQTT 3.1.1 listener): 200 QoS 1 publishes through a node
-    that is not the reports stream's leader, the leader killed (-9) after 60. The node holds
-    the PUBACK until the stream stores the message; it closes a connection whose store timed
-    out, and paho sends again what was not acknowledged: every report is stored, some twice
-    (MQTT carries no Nats-Msg-Id; the writer and fusion drop a repeated report id)."""
-    _nats_or_skip()
-    nodes = LocalNatsCluster(tmp_path / "nats", 3, mqtt=True)
-    cluster = ClusterConfig(servers=nodes.urls)
-    nodes.start(timeout_s=120.0)
-    try:
-        asyncio.run(_ensure(cluster))
-        leader = nodes.leader(REPORTS_STREAM)
-        door = next(n for i, n in enumerate(nodes.nodes) if i != leader)
-        assert door.mqtt_port is not None
-        acked: set[int] = set()
-        client = mqtt.Client(
-            mqtt.CallbackAPIVersion.VERSION2, client_id="probe", protocol=mqtt.MQTTv311
-        )
-        client.on_publish = lambda _c, _u, mid, _rc, _p: acked.add(mid)
-        _connect_with_retry(client, door.mqtt_port)
-        sent = {}
-        for k in range(200):
-            sent[client.publish(f"ouie/v1/reports/0_0/s{k}", b"{}", qos=1).mid] = k
-            if k == 60:
-                nodes.kill(leader)
-            time.sleep(0.01)
-        deadline = time.monotonic() + 60
-        while len(acked) < len(sent) and time.monotonic() < deadline:
-            time.sleep(0.1)
-        client.disconnect()
-        client.loop_stop()
-        stored = [m.subject for m in read_stream(cluster, REPORTS_STREAM)]
-    finally:
-        nodes.stop()
-    assert len(acked) == 200
-    assert set(stored) == {f"ouie.v1.reports.0_0.s{k}" for k in range(200)}
-    assert len(stored) - 200 <= 140  # repeats: at most what was in flight when it closed
-
-
-async def _ensure(cluster: ClusterConfig) -> None:
-    nc = await connect(cluster, "test")
-    try:
-        await ensure_streams(nc.jetstream(timeout=10), cluster)
-    finally:
-        await nc.close()
-
-
-def _connect_with_retry(client: mqtt.Client, port: int, timeout_s: float = 60.0) -> None:
-    """On a fresh cluster the first CONNECT can time out while the server creates its session
-    stream: try until connected."""
-    client.loop_start()
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        try:
-            client.connect("127.0.0.1", port, keepalive=10)
-        except OSError:
-            time.sleep(0.5)
-            continue
-        until = time.monotonic() + 5
-        while not client.is_connected() and time.monotonic() < until:
-            time.sleep(0.05)
-        if client.is_connected():
-            return
-    raise TimeoutError(f"no MQTT CONNACK from 127.0.0.1:{port} in {timeout_s} s")

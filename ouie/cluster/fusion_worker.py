@@ -131,6 +131,7 @@ class WorkerStats:
     not_owner: int = 0
     before_horizon: int = 0
     fusion_errors: int = 0
+    max_lag_s: float = 0.0
     rebuilds: int = 0
     owned: list[str] = field(default_factory=list)
 
@@ -158,6 +159,7 @@ class FusionWorker:
         self._seen: OrderedDict[str, _Seen] = OrderedDict()
         self._horizon_ns = 0
         self._filter: set[str] = set()
+        self._next_lag_warning = 0.0
         self._max_window_ns = round(
             (
                 max(fusion.range_m(c) for c in EventClass) / fusion.speed_of_sound_mps
@@ -343,9 +345,10 @@ class FusionWorker:
         """Fuse one stream message: a tick closes windows at its stream time; a report of a
         cell within its class's halo of an owned cell closes them at its own, then joins."""
         stream_ns = stream_time_ns(msg)
+        self._watch_lag(stream_ns)
         if is_clock_subject(msg.subject):
             self.stats.ticks += 1
-            await self._publish(js, self._fuse(stream_ns))
+            await self._publish(js, await self._fuse(stream_ns))
             return
         self.stats.reports += 1
         where = parse_report_subject(msg.subject)
@@ -368,11 +371,30 @@ class FusionWorker:
             self._seen[report.report_id] = _Seen(msg.metadata.sequence.stream, stream_ns, cell)
             while len(self._seen) > MAX_REMEMBERED_REPORTS:
                 self._seen.popitem(last=False)
-        await self._publish(js, self._fuse(stream_ns, report))
+        await self._publish(js, await self._fuse(stream_ns, report))
 
-    def _fuse(self, stream_ns: int, report: EventReport | None = None) -> list[Incident]:
-        """`fuse_at` on this worker's associator, counting failures."""
-        emitted = fuse_at(self._associator, stream_ns, report)
+    def _watch_lag(self, stream_ns: int) -> None:
+        """Track how far behind the stream this worker fuses; warn (once a minute at most)
+        past half of replay_s: a successor replays replay_s of it, so a lag beyond that would
+        leave incidents that nobody emits."""
+        lag_s = (now_ns() - stream_ns) / NS_PER_S
+        self.stats.max_lag_s = max(self.stats.max_lag_s, lag_s)
+        if lag_s > self.cluster.replay_s / 2 and time.monotonic() > self._next_lag_warning:
+            self._next_lag_warning = time.monotonic() + 60.0
+            log.warning(
+                "worker %s fuses %.0f s behind the stream (replay_s %.0f s)",
+                self.worker_id,
+                lag_s,
+                self.cluster.replay_s,
+            )
+
+    async def _fuse(self, stream_ns: int, report: EventReport | None = None) -> list[Incident]:
+        """`fuse_at` on this worker's associator, counting failures. It runs in a thread: a
+        fusion step takes tens of milliseconds (seconds on a bad report), and on the event loop
+        a backlog of them starved the lease renewals, so a busy worker's lease lapsed, its
+        cells moved and every worker replayed, again and again. (One step at a time: the
+        associator is only ever used by the awaited call.)"""
+        emitted = await asyncio.to_thread(fuse_at, self._associator, stream_ns, report)
         if emitted is None:
             self.stats.fusion_errors += 1
             return []

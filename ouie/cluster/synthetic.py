@@ -11,7 +11,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-import nats.js.errors
+import nats.errors
 import yaml
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 
@@ -133,7 +133,7 @@ def read_stream(
     while True:
         try:
             return asyncio.run(read())
-        except nats.js.errors.Error:  # a consumer placed on a dead node answers 503
+        except (TimeoutError, nats.errors.Error):  # electing; a consumer on a dead node: 503
             if time.monotonic() > deadline:
                 raise
             time.sleep(1.0)
