@@ -99,6 +99,12 @@ def main() -> None:
     parser.add_argument("--nodes", type=int, default=3)
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--cell-size-m", type=float, default=500.0)
+    parser.add_argument(
+        "--lease-ttl-s",
+        type=float,
+        default=ClusterConfig().lease_ttl_s,
+        help="fusion workers' lease TTL (a worker killed is replaced this much later)",
+    )
     parser.add_argument("--kill-node", action="store_true")
     parser.add_argument("--kill-worker", action="store_true")
     parser.add_argument("--db", default="", help="SQLAlchemy URL (default: a SQLite file)")
@@ -113,7 +119,9 @@ def main() -> None:
     args = parser.parse_args()
 
     fusion = FusionConfig(hearing_range_m=dict.fromkeys(EventClass, 300.0), window_margin_s=0.5)
-    cluster = ClusterConfig(cell_size_m=args.cell_size_m, lease_ttl_s=2.0, replay_s=60.0)
+    cluster = ClusterConfig(
+        cell_size_m=args.cell_size_m, lease_ttl_s=args.lease_ttl_s, replay_s=60.0
+    )
     sites = sensor_grid(FRAME, args.sensors, SPACING_M)
     with tempfile.TemporaryDirectory(prefix="ouie-cluster-bench-") as tmp:
         folder = args.workdir or Path(tmp)
@@ -167,6 +175,7 @@ def main() -> None:
         "nodes": args.nodes,
         "workers": args.workers,
         "cell_size_m": args.cell_size_m,
+        "lease_ttl_s": args.lease_ttl_s,
         "ownership_block_cells": cluster.ownership_block_cells,
         "cells": len(cell_set),
         "read_fraction_per_worker": [round(x, 2) for x in read],

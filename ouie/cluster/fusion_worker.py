@@ -160,6 +160,7 @@ class FusionWorker:
         self._horizon_ns = 0
         self._filter: set[str] = set()
         self._next_lag_warning = 0.0
+        self._replayed_until_ns = 0
         self._max_window_ns = round(
             (
                 max(fusion.range_m(c) for c in EventClass) / fusion.speed_of_sound_mps
@@ -271,7 +272,8 @@ class FusionWorker:
         nearby = [s for s in self.sensors if self.cell_of_sensor[s.id] in self._filter]
         self._associator = Associator(nearby, self.frame, self.fusion)
         self._seen.clear()
-        start_ns = now_ns() - round(self.cluster.replay_s * NS_PER_S)
+        self._replayed_until_ns = now_ns()
+        start_ns = self._replayed_until_ns - round(self.cluster.replay_s * NS_PER_S)
         self._horizon_ns = start_ns + self._max_window_ns
         log.info(
             "worker %s owns %d cell(s), reads %d; replaying from %.0f s ago",
@@ -377,6 +379,8 @@ class FusionWorker:
         """Track how far behind the stream this worker fuses; warn (once a minute at most)
         past half of replay_s: a successor replays replay_s of it, so a lag beyond that would
         leave incidents that nobody emits."""
+        if stream_ns < self._replayed_until_ns:
+            return  # replaying what came before the last rebuild: behind on purpose
         lag_s = (now_ns() - stream_ns) / NS_PER_S
         self.stats.max_lag_s = max(self.stats.max_lag_s, lag_s)
         if lag_s > self.cluster.replay_s / 2 and time.monotonic() > self._next_lag_warning:
