@@ -1,7 +1,7 @@
 """Geographic cells: the square grid that keys report subjects and fusion ownership.
 
 A sensor at local ENU (east_m, north_m) is in cell (⌊east_m / size⌋, ⌊north_m / size⌋), named
-`"{i}_{j}"` (e.g. `3_-2`: a NATS subject token and an MQTT topic level). A sensor's cell comes
+`"{i}_{j}"` (e.g. `3_-2`: a NATS subject token). A sensor's cell comes
 from its configured position, so it never changes while the sensor stays put.
 
 Ownership goes by blocks of k × k cells (k = `ownership_block_cells`): block (⌊i/k⌋, ⌊j/k⌋)

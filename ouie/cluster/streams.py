@@ -52,13 +52,8 @@ INCIDENTS_WRITER = "writer-incidents"
 MSG_ID = "Nats-Msg-Id"
 
 
-def report_topic(cell: str, sensor_id: str) -> str:
-    """The MQTT topic a sensor publishes its reports on (QoS 1)."""
-    return f"ouie/v1/reports/{cell}/{sensor_id}"
-
-
 def report_subject(cell: str, sensor_id: str) -> str:
-    """The same as a NATS subject."""
+    """The subject a report of `sensor_id` (in `cell`) is published on."""
     return f"ouie.v1.reports.{cell}.{sensor_id}"
 
 
