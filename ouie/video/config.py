@@ -17,20 +17,16 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import numpy as np
 from annotated_types import Len
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import Field, field_validator, model_validator
 from shapely.geometry import Polygon
 
-from ouie.core.config import ConfigError, load_yaml_config
+from ouie.core.config import ConfigError, StrictModel, load_yaml_config
 
 PointPx = Annotated[list[float], Len(2, 2)]
 """An image point [x, y] in pixels (x to the right, y down, origin at the top-left corner)."""
 
 PointM = Annotated[list[float], Len(2, 2)]
 """A ground point [x, y] in metres, in any flat frame of the site."""
-
-
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid")
 
 
 class EventKind(StrEnum):
@@ -42,27 +38,36 @@ class EventKind(StrEnum):
     DENSITY = "density"
 
 
-class TimeWindow(_Strict):
+Day = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
+DAYS: tuple[Day, ...] = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+"""Days in `datetime.weekday()` order."""
+
+
+def _every_day() -> list[Day]:
+    return list(DAYS)
+
+
+def _wrong_way_only() -> list[Literal[EventKind.WRONG_WAY]]:
+    return [EventKind.WRONG_WAY]
+
+
+class TimeWindow(StrictModel):
     """A daily window of local time when a zone or line is watched; `end` before `start` runs
     past midnight (22:00–06:00)."""
 
     start: time = Field(description="Local time the window opens, HH:MM.")
     end: time = Field(description="Local time the window closes, HH:MM (before start: next day).")
-    days: list[Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]] = Field(
-        default_factory=lambda: ["mon", "tue", "wed", "thu", "fri", "sat", "sun"],
-        description="Days the window opens on.",
-    )
+    days: list[Day] = Field(default_factory=_every_day, description="Days the window opens on.")
 
     def contains(self, local: datetime) -> bool:
         """Whether the local time `local` falls in the window (a window past midnight belongs
         to the day it opens)."""
-        days = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
         now = local.time()
         if self.start <= self.end:
-            return days[local.weekday()] in self.days and self.start <= now < self.end
+            return DAYS[local.weekday()] in self.days and self.start <= now < self.end
         if now >= self.start:
-            return days[local.weekday()] in self.days
-        return now < self.end and days[(local.weekday() - 1) % 7] in self.days
+            return DAYS[local.weekday()] in self.days
+        return now < self.end and DAYS[(local.weekday() - 1) % 7] in self.days
 
 
 def _active(schedule: list[TimeWindow], local: datetime) -> bool:
@@ -70,7 +75,7 @@ def _active(schedule: list[TimeWindow], local: datetime) -> bool:
     return not schedule or any(window.contains(local) for window in schedule)
 
 
-class Zone(_Strict):
+class Zone(StrictModel):
     """A polygon on the image where people must not stay (`intrusion`) or must not crowd
     (`density`). A person is in the zone when the bottom centre of their box (their feet) is."""
 
@@ -111,7 +116,7 @@ class Zone(_Strict):
         return _active(self.schedule, local)
 
 
-class Line(_Strict):
+class Line(StrictModel):
     """A segment on the image that people may cross only one way (`wrong_way`). The allowed
     way is a vector in image pixels, e.g. [1, 0] = towards the right of the image."""
 
@@ -122,7 +127,7 @@ class Line(_Strict):
         description="The way people may cross, an image vector [dx, dy] (not along the line)."
     )
     events: list[Literal[EventKind.WRONG_WAY]] = Field(
-        default_factory=lambda: [EventKind.WRONG_WAY], description="Events: wrong_way."
+        default_factory=_wrong_way_only, description="Events: wrong_way."
     )
     schedule: list[TimeWindow] = Field(
         default_factory=list, description="When the line is watched; empty: always."
@@ -150,7 +155,7 @@ class Line(_Strict):
         return _active(self.schedule, local)
 
 
-class PersonScale(_Strict):
+class PersonScale(StrictModel):
     """How tall a standing person looks, in pixels, with the feet at two image rows; linear in
     between and beyond (a flat ground seen by a fixed camera). It sizes the expected person."""
 
@@ -171,14 +176,14 @@ class PersonScale(_Strict):
         return np.maximum(4.0, self.far_height_px + (np.asarray(feet_y_px) - self.far_y_px) * slope)
 
 
-class GroundPoint(_Strict):
+class GroundPoint(StrictModel):
     """One point seen on the image and measured on the ground (for zone areas)."""
 
     px: PointPx = Field(description="Image point [x, y], pixels.")
     m: PointM = Field(description="The same point on the ground [x, y], metres.")
 
 
-class DetectorConfig(_Strict):
+class DetectorConfig(StrictModel):
     """How people are found. `mog2` (default) and `knn` are background subtraction (moving and
     recently moved people; a blob is split into people by its area over the expected person's);
     `hog` is OpenCV's HOG people detector (slower: see docs/video.md for the measured trade)."""
@@ -188,21 +193,26 @@ class DetectorConfig(_Strict):
         default=0.5, gt=0, le=1, description="Background subtraction works on the image × this."
     )
     background_history_s: float = Field(
-        default=40.0, gt=0, description="Background memory, s (a still person fades after this)."
+        default=40.0,
+        gt=0,
+        description="Background memory, s (a still person fades after ≈ 0.1 × this).",
+    )
+    variance_threshold: float = Field(
+        default=16.0, gt=0, description="mog2: squared Mahalanobis distance to be foreground."
     )
     silhouette_fill: float = Field(
-        default=0.8,
+        default=0.6,
         gt=0,
         le=2,
         description="Foreground area of one person over h × 0.4 h (h: expected height); "
-        "chosen on the first half of vtest.avi.",
+        "chosen on the first 40 s of vtest.avi (docs/results/video.md).",
     )
     hog_upscale: float = Field(
         default=1.5, gt=0, description="hog: the image is enlarged by this (people < 128 px)."
     )
 
 
-class VideoCamera(_Strict):
+class VideoCamera(StrictModel):
     """One camera's analysis: where its stream is, how often a frame is analysed, how big a
     person looks, and its zones and lines."""
 
@@ -268,14 +278,15 @@ class VideoCamera(_Strict):
             return None
         import cv2
 
-        image = np.float32([point.px for point in self.ground_points])
-        ground = np.float32([point.m for point in self.ground_points])
+        image = np.asarray([point.px for point in self.ground_points], np.float32)
+        ground = np.asarray([point.m for point in self.ground_points], np.float32)
         homography = cv2.getPerspectiveTransform(image, ground)
-        mapped = cv2.perspectiveTransform(np.float32([zone.polygon_px]), homography)[0]
+        polygon = np.asarray([zone.polygon_px], np.float32)
+        mapped = cv2.perspectiveTransform(polygon, homography)[0]
         return float(Polygon(mapped).area)
 
 
-class VideoConfig(_Strict):
+class VideoConfig(StrictModel):
     """A video-analysis file: the declared decision to analyse, and the cameras."""
 
     enabled: bool = Field(
