@@ -144,7 +144,10 @@ class Line(StrictModel):
             raise ValueError(f"line {self.id}: a_px and b_px are the same point")
         direction = np.asarray(self.allowed_direction_px, float)
         norm = float(np.hypot(*direction))
-        if norm == 0 or abs(float(np.cross(along, direction))) / (length * norm) < 0.1:
+        if (
+            norm == 0
+            or abs(float(along[0] * direction[1] - along[1] * direction[0])) / (length * norm) < 0.1
+        ):
             raise ValueError(
                 f"line {self.id}: allowed_direction_px must cross the line (it is along it or zero)"
             )

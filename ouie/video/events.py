@@ -5,8 +5,10 @@
 - `density`: people in the zone / the zone's ground area (m²) stays above
   `max_people_per_m2` during ≥ `min_density_s`;
 - `wrong_way`: a detection's feet point crosses a line against its allowed direction d:
-  between two analysed frames it moves from p to q, the segment pq properly intersects the
-  line's segment ab (orientation tests), and (q − p)·d < 0. Crossings of one line closer than
+  between two analysed frames it moves from p to q, p and q lie on the two sides of the line
+  ab (a point on it counts with the side its orientation (b − a) × (p − a) ≥ 0 names, so a
+  step onto the line and the next step off it make one crossing), a and b do not both lie on
+  one side of pq, and (q − p)·d < 0. Crossings of one line closer than
   `merge_gap_s` make one event; its `count` adds up the people of each crossing.
 
 An episode is a run of frames where the condition holds, bridged over gaps of up to
@@ -111,12 +113,12 @@ def _orientation(a: np.ndarray, b: np.ndarray, c: np.ndarray) -> float:
 
 def crosses(p: Iterable[float], q: Iterable[float], line: Line) -> int:
     """+1 when the move p → q crosses the line in its allowed direction, −1 against it, 0 when
-    it does not cross (touching an end or the line is not crossing)."""
+    it does not cross."""
     p_, q_ = np.asarray(list(p), float), np.asarray(list(q), float)
     a, b = np.asarray(line.a_px, float), np.asarray(line.b_px, float)
-    if _orientation(a, b, p_) * _orientation(a, b, q_) >= 0:
+    if (_orientation(a, b, p_) >= 0) == (_orientation(a, b, q_) >= 0):
         return 0
-    if _orientation(p_, q_, a) * _orientation(p_, q_, b) >= 0:
+    if _orientation(p_, q_, a) * _orientation(p_, q_, b) > 0:
         return 0
     return 1 if float(np.dot(q_ - p_, line.allowed_direction_px)) > 0 else -1
 
