@@ -38,6 +38,7 @@ from ouie.observatory.deployment import Deployment
 from ouie.store.audit import AuditKeyConfig
 from ouie.store.database import DEFAULT_DATABASE_URL
 from ouie.store.retention import RetentionPolicy
+from ouie.video.config import VideoConfig, load_video_config
 
 
 class HttpSettings(StrictModel):
@@ -62,6 +63,11 @@ class CityConfig(StrictModel):
     sensors_file: Path = Field(description="Sensors GeoJSON (relative to the config file).")
     cameras_file: Path | None = Field(
         default=None, description="Cameras and cueing YAML of ouie.cameras (optional)."
+    )
+    video_file: Path | None = Field(
+        default=None,
+        description="Video-analysis YAML of ouie.video (relative to the config file; its "
+        "`enabled` needs a declared legal basis and DPIA).",
     )
     buildings_file: Path | None = Field(
         default=None,
@@ -101,6 +107,12 @@ class CityConfig(StrictModel):
             return CamerasConfig()
         return load_yaml_config(self.cameras_file, CamerasConfig)
 
+    def video(self) -> VideoConfig:
+        """The video-analysis file's content (off and no camera without one)."""
+        if self.video_file is None:
+            return VideoConfig()
+        return load_video_config(self.video_file)
+
     def deployment(self) -> Deployment:
         """What the transparency report says of this deployment (sensors and cameras read)."""
         return Deployment.of_site(self.name, len(self.sensors()), self.cameras(), self.retention)
@@ -120,6 +132,8 @@ def load_city_config(path: Path | str) -> CityConfig:
         updates["cameras_file"] = base / config.cameras_file
     if config.buildings_file is not None:
         updates["buildings_file"] = base / config.buildings_file
+    if config.video_file is not None:
+        updates["video_file"] = base / config.video_file
     broker_paths: dict[str, object] = {}
     if config.broker.password_file is not None:
         broker_paths["password_file"] = base / config.broker.password_file

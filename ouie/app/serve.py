@@ -6,8 +6,9 @@ its FastAPI app and the console mounted on it. `ouie serve` uses `build_central`
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from fastapi import FastAPI
 
@@ -37,9 +38,14 @@ class CentralRuntime:
     app: FastAPI
     cameras: ControllerDesk | None
     feed: LiveFeed
+    video_watches: list[threading.Thread] = field(default_factory=list)
+    video_stop: threading.Event = field(default_factory=threading.Event)
 
     def close(self) -> None:
-        """Stop the service, then the cameras, the bus and the store."""
+        """Stop the video analysis, the service, then the cameras, the bus and the store."""
+        self.video_stop.set()
+        for watch in self.video_watches:
+            watch.join(timeout=10)
         self.service.stop()
         if self.cameras is not None:
             self.cameras.close()
@@ -55,10 +61,13 @@ def build_central(
 ) -> CentralRuntime:
     """Open and migrate the store, audit the configuration, connect the bus (MQTT unless
     `bus` is given or the city says inprocess), wire fusion and cueing, start the service and
-    mount the console (unless `city.console` is None)."""
+    mount the console (unless `city.console` is None), and analyse the video cameras of
+    `video_file` when it enables them (a video file that enables analysis without its declared
+    legal basis and DPIA is refused here, by ConfigError, before anything starts)."""
     from ouie.fusion.association import Associator
     from ouie.transport.mqtt import MqttBus
 
+    video = city.video()
     audit_key = city.audit.key()
     if audit_key is None:
         log.warning(
@@ -110,7 +119,24 @@ def build_central(
             cameras=cameras,
             config=city.console,
         )
-    return CentralRuntime(city, store, bus, service, app, cameras, feed)
+    runtime = CentralRuntime(city, store, bus, service, app, cameras, feed)
+    if video.enabled:
+        from ouie.video.incidents import watch_camera
+
+        for camera in video.cameras:
+            watch = threading.Thread(
+                target=watch_camera,
+                args=(camera, service.add_incidents, runtime.video_stop),
+                name=f"video-{camera.id}",
+                daemon=True,
+            )
+            watch.start()
+            runtime.video_watches.append(watch)
+    elif video.cameras:
+        log.info(
+            "video analysis is off (enabled: false): %d cameras not analysed", len(video.cameras)
+        )
+    return runtime
 
 
 def _cameras(

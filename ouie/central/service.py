@@ -189,6 +189,11 @@ class CentralService:
                 log.exception("central tick failed; continuing")
 
     # -- incidents and cues ----------------------------------------------------------------
+    def add_incidents(self, incidents: list[Incident]) -> None:
+        """Incidents from beside fusion (a camera's own video analysis, `ouie.video`): stored,
+        published and shown like fusion's."""
+        self._take_incidents(incidents)
+
     def _take_incidents(self, incidents: list[Incident]) -> None:
         for incident in incidents:
             try:

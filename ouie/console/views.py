@@ -73,6 +73,10 @@ class IncidentSummary(_View):
     )
     revision: int
     disposition: str | None = Field(description="Latest decision; None while open.")
+    video: dict[str, Any] | None = Field(
+        default=None,
+        description="Status camera: camera_id, zone, people, end_ns, ongoing (no identity).",
+    )
 
     @classmethod
     def of(cls, row: IncidentRow) -> IncidentSummary:
@@ -90,6 +94,7 @@ class IncidentSummary(_View):
             hyperbola=[tuple(p) for p in row.hyperbola["points"]] if row.hyperbola else None,
             revision=row.revision,
             disposition=row.disposition,
+            video=row.video,
         )
 
 

@@ -60,7 +60,8 @@ class ReportRow(Base):
 
 
 class IncidentRow(Base):
-    """A located sound event made of several sensors' reports; updated in place by revision."""
+    """A located sound event made of several sensors' reports, or an event seen on a camera's
+    own stream (status camera, `video`); updated in place by revision."""
 
     __tablename__ = "incidents"
     __table_args__ = (Index("ix_incidents_onset_ns", "onset_ns"),)
@@ -73,6 +74,9 @@ class IncidentRow(Base):
     uncertainty_m: Mapped[float | None] = mapped_column(Float, doc="95 % radius, m.")
     ellipse: Mapped[dict[str, Any] | None] = mapped_column(doc="95 % ellipse (fusion's form).")
     hyperbola: Mapped[dict[str, Any] | None] = mapped_column(doc="2-sensor branch (fusion's form).")
+    video: Mapped[dict[str, Any] | None] = mapped_column(
+        doc="Seen on a camera's stream: camera_id, zone, people, end_ns, ongoing."
+    )
     status: Mapped[str] = mapped_column(String(32), doc="Fusion status: fix, hyperbola, single.")
     score: Mapped[float | None] = mapped_column(Float, doc="Highest detector score.")
     sensors_used: Mapped[list[str]] = mapped_column(default=list)

@@ -69,7 +69,9 @@ class IncidentRecord(BaseModel):
     hyperbola: dict[str, Any] | None = Field(
         default=None, description="For 2-sensor incidents: the branch the source lies on."
     )
-    status: str = Field(default="fix", description="Fusion status: fix, hyperbola or single.")
+    status: str = Field(
+        default="fix", description="Fusion status: fix, hyperbola, single, area; or camera."
+    )
     score: float | None = Field(default=None, ge=0, le=1, description="Highest report score.")
     sensors_used: list[str] = Field(default_factory=list, description="Sensors in the fix.")
     sensors_rejected: list[dict[str, Any]] = Field(
@@ -77,6 +79,9 @@ class IncidentRecord(BaseModel):
     )
     report_ids: list[str] = Field(default_factory=list, description="Reports it is made of.")
     revision: int = Field(default=0, ge=0, description="Grows each time late reports improve it.")
+    video: dict[str, Any] | None = Field(
+        default=None, description="Status camera: camera_id, zone, people, end_ns, ongoing."
+    )
 
     @classmethod
     def from_incident(cls, incident: Incident) -> IncidentRecord:
@@ -100,4 +105,5 @@ class IncidentRecord(BaseModel):
             sensors_rejected=[plain(r) for r in incident.sensors_rejected],
             report_ids=list(incident.report_ids),
             revision=incident.revision,
+            video=plain(incident.video),
         )

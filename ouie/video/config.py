@@ -9,7 +9,6 @@ events each raises, their schedule and thresholds.
 from __future__ import annotations
 
 from datetime import datetime, time
-from enum import StrEnum
 from functools import cached_property
 from pathlib import Path
 from typing import Annotated, Literal
@@ -20,6 +19,7 @@ from annotated_types import Len
 from pydantic import Field, field_validator, model_validator
 from shapely.geometry import Polygon
 
+from ouie.core.classes import VideoEventKind
 from ouie.core.config import ConfigError, StrictModel, load_yaml_config
 
 PointPx = Annotated[list[float], Len(2, 2)]
@@ -27,15 +27,6 @@ PointPx = Annotated[list[float], Len(2, 2)]
 
 PointM = Annotated[list[float], Len(2, 2)]
 """A ground point [x, y] in metres, in any flat frame of the site."""
-
-
-class EventKind(StrEnum):
-    """The three events the video layer raises (the ones the 2023–2025 French experiment found
-    to work; see docs/video.md)."""
-
-    INTRUSION = "intrusion"
-    WRONG_WAY = "wrong_way"
-    DENSITY = "density"
 
 
 Day = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
@@ -47,8 +38,8 @@ def _every_day() -> list[Day]:
     return list(DAYS)
 
 
-def _wrong_way_only() -> list[Literal[EventKind.WRONG_WAY]]:
-    return [EventKind.WRONG_WAY]
+def _wrong_way_only() -> list[Literal[VideoEventKind.WRONG_WAY]]:
+    return [VideoEventKind.WRONG_WAY]
 
 
 class TimeWindow(StrictModel):
@@ -83,7 +74,7 @@ class Zone(StrictModel):
     polygon_px: list[PointPx] = Field(
         min_length=3, description="Image polygon [[x, y], …], pixels."
     )
-    events: list[Literal[EventKind.INTRUSION, EventKind.DENSITY]] = Field(
+    events: list[Literal[VideoEventKind.INTRUSION, VideoEventKind.DENSITY]] = Field(
         min_length=1, description="Events this zone raises: intrusion and/or density."
     )
     schedule: list[TimeWindow] = Field(
@@ -107,7 +98,7 @@ class Zone(StrictModel):
         polygon = Polygon(self.polygon_px)
         if not polygon.is_valid or polygon.area == 0:
             raise ValueError(f"zone {self.id}: polygon_px must be a simple, non-empty polygon")
-        if EventKind.DENSITY in self.events and self.max_people_per_m2 is None:
+        if VideoEventKind.DENSITY in self.events and self.max_people_per_m2 is None:
             raise ValueError(f"zone {self.id}: density needs max_people_per_m2")
         return self
 
@@ -126,7 +117,7 @@ class Line(StrictModel):
     allowed_direction_px: PointPx = Field(
         description="The way people may cross, an image vector [dx, dy] (not along the line)."
     )
-    events: list[Literal[EventKind.WRONG_WAY]] = Field(
+    events: list[Literal[VideoEventKind.WRONG_WAY]] = Field(
         default_factory=_wrong_way_only, description="Events: wrong_way."
     )
     schedule: list[TimeWindow] = Field(
@@ -258,7 +249,7 @@ class VideoCamera(StrictModel):
             raise ValueError(f"camera {self.id}: zone and line ids must be unique")
         for zone in self.zones:
             if (
-                EventKind.DENSITY in zone.events
+                VideoEventKind.DENSITY in zone.events
                 and zone.ground_area_m2 is None
                 and self.ground_points is None
             ):
@@ -331,5 +322,16 @@ class VideoConfig(StrictModel):
 
 
 def load_video_config(path: str | Path) -> VideoConfig:
-    """Read and validate a video-analysis YAML file (see `VideoConfig`)."""
-    return load_yaml_config(path, VideoConfig)
+    """Read and validate a video-analysis YAML file (see `VideoConfig`); a camera `source`
+    that is a relative file path is resolved beside the file."""
+    config = load_yaml_config(path, VideoConfig)
+    base = Path(path).resolve().parent
+    cameras = [
+        camera.model_copy(update={"source": str(base / camera.source)})
+        if camera.source is not None
+        and "://" not in camera.source
+        and not Path(camera.source).is_absolute()
+        else camera
+        for camera in config.cameras
+    ]
+    return config.model_copy(update={"cameras": cameras})

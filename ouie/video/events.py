@@ -33,7 +33,8 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 from shapely.geometry import Point, Polygon
 
-from ouie.video.config import EventKind, Line, VideoCamera, Zone
+from ouie.core.classes import VideoEventKind
+from ouie.video.config import Line, VideoCamera, Zone
 from ouie.video.people import Detection, PeopleDetector
 from ouie.video.source import Frame
 
@@ -56,7 +57,7 @@ class VideoEvent(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    kind: EventKind
+    kind: VideoEventKind
     camera: str = Field(description="Camera id.")
     zone: str = Field(description="Zone or line id.")
     start_s: float = Field(description="Start, s from the start of the stream.")
@@ -132,7 +133,7 @@ class CameraAnalyser:
         self.detector = PeopleDetector(camera.detector, camera.person_scale, camera.analysis_fps)
         self._polygons = {zone.id: Polygon(zone.polygon_px) for zone in camera.zones}
         self._areas_m2 = {zone.id: camera.zone_area_m2(zone) for zone in camera.zones}
-        self._episodes: dict[tuple[EventKind, str], _Episode] = {}
+        self._episodes: dict[tuple[VideoEventKind, str], _Episode] = {}
         self._tracks: list[_Track] = []
 
     def step(self, frame: Frame) -> FrameResult:
@@ -142,16 +143,21 @@ class CameraAnalyser:
         events: list[VideoEvent] = []
         for zone in self.camera.zones:
             inside = self._people_in(zone, detections) if zone.active(local) else 0
-            if EventKind.INTRUSION in zone.events:
+            if VideoEventKind.INTRUSION in zone.events:
                 events += self._update(
-                    EventKind.INTRUSION, zone.id, frame.t_s, inside, inside > 0, zone.min_dwell_s
+                    VideoEventKind.INTRUSION,
+                    zone.id,
+                    frame.t_s,
+                    inside,
+                    inside > 0,
+                    zone.min_dwell_s,
                 )
             area_m2 = self._areas_m2[zone.id]
-            if EventKind.DENSITY in zone.events and area_m2 is not None:
+            if VideoEventKind.DENSITY in zone.events and area_m2 is not None:
                 limit = zone.max_people_per_m2 or 0.0
                 density = inside / area_m2
                 events += self._update(
-                    EventKind.DENSITY,
+                    VideoEventKind.DENSITY,
                     zone.id,
                     frame.t_s,
                     inside,
@@ -185,7 +191,7 @@ class CameraAnalyser:
         )
 
     def _event(
-        self, kind: EventKind, zone_id: str, episode: _Episode, *, ongoing: bool
+        self, kind: VideoEventKind, zone_id: str, episode: _Episode, *, ongoing: bool
     ) -> VideoEvent:
         return VideoEvent(
             kind=kind,
@@ -201,7 +207,7 @@ class CameraAnalyser:
 
     def _update(
         self,
-        kind: EventKind,
+        kind: VideoEventKind,
         zone_id: str,
         t_s: float,
         count: int,
@@ -233,11 +239,11 @@ class CameraAnalyser:
         return out
 
     def _wrong_way(self, line: Line, t_s: float, against: list[Crossing]) -> list[VideoEvent]:
-        key = (EventKind.WRONG_WAY, line.id)
+        key = (VideoEventKind.WRONG_WAY, line.id)
         episode = self._episodes.get(key)
         out: list[VideoEvent] = []
         if episode is not None and t_s - episode.last_s > line.merge_gap_s:
-            out.append(self._event(EventKind.WRONG_WAY, line.id, episode, ongoing=False))
+            out.append(self._event(VideoEventKind.WRONG_WAY, line.id, episode, ongoing=False))
             del self._episodes[key]
             episode = None
         if not against:
@@ -245,7 +251,7 @@ class CameraAnalyser:
         people = sum(crossing.people for crossing in against)
         if episode is None:
             episode = self._episodes[key] = _Episode(t_s, t_s, people, raised=True)
-            out.append(self._event(EventKind.WRONG_WAY, line.id, episode, ongoing=True))
+            out.append(self._event(VideoEventKind.WRONG_WAY, line.id, episode, ongoing=True))
         else:
             episode.last_s = t_s
             episode.count += people

@@ -16,8 +16,13 @@ function render(incident) {
   facts.replaceChildren();
   fact(facts, "Class", incident.class);
   fact(facts, "Onset", ouie.timeOf(incident.onset_utc));
+  if (incident.video) {
+    const seen = incident.video;
+    fact(facts, "Seen by camera", `${seen.camera_id}, zone ${seen.zone}`);
+    fact(facts, "People", `${seen.people}${seen.ongoing ? " (still going on)" : ""}`);
+  }
   fact(facts, "Position", incident.lat === null
-    ? "not located (two sensors only)"
+    ? (incident.video ? "the camera's view" : "not located (two sensors only)")
     : `${incident.lat.toFixed(6)}, ${incident.lon.toFixed(6)}`);
   fact(facts, "Uncertainty (95 %)", incident.uncertainty_m === null ? "—" : `${incident.uncertainty_m.toFixed(1)} m`);
   const how = {
@@ -25,6 +30,7 @@ function render(incident) {
     hyperbola: "on a line between two sensors (the map shows it)",
     single: "near the only sensor that heard it",
     area: `heard by ${incident.sensors_used.length} sensors in turn (a siren or alarm on the move): the circle holds them`,
+    camera: "seen on a camera's own stream, in a zone drawn on its image",
   };
   fact(facts, "Location", how[incident.status] || incident.status);
   fact(facts, "Sensors used", incident.sensors_used.join(", ") || "—");

@@ -1,0 +1,103 @@
+"""Video events on the incident path, as `ouie serve` runs them: a city whose `video_file`
+enables a camera (a synthetic clip as its source) → incidents of status camera in the store and
+on the console → an operator confirms one → the audit chain records it. The same file without
+its declared DPIA is refused at start, naming the missing field."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import yaml
+from fastapi.testclient import TestClient
+
+from ouie.app.config import CityConfig
+from ouie.app.serve import build_central
+from ouie.console.auth import CSRF_HEADER
+from ouie.console.config import ConsoleConfig
+from ouie.console.users import create_user
+from ouie.core.config import ConfigError
+from ouie.core.recording import SensorSite, sensors_geojson
+from ouie.core.site import Origin
+from ouie.store.records import Role
+from ouie.transport.bus import InProcessBus
+from tests.video_clips import CAMERA, DECLARED, write_walkers_clip
+
+
+def city_with_video(tmp_path: Path, video: dict[str, object]) -> CityConfig:
+    sensors = tmp_path / "sensors.geojson"
+    sites = [SensorSite(id="s0", lat=45.44, lon=4.39)]
+    sensors.write_text(json.dumps(sensors_geojson(sites)), encoding="utf-8")
+    video_file = tmp_path / "video.yaml"
+    video_file.write_text(yaml.safe_dump(video), encoding="utf-8")
+    return CityConfig(
+        name="test-city",
+        origin=Origin(lat=45.44, lon=4.39, height_m=500.0),
+        database_url=f"sqlite:///{tmp_path / 'ouie.db'}",
+        transport="inprocess",
+        sensors_file=sensors,
+        video_file=video_file,
+        console=ConsoleConfig(),
+    )
+
+
+def test_video_events_become_incidents_an_operator_decides(tmp_path: Path) -> None:
+    clip = write_walkers_clip(tmp_path / "walkers.avi")
+    camera = {**CAMERA, "source": str(clip)}
+    runtime = build_central(
+        city_with_video(tmp_path, {**DECLARED, "cameras": [camera]}), bus=InProcessBus()
+    )
+    try:
+        for watch in runtime.video_watches:
+            watch.join(timeout=60)
+        assert not any(watch.is_alive() for watch in runtime.video_watches)
+        rows = runtime.store.list_incidents()
+        assert sorted(row.class_ for row in rows) == [
+            "density",
+            "density",
+            "intrusion",
+            "intrusion",
+            "wrong_way",
+        ]
+        assert {row.status for row in rows} == {"camera"}
+        assert {row.revision for row in rows} == {2}  # raised (1), then closed (2)
+        intrusion = min((r for r in rows if r.class_ == "intrusion"), key=lambda r: r.onset_ns)
+        assert intrusion.video is not None
+        assert intrusion.video["camera_id"] == "synthetic"
+        assert intrusion.video["zone"] == "right"
+        assert intrusion.video["people"] == 1 and intrusion.video["ongoing"] is False
+        # 5.0 s to 6.4 s of the clip (tests/test_video_events.py derives them).
+        assert intrusion.video["end_ns"] - intrusion.onset_ns == 1_400_000_000
+        assert intrusion.sensors_used == [] and intrusion.lat is None
+
+        create_user(runtime.store, "olga", Role.OPERATOR, "op-secret-1", actor="root")
+        with TestClient(runtime.app) as client:
+            token = client.get("/console/api/session").json()["csrf"]
+            login = client.post(
+                "/console/api/login",
+                json={"name": "olga", "password": "op-secret-1"},
+                headers={CSRF_HEADER: token},
+            )
+            headers = {CSRF_HEADER: login.json()["csrf"]}
+            shown = {i["id"]: i for i in client.get("/console/api/incidents").json()}
+            assert shown[intrusion.id]["class"] == "intrusion"
+            assert shown[intrusion.id]["video"]["zone"] == "right"
+            decided = client.post(
+                f"/console/api/incidents/{intrusion.id}/disposition",
+                json={"action": "confirm"},
+                headers=headers,
+            )
+            assert decided.status_code == 200, decided.text
+            assert decided.json()["disposition"] == "confirm"
+        assert ("incident.disposition", "olga", f"incident:{intrusion.id}") in [
+            (e["action"], e["actor"], e["subject"]) for e in runtime.store.audit.entries()
+        ]
+    finally:
+        runtime.close()
+
+
+def test_enabled_video_without_its_dpia_is_refused_at_start(tmp_path: Path) -> None:
+    undeclared = {"enabled": True, "legal_basis": "municipal order 12", "cameras": [CAMERA]}
+    with pytest.raises(ConfigError, match="missing: dpia"):
+        build_central(city_with_video(tmp_path, undeclared), bus=InProcessBus())
