@@ -1,11 +1,14 @@
 """Video events on the incident path, as `ouie serve` runs them: a city whose `video_file`
 enables a camera (a synthetic clip as its source) → incidents of status camera in the store and
 on the console → an operator confirms one → the audit chain records it. The same file without
-its declared DPIA is refused at start, naming the missing field."""
+its declared DPIA is refused at start, naming the missing field. A PTZ camera is analysed only
+at its home position."""
 
 from __future__ import annotations
 
 import json
+import threading
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -17,11 +20,15 @@ from ouie.app.serve import build_central
 from ouie.console.auth import CSRF_HEADER
 from ouie.console.config import ConsoleConfig
 from ouie.console.users import create_user
-from ouie.core.config import ConfigError
+from ouie.core.config import ConfigError, validate_config
+from ouie.core.incident import Incident
 from ouie.core.recording import SensorSite, sensors_geojson
 from ouie.core.site import Origin
+from ouie.core.timebase import NS_PER_S
 from ouie.store.records import Role
 from ouie.transport.bus import InProcessBus
+from ouie.video.config import VideoConfig
+from ouie.video.incidents import watch_camera
 from tests.video_clips import CAMERA, DECLARED, write_walkers_clip
 
 
@@ -101,3 +108,24 @@ def test_enabled_video_without_its_dpia_is_refused_at_start(tmp_path: Path) -> N
     undeclared = {"enabled": True, "legal_basis": "municipal order 12", "cameras": [CAMERA]}
     with pytest.raises(ConfigError, match="missing: dpia"):
         build_central(city_with_video(tmp_path, undeclared), bus=InProcessBus())
+
+
+def test_a_ptz_camera_is_analysed_only_at_home(tmp_path: Path) -> None:
+    clip = write_walkers_clip(tmp_path / "walkers.avi")
+    camera = validate_config(
+        {**DECLARED, "cameras": [{**CAMERA, "source": str(clip), "ptz": True}]}, VideoConfig
+    ).cameras[0]
+    start = datetime(2026, 1, 1, tzinfo=UTC)
+    incidents: list[Incident] = []
+    watch_camera(camera, incidents.extend, threading.Event(), None, lambda: start)
+    assert incidents == []  # PTZ without a known position: not analysed at all
+    asked = iter(range(1000))
+    # Away (cued) for the first 7 s of the clip, i.e. its first 35 analysed frames.
+    watch_camera(
+        camera, incidents.extend, threading.Event(), lambda: next(asked) >= 35, lambda: start
+    )
+    # The clock is read at the first analysed frame, 7 s into the clip: the clip starts at −7 s.
+    clip_start_ns = round(start.timestamp() * NS_PER_S) - 7 * NS_PER_S
+    onsets_s = sorted({(i.onset_ns - clip_start_ns) / NS_PER_S for i in incidents})
+    assert onsets_s == [8.0, 10.4]  # the second walker only: zone from 8 s, line at 10.4 s
+    assert {str(i.class_) for i in incidents} == {"intrusion", "density", "wrong_way"}

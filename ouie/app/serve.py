@@ -9,6 +9,7 @@ import logging
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import partial
 
 from fastapi import FastAPI
 
@@ -124,9 +125,13 @@ def build_central(
         from ouie.video.incidents import watch_camera
 
         for camera in video.cameras:
+            at_home = None
+            if camera.ptz and cameras is not None and camera.id in cameras.controller.cameras:
+                # Home unless an incident holds it: the desk moves PTZ cameras only for cues.
+                at_home = partial(_not_held, cameras, camera.id)
             watch = threading.Thread(
                 target=watch_camera,
-                args=(camera, service.add_incidents, runtime.video_stop),
+                args=(camera, service.add_incidents, runtime.video_stop, at_home),
                 name=f"video-{camera.id}",
                 daemon=True,
             )
@@ -137,6 +142,11 @@ def build_central(
             "video analysis is off (enabled: false): %d cameras not analysed", len(video.cameras)
         )
     return runtime
+
+
+def _not_held(desk: ControllerDesk, camera_id: str) -> bool:
+    """Whether no incident holds the camera (it is at, or back at, its home position)."""
+    return camera_id not in desk.controller.holds
 
 
 def _cameras(

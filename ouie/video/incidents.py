@@ -14,7 +14,7 @@ import logging
 import threading
 import uuid
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from ouie.core.incident import Incident, IncidentStatus, VideoSighting
 from ouie.core.timebase import NS_PER_S
@@ -56,27 +56,43 @@ def watch_camera(
     camera: VideoCamera,
     on_incidents: Callable[[list[Incident]], None],
     stop: threading.Event,
+    at_home: Callable[[], bool] | None = None,
     clock: Callable[[], datetime] = lambda: datetime.now(UTC),
 ) -> None:
     """Analyse the camera's `source` until it ends or `stop` is set, handing each event's
     incident to `on_incidents`; the first frame's time is the clock's when it arrives. A
-    source that cannot be read is logged and ends the watch."""
+    source that cannot be read is logged and ends the watch.
+
+    A PTZ camera (`ptz: true`) is analysed only while `at_home()` says it is at its home
+    position: the zones are drawn on that view. When it leaves, its open episodes are closed
+    and its background forgotten; when it is back, the background is learnt anew."""
     if camera.source is None:
         log.error("video camera %s has no source: not analysed", camera.id)
         return
+    if camera.ptz and at_home is None:
+        log.error("video camera %s is PTZ and its position is unknown: not analysed", camera.id)
+        return
     analyser: CameraAnalyser | None = None
+
+    def close() -> None:
+        if analyser is not None:
+            closed = analyser.finish()
+            if closed:
+                on_incidents([incident_of(event) for event in closed])
+
     try:
         for frame in read_frames(camera.source, camera.analysis_fps):
             if stop.is_set():
                 break
+            if camera.ptz and at_home is not None and not at_home():
+                close()
+                analyser = None
+                continue
             if analyser is None:
-                analyser = CameraAnalyser(camera, clock())
+                analyser = CameraAnalyser(camera, clock() - timedelta(seconds=frame.t_s))
             events = analyser.step(frame).events
             if events:
                 on_incidents([incident_of(event) for event in events])
     except VideoReadError as error:
         log.error("video camera %s: %s", camera.id, error)
-    if analyser is not None:
-        closed = analyser.finish()
-        if closed:
-            on_incidents([incident_of(event) for event in closed])
+    close()
