@@ -1,7 +1,8 @@
 """Video events on the incident path, as `ouie serve` runs them: a city whose `video_file`
 enables a camera (a synthetic clip as its source) → incidents of status camera in the store and
 on the console → an operator confirms one → the audit chain records it. The same file without
-its declared DPIA is refused at start, naming the missing field. A PTZ camera is analysed only
+its declared DPIA is refused at start, naming the missing field. The observatory counts the
+video events by kind with their confirm rate. A PTZ camera is analysed only
 at its home position."""
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from ouie.core.incident import Incident
 from ouie.core.recording import SensorSite, sensors_geojson
 from ouie.core.site import Origin
 from ouie.core.timebase import NS_PER_S
+from ouie.observatory.figures import Period, compute_figures
 from ouie.store.records import Role
 from ouie.transport.bus import InProcessBus
 from ouie.video.config import VideoConfig
@@ -100,6 +102,13 @@ def test_video_events_become_incidents_an_operator_decides(tmp_path: Path) -> No
         assert ("incident.disposition", "olga", f"incident:{intrusion.id}") in [
             (e["action"], e["actor"], e["subject"]) for e in runtime.store.audit.entries()
         ]
+        day = datetime.fromtimestamp(intrusion.onset_ns / NS_PER_S, UTC).date()
+        figures = compute_figures(runtime.store, Period.model_validate({"from": day, "to": day}))
+        assert figures.classes == ["density", "intrusion", "wrong_way"]
+        by_class = {f.class_: f for f in figures.by_class}
+        assert (by_class["intrusion"].incidents, by_class["intrusion"].confirmed) == (2, 1)
+        assert by_class["intrusion"].confirm_rate == 1.0  # of the decided ones
+        assert by_class["density"].open == 2
     finally:
         runtime.close()
 

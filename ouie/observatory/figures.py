@@ -19,7 +19,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, computed_field, model_validator
 from sqlalchemy import func, select
 
-from ouie.core.classes import ALERTING_CLASSES
+from ouie.core.classes import ALERTING_CLASSES, VideoEventKind
 from ouie.core.timebase import NS_PER_S, now_ns, ns_to_iso
 from ouie.store.aggregates import AggregateKey, count_daily, merge_figures, utc_day
 from ouie.store.models import AuditEntryRow, DailyAggregateRow, IncidentRow, ReportRow
@@ -241,7 +241,9 @@ class ObservatoryFigures(_Figures):
     period: Period
     generated_utc: str = Field(description="When these figures were computed.")
     days: list[str]
-    classes: list[str] = Field(description="Classes seen in the period, alerting first.")
+    classes: list[str] = Field(
+        description="Classes seen in the period: alerting sounds, video events, context sounds."
+    )
     by_day: list[ClassFigures] = Field(description="Per day × class (days with nothing left out).")
     by_class: list[ClassFigures] = Field(description="Per class over the period.")
     total: ClassFigures = Field(description="All classes over the period.")
@@ -279,9 +281,11 @@ def _daily_rows(store: Store, period: Period) -> list[DailyAggregateRow]:
 
 
 def _class_order(classes: set[str]) -> list[str]:
-    """Alerting classes first, then context classes, each alphabetically."""
+    """Alerting sound classes first, then the video events (apart from sound), then context
+    sound classes, each alphabetically."""
     alerting = {str(c) for c in ALERTING_CLASSES}
-    return sorted(classes, key=lambda c: (c not in alerting, c))
+    video = {str(kind) for kind in VideoEventKind}
+    return sorted(classes, key=lambda c: (c not in alerting, c not in video, c))
 
 
 def _audit(store: Store, period: Period) -> tuple[AuditFigures, list[CameraDay], list[PurgeRun]]:
