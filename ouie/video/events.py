@@ -264,9 +264,9 @@ class CameraAnalyser:
         feet = [detection.feet_px for detection in detections]
         gates = [GATE_HEIGHTS * float(self.camera.person_scale.height_px(y)) for _, y in feet]
         pairs = sorted(
-            (float(np.hypot(fx - tx, fy - ty)), ti, di)
+            (float(np.hypot(x - track.feet_px[0], y - track.feet_px[1])), ti, di)
             for ti, track in enumerate(self._tracks)
-            for di, ((fx, fy), (tx, ty)) in enumerate((foot, track.feet_px) for foot in feet)
+            for di, (x, y) in enumerate(feet)
         )
         used_tracks: set[int] = set()
         matched: dict[int, _Track] = {}

@@ -15,30 +15,26 @@ from pathlib import Path
 
 import numpy as np
 import yaml
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
-from ouie.core.config import validate_config
+from ouie.core.config import StrictModel, validate_config
 from ouie.video.events import Crossing, VideoEvent
 
 
-class _Annotated(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-
-class AnnotatedCrossing(_Annotated):
+class AnnotatedCrossing(StrictModel):
     frame: int = Field(ge=0)
     direction: str = Field(pattern="^(left_to_right|right_to_left)$")
     note: str | None = None
 
 
-class AnnotatedEpisode(_Annotated):
+class AnnotatedEpisode(StrictModel):
     start_s: float
     end_s: float
     count: int = Field(ge=1)
     note: str | None = None
 
 
-class Annotation(_Annotated):
+class Annotation(StrictModel):
     """Ground truth of one clip, made by looking at its frames (see the file's header)."""
 
     video: str
