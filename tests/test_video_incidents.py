@@ -7,48 +7,25 @@ at its home position."""
 
 from __future__ import annotations
 
-import json
 import threading
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-import yaml
 from fastapi.testclient import TestClient
 
-from ouie.app.config import CityConfig
 from ouie.app.serve import build_central
 from ouie.console.auth import CSRF_HEADER
-from ouie.console.config import ConsoleConfig
 from ouie.console.users import create_user
 from ouie.core.config import ConfigError, validate_config
 from ouie.core.incident import Incident
-from ouie.core.recording import SensorSite, sensors_geojson
-from ouie.core.site import Origin
 from ouie.core.timebase import NS_PER_S
 from ouie.observatory.figures import Period, compute_figures
 from ouie.store.records import Role
 from ouie.transport.bus import InProcessBus
 from ouie.video.config import VideoConfig
 from ouie.video.incidents import watch_camera
-from tests.video_clips import CAMERA, DECLARED, write_walkers_clip
-
-
-def city_with_video(tmp_path: Path, video: dict[str, object]) -> CityConfig:
-    sensors = tmp_path / "sensors.geojson"
-    sites = [SensorSite(id="s0", lat=45.44, lon=4.39)]
-    sensors.write_text(json.dumps(sensors_geojson(sites)), encoding="utf-8")
-    video_file = tmp_path / "video.yaml"
-    video_file.write_text(yaml.safe_dump(video), encoding="utf-8")
-    return CityConfig(
-        name="test-city",
-        origin=Origin(lat=45.44, lon=4.39, height_m=500.0),
-        database_url=f"sqlite:///{tmp_path / 'ouie.db'}",
-        transport="inprocess",
-        sensors_file=sensors,
-        video_file=video_file,
-        console=ConsoleConfig(),
-    )
+from tests.video_clips import CAMERA, DECLARED, city_with_video, write_walkers_clip
 
 
 def test_video_events_become_incidents_an_operator_decides(tmp_path: Path) -> None:

@@ -2,10 +2,17 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import cv2
 import numpy as np
+import yaml
+
+from ouie.app.config import CityConfig
+from ouie.console.config import ConsoleConfig
+from ouie.core.recording import SensorSite, sensors_geojson
+from ouie.core.site import Origin
 
 FPS = 10
 WIDTH, HEIGHT = 320, 240
@@ -59,3 +66,22 @@ def write_walkers_clip(path: Path) -> Path:
         writer.write(image)
     writer.release()
     return path
+
+
+def city_with_video(tmp_path: Path, video: dict[str, object]) -> CityConfig:
+    """A city with one sensor, an in-process bus, SQLite, the console, and `video` as its
+    video_file."""
+    sensors = tmp_path / "sensors.geojson"
+    sites = [SensorSite(id="s0", lat=45.44, lon=4.39)]
+    sensors.write_text(json.dumps(sensors_geojson(sites)), encoding="utf-8")
+    video_file = tmp_path / "video.yaml"
+    video_file.write_text(yaml.safe_dump(video), encoding="utf-8")
+    return CityConfig(
+        name="test-city",
+        origin=Origin(lat=45.44, lon=4.39, height_m=500.0),
+        database_url=f"sqlite:///{tmp_path / 'ouie.db'}",
+        transport="inprocess",
+        sensors_file=sensors,
+        video_file=video_file,
+        console=ConsoleConfig(),
+    )
