@@ -11,6 +11,8 @@ import threading
 from datetime import UTC, datetime
 from pathlib import Path
 
+import cv2
+import numpy as np
 import pytest
 from fastapi.testclient import TestClient
 
@@ -24,7 +26,7 @@ from ouie.observatory.figures import Period, compute_figures
 from ouie.store.records import Role
 from ouie.transport.bus import InProcessBus
 from ouie.video.config import VideoConfig
-from ouie.video.incidents import watch_camera
+from ouie.video.incidents import CameraWatch
 from tests.video_clips import CAMERA, DECLARED, city_with_video, write_walkers_clip
 
 
@@ -69,6 +71,9 @@ def test_video_events_become_incidents_an_operator_decides(tmp_path: Path) -> No
             shown = {i["id"]: i for i in client.get("/console/api/incidents").json()}
             assert shown[intrusion.id]["class"] == "intrusion"
             assert shown[intrusion.id]["video"]["zone"] == "right"
+            no_view = client.get("/console/api/video/synthetic/snapshot")
+            assert no_view.status_code == 409  # the clip has ended: no current view is kept
+            assert client.get("/console/api/video/nope/snapshot").status_code == 404
             decided = client.post(
                 f"/console/api/incidents/{intrusion.id}/disposition",
                 json={"action": "confirm"},
@@ -103,15 +108,42 @@ def test_a_ptz_camera_is_analysed_only_at_home(tmp_path: Path) -> None:
     ).cameras[0]
     start = datetime(2026, 1, 1, tzinfo=UTC)
     incidents: list[Incident] = []
-    watch_camera(camera, incidents.extend, threading.Event(), None, lambda: start)
+    CameraWatch(camera, incidents.extend, threading.Event(), None, lambda: start).run()
     assert incidents == []  # PTZ without a known position: not analysed at all
     asked = iter(range(1000))
     # Away (cued) for the first 7 s of the clip, i.e. its first 35 analysed frames.
-    watch_camera(
-        camera, incidents.extend, threading.Event(), lambda: next(asked) >= 35, lambda: start
-    )
+    at_home = lambda: next(asked) >= 35  # noqa: E731
+    CameraWatch(camera, incidents.extend, threading.Event(), at_home, lambda: start).run()
     # The clock is read at the first analysed frame, 7 s into the clip: the clip starts at −7 s.
     clip_start_ns = round(start.timestamp() * NS_PER_S) - 7 * NS_PER_S
     onsets_s = sorted({(i.onset_ns - clip_start_ns) / NS_PER_S for i in incidents})
     assert onsets_s == [8.0, 10.4]  # the second walker only: zone from 8 s, line at 10.4 s
     assert {str(i.class_) for i in incidents} == {"intrusion", "density", "wrong_way"}
+
+
+def test_the_current_view_shows_people_blurred(tmp_path: Path) -> None:
+    clip = write_walkers_clip(tmp_path / "walkers.avi")
+    camera = validate_config(
+        {**DECLARED, "cameras": [{**CAMERA, "source": str(clip)}]}, VideoConfig
+    ).cameras[0]
+    views: list[np.ndarray] = []
+
+    def on_incidents(incidents: list[Incident]) -> None:
+        if not views:  # the first event: the walker stands in the zone, feet at row 180
+            views.append(cv2.imdecode(np.frombuffer(watch.snapshot(), np.uint8), cv2.IMREAD_COLOR))
+
+    watch = CameraWatch(camera, on_incidents, threading.Event())
+    watch.run()
+    with pytest.raises(LookupError, match="no current view"):
+        watch.snapshot()  # the watch ended: nothing is kept
+    (view,) = views
+    assert view.shape == (240, 320, 3)
+
+    # Raised 1 s after the feet entered x ≥ 200 (4.9 s): at 6.0 s the walker, a (30, 30, 40)
+    # ellipse 14 × 40 px (≈ 440 px) on a 90–170 grey ground, is at x 260–274, rows 140–180;
+    # its edge steps ≈ 110 grey levels between neighbouring pixels in the analysed frame.
+    # Blurred (σ = 40/8 = 5 px), the edge is soft and most of its dark pixels are gone.
+    grey = cv2.cvtColor(view, cv2.COLOR_BGR2GRAY).astype(float)
+    box = grey[130:190, 250:285]
+    assert np.abs(np.diff(box[20:40], axis=1)).max() < 40
+    assert (box < 60).sum() < 0.5 * 440

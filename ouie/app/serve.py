@@ -105,11 +105,12 @@ def build_central(
     if mqtt_bus is not None:  # subscribed: now take what the broker kept for us
         mqtt_bus.start()
     app = create_app(service, f"ouie {city.name}")
+    console = None
     if city.console is not None:
         from ouie.console.app import attach_console
         from ouie.console.views import CuePolicyView, MapView
 
-        attach_console(
+        console = attach_console(
             app,
             service,
             feed=feed,
@@ -122,21 +123,21 @@ def build_central(
         )
     runtime = CentralRuntime(city, store, bus, service, app, cameras, feed)
     if video.enabled:
-        from ouie.video.incidents import watch_camera
+        from ouie.video.incidents import CameraWatch, VideoDesk
 
+        watches = []
         for camera in video.cameras:
             at_home = None
             if camera.ptz and cameras is not None and camera.id in cameras.controller.cameras:
                 # Home unless an incident holds it: the desk moves PTZ cameras only for cues.
                 at_home = partial(_not_held, cameras, camera.id)
-            watch = threading.Thread(
-                target=watch_camera,
-                args=(camera, service.add_incidents, runtime.video_stop, at_home),
-                name=f"video-{camera.id}",
-                daemon=True,
-            )
-            watch.start()
-            runtime.video_watches.append(watch)
+            watch = CameraWatch(camera, service.add_incidents, runtime.video_stop, at_home)
+            thread = threading.Thread(target=watch.run, name=f"video-{camera.id}", daemon=True)
+            thread.start()
+            watches.append(watch)
+            runtime.video_watches.append(thread)
+        if console is not None:
+            console.video = VideoDesk(watches)
     elif video.cameras:
         log.info(
             "video analysis is off (enabled: false): %d cameras not analysed", len(video.cameras)

@@ -44,6 +44,7 @@ from ouie.console.views import (
     Overview,
     SensorView,
     SessionInfo,
+    VideoViews,
 )
 from ouie.core.audit import AuditEvent
 from ouie.store.models import AuditEntryRow, CueRow
@@ -58,8 +59,9 @@ HEARTBEAT_S = 15.0
 @dataclass
 class ConsoleServices:
     """What the console runs on: the store, the live feed, the cue policy, the map, (when
-    cameras are configured) the camera desk, and (when known) the retention policy in force,
-    which the transparency report states."""
+    cameras are configured) the camera desk, (when known) the retention policy in force,
+    which the transparency report states, and (when video is analysed) the video cameras'
+    blurred views."""
 
     store: Store
     feed: LiveFeed
@@ -67,6 +69,7 @@ class ConsoleServices:
     map_view: MapView
     cameras: CameraDesk | None = None
     retention: RetentionPolicy | None = None
+    video: VideoViews | None = None
 
 
 def services_of(request: Request) -> ConsoleServices:
@@ -221,6 +224,20 @@ def camera_snapshot(camera_id: str, _user: Viewer, services: Services) -> Respon
         raise HTTPException(
             status.HTTP_502_BAD_GATEWAY, f"camera {camera_id} unreachable: {error}"
         ) from None
+    return Response(image, media_type=media_type, headers={"Cache-Control": "no-store"})
+
+
+@router.get("/video/{camera_id}/snapshot")
+def video_snapshot(camera_id: str, _user: Viewer, services: Services) -> Response:
+    """A video camera's current view with its people blurred (kept in memory, never stored)."""
+    if services.video is None:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, "no video is analysed")
+    try:
+        image, media_type = services.video.snapshot(camera_id)
+    except KeyError:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, f"no video camera {camera_id!r}") from None
+    except LookupError as error:
+        raise HTTPException(status.HTTP_409_CONFLICT, str(error)) from None
     return Response(image, media_type=media_type, headers={"Cache-Control": "no-store"})
 
 

@@ -240,6 +240,15 @@ class SessionInfo(_View):
     csrf: str
 
 
+class VideoViews(Protocol):
+    """What the console needs from the video analysis (`ouie.video`, wired by the service)."""
+
+    def snapshot(self, camera_id: str) -> tuple[bytes, str]:
+        """The camera's current view with its people blurred, and its media type; KeyError
+        for an unknown camera, LookupError when it has no current view."""
+        ...
+
+
 class CameraDesk(Protocol):
     """What the console needs from the cameras concern (wired by the service or the demo)."""
 

@@ -3,6 +3,7 @@
 
 const incidentId = new URLSearchParams(window.location.search).get("id");
 let snapshotCamera = null;
+let snapshotPath = null;
 let shown = null;
 
 function fact(list, name, value) {
@@ -72,17 +73,25 @@ function renderCues(incident) {
   }
   const cue = incident.cues.find((c) => c.state === "executed") || incident.cues[0];
   snapshotCamera = cue ? cue.camera_id : null;
-  document.getElementById("camera-note").textContent = cue
+  snapshotPath = cue ? `cameras/${encodeURIComponent(cue.camera_id)}` : null;
+  let note = cue
     ? `Live view of ${cue.camera_id} (refreshed every 2 s)`
     : "No camera was proposed for this place.";
+  if (incident.video) {
+    // A video event: the current view of the camera that saw it, people blurred.
+    snapshotCamera = incident.video.camera_id;
+    snapshotPath = `video/${encodeURIComponent(incident.video.camera_id)}`;
+    note = `Current view of ${incident.video.camera_id}, people blurred (refreshed every 2 s)`;
+  }
+  document.getElementById("camera-note").textContent = note;
   refreshSnapshot();
 }
 
 function refreshSnapshot() {
   const img = document.getElementById("snapshot");
-  img.hidden = !snapshotCamera;
-  if (!snapshotCamera) return;
-  img.src = `api/cameras/${encodeURIComponent(snapshotCamera)}/snapshot?t=${Date.now()}`;
+  img.hidden = !snapshotPath;
+  if (!snapshotPath) return;
+  img.src = `api/${snapshotPath}/snapshot?t=${Date.now()}`;
 }
 
 async function load() {
