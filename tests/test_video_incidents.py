@@ -81,9 +81,17 @@ def test_video_events_become_incidents_an_operator_decides(tmp_path: Path) -> No
             )
             assert decided.status_code == 200, decided.text
             assert decided.json()["disposition"] == "confirm"
+        entries = list(runtime.store.audit.entries())
         assert ("incident.disposition", "olga", f"incident:{intrusion.id}") in [
-            (e["action"], e["actor"], e["subject"]) for e in runtime.store.audit.entries()
+            (e["action"], e["actor"], e["subject"]) for e in entries
         ]
+        (started,) = [e for e in entries if e["action"] == "video.analysis"]
+        assert started["details"] == {
+            "enabled": True,
+            "legal_basis": "test",
+            "dpia": "test",
+            "cameras": ["synthetic"],
+        }
         day = datetime.fromtimestamp(intrusion.onset_ns / NS_PER_S, UTC).date()
         figures = compute_figures(runtime.store, Period.model_validate({"from": day, "to": day}))
         assert figures.classes == ["density", "intrusion", "wrong_way"]

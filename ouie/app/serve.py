@@ -20,6 +20,7 @@ from ouie.cameras.planning import BuildingShape, buildings_enu
 from ouie.central.app import create_app
 from ouie.central.service import CentralService, audit_config
 from ouie.console.feed import LiveFeed
+from ouie.core.audit import AuditEvent
 from ouie.core.geo import LocalFrame
 from ouie.core.timebase import now_ns
 from ouie.store.repository import Store
@@ -122,6 +123,20 @@ def build_central(
             config=city.console,
         )
     runtime = CentralRuntime(city, store, bus, service, app, cameras, feed)
+    if city.video_file is not None:
+        store.audit(
+            AuditEvent(
+                action="video.analysis",
+                actor="system",
+                subject="video",
+                details={
+                    "enabled": video.enabled,
+                    "legal_basis": video.legal_basis,
+                    "dpia": video.dpia,
+                    "cameras": sorted(camera.id for camera in video.cameras),
+                },
+            )
+        )
     if video.enabled:
         from ouie.video.incidents import CameraWatch, VideoDesk
 
