@@ -47,8 +47,11 @@ TRACK_MEMORY_S = 1.0
 GATE_HEIGHTS = 0.5
 """A detection matches one of the previous frame within this many person heights."""
 
-RECROSS_S = 2.0
-"""The same track crossing the same line again within this long is not counted again, s."""
+RECROSS_S = 1.0
+"""The same track crossing the same line again within this long is not counted again (a feet
+point jittering on the line), s. Not longer: when blobs merge and split, a track can pass from
+one person to another, and the next person's crossing 1–2 s later is a real one (2 s lost a
+wrong-way and two allowed crossings of vtest.avi)."""
 
 
 class VideoEvent(BaseModel):
