@@ -18,6 +18,10 @@ from ouie.core.classes import EventClass
 REPORT_SCHEMA: Literal["ouie.report/1"] = "ouie.report/1"
 MAX_ENVELOPE_RATE_HZ = 1000.0
 MAX_ENVELOPE_BANDS = 8
+MAX_STORED_INT = 2**63 - 1
+"""The largest integer every store takes (SQLite INTEGER, PostgreSQL BIGINT: signed 64 bits)."""
+PRINTABLE = r"^[^\x00-\x1f\x7f]*$"
+"""Text without control characters (PostgreSQL refuses NUL; logs must not carry line breaks)."""
 
 
 class ModelId(BaseModel):
@@ -26,7 +30,12 @@ class ModelId(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    name: str = Field(description="Detector name, e.g. 'yamnet+ouie-head/1' or 'builtin/1'.")
+    name: str = Field(
+        min_length=1,
+        max_length=128,
+        pattern=PRINTABLE,
+        description="Detector name, e.g. 'yamnet+ouie-head/1' or 'builtin/1' (≤ 128 characters).",
+    )
     sha256: str = Field(pattern=r"^[0-9a-f]{64}$", description="SHA-256 of the model file(s).")
 
 
@@ -59,13 +68,20 @@ class EventReport(BaseModel):
         default_factory=lambda: uuid.uuid4().hex,
         min_length=1,
         max_length=64,
+        pattern=PRINTABLE,
         description="Globally unique id; the central service de-duplicates on it.",
     )
-    sensor_id: str = Field(min_length=1, max_length=64, description="The reporting sensor.")
-    seq: int = Field(ge=0, description="Per-sensor sequence number, increasing by one.")
+    sensor_id: str = Field(
+        min_length=1, max_length=64, pattern=PRINTABLE, description="The reporting sensor."
+    )
+    seq: int = Field(
+        ge=0, le=MAX_STORED_INT, description="Per-sensor sequence number, increasing by one."
+    )
     class_: EventClass = Field(alias="class", description="The ouie event class.")
     score: float = Field(ge=0.0, le=1.0, description="Detector confidence in [0, 1].")
-    onset_ns: int = Field(alias="onset", gt=0, description="Onset, UTC ns since the epoch.")
+    onset_ns: int = Field(
+        alias="onset", gt=0, le=MAX_STORED_INT, description="Onset, UTC ns since the epoch."
+    )
     onset_uncertainty_s: float = Field(
         ge=0.0,
         le=10.0,

@@ -1,0 +1,100 @@
+"""Hostile and broken reports at the central: each is refused with a counted reason, and none
+holds, loses or doubles the reports of anyone else (docs/central.md, "Hostile input")."""
+
+from __future__ import annotations
+
+import json
+import threading
+from pathlib import Path
+from typing import Any
+
+from ouie.central.config import IngestSettings
+from ouie.central.ingest import ReceivedReport
+from ouie.central.service import CentralService
+from ouie.core.timebase import NS_PER_S, now_ns
+from ouie.store.repository import Store
+from ouie.transport.bus import InProcessBus
+from ouie.transport.topics import reports_topic
+from tests.builders import MODEL, SITES, make_report
+from tests.test_central_ingest import RecordingFusion, value
+
+
+def rejected(service: CentralService, reason: str) -> float:
+    return value(service.metrics.reports_rejected.labels(reason=reason))
+
+
+def sqlite_service(tmp_path: Path, **ingest: Any) -> tuple[Store, InProcessBus, CentralService]:
+    store, bus = Store.open(f"sqlite:///{tmp_path / 'central.db'}"), InProcessBus()
+    settings = IngestSettings(**{"batch_max_reports": 50, "batch_max_wait_ms": 300, **ingest})
+    service = CentralService(store, bus, RecordingFusion(), SITES, ingest=settings, tick_s=3600)
+    service.start()
+    return store, bus, service
+
+
+def close(store: Store, bus: InProcessBus, service: CentralService) -> None:
+    service.stop()
+    bus.close()
+    store.close()
+
+
+def test_values_beyond_what_storage_takes_are_refused_by_the_contract(tmp_path: Path) -> None:
+    """seq 2**70, a 129-character model name, a NUL in an id: refused as `schema` on SQLite
+    (the default store) before they reach a batch; the reports around them are all stored."""
+    store, bus, service = sqlite_service(tmp_path)
+    onset = now_ns() - NS_PER_S
+    good = [make_report("s1", seq=k, onset_ns=onset) for k in range(20)]
+    base = good[0].model_dump(mode="json", by_alias=True)
+    hostile = [
+        {**base, "report_id": "a", "seq": 2**70},
+        {**base, "report_id": "b", "onset": 2**64},
+        {**base, "report_id": "c", "model": {"name": "m" * 129, "sha256": MODEL.sha256}},
+        {**base, "report_id": "d\x00"},
+    ]
+    for k, report in enumerate(good):
+        bus.publish(reports_topic("s1"), report.to_json().encode())
+        if k < len(hostile):
+            bus.publish(reports_topic("s1"), json.dumps(hostile[k]).encode())
+    assert bus.drain(20)  # every message acknowledged: none is held
+    assert store.report_ids() == {r.report_id for r in good}
+    assert rejected(service, "schema") == len(hostile)
+    assert value(service.metrics.reports_accepted) == len(good)
+    assert value(service.metrics.ingest_backlog) == 0
+    close(store, bus, service)
+
+
+def test_any_failure_of_one_report_is_rejected_alone_on_sqlite(tmp_path: Path) -> None:
+    """A report that slips past the contract and makes SQLite's driver raise OverflowError (not
+    a DataError) is rejected alone as `unstorable`; the others of its batch are stored, every
+    message is acknowledged, and the database is not reported down."""
+    store, bus, service = sqlite_service(tmp_path, batch_max_wait_ms=500)
+    onset = now_ns() - NS_PER_S
+    good = [make_report(f"s{1 + k % 4}", seq=k, onset_ns=onset) for k in range(30)]
+    poison = make_report("s2", seq=1, onset_ns=onset).model_copy(update={"seq": 2**70})
+    acknowledged = threading.Semaphore(0)
+    for report in [*good[:15], poison, *good[15:]]:
+        item = ReceivedReport(report, now_ns(), acknowledged.release)
+        assert service._writer.put(item)
+    assert all(acknowledged.acquire(timeout=20) for _ in range(len(good) + 1))
+    assert store.report_ids() == {r.report_id for r in good}
+    assert rejected(service, "unstorable") == 1
+    assert value(service.metrics.reports_accepted) == len(good)
+    assert value(service.metrics.database_up) == 1
+    assert value(service.metrics.ingest_backlog) == 0
+    close(store, bus, service)
+
+
+def test_a_poisoned_batch_does_not_come_back_after_a_restart(tmp_path: Path) -> None:
+    """After the poison is rejected, a second service on the same database stores new reports
+    at once (the poison was acknowledged, so the broker does not redeliver it)."""
+    store, bus, service = sqlite_service(tmp_path)
+    poison = make_report("s1", seq=0, onset_ns=now_ns()).model_copy(update={"seq": 2**70})
+    done = threading.Event()
+    assert service._writer.put(ReceivedReport(poison, now_ns(), done.set))
+    assert done.wait(20)
+    close(store, bus, service)
+    store, bus, service = sqlite_service(tmp_path)
+    report = make_report("s3", seq=5, onset_ns=now_ns() - NS_PER_S)
+    bus.publish(reports_topic("s3"), report.to_json().encode())
+    assert bus.drain(20)
+    assert store.report_ids() == {report.report_id}
+    close(store, bus, service)
