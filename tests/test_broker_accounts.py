@@ -1,0 +1,45 @@
+"""The generated Mosquitto configuration binds each client id to its account: a sensor that
+asks for the central's client id gets its own instead, and the central is never disconnected."""
+
+from __future__ import annotations
+
+import threading
+
+from ouie.transport.broker import CENTRAL_USER, LocalMosquitto, acl_text
+from ouie.transport.mqtt import MqttBus
+from ouie.transport.topics import ALL_REPORTS_FILTER, PREFIX, reports_topic
+from tests.builders import Inbox, make_report, wait_until
+
+
+def test_a_sensor_cannot_take_the_central_client_id(mosquitto: LocalMosquitto) -> None:
+    central = MqttBus(mosquitto.settings(CENTRAL_USER), client_id="ouie-central", start=False)
+    connections = threading.Semaphore(0)
+    central.on_connected.append(connections.release)
+    inbox = Inbox()
+    central.subscribe(ALL_REPORTS_FILTER, inbox)
+    central.start()
+    assert central.wait_subscribed(10), central.last_error
+    impostors = [
+        MqttBus(mosquitto.settings(user), client_id=client_id)
+        for user, client_id in (("s1", "ouie-central"), ("s3", CENTRAL_USER))
+    ]
+    assert all(impostor.wait_connected(10) for impostor in impostors)
+    sensor = MqttBus(mosquitto.settings("s2"), client_id="sensor-s2")
+    acked = threading.Semaphore(0)
+    sent = [make_report("s2", seq=k) for k in range(20)]
+    for report in sent:
+        sensor.publish(reports_topic("s2"), report.to_json().encode(), on_acked=acked.release)
+    assert all(acked.acquire(timeout=10) for _ in sent)
+    assert wait_until(lambda: len(inbox.messages) >= len(sent), timeout_s=15)
+    assert [p for _t, p in inbox.messages] == [r.to_json().encode() for r in sent]
+    assert connections.acquire(timeout=0)  # connected once ...
+    assert not connections.acquire(timeout=2)  # ... and never taken over
+    assert central.connected
+    for bus in [*impostors, sensor, central]:
+        bus.close()
+
+
+def test_the_acl_is_built_from_the_topic_contract() -> None:
+    lines = [line for line in acl_text().splitlines() if line and not line.startswith("#")]
+    assert all(PREFIX in line for line in lines if line.startswith(("pattern", "topic")))
+    assert f"pattern write {reports_topic('%u')}" in lines
