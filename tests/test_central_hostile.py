@@ -98,3 +98,43 @@ def test_a_poisoned_batch_does_not_come_back_after_a_restart(tmp_path: Path) -> 
     assert bus.drain(20)
     assert store.report_ids() == {report.report_id}
     close(store, bus, service)
+
+
+def _envelope(rate_hz: float, bands: int, frames: int) -> dict[str, Any]:
+    edges = [125.0 * 2**k for k in range(bands + 1)]
+    return {"rate_hz": rate_hz, "band_edges_hz": edges, "bands_db": [[-30.0] * frames] * bands}
+
+
+def test_envelopes_that_could_carry_speech_are_refused_and_counted(tmp_path: Path) -> None:
+    """ouie.report/2: one broadband band, ≤ 100 frames/s, ≤ 2 s, within an alerting event.
+    The old wide envelope (/1: 8 bands at 1 kHz), any /1 envelope, and /2 envelopes beyond
+    those bounds are refused as `envelope`; /1 reports without an envelope (what deployed
+    sensors send) and a /2 envelope within bounds are stored."""
+    store, bus, service = sqlite_service(tmp_path)
+    onset = now_ns() - NS_PER_S
+    base = make_report("s1", seq=0, onset_ns=onset, duration_s=1.5).model_dump(
+        mode="json", by_alias=True, exclude_none=True
+    )
+    refused = [
+        {**base, "schema": "ouie.report/1", "envelope": _envelope(1000.0, 8, 1500)},
+        {**base, "schema": "ouie.report/1", "envelope": _envelope(50.0, 1, 50)},
+        {**base, "envelope": _envelope(1000.0, 8, 1500)},
+        {**base, "envelope": _envelope(100.0, 3, 100)},  # three bands: intelligible speech
+        {**base, "envelope": _envelope(200.0, 1, 100)},  # too fast
+        {**base, "envelope": _envelope(100.0, 1, 201)},  # over 2 s
+        {**base, "duration_s": 0.3, "envelope": _envelope(100.0, 1, 100)},  # beyond the event
+        {**base, "class": "fireworks", "envelope": _envelope(100.0, 1, 100)},  # not alerting
+    ]
+    stored = [
+        {**base, "schema": "ouie.report/1"},  # a deployed /1 sensor keeps working
+        {**base, "envelope": _envelope(100.0, 1, 150)},
+        {**base},
+    ]
+    for k, report in enumerate([*refused, *stored]):
+        report = {**report, "report_id": f"r{k}", "seq": k}
+        bus.publish(reports_topic("s1"), json.dumps(report).encode())
+    assert bus.drain(20)
+    assert rejected(service, "envelope") == len(refused)
+    assert store.report_ids() == {f"r{k}" for k in range(len(refused), len(refused) + 3)}
+    assert value(service.metrics.reports_accepted) == len(stored)
+    close(store, bus, service)

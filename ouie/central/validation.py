@@ -10,7 +10,7 @@ from pydantic import ValidationError
 
 from ouie.central.config import ValidationSettings
 from ouie.core.config import describe_validation_error
-from ouie.core.report import EventReport
+from ouie.core.report import ENVELOPE_ERROR, EventReport
 from ouie.core.timebase import NS_PER_S
 
 
@@ -18,7 +18,8 @@ class RejectReason(StrEnum):
     """Why a message was not accepted."""
 
     MALFORMED = "malformed"  # not JSON / not UTF-8
-    SCHEMA = "schema"  # JSON that is not a valid ouie.report/1
+    SCHEMA = "schema"  # JSON that is not a valid ouie.report/2 (or /1)
+    ENVELOPE = "envelope"  # an envelope ouie.report/2 refuses (any /1 envelope: speech risk)
     UNKNOWN_SENSOR = "unknown_sensor"
     TOPIC_MISMATCH = "topic_mismatch"  # report's sensor_id differs from the topic's
     CLOCK_FUTURE = "clock_future"
@@ -53,9 +54,7 @@ def validate_report(
     try:
         report = EventReport.from_json(text)
     except ValidationError as error:
-        invalid_json = any(p["type"] == "json_invalid" for p in error.errors())
-        reason = RejectReason.MALFORMED if invalid_json else RejectReason.SCHEMA
-        raise Rejected(reason, describe_validation_error(error, "report")) from None
+        raise Rejected(_reason(error), describe_validation_error(error, "report")) from None
     if report.sensor_id != topic_sensor_id:
         raise Rejected(
             RejectReason.TOPIC_MISMATCH,
@@ -78,3 +77,14 @@ def validate_report(
             f"(limit {settings.max_age_s} s)",
         )
     return report
+
+
+def _reason(error: ValidationError) -> RejectReason:
+    """`malformed` for text that is not JSON, `envelope` for a refused envelope (of any
+    version), else `schema`."""
+    problems = error.errors()
+    if any(p["type"] == "json_invalid" for p in problems):
+        return RejectReason.MALFORMED
+    if any(p["type"] == ENVELOPE_ERROR or p["loc"][:1] == ("envelope",) for p in problems):
+        return RejectReason.ENVELOPE
+    return RejectReason.SCHEMA
