@@ -5,7 +5,12 @@ from __future__ import annotations
 
 import threading
 
-from ouie.transport.broker import CENTRAL_USER, LocalMosquitto, acl_text
+from ouie.transport.broker import (
+    CENTRAL_USER,
+    MESSAGE_SIZE_LIMIT_BYTES,
+    LocalMosquitto,
+    acl_text,
+)
 from ouie.transport.mqtt import MqttBus
 from ouie.transport.topics import ALL_REPORTS_FILTER, PREFIX, reports_topic
 from tests.builders import Inbox, make_report, wait_until
@@ -43,3 +48,23 @@ def test_the_acl_is_built_from_the_topic_contract() -> None:
     lines = [line for line in acl_text().splitlines() if line and not line.startswith("#")]
     assert all(PREFIX in line for line in lines if line.startswith(("pattern", "topic")))
     assert f"pattern write {reports_topic('%u')}" in lines
+
+
+def test_the_broker_drops_messages_beyond_its_size_limit(mosquitto: LocalMosquitto) -> None:
+    """A sensor's 2 MB message is acknowledged and dropped by Mosquitto (message_size_limit):
+    never held nor forwarded; the sensor's next report reaches the central."""
+    central, inbox = MqttBus(mosquitto.settings(CENTRAL_USER), client_id="c"), Inbox()
+    central.subscribe(ALL_REPORTS_FILTER, inbox)
+    assert central.wait_subscribed(10), central.last_error
+    sensor = MqttBus(mosquitto.settings("s4"), client_id="s4")
+    acked = threading.Semaphore(0)
+    huge = b"x" * (MESSAGE_SIZE_LIMIT_BYTES + 1)
+    sensor.publish(reports_topic("s4"), huge, on_acked=acked.release)
+    report = make_report("s4").to_json().encode()
+    sensor.publish(reports_topic("s4"), report, on_acked=acked.release)
+    assert acked.acquire(timeout=10) and acked.acquire(timeout=10)
+    assert inbox.wait_for(1)
+    assert not wait_until(lambda: len(inbox.messages) > 1, timeout_s=1)
+    assert inbox.messages == [(reports_topic("s4"), report)]
+    sensor.close()
+    central.close()

@@ -85,6 +85,7 @@ def test_bad_messages_are_rejected_with_reasons_and_good_ones_counted_once(servi
         "malformed": 2,
         "schema": 1,
         "envelope": 0,
+        "oversize": 0,
         "unknown_sensor": 1,
         "topic_mismatch": 1,
         "clock_future": 1,

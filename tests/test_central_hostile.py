@@ -4,9 +4,12 @@ holds, loses or doubles the reports of anyone else (docs/central.md, "Hostile in
 from __future__ import annotations
 
 import json
+import logging
 import threading
 from pathlib import Path
 from typing import Any
+
+import pytest
 
 from ouie.central.config import IngestSettings
 from ouie.central.ingest import ReceivedReport
@@ -116,9 +119,9 @@ def test_envelopes_that_could_carry_speech_are_refused_and_counted(tmp_path: Pat
         mode="json", by_alias=True, exclude_none=True
     )
     refused = [
-        {**base, "schema": "ouie.report/1", "envelope": _envelope(1000.0, 8, 1500)},
+        {**base, "schema": "ouie.report/1", "envelope": _envelope(1000.0, 8, 100)},
         {**base, "schema": "ouie.report/1", "envelope": _envelope(50.0, 1, 50)},
-        {**base, "envelope": _envelope(1000.0, 8, 1500)},
+        {**base, "envelope": _envelope(1000.0, 8, 100)},
         {**base, "envelope": _envelope(100.0, 3, 100)},  # three bands: intelligible speech
         {**base, "envelope": _envelope(200.0, 1, 100)},  # too fast
         {**base, "envelope": _envelope(100.0, 1, 201)},  # over 2 s
@@ -137,4 +140,42 @@ def test_envelopes_that_could_carry_speech_are_refused_and_counted(tmp_path: Pat
     assert rejected(service, "envelope") == len(refused)
     assert store.report_ids() == {f"r{k}" for k in range(len(refused), len(refused) + 3)}
     assert value(service.metrics.reports_accepted) == len(stored)
+    close(store, bus, service)
+
+
+def test_oversized_deep_and_nan_payloads_are_refused_and_logged_short(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """10 MB, 8,000-deep nesting, NaN in the envelope or a score, a 10 kB model name: each
+    refused with its reason, each logged in under 1 kB; the good reports around them stored."""
+    caplog.set_level(logging.WARNING, logger="ouie.central")
+    store, bus, service = sqlite_service(tmp_path)
+    onset = now_ns() - NS_PER_S
+    good = [make_report("s1", seq=k, onset_ns=onset, duration_s=1.0) for k in range(5)]
+    base = good[0].model_dump(mode="json", by_alias=True, exclude_none=True)
+    nan_envelope = {"rate_hz": 100.0, "band_edges_hz": [50.0, 8000.0], "bands_db": [[-3.0] * 99]}
+    hostile = {
+        "oversize": [b'{"x": "' + b"a" * 10_000_000 + b'"}'],
+        "malformed": [b"[" * 8_000 + b"]" * 8_000],
+        "envelope": [json.dumps({**base, "envelope": nan_envelope}).replace("-3.0]", "NaN]")],
+        "schema": [
+            json.dumps(base).replace('"score": 0.9', '"score": NaN'),
+            json.dumps({**base, "model": {"name": "m" * 10_000, "sha256": "0" * 64}}),
+        ],
+    }
+    for k, report in enumerate(good):
+        bus.publish(reports_topic("s1"), report.to_json().encode())
+        for payloads in hostile.values():
+            if k < len(payloads):
+                payload = payloads[k]
+                bus.publish(
+                    reports_topic("s1"), payload if isinstance(payload, bytes) else payload.encode()
+                )
+    assert bus.drain(30)
+    assert store.report_ids() == {r.report_id for r in good}
+    for reason, payloads in hostile.items():
+        assert rejected(service, reason) == len(payloads), reason
+    lines = [r.getMessage() for r in caplog.records if "rejected message" in r.getMessage()]
+    assert len(lines) == sum(len(p) for p in hostile.values())
+    assert max(len(line) for line in lines) < 1000
     close(store, bus, service)

@@ -26,6 +26,7 @@ from ouie.central.metrics import CentralMetrics
 from ouie.central.validation import Rejected, ValidationSettings, validate_report
 from ouie.core.audit import AuditEvent
 from ouie.core.classes import ALERTING_CLASSES
+from ouie.core.config import shorten
 from ouie.core.recording import SensorSite
 from ouie.core.report import EventReport
 from ouie.core.timebase import NS_PER_S, now_ns
@@ -166,7 +167,7 @@ class CentralService:
             )
         except Rejected as rejected:
             self.metrics.reports_rejected.labels(reason=str(rejected.reason)).inc()
-            log.warning("rejected message on %s: %s", topic, rejected)
+            log.warning("rejected message on %.200s: %s", topic, shorten(str(rejected)))
             acknowledge()
             return
         if not self._writer.put(ReceivedReport(report, received_ns, acknowledge)):

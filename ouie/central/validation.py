@@ -10,14 +10,15 @@ from pydantic import ValidationError
 
 from ouie.central.config import ValidationSettings
 from ouie.core.config import describe_validation_error
-from ouie.core.report import ENVELOPE_ERROR, EventReport
+from ouie.core.report import ENVELOPE_ERROR, MAX_REPORT_BYTES, EventReport
 from ouie.core.timebase import NS_PER_S
 
 
 class RejectReason(StrEnum):
     """Why a message was not accepted."""
 
-    MALFORMED = "malformed"  # not JSON / not UTF-8
+    MALFORMED = "malformed"  # not JSON / not UTF-8 / nested too deep
+    OVERSIZE = "oversize"  # longer than MAX_REPORT_BYTES: refused unread
     SCHEMA = "schema"  # JSON that is not a valid ouie.report/2 (or /1)
     ENVELOPE = "envelope"  # an envelope ouie.report/2 refuses (any /1 envelope: speech risk)
     UNKNOWN_SENSOR = "unknown_sensor"
@@ -47,6 +48,10 @@ def validate_report(
 
     The clock is sane when now − max_age_s ≤ onset ≤ now + max_future_s.
     """
+    if len(payload) > MAX_REPORT_BYTES:
+        raise Rejected(
+            RejectReason.OVERSIZE, f"{len(payload)} bytes (limit {MAX_REPORT_BYTES}), not read"
+        )
     try:
         text = payload.decode("utf-8")
     except UnicodeDecodeError as error:

@@ -15,13 +15,21 @@ class ConfigError(ValueError):
     """A configuration file that cannot be used; the message says which field and why."""
 
 
+def shorten(text: str, limit: int = 500) -> str:
+    """`text` cut to `limit` characters, saying how much was left out (what a log line or an
+    error message may quote of untrusted input)."""
+    if len(text) <= limit:
+        return text
+    return f"{text[:limit]}… ({len(text) - limit} more characters)"
+
+
 def describe_validation_error(error: ValidationError, source: str) -> str:
     """One line per problem: 'source: field.path: message (got value)'."""
     lines = []
     for problem in error.errors():
         where = ".".join(str(part) for part in problem["loc"]) or "(top level)"
         got = problem.get("input")
-        shown = "" if isinstance(got, dict | list) else f" (got {got!r})"
+        shown = "" if isinstance(got, dict | list) else f" (got {shorten(repr(got))})"
         lines.append(f"{source}: {where}: {problem['msg']}{shown}")
     return "\n".join(lines)
 

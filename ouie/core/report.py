@@ -5,7 +5,9 @@ duration, peak level and the id of the model that produced it, plus at most one 
 envelope (one band, ≤ 100 frames/s, ≤ 2 s, only on a report of an alerting class and within its
 event's span) that cannot be turned back into speech (DESIGN.md principle 1: speech vocoded from
 as few as three band envelopes is almost fully intelligible; one broadband band at ≤ 100 frames/s
-is not). Speech labels can never appear: `class_` only admits ouie event classes.
+is not). Speech labels can never appear: `class_` only admits ouie event classes. Every field
+is bounded (lengths, integers to 64 bits, no NaN or infinity anywhere) and the wire form to
+`MAX_REPORT_BYTES`.
 
 Versions. `ouie.report/2` differs from `ouie.report/1` only in the envelope: /1 admitted up to 8
 bands at up to 1 kHz frames. A /1 report without an envelope says exactly what a /2 report
@@ -30,6 +32,9 @@ LEGACY_REPORT_SCHEMA: Literal["ouie.report/1"] = "ouie.report/1"
 ENVELOPE_MAX_RATE_HZ = 100.0
 ENVELOPE_MAX_SPAN_S = 2.0
 ENVELOPE_MAX_FRAMES = round(ENVELOPE_MAX_RATE_HZ * ENVELOPE_MAX_SPAN_S)
+MAX_REPORT_BYTES = 16 * 1024
+"""The largest wire form a report may have, bytes. Every field is bounded, so a valid report is
+far smaller (about 600 bytes, 5 kB with a full envelope); a larger message is refused unread."""
 ENVELOPE_ERROR = "envelope"
 """The pydantic error type of an envelope the contract refuses (the central's reject reason)."""
 MAX_STORED_INT = 2**63 - 1
@@ -46,7 +51,7 @@ class ModelId(BaseModel):
     """Which detector produced the report: a name and the SHA-256 of its weights (or of the
     built-in detector's parameters)."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
     name: str = Field(
         min_length=1,
@@ -62,7 +67,7 @@ class Envelope(BaseModel):
     frames/s, over at most `ENVELOPE_MAX_SPAN_S` (frames / rate_hz ≤ 2 s). The shape of /1
     (a list of bands) is kept, with exactly one band."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
     rate_hz: float = Field(gt=0, le=ENVELOPE_MAX_RATE_HZ, description="Frame rate, ≤ 100 Hz.")
     band_edges_hz: list[float] = Field(
@@ -97,7 +102,7 @@ class Envelope(BaseModel):
 class EventReport(BaseModel):
     """One detected sound event at one sensor (`ouie.report/2`, or /1 without an envelope)."""
 
-    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+    model_config = ConfigDict(extra="forbid", populate_by_name=True, allow_inf_nan=False)
 
     schema_: Literal["ouie.report/2", "ouie.report/1"] = Field(
         default=REPORT_SCHEMA, alias="schema", description="Contract name and version."

@@ -25,6 +25,10 @@ from ouie.transport.mqtt import BrokerSettings, TlsConfig
 from ouie.transport.topics import ALL_SENSORS_FILTER, INCIDENTS_TOPIC, reports_topic, status_topic
 
 CENTRAL_USER = "central"
+MESSAGE_SIZE_LIMIT_BYTES = 256 * 1024
+"""The largest message the broker takes, bytes (larger ones are acknowledged and dropped, never
+held nor forwarded). Reports are at most `MAX_REPORT_BYTES` (16 KiB); the largest messages are
+incidents, about 40 bytes per report id they list."""
 
 
 def acl_text(central_user: str = CENTRAL_USER) -> str:
@@ -107,6 +111,7 @@ def write_mosquitto_config(
         "use_username_as_clientid true",
         f"password_file {passwd}",
         f"acl_file {acl}",
+        f"message_size_limit {MESSAGE_SIZE_LIMIT_BYTES}",
         "max_queued_messages 1000000",
         "max_inflight_messages 0",
         "log_dest stderr",
