@@ -3,17 +3,17 @@ the audit trail, on a real (SQLite) store."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
 
 from ouie.console.api import ConsoleServices
-from ouie.console.app import create_console_app
+from ouie.console.app import SESSION_COOKIE, create_console_app
 from ouie.console.auth import CSRF_HEADER, LoginThrottle, hash_password
 from ouie.console.feed import LiveFeed
-from ouie.console.users import disable_user
+from ouie.console.users import disable_user, set_password
 from ouie.console.views import CameraView, CuePolicyView, MapView
 from ouie.store.models import Cue
 from ouie.store.records import CueState, IncidentRecord, Role
@@ -350,3 +350,65 @@ def test_login_throttle_forgets_failures_after_the_window_and_after_success() ->
     throttle.failed("a")
     throttle.succeeded("a")
     assert throttle.wait_s("a") == 0.0
+
+
+def stolen_copy(client: TestClient) -> TestClient:
+    """A second client holding a copy of `client`'s session cookie (a thief's browser)."""
+    thief = TestClient(client.app)
+    thief.cookies.set(SESSION_COOKIE, client.cookies[SESSION_COOKIE])
+    return thief
+
+
+def logout(client: TestClient, store: Store, headers: dict[str, str]) -> None:
+    assert client.post("/api/logout", headers=headers).status_code == 200
+
+
+def change_password(client: TestClient, store: Store, headers: dict[str, str]) -> None:
+    assert set_password(store, "olga", "a-brand-new-passphrase", actor="root")
+
+
+def disable(client: TestClient, store: Store, headers: dict[str, str]) -> None:
+    assert disable_user(store, "olga", actor="root")
+
+
+Ending = Callable[[TestClient, Store, dict[str, str]], None]
+
+
+@pytest.mark.parametrize("end", [logout, change_password, disable])
+def test_a_copied_cookie_dies_with_its_session(
+    end: Ending,
+    client: TestClient,
+    store: Store,
+) -> None:
+    headers = log_in(client, "olga")
+    thief = stolen_copy(client)
+    assert thief.get("/api/incidents").status_code == 200  # the copy works while the session does
+    end(client, store, headers)
+    assert thief.get("/api/incidents").status_code == 401
+    assert thief.get("/api/incidents/inc-1").status_code == 401
+    write = thief.post(
+        "/api/incidents/inc-1/disposition",
+        json={"action": "confirm"},
+        headers={CSRF_HEADER: headers[CSRF_HEADER]},
+    )
+    assert write.status_code == 401
+    assert store.list_dispositions("inc-1") == []
+    assert client.get("/api/incidents").status_code == 401  # the owner's browser too
+
+
+def test_a_password_change_is_audited_and_the_new_password_logs_in(
+    client: TestClient,
+    store: Store,
+) -> None:
+    log_in(client, "sam")
+    assert set_password(store, "sam", "another-long-passphrase", actor="root")
+    assert ("user.password", "root", "user:sam") in audit_actions(store)
+    token = client.get("/api/session").json()
+    assert token["user"] is None
+    answer = client.post(
+        "/api/login",
+        json={"name": "sam", "password": "another-long-passphrase"},
+        headers={CSRF_HEADER: token["csrf"]},
+    )
+    assert answer.status_code == 200
+    assert PASSWORDS["sam"] != "another-long-passphrase"

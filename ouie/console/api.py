@@ -24,6 +24,7 @@ from ouie.console.auth import (
     check_csrf,
     csrf_token,
     requires,
+    session_token,
     session_user,
     start_session,
     verify_password,
@@ -50,7 +51,11 @@ from ouie.store.models import AuditEntry, Cue
 from ouie.store.records import CueState, DismissReason, DispositionAction, Role
 from ouie.store.repository import Store
 from ouie.store.retention import RetentionPolicy
+from ouie.store.sessions import ConsoleSessions
 
+SESSION_ENDED = "session no longer valid"
+"""The 401 detail for a cookie whose session ended (logout, password change, disable, expiry,
+role change)."""
 HEARTBEAT_S = 15.0
 """An SSE comment is sent this often so that proxies keep the stream and dead clients show."""
 
@@ -75,17 +80,38 @@ def services_of(request: Request) -> ConsoleServices:
     return services
 
 
+def sessions_of(request: Request) -> ConsoleSessions:
+    """The server-side sessions of the console app serving `request`."""
+    sessions: ConsoleSessions = request.app.state.sessions
+    return sessions
+
+
+def live_user(request: Request) -> SessionUser | None:
+    """The cookie's user while its server-side session lives; otherwise None, and a cookie
+    whose session has ended (logout, password change, disable, expiry) is cleared."""
+    user, token = session_user(request), session_token(request)
+    if user is None:
+        return None
+    if token is None or sessions_of(request).user_of(token) != user.name:
+        request.session.clear()
+        return None
+    return user
+
+
 def authorized(permission: Permission) -> Callable[[Request], SessionUser]:
-    """`requires(permission)`, and the user must still exist, be active and hold the same
-    role in the store: disabling a user or changing their role ends their sessions at once."""
+    """`requires(permission)` on a live server-side session, and the user must still exist,
+    be active and hold the same role in the store: disabling a user or changing their role
+    ends their sessions at once."""
     check = requires(permission)
 
     def dependency(request: Request) -> SessionUser:
+        if session_user(request) is not None and live_user(request) is None:
+            raise HTTPException(status.HTTP_401_UNAUTHORIZED, SESSION_ENDED)
         user = check(request)
         row = services_of(request).store.get_user(user.name)
         if row is None or not row.active or row.role != user.role:
             request.session.clear()
-            raise HTTPException(status.HTTP_401_UNAUTHORIZED, "session no longer valid")
+            raise HTTPException(status.HTTP_401_UNAUTHORIZED, SESSION_ENDED)
         return user
 
     return dependency
@@ -117,7 +143,7 @@ class DispositionForm(BaseModel):
 
 def session_info(request: Request) -> SessionInfo:
     """The visitor's session as the pages see it."""
-    user = session_user(request)
+    user = live_user(request)
     return SessionInfo(
         user=user.name if user else None,
         role=user.role.value if user else None,
@@ -167,16 +193,18 @@ def login(form: LoginForm, request: Request, services: Services) -> SessionInfo:
         throttle.failed(form.name)
         raise HTTPException(status.HTTP_401_UNAUTHORIZED, "wrong user name or password")
     throttle.succeeded(form.name)
-    start_session(request, user.name, Role(user.role))
+    start_session(request, user.name, Role(user.role), sessions_of(request).open(user.name))
     return session_info(request)
 
 
 @router.post("/logout")
 def logout(request: Request, services: Services) -> SessionInfo:
-    """End the session (CSRF-checked so that another site cannot log a user out)."""
+    """End the session, server-side: a copy of the cookie is worth nothing after this
+    (CSRF-checked so that another site cannot log a user out)."""
     check_csrf(request)
-    user = session_user(request)
-    if user is not None:
+    user, token = live_user(request), session_token(request)
+    if user is not None and token is not None:
+        sessions_of(request).end(token)
         services.store.audit(
             AuditEvent(action="auth.logout", actor=user.name, subject=f"user:{user.name}")
         )

@@ -24,6 +24,7 @@ from ouie.console.feed import LiveFeed
 from ouie.console.observatory import router as observatory_router
 from ouie.console.relay import FeedRelay
 from ouie.console.views import CameraDesk, CuePolicyView, MapView
+from ouie.store.sessions import ConsoleSessions
 
 STATIC_DIR = Path(__file__).parent / "static"
 SESSION_COOKIE = "ouie_session"
@@ -48,6 +49,7 @@ def create_console_app(services: ConsoleServices, config: ConsoleConfig | None =
     app = FastAPI(title="ouie console", docs_url=None, redoc_url=None, openapi_url=None)
     app.state.services = services
     app.state.config = config
+    app.state.sessions = ConsoleSessions(services.store, config.session_max_age_s)
     app.state.login_throttle = LoginThrottle(
         config.login_max_failures, config.login_failure_window_s
     )

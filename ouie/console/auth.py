@@ -1,7 +1,10 @@
 """Who may do what in the console: roles, argon2 passwords, signed sessions and CSRF tokens.
 
 A session is a signed, HttpOnly, SameSite=strict cookie (Starlette's SessionMiddleware, signed
-with itsdangerous) holding the user name, role and a random CSRF token. Every API route depends
+with itsdangerous) holding the user name, role, a random CSRF token and the token of a
+server-side session (`ouie.store.sessions`): the console honours the cookie only while that
+session lives, so logout, a password change or disabling the user ends it for every copy of
+the cookie. Every API route depends
 on `requires(permission)`, which refuses a visitor without a session (401) or whose role lacks
 the permission (403) and, for a state-changing method, a request whose `X-CSRF-Token` header is
 not the session's token (403). Login itself is CSRF-checked against the anonymous session's token
@@ -118,11 +121,18 @@ def check_csrf(request: Request) -> None:
         raise HTTPException(status.HTTP_403_FORBIDDEN, "CSRF token missing or wrong")
 
 
-def start_session(request: Request, name: str, role: Role) -> None:
-    """Log `name` in: a fresh session with a fresh CSRF token (no fixation across logins)."""
+def start_session(request: Request, name: str, role: Role, token: str) -> None:
+    """Log `name` in: a fresh session with a fresh CSRF token (no fixation across logins),
+    bound to the server-side session `token` (`ouie.store.sessions.ConsoleSessions.open`)."""
     request.session.clear()
-    request.session.update({"user": name, "role": role.value})
+    request.session.update({"user": name, "role": role.value, "sid": token})
     csrf_token(request)
+
+
+def session_token(request: Request) -> str | None:
+    """The server-side session token the cookie carries, if any."""
+    token = request.session.get("sid")
+    return token if isinstance(token, str) else None
 
 
 def session_user(request: Request) -> SessionUser | None:

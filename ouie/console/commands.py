@@ -62,6 +62,28 @@ def user_disable(
     typer.echo(f"user {name} disabled")
 
 
+@user_app.command("password")
+def user_password(
+    name: Annotated[str, typer.Argument(help="User name.")],
+    database: Annotated[str, typer.Option(help=DATABASE_HELP)] = "sqlite:///ouie.db",
+    actor: Annotated[str, typer.Option(help="Who sets the password (audited).")] = "admin",
+) -> None:
+    """Set a user's password (asked twice, never echoed); their console sessions end at once."""
+    from ouie.console.users import set_password
+    from ouie.store.repository import Store
+
+    password = typer.prompt("New password", hide_input=True, confirmation_prompt=True)
+    store = Store.open(database)
+    try:
+        changed = set_password(store, name, password, actor)
+    finally:
+        store.close()
+    if not changed:
+        typer.echo(f"no user named {name!r}", err=True)
+        raise typer.Exit(1)
+    typer.echo(f"password of {name} changed; their sessions are ended")
+
+
 @user_app.command("list")
 def user_list(
     database: Annotated[str, typer.Option(help=DATABASE_HELP)] = "sqlite:///ouie.db",

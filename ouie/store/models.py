@@ -142,6 +142,18 @@ class User(Base):
     created_at_ns: Mapped[int]
 
 
+class ConsoleSession(Base):
+    """A console login, kept server-side so that logout, a password change or disabling the
+    user ends it at once (the cookie only holds a random token; this row its SHA-256)."""
+
+    __tablename__ = "console_sessions"
+
+    token_sha256: Mapped[str] = mapped_column(String(64), primary_key=True)
+    user_name: Mapped[str] = mapped_column(String(64), index=True)
+    created_at_ns: Mapped[int]
+    expires_at_ns: Mapped[int] = mapped_column(doc="Login + session_max_age_s, UTC ns.")
+
+
 class AuditEntry(Base):
     """One link of the hash chain: `hash = HMAC-SHA-256(key, canonical_json(content) +
     prev_hash)`, or plain SHA-256 for unkeyed rows (see `ouie.store.audit`)."""
