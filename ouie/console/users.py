@@ -8,13 +8,13 @@ from sqlalchemy import select
 
 from ouie.console.auth import hash_password
 from ouie.core.audit import AuditEvent
-from ouie.store.models import User
+from ouie.store.models import UserRow
 from ouie.store.records import Role
 from ouie.store.repository import Store
 from ouie.store.sessions import end_all
 
 
-def create_user(store: Store, name: str, role: Role, password: str, actor: str) -> User:
+def create_user(store: Store, name: str, role: Role, password: str, actor: str) -> UserRow:
     """Add a user whose password is stored only as an argon2 hash (`user.create` audited by the
     store). Raises sqlalchemy's IntegrityError when the name is taken."""
     return store.add_user(name, role, hash_password(password), actor=actor)
@@ -24,7 +24,7 @@ def disable_user(store: Store, name: str, actor: str) -> bool:
     """Stop a user from logging in and end their console sessions. False when there is no such
     active user."""
     with store.session() as session:
-        user = session.scalar(select(User).where(User.name == name, User.active.is_(True)))
+        user = session.scalar(select(UserRow).where(UserRow.name == name, UserRow.active.is_(True)))
         if user is None:
             return False
         user.active = False
@@ -46,7 +46,7 @@ def set_password(store: Store, name: str, password: str, actor: str) -> bool:
     (`user.password` audited, without the password). False when there is no such user."""
     password_hash = hash_password(password)
     with store.session() as session:
-        user = session.scalar(select(User).where(User.name == name))
+        user = session.scalar(select(UserRow).where(UserRow.name == name))
         if user is None:
             return False
         user.password_hash = password_hash

@@ -3,11 +3,11 @@
 A report carries no audio: class, score, a sample-accurate onset (UTC ns) with its uncertainty,
 duration, peak level and the id of the model that produced it, plus at most one broadband level
 envelope (one band, ≤ 100 frames/s, ≤ 2 s, only on a report of an alerting class and within its
-event's span) that cannot be turned back into speech (DESIGN.md principle 1: speech vocoded from
-as few as three band envelopes is almost fully intelligible; one broadband band at ≤ 100 frames/s
-is not). Speech labels can never appear: `class_` only admits ouie event classes. Every field
-is bounded (lengths, integers to 64 bits, no NaN or infinity anywhere) and the wire form to
-`MAX_REPORT_BYTES`.
+event's span) that cannot be turned back into speech (docs/design.md principle 1: speech
+vocoded from as few as three band envelopes is almost fully intelligible; one broadband band at
+≤ 100 frames/s is not). Speech labels can never appear: `class_` only admits ouie event
+classes. Every field is bounded (lengths, integers to 64 bits, no NaN or infinity anywhere) and
+the wire form to `MAX_REPORT_BYTES`.
 
 Versions. `ouie.report/2` differs from `ouie.report/1` only in the envelope: /1 admitted up to 8
 bands at up to 1 kHz frames. A /1 report without an envelope says exactly what a /2 report

@@ -12,7 +12,7 @@ from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from ouie.core.timebase import NS_PER_S
-from ouie.store.models import ConsoleSession
+from ouie.store.models import ConsoleSessionRow
 from ouie.store.repository import Store
 
 
@@ -32,9 +32,11 @@ class ConsoleSessions:
         token = secrets.token_urlsafe(32)
         now_ns = self.store.clock()
         with self.store.session() as session:
-            session.execute(delete(ConsoleSession).where(ConsoleSession.expires_at_ns <= now_ns))
+            session.execute(
+                delete(ConsoleSessionRow).where(ConsoleSessionRow.expires_at_ns <= now_ns)
+            )
             session.add(
-                ConsoleSession(
+                ConsoleSessionRow(
                     token_sha256=_digest(token),
                     user_name=user_name,
                     created_at_ns=now_ns,
@@ -47,7 +49,7 @@ class ConsoleSessions:
         """The user of a live session, None when it was ended, has expired or never was."""
         with self.store.session() as session:
             row = session.scalar(
-                select(ConsoleSession).where(ConsoleSession.token_sha256 == _digest(token))
+                select(ConsoleSessionRow).where(ConsoleSessionRow.token_sha256 == _digest(token))
             )
         if row is None or row.expires_at_ns <= self.store.clock():
             return None
@@ -57,11 +59,13 @@ class ConsoleSessions:
         """End one session (logout)."""
         with self.store.session() as session:
             session.execute(
-                delete(ConsoleSession).where(ConsoleSession.token_sha256 == _digest(token))
+                delete(ConsoleSessionRow).where(ConsoleSessionRow.token_sha256 == _digest(token))
             )
 
 
 def end_all(session: Session, user_name: str) -> int:
     """End every session of `user_name` within the open transaction `session`; how many."""
-    result = session.execute(delete(ConsoleSession).where(ConsoleSession.user_name == user_name))
+    result = session.execute(
+        delete(ConsoleSessionRow).where(ConsoleSessionRow.user_name == user_name)
+    )
     return int(getattr(result, "rowcount", 0) or 0)
