@@ -33,7 +33,7 @@ def test_console_on_a_runtime_without_cameras(tmp_path: Path) -> None:
     )
     runtime = build_central(city, bus=InProcessBus())
     try:
-        create_user(runtime.store, "olga", Role.OPERATOR, "op-secret-1", actor="root")
+        create_user(runtime.store, "olga", Role.OPERATOR, "olga-river-lantern-7", actor="root")
         runtime.store.save_incident(
             IncidentRecord(
                 id="inc-1",
@@ -50,7 +50,7 @@ def test_console_on_a_runtime_without_cameras(tmp_path: Path) -> None:
             token = client.get("/console/api/session").json()["csrf"]
             login = client.post(
                 "/console/api/login",
-                json={"name": "olga", "password": "op-secret-1"},
+                json={"name": "olga", "password": "olga-river-lantern-7"},
                 headers={CSRF_HEADER: token},
             )
             assert login.status_code == 200

@@ -7,8 +7,10 @@ logins and every view of an incident go to the audit chain.
 from __future__ import annotations
 
 import asyncio
+import threading
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
+from math import ceil
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, HTTPException, Query, Request, Response, status
@@ -47,6 +49,7 @@ from ouie.console.views import (
     SessionInfo,
 )
 from ouie.core.audit import AuditEvent
+from ouie.core.timebase import NS_PER_S
 from ouie.store.models import AuditEntryRow, CueRow
 from ouie.store.records import CueState, DismissReason, DispositionAction, Role
 from ouie.store.repository import Store
@@ -78,6 +81,26 @@ def services_of(request: Request) -> ConsoleServices:
     """The services of the console app serving `request`."""
     services: ConsoleServices = request.app.state.services
     return services
+
+
+class ChainCheck:
+    """The audit chain's verification, shared by every audit page: `verify()` walks the whole
+    chain (O(rows)), so it runs at most once per `every_s` and once at a time; requests in
+    between get the last result and its time."""
+
+    def __init__(self, store: Store, every_s: float) -> None:
+        self.store, self.every_ns = store, round(every_s * NS_PER_S)
+        self._lock = threading.Lock()
+        self._last: tuple[int, list[str]] | None = None
+
+    def result(self) -> tuple[int, list[str]]:
+        """(when checked, UTC ns; the problems, empty when intact)."""
+        with self._lock:
+            now = self.store.clock()
+            if self._last is None or now - self._last[0] >= self.every_ns:
+                problems = [problem.message for problem in self.store.audit.verify()]
+                self._last = (now, problems)
+            return self._last
 
 
 def sessions_of(request: Request) -> ConsoleSessions:
@@ -160,23 +183,29 @@ def get_session(request: Request) -> SessionInfo:
 
 @router.post("/login")
 def login(form: LoginForm, request: Request, services: Services) -> SessionInfo:
-    """Check the password (argon2), start a fresh session and audit the attempt."""
+    """Check the password (argon2), start a fresh session and audit the attempt.
+
+    The throttle (`LoginThrottle`) admits the attempt first, atomically; a refused attempt is
+    answered 429 without checking the password, and only the first refusal of a key within
+    its window is audited (`auth.throttled`), so a flood of attempts cannot flood the chain."""
     check_csrf(request)
     client = request.client.host if request.client else "unknown"
     throttle: LoginThrottle = request.app.state.login_throttle
-    wait_s = throttle.wait_s(form.name)
-    if wait_s > 0:
-        services.store.audit(
-            AuditEvent(
-                action="auth.login_failed",
-                actor="anonymous",
-                subject=f"user:{form.name}",
-                details={"client": client, "throttled": True},
+    admission = throttle.admit(client, form.name)
+    if admission.wait_s > 0:
+        if admission.first_refusal:
+            services.store.audit(
+                AuditEvent(
+                    action="auth.throttled",
+                    actor="anonymous",
+                    subject=f"user:{form.name}",
+                    details={"client": client, "limit": admission.refused_by},
+                )
             )
-        )
         raise HTTPException(
             status.HTTP_429_TOO_MANY_REQUESTS,
-            f"too many failed logins for {form.name}; try again in {wait_s:.0f} s",
+            f"too many login attempts; try again in {admission.wait_s:.0f} s",
+            headers={"Retry-After": str(ceil(admission.wait_s))},
         )
     user = services.store.get_user(form.name)
     known = user is not None and user.active
@@ -190,9 +219,8 @@ def login(form: LoginForm, request: Request, services: Services) -> SessionInfo:
         )
     )
     if not ok or user is None:
-        throttle.failed(form.name)
         raise HTTPException(status.HTTP_401_UNAUTHORIZED, "wrong user name or password")
-    throttle.succeeded(form.name)
+    throttle.succeeded(client, form.name)
     start_session(request, user.name, Role(user.role), sessions_of(request).open(user.name))
     return session_info(request)
 
@@ -367,6 +395,7 @@ def decline_cue(
 @router.get("/audit")
 def audit(
     _user: Auditor,
+    request: Request,
     services: Services,
     limit: Annotated[int, Query(ge=1, le=5000)] = 200,
     action: Annotated[str, Query(max_length=64)] = "",
@@ -378,11 +407,12 @@ def audit(
     with services.store.session() as session:
         rows = list(session.scalars(query))
         total = int(session.scalar(select(func.count()).select_from(AuditEntryRow)) or 0)
-    problems = [problem.message for problem in services.store.audit.verify()]
+    checked_at_ns, problems = request.app.state.chain_check.result()
     return AuditPage(
         total=total,
         chain_ok=not problems,
         problems=problems[:20],
+        chain_checked_at_ns=checked_at_ns,
         entries=[AuditEntryView.of(row) for row in rows],
     )
 

@@ -17,7 +17,7 @@ from fastapi.staticfiles import StaticFiles
 from starlette.middleware.sessions import SessionMiddleware
 
 from ouie.central.ports import ObservedService
-from ouie.console.api import ConsoleServices, router
+from ouie.console.api import ChainCheck, ConsoleServices, router
 from ouie.console.auth import LoginThrottle
 from ouie.console.config import ConsoleConfig
 from ouie.console.feed import LiveFeed
@@ -50,9 +50,8 @@ def create_console_app(services: ConsoleServices, config: ConsoleConfig | None =
     app.state.services = services
     app.state.config = config
     app.state.sessions = ConsoleSessions(services.store, config.session_max_age_s)
-    app.state.login_throttle = LoginThrottle(
-        config.login_max_failures, config.login_failure_window_s
-    )
+    app.state.login_throttle = LoginThrottle.of(config)
+    app.state.chain_check = ChainCheck(services.store, config.audit_check_every_s)
     policy = content_security_policy(config.tile_url)
 
     @app.middleware("http")

@@ -23,6 +23,7 @@ def user_add(
     """Create a console user; the password is asked for twice and never echoed."""
     from sqlalchemy.exc import IntegrityError
 
+    from ouie.console.auth import WeakPasswordError
     from ouie.console.users import create_user
     from ouie.store.repository import Store
 
@@ -32,6 +33,9 @@ def user_add(
         create_user(store, name, role, password, actor=actor)
     except IntegrityError:
         typer.echo(f"a user named {name!r} already exists", err=True)
+        raise typer.Exit(1) from None
+    except WeakPasswordError as error:
+        typer.echo(str(error), err=True)
         raise typer.Exit(1) from None
     finally:
         store.close()
@@ -66,6 +70,7 @@ def user_password(
     actor: Annotated[str, typer.Option(help="Who sets the password (audited).")] = "admin",
 ) -> None:
     """Set a user's password (asked twice, never echoed); their console sessions end at once."""
+    from ouie.console.auth import WeakPasswordError
     from ouie.console.users import set_password
     from ouie.store.repository import Store
 
@@ -73,6 +78,9 @@ def user_password(
     store = Store.open(database)
     try:
         changed = set_password(store, name, password, actor)
+    except WeakPasswordError as error:
+        typer.echo(str(error), err=True)
+        raise typer.Exit(1) from None
     finally:
         store.close()
     if not changed:

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from sqlalchemy import select
 
-from ouie.console.auth import hash_password
+from ouie.console.auth import check_password_policy, hash_password
 from ouie.core.audit import AuditEvent
 from ouie.store.models import UserRow
 from ouie.store.records import Role
@@ -16,7 +16,9 @@ from ouie.store.sessions import end_all
 
 def create_user(store: Store, name: str, role: Role, password: str, actor: str) -> UserRow:
     """Add a user whose password is stored only as an argon2 hash (`user.create` audited by the
-    store). Raises sqlalchemy's IntegrityError when the name is taken."""
+    store). Raises `WeakPasswordError` for a password the policy refuses, sqlalchemy's
+    IntegrityError when the name is taken."""
+    check_password_policy(password, name)
     return store.add_user(name, role, hash_password(password), actor=actor)
 
 
@@ -43,7 +45,9 @@ def disable_user(store: Store, name: str, actor: str) -> bool:
 
 def set_password(store: Store, name: str, password: str, actor: str) -> bool:
     """Give `name` a new password (argon2) and end every console session of theirs
-    (`user.password` audited, without the password). False when there is no such user."""
+    (`user.password` audited, without the password). False when there is no such user;
+    `WeakPasswordError` for a password the policy refuses."""
+    check_password_policy(password, name)
     password_hash = hash_password(password)
     with store.session() as session:
         user = session.scalar(select(UserRow).where(UserRow.name == name))

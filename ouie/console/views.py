@@ -181,6 +181,7 @@ class AuditPage(_View):
     total: int
     chain_ok: bool
     problems: list[str]
+    chain_checked_at_ns: int = Field(description="When the chain was last verified, UTC ns.")
     entries: list[AuditEntryView]
 
 
