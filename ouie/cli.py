@@ -34,5 +34,12 @@ for _module in COMMAND_MODULES:
 
 
 def main() -> None:
-    """Console-script entry point."""
-    app()
+    """Console-script entry point. A configuration a command cannot use (`ConfigError`: a
+    field named, never a secret) ends it with that message and status 2, not a traceback."""
+    from ouie.core.config import ConfigError
+
+    try:
+        app()
+    except ConfigError as error:
+        typer.echo(f"ouie: {error}", err=True)
+        raise SystemExit(2) from None

@@ -209,6 +209,20 @@ def test_city_config_resolves_paths_and_secrets(
         load_city_config(write_city(tmp_path, sensors_file="missing.geojson"))
 
 
+def test_broker_secrets_are_never_echoed_and_a_missing_one_is_named(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A password written into city.yaml is refused without being quoted; a password_env
+    naming an unset variable is reported at start, not as a refused MQTT login later."""
+    with pytest.raises(ConfigError, match=r"broker\.password: Extra inputs") as refused:
+        load_city_config(write_city(tmp_path, broker={"password": "hunter2-literal"}))
+    assert "hunter2-literal" not in str(refused.value)
+    monkeypatch.delenv("OUIE_BROKER_PASSWORD", raising=False)
+    city = load_city_config(write_city(tmp_path))
+    with pytest.raises(ConfigError, match=r"broker\.password_env: .*OUIE_BROKER_PASSWORD is not"):
+        city.broker.settings()
+
+
 def test_audit_verify_command_names_the_tampered_row(tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path / 'audit.db'}"
     store = Store.open(url)

@@ -149,7 +149,13 @@ class BrokerConfig(StrictModel):
             except OSError as error:
                 raise ConfigError(f"broker.password_file: cannot read it ({error})") from None
         elif self.password_env is not None:
-            password = os.environ.get(self.password_env)
+            password = os.environ.get(self.password_env) or None
+            if password is None:
+                raise ConfigError(
+                    f"broker.password_env: the environment variable {self.password_env} is not "
+                    f"set (or empty): the broker refuses {self.username!r} without its "
+                    "password; set it, or name a secret file with broker.password_file"
+                )
         return BrokerSettings(
             host=self.host,
             port=self.port or default_port(self.tls),
