@@ -7,6 +7,7 @@ assets (`static/`, Leaflet included: nothing is fetched from a CDN) and the JSON
 
 from __future__ import annotations
 
+import os
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -28,6 +29,18 @@ from ouie.store.sessions import ConsoleSessions
 
 STATIC_DIR = Path(__file__).parent / "static"
 SESSION_COOKIE = "ouie_session"
+
+
+class StaticPages(StaticFiles):
+    """The console's files. A path the file system cannot look up at all (a NUL byte: os.stat
+    raises ValueError, which Starlette turned into a 500 and a logged traceback per request)
+    is simply not found (404)."""
+
+    def lookup_path(self, path: str) -> tuple[str, os.stat_result | None]:
+        try:
+            return super().lookup_path(path)
+        except (ValueError, OSError):
+            return "", None
 
 
 def content_security_policy(tile_url: str | None) -> str:
@@ -77,7 +90,7 @@ def create_console_app(services: ConsoleServices, config: ConsoleConfig | None =
     )
     app.include_router(router, prefix="/api")
     app.include_router(observatory_router, prefix="/api")
-    app.mount("/", StaticFiles(directory=STATIC_DIR, html=True), name="static")
+    app.mount("/", StaticPages(directory=STATIC_DIR, html=True), name="static")
     return app
 
 
