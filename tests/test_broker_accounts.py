@@ -3,15 +3,28 @@ asks for the central's client id gets its own instead, and the central is never 
 
 from __future__ import annotations
 
+import os
+import pwd
+import shutil
+import subprocess
+import tempfile
 import threading
+from pathlib import Path
+
+import pytest
+from pydantic import SecretStr
 
 from ouie.transport.broker import (
+    BROKER_USER,
     CENTRAL_USER,
     MESSAGE_SIZE_LIMIT_BYTES,
     LocalMosquitto,
     acl_text,
+    free_port,
+    mosquitto_binary,
+    write_mosquitto_config,
 )
-from ouie.transport.mqtt import MqttBus
+from ouie.transport.mqtt import BrokerSettings, MqttBus
 from ouie.transport.topics import ALL_REPORTS_FILTER, PREFIX, reports_topic
 from tests.builders import Inbox, make_report, wait_until
 
@@ -68,3 +81,41 @@ def test_the_broker_drops_messages_beyond_its_size_limit(mosquitto: LocalMosquit
     assert inbox.messages == [(reports_topic("s4"), report)]
     sensor.close()
     central.close()
+
+
+def test_a_config_written_by_root_into_a_relative_folder_serves_logins(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """`ouie broker-config --out broker` run as root: the files are named absolutely in
+    mosquitto.conf (the broker starts from another folder) and handed to the mosquitto user,
+    which the broker drops to before reading them, so the accounts log in."""
+    binary = mosquitto_binary()
+    if binary is None or shutil.which("mosquitto_passwd") is None:
+        pytest.skip("mosquitto not installed (apt-get install mosquitto)")
+    if os.geteuid() != 0:
+        pytest.skip("only root hands the files over (run as root to check it)")
+    try:
+        pwd.getpwnam(BROKER_USER)
+    except KeyError:
+        pytest.skip(f"no {BROKER_USER} system user (the mosquitto package creates it)")
+    base = Path(tempfile.mkdtemp(prefix="ouie-broker-"))
+    base.chmod(0o755)  # as /etc/mosquitto: the broker's user may enter it
+    monkeypatch.chdir(base)
+    port = free_port()
+    conf = write_mosquitto_config(Path("broker"), port, {CENTRAL_USER: "pw-central"})
+    assert f"password_file {base}/broker/passwd" in conf.read_text()
+    assert (base / "broker" / "passwd").stat().st_mode & 0o777 == 0o600
+    broker = subprocess.Popen(
+        [binary, "-c", str(conf)], cwd="/", stdout=subprocess.PIPE, stderr=subprocess.STDOUT
+    )
+    try:
+        settings = BrokerSettings(
+            port=port, username=CENTRAL_USER, password=SecretStr("pw-central")
+        )
+        central = MqttBus(settings, client_id="c")
+        assert central.wait_connected(10), central.last_error
+        central.close()
+    finally:
+        broker.terminate()
+        broker.wait(timeout=10)
+        shutil.rmtree(base)

@@ -10,6 +10,7 @@ installer (copy the files to /etc/mosquitto).
 from __future__ import annotations
 
 import os
+import pwd
 import secrets
 import shutil
 import socket
@@ -25,6 +26,8 @@ from ouie.transport.mqtt import BrokerSettings, TlsConfig
 from ouie.transport.topics import ALL_SENSORS_FILTER, INCIDENTS_TOPIC, reports_topic, status_topic
 
 CENTRAL_USER = "central"
+BROKER_USER = "mosquitto"
+"""The system user Mosquitto drops to when started by root (Debian, Alpine, the docker image)."""
 MESSAGE_SIZE_LIMIT_BYTES = 256 * 1024
 """The largest message the broker takes, bytes (larger ones are acknowledged and dropped, never
 held nor forwarded). Reports are at most `MAX_REPORT_BYTES` (16 KiB); the largest messages are
@@ -87,6 +90,7 @@ def write_mosquitto_config(
     Client ids are bound to accounts (`use_username_as_clientid`): the id a client asks for is
     replaced by its user name, so a sensor cannot take the central's session.
     """
+    folder = folder.resolve()  # mosquitto.conf names its files absolutely: any working folder
     folder.mkdir(parents=True, exist_ok=True)
     passwd = folder / "passwd"
     passwd.write_text("".join(f"{user}:{password}\n" for user, password in accounts.items()))
@@ -124,7 +128,25 @@ def write_mosquitto_config(
         lines.append("user root")
     conf = folder / "mosquitto.conf"
     conf.write_text("\n".join(lines) + "\n")
+    if not keep_current_user:
+        hand_to_broker_user(folder, passwd, acl)
     return conf
+
+
+def hand_to_broker_user(folder: Path, *files: Path, user: str = BROKER_USER) -> bool:
+    """Run as root, give `folder` (persistence) and `files` (password file, ACL; mode 0600
+    kept) to `user`: Mosquitto started by root drops to that user *before* it reads them, so
+    root-owned 0600 files would be unreadable and every login refused. True when handed over;
+    False when not root or there is no such user (the broker then keeps its own user)."""
+    if os.geteuid() != 0:
+        return False
+    try:
+        account = pwd.getpwnam(user)
+    except KeyError:
+        return False
+    for path in (folder, *files):
+        os.chown(path, account.pw_uid, account.pw_gid)
+    return True
 
 
 def provision_accounts(secrets_dir: Path, users: list[str]) -> dict[str, str]:
