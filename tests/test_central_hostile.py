@@ -179,3 +179,27 @@ def test_oversized_deep_and_nan_payloads_are_refused_and_logged_short(
     assert len(lines) == sum(len(p) for p in hostile.values())
     assert max(len(line) for line in lines) < 1000
     close(store, bus, service)
+
+
+def test_speech_labels_and_replayed_ids_are_refused_after_a_restart(tmp_path: Path) -> None:
+    """A report labelled speech, or carrying a speech score, is `schema`; a report id replayed
+    to a restarted central (its first copy stored and acknowledged) is `duplicate`."""
+    store, bus, service = sqlite_service(tmp_path)
+    onset = now_ns() - NS_PER_S
+    first = make_report("s1", seq=0, onset_ns=onset)
+    bus.publish(reports_topic("s1"), first.to_json().encode())
+    assert bus.drain(20)
+    close(store, bus, service)
+    store, bus, service = sqlite_service(tmp_path)
+    base = make_report("s1", seq=1, onset_ns=onset).model_dump(mode="json", by_alias=True)
+    for payload in (
+        {**base, "report_id": "speech-1", "class": "speech"},
+        {**base, "report_id": "speech-2", "speech_score": 0.97},
+        json.loads(first.to_json()),  # the replay
+    ):
+        bus.publish(reports_topic("s1"), json.dumps(payload).encode())
+    assert bus.drain(20)
+    assert rejected(service, "schema") == 2
+    assert rejected(service, "duplicate") == 1
+    assert store.report_ids() == {first.report_id}
+    close(store, bus, service)

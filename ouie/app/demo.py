@@ -2,7 +2,7 @@
 
 The demo simulates the scenario's audio at every sensor (`ouie.sim`), then replays it in real or
 accelerated time: each sensor's detector (`ouie.sensor`) hears its own audio block by block and
-publishes `ouie.report/1` reports on the in-process bus; the central service (`ouie.central`)
+publishes `ouie.report/2` reports on the in-process bus; the central service (`ouie.central`)
 validates, stores and fuses them (`ouie.fusion`) into incidents, and cues virtual ONVIF cameras
 (`ouie.cameras`) under the cue mode; the console serves the live map on 127.0.0.1.
 

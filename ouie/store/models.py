@@ -39,7 +39,8 @@ class SensorRow(Base):
 
 
 class ReportRow(Base):
-    """An accepted event report (`ouie.report/1`), de-duplicated on `report_id`."""
+    """An accepted event report (`ouie.report/2`, or `/1` without an envelope), de-duplicated
+    on `report_id`."""
 
     __tablename__ = "reports"
     __table_args__ = (Index("ix_reports_onset_ns", "onset_ns"),)
