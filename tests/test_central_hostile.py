@@ -203,3 +203,25 @@ def test_speech_labels_and_replayed_ids_are_refused_after_a_restart(tmp_path: Pa
     assert rejected(service, "duplicate") == 1
     assert store.report_ids() == {first.report_id}
     close(store, bus, service)
+
+
+def test_a_sensor_cannot_pre_empt_another_sensors_report_id(tmp_path: Path) -> None:
+    """s1 sends a report under the id s2 is about to use: both are stored and fused (reports
+    are keyed by sensor and id), and only s2's own redelivery counts as a duplicate."""
+    store, bus, service = sqlite_service(tmp_path)
+    onset = now_ns() - NS_PER_S
+    honest = make_report("s2", seq=0, onset_ns=onset)
+    hostile = make_report("s1", seq=0, onset_ns=onset).model_copy(
+        update={"report_id": honest.report_id}
+    )
+    for report in (hostile, honest, honest):
+        bus.publish(reports_topic(report.sensor_id), report.to_json().encode())
+    assert bus.drain(20)
+    assert value(service.metrics.reports_accepted) == 2
+    assert rejected(service, "duplicate") == 1
+    assert store.report_ids("s2") == {honest.report_id}
+    assert store.report_ids("s1") == {honest.report_id}
+    fusion = service._incidents
+    assert isinstance(fusion, RecordingFusion)
+    assert fusion.seen == [honest.report_id, honest.report_id]  # s1's, then s2's
+    close(store, bus, service)

@@ -8,8 +8,8 @@ A batch closes when it holds `batch_max_reports` or when its first report has wa
 `batch_max_wait_ms`, whichever comes first. A message is acknowledged only after the commit
 that stored it (or found it already stored), so a report received but not committed when the
 service dies or stops is still unacknowledged in the broker's persistent session, which
-redelivers it; `report_id` de-duplication (within a batch and against the database) makes the
-redelivery harmless.
+redelivers it; de-duplication on `(sensor_id, report_id)` (within a batch and against the
+database) makes the redelivery harmless.
 
 While the database is unavailable the writer keeps the batch and retries it, waiting
 `retry_initial_s`, then twice as long each time up to `retry_max_s`; `DatabaseHealth` says so
@@ -36,7 +36,7 @@ from sqlalchemy.exc import DataError, IntegrityError, SQLAlchemyError
 from ouie.central.config import IngestSettings
 from ouie.central.metrics import CentralMetrics
 from ouie.central.validation import RejectReason
-from ouie.core.report import EventReport
+from ouie.core.report import EventReport, ReportKey
 from ouie.core.timebase import NS_PER_S, now_ns
 from ouie.store.repository import Store
 from ouie.transport.bus import Acknowledge
@@ -242,16 +242,16 @@ class ReportWriter:
         committed_ns = now_ns()
         stored: list[ReceivedReport] = []
         for item in batch:
-            report_id = item.report.report_id
-            if report_id in written:
-                written.discard(report_id)  # a second copy in the batch is a duplicate
+            key = item.report.key
+            if key in written:
+                written.discard(key)  # a second copy in the batch is a duplicate
                 stored.append(item)
                 self.metrics.ingest_commit_latency.observe(
                     (committed_ns - item.received_ns) / NS_PER_S
                 )
-            elif report_id not in refused:
+            elif key not in refused:
                 self.metrics.reports_rejected.labels(reason=str(RejectReason.DUPLICATE)).inc()
-                log.debug("duplicate report %s: already stored", report_id)
+                log.debug("duplicate report %s from %s: already stored", key[1], key[0])
         self.metrics.reports_accepted.inc(len(stored))
         self.metrics.ingest_batch_size.observe(len(batch))
         try:
@@ -263,15 +263,17 @@ class ReportWriter:
             item.acknowledge()
         self._done(len(batch))
 
-    def _commit_retrying(self, batch: list[ReceivedReport]) -> tuple[set[str], set[str]]:
-        """(ids newly written, ids the database refused) for `batch`; waits and retries while
+    def _commit_retrying(
+        self, batch: list[ReceivedReport]
+    ) -> tuple[set[ReportKey], set[ReportKey]]:
+        """(keys newly written, keys the database refused) for `batch`; waits and retries while
         the database is unavailable (raises `_Stopping` if stopped meanwhile). A retry commits
         only the reports not yet written nor refused, so none is counted twice."""
         delay_s = self.settings.retry_initial_s
-        written: set[str] = set()
-        refused: set[str] = set()
+        written: set[ReportKey] = set()
+        refused: set[ReportKey] = set()
         while True:
-            pending = [item for item in batch if item.report.report_id not in written | refused]
+            pending = [item for item in batch if item.report.key not in written | refused]
             try:
                 try:
                     written |= self._commit(pending)
@@ -286,30 +288,30 @@ class ReportWriter:
             self.health.ok()
             return written, refused
 
-    def _commit(self, batch: list[ReceivedReport]) -> set[str]:
+    def _commit(self, batch: list[ReceivedReport]) -> set[ReportKey]:
         return self.store.add_reports([(item.report, item.received_ns) for item in batch])
 
     def _commit_one_by_one(
-        self, batch: list[ReceivedReport], written: set[str], refused: set[str]
+        self, batch: list[ReceivedReport], written: set[ReportKey], refused: set[ReportKey]
     ) -> None:
-        """Commit each report alone, adding its id to `written` or, when its commit fails for
+        """Commit each report alone, adding its key to `written` or, when its commit fails for
         a reason that blames it (see `database_down`), to `refused` (logged and counted as
         `unstorable`). An error that blames the database is raised: the caller retries what
         is neither written nor refused."""
         for item in batch:
-            report_id = item.report.report_id
-            if report_id in written | refused:
+            key = item.report.key
+            if key in written | refused:
                 continue  # a second copy in the batch
             try:
                 written |= self._commit([item])
             except Exception as error:
                 if database_down(error):
                     raise
-                refused.add(report_id)
+                refused.add(key)
                 self.metrics.reports_rejected.labels(reason=str(RejectReason.UNSTORABLE)).inc()
                 log.warning(
                     "rejected report %s from %s: the database refused it: %s: %s",
-                    report_id,
+                    item.report.report_id,
                     item.report.sensor_id,
                     type(error).__name__,
                     _first_line(error)[:200],

@@ -32,6 +32,8 @@ LEGACY_REPORT_SCHEMA: Literal["ouie.report/1"] = "ouie.report/1"
 ENVELOPE_MAX_RATE_HZ = 100.0
 ENVELOPE_MAX_SPAN_S = 2.0
 ENVELOPE_MAX_FRAMES = round(ENVELOPE_MAX_RATE_HZ * ENVELOPE_MAX_SPAN_S)
+ReportKey = tuple[str, str]
+"""(sensor_id, report_id): what identifies a report (`EventReport.key`)."""
 MAX_REPORT_BYTES = 16 * 1024
 """The largest wire form a report may have, bytes. Every field is bounded, so a valid report is
 far smaller (about 600 bytes, 5 kB with a full envelope); a larger message is refused unread."""
@@ -163,6 +165,12 @@ class EventReport(BaseModel):
                 f"{self.duration_s:.2f} s"
             )
         return self
+
+    @property
+    def key(self) -> ReportKey:
+        """What identifies the report: (sensor_id, report_id). Report ids are unique per
+        sensor; the central de-duplicates on this key, so no sensor can pre-empt another's."""
+        return (self.sensor_id, self.report_id)
 
     def to_json(self) -> str:
         """The wire form: JSON with the contract's field names (`schema`, `class`, `onset`)."""

@@ -47,7 +47,7 @@ from ouie.core.classes import EventClass
 from ouie.core.geo import LocalFrame
 from ouie.core.incident import Incident, IncidentStatus
 from ouie.core.recording import SensorSite
-from ouie.core.report import EventReport
+from ouie.core.report import EventReport, ReportKey
 from ouie.core.timebase import NS_PER_S
 from ouie.fusion.config import FusionConfig
 from ouie.fusion.episodes import ContextEpisodes, foldable
@@ -92,8 +92,10 @@ class _Candidate:
 
 
 def _incident_id(report: EventReport) -> str:
-    """A stable id derived from the report that opened the incident."""
-    return hashlib.sha256(report.report_id.encode()).hexdigest()[:16]
+    """A stable id derived from the report that opened the incident (its key: report ids are
+    unique per sensor only)."""
+    sensor_id, report_id = report.key
+    return hashlib.sha256(f"{sensor_id}/{report_id}".encode()).hexdigest()[:16]
 
 
 def _quality(incident: Incident) -> tuple[int, int, float]:
@@ -136,7 +138,7 @@ class Associator:
         self.stats = AssociatorStats()
         self.recent_rejections: deque[tuple[str, str]] = deque(maxlen=100)
         self._candidates: list[_Candidate] = []
-        self._seen_ids: OrderedDict[str, None] = OrderedDict()
+        self._seen_ids: OrderedDict[ReportKey, None] = OrderedDict()
         self._distance_m = {
             (a, b): float(np.linalg.norm(pa - pb))
             for a, pa in self.positions_enu_m.items()
@@ -156,10 +158,10 @@ class Associator:
     def add(self, report: EventReport, now_ns: int) -> list[Incident]:
         """Take one report; returns incidents emitted or updated (never raises on bad input)."""
         self.stats.reports += 1
-        if report.report_id in self._seen_ids:
+        if report.key in self._seen_ids:
             self.stats.duplicates += 1
             return self.poll(now_ns)
-        self._remember(report.report_id)
+        self._remember(report.key)
         if report.sensor_id not in self.positions_enu_m:
             self._reject(report, f"unknown sensor id {report.sensor_id!r}", "unknown_sensor")
             return self.poll(now_ns)
@@ -439,8 +441,8 @@ class Associator:
             self._candidates.remove(oldest)
         return out
 
-    def _remember(self, report_id: str) -> None:
-        self._seen_ids[report_id] = None
+    def _remember(self, key: ReportKey) -> None:
+        self._seen_ids[key] = None
         while len(self._seen_ids) > self.config.max_remembered_report_ids:
             self._seen_ids.popitem(last=False)
 

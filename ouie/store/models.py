@@ -9,7 +9,18 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
-from sqlalchemy import JSON, BigInteger, Boolean, Float, ForeignKey, Index, Integer, String, Text
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    PrimaryKeyConstraint,
+    String,
+    Text,
+)
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 
@@ -40,12 +51,15 @@ class SensorRow(Base):
 
 class ReportRow(Base):
     """An accepted event report (`ouie.report/2`, or `/1` without an envelope), de-duplicated
-    on `report_id`."""
+    on (`sensor_id`, `report_id`): one sensor's ids never collide with another's."""
 
     __tablename__ = "reports"
-    __table_args__ = (Index("ix_reports_onset_ns", "onset_ns"),)
+    __table_args__ = (
+        PrimaryKeyConstraint("sensor_id", "report_id", name="pk_reports"),
+        Index("ix_reports_onset_ns", "onset_ns"),
+    )
 
-    report_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    report_id: Mapped[str] = mapped_column(String(64))
     sensor_id: Mapped[str] = mapped_column(String(64), index=True)
     seq: Mapped[int]
     class_: Mapped[str] = mapped_column("class", String(32))
