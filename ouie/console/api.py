@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
+import time
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from math import ceil
@@ -59,6 +60,8 @@ from ouie.store.sessions import ConsoleSessions
 SESSION_ENDED = "session no longer valid"
 """The 401 detail for a cookie whose session ended (logout, password change, disable, expiry,
 role change)."""
+SESSION_RECHECK_S = 1.0
+"""An open event stream re-checks its session at most this often, s (a store read)."""
 HEARTBEAT_S = 15.0
 """An SSE comment is sent this often so that proxies keep the stream and dead clients show."""
 
@@ -417,25 +420,41 @@ def audit(
     )
 
 
-async def _event_stream(feed: LiveFeed, request: Request) -> AsyncIterator[str]:
+async def event_stream(
+    feed: LiveFeed, request: Request, still_live: Callable[[], bool]
+) -> AsyncIterator[str]:
+    """The SSE frames of `feed` for one browser. `still_live()` (a store read, run off the
+    event loop) is asked before an event or heartbeat is sent, at most once per
+    `SESSION_RECHECK_S`: when the session has ended (logout, password change, disable), the
+    stream ends, so an open stream on a stolen cookie goes dark with the session."""
+    checked_s = time.monotonic()
     async with feed.subscribe() as queue:
         yield ": connected\n\n"
         while not await request.is_disconnected():
             try:
                 kind, data = await asyncio.wait_for(queue.get(), timeout=HEARTBEAT_S)
             except TimeoutError:
-                yield ": heartbeat\n\n"
-                continue
+                kind, data = "", None
             if kind == CLOSED:
                 return
-            yield sse_frame(kind, data)
+            if time.monotonic() - checked_s >= SESSION_RECHECK_S:
+                if not await asyncio.to_thread(still_live):
+                    return
+                checked_s = time.monotonic()
+            yield sse_frame(kind, data) if kind else ": heartbeat\n\n"
 
 
 @router.get("/events")
 def events(_user: Viewer, request: Request, services: Services) -> StreamingResponse:
-    """The live feed (Server-Sent Events): `incident`, `sensor`, `camera` and `resync` events."""
+    """The live feed (Server-Sent Events): `incident`, `sensor`, `camera` and `resync` events,
+    while the session lives."""
+    token, sessions = session_token(request), sessions_of(request)
     return StreamingResponse(
-        _event_stream(services.feed, request),
+        event_stream(
+            services.feed,
+            request,
+            lambda: token is not None and sessions.user_of(token) is not None,
+        ),
         media_type="text/event-stream",
         headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"},
     )

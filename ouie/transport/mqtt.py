@@ -138,7 +138,11 @@ class BrokerConfig(StrictModel):
     password_file: Path | None = Field(
         default=None, description="Or a file holding the password (a container secret)."
     )
-    client_id: str = Field(description="MQTT client id (the broker keeps its session).")
+    client_id: str = Field(
+        description="MQTT client id (the broker keeps its session). A broker configured by "
+        "`ouie broker-config` replaces it with the user name, so that no account can take "
+        "another's session."
+    )
 
     def settings(self) -> BrokerSettings:
         """Connection settings with the password read from the file or the environment."""
