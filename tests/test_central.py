@@ -250,6 +250,11 @@ def test_serve_refuses_a_bad_city_file_naming_the_field(tmp_path: Path) -> None:
     run = CliRunner().invoke(cli_app, ["serve", "--config", str(city)])
     assert run.exit_code == 2
     assert "transport" in run.output and "carrier-pigeon" in run.output
+    city = write_city(tmp_path, database_url="mysql://ouie:hunter2@db/ouie")
+    run = CliRunner().invoke(cli_app, ["serve", "--config", str(city)])
+    assert run.exit_code == 2
+    assert "database_url: 'mysql' is not supported" in run.output
+    assert "hunter2" not in run.output
 
 
 def test_audit_verify_reads_the_database_named_by_the_city_file(tmp_path: Path) -> None:
