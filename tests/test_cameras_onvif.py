@@ -21,9 +21,9 @@ from ouie.cameras.onvif_client import (
     OnvifPtzClient,
 )
 from ouie.cameras.render import Mark
-from ouie.cameras.soap import WSSE, WSU, SoapFault, UsernameTokenChecker, password_digest
 from ouie.cameras.virtual import VirtualCameraFleet, start_virtual_cameras
 from ouie.core.geo import LocalFrame
+from ouie.transport.soap import WSSE, WSU, SoapFault, UsernameTokenChecker, password_digest
 
 FRAME = LocalFrame(45.4397, 4.3872, 500.0)
 CAMERA = CameraConfig(id="c1", lat=45.4397, lon=4.3872, heading_deg=90.0, home_tilt_deg=-10.0)

@@ -47,7 +47,9 @@ from ouie.cameras.geometry import (
 )
 from ouie.cameras.planning import BuildingShape, masks_enu
 from ouie.cameras.render import Mark, Scene, png_bytes, render_view
-from ouie.cameras.soap import (
+from ouie.core.geo import LocalFrame
+from ouie.sim.scenario import Scenario
+from ouie.transport.soap import (
     E_TDS,
     E_TPTZ,
     E_TRT,
@@ -63,8 +65,6 @@ from ouie.cameras.soap import (
     local_name,
     parse_request,
 )
-from ouie.core.geo import LocalFrame
-from ouie.sim.scenario import Scenario
 
 log = logging.getLogger(__name__)
 
