@@ -1,0 +1,150 @@
+"""ONVIF events for one `Alert`: the `tns1:RuleEngine/AudioDetector/Class` notification (XML,
+for PullPoint subscribers) and the same event as ONVIF's JSON event payload (for MQTT).
+
+Data items: `Class` with ONVIF's audio class names (GunShot, Scream, GlassBreaking); explosion
+and fireworks, which ONVIF does not name, under ouie's vendor prefix (`ouie:Explosion`,
+`ouie:Fireworks`); `Score` (0–1) and `Loudness` (the loudest report's peak, dBFS, when known).
+Key: `IncidentId` (the same incident revised or decided sends the same key). Position and
+uncertainty are a vendor `ouie:Location` element item (lat, lon in degrees WGS84, uncertainty
+in m, the fusion status), absent when the incident has no position.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from lxml import etree
+from lxml.builder import ElementMaker
+
+from ouie.core.classes import EventClass
+from ouie.notify.alert import Alert
+from ouie.transport.soap import TT
+from ouie.transport.topics import PREFIX
+
+WSNT = "http://docs.oasis-open.org/wsn/b-2"
+TNS1 = "http://www.onvif.org/ver10/topics"
+OUIE_NS = "urn:ouie:onvif:1"
+"""ouie's vendor namespace for the classes and items ONVIF does not define."""
+CONCRETE_SET = "http://www.onvif.org/ver10/tev/topicExpression/ConcreteSet"
+AUDIO_CLASS_TOPIC = "RuleEngine/AudioDetector/Class"
+"""The topic under tns1: (ONVIF Analytics, audio detector)."""
+SOURCE_ITEMS = {"AudioSourceConfigurationToken": "ouie", "Rule": "ouie-incidents"}
+"""Source of every ouie event: the sensor network as one audio source, its incident rule."""
+
+ONVIF_CLASS_NAMES = {
+    EventClass.GUNSHOT: "GunShot",
+    EventClass.SCREAM: "Scream",
+    EventClass.GLASS_BREAK: "GlassBreaking",
+    EventClass.EXPLOSION: "ouie:Explosion",
+    EventClass.FIREWORKS: "ouie:Fireworks",
+    EventClass.ALARM: "Alarm",
+}
+"""ouie class → ONVIF `Class` value (ONVIF names where they exist, else ouie's prefix)."""
+
+NSMAP = {"wsnt": WSNT, "tt": TT, "tns1": TNS1, "ouie": OUIE_NS}
+E_WSNT = ElementMaker(namespace=WSNT, nsmap=NSMAP)
+E_TT = ElementMaker(namespace=TT, nsmap=NSMAP)
+E_OUIE = ElementMaker(namespace=OUIE_NS, nsmap=NSMAP)
+
+
+def onvif_class(event_class: EventClass) -> str:
+    """The ONVIF `Class` value of an ouie class (`ouie:<Name>` when ONVIF has none)."""
+    return ONVIF_CLASS_NAMES.get(event_class, "ouie:" + event_class.value.title().replace("_", ""))
+
+
+def onvif_time(alert: Alert) -> str:
+    """The event's UtcTime: the sound's onset at the source (ISO 8601 UTC, µs, 'Z')."""
+    return alert.onset_utc
+
+
+def data_items(alert: Alert) -> dict[str, str]:
+    """The Data simple items, as strings (ONVIF SimpleItem values)."""
+    items = {"Class": onvif_class(alert.event_class)}
+    if alert.incident.score is not None:
+        items["Score"] = f"{alert.incident.score:.3f}"
+    if alert.loudness_dbfs is not None:
+        items["Loudness"] = f"{alert.loudness_dbfs:.1f}"
+    return items
+
+
+def location(alert: Alert) -> dict[str, Any] | None:
+    """The vendor location item: lat, lon (degrees), uncertainty_m (95 % radius), status."""
+    record = alert.incident
+    if record.lat is None or record.lon is None:
+        return None
+    return {
+        "lat": round(record.lat, 6),
+        "lon": round(record.lon, 6),
+        "uncertainty_m": None if record.uncertainty_m is None else round(record.uncertainty_m, 1),
+        "status": record.status,
+    }
+
+
+def notification_message(alert: Alert) -> etree._Element:
+    """One wsnt:NotificationMessage (what PullMessages returns) for `alert`."""
+
+    def items(values: dict[str, str]) -> list[etree._Element]:
+        return [E_TT.SimpleItem(Name=name, Value=value) for name, value in values.items()]
+
+    data = items(data_items(alert))
+    where = location(alert)
+    if where is not None:
+        attributes = {k: str(v) for k, v in where.items() if v is not None}
+        data.append(E_TT.ElementItem(E_OUIE.Location(**attributes), Name="ouie:Location"))
+    message = E_TT.Message(
+        E_TT.Source(*items(SOURCE_ITEMS)),
+        E_TT.Key(*items({"IncidentId": alert.incident.id})),
+        E_TT.Data(*data),
+        UtcTime=onvif_time(alert),
+    )
+    return E_WSNT.NotificationMessage(
+        E_WSNT.Topic(f"tns1:{AUDIO_CLASS_TOPIC}", Dialect=CONCRETE_SET),
+        E_WSNT.Message(message),
+    )
+
+
+def onvif_json_topic(topic: str = AUDIO_CLASS_TOPIC) -> str:
+    """Where the JSON form goes on the bus: '<prefix>/onvif-ej/<ONVIF topic without tns1:>'."""
+    return f"{PREFIX}/onvif-ej/{topic}"
+
+
+def onvif_json(alert: Alert) -> dict[str, Any]:
+    """ONVIF's JSON event payload: {UtcTime, Source, Key, Data}; the location, when known, is
+    the vendor item `ouie:Location` of Data (numbers stay numbers)."""
+    data: dict[str, Any] = {"Class": onvif_class(alert.event_class)}
+    if alert.incident.score is not None:
+        data["Score"] = round(alert.incident.score, 3)
+    if alert.loudness_dbfs is not None:
+        data["Loudness"] = round(alert.loudness_dbfs, 1)
+    where = location(alert)
+    if where is not None:
+        data["ouie:Location"] = where
+    return {
+        "UtcTime": onvif_time(alert),
+        "Source": dict(SOURCE_ITEMS),
+        "Key": {"IncidentId": alert.incident.id},
+        "Data": data,
+    }
+
+
+def message_description() -> etree._Element:
+    """The tt:MessageDescription of the topic (what GetEventProperties announces)."""
+
+    def described(*pairs: tuple[str, str]) -> list[etree._Element]:
+        return [E_TT.SimpleItemDescription(Name=n, Type=t) for n, t in pairs]
+
+    return E_TT.MessageDescription(
+        E_TT.Source(
+            *described(
+                ("AudioSourceConfigurationToken", "tt:ReferenceToken"), ("Rule", "xs:string")
+            )
+        ),
+        E_TT.Key(*described(("IncidentId", "xs:string"))),
+        E_TT.Data(
+            *described(
+                ("Class", "tt:AudioClassification"), ("Score", "xs:float"), ("Loudness", "xs:float")
+            ),
+            E_TT.ElementItemDescription(Name="ouie:Location", Type="ouie:Location"),
+        ),
+        IsProperty="false",
+    )
