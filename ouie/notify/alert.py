@@ -3,9 +3,9 @@
 An incident's life as the outputs see it (`AlertPhase`): raised when fusion first stores it,
 updated when late reports revise it, then confirmed, escalated or dismissed by an operator.
 Each alert is numbered within its incident (`sequence` 1, 2, …) and knows the messages sent
-before it (`previous`), so CAP can reference them and receivers can de-duplicate on
-`message_id`. The fields are the console's (class, position, uncertainty, status, sensors,
-score, decision): no audio, no speech, nothing about people (DESIGN.md principles 1–3).
+before it (`previous`), so CAP can reference them; receivers de-duplicate on `message_id`.
+The fields are the console's (class, position, uncertainty, status, sensors, score,
+decision): no audio, no speech, nothing about people (DESIGN.md principles 1–3).
 """
 
 from __future__ import annotations
@@ -93,9 +93,10 @@ class Alert(BaseModel):
 
     @property
     def message_id(self) -> str:
-        """Stable across retries and restarts: 'ouie-{incident id}-{sequence}' (a receiver
-        that sees it twice drops the copy)."""
-        return f"ouie-{self.incident.id}-{self.sequence}"
+        """'ouie-{incident id}-{revision}-{phase}': the same for the same state of the same
+        incident, on every retry and after a restart (a receiver that sees it twice keeps one
+        copy), and new for every new state."""
+        return f"ouie-{self.incident.id}-{self.incident.revision}-{self.phase.value}"
 
     @property
     def event_class(self) -> EventClass:
