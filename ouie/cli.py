@@ -15,6 +15,7 @@ COMMAND_MODULES = (
     "ouie.central.commands",
     "ouie.console.commands",
     "ouie.observatory.commands",
+    "ouie.notify.commands",
 )
 """Modules with a `register(app: typer.Typer) -> None` that adds their commands."""
 
