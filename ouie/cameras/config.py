@@ -133,6 +133,11 @@ class CameraConfig(_Strict):
     masks: list[PrivacyMask] = Field(
         default_factory=list, description="Privacy masks on the ground (GeoJSON polygons)."
     )
+    vms_refs: dict[str, str] = Field(
+        default_factory=dict,
+        description="This camera's id in each VMS that receives ouie's alerts, by VMS name "
+        "(e.g. nx: '{camera uuid}', milestone: its address in XProtect); see docs/integrations.md.",
+    )
 
     @model_validator(mode="before")
     @classmethod
