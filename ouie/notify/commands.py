@@ -62,7 +62,7 @@ def sample_text(format_: SampleFormat, alert: Alert, config: NotifyConfig) -> st
             f"topic: {home_assistant.discovery_topic(settings)} (retained)\n{discovery}\n"
             f"topic: {home_assistant.STATE_TOPIC}\n{event}"
         )
-    return json.dumps(webhook.webhook_event(alert, vms="nx"), indent=2)
+    return json.dumps(webhook.webhook_event(alert, vms="nx"), indent=2, ensure_ascii=False)
 
 
 def load_notify_config(path: Path) -> NotifyConfig:
