@@ -20,9 +20,9 @@ from ouie.cameras.onvif_client import (
     CameraUnreachableError,
     OnvifPtzClient,
 )
-from ouie.cameras.render import Mark
-from ouie.cameras.virtual import VirtualCameraFleet, start_virtual_cameras
 from ouie.core.geo import LocalFrame
+from ouie.sim.cameras.render import Mark
+from ouie.sim.cameras.virtual import VirtualCameraFleet, start_virtual_cameras
 from ouie.transport.soap import WSSE, WSU, SoapFault, UsernameTokenChecker, password_digest
 
 FRAME = LocalFrame(45.4397, 4.3872, 500.0)
