@@ -78,7 +78,7 @@ def test_an_incident_raised_revised_and_dismissed_reaches_every_output_in_order(
     bus = InProcessBus()
     tap = BusTap(bus, "ouie/v1/onvif-ej/#", "ouie/v1/ha/#", "homeassistant/#")
     broker = OnvifEventBroker(OnvifEventsOutput(enabled=True), "u", SecretStr("p"))
-    point = broker.subscribe(60)
+    point = broker.points.subscribe(60)
     camera = CameraRef(id="c1", lat=45.4405, lon=4.3841, max_range_m=400, vms_refs={"nx": "{1}"})
     audit: list[Any] = []
     notifier = Notifier(
@@ -111,7 +111,7 @@ def test_an_incident_raised_revised_and_dismissed_reaches_every_output_in_order(
     hooks = [json.loads(r.body) for r in hook_receiver.received]
     assert [h["incident"]["phase"] for h in hooks] == ["raised", "updated", "dismissed"]
     assert hooks[0]["metadata"]["cameraRefs"] == ["{1}"]
-    assert len(broker.pull(point.id, 0, 10)) == 2  # detections only, not the decision
+    assert len(broker.points.pull(point.id, 0, 10)) == 2  # detections only, not the decision
     assert len(tap.on("ouie/v1/onvif-ej/RuleEngine/AudioDetector/Class")) == 2
     assert [e["phase"] for e in tap.on("ouie/v1/ha/")] == ["raised", "updated", "dismissed"]
     assert tap.on("homeassistant/event/ouie/incident/config")[0]["event_types"]

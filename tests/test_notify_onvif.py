@@ -18,7 +18,9 @@ from pydantic import SecretStr
 from ouie.console.server import BackgroundServer
 from ouie.notify.alert import synthetic_gunshot
 from ouie.notify.config import OnvifEventsOutput
-from ouie.notify.onvif_service import OnvifEventBroker, duration_s, onvif_router
+from ouie.notify.onvif_service import OnvifEventBroker, onvif_router
+from ouie.transport.pullpoint import WSNT, duration_s
+from ouie.transport.soap import TT
 
 onvif = pytest.importorskip("onvif", reason="onvif-zeep-async not installed")
 USER, PASSWORD = "vms", "s3cret-pullpoint"
@@ -102,9 +104,9 @@ def test_a_pullpoint_not_renewed_ends_at_its_termination_time() -> None:
     broker = OnvifEventBroker(
         OnvifEventsOutput(enabled=True), USER, SecretStr(PASSWORD), now=lambda: now[0]
     )
-    point = broker.subscribe(60)
+    point = broker.points.subscribe(60)
     now[0] += dt.timedelta(seconds=59)
-    broker.renew(point.id, 60)
+    broker.points.renew(point.id, 60)
     now[0] += dt.timedelta(seconds=59)
     assert broker.subscriptions == 1
     now[0] += dt.timedelta(seconds=2)
@@ -115,11 +117,13 @@ def test_a_slow_subscriber_keeps_the_newest_alerts() -> None:
     broker = OnvifEventBroker(
         OnvifEventsOutput(enabled=True, queue_per_subscription=2), USER, SecretStr(PASSWORD)
     )
-    point = broker.subscribe(60)
-    alerts = [synthetic_gunshot(sent_ns=10**18 + n) for n in range(3)]
+    point = broker.points.subscribe(60)
+    alerts = [synthetic_gunshot(sent_ns=10**18 + n * 1000) for n in range(3)]
     for alert in alerts:
         broker.publish(alert)
-    assert broker.pull(point.id, 0, 10) == alerts[1:]
+    pulled = broker.points.pull(point.id, 0, 10)
+    times = [m.find(f"{{{WSNT}}}Message/{{{TT}}}Message").get("UtcTime") for m in pulled]
+    assert times == [a.onset_utc for a in alerts[1:]]
     assert point.dropped == 1
 
 

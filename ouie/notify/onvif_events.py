@@ -18,16 +18,12 @@ from lxml.builder import ElementMaker
 
 from ouie.core.classes import EventClass
 from ouie.notify.alert import Alert
+from ouie.transport.pullpoint import AUDIO_CLASS_TOPIC, TNS1, WSNT, notification, simple_items
 from ouie.transport.soap import TT
 from ouie.transport.topics import PREFIX
 
-WSNT = "http://docs.oasis-open.org/wsn/b-2"
-TNS1 = "http://www.onvif.org/ver10/topics"
 OUIE_NS = "urn:ouie:onvif:1"
 """ouie's vendor namespace for the classes and items ONVIF does not define."""
-CONCRETE_SET = "http://www.onvif.org/ver10/tev/topicExpression/ConcreteSet"
-AUDIO_CLASS_TOPIC = "RuleEngine/AudioDetector/Class"
-"""The topic under tns1: (ONVIF Analytics, audio detector)."""
 SOURCE_ITEMS = {"AudioSourceConfigurationToken": "ouie", "Rule": "ouie-incidents"}
 """Source of every ouie event: the sensor network as one audio source, its incident rule."""
 
@@ -42,7 +38,6 @@ ONVIF_CLASS_NAMES = {
 """ouie class → ONVIF `Class` value (ONVIF names where they exist, else ouie's prefix)."""
 
 NSMAP = {"wsnt": WSNT, "tt": TT, "tns1": TNS1, "ouie": OUIE_NS}
-E_WSNT = ElementMaker(namespace=WSNT, nsmap=NSMAP)
 E_TT = ElementMaker(namespace=TT, nsmap=NSMAP)
 E_OUIE = ElementMaker(namespace=OUIE_NS, nsmap=NSMAP)
 
@@ -82,24 +77,18 @@ def location(alert: Alert) -> dict[str, Any] | None:
 
 def notification_message(alert: Alert) -> etree._Element:
     """One wsnt:NotificationMessage (what PullMessages returns) for `alert`."""
-
-    def items(values: dict[str, str]) -> list[etree._Element]:
-        return [E_TT.SimpleItem(Name=name, Value=value) for name, value in values.items()]
-
-    data = items(data_items(alert))
+    data = simple_items(data_items(alert))
     where = location(alert)
     if where is not None:
         attributes = {k: str(v) for k, v in where.items() if v is not None}
         data.append(E_TT.ElementItem(E_OUIE.Location(**attributes), Name="ouie:Location"))
-    message = E_TT.Message(
-        E_TT.Source(*items(SOURCE_ITEMS)),
-        E_TT.Key(*items({"IncidentId": alert.incident.id})),
-        E_TT.Data(*data),
-        UtcTime=onvif_time(alert),
-    )
-    return E_WSNT.NotificationMessage(
-        E_WSNT.Topic(f"tns1:{AUDIO_CLASS_TOPIC}", Dialect=CONCRETE_SET),
-        E_WSNT.Message(message),
+    return notification(
+        AUDIO_CLASS_TOPIC,
+        onvif_time(alert),
+        SOURCE_ITEMS,
+        data,
+        {"IncidentId": alert.incident.id},
+        namespaces={"ouie": OUIE_NS},
     )
 
 
