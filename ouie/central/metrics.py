@@ -34,6 +34,12 @@ class CentralMetrics:
         self.incident_updates = Counter(
             "ouie_incident_updates", "Incident revisions stored.", registry=self.registry
         )
+        self.camera_sounds = Counter(
+            "ouie_camera_sounds",
+            "Cameras' own audio detections received, by whether they confirmed an incident.",
+            ["matched"],
+            registry=self.registry,
+        )
         self.cue_latency = Histogram(
             "ouie_cue_latency_seconds",
             "End of sound → camera command, s.",

@@ -10,6 +10,7 @@ from typing import Any, Protocol
 
 from pydantic import BaseModel, Field
 
+from ouie.core.camera_sound import CameraSound
 from ouie.core.incident import Incident
 from ouie.core.report import EventReport
 from ouie.store.records import CueState, IncidentRecord
@@ -26,6 +27,10 @@ class IncidentSource(Protocol):
 
     def poll(self, now_ns: int) -> list[Incident]:
         """Incidents whose waiting window closed by `now_ns`."""
+        ...
+
+    def corroborate(self, sound: CameraSound, now_ns: int) -> list[Incident]:
+        """Take a camera's own audio detection: incidents it confirmed (never a new one)."""
         ...
 
 

@@ -25,6 +25,7 @@ from ouie.central.metrics import CentralMetrics
 from ouie.central.ports import Cuer, IncidentSource, ServiceListener
 from ouie.central.validation import Rejected, ValidationSettings, validate_report
 from ouie.core.audit import AuditEvent
+from ouie.core.camera_sound import CameraSound
 from ouie.core.classes import ALERTING_CLASSES
 from ouie.core.incident import Incident
 from ouie.core.recording import SensorSite
@@ -143,6 +144,36 @@ class CentralService:
                 self._take_incidents(emitted)
             except Exception:  # one report's failure must not keep the others from fusion
                 log.exception("fusion failed on report %s", item.report.report_id)
+
+    def camera_heard(self, sound: CameraSound) -> None:
+        """A camera's own audio detection (ONVIF; callable from any thread): fusion may confirm
+        an incident with it, never make one. A confirmation is stored as a new revision of the
+        incident and audited (`incident.camera_heard`); the others are only counted."""
+        try:
+            with self._fusion_lock:
+                emitted = self._incidents.corroborate(sound, self.clock())
+        except Exception:
+            log.exception("camera sound from %s could not be fused", sound.camera_id)
+            return
+        confirmed = [i for i in emitted if sound.camera_id in i.cameras_heard]
+        self.metrics.camera_sounds.labels(matched="yes" if confirmed else "no").inc()
+        self._take_incidents(emitted)
+        for incident in confirmed[:1]:
+            self.store.audit(
+                AuditEvent(
+                    action="incident.camera_heard",
+                    actor=f"camera:{sound.camera_id}",
+                    subject=f"incident:{incident.incident_id}",
+                    details={
+                        "class": str(sound.class_),
+                        "camera_score": sound.score,
+                        "topic": sound.topic,
+                        "heard_ns": sound.heard_ns,
+                        "score": incident.score,
+                        "revision": incident.revision,
+                    },
+                )
+            )
 
     def handle_status(self, topic: str, payload: bytes) -> None:
         """A sensor's retained status or last will: 'online', 'offline', ..."""

@@ -253,6 +253,7 @@ def incident_detail(services: ConsoleServices, incident_id: str) -> IncidentDeta
         **summary,
         sensors_rejected=[rejected_text(entry) for entry in row.sensors_rejected],
         report_ids=list(row.report_ids),
+        cameras_heard=list(row.cameras_heard),
         cues=[CueView.of(cue) for cue in services.store.list_cues(incident_id)],
         dispositions=[DispositionView.of(d) for d in services.store.list_dispositions(incident_id)],
     )

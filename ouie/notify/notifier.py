@@ -93,6 +93,7 @@ def record_of(row: Any) -> IncidentRecord:
         sensors_used=list(row.sensors_used),
         sensors_rejected=list(row.sensors_rejected),
         report_ids=list(row.report_ids),
+        cameras_heard=list(row.cameras_heard),
         revision=row.revision,
     )
 

@@ -16,35 +16,25 @@ from typing import Any
 from lxml import etree
 from lxml.builder import ElementMaker
 
-from ouie.core.classes import EventClass
 from ouie.notify.alert import Alert
-from ouie.transport.pullpoint import AUDIO_CLASS_TOPIC, TNS1, WSNT, notification, simple_items
+from ouie.transport.pullpoint import (
+    AUDIO_CLASS_TOPIC,
+    OUIE_NS,
+    TNS1,
+    WSNT,
+    notification,
+    onvif_class,
+    simple_items,
+)
 from ouie.transport.soap import TT
 from ouie.transport.topics import PREFIX
 
-OUIE_NS = "urn:ouie:onvif:1"
-"""ouie's vendor namespace for the classes and items ONVIF does not define."""
 SOURCE_ITEMS = {"AudioSourceConfigurationToken": "ouie", "Rule": "ouie-incidents"}
 """Source of every ouie event: the sensor network as one audio source, its incident rule."""
-
-ONVIF_CLASS_NAMES = {
-    EventClass.GUNSHOT: "GunShot",
-    EventClass.SCREAM: "Scream",
-    EventClass.GLASS_BREAK: "GlassBreaking",
-    EventClass.EXPLOSION: "ouie:Explosion",
-    EventClass.FIREWORKS: "ouie:Fireworks",
-    EventClass.ALARM: "Alarm",
-}
-"""ouie class → ONVIF `Class` value (ONVIF names where they exist, else ouie's prefix)."""
 
 NSMAP = {"wsnt": WSNT, "tt": TT, "tns1": TNS1, "ouie": OUIE_NS}
 E_TT = ElementMaker(namespace=TT, nsmap=NSMAP)
 E_OUIE = ElementMaker(namespace=OUIE_NS, nsmap=NSMAP)
-
-
-def onvif_class(event_class: EventClass) -> str:
-    """The ONVIF `Class` value of an ouie class (`ouie:<Name>` when ONVIF has none)."""
-    return ONVIF_CLASS_NAMES.get(event_class, "ouie:" + event_class.value.title().replace("_", ""))
 
 
 def onvif_time(alert: Alert) -> str:

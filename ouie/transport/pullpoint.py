@@ -25,6 +25,7 @@ from datetime import UTC, datetime, timedelta
 from lxml import etree
 from lxml.builder import ElementMaker
 
+from ouie.core.classes import EventClass
 from ouie.transport.soap import TT, SoapFault, local_name
 
 TEV = "http://www.onvif.org/ver10/events/wsdl"
@@ -37,6 +38,36 @@ AUDIO_CLASS_TOPIC = "RuleEngine/AudioDetector/Class"
 """ONVIF's audio classification topic under tns1: (data item `Class`, tt:AudioClassification)."""
 DETECTED_SOUND_TOPIC = "AudioAnalytics/Audio/DetectedSound"
 """The audio analytics topic some cameras publish instead (same `Class` item)."""
+
+OUIE_NS = "urn:ouie:onvif:1"
+"""ouie's vendor namespace for the classes and items ONVIF does not define."""
+ONVIF_CLASS_NAMES = {
+    EventClass.GUNSHOT: "GunShot",
+    EventClass.SCREAM: "Scream",
+    EventClass.GLASS_BREAK: "GlassBreaking",
+    EventClass.ALARM: "Alarm",
+    EventClass.EXPLOSION: "ouie:Explosion",
+    EventClass.FIREWORKS: "ouie:Fireworks",
+    EventClass.SIREN: "ouie:Siren",
+}
+"""ouie class ↔ ONVIF `Class` value (tt:AudioClassification: GunShot, Scream, GlassBreaking,
+TireScreech, Alarm; the classes ONVIF does not name under ouie's prefix)."""
+
+
+def onvif_class(event_class: EventClass) -> str:
+    """The ONVIF `Class` value of an ouie class."""
+    return ONVIF_CLASS_NAMES[event_class]
+
+
+def ouie_class(onvif_name: str) -> EventClass | None:
+    """The ouie class of an ONVIF `Class` value, whatever its prefix ('GunShot',
+    'tt:GunShot', 'ouie:Explosion'); None for a sound ouie has no class for (TireScreech)."""
+    bare = onvif_name.rsplit(":", 1)[-1].casefold()
+    return next(
+        (c for c, name in ONVIF_CLASS_NAMES.items() if name.rsplit(":", 1)[-1].casefold() == bare),
+        None,
+    )
+
 
 NSMAP = {"tev": TEV, "wsnt": WSNT, "wsa": WSA, "wstop": WSTOP, "tns1": TNS1, "tt": TT}
 E_TEV = ElementMaker(namespace=TEV, nsmap=NSMAP)
