@@ -10,6 +10,8 @@ import yaml
 from typer.testing import CliRunner
 
 from ouie.cli import app
+from ouie.core.recording import sensors_geojson
+from tests.builders import SITES
 from tests.notify_receiver import Receiver
 
 capvalidator = pytest.importorskip("capvalidator", reason="capvalidator (dev extra) not installed")
@@ -32,27 +34,39 @@ def test_the_onvif_json_sample_names_its_topic_and_a_gunshot() -> None:
     assert json.loads(body)["Data"]["Class"] == "GunShot"
 
 
-def test_notify_test_reports_each_destination(tmp_path: Path) -> None:
-    up, down = Receiver(), Receiver()
-    up.start()
-    city = tmp_path / "city.yaml"
-    city.write_text(
+def city_yaml(folder: Path, notify: dict[str, object]) -> Path:
+    """A city.yaml (one sensor) with this notify section."""
+    (folder / "sensors.geojson").write_text(json.dumps(sensors_geojson(SITES[:1])))
+    path = folder / "city.yaml"
+    path.write_text(
         yaml.safe_dump(
             {
                 "name": "test",
-                "notify": {
-                    "cap": {
-                        "enabled": True,
-                        "destinations": [
-                            {"name": "hub", "url": up.url, "secret_env": "OUIE_T_KEY"},
-                            {"name": "backup", "url": down.url},
-                        ],
-                    },
-                    "milestone": {"enabled": True, "destinations": [{"name": "xp", "url": up.url}]},
-                    "onvif_events": {"enabled": True},
-                },
+                "origin": {"lat": 45.44, "lon": 4.387},
+                "sensors_file": "sensors.geojson",
+                "notify": notify,
             }
         )
+    )
+    return path
+
+
+def test_notify_test_reports_each_destination(tmp_path: Path) -> None:
+    up, down = Receiver(), Receiver()
+    up.start()
+    city = city_yaml(
+        tmp_path,
+        {
+            "cap": {
+                "enabled": True,
+                "destinations": [
+                    {"name": "hub", "url": up.url, "secret_env": "OUIE_T_KEY"},
+                    {"name": "backup", "url": down.url},
+                ],
+            },
+            "milestone": {"enabled": True, "destinations": [{"name": "xp", "url": up.url}]},
+            "onvif_events": {"enabled": True},
+        },
     )
     try:
         result = run("test", "--config", str(city), env={"OUIE_T_KEY": "k"})
@@ -68,8 +82,7 @@ def test_notify_test_reports_each_destination(tmp_path: Path) -> None:
 
 
 def test_a_bad_notify_section_names_the_field(tmp_path: Path) -> None:
-    city = tmp_path / "city.yaml"
-    city.write_text(yaml.safe_dump({"notify": {"cap": {"enabled": True, "sendr": "x"}}}))
+    city = city_yaml(tmp_path, {"cap": {"enabled": True, "sendr": "x"}})
     result = run("test", "--config", str(city))
     assert result.exit_code == 2
-    assert "notify: cap.sendr" in result.output.replace("\n", "")
+    assert "notify.cap.sendr" in result.output.replace("\n", "")

@@ -47,6 +47,7 @@ from ouie.core.site import write_buildings_geojson
 from ouie.core.timebase import NS_PER_S, ns_to_iso, sample_time_ns
 from ouie.fusion.config import FusionConfig
 from ouie.fusion.evaluation import evaluate
+from ouie.notify.config import NotifyConfig
 from ouie.sensor.config import DetectorConfig
 from ouie.sensor.model_files import cache_dir
 from ouie.sensor.pipeline import SensorPipeline
@@ -103,6 +104,10 @@ class DemoOptions(BaseModel):
         "(e.g. ../shared/audio); None: the simulator's synthetic sources.",
     )
     block_s: float = Field(default=0.5, gt=0, le=5, description="Audio block per step, s.")
+    notify: NotifyConfig = Field(
+        default_factory=NotifyConfig,
+        description="Alerts out, as in city.yaml's notify section (all off by default).",
+    )
 
 
 class DemoLogin(BaseModel):
@@ -316,6 +321,7 @@ def running_demo(options: DemoOptions, work_dir: Path) -> Iterator[tuple[DemoRun
                 scenario.buildings, work_dir / "buildings.geojson"
             ),
             fusion=FusionConfig(air_temperature_c=scenario.weather.air_temperature_c),
+            notify=options.notify,
         )
         bus = InProcessBus()
         runtime = build_central(city, bus=bus, clock=clock)

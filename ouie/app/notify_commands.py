@@ -1,6 +1,7 @@
-"""Command-line commands of ouie.notify (registered by ouie.cli): `ouie notify sample` prints
-what each output would send for a synthetic located gunshot; `ouie notify test` sends one to
-every configured HTTP destination of a city.yaml and reports each result."""
+"""Command-line commands of the notify outputs (registered by ouie.cli): `ouie notify sample`
+prints what each output would send for a synthetic located gunshot; `ouie notify test` sends
+one to every configured HTTP destination of a city.yaml (read as `ouie serve` reads it) and
+reports each result."""
 
 from __future__ import annotations
 
@@ -66,21 +67,10 @@ def sample_text(format_: SampleFormat, alert: Alert, config: NotifyConfig) -> st
 
 
 def load_notify_config(path: Path) -> NotifyConfig:
-    """The `notify:` section of a city.yaml (paths resolved beside it); defaults when absent."""
-    import yaml
+    """The `notify:` section of a city.yaml, as `ouie serve` reads it (`load_city_config`)."""
+    from ouie.app.config import load_city_config
 
-    from ouie.core.config import ConfigError, validate_config
-    from ouie.notify.config import NotifyConfig
-
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-    except FileNotFoundError:
-        raise ConfigError(f"{path}: no such file") from None
-    except yaml.YAMLError as error:
-        raise ConfigError(f"{path}: not valid YAML: {error}") from None
-    section = data.get("notify", {}) if isinstance(data, dict) else {}
-    config = validate_config(section or {}, NotifyConfig, f"{path}: notify")
-    return config.resolved(path.resolve().parent)
+    return load_city_config(path).notify
 
 
 @notify_app.command("sample")
