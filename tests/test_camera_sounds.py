@@ -26,6 +26,7 @@ from ouie.fusion.corroboration import corroborated_score
 from ouie.sim.cameras.virtual import start_virtual_cameras
 from ouie.store.repository import Store
 from ouie.transport.bus import InProcessBus
+from ouie.transport.pullpoint import ouie_class
 from ouie.transport.topics import reports_topic
 from tests.builders import wait_until
 from tests.test_central_chain import CORNERS_M, FRAME, SITES, reports_from
@@ -48,6 +49,20 @@ def arrival_ns(emitted_ns: int, at_en_m: tuple[float, float]) -> int:
     """When the sound emitted at SOURCE_EN_M reaches a point, UTC ns."""
     distance_m = math.dist(SOURCE_EN_M, at_en_m)
     return emitted_ns + round(distance_m / C_MPS * NS_PER_S)
+
+
+@pytest.mark.parametrize(
+    ("onvif", "ouie"),
+    [
+        ("GunShot", EventClass.GUNSHOT),
+        ("tt:GlassBreaking", EventClass.GLASS_BREAK),
+        ("ouie:Explosion", EventClass.EXPLOSION),
+        ("Scream", EventClass.SCREAM),
+        ("TireScreech", None),
+    ],
+)
+def test_onvif_audio_classes_map_to_ouie_classes(onvif: str, ouie: EventClass | None) -> None:
+    assert ouie_class(onvif) == ouie
 
 
 def test_corroborated_score_is_a_discounted_noisy_or() -> None:

@@ -116,6 +116,16 @@ def test_an_incident_without_a_position_gets_an_area_description_and_no_circle(
     assert "Not located" in root.findtext("cap:info/cap:area/cap:areaDesc", namespaces=CAP)
 
 
+def test_a_camera_that_heard_it_is_named_in_the_description(cap_schema: etree.XMLSchema) -> None:
+    alert = synthetic_gunshot()
+    heard = alert.incident.model_copy(update={"cameras_heard": ["cam-tarentaize"]})
+    root = etree.fromstring(cap_alert(alert.model_copy(update={"incident": heard}), CapOutput()))
+    cap_schema.assertValid(root)
+    description = root.findtext("cap:info/cap:description", namespaces=CAP)
+    assert "Also heard by the audio detector of camera(s) cam-tarentaize." in description
+    assert "camera" not in alert.description().lower()
+
+
 def test_onvif_notification_says_gunshot_with_score_and_vendor_location() -> None:
     alert = synthetic_gunshot()
     message = notification_message(alert)

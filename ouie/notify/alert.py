@@ -139,6 +139,9 @@ class Alert(BaseModel):
             parts.append(f"Not located ({record.status}).")
         if record.score is not None:
             parts.append(f"Detector score {record.score:.2f}.")
+        if record.cameras_heard:
+            cameras = ", ".join(record.cameras_heard)
+            parts.append(f"Also heard by the audio detector of camera(s) {cameras}.")
         parts.append(f"Operator decision: {self._decision_text()}.")
         return " ".join(parts)
 
