@@ -125,7 +125,8 @@ def test_the_virtual_cameras_onvif_event_confirms_the_located_gunshot(tmp_path: 
         )
         listener.start()
         try:
-            assert wait_until(lambda: virtual.events.subscriptions == 1)
+            assert wait_until(lambda: listener.subscribed == {"c1"})
+            assert virtual.events.subscriptions == 1
             # Alone: a scream no sensor reported is counted, and no incident appears.
             virtual.hear(EventClass.SCREAM, 0.95)
             assert wait_until(lambda: listener.received == 1)
