@@ -149,15 +149,10 @@ def test_the_virtual_cameras_onvif_event_confirms_the_located_gunshot(tmp_path: 
     east, north, _ = FRAME.to_enu(after.lat, after.lon)
     assert np.hypot(east - SOURCE_EN_M[0], north - SOURCE_EN_M[1]) < 1.0  # not moved
     [entry] = [e for e in store.audit.entries() if e["action"] == "incident.camera_heard"]
-    assert entry["actor"] == "camera:c1" and entry["details"]["class"] == "gunshot"
-    samples = {
-        s.labels["matched"]: s.value
-        for metric in service.metrics.registry.collect()
-        if metric.name == "ouie_camera_sounds"
-        for s in metric.samples
-        if s.name.endswith("_total")
-    }
-    assert samples == {"no": 1.0, "yes": 1.0}
+    assert entry["actor"] == "camera:c1" and entry["subject"] == f"incident:{after.id}"
+    assert entry["details"] == {"score": after.score, "revision": after.revision}
+    assert service.metrics.camera_sounds._value.get() == 2  # the scream and the gunshot
+    assert service.metrics.camera_confirmations._value.get() == 1
     assert store.audit.verify() == []
     assert listener.failures == 0
     bus.close()

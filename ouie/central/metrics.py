@@ -36,8 +36,12 @@ class CentralMetrics:
         )
         self.camera_sounds = Counter(
             "ouie_camera_sounds",
-            "Cameras' own audio detections received, by whether they confirmed an incident.",
-            ["matched"],
+            "Cameras' own audio detections received (ONVIF events).",
+            registry=self.registry,
+        )
+        self.camera_confirmations = Counter(
+            "ouie_camera_confirmations",
+            "Incidents confirmed by a camera's own audio detection (one per camera and incident).",
             registry=self.registry,
         )
         self.cue_latency = Histogram(
