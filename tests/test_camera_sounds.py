@@ -7,13 +7,15 @@ from __future__ import annotations
 
 import datetime as dt
 import math
+import time
 from pathlib import Path
 
 import numpy as np
 import pytest
+from pydantic import SecretStr
 
 from ouie.cameras.audio_events import CameraSoundListener
-from ouie.cameras.config import CameraConfig
+from ouie.cameras.config import CameraConfig, CameraCredentials
 from ouie.central.service import CentralService
 from ouie.core.camera_sound import CameraSound
 from ouie.core.classes import EventClass
@@ -29,6 +31,7 @@ from ouie.transport.bus import InProcessBus
 from ouie.transport.pullpoint import ouie_class
 from ouie.transport.topics import reports_topic
 from tests.builders import wait_until
+from tests.notify_receiver import reserve_port
 from tests.test_central_chain import CORNERS_M, FRAME, SITES, reports_from
 
 C_MPS = speed_of_sound_mps(FusionConfig().air_temperature_c)
@@ -157,3 +160,18 @@ def test_the_virtual_cameras_onvif_event_confirms_the_located_gunshot(tmp_path: 
     assert listener.failures == 0
     bus.close()
     store.close()
+
+
+def test_an_unreachable_camera_is_retried_and_stopping_is_prompt() -> None:
+    camera = camera_config(*CAMERA_EN_M).model_copy(update={"onvif_port": reserve_port()})
+    credentials = CameraCredentials(username="u", password=SecretStr("p"))
+    listener = CameraSoundListener([camera], lambda sound: None, credentials=credentials)
+    listener.retry_s = 0.05
+    listener.start()
+    try:
+        assert wait_until(lambda: listener.failures >= 2, timeout_s=10)
+    finally:
+        started = time.monotonic()
+        listener.stop()
+    assert time.monotonic() - started < 5.0
+    assert listener.subscribed == set() and listener.received == 0

@@ -7,7 +7,8 @@ handed to `on_sound` (from the listener's thread). The camera stamps it on its o
 listener moves the stamp onto ours by the offset its PullMessages answers show
 (CurrentTime − our clock at receipt, when it exceeds `CLOCK_SLACK_S`: within it the camera is
 taken as synced, since answers give whole seconds). A camera that fails is
-retried every `retry_s`, its subscription made anew; the others go on.
+retried after `retry_s`, doubled after each failure in a row up to a minute, its subscription
+made anew; the others go on.
 """
 
 from __future__ import annotations
@@ -29,6 +30,8 @@ log = logging.getLogger(__name__)
 
 CLOCK_SLACK_S = 1.0
 """A camera clock within this of ours is taken as right (CurrentTime has whole seconds), s."""
+MAX_RETRY_S = 60.0
+"""Longest wait before subscribing again to a camera that keeps failing, s."""
 AUDIO_TOPICS = (AUDIO_CLASS_TOPIC, DETECTED_SOUND_TOPIC)
 """The topics taken in (after the prefix, e.g. 'tns1:')."""
 
@@ -131,6 +134,9 @@ class CameraSoundListener:
             loop.close()
 
     async def _follow(self, camera: CameraConfig) -> None:
+        """Subscribe and pull until stopped; after a failure wait retry_s, doubled after each
+        failure in a row up to MAX_RETRY_S (back to retry_s once a subscription worked)."""
+        wait_s = self.retry_s
         while True:
             try:
                 await self._subscribe_and_pull(camera)
@@ -138,12 +144,14 @@ class CameraSoundListener:
                 raise
             except Exception as error:
                 self.failures += 1
+                wait_s = self.retry_s if camera.id in self.subscribed else wait_s
                 log.warning(
-                    "audio events of camera %s: %s; again in %.0f s", camera.id, error, self.retry_s
+                    "audio events of camera %s: %s; again in %.0f s", camera.id, error, wait_s
                 )
             finally:
                 self.subscribed.discard(camera.id)
-            await asyncio.sleep(self.retry_s)
+            await asyncio.sleep(wait_s)
+            wait_s = min(2 * wait_s, max(MAX_RETRY_S, self.retry_s))
 
     async def _subscribe_and_pull(self, camera: CameraConfig) -> None:
         import onvif
