@@ -18,6 +18,7 @@ COMMAND_MODULES = (
     "ouie.app.central_commands",
     "ouie.app.demo_commands",
     "ouie.app.observatory_commands",
+    "ouie.app.notify_commands",
 )
 """Modules with a `register(app: typer.Typer) -> None` that adds their commands."""
 

@@ -29,8 +29,8 @@ from ouie.cameras.onvif_client import (
 )
 from ouie.core.geo import LocalFrame
 from ouie.sim.cameras.render import Mark
-from ouie.sim.cameras.soap import WSSE, WSU, SoapFault, UsernameTokenChecker, password_digest
 from ouie.sim.cameras.virtual import VirtualCameraFleet, start_virtual_cameras
+from ouie.transport.soap import WSSE, WSU, SoapFault, UsernameTokenChecker, password_digest
 
 FRAME = LocalFrame(45.4397, 4.3872, 500.0)
 CAMERA = CameraConfig(id="c1", lat=45.4397, lon=4.3872, heading_deg=90.0, home_tilt_deg=-10.0)

@@ -7,10 +7,11 @@ logins and every view of an incident go to the audit chain.
 from __future__ import annotations
 
 import asyncio
+import logging
 import threading
 import time
 from collections.abc import AsyncIterator, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from math import ceil
 from typing import Annotated
 
@@ -19,6 +20,7 @@ from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, Field
 from sqlalchemy import func, select
 
+from ouie.central.ports import DecisionListener
 from ouie.console.auth import (
     ROLE_PERMISSIONS,
     LoginThrottle,
@@ -66,6 +68,9 @@ HEARTBEAT_S = 15.0
 """An SSE comment is sent this often so that proxies keep the stream and dead clients show."""
 
 
+log = logging.getLogger(__name__)
+
+
 @dataclass
 class ConsoleServices:
     """What the console runs on: the store, the live feed, the cue policy, the map, (when
@@ -78,6 +83,8 @@ class ConsoleServices:
     map_view: MapView
     cameras: CameraDesk | None = None
     retention: RetentionPolicy | None = None
+    decision_listeners: list[DecisionListener] = field(default_factory=list)
+    """Told of every disposition once it is stored (the notify outputs); they must not block."""
 
 
 def services_of(request: Request) -> ConsoleServices:
@@ -312,6 +319,7 @@ def incident_detail(services: ConsoleServices, incident_id: str) -> IncidentDeta
         **summary,
         sensors_rejected=[rejected_text(entry) for entry in row.sensors_rejected],
         report_ids=list(row.report_ids),
+        cameras_heard=list(row.cameras_heard),
         cues=[CueView.of(cue) for cue in services.store.list_cues(incident_id)],
         dispositions=[DispositionView.of(d) for d in services.store.list_dispositions(incident_id)],
     )
@@ -348,6 +356,11 @@ def dispose(
         raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, str(error)) from None
     if services.cameras is not None and form.action in RELEASING_ACTIONS:
         services.cameras.release(incident_id, user.name)
+    for listener in services.decision_listeners:
+        try:
+            listener(incident_id, form.action, form.reason)
+        except Exception:
+            log.exception("decision listener failed on %s", incident_id)
     detail = incident_detail(services, incident_id)
     services.feed.publish("incident", IncidentSummary(**detail.model_dump()).model_dump())
     return detail

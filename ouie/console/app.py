@@ -8,7 +8,7 @@ assets (`static/`, Leaflet included: nothing is fetched from a CDN) and the JSON
 from __future__ import annotations
 
 import os
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -17,7 +17,7 @@ from fastapi.responses import RedirectResponse
 from fastapi.staticfiles import StaticFiles
 from starlette.middleware.sessions import SessionMiddleware
 
-from ouie.central.ports import ObservedService
+from ouie.central.ports import DecisionListener, ObservedService
 from ouie.console.api import ChainCheck, ConsoleServices, router
 from ouie.console.auth import LoginThrottle
 from ouie.console.config import ConsoleConfig
@@ -104,12 +104,20 @@ def attach_console(
     cameras: CameraDesk | None = None,
     config: ConsoleConfig | None = None,
     path: str = "/console",
+    decision_listeners: Sequence[DecisionListener] = (),
 ) -> ConsoleServices:
     """Mount the console on the central service's app (`ouie.central.app.create_app`) at
-    `path`, relay the service's incident and sensor changes to `feed`, and send `/` there."""
+    `path`, relay the service's incident and sensor changes to `feed`, tell
+    `decision_listeners` of every operator's decision, and send `/` there."""
     service.add_listener(FeedRelay(service.store, feed))
     services = ConsoleServices(
-        service.store, feed, cue_policy, map_view, cameras, retention=service.retention
+        service.store,
+        feed,
+        cue_policy,
+        map_view,
+        cameras,
+        retention=service.retention,
+        decision_listeners=list(decision_listeners),
     )
     app.mount(path, create_console_app(services, config))
     app.add_api_route("/", lambda: RedirectResponse(f"{path}/"), include_in_schema=False)

@@ -146,6 +146,9 @@ class IncidentDetail(IncidentSummary):
 
     sensors_rejected: list[str] = Field(description="'sensor: why' for each report left out.")
     report_ids: list[str]
+    cameras_heard: list[str] = Field(
+        default_factory=list, description="Cameras whose own audio detection confirmed it."
+    )
     cues: list[CueView]
     dispositions: list[DispositionView]
 

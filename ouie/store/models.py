@@ -95,6 +95,9 @@ class IncidentRow(Base):
         default=list, doc="[{sensor_id, report_id, reason}]"
     )
     report_ids: Mapped[list[str]] = mapped_column(default=list)
+    cameras_heard: Mapped[list[str]] = mapped_column(
+        default=list, doc="Cameras whose own audio detection confirmed it (raised the score)."
+    )
     revision: Mapped[int] = mapped_column(Integer, default=0)
     created_at_ns: Mapped[int] = mapped_column(index=True)
     updated_at_ns: Mapped[int]
