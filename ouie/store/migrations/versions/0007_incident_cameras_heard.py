@@ -1,8 +1,10 @@
-"""Incidents seen on a camera's own stream keep what was seen (camera, zone, people, end).
+"""Incidents record the cameras whose own audio detection confirmed them (cameras_heard).
 
-Revision ID: 0005
-Revises: 0004
-Create Date: 2026-12-06 21:05:00
+Rows written before get an empty list.
+
+Revision ID: 0007
+Revises: 0006
+Create Date: 2026-12-06 21:30:00
 
 """
 
@@ -12,8 +14,8 @@ import sqlalchemy as sa
 from alembic import op
 
 # revision identifiers, used by Alembic.
-revision: str = "0005"
-down_revision: str | Sequence[str] | None = "0004"
+revision: str = "0007"
+down_revision: str | Sequence[str] | None = "0006"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
@@ -21,10 +23,12 @@ depends_on: str | Sequence[str] | None = None
 def upgrade() -> None:
     """Upgrade schema."""
     with op.batch_alter_table("incidents", schema=None) as batch_op:
-        batch_op.add_column(sa.Column("video", sa.JSON(), nullable=True))
+        batch_op.add_column(
+            sa.Column("cameras_heard", sa.JSON(), nullable=False, server_default="[]")
+        )
 
 
 def downgrade() -> None:
     """Downgrade schema."""
     with op.batch_alter_table("incidents", schema=None) as batch_op:
-        batch_op.drop_column("video")
+        batch_op.drop_column("cameras_heard")
