@@ -59,12 +59,12 @@ def test_video_events_become_incidents_an_operator_decides(tmp_path: Path) -> No
         assert intrusion.video["end_ns"] - intrusion.onset_ns == 1_400_000_000
         assert intrusion.sensors_used == [] and intrusion.lat is None
 
-        create_user(runtime.store, "olga", Role.OPERATOR, "op-secret-1", actor="root")
+        create_user(runtime.store, "olga", Role.OPERATOR, "op-secret-one", actor="root")
         with TestClient(runtime.app) as client:
             token = client.get("/console/api/session").json()["csrf"]
             login = client.post(
                 "/console/api/login",
-                json={"name": "olga", "password": "op-secret-1"},
+                json={"name": "olga", "password": "op-secret-one"},
                 headers={CSRF_HEADER: token},
             )
             headers = {CSRF_HEADER: login.json()["csrf"]}
