@@ -8,6 +8,7 @@ import json
 from datetime import UTC, datetime
 from pathlib import Path
 
+import numpy as np
 import pytest
 import yaml
 from typer.testing import CliRunner
@@ -115,3 +116,39 @@ def test_cli_refuses_an_undeclared_configuration_and_prints_events(
         "wrong_way",
     ]
     assert {"kind", "zone", "start_s", "end_s", "count"} <= set(events[0])
+
+
+def test_a_zone_drawn_on_the_ground_is_mapped_to_the_image() -> None:
+    # A ground square 10 m × 10 m seen as a trapezoid: its far edge (y = 10 m) is half as wide.
+    ground_points = [
+        {"px": [100, 300], "m": [0, 0]},
+        {"px": [300, 300], "m": [10, 0]},
+        {"px": [250, 100], "m": [10, 10]},
+        {"px": [150, 100], "m": [0, 10]},
+    ]
+    zone = {
+        "id": "square",
+        "polygon_m": [[0, 0], [10, 0], [10, 10], [0, 10]],
+        "events": ["density"],
+        "max_people_per_m2": 1.0,
+    }
+    camera = validate_config(
+        {"cameras": [{**CAMERA, "ground_points": ground_points, "zones": [zone]}]}, VideoConfig
+    ).cameras[0]
+    (square,) = camera.zones
+    corners = np.asarray(camera.zone_polygon_px(square))
+    np.testing.assert_allclose(corners, [[100, 300], [300, 300], [250, 100], [150, 100]], atol=1e-3)
+    assert camera.zone_area_m2(square) == pytest.approx(100.0)
+    # The same trapezoid drawn on the image has the same ground area through H.
+    drawn = {**zone, "polygon_m": None, "polygon_px": corners.tolist()}
+    camera = validate_config(
+        {"cameras": [{**CAMERA, "ground_points": ground_points, "zones": [drawn]}]}, VideoConfig
+    ).cameras[0]
+    assert camera.zone_area_m2(camera.zones[0]) == pytest.approx(100.0, rel=1e-4)
+    with pytest.raises(ConfigError, match="polygon_m needs the camera's ground_points"):
+        validate_config({"cameras": [{**CAMERA, "zones": [zone]}]}, VideoConfig)
+    with pytest.raises(ConfigError, match="give one of polygon_px and polygon_m"):
+        validate_config(
+            {"cameras": [{**CAMERA, "zones": [{**zone, "polygon_px": [[0, 0], [1, 0], [0, 1]]}]}]},
+            VideoConfig,
+        )

@@ -67,12 +67,19 @@ def _active(schedule: list[TimeWindow], local: datetime) -> bool:
 
 
 class Zone(StrictModel):
-    """A polygon on the image where people must not stay (`intrusion`) or must not crowd
-    (`density`). A person is in the zone when the bottom centre of their box (their feet) is."""
+    """A polygon where people must not stay (`intrusion`) or must not crowd (`density`),
+    drawn on the image (`polygon_px`) or on the ground (`polygon_m`, where the camera's
+    `ground_points` give the image ↔ ground homography). A person is in the zone when the
+    bottom centre of their box (their feet) is."""
 
     id: str = Field(min_length=1, max_length=64, description="Zone name, shown in events.")
-    polygon_px: list[PointPx] = Field(
-        min_length=3, description="Image polygon [[x, y], …], pixels."
+    polygon_px: list[PointPx] | None = Field(
+        default=None, min_length=3, description="Image polygon [[x, y], …], pixels."
+    )
+    polygon_m: list[PointM] | None = Field(
+        default=None,
+        min_length=3,
+        description="Or a ground polygon [[x, y], …], metres, in the frame of ground_points.",
     )
     events: list[Literal[VideoEventKind.INTRUSION, VideoEventKind.DENSITY]] = Field(
         min_length=1, description="Events this zone raises: intrusion and/or density."
@@ -95,9 +102,16 @@ class Zone(StrictModel):
 
     @model_validator(mode="after")
     def _is_simple_polygon(self) -> Zone:
-        polygon = Polygon(self.polygon_px)
+        if (self.polygon_px is None) == (self.polygon_m is None):
+            raise ValueError(f"zone {self.id}: give one of polygon_px and polygon_m")
+        name, points = (
+            ("polygon_px", self.polygon_px)
+            if self.polygon_px is not None
+            else ("polygon_m", self.polygon_m)
+        )
+        polygon = Polygon(points)
         if not polygon.is_valid or polygon.area == 0:
-            raise ValueError(f"zone {self.id}: polygon_px must be a simple, non-empty polygon")
+            raise ValueError(f"zone {self.id}: {name} must be a simple, non-empty polygon")
         if VideoEventKind.DENSITY in self.events and self.max_people_per_m2 is None:
             raise ValueError(f"zone {self.id}: density needs max_people_per_m2")
         return self
@@ -248,6 +262,10 @@ class VideoCamera(StrictModel):
         if len(set(names)) != len(names):
             raise ValueError(f"camera {self.id}: zone and line ids must be unique")
         for zone in self.zones:
+            if zone.polygon_m is not None and self.ground_points is None:
+                raise ValueError(
+                    f"camera {self.id}: zone {zone.id}: polygon_m needs the camera's ground_points"
+                )
             if (
                 VideoEventKind.DENSITY in zone.events
                 and zone.ground_area_m2 is None
@@ -264,20 +282,41 @@ class VideoCamera(StrictModel):
         """The schedules' time zone."""
         return ZoneInfo(self.timezone)
 
-    def zone_area_m2(self, zone: Zone) -> float | None:
-        """The zone's ground area: declared, else its polygon mapped by the ground homography."""
-        if zone.ground_area_m2 is not None:
-            return zone.ground_area_m2
+    def image_to_ground(self) -> np.ndarray:
+        """The 3 × 3 homography H from image pixels to ground metres through the four
+        `ground_points`: [x_m, y_m, 1]ᵀ ∝ H · [x_px, y_px, 1]ᵀ. Raises ValueError without them."""
         if self.ground_points is None:
-            return None
+            raise ValueError(f"camera {self.id} has no ground_points")
         import cv2
 
         image = np.asarray([point.px for point in self.ground_points], np.float32)
         ground = np.asarray([point.m for point in self.ground_points], np.float32)
-        homography = cv2.getPerspectiveTransform(image, ground)
-        polygon = np.asarray([zone.polygon_px], np.float32)
-        mapped = cv2.perspectiveTransform(polygon, homography)[0]
-        return float(Polygon(mapped).area)
+        return np.asarray(cv2.getPerspectiveTransform(image, ground), float)
+
+    def zone_polygon_px(self, zone: Zone) -> list[tuple[float, float]]:
+        """The zone on the image: `polygon_px`, or `polygon_m` mapped by H⁻¹."""
+        if zone.polygon_px is not None:
+            return [(x, y) for x, y in zone.polygon_px]
+        assert zone.polygon_m is not None
+        return [tuple(p) for p in _transform(np.linalg.inv(self.image_to_ground()), zone.polygon_m)]
+
+    def zone_area_m2(self, zone: Zone) -> float | None:
+        """The zone's ground area: declared, else its ground polygon's, else its image polygon
+        mapped to the ground by H; None when none of these is known."""
+        if zone.ground_area_m2 is not None:
+            return zone.ground_area_m2
+        if zone.polygon_m is not None:
+            return float(Polygon(zone.polygon_m).area)
+        if self.ground_points is None or zone.polygon_px is None:
+            return None
+        return float(Polygon(_transform(self.image_to_ground(), zone.polygon_px)).area)
+
+
+def _transform(homography: np.ndarray, points: list[list[float]]) -> np.ndarray:
+    """Points mapped by a homography: (x', y') = (h₁·p, h₂·p) / (h₃·p), p = (x, y, 1)."""
+    homogeneous = np.column_stack([np.asarray(points, float), np.ones(len(points))])
+    mapped = homogeneous @ homography.T
+    return mapped[:, :2] / mapped[:, 2:3]
 
 
 class VideoConfig(StrictModel):

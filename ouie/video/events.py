@@ -134,7 +134,7 @@ class CameraAnalyser:
         self.camera = camera
         self.start_utc = start_utc
         self.detector = PeopleDetector(camera.detector, camera.person_scale, camera.analysis_fps)
-        self._polygons = {zone.id: Polygon(zone.polygon_px) for zone in camera.zones}
+        self._polygons = {zone.id: Polygon(camera.zone_polygon_px(zone)) for zone in camera.zones}
         self._areas_m2 = {zone.id: camera.zone_area_m2(zone) for zone in camera.zones}
         self._episodes: dict[tuple[VideoEventKind, str], _Episode] = {}
         self._tracks: list[_Track] = []
