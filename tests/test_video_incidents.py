@@ -23,6 +23,7 @@ from ouie.core.config import ConfigError, validate_config
 from ouie.core.incident import Incident
 from ouie.core.timebase import NS_PER_S
 from ouie.observatory.figures import Period, compute_figures
+from ouie.observatory.report import build_report, render_html
 from ouie.store.records import Role
 from ouie.transport.bus import InProcessBus
 from ouie.video.config import VideoConfig
@@ -99,6 +100,11 @@ def test_video_events_become_incidents_an_operator_decides(tmp_path: Path) -> No
         assert (by_class["intrusion"].incidents, by_class["intrusion"].confirmed) == (2, 1)
         assert by_class["intrusion"].confirm_rate == 1.0  # of the decided ones
         assert by_class["density"].open == 2
+        assert figures.video_total is not None  # the video events apart from the sounds
+        assert (figures.video_total.incidents, figures.video_total.confirmed) == (5, 1)
+        report = build_report(runtime.store, runtime.city.deployment(), figures.period)
+        html = render_html(report)
+        assert 'data-class="video"' in html and 'data-class="intrusion"' in html
     finally:
         runtime.close()
 

@@ -247,6 +247,11 @@ class ObservatoryFigures(_Figures):
     by_day: list[ClassFigures] = Field(description="Per day × class (days with nothing left out).")
     by_class: list[ClassFigures] = Field(description="Per class over the period.")
     total: ClassFigures = Field(description="All classes over the period.")
+    video_total: ClassFigures | None = Field(
+        default=None,
+        description="The video events (class 'video') over the period, apart from the sounds; "
+        "None when the period has none.",
+    )
     cameras_by_day: list[CameraDay] = Field(description="One row per day of the period.")
     cameras_total: CameraDay
     audit: AuditFigures
@@ -362,12 +367,16 @@ def compute_figures(store: Store, period: Period, at_ns: int | None = None) -> O
     by_day: dict[tuple[str, str], ClassFigures] = {}
     by_class = {class_: ClassFigures(day="all", class_=class_) for class_ in classes}
     total = ClassFigures(day="all", class_="all")
+    video_kinds = {str(kind) for kind in VideoEventKind}
+    video_total = ClassFigures(day="all", class_="video")
     for row in sorted(rows, key=lambda r: (r.day, r.class_, r.kind, r.disposition)):
         day_figures = by_day.setdefault(
             (row.day, row.class_), ClassFigures(day=row.day, class_=row.class_)
         )
         for figures in (day_figures, by_class[row.class_], total):
             figures.add(row)
+        if row.class_ in video_kinds:
+            video_total.add(row)
     audit, cameras, purges = _audit(store, period)
     sensors = store.list_sensors()
     online = sum(sensor.online for sensor in sensors)
@@ -380,6 +389,7 @@ def compute_figures(store: Store, period: Period, at_ns: int | None = None) -> O
         by_day=[by_day[key] for key in sorted(by_day)],
         by_class=summaries,
         total=total,
+        video_total=video_total if video_kinds & set(classes) else None,
         cameras_by_day=cameras,
         cameras_total=_camera_total(cameras),
         audit=audit,
