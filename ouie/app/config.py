@@ -9,6 +9,7 @@ transport: mqtt                          # or inprocess (all-in-one demo)
 broker: {host: 127.0.0.1, port: 1883, username: central, password_env: OUIE_BROKER_PASSWORD}
 sensors_file: sensors.geojson            # relative to this file
 cameras_file: cameras.yaml               # cameras + cue mode (ouie.cameras.config.CamerasConfig)
+notify: {cap: {enabled: true, destinations: [...]}}   # alerts out (docs/integrations.md)
 buildings_file: buildings.geojson        # building footprints: camera line of sight
 fusion: {air_temperature_c: 12}
 retention: {reports_days: 30, incidents_days: 90}
@@ -34,10 +35,12 @@ from ouie.core.config import ConfigError, StrictModel, load_yaml_config
 from ouie.core.recording import SensorSite, read_sensors_geojson
 from ouie.core.site import Building, Origin, read_buildings_geojson
 from ouie.fusion.config import FusionConfig
+from ouie.notify.config import NotifyConfig
 from ouie.observatory.deployment import Deployment
 from ouie.store.audit import AuditKeyConfig
 from ouie.store.database import DEFAULT_DATABASE_URL
 from ouie.store.retention import RetentionPolicy
+from ouie.video.config import VideoConfig, load_video_config
 
 
 class HttpSettings(StrictModel):
@@ -63,6 +66,11 @@ class CityConfig(StrictModel):
     cameras_file: Path | None = Field(
         default=None, description="Cameras and cueing YAML of ouie.cameras (optional)."
     )
+    video_file: Path | None = Field(
+        default=None,
+        description="Video-analysis YAML of ouie.video (relative to the config file; its "
+        "`enabled` needs a declared legal basis and DPIA).",
+    )
     buildings_file: Path | None = Field(
         default=None,
         description="Building footprints, a GeoJSON FeatureCollection of Polygons with "
@@ -86,6 +94,11 @@ class CityConfig(StrictModel):
         description="Where the HMAC key of the audit chain comes from (never the key itself).",
     )
     http: HttpSettings = Field(default_factory=HttpSettings)
+    notify: NotifyConfig = Field(
+        default_factory=NotifyConfig,
+        description="Alerts out to control rooms (CAP, ONVIF events, VMS webhooks), each off "
+        "by default (ouie.notify.config).",
+    )
     console: ConsoleConfig | None = Field(
         default_factory=ConsoleConfig,
         description="The operator console mounted at /console (null: no console).",
@@ -101,9 +114,20 @@ class CityConfig(StrictModel):
             return CamerasConfig()
         return load_yaml_config(self.cameras_file, CamerasConfig)
 
+    def video(self) -> VideoConfig:
+        """The video-analysis file's content (off and no camera without one)."""
+        if self.video_file is None:
+            return VideoConfig()
+        return load_video_config(self.video_file)
+
     def deployment(self) -> Deployment:
         """What the transparency report says of this deployment (sensors and cameras read)."""
-        return Deployment.of_site(self.name, len(self.sensors()), self.cameras(), self.retention)
+        from ouie.notify.notifier import enabled_outputs
+
+        outputs = {o.name: list(o.destinations) for o in enabled_outputs(self.notify)}
+        return Deployment.of_site(
+            self.name, len(self.sensors()), self.cameras(), self.retention, outputs
+        )
 
     def buildings(self) -> list[Building]:
         """The buildings from `buildings_file` (none without one)."""
@@ -120,6 +144,8 @@ def load_city_config(path: Path | str) -> CityConfig:
         updates["cameras_file"] = base / config.cameras_file
     if config.buildings_file is not None:
         updates["buildings_file"] = base / config.buildings_file
+    if config.video_file is not None:
+        updates["video_file"] = base / config.video_file
     broker_paths: dict[str, object] = {}
     if config.broker.password_file is not None:
         broker_paths["password_file"] = base / config.broker.password_file
@@ -131,6 +157,7 @@ def load_city_config(path: Path | str) -> CityConfig:
         updates["audit"] = config.audit.model_copy(
             update={"key_file": base / config.audit.key_file}
         )
+    updates["notify"] = config.notify.resolved(base)
     config = config.model_copy(update=updates)
     if not config.sensors_file.is_file():
         raise ConfigError(f"{path}: sensors_file: no such file {config.sensors_file}")

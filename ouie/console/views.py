@@ -73,6 +73,10 @@ class IncidentSummary(_View):
     )
     revision: int
     disposition: str | None = Field(description="Latest decision; None while open.")
+    video: dict[str, Any] | None = Field(
+        default=None,
+        description="Status camera: camera_id, zone, people, end_ns, ongoing (no identity).",
+    )
 
     @classmethod
     def of(cls, row: IncidentRow) -> IncidentSummary:
@@ -90,6 +94,7 @@ class IncidentSummary(_View):
             hyperbola=[tuple(p) for p in row.hyperbola["points"]] if row.hyperbola else None,
             revision=row.revision,
             disposition=row.disposition,
+            video=row.video,
         )
 
 
@@ -146,6 +151,9 @@ class IncidentDetail(IncidentSummary):
 
     sensors_rejected: list[str] = Field(description="'sensor: why' for each report left out.")
     report_ids: list[str]
+    cameras_heard: list[str] = Field(
+        default_factory=list, description="Cameras whose own audio detection confirmed it."
+    )
     cues: list[CueView]
     dispositions: list[DispositionView]
 
@@ -181,6 +189,7 @@ class AuditPage(_View):
     total: int
     chain_ok: bool
     problems: list[str]
+    chain_checked_at_ns: int = Field(description="When the chain was last verified, UTC ns.")
     entries: list[AuditEntryView]
 
 
@@ -233,6 +242,15 @@ class SessionInfo(_View):
     role: str | None
     permissions: list[str]
     csrf: str
+
+
+class VideoViews(Protocol):
+    """What the console needs from the video analysis (`ouie.video`, wired by the service)."""
+
+    def snapshot(self, camera_id: str) -> tuple[bytes, str]:
+        """The camera's current view with its people blurred, and its media type; KeyError
+        for an unknown camera, LookupError when it has no current view."""
+        ...
 
 
 class CameraDesk(Protocol):

@@ -22,6 +22,16 @@ class EventClass(StrEnum):
     FIREWORKS = "fireworks"
 
 
+class VideoEventKind(StrEnum):
+    """The events a camera's own stream raises (`ouie.video`): the three that the French
+    experiment of 2023–2025 (décret n° 2023-828) found to work. They raise incidents for an
+    operator like the alerting sound classes, and carry no identity (docs/video.md)."""
+
+    INTRUSION = "intrusion"
+    WRONG_WAY = "wrong_way"
+    DENSITY = "density"
+
+
 ALERTING_CLASSES: frozenset[EventClass] = frozenset(
     {EventClass.GUNSHOT, EventClass.EXPLOSION, EventClass.SCREAM, EventClass.GLASS_BREAK}
 )

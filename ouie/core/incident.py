@@ -9,7 +9,10 @@ Statuses say how much the geometry allows (no fake points):
 - `single`: 1 sensor, the source is somewhere around it: `lat`/`lon` are the sensor's and
   `uncertainty_m` is the configured hearing radius;
 - `area`: a siren or alarm heard by sensor after sensor (`ouie.fusion.episodes`): `lat`/`lon`
-  the energy centroid of those sensors, `uncertainty_m` the circle that holds them.
+  the energy centroid of those sensors, `uncertainty_m` the circle that holds them;
+- `camera`: seen on a camera's own stream (`ouie.video`): the class is a `VideoEventKind`,
+  `video` says which camera and zone and how many people (no identity), `lat`/`lon` are the
+  camera's mounting when known; no sensors, no reports.
 """
 
 from __future__ import annotations
@@ -19,7 +22,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, computed_field, model_validator
 
-from ouie.core.classes import ALERTING_CLASSES, EventClass
+from ouie.core.classes import ALERTING_CLASSES, EventClass, VideoEventKind
 from ouie.core.timebase import ns_to_iso
 
 INCIDENT_SCHEMA: Literal["ouie.incident/1"] = "ouie.incident/1"
@@ -32,6 +35,7 @@ class IncidentStatus(StrEnum):
     HYPERBOLA = "hyperbola"
     SINGLE = "single"
     AREA = "area"
+    CAMERA = "camera"
 
 
 class Ellipse95(BaseModel):
@@ -69,6 +73,19 @@ class RejectedSensor(BaseModel):
     reason: str = Field(description="Why, for a person, e.g. 'onset 12.3 σ late (NLOS?)'.")
 
 
+class VideoSighting(BaseModel):
+    """What a camera's analysis saw: where, when and how many; never who."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    camera_id: str = Field(description="The camera whose stream was analysed.")
+    zone: str = Field(description="The zone or line of that camera's configuration.")
+    people: int = Field(ge=1, description="Most people in the zone at once; wrong_way: crossings.")
+    end_ns: int = Field(description="Last instant the condition held (so far, if ongoing), UTC ns.")
+    ongoing: bool = Field(description="The episode goes on (a later revision closes it).")
+    peak_people_per_m2: float | None = Field(default=None, description="density: the highest.")
+
+
 class Incident(BaseModel):
     """A sound heard by one or more sensors, located as well as the geometry allows."""
 
@@ -79,7 +96,9 @@ class Incident(BaseModel):
     )
     incident_id: str = Field(description="Stable id across revisions.")
     revision: int = Field(ge=1, description="Increases each time late reports improve it.")
-    class_: EventClass = Field(alias="class", description="Score-weighted vote of its reports.")
+    class_: EventClass | VideoEventKind = Field(
+        alias="class", description="Score-weighted vote of its reports; camera: the video event."
+    )
     status: IncidentStatus
     onset_ns: int = Field(description="Estimated emission instant at the source, UTC ns.")
     onset_uncertainty_s: float | None = Field(
@@ -106,7 +125,18 @@ class Incident(BaseModel):
     sensors_used: list[str] = Field(description="Sensor ids whose reports located it.")
     sensors_rejected: list[RejectedSensor] = Field(default_factory=list)
     report_ids: list[str] = Field(description="Every report associated with it (used or not).")
-    score: float = Field(ge=0, le=1, description="Highest detector score among its reports.")
+    score: float = Field(
+        ge=0,
+        le=1,
+        description="Highest detector score among its reports, raised by the cameras that heard "
+        "it (`cameras_heard`, `ouie.fusion.corroboration`); camera status: 1.",
+    )
+    cameras_heard: list[str] = Field(
+        default_factory=list,
+        description="Cameras whose own audio detector heard it (ONVIF audio events): each raised "
+        "the score; none moved the position.",
+    )
+    video: VideoSighting | None = Field(default=None, description="Only for status camera.")
 
     @model_validator(mode="before")
     @classmethod
@@ -131,7 +161,7 @@ class Incident(BaseModel):
     @property
     def alerting(self) -> bool:
         """Whether its class raises an incident for an operator (vs. context)."""
-        return self.class_ in ALERTING_CLASSES
+        return self.class_ in ALERTING_CLASSES or isinstance(self.class_, VideoEventKind)
 
     def to_json(self) -> str:
         """The wire form, with `class` as the field name (and the derived `onset_utc`,

@@ -108,6 +108,7 @@ def evaluate(
             i
             for i in pool
             if i.incident_id not in used
+            and isinstance(i.class_, EventClass)
             and classes_compatible(i.class_, EventClass(event.class_))
             and abs(i.onset_ns - event.onset_ns) <= MATCH_WINDOW_S * NS_PER_S
         ]

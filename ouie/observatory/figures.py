@@ -19,7 +19,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, computed_field, model_validator
 from sqlalchemy import func, select
 
-from ouie.core.classes import ALERTING_CLASSES
+from ouie.core.classes import ALERTING_CLASSES, VideoEventKind
 from ouie.core.timebase import NS_PER_S, now_ns, ns_to_iso
 from ouie.store.aggregates import AggregateKey, count_daily, merge_figures, utc_day
 from ouie.store.models import AuditEntryRow, DailyAggregateRow, IncidentRow, ReportRow
@@ -241,10 +241,17 @@ class ObservatoryFigures(_Figures):
     period: Period
     generated_utc: str = Field(description="When these figures were computed.")
     days: list[str]
-    classes: list[str] = Field(description="Classes seen in the period, alerting first.")
+    classes: list[str] = Field(
+        description="Classes seen in the period: alerting sounds, video events, context sounds."
+    )
     by_day: list[ClassFigures] = Field(description="Per day × class (days with nothing left out).")
     by_class: list[ClassFigures] = Field(description="Per class over the period.")
     total: ClassFigures = Field(description="All classes over the period.")
+    video_total: ClassFigures | None = Field(
+        default=None,
+        description="The video events (class 'video') over the period, apart from the sounds; "
+        "None when the period has none.",
+    )
     cameras_by_day: list[CameraDay] = Field(description="One row per day of the period.")
     cameras_total: CameraDay
     audit: AuditFigures
@@ -279,9 +286,11 @@ def _daily_rows(store: Store, period: Period) -> list[DailyAggregateRow]:
 
 
 def _class_order(classes: set[str]) -> list[str]:
-    """Alerting classes first, then context classes, each alphabetically."""
+    """Alerting sound classes first, then the video events (apart from sound), then context
+    sound classes, each alphabetically."""
     alerting = {str(c) for c in ALERTING_CLASSES}
-    return sorted(classes, key=lambda c: (c not in alerting, c))
+    video = {str(kind) for kind in VideoEventKind}
+    return sorted(classes, key=lambda c: (c not in alerting, c not in video, c))
 
 
 def _audit(store: Store, period: Period) -> tuple[AuditFigures, list[CameraDay], list[PurgeRun]]:
@@ -358,12 +367,16 @@ def compute_figures(store: Store, period: Period, at_ns: int | None = None) -> O
     by_day: dict[tuple[str, str], ClassFigures] = {}
     by_class = {class_: ClassFigures(day="all", class_=class_) for class_ in classes}
     total = ClassFigures(day="all", class_="all")
+    video_kinds = {str(kind) for kind in VideoEventKind}
+    video_total = ClassFigures(day="all", class_="video")
     for row in sorted(rows, key=lambda r: (r.day, r.class_, r.kind, r.disposition)):
         day_figures = by_day.setdefault(
             (row.day, row.class_), ClassFigures(day=row.day, class_=row.class_)
         )
         for figures in (day_figures, by_class[row.class_], total):
             figures.add(row)
+        if row.class_ in video_kinds:
+            video_total.add(row)
     audit, cameras, purges = _audit(store, period)
     sensors = store.list_sensors()
     online = sum(sensor.online for sensor in sensors)
@@ -376,6 +389,7 @@ def compute_figures(store: Store, period: Period, at_ns: int | None = None) -> O
         by_day=[by_day[key] for key in sorted(by_day)],
         by_class=summaries,
         total=total,
+        video_total=video_total if video_kinds & set(classes) else None,
         cameras_by_day=cameras,
         cameras_total=_camera_total(cameras),
         audit=audit,

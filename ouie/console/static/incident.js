@@ -3,6 +3,7 @@
 
 const incidentId = new URLSearchParams(window.location.search).get("id");
 let snapshotCamera = null;
+let snapshotPath = null;
 let shown = null;
 
 function fact(list, name, value) {
@@ -16,8 +17,13 @@ function render(incident) {
   facts.replaceChildren();
   fact(facts, "Class", incident.class);
   fact(facts, "Onset", ouie.timeOf(incident.onset_utc));
+  if (incident.video) {
+    const seen = incident.video;
+    fact(facts, "Seen by camera", `${seen.camera_id}, zone ${seen.zone}`);
+    fact(facts, "People", `${seen.people}${seen.ongoing ? " (still going on)" : ""}`);
+  }
   fact(facts, "Position", incident.lat === null
-    ? "not located (two sensors only)"
+    ? (incident.video ? "the camera's view" : "not located (two sensors only)")
     : `${incident.lat.toFixed(6)}, ${incident.lon.toFixed(6)}`);
   fact(facts, "Uncertainty (95 %)", incident.uncertainty_m === null ? "—" : `${incident.uncertainty_m.toFixed(1)} m`);
   const how = {
@@ -25,10 +31,14 @@ function render(incident) {
     hyperbola: "on a line between two sensors (the map shows it)",
     single: "near the only sensor that heard it",
     area: `heard by ${incident.sensors_used.length} sensors in turn (a siren or alarm on the move): the circle holds them`,
+    camera: "seen on a camera's own stream, in a zone drawn on its image",
   };
   fact(facts, "Location", how[incident.status] || incident.status);
   fact(facts, "Sensors used", incident.sensors_used.join(", ") || "—");
   fact(facts, "Sensors left out", incident.sensors_rejected.join(", ") || "—");
+  if (incident.cameras_heard.length) {
+    fact(facts, "Also heard by cameras", `${incident.cameras_heard.join(", ")} (their own audio detector)`);
+  }
   fact(facts, "Revision", incident.revision);
   fact(facts, "Decision", incident.disposition || "open");
 
@@ -66,17 +76,25 @@ function renderCues(incident) {
   }
   const cue = incident.cues.find((c) => c.state === "executed") || incident.cues[0];
   snapshotCamera = cue ? cue.camera_id : null;
-  document.getElementById("camera-note").textContent = cue
+  snapshotPath = cue ? `cameras/${encodeURIComponent(cue.camera_id)}` : null;
+  let note = cue
     ? `Live view of ${cue.camera_id} (refreshed every 2 s)`
     : "No camera was proposed for this place.";
+  if (incident.video) {
+    // A video event: the current view of the camera that saw it, people blurred.
+    snapshotCamera = incident.video.camera_id;
+    snapshotPath = `video/${encodeURIComponent(incident.video.camera_id)}`;
+    note = `Current view of ${incident.video.camera_id}, people blurred (refreshed every 2 s)`;
+  }
+  document.getElementById("camera-note").textContent = note;
   refreshSnapshot();
 }
 
 function refreshSnapshot() {
   const img = document.getElementById("snapshot");
-  img.hidden = !snapshotCamera;
-  if (!snapshotCamera) return;
-  img.src = `api/cameras/${encodeURIComponent(snapshotCamera)}/snapshot?t=${Date.now()}`;
+  img.hidden = !snapshotPath;
+  if (!snapshotPath) return;
+  img.src = `api/${snapshotPath}/snapshot?t=${Date.now()}`;
 }
 
 async function load() {

@@ -156,14 +156,14 @@ function showSummary(f) {
 function showClasses(f) {
   const body = document.querySelector("#by-class tbody");
   body.replaceChildren();
-  for (const r of [...f.by_class, f.total]) {
+  for (const r of [...f.by_class, ...(f.video_total ? [f.video_total] : []), f.total]) {
     const tr = row(
       [
         r.class, r.reports, r.incidents, r.located ?? "—", r.located === null ? "—" : r.incidents - r.located,
         r.confirmed, REASONS.map((reason) => r.dismissed_by_reason[reason] || 0).join(" / "),
         r.escalated, r.open, percent(r.confirm_rate), duration(r.median_decision_s),
       ],
-      r.class === "all" ? "total" : "",
+      r.class === "all" || r.class === "video" ? "total" : "",
     );
     tr.dataset.class = r.class;
     body.append(tr);

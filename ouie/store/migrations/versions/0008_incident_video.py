@@ -1,0 +1,30 @@
+"""Incidents seen on a camera's own stream keep what was seen (camera, zone, people, end).
+
+Revision ID: 0008
+Revises: 0007
+Create Date: 2026-12-06 21:05:00
+
+"""
+
+from collections.abc import Sequence
+
+import sqlalchemy as sa
+from alembic import op
+
+# revision identifiers, used by Alembic.
+revision: str = "0008"
+down_revision: str | Sequence[str] | None = "0007"
+branch_labels: str | Sequence[str] | None = None
+depends_on: str | Sequence[str] | None = None
+
+
+def upgrade() -> None:
+    """Upgrade schema."""
+    with op.batch_alter_table("incidents", schema=None) as batch_op:
+        batch_op.add_column(sa.Column("video", sa.JSON(), nullable=True))
+
+
+def downgrade() -> None:
+    """Downgrade schema."""
+    with op.batch_alter_table("incidents", schema=None) as batch_op:
+        batch_op.drop_column("video")
