@@ -1,0 +1,1 @@
+"""Learning ouie's detector: recording groups, feature caches, training and evaluation."""
