@@ -145,6 +145,44 @@ def models_pull(
     typer.echo(f"yamnet installed at {path} (SHA-256 verified)")
 
 
+def models_show(
+    head_path: Annotated[
+        Path | None, typer.Option("--head", help="Head .npz file; unset: the shipped head.")
+    ] = None,
+) -> None:
+    """Print the head (and verifier) the sensor loads: name, layers, labels, per-class
+    thresholds, and the provenance its thresholds file records (data, licences, how chosen)."""
+    import yaml
+
+    from ouie.sensor.head import (
+        DEFAULT_HEAD_PATH,
+        DEFAULT_VERIFIER_PATH,
+        Head,
+        read_thresholds_file,
+        thresholds_path,
+    )
+
+    for role, path in (
+        ("head", head_path or DEFAULT_HEAD_PATH),
+        ("verifier", DEFAULT_VERIFIER_PATH),
+    ):
+        if not path.is_file():
+            continue
+        head = Head.load(path)
+        shapes = " → ".join(str(w.shape[0]) for w, _ in head.layers)
+        typer.echo(f"{role}: {head.name}  ({path}, sha256 {head.sha256[:16]}…)")
+        typer.echo(f"  layers: {shapes} → {head.layers[-1][0].shape[1]} ({', '.join(head.labels)})")
+        thresholds = ", ".join(f"{c.value} {t:.2f}" for c, t in head.thresholds.items())
+        typer.echo(f"  thresholds: {thresholds}")
+        text = read_thresholds_file(path)
+        if text is not None:
+            typer.echo(f"  from {thresholds_path(path).name}:")
+            rest = {k: v for k, v in text.items() if k != "thresholds"}
+            typer.echo(
+                "    " + yaml.safe_dump(rest, sort_keys=False, width=96).replace("\n", "\n    ")
+            )
+
+
 def sensor(
     config: Annotated[Path, typer.Option(help="Sensor YAML (SensorConfig).")],
 ) -> None:
@@ -443,5 +481,6 @@ def register(app: typer.Typer) -> None:
     models = typer.Typer(help="Model files: fetch YAMNet, train ouie's head.", no_args_is_help=True)
     models.command("pull")(models_pull)
     models.command("train-head")(models_train_head)
+    models.command("show")(models_show)
     app.add_typer(models, name="models")
     shared_group(app, "eval", "Measure quality on labelled data.").command("detect")(eval_detect)
