@@ -39,6 +39,7 @@ from rich.progress import Progress
 from rich.table import Table
 
 from ouie.core.classes import EventClass
+from ouie.learn.dataset import TRAINED_CLASSES, LabelledClip, load_labelled_set
 from ouie.learn.loso import (
     Figures,
     Nested,
@@ -54,11 +55,10 @@ from ouie.learn.loso import (
     threshold_vector,
 )
 from ouie.learn.recorded import recorded_features
-from ouie.sensor.dataset import TRAINED_CLASSES, LabelledClip, load_labelled_set
+from ouie.learn.training import clip_predictions, held_out_scores
 from ouie.sensor.head import DEFAULT_HEAD_PATH, DEFAULT_VERIFIER_PATH, Head
-from ouie.sensor.models import cache_dir
+from ouie.sensor.model_files import cache_dir
 from ouie.sensor.scoring import EVENT_CLASSES
-from ouie.sensor.training import clip_predictions, held_out_scores
 from ouie.sensor.yamnet import YamnetModel
 
 LOSO_FALSE_ALARM_LIMIT = 0.02

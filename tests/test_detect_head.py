@@ -12,19 +12,15 @@ import numpy as np
 import pytest
 
 from ouie.core.classes import SPEECH_LABELS, EventClass
-from ouie.sensor.dataset import LabelledClip, load_labelled_set, recording_group
-from ouie.sensor.evaluation import evaluate
-from ouie.sensor.features import VARIANTS, FeatureTable, analysis_windows, cache_key
-from ouie.sensor.head import DEFAULT_HEAD_PATH, DEFAULT_VERIFIER_PATH, Head, softmax
-from ouie.sensor.impulse import N_IMPULSE
-from ouie.sensor.scoring import EVENT_CLASSES, WindowScores
-from ouie.sensor.training import (
+from ouie.learn.dataset import LabelledClip, load_labelled_set, recording_group
+from ouie.learn.evaluation import evaluate
+from ouie.learn.features import VARIANTS, FeatureTable, analysis_windows, cache_key
+from ouie.learn.training import (
     FALSE_ALARM_LIMIT,
     HEAD_LABELS,
     VERIFIED_CLASSES,
     HeldOutScores,
     clip_predictions,
-    cross_source,
     cross_validate,
     export_head,
     fit_head,
@@ -35,6 +31,9 @@ from ouie.sensor.training import (
     split_groups,
     training_rows,
 )
+from ouie.sensor.head import DEFAULT_HEAD_PATH, DEFAULT_VERIFIER_PATH, Head, softmax
+from ouie.sensor.impulse import N_IMPULSE
+from ouie.sensor.scoring import EVENT_CLASSES, WindowScores
 from ouie.sensor.yamnet import N_AUDIOSET, N_EMBEDDING
 
 
@@ -122,39 +121,6 @@ def test_cross_validation_judges_every_operating_point_and_picks_one_with_the_ve
     assert cv.point[1] is not None and len(cv.nested_points) == 5
     assert all(p[1] is not None for p in cv.nested_points)
     assert sum(cv.results["clean"].confusion["none"].values()) == 5  # every held-out clip judged
-
-
-def test_cross_source_holds_out_each_large_source_once_and_says_what_it_never_trained_on(
-    synthetic,
-) -> None:
-    """Sources a (every scream clip among them), b and a tiny one: a and b are held out in
-    turn, each clip of theirs judged once, by a head that never saw its source; with a held
-    out no scream is left to train on, and none is found; the other classes are found from
-    the other source's clips."""
-    table, clips = synthetic
-
-    def source(i: int) -> str:
-        if clips[i].label == "scream" or i < 24:
-            return "a"
-        return "b" if i < 54 else "tiny"
-
-    clips = [dataclasses.replace(c, source=source(i)) for i, c in enumerate(clips)]
-    result = cross_source(table, clips, (0.8, None), variants=("clean",), n_members=1, min_clips=10)
-    held = [i for i, c in enumerate(clips) if c.source in ("a", "b")]
-    assert list(result.by_source) == ["a", "b"]  # largest first; the tiny one always trains
-    assert sum(sum(row.values()) for row in result.pooled.confusion.values()) == len(held)
-    n_scream = sum(c.label == "scream" for c in clips)
-    assert result.trained_on["a"]["scream"] == 0 and result.trained_on["b"]["scream"] == n_scream
-    assert result.by_source["a"].per_class["scream"].support == n_scream
-    assert result.by_source["a"].per_class["scream"].recall == 0.0
-    for source in ("a", "b"):
-        found = [f.recall for c, f in result.by_source[source].per_class.items() if c != "scream"]
-        assert min(found) >= 0.8
-    with pytest.raises(ValueError, match="verifier threshold"):
-        cross_source(table, clips, (0.8, 0.8), variants=("clean",), n_members=1, min_clips=10)
-    one_source = [dataclasses.replace(c, source="a") for c in clips]
-    with pytest.raises(ValueError, match="two sources"):
-        cross_source(table, one_source, (0.8, None), variants=("clean",), n_members=1)
 
 
 def test_replay_decides_impulsive_classes_by_the_verifier_and_the_others_by_the_windows() -> None:
@@ -282,7 +248,7 @@ def real_set(
 ) -> tuple[FeatureTable, list[LabelledClip]]:
     """YAMNet features (clean + augmented) of a spread of real clips: events, the everyday
     bangs, other everyday sounds and the street/talk backgrounds the augmentation mixes in."""
-    from ouie.sensor.features import extract_features
+    from ouie.learn.features import extract_features
     from ouie.sensor.yamnet import YamnetModel
 
     every = {
@@ -366,7 +332,7 @@ def test_grid_aligned_rows_are_the_window_rows_of_the_same_renderings(
     variant, background and label; a clean window's row is its own aligned window's features;
     the second call reads the caches."""
     from ouie.audio.io import read_audio
-    from ouie.sensor.features import (
+    from ouie.learn.features import (
         concatenate,
         extract_features,
         extract_grid_aligned,

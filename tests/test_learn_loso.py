@@ -10,6 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from ouie.core.classes import EventClass
+from ouie.learn.dataset import LabelledClip
 from ouie.learn.loso import (
     ClipEvidence,
     Judged,
@@ -20,7 +21,6 @@ from ouie.learn.loso import (
     nested_figures,
     replayed_predictions,
 )
-from ouie.sensor.dataset import LabelledClip
 from ouie.sensor.scoring import EVENT_CLASSES, WindowScores
 
 

@@ -2,7 +2,7 @@
 table): which clips are slices of one recording, so that a fold keeps them on one side.
 
 Each key is prefixed by a short name of its source, so that no group spans two sources.
-Sources not listed here keep `ouie.sensor.dataset.recording_group`'s patterns (UrbanSound8K,
+Sources not listed here keep `ouie.learn.dataset.recording_group`'s patterns (UrbanSound8K,
 ESC, FSDD, the first glass-break set, SirenDetection) or are one group per file.
 """
 

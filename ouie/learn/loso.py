@@ -28,15 +28,16 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ouie.audio.io import SAMPLE_RATE_HZ
-from ouie.core.classes import ALERTING_CLASSES, EventClass
+from ouie.core.classes import EventClass
+from ouie.learn.dataset import NONE_LABEL, TRAINED_CLASSES, LabelledClip
+from ouie.learn.evaluation import ALERTING, EvalResult, evaluate
+from ouie.learn.features import FeatureTable
+from ouie.learn.training import N_YAMNET, ReplayScorer
 from ouie.sensor.config import Backend, DetectorConfig
-from ouie.sensor.dataset import NONE_LABEL, TRAINED_CLASSES, LabelledClip
-from ouie.sensor.evaluation import EvalResult, evaluate
-from ouie.sensor.features import FeatureTable
 from ouie.sensor.head import Head
 from ouie.sensor.pipeline import EventStream, gate_and_compete
 from ouie.sensor.scoring import EVENT_CLASSES, WindowScores
-from ouie.sensor.yamnet import N_AUDIOSET, N_EMBEDDING, head_window_scores
+from ouie.sensor.yamnet import head_window_scores
 
 CONTEXT_CLASSES: tuple[str, ...] = (EventClass.FIREWORKS.value,)
 """Context classes trained as such (alarm: 3 clips, too few)."""
@@ -44,8 +45,6 @@ HEAD_LABELS: tuple[str, ...] = (*TRAINED_CLASSES, *CONTEXT_CLASSES, NONE_LABEL)
 UNJUDGED_FOLDERS: tuple[str, ...] = (EventClass.ALARM.value, "boom")
 """Neither trained on nor everyday: an alarm may rightly be called alarm, a game's boom an
 explosion."""
-ALERTING = frozenset(c.value for c in ALERTING_CLASSES)
-N_YAMNET = N_EMBEDDING + N_AUDIOSET
 THRESHOLD_GRID = (0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.85, 0.9, 0.95)
 """Per-class thresholds tried by `choose_thresholds`."""
 MIN_SOURCE_CLIPS = 50
@@ -227,8 +226,6 @@ def replayed_predictions(
 ) -> list[str]:
     """The class `EventStream` itself gives each clip of `ids` (the strongest closed event),
     replaying its windows' scores at `thresholds` (no verifier): checks `ClipEvidence`."""
-    from ouie.sensor.training import ReplayScorer
-
     config = detector_config()
     hop = round(config.hop_s * SAMPLE_RATE_HZ)
     by_class = {c: float(t) for c, t in zip(EVENT_CLASSES, thresholds, strict=True)}
@@ -456,7 +453,9 @@ def nested_figures(
     splits, then its own clips decided at them (`fixed`: these thresholds everywhere)."""
     judged_by_split = [judged_clips(clips, judged, k) for k in range(len(judged.splits))]
     start = START_THRESHOLDS if fixed is None else fixed
-    by_split, thresholds, predicted = {}, {}, {}
+    by_split: dict[str, Figures] = {}
+    thresholds: dict[str, np.ndarray] = {}
+    predicted: dict[int, str] = {}
     for k, split in enumerate(judged.splits):
         own = judged_by_split[k]
         if fixed is None:

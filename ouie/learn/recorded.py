@@ -5,7 +5,7 @@ Two tables with the same rows (one per analysis window of 0.975 s every hop, as 
 scores them): the head's input (`features.head_input_measure`: embedding ‖ 521 AudioSet scores ‖
 impulse evidence) and the same of each window's aligned window (`features.grid_aligned_measure`,
 what the verifier is shown when that window opens a candidate). Both come from one rendering pass
-of `ouie.sensor.features` (the code the augmented caches use)."""
+of `ouie.learn.features` (the code the augmented caches use)."""
 
 from __future__ import annotations
 
@@ -13,8 +13,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from ouie.sensor.dataset import LabelledClip
-from ouie.sensor.features import (
+from ouie.learn.dataset import LabelledClip
+from ouie.learn.features import (
     FeatureTable,
     _cached_extract,
     cache_key,

@@ -25,25 +25,6 @@ DEFAULT_VERIFIER_PATH = Path(__file__).with_name("verifier.npz")
 (`ouie.sensor.impulse.aligned_window`); its thresholds name the classes it decides."""
 
 
-def thresholds_path(head_path: Path) -> Path:
-    """The text file beside a head's weights that holds its operating point and where it came
-    from: `head.npz` → `head.thresholds.yaml` (`thresholds`: class → score; `provenance`)."""
-    return head_path.with_name(head_path.name.removesuffix(".npz") + ".thresholds.yaml")
-
-
-def read_thresholds_file(head_path: Path) -> dict[str, object] | None:
-    """The parsed thresholds file of a head, None when it has none."""
-    import yaml
-
-    path = thresholds_path(head_path)
-    if not path.is_file():
-        return None
-    document = yaml.safe_load(path.read_text(encoding="utf-8"))
-    if not isinstance(document, dict) or not isinstance(document.get("thresholds"), dict):
-        raise ValueError(f"{path}: expected a mapping with a 'thresholds' mapping")
-    return document
-
-
 def head_features(
     embeddings: np.ndarray, audioset_scores: np.ndarray, impulse: np.ndarray
 ) -> np.ndarray:
@@ -80,8 +61,7 @@ class Head:
 
     @classmethod
     def load(cls, path: Path = DEFAULT_HEAD_PATH) -> Head:
-        """Read a head artefact written by `save`; the thresholds of its text file
-        (`thresholds_path`), when it has one, replace those stored with the weights."""
+        """Read a head artefact written by `save`."""
         with np.load(path, allow_pickle=False) as data:
             n_layers = int(data["n_layers"])
             layers = [(data[f"weights_{k}"], data[f"bias_{k}"]) for k in range(n_layers)]
@@ -90,11 +70,6 @@ class Head:
                 EventClass(str(c)): float(t)
                 for c, t in zip(data["threshold_classes"], data["threshold_values"], strict=True)
             }
-            text = read_thresholds_file(path)
-            if text is not None:
-                thresholds.update(
-                    {EventClass(str(c)): float(t) for c, t in text["thresholds"].items()}  # type: ignore[attr-defined]
-                )
             return cls(
                 labels=labels,
                 mean=data["mean"],

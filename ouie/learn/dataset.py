@@ -38,7 +38,7 @@ class LabelledClip:
     license_note: str
     source: str = "unknown"
     """The dataset it comes from (`labels.csv`'s source_repo; the unit of cross-source
-    evaluation, `training.cross_source`)."""
+    evaluation, `ouie.learn.loso`)."""
 
 
 def ouie_label(folder: str) -> str:
