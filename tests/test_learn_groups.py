@@ -9,9 +9,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from ouie.learn.dataset import load_labelled_set, recording_group
 from ouie.learn.groups import SOURCE_GROUP_KEYS, source_group
 from ouie.learn.loso import loso_splits
-from ouie.learn.dataset import load_labelled_set, recording_group
 
 
 @pytest.mark.parametrize(
