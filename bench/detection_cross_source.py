@@ -45,12 +45,14 @@ from ouie.learn.loso import (
     CV_FALSE_ALARM_LIMIT,
     LOSO_FALSE_ALARM_LIMIT,
     Figures,
+    Judged,
     Nested,
     detector_config,
     figures,
     grouped_splits,
     held_out_evidence,
     judge,
+    judged_clips,
     linear_fitter,
     loso_splits,
     mlp_fitter,
@@ -103,15 +105,17 @@ def shipped_verified(clips: list[LabelledClip], table, aligned, splits, progress
     return predicted
 
 
-def by_split_of(clips, splits, predicted: dict[int, str]) -> Nested:
-    """`Nested` of fixed predictions (the shipped head: nothing chosen)."""
-    by_split = {}
-    for split in splits:
-        ids = np.array([i for i in split.test.tolist() if i in predicted], int)
+def by_split_of(clips, judged: Judged, predicted: dict[int, str]) -> Nested:
+    """`Nested` of fixed predictions (the shipped head: nothing chosen), each split's clips less
+    those of a class its training side lacks (as `nested_figures` leaves them out)."""
+    by_split, kept = {}, {}
+    for k, split in enumerate(judged.splits):
+        ids = judged_clips(clips, judged, k)
         by_split[split.name] = figures(clips, ids, [predicted[i] for i in ids.tolist()])
-    ids = np.array(sorted(predicted))
-    pooled = figures(clips, ids, [predicted[i] for i in ids.tolist()])
-    return Nested(by_split, pooled, {}, predicted)
+        kept.update({i: predicted[i] for i in ids.tolist()})
+    ids = np.array(sorted(kept))
+    pooled = figures(clips, ids, [kept[i] for i in ids.tolist()])
+    return Nested(by_split, pooled, {}, kept)
 
 
 def table_of(title: str, nested: Nested, unseen: dict[str, set[str]] | None) -> Table:
@@ -135,7 +139,9 @@ def table_of(title: str, nested: Nested, unseen: dict[str, set[str]] | None) -> 
         table.add_row(
             name.split("/")[0] + lacking,
             f"{f.false_alarms}/{f.everyday} ({100 * f.false_alarm_rate:.1f} %)",
-            f"{f.result.macro_f1:.3f}",
+            f"{f.result.macro_f1:.3f}"
+            if any(c.support for c in f.result.per_class.values())
+            else "—",
             *cells,
             f"{f.fireworks_as_bang}/{f.fireworks}" if f.fireworks else "",
         )
@@ -199,7 +205,7 @@ def main() -> None:
                     judged.unseen,
                 )
                 outcome_v = {
-                    "loso": by_split_of(clips, loso, verified),
+                    "loso": by_split_of(clips, judged, verified),
                     "grouped_cv": None,
                     "thresholds": "shipped",
                 }

@@ -280,8 +280,12 @@ def linear_fitter(
         z = ((x - mean) / scale)[:, columns]
         centre = z.mean(axis=0)
         centred = z - centre
-        _, vectors = np.linalg.eigh((centred.T @ centred / len(z)).astype(np.float64))
-        projection = vectors[:, ::-1][:, :components].astype(np.float32)  # Pᵀ, (columns, k)
+        from scipy.linalg import eigh
+
+        covariance = (centred.T @ centred / len(z)).astype(np.float64)
+        k = min(components, len(covariance))
+        _, vectors = eigh(covariance, subset_by_index=[len(covariance) - k, len(covariance) - 1])
+        projection = vectors.astype(np.float32)  # Pᵀ, (columns, k): the k leading directions
         model = LogisticRegression(
             C=c, class_weight="balanced" if balanced else None, max_iter=500, random_state=seed
         )
@@ -544,9 +548,11 @@ def judge(
     clips: list[LabelledClip],
     fitter: HeadFitter,
     progress: Callable[[int], None] | None = None,
+    min_clips: int = MIN_SOURCE_CLIPS,
 ) -> Judgement:
-    """`Judgement` of `fitter` on the windows of `table` (one step per split)."""
-    loso = list(loso_splits(clips))
+    """`Judgement` of `fitter` on the windows of `table` (one step per split; sources of at
+    least `min_clips` clips are held out)."""
+    loso = list(loso_splits(clips, min_clips))
     judged = held_out_evidence(table, clips, loso, fitter, progress=progress)
     cv_judged = held_out_evidence(table, clips, list(grouped_splits(clips)), fitter, None, progress)
     return Judgement(
