@@ -14,9 +14,15 @@ Heads:
 - `shipped`: ouie-head/4 as shipped (trained on the sources of before December 2026: on those it
   is in-sample, on the new ones unseen), window head alone at its shipped thresholds, and with
   its verifier (`shipped+verifier`, replayed through `EventStream` itself);
-- `linear`, `linear-balanced`, `linear-impulse`: multinomial logistic regression on
-  embedding ‖ scores (‖ impulse evidence), fireworks a trained context class;
+- `ensemble`: the shipped recipe's five perceptrons (`training.fit_head`) retrained per held-out
+  source on the same clips as recorded (no augmentation, no verifier; LOSO only);
+- `linear`, `linear-balanced`, `linear-impulse`: multinomial logistic regression on 128
+  principal components of embedding ‖ scores (‖ impulse evidence), fireworks a trained context
+  class (`linear` is the light recipe of `ouie models train-head --recipe light`);
 - `mlp`: one hidden layer of 64 ReLU units on embedding ‖ scores.
+
+Run it with `OPENBLAS_NUM_THREADS=1` on a shared machine (two BLAS threads under load made one
+logistic regression take over 10 min).
 
 Prints a table per head and JSON (per source and pooled, the method, the core count).
 Usage: `python bench/detection_cross_source.py [AUDIO_DIR] [--model yamnet.tflite]
@@ -43,7 +49,9 @@ from ouie.learn.dataset import TRAINED_CLASSES, LabelledClip, load_labelled_set
 from ouie.learn.groups import SOURCE_GROUP_KEYS
 from ouie.learn.loso import (
     CV_FALSE_ALARM_LIMIT,
+    LIGHT_HEAD,
     LOSO_FALSE_ALARM_LIMIT,
+    ClipEvidence,
     Figures,
     Judged,
     Nested,
@@ -60,7 +68,7 @@ from ouie.learn.loso import (
     threshold_vector,
 )
 from ouie.learn.recorded import recorded_features
-from ouie.learn.training import clip_predictions, held_out_scores
+from ouie.learn.training import clip_predictions, fit_head, held_out_scores
 from ouie.sensor.head import DEFAULT_HEAD_PATH, DEFAULT_VERIFIER_PATH, Head
 from ouie.sensor.model_files import cache_dir
 from ouie.sensor.scoring import EVENT_CLASSES
@@ -68,7 +76,7 @@ from ouie.sensor.yamnet import YamnetModel
 
 CLASS_NAMES = [c.value for c in EVENT_CLASSES]
 FITTERS = {
-    "linear": linear_fitter(c=0.01, balanced=False, impulse=False, name="ouie-head/5"),
+    "linear": LIGHT_HEAD,
     "linear-balanced": linear_fitter(c=0.01, balanced=True, impulse=False, name="ouie-head/5"),
     "linear-impulse": linear_fitter(c=0.01, balanced=False, impulse=True, name="ouie-head/5"),
     "mlp": mlp_fitter(hidden=64, alpha=1.0, impulse=False, name="ouie-head/5-mlp"),
@@ -82,7 +90,7 @@ def arguments() -> argparse.Namespace:
     parser.add_argument(
         "--heads",
         default="shipped,linear,linear-balanced,linear-impulse,mlp",
-        help="comma-separated: shipped and any of " + ", ".join(FITTERS),
+        help="comma-separated: shipped, ensemble (LOSO only) and any of " + ", ".join(FITTERS),
     )
     parser.add_argument("--json", type=Path, help="Also write the JSON report here.")
     return parser.parse_args()
@@ -103,6 +111,23 @@ def shipped_verified(clips: list[LabelledClip], table, aligned, splits, progress
         )
         progress(1)
     return predicted
+
+
+def ensemble_judged(clips, table, splits, progress) -> Judged:
+    """The ensemble recipe (`training.fit_head`: five perceptrons, PCA 256) retrained on each
+    split's training clips as recorded (no augmentation, no verifier), so that it is compared
+    with the light heads on the same data."""
+    parts = []
+    for split in splits:
+        head = fit_head(table, clips, split.train, variants=("clean",))
+        parts.append(held_out_evidence(table, clips, [split], None, head))
+        progress(1)
+    evidence = ClipEvidence(sum(p.evidence.m for p in parts), sum(p.evidence.e for p in parts))
+    split_of = np.full(len(clips), -1)
+    for k, split in enumerate(splits):
+        split_of[split.test] = k
+    unseen = {name: lacking for p in parts for name, lacking in p.unseen.items()}
+    return Judged(evidence, split_of, splits, unseen)
 
 
 def by_split_of(clips, judged: Judged, predicted: dict[int, str]) -> Nested:
@@ -217,6 +242,15 @@ def main() -> None:
                     outcome_v,
                     judged.unseen,
                 )
+                continue
+            if name == "ensemble":
+                judged = ensemble_judged(clips, table, loso, advance)
+                outcome = {
+                    "loso": nested_figures(clips, judged, LOSO_FALSE_ALARM_LIMIT),
+                    "grouped_cv": None,
+                    "thresholds": "nested only",
+                }
+                report_of_head(console, report, clips, name, outcome, judged.unseen)
                 continue
             judgement = judge(table, clips, FITTERS[name], advance)
             outcome = {
