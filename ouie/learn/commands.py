@@ -17,6 +17,7 @@ from ouie.sensor.config import Backend
 if TYPE_CHECKING:
     from rich.progress import Progress
 
+    from ouie.learn.dataset import LabelledClip
     from ouie.learn.training import CrossValidation, OperatingPoint
 
 
@@ -223,8 +224,31 @@ def eval_detect(
             folders.append(clip.folder)
     result = evaluate(truth, predicted, folders)
     render(result, f"{pipeline.scorer.model_id.name} on {data_dir} ({len(truth)} clips)")
+    if not no_head:
+        typer.echo(_in_sample_note(clips, data_dir, config.head_path))
     if json_out:
         json_out.write_text(json.dumps(result.as_dict(), indent=1) + "\n")
+
+
+def _in_sample_note(clips: list[LabelledClip], data_dir: Path, head_path: Path | None) -> str:
+    """How many of the clips the head learnt from (its `head_training.csv`, by path within the
+    set): their figures are in-sample, not held-out."""
+    import csv
+
+    from ouie.sensor.head import DEFAULT_HEAD_PATH
+
+    path = head_path or DEFAULT_HEAD_PATH
+    manifest = path.with_name(path.stem + "_training.csv")
+    if not manifest.is_file():
+        return f"no training list beside {path}: whether these clips are in-sample is unknown"
+    with manifest.open(encoding="utf-8") as handle:
+        trained = {row["file"] for row in csv.DictReader(handle)}
+    seen = sum(str(c.path.relative_to(data_dir)) in trained for c in clips)
+    return (
+        f"IN-SAMPLE: {seen} of these {len(clips)} clips trained the head ({manifest.name}); "
+        "held-out figures: `ouie models train-head` (grouped CV) and "
+        "bench/detection_cross_source.py (each source held out)"
+    )
 
 
 def register(app: typer.Typer) -> None:
