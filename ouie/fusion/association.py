@@ -29,6 +29,10 @@ late_report_grace_s and are re-emitted with revision + 1: after each new member 
 is open (a provisional incident follows the reports in hand), then only when a late report
 improves them.
 
+Cameras' own audio detections (`corroborate`) confirm emitted incidents and never open one
+(`ouie.fusion.corroboration`); one that matches no incident yet waits, for late_report_grace_s,
+for an incident it matches.
+
 Memory is bounded: at most max_open_incidents candidates (the oldest is fused early, never lost)
 and max_remembered_report_ids report ids for de-duplication.
 """
@@ -39,17 +43,21 @@ import hashlib
 import logging
 import math
 from collections import Counter, OrderedDict, deque
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
 
-from ouie.core.classes import EventClass
+from ouie.core.camera_sound import CameraSound
+from ouie.core.classes import ALERTING_CLASSES, EventClass
 from ouie.core.geo import LocalFrame
 from ouie.core.incident import Incident, IncidentStatus
 from ouie.core.recording import SensorSite
-from ouie.core.report import EventReport
+from ouie.core.report import EventReport, ReportKey
+from ouie.core.site import CameraSite
 from ouie.core.timebase import NS_PER_S
 from ouie.fusion.config import FusionConfig
+from ouie.fusion.corroboration import corroborated_score, distance_to_camera_m, lag_miss_s
 from ouie.fusion.episodes import ContextEpisodes, foldable
 from ouie.fusion.localization import locate_reports, onset_sigmas_s, sensor_positions_enu_m
 from ouie.fusion.multilateration import TdoaFix, is_consistent, locate_source
@@ -89,11 +97,15 @@ class _Candidate:
     prediction: tuple[tuple[str, ...], int, TdoaFix] | None = None
     """Cached (member report ids in order, reference ns of its times, fix) of the members'
     fix: its per-sensor arrays follow that order."""
+    heard: dict[str, CameraSound] = field(default_factory=dict)
+    """Cameras whose own detection confirmed it, by camera id (one each)."""
 
 
 def _incident_id(report: EventReport) -> str:
-    """A stable id derived from the report that opened the incident."""
-    return hashlib.sha256(report.report_id.encode()).hexdigest()[:16]
+    """A stable id derived from the report that opened the incident (its key: report ids are
+    unique per sensor only)."""
+    sensor_id, report_id = report.key
+    return hashlib.sha256(f"{sensor_id}/{report_id}".encode()).hexdigest()[:16]
 
 
 def _quality(incident: Incident) -> tuple[int, int, float]:
@@ -118,6 +130,8 @@ class AssociatorStats:
     incidents_emitted: int = 0
     incidents_updated: int = 0
     evicted_early: int = 0
+    camera_sounds: int = 0
+    camera_sounds_matched: int = 0
 
 
 class Associator:
@@ -128,15 +142,26 @@ class Associator:
     """
 
     def __init__(
-        self, sensors: list[SensorSite], frame: LocalFrame, config: FusionConfig | None = None
+        self,
+        sensors: list[SensorSite],
+        frame: LocalFrame,
+        config: FusionConfig | None = None,
+        cameras: Sequence[CameraSite] = (),
     ) -> None:
+        """`cameras`: where the cameras whose audio detections `corroborate` takes are."""
         self.config = config or FusionConfig()
         self.frame = frame
         self.positions_enu_m = sensor_positions_enu_m(sensors, frame)
+        self._sensors_en = {k: (float(p[0]), float(p[1])) for k, p in self.positions_enu_m.items()}
+        self._cameras_en: dict[str, tuple[float, float]] = {}
+        for camera in cameras:
+            east, north, _ = frame.to_enu(camera.lat, camera.lon, frame.origin_height_m)
+            self._cameras_en[camera.id] = (float(east), float(north))
+        self._waiting_sounds: list[CameraSound] = []
         self.stats = AssociatorStats()
         self.recent_rejections: deque[tuple[str, str]] = deque(maxlen=100)
         self._candidates: list[_Candidate] = []
-        self._seen_ids: OrderedDict[str, None] = OrderedDict()
+        self._seen_ids: OrderedDict[ReportKey, None] = OrderedDict()
         self._distance_m = {
             (a, b): float(np.linalg.norm(pa - pb))
             for a, pa in self.positions_enu_m.items()
@@ -156,14 +181,75 @@ class Associator:
     def add(self, report: EventReport, now_ns: int) -> list[Incident]:
         """Take one report; returns incidents emitted or updated (never raises on bad input)."""
         self.stats.reports += 1
-        if report.report_id in self._seen_ids:
+        if report.key in self._seen_ids:
             self.stats.duplicates += 1
             return self.poll(now_ns)
-        self._remember(report.report_id)
+        self._remember(report.key)
         if report.sensor_id not in self.positions_enu_m:
             self._reject(report, f"unknown sensor id {report.sensor_id!r}", "unknown_sensor")
             return self.poll(now_ns)
         return self._place(report) + self.poll(now_ns)
+
+    def corroborate(self, sound: CameraSound, now_ns: int) -> list[Incident]:
+        """A camera's own audio detection: the emitted alerting incident it matches best (the
+        stamp nearest its expected arrival) is re-emitted with its score raised, once per
+        camera; a sound that matches none waits for one. It never opens an incident."""
+        self.stats.camera_sounds += 1
+        if sound.camera_id not in self._cameras_en:
+            log.warning("sound from unknown camera %r ignored", sound.camera_id)
+            return self.poll(now_ns)
+        matches = [
+            (miss, candidate)
+            for candidate in self._candidates
+            if candidate.emitted is not None
+            and (miss := self._sound_miss_s(sound, candidate, candidate.emitted)) is not None
+        ]
+        if not matches:
+            self._waiting_sounds.append(sound)
+            return self.poll(now_ns)
+        candidate = min(matches, key=lambda mc: mc[0])[1]
+        assert candidate.emitted is not None
+        candidate.heard[sound.camera_id] = sound
+        incident = self._heard(candidate, candidate.emitted)
+        candidate.emitted = incident = incident.model_copy(
+            update={"revision": candidate.emitted.revision + 1}
+        )
+        self.stats.camera_sounds_matched += 1
+        return [incident, *self.poll(now_ns)]
+
+    def _sound_miss_s(
+        self, sound: CameraSound, candidate: _Candidate, incident: Incident
+    ) -> float | None:
+        """How well `sound` fits `incident` (`lag_miss_s`); None when it cannot be its."""
+        if (
+            incident.class_ not in ALERTING_CLASSES
+            or sound.camera_id in candidate.heard
+            or not classes_compatible(incident.class_, sound.class_)
+        ):
+            return None
+        camera = self._cameras_en[sound.camera_id]
+        distance_m = distance_to_camera_m(incident, camera, self._sensors_en)
+        return lag_miss_s(sound, incident, distance_m, self.config)
+
+    def _heard(self, candidate: _Candidate, incident: Incident) -> Incident:
+        """`incident` with the waiting sounds it matches taken in, and its score raised by
+        every camera that heard it (`corroborated_score`)."""
+        for sound in list(self._waiting_sounds):
+            if self._sound_miss_s(sound, candidate, incident) is not None:
+                candidate.heard[sound.camera_id] = sound
+                self._waiting_sounds.remove(sound)
+                self.stats.camera_sounds_matched += 1
+        if not candidate.heard:
+            return incident
+        scores = [s.score for s in candidate.heard.values()]
+        return incident.model_copy(
+            update={
+                "score": corroborated_score(
+                    incident.score, scores, self.config.camera_sound_weight
+                ),
+                "cameras_heard": sorted(candidate.heard),
+            }
+        )
 
     def _place(self, report: EventReport) -> list[Incident]:
         """Put a report in its best candidate, or a new one; returns incidents emitted."""
@@ -222,6 +308,7 @@ class Associator:
                     out += self._emit(candidate)
         self._episodes.expire(now_ns)
         grace_ns = round(self.config.late_report_grace_s * NS_PER_S)
+        self._waiting_sounds = [s for s in self._waiting_sounds if s.heard_ns + grace_ns > now_ns]
         self._candidates = [
             c for c in self._candidates if c.emitted is None or c.deadline_ns + grace_ns > now_ns
         ]
@@ -388,12 +475,13 @@ class Associator:
         reports = list(candidate.reports.values())
         args = (self.positions_enu_m, self.frame, self.config)
         try:
-            return locate_reports(reports, *args, candidate.incident_id, revision)
+            incident = locate_reports(reports, *args, candidate.incident_id, revision)
         except (ValueError, ArithmeticError, np.linalg.LinAlgError):
             self.stats.rejected["localization_failed"] += 1
             log.exception("incident %s could not be located", candidate.incident_id)
             first = min(reports, key=lambda r: r.onset_ns)
-            return locate_reports([first], *args, candidate.incident_id, revision)
+            incident = locate_reports([first], *args, candidate.incident_id, revision)
+        return self._heard(candidate, incident)
 
     def _emit(self, candidate: _Candidate) -> list[Incident]:
         """Fuse a candidate whose window closed (or that is trustworthy early); emit it if
@@ -439,8 +527,8 @@ class Associator:
             self._candidates.remove(oldest)
         return out
 
-    def _remember(self, report_id: str) -> None:
-        self._seen_ids[report_id] = None
+    def _remember(self, key: ReportKey) -> None:
+        self._seen_ids[key] = None
         while len(self._seen_ids) > self.config.max_remembered_report_ids:
             self._seen_ids.popitem(last=False)
 

@@ -28,7 +28,7 @@ import numpy as np
 from ouie.core.classes import EventClass
 from ouie.core.geo import LocalFrame
 from ouie.core.incident import Incident, IncidentStatus
-from ouie.core.report import EventReport
+from ouie.core.report import EventReport, ReportKey
 from ouie.core.timebase import NS_PER_S
 from ouie.fusion.baselines import energy_centroid_en_m
 from ouie.fusion.config import FusionConfig
@@ -49,7 +49,7 @@ class _Episode:
     """Reports folded so far under one incident id, and its last emitted revision."""
 
     incident_id: str
-    reports: dict[str, EventReport] = field(default_factory=dict)
+    reports: dict[ReportKey, EventReport] = field(default_factory=dict)
     revision: int = 0
 
     @property
@@ -84,7 +84,7 @@ class ContextEpisodes:
             episode = _Episode(incident.incident_id, revision=incident.revision)
             self._episodes.append(episode)
         self._by_incident[incident.incident_id] = episode
-        episode.reports.update({r.report_id: r for r in reports})
+        episode.reports.update({r.key: r for r in reports})
         if episode.incident_id == incident.incident_id and len(episode.reports) == len(reports):
             episode.revision = incident.revision
             return incident
