@@ -273,6 +273,7 @@ def linear_fitter(
     lbfgs needs many minutes per fit on a shared core; on 128 components, seconds."""
 
     def fit(x: np.ndarray, y: np.ndarray, seed: int) -> Head:
+        from scipy.linalg import eigh
         from sklearn.linear_model import LogisticRegression
 
         columns = used_columns(x.shape[1], impulse)
@@ -280,8 +281,6 @@ def linear_fitter(
         z = ((x - mean) / scale)[:, columns]
         centre = z.mean(axis=0)
         centred = z - centre
-        from scipy.linalg import eigh
-
         covariance = (centred.T @ centred / len(z)).astype(np.float64)
         k = min(components, len(covariance))
         _, vectors = eigh(covariance, subset_by_index=[len(covariance) - k, len(covariance) - 1])
@@ -514,16 +513,21 @@ def pooled_thresholds(
     )
 
 
+LIGHT_C = 0.01
+LIGHT_COMPONENTS = 128
+LIGHT_HEAD = linear_fitter(
+    c=LIGHT_C, balanced=False, impulse=False, name="ouie-head/5", components=LIGHT_COMPONENTS
+)
+"""The light recipe (`ouie models train-head --recipe light`), as its report records it:"""
 LIGHT_RECIPE: dict[str, object] = {
-    "model": "multinomial logistic regression (scikit-learn, L2)",
-    "inverse_regularisation": 0.01,
+    "model": "multinomial logistic regression (scikit-learn, L2) on principal components",
+    "inverse_regularisation": LIGHT_C,
+    "principal_components": LIGHT_COMPONENTS,
     "class_weight": "natural",
     "input": "YAMNet embedding ‖ 521 AudioSet scores of each window as recorded (standardised)",
     "labels": list(HEAD_LABELS),
     "verifier": None,
 }
-LIGHT_HEAD = linear_fitter(c=0.01, balanced=False, impulse=False, name="ouie-head/5")
-"""The light recipe: `linear_fitter` with LIGHT_RECIPE's settings."""
 
 LOSO_FALSE_ALARM_LIMIT = 0.02
 """Thresholds are chosen for at most this false-alarm rate on everyday clips of unseen sources."""
