@@ -221,13 +221,18 @@ def test_feature_cache_is_keyed_by_the_set_not_by_where_it_lies(tmp_path: Path) 
     assert cache_key(here, model, 3_840) != cache_key(here, model, 7_680)
 
 
-def test_real_groups_never_mix_labels(shared_audio_dir: Path) -> None:
+def test_real_groups_mix_labels_only_where_one_speaker_screams_and_cries(
+    shared_audio_dir: Path,
+) -> None:
+    """A recording holds one kind of sound, except a speaker's group (ses_analizi: the README's
+    key is the speaker, who screams, cries and laughs): those groups alone mix labels."""
     clips = load_labelled_set(shared_audio_dir)
     by_group: dict[str, set[str]] = {}
     for clip in clips:
         by_group.setdefault(clip.group, set()).add(clip.label)
     assert len(by_group) > 1000
-    assert all(len(labels) == 1 for labels in by_group.values())
+    mixed = {g for g, labels in by_group.items() if len(labels) > 1}
+    assert mixed and all(g.startswith("ses-") for g in mixed)
 
 
 def test_shipped_head_and_verifier_are_small_artefacts_with_their_training_list() -> None:
