@@ -1,149 +1,313 @@
-"""How does the shipped recipe fare on a dataset it never heard? Leave one source dataset out.
+"""How do candidate heads fare on sources they never heard? Leave one source out, then grouped CV.
 
-`ouie models train-head` judges by grouped cross-validation: whole recordings are held out, but
-every held-out clip still comes from a dataset (microphones, levels, kinds of everyday sound)
-that the head trained on. The recordings ouie is finally judged on come from elsewhere. Here
-each source dataset of `labels.csv` (`source_repo`, at least `MIN_SOURCE_CLIPS` clips) is held out
-in turn: the window head and the verifier are trained by the shipped recipe on all the other
-sources (`ouie.learn.training.cross_source`) and the held-out source's clips, as recorded, are
-decided at the shipped operating point by the pipeline's own engine. A class that no other source
-has cannot be found (its recall there measures the missing data); false alarms on a source's
-everyday sounds always mean something.
+Every clip of `labels.csv` is measured once as recorded (`ouie.learn.recorded`: YAMNet embedding
+‖ 521 scores ‖ impulse evidence per 0.975 s window, hop 0.48 s, cached under ~/.cache/ouie).
+Each source of at least 50 clips is held out in turn (`ouie.learn.loso.loso_splits`; recording
+groups of `ouie.learn.groups` keep one recording on one side even across repositories); a head
+trained on the rest scores the held-out windows, and each clip is decided as the sensor decides
+it (speech gate, competition, hysteresis, sustained classes: `ouie.learn.loso.ClipEvidence`).
+Thresholds per class are chosen on the other folds' held-out clips (nested), never on the clips
+they are reported on. Clips of a class the training side lacks (explosion: one source) are left
+out of that fold's figures. Second figure: grouped-by-recording, label-stratified 5-fold CV.
 
-Prints a table per source and JSON (per-source and pooled figures, the method, the core count).
-The feature caches of `ouie models train-head` are used (computed first if missing: long).
+Heads:
+- `shipped`: ouie-head/4 as shipped (trained on the sources of before December 2026: on those it
+  is in-sample, on the new ones unseen), window head alone at its shipped thresholds, and with
+  its verifier (`shipped+verifier`, replayed through `EventStream` itself);
+- `ensemble`: the shipped recipe's five perceptrons (`training.fit_head`) retrained per held-out
+  source on the same clips as recorded (no augmentation, no verifier; LOSO only);
+- `linear`, `linear-balanced`, `linear-impulse`: multinomial logistic regression on 128
+  principal components of embedding ‖ scores (‖ impulse evidence), fireworks a trained context
+  class (`linear` is the light recipe of `ouie models train-head --recipe light`);
+- `mlp`: one hidden layer of 64 ReLU units on embedding ‖ scores.
 
-Usage: `python bench/detection_cross_source.py [AUDIO_DIR] [--model yamnet.tflite]`.
+Run it with `OPENBLAS_NUM_THREADS=1` on a shared machine (two BLAS threads under load made one
+logistic regression take over 10 min).
+
+Prints a table per head and JSON (per source and pooled, the method, the core count).
+Usage: `python bench/detection_cross_source.py [AUDIO_DIR] [--model yamnet.tflite]
+[--heads linear,mlp] [--json out.json]`.
 """
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import time
-from collections import Counter
 from functools import partial
+from pathlib import Path
 
-from labelled_set import labelled_set_args
+import numpy as np
+from labelled_set import SHARED
 from rich.console import Console
 from rich.progress import Progress
 from rich.table import Table
 
 from ouie.core.classes import EventClass
 from ouie.learn.dataset import TRAINED_CLASSES, LabelledClip, load_labelled_set
-from ouie.learn.evaluation import ALERTING, EvalResult
-from ouie.learn.features import (
-    concatenate,
-    extract_aligned,
-    extract_features,
-    extract_grid_aligned,
-    extract_propagated,
+from ouie.learn.groups import SOURCE_GROUP_KEYS
+from ouie.learn.loso import (
+    CV_FALSE_ALARM_LIMIT,
+    LIGHT_HEAD,
+    LOSO_FALSE_ALARM_LIMIT,
+    ClipEvidence,
+    Figures,
+    Judged,
+    Nested,
+    detector_config,
+    figures,
+    grouped_splits,
+    held_out_evidence,
+    judge,
+    judged_clips,
+    linear_fitter,
+    loso_splits,
+    mlp_fitter,
+    nested_figures,
+    threshold_vector,
 )
-from ouie.learn.training import MIN_SOURCE_CLIPS, CrossSource, cross_source, held_out_sources
+from ouie.learn.recorded import recorded_features
+from ouie.learn.training import clip_predictions, fit_head, held_out_scores
 from ouie.sensor.head import DEFAULT_HEAD_PATH, DEFAULT_VERIFIER_PATH, Head
 from ouie.sensor.model_files import cache_dir
+from ouie.sensor.scoring import EVENT_CLASSES
 from ouie.sensor.yamnet import YamnetModel
 
+CLASS_NAMES = [c.value for c in EVENT_CLASSES]
+FITTERS = {
+    "linear": LIGHT_HEAD,
+    "linear-balanced": linear_fitter(c=0.01, balanced=True, impulse=False, name="ouie-head/5"),
+    "linear-impulse": linear_fitter(c=0.01, balanced=False, impulse=True, name="ouie-head/5"),
+    "mlp": mlp_fitter(hidden=64, alpha=1.0, impulse=False, name="ouie-head/5-mlp"),
+}
 
-def false_alarm_folders(result: CrossSource, clips: list[LabelledClip]) -> dict[str, int]:
-    """How many of each folder's non-alerting clips raised an alerting class."""
-    raised = Counter(
-        clips[i].folder
-        for i, predicted in result.predicted.items()
-        if clips[i].label not in ALERTING and predicted in ALERTING
+
+def arguments() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
+    parser.add_argument("audio_dir", type=Path, nargs="?", default=SHARED / "audio")
+    parser.add_argument("--model", type=Path, default=SHARED / "models" / "yamnet.tflite")
+    parser.add_argument(
+        "--heads",
+        default="shipped,linear,linear-balanced,linear-impulse,mlp",
+        help="comma-separated: shipped, ensemble (LOSO only) and any of " + ", ".join(FITTERS),
     )
-    return dict(raised.most_common())
+    parser.add_argument("--json", type=Path, help="Also write the JSON report here.")
+    return parser.parse_args()
 
 
-def figures(result: EvalResult, trained_on: dict[str, int] | None) -> dict[str, object]:
-    """False alarms, and recall (with support) of each class present, as JSON."""
-    per_class = {
-        c: {
-            "support": f.support,
-            "recall": round(f.recall, 3),
-            "precision": round(f.precision, 3),
-            **({"trained_on_clips": trained_on[c]} if trained_on is not None else {}),
-        }
-        for c, f in result.per_class.items()
-        if f.support
-    }
-    return {
-        "false_alarms": result.false_alarms,
-        "non_alerting_clips": result.non_alerting,
-        "false_alarm_rate": round(result.false_alarm_rate, 4),
-        "per_class": per_class,
-    }
-
-
-def table_of(result: CrossSource) -> Table:
-    """One row per held-out source and one for them all: false alarms, recall per class."""
-    table = Table(title="Each source held out (clips as recorded, shipped operating point)")
-    for column in ("held-out source (owner)", "false alarms", *TRAINED_CLASSES):
-        table.add_column(
-            column, justify="right" if column in TRAINED_CLASSES else "left", no_wrap=True
+def shipped_verified(clips: list[LabelledClip], table, aligned, splits, progress) -> dict[int, str]:
+    """Every held-out clip decided by ouie-head/4 + ouie-verifier/1 at the shipped point, through
+    `EventStream` (`training.clip_predictions`)."""
+    head, verifier = Head.load(DEFAULT_HEAD_PATH), Head.load(DEFAULT_VERIFIER_PATH)
+    point = (head.thresholds[EventClass.SCREAM], verifier.thresholds[EventClass.GUNSHOT])
+    predicted: dict[int, str] = {}
+    for split in splits:
+        rows = np.isin(table.clip, split.test)
+        scores = held_out_scores(head, table.subset(rows), verifier, aligned.subset(rows))
+        present = np.unique(table.clip[rows])
+        predicted.update(
+            zip(present.tolist(), clip_predictions(scores, present, point), strict=True)
         )
-    rows = [*result.by_source.items(), ("all, pooled", result.pooled)]
-    for source, figures_of in rows:
-        trained_on = result.trained_on.get(source)
+        progress(1)
+    return predicted
+
+
+def ensemble_judged(clips, table, splits, progress) -> Judged:
+    """The ensemble recipe (`training.fit_head`: five perceptrons, PCA 256) retrained on each
+    split's training clips as recorded (no augmentation, no verifier), so that it is compared
+    with the light heads on the same data."""
+    parts = []
+    for split in splits:
+        head = fit_head(table, clips, split.train, variants=("clean",))
+        parts.append(held_out_evidence(table, clips, [split], None, head))
+        progress(1)
+    evidence = ClipEvidence(sum(p.evidence.m for p in parts), sum(p.evidence.e for p in parts))
+    split_of = np.full(len(clips), -1)
+    for k, split in enumerate(splits):
+        split_of[split.test] = k
+    unseen = {name: lacking for p in parts for name, lacking in p.unseen.items()}
+    return Judged(evidence, split_of, splits, unseen)
+
+
+def by_split_of(clips, judged: Judged, predicted: dict[int, str]) -> Nested:
+    """`Nested` of fixed predictions (the shipped head: nothing chosen), each split's clips less
+    those of a class its training side lacks (as `nested_figures` leaves them out)."""
+    by_split, kept = {}, {}
+    for k, split in enumerate(judged.splits):
+        ids = judged_clips(clips, judged, k)
+        by_split[split.name] = figures(clips, ids, [predicted[i] for i in ids.tolist()])
+        kept.update({i: predicted[i] for i in ids.tolist()})
+    ids = np.array(sorted(kept))
+    pooled = figures(clips, ids, [kept[i] for i in ids.tolist()])
+    return Nested(by_split, pooled, {}, kept)
+
+
+def table_of(title: str, nested: Nested, unseen: dict[str, set[str]] | None) -> Table:
+    """One row per held-out split and one pooled: false alarms on everyday clips, macro F1,
+    recall per class, fireworks called gunshot/explosion."""
+    table = Table(title=title)
+    for column in ("held out", "false alarms", "macro F1", *TRAINED_CLASSES, "fireworks→bang"):
+        table.add_column(column, justify="left" if column == "held out" else "right")
+    for name, f in [*nested.by_split.items(), ("all, pooled", nested.pooled)]:
         cells = []
         for c in TRAINED_CLASSES:
-            f = figures_of.per_class[c]
-            elsewhere = "" if trained_on is None else f" ({trained_on[c]})"
-            cells.append(f"{f.recall:.2f} of {f.support}{elsewhere}" if f.support else "")
-        rate = 100 * figures_of.false_alarm_rate
-        alarms = f"{figures_of.false_alarms}/{figures_of.non_alerting} ({rate:.1f} %)"
-        table.add_row(source.split("/")[0], alarms, *cells)  # the repository's owner
-    table.caption = (
-        "class cells: recall of the source's clips of the class (in brackets: clips of the class "
-        "the other sources gave the head; 0: only this source has it)"
-    )
+            figures_of = f.result.per_class[c]
+            cells.append(
+                f"{figures_of.recall:.2f} of {figures_of.support}" if figures_of.support else ""
+            )
+        lacking = (
+            f" (no {', '.join(sorted(unseen[name]))} elsewhere)"
+            if unseen and unseen.get(name)
+            else ""
+        )
+        table.add_row(
+            name.split("/")[0] + lacking,
+            f"{f.false_alarms}/{f.everyday} ({100 * f.false_alarm_rate:.1f} %)",
+            f"{f.result.macro_f1:.3f}"
+            if any(c.support for c in f.result.per_class.values())
+            else "—",
+            *cells,
+            f"{f.fireworks_as_bang}/{f.fireworks}" if f.fireworks else "",
+        )
     return table
 
 
+def summary(f: Figures) -> dict[str, object]:
+    return f.as_dict()
+
+
 def main() -> None:
-    args = labelled_set_args(__doc__ or "")
+    args = arguments()
+    heads = args.heads.split(",")
     clips = load_labelled_set(args.audio_dir)
-    yamnet = YamnetModel(args.model)
-    hop = round(0.48 * 16_000)
-    features_dir = cache_dir() / "features"
-    head, verifier = Head.load(DEFAULT_HEAD_PATH), Head.load(DEFAULT_VERIFIER_PATH)
-    point = (head.thresholds[EventClass.SCREAM], verifier.thresholds[EventClass.GUNSHOT])
+    hop = round(detector_config().hop_s * 16_000)
     started = time.perf_counter()
-    with Progress() as progress:
-        tables = []
-        for extract in (
-            extract_features,
-            extract_propagated,
-            extract_aligned,
-            extract_grid_aligned,
-        ):
-            task = progress.add_task(extract.__name__, total=len(clips))
-            tables.append(
-                extract(clips, yamnet, hop, features_dir, partial(progress.advance, task))
-            )
-        task = progress.add_task("each source held out", total=len(held_out_sources(clips)))
-        result = cross_source(
-            concatenate(tables[:2]),
-            clips,
-            point,
-            tables[2],
-            tables[3],
-            progress=partial(progress.advance, task),
-        )
-    Console(width=160).print(table_of(result))
-    report = {
-        "method": "leave one source dataset out (labels.csv source_repo, sources of at least "
-        f"{MIN_SOURCE_CLIPS} clips); shipped recipe trained on the other sources; held-out clips "
-        "as recorded decided by the pipeline's engine at the shipped operating point",
-        "operating_point": {"threshold": point[0], "verifier_threshold": point[1]},
+    console = Console(width=170)
+    report: dict[str, object] = {
+        "method": "leave one source out (labels.csv source_repo, sources of ≥ 50 clips; "
+        "recording groups never split across sides), clips as recorded, each decided as the "
+        "sensor decides (speech gate, competition, hysteresis, sustained classes); per-class "
+        "thresholds chosen on the other folds' held-out clips (nested) with false alarms on "
+        f"everyday clips ≤ {LOSO_FALSE_ALARM_LIMIT}; clips of a class the training side lacks "
+        "left out of that fold. Second: grouped 5-fold CV (StratifiedGroupKFold by folder), "
+        f"thresholds nested at ≤ {CV_FALSE_ALARM_LIMIT}.",
         "clips": len(clips),
-        "by_source": {s: figures(r, result.trained_on[s]) for s, r in result.by_source.items()},
-        "pooled": figures(result.pooled, None),
-        "false_alarms_by_folder": false_alarm_folders(result, clips),
-        "seconds": round(time.perf_counter() - started, 1),
         "cores": os.cpu_count(),
+        "heads": {},
     }
-    print(json.dumps(report, indent=1))
+    with Progress(console=console) as progress:
+        task = progress.add_task("features as recorded", total=len(clips))
+        recorded = recorded_features(
+            clips,
+            YamnetModel(args.model),
+            hop,
+            cache_dir() / "features",
+            partial(progress.advance, task),
+        )
+        table, aligned = recorded.windows, recorded.aligned
+        loso = list(loso_splits(clips))
+        cv = list(grouped_splits(clips))
+        for name in heads:
+            task = progress.add_task(name, total=len(loso) + len(cv))
+            advance = partial(progress.advance, task)
+            if name == "shipped":
+                shipped = Head.load(DEFAULT_HEAD_PATH)
+                fixed = threshold_vector(shipped.thresholds)
+                judged = held_out_evidence(table, clips, loso, None, shipped, advance)
+                outcome = {
+                    "loso": nested_figures(clips, judged, LOSO_FALSE_ALARM_LIMIT, fixed),
+                    "grouped_cv": None,
+                    "thresholds": dict(zip(CLASS_NAMES, fixed.tolist(), strict=True)),
+                }
+                verified = shipped_verified(clips, table, aligned, loso, advance)
+                report_of_head(
+                    console,
+                    report,
+                    clips,
+                    "shipped (ouie-head/4, head alone)",
+                    outcome,
+                    judged.unseen,
+                )
+                outcome_v = {
+                    "loso": by_split_of(clips, judged, verified),
+                    "grouped_cv": None,
+                    "thresholds": "shipped",
+                }
+                report_of_head(
+                    console,
+                    report,
+                    clips,
+                    "shipped+verifier (ouie-head/4 + ouie-verifier/1)",
+                    outcome_v,
+                    judged.unseen,
+                )
+                continue
+            if name == "ensemble":
+                judged = ensemble_judged(clips, table, loso, advance)
+                outcome = {
+                    "loso": nested_figures(clips, judged, LOSO_FALSE_ALARM_LIMIT),
+                    "grouped_cv": None,
+                    "thresholds": "nested only",
+                }
+                report_of_head(console, report, clips, name, outcome, judged.unseen)
+                continue
+            judgement = judge(table, clips, FITTERS[name], advance)
+            outcome = {
+                "loso": judgement.loso,
+                "grouped_cv": judgement.grouped_cv,
+                "thresholds": dict(
+                    zip(
+                        [c.value for c in EVENT_CLASSES], judgement.thresholds.tolist(), strict=True
+                    )
+                ),
+            }
+            judged = judgement.judged
+            report_of_head(console, report, clips, name, outcome, judged.unseen)
+            np.savez(
+                cache_dir() / f"loso-evidence-{name}.npz",
+                m=judged.evidence.m,
+                e=judged.evidence.e,
+                split_of=judged.split_of,
+            )
+    report["seconds"] = round(time.perf_counter() - started, 1)
+    text = json.dumps(report, indent=1)
+    print(text)
+    if args.json:
+        args.json.write_text(text + "\n", encoding="utf-8")
+
+
+def new_sources_pooled(clips: list[LabelledClip], nested: Nested) -> Figures:
+    """The held-out clips of the sources added in December 2026 (`groups.SOURCE_GROUP_KEYS`):
+    unseen by every head here, the shipped one included (it is in-sample on the others)."""
+    ids = np.array([i for i in sorted(nested.predicted) if clips[i].source in SOURCE_GROUP_KEYS])
+    return figures(clips, ids, [nested.predicted[i] for i in ids.tolist()])
+
+
+def report_of_head(console, report, clips, name, outcome, unseen) -> None:
+    """Print the head's tables and add its figures to the JSON report."""
+    loso: Nested = outcome["loso"]
+    new = new_sources_pooled(clips, loso)
+    console.print(table_of(f"{name}: each source held out", loso, unseen))
+    console.print(
+        f"{name}, December 2026 sources pooled: macro F1 {new.result.macro_f1:.3f}, false alarms "
+        f"{new.false_alarms}/{new.everyday} ({100 * new.false_alarm_rate:.1f} %), fireworks called "
+        f"a bang {new.fireworks_as_bang}/{new.fireworks}"
+    )
+    entry: dict[str, object] = {
+        "loso": {
+            "pooled": summary(loso.pooled),
+            "pooled_december_2026_sources": summary(new),
+            "by_source": {s: summary(f) for s, f in loso.by_split.items()},
+        },
+        "thresholds_shipped_or_pooled": outcome["thresholds"],
+        "loso_thresholds_by_source": {s: t.round(2).tolist() for s, t in loso.thresholds.items()},
+    }
+    if outcome["grouped_cv"] is not None:
+        cv: Nested = outcome["grouped_cv"]
+        console.print(table_of(f"{name}: grouped 5-fold CV", cv, None))
+        entry["grouped_cv"] = {"pooled": summary(cv.pooled)}
+    report["heads"][name] = entry  # type: ignore[index]
 
 
 if __name__ == "__main__":

@@ -4,8 +4,9 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from enum import StrEnum
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
@@ -16,7 +17,15 @@ from ouie.sensor.config import Backend
 if TYPE_CHECKING:
     from rich.progress import Progress
 
+    from ouie.learn.dataset import LabelledClip
     from ouie.learn.training import CrossValidation, OperatingPoint
+
+
+class Recipe(StrEnum):
+    """How `ouie models train-head` trains the head (`ouie.learn.head_training`)."""
+
+    LIGHT = "light"
+    ENSEMBLE = "ensemble"
 
 
 def _progress() -> Progress:
@@ -68,13 +77,21 @@ def models_train_head(
         typer.Option(
             "--verifier/--no-verifier",
             help="Also train the verifier on onset-aligned windows (written as verifier.npz "
-            "beside the head; the shipped recipe since ouie-verifier/1).",
+            "beside the head; the ensemble recipe since ouie-verifier/1).",
         ),
     ] = True,
+    recipe: Annotated[
+        Recipe,
+        typer.Option(
+            help="light: one softmax layer on clips as recorded, judged and thresholded by "
+            "leaving each source out (no verifier; --cv/--propagation/--verifier do not "
+            "apply); ensemble: five perceptrons on augmented and far renderings + verifier."
+        ),
+    ] = Recipe.ENSEMBLE,
 ) -> None:
-    """Train ouie's head (and its verifier) on YAMNet features (with augmentation), judge them
-    by grouped cross-validation, write them, the training-file list and the CV report."""
-    from ouie.learn.head_training import NoClipsError, train_and_export
+    """Train ouie's head (and its verifier) on YAMNet features, judge it on held-out clips only,
+    write it, the training-file list and the report (thresholds and how they were chosen)."""
+    from ouie.learn.head_training import NoClipsError, train_and_export, train_light_and_export
     from ouie.sensor.model_files import cache_dir as default_cache_dir
 
     yamnet_path = _yamnet_path(model)
@@ -88,23 +105,44 @@ def models_train_head(
 
             return advance
 
+        features_dir = cache_dir or default_cache_dir() / "features"
         try:
-            run = train_and_export(
-                data,
-                yamnet_path,
-                out,
-                cache_dir or default_cache_dir() / "features",
-                start,
-                cross_validation=cross_validation,
-                propagation=propagation,
-                verifier=verifier,
-            )
+            if recipe == Recipe.LIGHT:
+                run = train_light_and_export(data, yamnet_path, out, features_dir, start)
+            else:
+                run = train_and_export(
+                    data,
+                    yamnet_path,
+                    out,
+                    features_dir,
+                    start,
+                    cross_validation=cross_validation,
+                    propagation=propagation,
+                    verifier=verifier,
+                )
         except NoClipsError as error:
             typer.echo(str(error), err=True)
             raise typer.Exit(2) from None
     if run.cv is not None:
         _print_cross_validation(run.cv)
+    for note in run.notes:
+        typer.echo(note)
+    if recipe == Recipe.LIGHT:
+        _print_light(run.report)
     typer.echo(f"written: {', '.join(str(path) for path in run.written)}")
+
+
+def _print_light(report: dict[str, Any]) -> None:
+    """Each source held out and grouped CV, pooled, and the thresholds chosen."""
+    for name, part in (("each source held out", "loso"), ("grouped 5-fold CV", "grouped_cv")):
+        pooled = report[part]["pooled"]
+        typer.echo(
+            f"{name}, pooled: macro F1 {pooled['macro_f1']:.3f}, false alarms "
+            f"{pooled['false_alarms']}/{pooled['everyday_clips']} "
+            f"({pooled['false_alarm_rate']:.2%})"
+        )
+    thresholds = report["operating_point"]["thresholds"]
+    typer.echo("thresholds: " + ", ".join(f"{c} {t:.2f}" for c, t in thresholds.items()))
 
 
 def _point_name(point: OperatingPoint) -> str:
@@ -186,8 +224,31 @@ def eval_detect(
             folders.append(clip.folder)
     result = evaluate(truth, predicted, folders)
     render(result, f"{pipeline.scorer.model_id.name} on {data_dir} ({len(truth)} clips)")
+    if not no_head:
+        typer.echo(_in_sample_note(clips, data_dir, config.head_path))
     if json_out:
         json_out.write_text(json.dumps(result.as_dict(), indent=1) + "\n")
+
+
+def _in_sample_note(clips: list[LabelledClip], data_dir: Path, head_path: Path | None) -> str:
+    """How many of the clips the head learnt from (its `head_training.csv`, by path within the
+    set): their figures are in-sample, not held-out."""
+    import csv
+
+    from ouie.sensor.head import DEFAULT_HEAD_PATH
+
+    path = head_path or DEFAULT_HEAD_PATH
+    manifest = path.with_name(path.stem + "_training.csv")
+    if not manifest.is_file():
+        return f"no training list beside {path}: whether these clips are in-sample is unknown"
+    with manifest.open(encoding="utf-8") as handle:
+        trained = {row["file"] for row in csv.DictReader(handle)}
+    seen = sum(str(c.path.relative_to(data_dir)) in trained for c in clips)
+    return (
+        f"IN-SAMPLE: {seen} of these {len(clips)} clips trained the head ({manifest.name}); "
+        "held-out figures: `ouie models train-head` (grouped CV) and "
+        "bench/detection_cross_source.py (each source held out)"
+    )
 
 
 def register(app: typer.Typer) -> None:

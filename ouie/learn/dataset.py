@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ouie.core.classes import EventClass
+from ouie.learn.groups import source_group
 
 NONE_LABEL = "none"
 TRAINED_CLASSES: tuple[str, ...] = (
@@ -37,7 +38,7 @@ class LabelledClip:
     license_note: str
     source: str = "unknown"
     """The dataset it comes from (`labels.csv`'s source_repo; the unit of cross-source
-    evaluation, `training.cross_source`)."""
+    evaluation, `ouie.learn.loso`)."""
 
 
 def ouie_label(folder: str) -> str:
@@ -58,8 +59,12 @@ _GROUP_PATTERNS: tuple[tuple[str, str], ...] = (
 def recording_group(source_repo: str, source_path: str) -> str:
     """The original recording a clip was cut from, as far as its source path tells.
 
-    UrbanSound8K/ESC-10 slices share their freesound id; the glass-break set's 1 s windows share a
-    recording hash; FSDD groups by speaker; other clips are their own recording."""
+    The sources added in December 2026 have their own keys (`ouie.learn.groups`); UrbanSound8K/
+    ESC-10 slices share their freesound id; the glass-break set's 1 s windows share a recording
+    hash; FSDD groups by speaker; other clips are their own recording."""
+    keyed = source_group(source_repo, source_path)
+    if keyed is not None:
+        return keyed
     for pattern, template in _GROUP_PATTERNS:
         match = re.search(pattern, source_path)
         if match:

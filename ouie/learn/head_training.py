@@ -6,6 +6,7 @@ clips, sources and licences it learnt from) and `head_report.json` (the CV figur
 from __future__ import annotations
 
 import json
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -14,7 +15,7 @@ from typing import Any
 import numpy as np
 
 from ouie.audio.io import SAMPLE_RATE_HZ
-from ouie.learn.dataset import load_labelled_set
+from ouie.learn.dataset import LabelledClip, load_labelled_set
 from ouie.learn.features import (
     BASE_VARIANTS,
     concatenate,
@@ -23,8 +24,21 @@ from ouie.learn.features import (
     extract_grid_aligned,
     extract_propagated,
 )
+from ouie.learn.loso import (
+    CV_FALSE_ALARM_LIMIT,
+    LIGHT_HEAD,
+    LIGHT_RECIPE,
+    LOSO_FALSE_ALARM_LIMIT,
+    MIN_SOURCE_CLIPS,
+    Judgement,
+    fit_on,
+    judge,
+    loso_splits,
+)
+from ouie.learn.recorded import recorded_features
 from ouie.learn.training import (
     DEFAULT_THRESHOLD,
+    N_FOLDS,
     TRAIN_VARIANTS,
     CrossValidation,
     OperatingPoint,
@@ -38,6 +52,7 @@ from ouie.learn.training import (
 )
 from ouie.sensor.config import DetectorConfig
 from ouie.sensor.head import Head
+from ouie.sensor.scoring import EVENT_CLASSES
 from ouie.sensor.yamnet import YamnetModel
 
 Progress = Callable[[str, int], Callable[[int], None]]
@@ -129,6 +144,79 @@ def train_and_export(
         out.with_name(out.stem + "_report.json"),
     ]
     return run
+
+
+def train_light_and_export(
+    data: Path,
+    yamnet_path: Path,
+    out: Path,
+    features_dir: Path,
+    progress: Progress,
+) -> TrainingRun:
+    """The light recipe (`loso.LIGHT_HEAD`: one softmax layer over embedding ‖ scores, clips as
+    recorded, fireworks a trained context class, no verifier): judged by leaving each source out
+    and by grouped CV, its thresholds chosen on every source's held-out clips
+    (`loso.judge`), then fitted on every clip and written with its report at `out`. A verifier
+    left beside `out` by the ensemble recipe is removed (the sensor would pair it with this
+    head)."""
+    clips = load_labelled_set(data)
+    if not clips:
+        raise NoClipsError(f"{data}: no audio files")
+    hop = round(DetectorConfig().hop_s * SAMPLE_RATE_HZ)
+    recorded = recorded_features(
+        clips,
+        YamnetModel(yamnet_path),
+        hop,
+        features_dir,
+        progress("YAMNet, as recorded", len(clips)),
+    )
+    table = recorded.windows
+    n_splits = len(list(loso_splits(clips))) + N_FOLDS
+    judgement = judge(table, clips, LIGHT_HEAD, progress("each source held out, then CV", n_splits))
+    thresholds = dict(zip(EVENT_CLASSES, judgement.thresholds.tolist(), strict=True))
+    head = fit_on(table, clips, np.arange(len(clips)), LIGHT_HEAD).retuned(thresholds)
+    head.save(out)
+    written = [out]
+    verifier = out.with_name("verifier.npz")
+    notes = []
+    if verifier.is_file():
+        verifier.unlink()
+        notes.append(f"removed {verifier}: the light recipe has no verifier")
+    report = light_report(clips, judgement, head)
+    write_manifest(clips, out.with_name(out.stem + "_training.csv"), data)
+    out.with_name(out.stem + "_report.json").write_text(json.dumps(report, indent=1) + "\n")
+    written += [out.with_name(out.stem + "_training.csv"), out.with_name(out.stem + "_report.json")]
+    return TrainingRun(report, written, notes=notes)
+
+
+def light_report(clips: list[LabelledClip], judgement: Judgement, head: Head) -> dict[str, Any]:
+    """The light head's report: its thresholds and how they were chosen, each source held out
+    (per source and pooled), grouped CV, the data and licences it learnt from."""
+    licences = Counter(c.license_note.split(":")[0] for c in clips)
+    return {
+        "clips": len(clips),
+        "recipe": {"head": head.name, **LIGHT_RECIPE},
+        "operating_point": {
+            "thresholds": threshold_table(head),
+            "chosen_on": "held-out predictions only: every source of at least "
+            f"{MIN_SOURCE_CLIPS} clips held out in turn (recording groups never split), each "
+            "clip decided as the sensor decides it; per-class thresholds by coordinate ascent "
+            f"on macro F1 with at most {LOSO_FALSE_ALARM_LIMIT:.0%} false alarms on everyday "
+            "clips (ouie.learn.loso.judge)",
+            "false_alarm_limit": LOSO_FALSE_ALARM_LIMIT,
+        },
+        "loso": {
+            "pooled": judgement.loso.pooled.as_dict(),
+            "by_source": {s: f.as_dict() for s, f in judgement.loso.by_split.items()},
+            "note": "per source at thresholds chosen on the other sources' held-out clips",
+        },
+        "grouped_cv": {
+            "pooled": judgement.grouped_cv.pooled.as_dict(),
+            "false_alarm_limit": CV_FALSE_ALARM_LIMIT,
+        },
+        "licences": dict(licences.most_common()),
+        "thresholds": {head.name: threshold_table(head)},
+    }
 
 
 def threshold_table(head: Head) -> dict[str, float]:

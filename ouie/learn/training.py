@@ -25,13 +25,11 @@ label, and a training fold never sees a held-out clip, nor any augmented copy th
 clip as its background; the members' validation groups are drawn from the training fold only.
 Held-out clips are decided by the pipeline's own engine on replayed scores (`clip_predictions`)
 at every operating point (window-head threshold, verifier threshold), and `pick_point` chooses
-one within the false-alarm limit. `cross_source` holds out whole source datasets instead
-(`bench/detection_cross_source.py`): what a recording from a dataset never heard costs.
+one within the false-alarm limit. Whole source datasets held out: `ouie.learn.loso`.
 """
 
 from __future__ import annotations
 
-from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -520,73 +518,6 @@ def cross_validate(
         n_groups=len(set(groups)),
         folds=N_FOLDS,
     )
-
-
-MIN_SOURCE_CLIPS = 50
-"""Sources with fewer clips are never held out by `cross_source` (they always train)."""
-
-
-@dataclass
-class CrossSource:
-    """Each source dataset held out in turn (`cross_source`), clips as recorded, at `point`."""
-
-    point: OperatingPoint
-    by_source: dict[str, EvalResult]
-    """The held-out source's clips, judged by a head (and verifier) trained on all others."""
-    trained_on: dict[str, dict[str, int]]
-    """Per held-out source: the clips of each trained class the other sources gave its head
-    (0: that class's recall on the source measures nothing but the lack of data)."""
-    pooled: EvalResult
-    """All held-out sources' clips together: each judged by a head that never heard its
-    source."""
-    predicted: dict[int, str]
-    """Clip index → the class it was given, for every clip of a held-out source."""
-
-
-def held_out_sources(clips: list[LabelledClip], min_clips: int = MIN_SOURCE_CLIPS) -> list[str]:
-    """The sources `cross_source` holds out: those with at least `min_clips` clips, largest
-    first."""
-    counts = Counter(c.source for c in clips)
-    return [s for s, n in counts.most_common() if n >= min_clips]
-
-
-def cross_source(
-    table: FeatureTable,
-    clips: list[LabelledClip],
-    point: OperatingPoint,
-    aligned: FeatureTable | None = None,
-    replayed: FeatureTable | None = None,
-    progress=None,
-    variants: tuple[str, ...] = TRAIN_VARIANTS,
-    n_members: int = N_MEMBERS,
-    min_clips: int = MIN_SOURCE_CLIPS,
-) -> CrossSource:
-    """Leave one source dataset out: for every source with at least `min_clips` clips, train on
-    the clips of all the others and decide its clips as recorded at `point` (`HeldOut`). A new
-    dataset brings its own microphones, levels and everyday sounds; grouping by recording
-    (`cross_validate`) cannot show what that costs, this does."""
-    if (aligned is None) != (point[1] is None):
-        raise ValueError("the point has a verifier threshold exactly when a verifier is trained")
-    source_of = np.array([c.source for c in clips])
-    held_sources = held_out_sources(clips, min_clips)
-    if len(set(source_of)) < 2 or not held_sources:
-        raise ValueError(
-            f"cross-source evaluation needs two sources and one of at least {min_clips} clips "
-            f"(labels.csv source_repo); found {len(set(source_of))} source(s)"
-        )
-    by_source, trained_on, predicted = {}, {}, {}
-    for source in held_sources:
-        test = np.flatnonzero(source_of == source)
-        train = np.flatnonzero(source_of != source)
-        held_out = HeldOut(train, test, ("clean",), [point])
-        decided = held_out.predictions(table, clips, aligned, replayed, variants, n_members)
-        by_clip = decided[point]["clean"]
-        predicted.update(by_clip)
-        by_source[source] = _evaluate_clips(clips, by_clip)
-        trained_on[source] = {c: sum(clips[i].label == c for i in train) for c in TRAINED_CLASSES}
-        if progress:
-            progress(1)
-    return CrossSource(point, by_source, trained_on, _evaluate_clips(clips, predicted), predicted)
 
 
 def _evaluate_clips(clips: list[LabelledClip], by_clip: dict[int, str]) -> EvalResult:

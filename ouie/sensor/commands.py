@@ -165,12 +165,22 @@ def models_show(
         report = json.loads(report_path.read_text(encoding="utf-8"))
         point = report.get("operating_point", {})
         figures = report.get("cv_clean", {})
-        console.print(
-            f"chosen by `ouie models train-head` on held-out predictions (grouped CV of "
-            f"{report.get('clips')} clips): window head {point.get('threshold')}, verifier "
-            f"{point.get('verifier_threshold')}; macro F1 {figures.get('macro_f1')} at "
-            f"{figures.get('false_alarm_rate')} false alarms ({report_path.name})"
-        )
+        if "chosen_on" in point:  # the light recipe: thresholds per class, from LOSO
+            loso = report.get("loso", {}).get("pooled", {})
+            cv = report.get("grouped_cv", {}).get("pooled", {})
+            console.print(
+                f"thresholds chosen on {point['chosen_on']}; each source held out, pooled: "
+                f"macro F1 {loso.get('macro_f1')} at {loso.get('false_alarm_rate')} false "
+                f"alarms; grouped CV: macro F1 {cv.get('macro_f1')} at "
+                f"{cv.get('false_alarm_rate')} ({report_path.name})"
+            )
+        else:
+            console.print(
+                f"chosen by `ouie models train-head` on held-out predictions (grouped CV of "
+                f"{report.get('clips')} clips): window head {point.get('threshold')}, verifier "
+                f"{point.get('verifier_threshold')}; macro F1 {figures.get('macro_f1')} at "
+                f"{figures.get('false_alarm_rate')} false alarms ({report_path.name})"
+            )
     manifest_path = head_path.with_name(head_path.stem + "_training.csv")
     if manifest_path.is_file():
         with manifest_path.open(encoding="utf-8") as handle:
