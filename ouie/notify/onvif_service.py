@@ -43,6 +43,7 @@ from ouie.transport.soap import (
     fault_envelope,
     local_name,
     parse_request,
+    system_date_and_time,
 )
 
 log = logging.getLogger(__name__)
@@ -95,25 +96,9 @@ Operation = Callable[[etree._Element, str], etree._Element]
 
 
 def _device_operations(broker: OnvifEventBroker) -> dict[str, Operation]:
-    def system_date_and_time(_: etree._Element, __: str) -> etree._Element:
+    def get_system_date_and_time(_: etree._Element, __: str) -> etree._Element:
         now = broker.now()
-        return E_TDS.GetSystemDateAndTimeResponse(
-            E_TDS.SystemDateAndTime(
-                E_TT.DateTimeType("NTP"),
-                E_TT.DaylightSavings("false"),
-                E_TT.TimeZone(E_TT.TZ("UTC0")),
-                E_TT.UTCDateTime(
-                    E_TT.Time(
-                        E_TT.Hour(str(now.hour)),
-                        E_TT.Minute(str(now.minute)),
-                        E_TT.Second(str(now.second)),
-                    ),
-                    E_TT.Date(
-                        E_TT.Year(str(now.year)), E_TT.Month(str(now.month)), E_TT.Day(str(now.day))
-                    ),
-                ),
-            )
-        )
+        return system_date_and_time(now)
 
     def capabilities(_: etree._Element, base: str) -> etree._Element:
         return E_TDS.GetCapabilitiesResponse(
@@ -150,7 +135,7 @@ def _device_operations(broker: OnvifEventBroker) -> dict[str, Operation]:
         )
 
     return {
-        "GetSystemDateAndTime": system_date_and_time,
+        "GetSystemDateAndTime": get_system_date_and_time,
         "GetCapabilities": capabilities,
         "GetServices": services,
         "GetDeviceInformation": information,

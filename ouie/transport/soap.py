@@ -89,6 +89,28 @@ def local_name(element: etree._Element) -> str:
     return etree.QName(element).localname
 
 
+def system_date_and_time(now: datetime) -> etree._Element:
+    """GetSystemDateAndTimeResponse for `now` (UTC): the clock an ONVIF client reads to correct
+    its WS-Security timestamps (whole seconds, as the standard's DateTime carries them)."""
+    return E_TDS.GetSystemDateAndTimeResponse(
+        E_TDS.SystemDateAndTime(
+            E_TT.DateTimeType("NTP"),
+            E_TT.DaylightSavings("false"),
+            E_TT.TimeZone(E_TT.TZ("UTC0")),
+            E_TT.UTCDateTime(
+                E_TT.Time(
+                    E_TT.Hour(str(now.hour)),
+                    E_TT.Minute(str(now.minute)),
+                    E_TT.Second(str(now.second)),
+                ),
+                E_TT.Date(
+                    E_TT.Year(str(now.year)), E_TT.Month(str(now.month)), E_TT.Day(str(now.day))
+                ),
+            ),
+        )
+    )
+
+
 def password_digest(nonce: bytes, created: str, password: str) -> str:
     """WS-Security PasswordDigest = Base64(SHA-1(nonce ‖ created ‖ password))."""
     digest = hashlib.sha1(nonce + created.encode("utf-8") + password.encode("utf-8")).digest()

@@ -77,6 +77,7 @@ from ouie.transport.soap import (
     fault_envelope,
     local_name,
     parse_request,
+    system_date_and_time,
 )
 
 log = logging.getLogger(__name__)
@@ -314,23 +315,7 @@ class VirtualPtzCamera:
 
     def _get_system_date_and_time(self, _: etree._Element) -> etree._Element:
         now = self._now()
-        return E_TDS.GetSystemDateAndTimeResponse(
-            E_TDS.SystemDateAndTime(
-                E_TT.DateTimeType("NTP"),
-                E_TT.DaylightSavings("false"),
-                E_TT.TimeZone(E_TT.TZ("UTC0")),
-                E_TT.UTCDateTime(
-                    E_TT.Time(
-                        E_TT.Hour(str(now.hour)),
-                        E_TT.Minute(str(now.minute)),
-                        E_TT.Second(str(now.second)),
-                    ),
-                    E_TT.Date(
-                        E_TT.Year(str(now.year)), E_TT.Month(str(now.month)), E_TT.Day(str(now.day))
-                    ),
-                ),
-            )
-        )
+        return system_date_and_time(now)
 
     def _xaddr(self, service: str) -> str:
         return f"{self.base_url()}{SERVICE_PATHS[service]}"
