@@ -38,3 +38,4 @@ lint: $(VENV)/.installed-dev
 	$(BIN)/ruff check ouie tests bench
 	$(BIN)/ruff format --check ouie tests bench
 	$(BIN)/mypy ouie
+	$(BIN)/lint-imports

@@ -22,14 +22,15 @@ from pathlib import Path
 
 import numpy as np
 
-from ouie.cameras.config import CueingConfig, CueMode, load_cameras_config
+from ouie.cameras.config import CueingConfig, CueMode
 from ouie.cameras.cueing import CueController, CueStatus, OnvifMover
 from ouie.cameras.geometry import camera_position_enu
 from ouie.cameras.planning import CueTarget, buildings_enu
-from ouie.cameras.render import Mark
-from ouie.cameras.virtual import start_virtual_cameras
 from ouie.core.audit import AuditEvent
 from ouie.core.config import ConfigError
+from ouie.sim.cameras.render import Mark
+from ouie.sim.cameras.sites import load_cameras_config
+from ouie.sim.cameras.virtual import start_virtual_cameras
 from ouie.sim.scenario import Scenario, load_scenario
 
 
@@ -78,7 +79,7 @@ def percentile_ms(samples_s: list[float], q: float) -> float:
 
 async def measure(scenario: Scenario, cues: int, seed: int, snapshot: Path) -> dict[str, object]:
     cameras = load_cameras_config(scenario).cameras  # with the scenario's privacy masks
-    buildings = buildings_enu(scenario)
+    buildings = buildings_enu(scenario.buildings, scenario.frame)
     rng = np.random.default_rng(seed)
     config = CueingConfig(
         mode=CueMode.AUTO, legal_basis="benchmark on loopback", dpia="not applicable (virtual)"

@@ -2,7 +2,7 @@
 detector (not the shipped pipeline): grouped 5-fold cross-validation on ../shared/audio.
 
 Every clip is heard as recorded (`clean`) and from 40–200 m across a street (`far`:
-`ouie.sensor.features.propagated_variant("prop_eval")`, street noise at SNR 10–30 dB). Two
+`ouie.learn.features.propagated_variant("prop_eval")`, street noise at SNR 10–30 dB). Two
 YAMNet views of each rendering:
 - the pipeline's grid: 0.975 s windows every 0.48 s (`analysis_windows`), event clips' windows
   within 10 dB of their loudest (`event_windows`) labelled;
@@ -10,7 +10,7 @@ YAMNet views of each rendering:
   clip's strongest leading edge, argmax_t (E[t] − min_{t−10 ≤ s < t} E[s]) over 10 ms frames of
   broadband energy E (dB), among frames within 20 dB of the loudest: the event's start and its
   tail, whatever the grid.
-One head member per view (`ouie.sensor.training.fit_member`: PCA-whitened MLP, early stopping
+One head member per view (`ouie.learn.training.fit_member`: PCA-whitened MLP, early stopping
 on held-out groups of the training fold; no augmentation, no ensemble, so the figures sit below
 the shipped recipe's), trained on both renderings of the training fold's clips. Rules judged on
 the held-out fold, per clip:
@@ -37,12 +37,12 @@ from rich.console import Console
 from rich.progress import track
 
 from ouie.audio.io import read_audio
-from ouie.sensor.dataset import NONE_LABEL, STREET_BACKGROUND_FOLDERS, load_labelled_set
-from ouie.sensor.evaluation import evaluate
-from ouie.sensor.features import analysis_windows, event_windows, propagated_variant
+from ouie.learn.dataset import NONE_LABEL, STREET_BACKGROUND_FOLDERS, load_labelled_set
+from ouie.learn.evaluation import evaluate
+from ouie.learn.features import analysis_windows, event_windows, propagated_variant
+from ouie.learn.training import HEAD_LABELS, fit_member, split_groups
 from ouie.sensor.impulse import aligned_window
 from ouie.sensor.scoring import WINDOW_SAMPLES
-from ouie.sensor.training import HEAD_LABELS, fit_member, split_groups
 from ouie.sensor.yamnet import YamnetModel
 
 HOP = 7_680

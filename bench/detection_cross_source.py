@@ -5,7 +5,7 @@ every held-out clip still comes from a dataset (microphones, levels, kinds of ev
 that the head trained on. The recordings ouie is finally judged on come from elsewhere. Here
 each source dataset of `labels.csv` (`source_repo`, at least `MIN_SOURCE_CLIPS` clips) is held out
 in turn: the window head and the verifier are trained by the shipped recipe on all the other
-sources (`ouie.sensor.training.cross_source`) and the held-out source's clips, as recorded, are
+sources (`ouie.learn.training.cross_source`) and the held-out source's clips, as recorded, are
 decided at the shipped operating point by the pipeline's own engine. A class that no other source
 has cannot be found (its recall there measures the missing data); false alarms on a source's
 everyday sounds always mean something.
@@ -30,18 +30,18 @@ from rich.progress import Progress
 from rich.table import Table
 
 from ouie.core.classes import EventClass
-from ouie.sensor.dataset import TRAINED_CLASSES, LabelledClip, load_labelled_set
-from ouie.sensor.evaluation import ALERTING, EvalResult
-from ouie.sensor.features import (
+from ouie.learn.dataset import TRAINED_CLASSES, LabelledClip, load_labelled_set
+from ouie.learn.evaluation import ALERTING, EvalResult
+from ouie.learn.features import (
     concatenate,
     extract_aligned,
     extract_features,
     extract_grid_aligned,
     extract_propagated,
 )
+from ouie.learn.training import MIN_SOURCE_CLIPS, CrossSource, cross_source, held_out_sources
 from ouie.sensor.head import DEFAULT_HEAD_PATH, DEFAULT_VERIFIER_PATH, Head
-from ouie.sensor.models import cache_dir
-from ouie.sensor.training import MIN_SOURCE_CLIPS, CrossSource, cross_source, held_out_sources
+from ouie.sensor.model_files import cache_dir
 from ouie.sensor.yamnet import YamnetModel
 
 

@@ -1,9 +1,9 @@
 """Onset error distribution: real gunshot / explosion / glass_break clips from ../shared/audio
 inserted into real street noise (traffic recordings) at known offsets, SNR 10 and 20 dB, each
 clip REPEATS times (another offset and traffic recording each time). With `--far`, each
-insertion is the clip as a sensor 40–200 m away hears it (`ouie.sensor.features.propagated`:
+insertion is the clip as a sensor 40–200 m away hears it (`ouie.learn.features.propagated`:
 1/r, air absorption, ground reflection, street reverberation T60 0.3–1.2 s; no building), the
-truth staying the close-up clip's onset. Prints JSON (see ouie/sensor/onset_trials.py for the
+truth staying the close-up clip's onset. Prints JSON (see ouie/learn/onset_trials.py for the
 method).
 
 Usage: `python bench/detection_onset.py [AUDIO_DIR] [--repeats 3] [--far]`."""
@@ -20,8 +20,8 @@ import numpy as np
 
 from ouie.audio.io import read_audio
 from ouie.core.classes import EventClass
-from ouie.sensor.features import propagated
-from ouie.sensor.onset_trials import has_clear_leading_edge, onset_trial
+from ouie.learn.features import propagated
+from ouie.learn.onset_trials import has_clear_leading_edge, onset_trial
 
 SHARED_AUDIO = Path(__file__).resolve().parents[2] / "shared" / "audio"
 CLASSES = (EventClass.GUNSHOT, EventClass.EXPLOSION, EventClass.GLASS_BREAK)

@@ -36,11 +36,11 @@ from pathlib import Path
 import numpy as np
 import yaml
 
-from ouie.console.demo import DemoOptions, running_demo
+from ouie.app.demo import DemoOptions, running_demo
 from ouie.core.geo import LocalFrame
 from ouie.core.timebase import NS_PER_S
 from ouie.sensor.config import Backend, DetectorConfig
-from ouie.store.models import Cue, Incident, Report
+from ouie.store.models import CueRow, IncidentRow, ReportRow
 
 FRAME = LocalFrame(45.4397, 4.3872, 520.0)
 SENSORS_ENU_M = [(-125, -125), (125, -125), (125, 125), (-125, 125), (0, 160), (0, -160)]
@@ -122,9 +122,9 @@ def main() -> None:
             stages = ("report_s", "incident_s", "camera_s")
             breakdown = {ref: {stage: [] for stage in stages} for ref in REFERENCES}
             with run.store.session() as session:
-                for incident in session.query(Incident).all():
-                    reports = session.query(Report).filter(
-                        Report.report_id.in_(incident.report_ids)
+                for incident in session.query(IncidentRow).all():
+                    reports = session.query(ReportRow).filter(
+                        ReportRow.report_id.in_(incident.report_ids)
                     )
                     reports = list(reports)
                     if not reports:
@@ -136,7 +136,7 @@ def main() -> None:
                         ),
                     }
                     last_in_ns = max(r.received_at_ns for r in reports)
-                    cues = session.query(Cue).filter(Cue.incident_id == incident.id)
+                    cues = session.query(CueRow).filter(CueRow.incident_id == incident.id)
                     commanded_ns = [c.executed_at_ns for c in cues if c.executed_at_ns]
                     for ref, at_ns in references_ns.items():
                         since = breakdown[ref]

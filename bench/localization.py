@@ -34,6 +34,7 @@ from shapely.geometry import MultiPoint, Point
 
 from ouie.core.classes import ALERTING_CLASSES
 from ouie.core.geo import LocalFrame
+from ouie.core.incident import Incident
 from ouie.core.recording import SensorSite, TruthEvent
 from ouie.core.report import EventReport
 from ouie.core.timebase import NS_PER_S, iso_to_ns
@@ -41,7 +42,6 @@ from ouie.fusion.association import Associator
 from ouie.fusion.baselines import energy_centroid_en_m, loudest_sensor_en_m
 from ouie.fusion.config import FusionConfig
 from ouie.fusion.evaluation import evaluate
-from ouie.fusion.incident import Incident
 from ouie.fusion.localization import locate_reports, sensor_positions_enu_m
 from ouie.fusion.synthetic import ReportNoise, SensorClock, synthesize_deliveries, truth_event
 
@@ -186,8 +186,8 @@ def report_level(args: argparse.Namespace) -> dict[str, object]:
 
 def end_to_end(args: argparse.Namespace) -> dict[str, object]:
     """Audio → sensor pipeline → fusion on a rendered recording folder."""
+    from ouie.app.locate import detect_recording, frame_for, fuse_reports, sensor_detector
     from ouie.core.recording import RecordingFolder
-    from ouie.fusion.batch import detect_recording, frame_for, fuse_reports, sensor_detector
     from ouie.sim.render import simulate
     from ouie.sim.scenario import load_scenario
 

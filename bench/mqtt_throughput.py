@@ -210,15 +210,15 @@ class ServiceCentral:
         """Arrivals of those of `report_ids` stored in the database so far."""
         from sqlalchemy import select
 
-        from ouie.store.models import Report
+        from ouie.store.models import ReportRow
 
         found: dict[str, Arrival] = {}
         with self.store.session() as session:
             for start in range(0, len(report_ids), 5000):
                 chunk = report_ids[start : start + 5000]
-                query = select(Report.report_id, Report.onset_ns, Report.received_at_ns).where(
-                    Report.report_id.in_(chunk)
-                )
+                query = select(
+                    ReportRow.report_id, ReportRow.onset_ns, ReportRow.received_at_ns
+                ).where(ReportRow.report_id.in_(chunk))
                 for rid, onset, received in session.execute(query):
                     found[rid] = (onset, received, self.clock.committed_ns.get(rid, received))
         return found

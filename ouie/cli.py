@@ -9,12 +9,15 @@ import typer
 
 COMMAND_MODULES = (
     "ouie.sensor.commands",
+    "ouie.learn.commands",
     "ouie.sim.commands",
-    "ouie.fusion.commands",
-    "ouie.cameras.commands",
-    "ouie.central.commands",
+    "ouie.transport.commands",
     "ouie.console.commands",
-    "ouie.observatory.commands",
+    "ouie.app.locate_commands",
+    "ouie.app.cue_commands",
+    "ouie.app.central_commands",
+    "ouie.app.demo_commands",
+    "ouie.app.observatory_commands",
 )
 """Modules with a `register(app: typer.Typer) -> None` that adds their commands."""
 

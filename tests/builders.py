@@ -6,14 +6,13 @@ import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
-from types import SimpleNamespace
-from typing import Any
 
 import numpy as np
 import pytest
 
-from ouie.central.service import CueOutcome
+from ouie.central.ports import CueRecord
 from ouie.core.classes import EventClass
+from ouie.core.incident import Incident, IncidentStatus
 from ouie.core.recording import SensorSite
 from ouie.core.report import EventReport, ModelId
 from ouie.core.timebase import NS_PER_S
@@ -72,23 +71,23 @@ class FakeFusion:
     def __init__(self) -> None:
         self.reports: list[EventReport] = []
 
-    def add(self, report: EventReport, now_ns: int) -> list[Any]:
+    def add(self, report: EventReport, now_ns: int) -> list[Incident]:
         self.reports.append(report)
         same = [r for r in self.reports if r.class_ == report.class_]
         return [self._incident(same)] if len(same) >= 3 else []
 
-    def poll(self, now_ns: int) -> list[Any]:
+    def poll(self, now_ns: int) -> list[Incident]:
         return []
 
     @staticmethod
-    def _incident(reports: list[EventReport]) -> Any:
+    def _incident(reports: list[EventReport]) -> Incident:
         sites = {s.id: s for s in SITES}
         used = [r.sensor_id for r in reports]
-        return SimpleNamespace(
+        return Incident(
             incident_id=f"inc-{reports[0].report_id[:8]}",
             revision=len(reports) - 2,
             class_=reports[0].class_,
-            status="fix",
+            status=IncidentStatus.FIX,
             onset_ns=min(r.onset_ns for r in reports),
             lat=sum(sites[s].lat for s in used) / len(used),
             lon=4.387,
@@ -108,12 +107,12 @@ class FakeCuer:
     def __init__(self, store: Store) -> None:
         self.store, self.cued = store, threading.Event()
 
-    def cue(self, incident: IncidentRecord) -> list[CueOutcome]:
+    def cue(self, incident: IncidentRecord) -> list[CueRecord]:
         reports = self.store.get_reports(incident.report_ids)
         end_ns = max(r.onset_ns + round(r.duration_s * NS_PER_S) for r in reports)
         self.cued.set()
         return [
-            CueOutcome(
+            CueRecord(
                 camera_id="c1",
                 state=CueState.EXECUTED,
                 pan_deg=12.0,

@@ -7,8 +7,8 @@ from pathlib import Path
 import httpx
 import yaml
 
+from ouie.app.demo import DemoOptions, DemoRun
 from ouie.console.auth import CSRF_HEADER
-from ouie.console.demo import DemoOptions, DemoRun
 from ouie.core.geo import LocalFrame
 from ouie.sensor.config import Backend, DetectorConfig
 

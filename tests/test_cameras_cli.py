@@ -10,7 +10,7 @@ import typer
 import yaml
 from typer.testing import CliRunner
 
-from ouie.cameras.commands import register
+from ouie.app.cue_commands import register
 from ouie.core.geo import LocalFrame
 
 FRAME = LocalFrame(45.4397, 4.3872, 520.0)

@@ -11,10 +11,10 @@ from ouie.cameras.config import CameraConfig, CueingConfig, CueMode, PrivacyMask
 from ouie.cameras.cueing import CueController, CueError, CueStatus, OnvifMover
 from ouie.cameras.geometry import PtzPosition
 from ouie.cameras.planning import SEVERITY, CueTarget
-from ouie.cameras.virtual import VirtualCameraFleet, start_virtual_cameras
 from ouie.core.audit import AuditEvent
 from ouie.core.classes import EventClass
 from ouie.core.geo import LocalFrame
+from ouie.sim.cameras.virtual import VirtualCameraFleet, start_virtual_cameras
 
 FRAME = LocalFrame(45.4397, 4.3872, 500.0)
 

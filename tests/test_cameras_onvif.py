@@ -20,10 +20,10 @@ from ouie.cameras.onvif_client import (
     CameraUnreachableError,
     OnvifPtzClient,
 )
-from ouie.cameras.render import Mark
-from ouie.cameras.soap import WSSE, WSU, SoapFault, UsernameTokenChecker, password_digest
-from ouie.cameras.virtual import VirtualCameraFleet, start_virtual_cameras
 from ouie.core.geo import LocalFrame
+from ouie.sim.cameras.render import Mark
+from ouie.sim.cameras.soap import WSSE, WSU, SoapFault, UsernameTokenChecker, password_digest
+from ouie.sim.cameras.virtual import VirtualCameraFleet, start_virtual_cameras
 
 FRAME = LocalFrame(45.4397, 4.3872, 500.0)
 CAMERA = CameraConfig(id="c1", lat=45.4397, lon=4.3872, heading_deg=90.0, home_tilt_deg=-10.0)

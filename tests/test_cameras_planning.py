@@ -18,8 +18,6 @@ from ouie.cameras.config import (
     CueingConfig,
     CueMode,
     PrivacyMask,
-    cameras_from_scenario,
-    load_cameras_config,
 )
 from ouie.cameras.geometry import (
     View,
@@ -46,9 +44,13 @@ from ouie.cameras.planning import (
 )
 from ouie.core.config import ConfigError, load_yaml_config, validate_config
 from ouie.core.geo import LocalFrame
+from ouie.sim.cameras.sites import cameras_from_scenario, load_cameras_config
 from ouie.sim.scenario import Scenario, builtin_scenarios, load_scenario
 
 FRAME = LocalFrame(45.4397, 4.3872, 500.0)
+
+MARGIN = CueingConfig().frame_margin
+"""The configured framing margin (one home: `CueingConfig.frame_margin`)."""
 
 
 def at(east_m: float, north_m: float) -> tuple[float, float]:
@@ -228,7 +230,7 @@ def test_saint_etienne_ships_masks_for_every_camera_and_cueing_off() -> None:
     config = load_cameras_config(scenario)
     assert config.cueing.mode is CueMode.OFF
     assert {c.id for c in config.cameras} == {c.id for c in scenario.cameras}
-    blocks = buildings_enu(scenario)
+    blocks = buildings_enu(scenario.buildings, scenario.frame)
     for camera in config.cameras:
         assert len(camera.masks) == len(config.masks) >= 3
     for mask in config.masks:  # each band lies along a block's facade
@@ -258,7 +260,7 @@ def test_target_straight_along_heading_gives_pan_zero(
     camera = camera_at(east0, north0, heading_deg=heading)
     bearing = np.radians(heading)
     target = target_at(east0 + distance * np.sin(bearing), north0 + distance * np.cos(bearing))
-    option = plan_camera(camera, target, FRAME)
+    option = plan_camera(camera, target, FRAME, margin=MARGIN)
     assert option.plan is not None
     assert abs(option.plan.pan_deg) < 1e-3
     assert abs(option.plan.onvif_pan) < 1e-5
@@ -279,7 +281,10 @@ def test_moving_the_target_around_the_camera_moves_pan_monotonically(
     for offset in offsets_deg:
         bearing = np.radians(heading + offset)
         option = plan_camera(
-            camera, target_at(distance * np.sin(bearing), distance * np.cos(bearing)), FRAME
+            camera,
+            target_at(distance * np.sin(bearing), distance * np.cos(bearing)),
+            FRAME,
+            margin=MARGIN,
         )
         assert option.plan is not None
         pans.append(option.plan.pan_deg)
@@ -342,14 +347,14 @@ def test_footprint_of_a_downward_view_is_where_the_border_rays_land() -> None:
 
 def test_a_building_blocks_the_sight_line_only_where_it_is_taller() -> None:
     scenario = small_scenario()
-    buildings = buildings_enu(scenario)
+    buildings = buildings_enu(scenario.buildings, scenario.frame)
     cameras = cameras_from_scenario(scenario)
-    decision = plan_cue(cameras, target_at(100, 0), scenario.frame, buildings)
+    decision = plan_cue(cameras, target_at(100, 0), scenario.frame, buildings, margin=MARGIN)
     verdicts = {o.camera_id: o for o in decision.options}
     assert not verdicts["c1"].usable and "block A" in verdicts["c1"].reason
     assert decision.plan is not None and decision.plan.camera_id == "c2"
     low = [b.__class__(b.id, b.polygon, 3.0) for b in buildings]  # a 3 m wall at 40–60 m
-    assert plan_camera(cameras[0], target_at(100, 0), scenario.frame, low).usable
+    assert plan_camera(cameras[0], target_at(100, 0), scenario.frame, low, margin=MARGIN).usable
 
 
 def test_a_building_hiding_part_of_the_region_lowers_coverage_and_quality() -> None:
@@ -359,8 +364,8 @@ def test_a_building_hiding_part_of_the_region_lowers_coverage_and_quality() -> N
 
     camera, target = camera_at(), target_at(0, 100, radius_m=20)
     wall = BuildingShape("wall", box(3, 60, 40, 70), 30.0)  # east of the sight line to the centre
-    clear = plan_camera(camera, target, FRAME).plan
-    partly = plan_camera(camera, target, FRAME, [wall]).plan
+    clear = plan_camera(camera, target, FRAME, margin=MARGIN).plan
+    partly = plan_camera(camera, target, FRAME, [wall], margin=MARGIN).plan
     assert clear is not None and partly is not None
     assert clear.coverage == pytest.approx(1.0)
     # Sample points east of x ≈ 3/0.7 … 3/0.6 m are behind the wall: about a third of the disc.
@@ -371,19 +376,19 @@ def test_a_building_hiding_part_of_the_region_lowers_coverage_and_quality() -> N
 def test_out_of_range_and_busy_cameras_are_passed_over() -> None:
     scenario = small_scenario()
     cameras = cameras_from_scenario(scenario)
-    far = plan_camera(cameras[0], target_at(0, 520), scenario.frame)
+    far = plan_camera(cameras[0], target_at(0, 520), scenario.frame, margin=MARGIN)
     assert not far.usable and "out of range" in far.reason
     target = target_at(120, 40, incident_id="i2", severity=2)
     serious = {"c2": CameraHold("i1", severity=4)}
-    assert not plan_camera(cameras[1], target, scenario.frame, holds=serious).usable
+    assert not plan_camera(cameras[1], target, scenario.frame, holds=serious, margin=MARGIN).usable
     minor = {"c2": CameraHold("i1", severity=1)}
-    assert plan_camera(cameras[1], target, scenario.frame, holds=minor).usable
+    assert plan_camera(cameras[1], target, scenario.frame, holds=minor, margin=MARGIN).usable
 
 
 def test_the_nearer_camera_with_more_detail_is_chosen() -> None:
     scenario = small_scenario()
     cameras = cameras_from_scenario(scenario)
-    decision = plan_cue(cameras, target_at(10, 80, radius_m=2), scenario.frame)
+    decision = plan_cue(cameras, target_at(10, 80, radius_m=2), scenario.frame, margin=MARGIN)
     assert decision.plan is not None and decision.plan.camera_id == "c1"
     by_id = {o.camera_id: o.plan for o in decision.options if o.plan}
     assert by_id["c1"].px_per_m > by_id["c2"].px_per_m
@@ -394,17 +399,17 @@ def test_mask_behind_the_target_clips_zoom_then_pans_then_refuses() -> None:
     camera = camera_at(max_range_m=250)
     target = target_at(0, 60, radius_m=8)
     side = camera.model_copy(update={"masks": [mask_rect(8, 90, 30, 110, "side yard")]})
-    clipped = plan_camera(side, target, FRAME)
-    framed = plan_camera(camera, target, FRAME)
+    clipped = plan_camera(side, target, FRAME, margin=MARGIN)
+    framed = plan_camera(camera, target, FRAME, margin=MARGIN)
     assert clipped.mask_decision in {MaskDecision.CLIPPED_ZOOM, MaskDecision.PANNED_AWAY}
     assert clipped.plan is not None and framed.plan is not None
     assert framed.mask_decision is MaskDecision.CLEAR
     assert clipped.plan.hfov_deg < framed.plan.hfov_deg or clipped.plan.pan_deg != 0
     behind = camera.model_copy(update={"masks": [mask_rect(-3, 70, 3, 80, "courtyard")]})
-    refused = plan_camera(behind, target, FRAME)
+    refused = plan_camera(behind, target, FRAME, margin=MARGIN)
     assert not refused.usable and refused.mask_decision is MaskDecision.REFUSED
     inside = camera.model_copy(update={"masks": [mask_rect(-5, 55, 5, 65, "garden")]})
-    assert "inside privacy mask garden" in plan_camera(inside, target, FRAME).reason
+    assert "inside privacy mask garden" in plan_camera(inside, target, FRAME, margin=MARGIN).reason
 
 
 @settings(max_examples=50, deadline=None)
@@ -428,7 +433,9 @@ def test_no_accepted_cue_footprint_covers_a_mask(
         heading_deg=30.0,
         masks=[mask_rect(e, n, e + w, n + h, f"m{i}") for i, (e, n, w, h) in enumerate(masks)],
     )
-    option = plan_camera(camera, target_at(target_e, target_n, radius_m=radius), FRAME)
+    option = plan_camera(
+        camera, target_at(target_e, target_n, radius_m=radius), FRAME, margin=MARGIN
+    )
     if option.plan is None:
         return
     plan = option.plan

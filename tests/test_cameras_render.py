@@ -7,7 +7,7 @@ from shapely.geometry import Polygon
 
 from ouie.cameras.geometry import View
 from ouie.cameras.planning import BuildingShape, MaskShape
-from ouie.cameras.render import Mark, Scene, render_view
+from ouie.sim.cameras.render import Mark, Scene, render_view
 
 CAMERA = np.array([0.0, 0.0, 8.0])
 NORTH_DOWN = View(bearing_deg=0.0, tilt_deg=-8.0, hfov_deg=30.0)

@@ -14,8 +14,8 @@ from fastapi.testclient import TestClient
 from sqlalchemy import text
 from typer.testing import CliRunner
 
+from ouie.app.config import load_city_config
 from ouie.central.app import create_app
-from ouie.central.config import load_city_config
 from ouie.central.service import CentralService, audit_config
 from ouie.central.validation import RejectReason
 from ouie.cli import app as cli_app
@@ -108,7 +108,8 @@ def test_reports_become_a_stored_published_cued_incident(service: Any) -> None:
     [row] = store.list_incidents()
     assert row.revision == 2 and row.sensors_used == ["s1", "s2", "s3", "s4"]
     assert [p["revision"] for p in published] == [1, 2]
-    assert published[0]["class"] == "gunshot" and published[0]["id"] == row.id
+    assert published[0]["class"] == "gunshot" and published[0]["incident_id"] == row.id
+    assert published[0]["schema"] == "ouie.incident/1"
     assert [k for k, _p in heard] == ["incident", "incident"]
     [cue] = store.list_cues(row.id)
     end_ns = max(r.onset_ns for r in reports[:3]) + round(0.3 * NS_PER_S)

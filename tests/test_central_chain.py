@@ -11,19 +11,22 @@ from pathlib import Path
 import numpy as np
 from fastapi.testclient import TestClient
 
+from ouie.app.camera_desk import ControllerDesk
+from ouie.app.config import load_city_config
+from ouie.app.demo import write_cameras_file
+from ouie.app.serve import build_central
 from ouie.cameras.config import CameraConfig, CueingConfig, CueMode
 from ouie.cameras.cueing import CueController, OnvifMover
-from ouie.cameras.virtual import start_virtual_cameras
-from ouie.central.config import load_city_config
-from ouie.central.runtime import build_central
+from ouie.cameras.planning import CueTarget, plan_cue
 from ouie.central.service import CentralService
-from ouie.console.cameras import ControllerDesk
 from ouie.core.geo import LocalFrame, speed_of_sound_mps
 from ouie.core.recording import SensorSite, sensors_geojson
 from ouie.core.report import EventReport
+from ouie.core.site import Building, write_buildings_geojson
 from ouie.core.timebase import NS_PER_S, now_ns
 from ouie.fusion.association import Associator
 from ouie.fusion.config import FusionConfig
+from ouie.sim.cameras.virtual import start_virtual_cameras
 from ouie.store.repository import Store
 from ouie.transport.bus import InProcessBus
 from ouie.transport.topics import reports_topic
@@ -116,3 +119,63 @@ def test_build_central_from_a_city_file(tmp_path: Path) -> None:
         assert [e["action"] for e in runtime.store.audit.entries()] == ["config.load"]
     finally:
         runtime.close()
+
+
+def enu_to_lonlat(east_m: float, north_m: float) -> list[float]:
+    lat, lon, _ = FRAME.to_wgs84(east_m, north_m, FRAME.origin_height_m)
+    return [float(lon), float(lat)]
+
+
+def test_build_central_never_cues_a_camera_through_a_building(tmp_path: Path) -> None:
+    """The nearer camera looks at the sound through a 20 m block: `ouie serve`'s chain cues the
+    farther one, which sees it (the near one would have won on an open site)."""
+    near_lat, near_lon = enu_to_lonlat(-20.0, 70.0)[::-1]
+    far_lat, far_lon = enu_to_lonlat(70.0, 10.0)[::-1]
+    cameras = [
+        CameraConfig(id="near", lat=near_lat, lon=near_lon),
+        CameraConfig(id="far", lat=far_lat, lon=far_lon),
+    ]
+    block = Building(
+        id="block 12",
+        footprint=[tuple(enu_to_lonlat(e, n)) for e, n in [(-45, 30), (5, 30), (5, 45), (-45, 45)]],
+        height_m=20.0,
+    )
+    target = CueTarget(lat=enu_to_lonlat(-20.0, 10.0)[1], lon=enu_to_lonlat(-20.0, 10.0)[0])
+    open_site = plan_cue(cameras, target, FRAME, margin=CueingConfig().frame_margin)
+    assert open_site.plan is not None and open_site.plan.camera_id == "near"
+
+    (tmp_path / "sensors.geojson").write_text(json.dumps(sensors_geojson(SITES)))
+    write_buildings_geojson([block], tmp_path / "buildings.geojson")
+    cueing = CueingConfig(mode=CueMode.AUTO, legal_basis="test", dpia="test-dpia")
+    with start_virtual_cameras(cameras, FRAME) as fleet:
+        write_cameras_file(fleet, cueing, tmp_path)
+        city_path = tmp_path / "city.yaml"
+        city_path.write_text(
+            "name: test-town\n"
+            "origin: {lat: 45.4397, lon: 4.3872, height_m: 500}\n"
+            f"database_url: sqlite:///{tmp_path / 'city.db'}\n"
+            "transport: inprocess\n"
+            "sensors_file: sensors.geojson\n"
+            "cameras_file: cameras.yaml\n"
+            "buildings_file: buildings.geojson\n"
+        )
+        runtime = build_central(load_city_config(city_path))
+        try:
+            for report in reports_from((-20.0, 10.0), now_ns() - NS_PER_S):
+                runtime.bus.publish(reports_topic(report.sensor_id), report.to_json().encode())
+            store = runtime.store
+            assert wait_until(
+                lambda: bool(store.list_incidents())
+                and bool(store.list_cues(store.list_incidents()[0].id))
+            )
+            [cue] = store.list_cues(store.list_incidents()[0].id)
+            assert cue.camera_id == "far" and cue.state == "executed"
+            assert fleet.cameras["near"].moves == 0 and fleet.cameras["far"].moves == 1
+            [move] = [e for e in store.audit.entries() if e["action"] == "camera.move"]
+            assert move["subject"] == "camera:far"
+            assert runtime.cameras is not None
+            live = runtime.cameras.controller.plan(target)
+            [near] = [o for o in live.options if o.camera_id == "near"]
+            assert near.reason == "no line of sight (block 12 is in the way)"
+        finally:
+            runtime.close()

@@ -79,7 +79,7 @@ def test_no_report_lost_across_a_broker_restart(
     assert service.flush(10)  # fusion has seen every committed report
     [incident] = store.list_incidents()
     assert wait_until(lambda: bool(announced) and announced[-1]["revision"] == incident.revision)
-    assert announced[0]["id"] == incident.id and incident.revision >= 100
+    assert announced[0]["incident_id"] == incident.id and incident.revision >= 100
     for uplink in uplinks.values():
         uplink.close()
     assert wait_until(lambda: not any(s.online for s in store.list_sensors()))

@@ -15,7 +15,7 @@ from ouie.console.auth import CSRF_HEADER, LoginThrottle, hash_password
 from ouie.console.feed import LiveFeed
 from ouie.console.users import disable_user
 from ouie.console.views import CameraView, CuePolicyView, MapView
-from ouie.store.models import Cue
+from ouie.store.models import CueRow
 from ouie.store.records import CueState, IncidentRecord, Role
 from ouie.store.repository import Store
 
@@ -33,6 +33,7 @@ class RecordingDesk:
     def __init__(self) -> None:
         self.executed: list[tuple[int, str]] = []
         self.declined: list[tuple[int, str]] = []
+        self.released: list[tuple[str, str]] = []
 
     def views(self) -> list[CameraView]:
         return [
@@ -52,13 +53,17 @@ class RecordingDesk:
             raise KeyError(camera_id)
         return PNG_1PX, "image/png"
 
-    def execute(self, cue: Cue, actor: str) -> bool:
+    def execute(self, cue: CueRow, actor: str) -> bool:
         self.executed.append((cue.id, actor))
         return True
 
-    def decline(self, cue: Cue, actor: str) -> bool:
+    def decline(self, cue: CueRow, actor: str) -> bool:
         self.declined.append((cue.id, actor))
         return True
+
+    def release(self, incident_id: str, actor: str) -> list[str]:
+        self.released.append((incident_id, actor))
+        return ["cam-1"]
 
 
 @pytest.fixture(scope="module")
@@ -227,6 +232,18 @@ def test_operator_confirms_and_the_chain_records_it(client: TestClient, store: S
     assert ("incident.disposition", "olga", "incident:inc-1") in audit_actions(store)
     assert store.audit.verify() == []
     assert client.get("/api/incidents").json()[0]["disposition"] == "confirm"
+
+
+@pytest.mark.parametrize(("action", "released"), [("confirm", True), ("escalate", False)])
+def test_a_decided_incident_sends_its_cameras_home_an_escalated_one_keeps_them(
+    client: TestClient, desk: RecordingDesk, action: str, released: bool
+) -> None:
+    headers = log_in(client, "olga")
+    response = client.post(
+        "/api/incidents/inc-1/disposition", json={"action": action}, headers=headers
+    )
+    assert response.status_code == 200
+    assert desk.released == ([("inc-1", "olga")] if released else [])
 
 
 def test_dismiss_needs_a_reason_from_the_list(client: TestClient, store: Store) -> None:

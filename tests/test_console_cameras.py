@@ -10,14 +10,14 @@ from collections.abc import Iterator
 
 import pytest
 
+from ouie.app.camera_desk import ControllerDesk
 from ouie.cameras.config import CameraConfig, CueingConfig, CueMode
 from ouie.cameras.cueing import CueController, OnvifMover
-from ouie.cameras.virtual import VirtualCameraFleet, start_virtual_cameras
-from ouie.console.cameras import ControllerDesk
 from ouie.console.feed import LiveFeed
 from ouie.core.audit import AuditEvent
 from ouie.core.geo import LocalFrame
-from ouie.store.models import Cue
+from ouie.sim.cameras.virtual import VirtualCameraFleet, start_virtual_cameras
+from ouie.store.models import CueRow
 from ouie.store.records import CueState, IncidentRecord
 
 FRAME = LocalFrame(45.4397, 4.3872, 500.0)
@@ -72,7 +72,7 @@ def test_suggest_waits_for_the_operator_then_the_map_shows_the_new_bearing(
         assert before.state == "home"
         assert before.bearing_deg == pytest.approx(CAMERA.home_pan_deg % 360, abs=0.5)
 
-        row = Cue(camera_id="c1", details=proposed.details)
+        row = CueRow(camera_id="c1", details=proposed.details)
         assert desk.execute(row, "olga") is True
         assert fleet.cameras["c1"].moves == 1
         [after] = desk.views()
@@ -127,11 +127,27 @@ def test_a_declined_suggestion_never_moves_the_camera(fleet: VirtualCameraFleet)
     desk = desk_for(fleet, CueMode.SUGGEST, audit)
     try:
         [proposed] = desk.cue(incident("inc-3"))
-        row = Cue(camera_id="c1", details=proposed.details)
+        row = CueRow(camera_id="c1", details=proposed.details)
         assert desk.decline(row, "olga") is True
         assert desk.execute(row, "olga") is False
         assert fleet.cameras["c1"].moves == 0
         declined = [e for e in audit if e.action == "camera.cue_rejected"]
         assert [(e.actor, e.subject) for e in declined] == [("olga", "incident:inc-3")]
+    finally:
+        desk.close()
+
+
+def test_a_decided_incident_sends_its_camera_home_at_once(fleet: VirtualCameraFleet) -> None:
+    audit: list[AuditEvent] = []
+    desk = desk_for(fleet, CueMode.AUTO, audit)
+    try:
+        [executed] = desk.cue(incident("inc-4"))
+        assert executed.state is CueState.EXECUTED
+        assert desk.views()[0].state == "cued"
+        assert desk.release("inc-9", "olga") == []  # another incident holds nothing
+        assert desk.release("inc-4", "olga") == ["c1"]
+        assert desk.views()[0].state == "home"
+        homes = [e for e in audit if e.action == "camera.home"]
+        assert [(e.actor, e.details["reason"]) for e in homes] == [("olga", "incident released")]
     finally:
         desk.close()

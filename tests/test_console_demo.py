@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from ouie.console.demo import running_demo
+from ouie.app.demo import running_demo
 from tests.console_scenarios import demo_options, operator_client, write_square_scenario
 
 

@@ -8,8 +8,8 @@ from pathlib import Path
 
 from fastapi.testclient import TestClient
 
-from ouie.central.config import CityConfig
-from ouie.central.runtime import build_central
+from ouie.app.config import CityConfig
+from ouie.app.serve import build_central
 from ouie.console.auth import CSRF_HEADER
 from ouie.console.config import ConsoleConfig
 from ouie.console.users import create_user

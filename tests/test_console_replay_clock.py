@@ -6,7 +6,7 @@ from __future__ import annotations
 from hypothesis import given
 from hypothesis import strategies as st
 
-from ouie.console.demo import ReplayClock
+from ouie.app.demo import ReplayClock
 from ouie.core.timebase import NS_PER_S
 
 START_NS = 1_782_077_400 * NS_PER_S

@@ -12,13 +12,10 @@ import numpy as np
 import pytest
 
 from ouie.core.classes import SPEECH_LABELS, EventClass
-from ouie.sensor.dataset import LabelledClip, load_labelled_set, recording_group
-from ouie.sensor.evaluation import evaluate
-from ouie.sensor.features import VARIANTS, FeatureTable, analysis_windows, cache_key
-from ouie.sensor.head import DEFAULT_HEAD_PATH, DEFAULT_VERIFIER_PATH, Head, softmax
-from ouie.sensor.impulse import N_IMPULSE
-from ouie.sensor.scoring import EVENT_CLASSES, WindowScores
-from ouie.sensor.training import (
+from ouie.learn.dataset import LabelledClip, load_labelled_set, recording_group
+from ouie.learn.evaluation import evaluate
+from ouie.learn.features import VARIANTS, FeatureTable, analysis_windows, cache_key
+from ouie.learn.training import (
     FALSE_ALARM_LIMIT,
     HEAD_LABELS,
     VERIFIED_CLASSES,
@@ -35,6 +32,9 @@ from ouie.sensor.training import (
     split_groups,
     training_rows,
 )
+from ouie.sensor.head import DEFAULT_HEAD_PATH, DEFAULT_VERIFIER_PATH, Head, softmax
+from ouie.sensor.impulse import N_IMPULSE
+from ouie.sensor.scoring import EVENT_CLASSES, WindowScores
 from ouie.sensor.yamnet import N_AUDIOSET, N_EMBEDDING
 
 
@@ -282,7 +282,7 @@ def real_set(
 ) -> tuple[FeatureTable, list[LabelledClip]]:
     """YAMNet features (clean + augmented) of a spread of real clips: events, the everyday
     bangs, other everyday sounds and the street/talk backgrounds the augmentation mixes in."""
-    from ouie.sensor.features import extract_features
+    from ouie.learn.features import extract_features
     from ouie.sensor.yamnet import YamnetModel
 
     every = {
@@ -366,7 +366,7 @@ def test_grid_aligned_rows_are_the_window_rows_of_the_same_renderings(
     variant, background and label; a clean window's row is its own aligned window's features;
     the second call reads the caches."""
     from ouie.audio.io import read_audio
-    from ouie.sensor.features import (
+    from ouie.learn.features import (
         concatenate,
         extract_features,
         extract_grid_aligned,

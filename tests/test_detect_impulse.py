@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 
 from ouie.audio.io import read_audio
-from ouie.sensor.features import analysis_windows, mix_at_snr, propagated
+from ouie.learn.features import analysis_windows, mix_at_snr, propagated
 from ouie.sensor.impulse import (
     ALIGN_LEAD_S,
     MAX_DB,

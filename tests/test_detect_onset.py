@@ -1,5 +1,5 @@
 """Onset accuracy on real clips inserted into real street noise at a known sample offset
-(method: ouie/sensor/onset_trials.py; full distribution: bench/detection_onset.py)."""
+(method: ouie/learn/onset_trials.py; full distribution: bench/detection_onset.py)."""
 
 from __future__ import annotations
 
@@ -10,9 +10,9 @@ import pytest
 
 from ouie.audio.io import SAMPLE_RATE_HZ, read_audio
 from ouie.core.classes import EventClass
+from ouie.learn.onset_trials import has_clear_leading_edge, onset_trial
 from ouie.sensor.example import impulse_burst, street_noise
 from ouie.sensor.onset import pick_onset
-from ouie.sensor.onset_trials import has_clear_leading_edge, onset_trial
 
 CLIPS_PER_CLASS = 30
 

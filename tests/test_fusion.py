@@ -12,12 +12,12 @@ from hypothesis import strategies as st
 
 from ouie.core.classes import EventClass
 from ouie.core.geo import LocalFrame
+from ouie.core.incident import Incident, IncidentStatus
 from ouie.core.recording import SensorSite
 from ouie.core.report import EventReport
 from ouie.core.timebase import NS_PER_S, iso_to_ns
 from ouie.fusion.association import Associator, classes_compatible
 from ouie.fusion.config import FusionConfig
-from ouie.fusion.incident import Incident, IncidentStatus
 from ouie.fusion.localization import sensor_positions_enu_m
 from ouie.fusion.multilateration import (
     ellipse_95,

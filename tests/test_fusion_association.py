@@ -10,9 +10,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from ouie.core.classes import EventClass
+from ouie.core.incident import IncidentStatus
 from ouie.core.timebase import NS_PER_S
 from ouie.fusion.association import Associator
-from ouie.fusion.incident import IncidentStatus
 from ouie.fusion.synthetic import ReportNoise, synthesize_deliveries, truth_event
 from tests.test_fusion import (
     CONFIG,

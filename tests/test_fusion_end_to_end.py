@@ -10,10 +10,10 @@ import pytest
 import typer
 from typer.testing import CliRunner
 
+from ouie.app import locate_commands as commands
+from ouie.app.locate import frame_for
 from ouie.core.geo import LocalFrame
 from ouie.core.recording import RecordingFolder
-from ouie.fusion import commands
-from ouie.fusion.batch import frame_for
 from ouie.sim.render import simulate
 from ouie.sim.scenario import Scenario
 

@@ -7,10 +7,10 @@ import numpy as np
 import pytest
 
 from ouie.core.classes import EventClass
+from ouie.core.incident import Incident, IncidentStatus
 from ouie.core.report import EventReport
 from ouie.core.timebase import NS_PER_S
 from ouie.fusion.association import Associator
-from ouie.fusion.incident import Incident, IncidentStatus
 from tests.builders import make_report
 from tests.test_fusion import CONFIG, FRAME, SQUARE_EN, T0, latest_revisions, reports_for, sites
 

@@ -12,11 +12,11 @@ import pytest
 import typer
 from typer.testing import CliRunner
 
+from ouie.app import locate_commands as commands
+from ouie.app.locate import frame_for
 from ouie.core.recording import SensorSite, sensors_geojson
 from ouie.core.report import EventReport
 from ouie.core.timebase import NS_PER_S, iso_to_ns, ns_to_iso
-from ouie.fusion import commands
-from ouie.fusion.batch import frame_for
 from ouie.fusion.config import FusionConfig
 from ouie.fusion.synthetic import ReportNoise, synthesize_deliveries, truth_event
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ouie.console.demo import running_demo
+from ouie.app.demo import running_demo
 from ouie.observatory.figures import Period, compute_figures
 from tests.console_scenarios import demo_options, operator_client, write_square_scenario
 

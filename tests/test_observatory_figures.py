@@ -18,7 +18,7 @@ from ouie.observatory.figures import (
     compute_figures,
     latest_data_day,
 )
-from ouie.store.models import DailyAggregate
+from ouie.store.models import DailyAggregateRow
 from ouie.store.repository import Store
 from ouie.store.retention import NS_PER_DAY, RetentionPolicy, purge
 from tests.builders import store_url
@@ -155,7 +155,7 @@ def test_the_same_figures_when_retention_cut_a_day_in_two(store: Store) -> None:
 def test_rows_aggregated_before_the_figures_existed_are_flagged_not_guessed(store: Store) -> None:
     with store.session() as session:
         session.add(
-            DailyAggregate(
+            DailyAggregateRow(
                 day="2026-11-03",
                 kind="incident",
                 class_="explosion",

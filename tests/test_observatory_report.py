@@ -17,7 +17,7 @@ from ouie.cli import app
 from ouie.observatory.deployment import Deployment
 from ouie.observatory.figures import Period
 from ouie.observatory.report import build_report, render_html
-from ouie.store.models import AuditEntry
+from ouie.store.models import AuditEntryRow
 from ouie.store.repository import Store
 from ouie.store.retention import RetentionPolicy, purge
 from tests.observatory_store import at, seed_november
@@ -169,7 +169,7 @@ def test_an_edited_audit_row_shows_in_the_report_and_fails_the_command(
 ) -> None:
     store = Store.open(f"sqlite:///{tmp_path / 'city.db'}")
     with store.session() as session:
-        session.execute(update(AuditEntry).where(AuditEntry.seq == 3).values(actor="mallory"))
+        session.execute(update(AuditEntryRow).where(AuditEntryRow.seq == 3).values(actor="mallory"))
     store.close()
     out = tmp_path / "report.html"
     result = run("--config", str(city), "--from", "2026-11-01", "--to", "2026-11-03",

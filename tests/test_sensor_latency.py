@@ -14,9 +14,9 @@ from ouie.audio.io import SAMPLE_RATE_HZ, read_audio
 from ouie.core.classes import EventClass
 from ouie.core.report import EventReport
 from ouie.core.timebase import iso_to_ns
+from ouie.learn.onset_trials import loudest_power
 from ouie.sensor.config import DetectorConfig
 from ouie.sensor.impulse import ALIGN_LEAD_S, strongest_edge
-from ouie.sensor.onset_trials import loudest_power
 from ouie.sensor.pipeline import SensorPipeline
 from ouie.sensor.scoring import WINDOW_SAMPLES
 from tests.builders import ScriptedSiren

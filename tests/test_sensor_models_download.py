@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from ouie.sensor.models import YAMNET_SHA256, ModelUnavailableError, pull_yamnet, sha256_of
+from ouie.sensor.model_files import YAMNET_SHA256, ModelUnavailableError, pull_yamnet, sha256_of
 
 
 def archive_of(model: bytes) -> bytes:

@@ -17,7 +17,7 @@ from ouie.cli import app
 from ouie.core.report import EventReport
 from ouie.core.timebase import iso_to_ns
 from ouie.sensor.example import EXAMPLE_IMPULSE_S, write_example
-from ouie.sensor.models import YAMNET_SHA256, ModelUnavailableError, pull_yamnet
+from ouie.sensor.model_files import YAMNET_SHA256, ModelUnavailableError, pull_yamnet
 
 runner = CliRunner()
 

@@ -1,4 +1,4 @@
-"""The propagation augmentation (`ouie.sensor.features.propagated`): built from the simulator's
+"""The propagation augmentation (`ouie.learn.features.propagated`): built from the simulator's
 own propagation functions, it loses high frequencies with distance and adds the street's tail;
 the evaluation rendering is never trained on."""
 
@@ -6,8 +6,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from ouie.sensor.features import BASE_VARIANTS, VARIANTS, FeatureTable, propagated
-from ouie.sensor.training import training_rows
+from ouie.learn.features import BASE_VARIANTS, VARIANTS, FeatureTable, propagated
+from ouie.learn.training import training_rows
 
 
 def band_ratio_db(x: np.ndarray) -> float:

@@ -13,12 +13,12 @@ import pytest
 
 from ouie.audio.io import SAMPLE_RATE_HZ, read_audio
 from ouie.core.classes import EventClass
+from ouie.learn.features import analysis_windows
+from ouie.learn.training import ReplayScorer
 from ouie.sensor.config import DetectorConfig
-from ouie.sensor.features import analysis_windows
 from ouie.sensor.impulse import ALIGN_LEAD_S, grid_aligned_windows
 from ouie.sensor.pipeline import DetectedEvent, EventStream, SensorPipeline
 from ouie.sensor.scoring import EVENT_CLASSES, WINDOW_SAMPLES, WindowScores
-from ouie.sensor.training import ReplayScorer
 
 HOP = 7_680
 LEAD = round(ALIGN_LEAD_S * SAMPLE_RATE_HZ)

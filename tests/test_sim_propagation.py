@@ -7,7 +7,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from ouie.sim.propagation import (
+from ouie.acoustics.propagation import (
     BuildingGeometry,
     air_absorption_db_per_m,
     barrier_attenuation_db,

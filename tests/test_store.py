@@ -201,7 +201,7 @@ def test_any_valid_report_round_trips_through_the_wire_and_the_store(
 
 
 def test_fusion_incidents_map_to_records_without_losing_the_geometry(store: Store) -> None:
-    from ouie.fusion.incident import Ellipse95, Hyperbola, Incident, RejectedSensor
+    from ouie.core.incident import Ellipse95, Hyperbola, Incident, RejectedSensor
 
     fix = Incident(
         incident_id="f1",

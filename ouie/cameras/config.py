@@ -23,12 +23,9 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, model_validator
 from shapely.geometry import Polygon, shape
 
-from ouie.core.config import ConfigError, load_yaml_config, validate_config
+from ouie.core.config import ConfigError, StrictModel
 from ouie.core.geo import LocalFrame
-from ouie.sim.scenario import CameraSite, Scenario
-
-SITES_DIR = Path(__file__).parent / "sites"
-"""Built-in cameras files, one per scenario name (`{scenario}.yaml`)."""
+from ouie.core.site import CameraSite
 
 ONVIF_PAN_TILT_SPACE = "http://www.onvif.org/ver10/tptz/PanTiltSpaces/PositionGenericSpace"
 ONVIF_ZOOM_SPACE = "http://www.onvif.org/ver10/tptz/ZoomSpaces/PositionGenericSpace"
@@ -36,11 +33,7 @@ ONVIF_ZOOM_SPACE = "http://www.onvif.org/ver10/tptz/ZoomSpaces/PositionGenericSp
 _CREDENTIAL_KEYS = ("username", "password", "user", "passwd", "credentials")
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-
-class ZoomLevel(_Strict):
+class ZoomLevel(StrictModel):
     """One calibration point of the zoom: ONVIF normalized zoom ↔ horizontal field of view."""
 
     onvif_zoom: float = Field(ge=0.0, le=1.0, description="ONVIF zoom, generic space [0, 1].")
@@ -57,7 +50,7 @@ def _default_zoom_levels() -> list[ZoomLevel]:
     ]
 
 
-class PrivacyMask(_Strict):
+class PrivacyMask(StrictModel):
     """A zone on the ground the camera must never be cued to show (a dwelling's windows, a
     private courtyard). `polygon` is a GeoJSON Polygon geometry in [lon, lat] degrees."""
 
@@ -90,7 +83,7 @@ class CameraCredentials(BaseModel):
     password: SecretStr
 
 
-class CameraConfig(_Strict):
+class CameraConfig(StrictModel):
     """One PTZ camera: mounting, PTZ calibration, masks, and how to reach it over ONVIF."""
 
     id: str = Field(min_length=1, max_length=64, description="Camera id.")
@@ -210,7 +203,7 @@ class CueMode(StrEnum):
     AUTO = "auto"
 
 
-class CueingConfig(_Strict):
+class CueingConfig(StrictModel):
     """The coupling of incidents to cameras. `auto` needs a declared legal basis and DPIA."""
 
     mode: CueMode = Field(
@@ -252,7 +245,7 @@ class CueingConfig(_Strict):
         return self
 
 
-class CamerasConfig(_Strict):
+class CamerasConfig(StrictModel):
     """A cameras file: the cueing decision, the cameras, and the privacy masks every camera
     must respect (a courtyard is private whichever camera looks at it)."""
 
@@ -280,23 +273,3 @@ def camera_from_site(site: CameraSite, **overrides: Any) -> CameraConfig:
         "heading_deg": site.heading_deg,
     }
     return CameraConfig.model_validate(base | overrides)
-
-
-def cameras_from_scenario(scenario: Scenario) -> list[CameraConfig]:
-    """Camera configs for every camera site of `scenario` (see `camera_from_site`)."""
-    return [camera_from_site(site) for site in scenario.cameras]
-
-
-def load_cameras_config(scenario: Scenario, path: str | Path | None = None) -> CamerasConfig:
-    """The cameras configuration for `scenario`: the file at `path`, else the built-in
-    `sites/{scenario.name}.yaml` when there is one, else cueing off. A file whose `cameras` list
-    is empty takes the scenario's camera sites (see `camera_from_site`)."""
-    if path is None and (SITES_DIR / f"{scenario.name}.yaml").is_file():
-        path = SITES_DIR / f"{scenario.name}.yaml"
-    config = load_yaml_config(path, CamerasConfig) if path is not None else CamerasConfig()
-    if config.cameras:
-        return config
-    sites = [camera.model_dump() for camera in cameras_from_scenario(scenario)]
-    return validate_config(
-        config.model_dump() | {"cameras": sites}, CamerasConfig, str(path or scenario.name)
-    )

@@ -139,7 +139,7 @@ class CueController:
             self.frame,
             self.buildings,
             self.holds,
-            self.config.frame_margin,
+            margin=self.config.frame_margin,
         )
 
     async def cue(self, target: CueTarget) -> CueOutcome:

@@ -32,7 +32,7 @@ from ouie.cameras.geometry import (
 )
 from ouie.core.classes import EventClass
 from ouie.core.geo import LocalFrame
-from ouie.sim.scenario import Scenario
+from ouie.core.site import Building
 
 MASK_TOLERANCE_M2 = 0.01
 """Masked ground area a footprint may touch (numerical slack at shared edges), m²."""
@@ -146,12 +146,12 @@ class CueDecision(BaseModel):
     reason: str
 
 
-def buildings_enu(scenario: Scenario) -> list[BuildingShape]:
-    """The scenario's buildings as ENU polygons."""
+def buildings_enu(buildings: Sequence[Building], frame: LocalFrame) -> list[BuildingShape]:
+    """The site's buildings as ENU polygons of `frame` (footprints at the origin's ground)."""
     shapes = []
-    for index, building in enumerate(scenario.buildings):
+    for index, building in enumerate(buildings):
         ring = np.asarray(building.footprint, dtype=float)
-        enu = scenario.frame.to_enu(ring[:, 1], ring[:, 0], scenario.origin.height_m)
+        enu = frame.to_enu(ring[:, 1], ring[:, 0], frame.origin_height_m)
         polygon = Polygon(enu[:, :2])
         shapes.append(
             BuildingShape(building.id or f"building {index}", polygon.buffer(0), building.height_m)
@@ -366,7 +366,8 @@ def plan_camera(
     frame: LocalFrame,
     buildings: Sequence[BuildingShape] = (),
     holds: Mapping[str, CameraHold] | None = None,
-    margin: float = 1.3,
+    *,
+    margin: float,
 ) -> CameraOption:
     """Evaluate one camera for `target` (see the module docstring for the checks, in order)."""
     camera_enu = camera_position_enu(camera, frame)
@@ -426,10 +427,11 @@ def plan_cue(
     frame: LocalFrame,
     buildings: Sequence[BuildingShape] = (),
     holds: Mapping[str, CameraHold] | None = None,
-    margin: float = 1.3,
+    *,
+    margin: float,
 ) -> CueDecision:
     """The best camera for `target` (highest view quality, then nearest), with every option."""
-    options = [plan_camera(c, target, frame, buildings, holds, margin) for c in cameras]
+    options = [plan_camera(c, target, frame, buildings, holds, margin=margin) for c in cameras]
     plans = [o.plan for o in options if o.plan is not None]
     if not plans:
         reason = "no usable camera" if options else "no camera configured"

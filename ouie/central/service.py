@@ -15,21 +15,21 @@ import logging
 import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any, Protocol
+from typing import Any
 
-from pydantic import BaseModel, Field
 from sqlalchemy.exc import SQLAlchemyError
 
-from ouie.central.config import IngestSettings
+from ouie.central.config import HEARTBEAT_TIMEOUT_S, IngestSettings
 from ouie.central.ingest import DatabaseHealth, ReceivedReport, ReportWriter
 from ouie.central.metrics import CentralMetrics
+from ouie.central.ports import Cuer, IncidentSource, ServiceListener
 from ouie.central.validation import Rejected, ValidationSettings, validate_report
 from ouie.core.audit import AuditEvent
 from ouie.core.classes import ALERTING_CLASSES
+from ouie.core.incident import Incident
 from ouie.core.recording import SensorSite
-from ouie.core.report import EventReport
 from ouie.core.timebase import NS_PER_S, now_ns
-from ouie.store.records import CueState, IncidentRecord
+from ouie.store.records import IncidentRecord
 from ouie.store.repository import Store
 from ouie.store.retention import RetentionPolicy, purge
 from ouie.transport.bus import Acknowledge, Bus
@@ -44,44 +44,6 @@ from ouie.transport.topics import (
 log = logging.getLogger(__name__)
 
 
-class IncidentSource(Protocol):
-    """Streaming association + localization (`ouie.fusion.association.Associator` fits)."""
-
-    def add(self, report: EventReport, now_ns: int) -> list[Any]:
-        """Take a report; incidents emitted or updated (objects with fusion's Incident fields)."""
-        ...
-
-    def poll(self, now_ns: int) -> list[Any]:
-        """Incidents whose waiting window closed by `now_ns`."""
-        ...
-
-
-class CueOutcome(BaseModel):
-    """What the cameras concern did for one camera about one incident."""
-
-    camera_id: str = Field(description="The camera.")
-    state: CueState = Field(description="suggested, executed, refused or failed.")
-    pan_deg: float | None = Field(default=None, description="Commanded pan, degrees.")
-    tilt_deg: float | None = Field(default=None, description="Commanded tilt, degrees.")
-    zoom: float | None = Field(default=None, description="Commanded ONVIF zoom, 0–1.")
-    commanded_at_ns: int | None = Field(
-        default=None, description="When the move command was acknowledged, UTC ns (executed)."
-    )
-    details: dict[str, Any] = Field(default_factory=dict, description="Reasons, mask decision.")
-
-
-class Cuer(Protocol):
-    """Camera cueing for a located incident (the cameras concern audits its own moves)."""
-
-    def cue(self, incident: IncidentRecord) -> list[CueOutcome]:
-        """Plan and, per the cue mode, propose or execute camera moves."""
-        ...
-
-
-ServiceListener = Callable[[str, dict[str, Any]], None]
-"""Called with ('incident', record JSON) or ('sensor', {id, online, status}) on every change."""
-
-
 class CentralService:
     """Runs the live chain (see module docstring). Thread-safe; `start()` then `stop()`."""
 
@@ -92,7 +54,7 @@ class CentralService:
         incidents: IncidentSource,
         sensors: list[SensorSite],
         validation: ValidationSettings | None = None,
-        heartbeat_timeout_s: float = 120.0,
+        heartbeat_timeout_s: float = HEARTBEAT_TIMEOUT_S,
         retention: RetentionPolicy | None = None,
         cuer: Cuer | None = None,
         clock: Callable[[], int] = now_ns,
@@ -227,7 +189,7 @@ class CentralService:
                 log.exception("central tick failed; continuing")
 
     # -- incidents and cues ----------------------------------------------------------------
-    def _take_incidents(self, incidents: list[Any]) -> None:
+    def _take_incidents(self, incidents: list[Incident]) -> None:
         for incident in incidents:
             try:
                 record = IncidentRecord.from_incident(incident)
@@ -240,8 +202,7 @@ class CentralService:
             (
                 self.metrics.incidents if outcome == "created" else self.metrics.incident_updates
             ).inc()
-            payload = record.model_dump_json(by_alias=True).encode()
-            self.bus.publish(INCIDENTS_TOPIC, payload, qos=INCIDENTS_QOS)
+            self.bus.publish(INCIDENTS_TOPIC, incident.to_json().encode(), qos=INCIDENTS_QOS)
             self._notify("incident", record.model_dump(mode="json", by_alias=True))
             if self._wants_cue(record):
                 self._cued.add(record.id)

@@ -46,7 +46,7 @@ from ouie.console.views import (
     SessionInfo,
 )
 from ouie.core.audit import AuditEvent
-from ouie.store.models import AuditEntry, Cue
+from ouie.store.models import AuditEntryRow, CueRow
 from ouie.store.records import CueState, DismissReason, DispositionAction, Role
 from ouie.store.repository import Store
 from ouie.store.retention import RetentionPolicy
@@ -268,11 +268,17 @@ def incident(incident_id: str, user: Viewer, services: Services) -> IncidentDeta
     return detail
 
 
+RELEASING_ACTIONS = frozenset({DispositionAction.CONFIRM, DispositionAction.DISMISS})
+"""Decisions after which no camera needs to stay on the incident."""
+
+
 @router.post("/incidents/{incident_id}/disposition")
 def dispose(
     incident_id: str, form: DispositionForm, user: Triager, services: Services
 ) -> IncidentDetail:
-    """Confirm, escalate, or dismiss with a reason (recorded and audited by the store)."""
+    """Confirm, escalate, or dismiss with a reason (recorded and audited by the store). A
+    confirmed or dismissed incident releases the cameras held for it (they go home at once); an
+    escalated one keeps them on it for whoever takes it up."""
     try:
         services.store.add_disposition(
             incident_id, form.action, user.name, reason=form.reason, note=form.note
@@ -281,12 +287,14 @@ def dispose(
         raise HTTPException(status.HTTP_404_NOT_FOUND, f"no incident {incident_id!r}") from None
     except ValueError as error:
         raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, str(error)) from None
+    if services.cameras is not None and form.action in RELEASING_ACTIONS:
+        services.cameras.release(incident_id, user.name)
     detail = incident_detail(services, incident_id)
     services.feed.publish("incident", IncidentSummary(**detail.model_dump()).model_dump())
     return detail
 
 
-def suggested_cue(services: ConsoleServices, incident_id: str, cue_id: int) -> Cue:
+def suggested_cue(services: ConsoleServices, incident_id: str, cue_id: int) -> CueRow:
     """The incident's cue `cue_id`, still waiting for a person; 404, 409 or 503 otherwise."""
     cue = next((c for c in services.store.list_cues(incident_id) if c.id == cue_id), None)
     if cue is None:
@@ -336,12 +344,12 @@ def audit(
     action: Annotated[str, Query(max_length=64)] = "",
 ) -> AuditPage:
     """The newest `limit` entries (whose action starts with `action`), and the chain check."""
-    query = select(AuditEntry).order_by(AuditEntry.seq.desc()).limit(limit)
+    query = select(AuditEntryRow).order_by(AuditEntryRow.seq.desc()).limit(limit)
     if action:
-        query = query.where(AuditEntry.action.startswith(action, autoescape=True))
+        query = query.where(AuditEntryRow.action.startswith(action, autoescape=True))
     with services.store.session() as session:
         rows = list(session.scalars(query))
-        total = int(session.scalar(select(func.count()).select_from(AuditEntry)) or 0)
+        total = int(session.scalar(select(func.count()).select_from(AuditEntryRow)) or 0)
     problems = [problem.message for problem in services.store.audit.verify()]
     return AuditPage(
         total=total,

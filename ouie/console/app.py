@@ -16,7 +16,7 @@ from fastapi.responses import RedirectResponse
 from fastapi.staticfiles import StaticFiles
 from starlette.middleware.sessions import SessionMiddleware
 
-from ouie.central.service import CentralService
+from ouie.central.ports import ObservedService
 from ouie.console.api import ConsoleServices, router
 from ouie.console.auth import LoginThrottle
 from ouie.console.config import ConsoleConfig
@@ -82,7 +82,7 @@ def create_console_app(services: ConsoleServices, config: ConsoleConfig | None =
 
 def attach_console(
     app: FastAPI,
-    service: CentralService,
+    service: ObservedService,
     *,
     feed: LiveFeed,
     cue_policy: CuePolicyView,

@@ -5,15 +5,13 @@ from __future__ import annotations
 import secrets
 from pathlib import Path
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
-from ouie.core.config import ConfigError
+from ouie.core.config import ConfigError, StrictModel
 
 
-class ConsoleConfig(BaseModel):
+class ConsoleConfig(StrictModel):
     """How the operator console is served: map tiles, sessions and cookies."""
-
-    model_config = ConfigDict(extra="forbid")
 
     tile_url: str | None = Field(
         default=None,

@@ -23,7 +23,7 @@ from ouie.observatory.figures import (
     latest_data_day,
 )
 from ouie.observatory.report import build_report, render_html, render_json
-from ouie.store.models import AuditEntry
+from ouie.store.models import AuditEntryRow
 
 DEFAULT_PERIOD_DAYS = 30
 """Without `from`/`to`: the 30 UTC days up to the latest day with data (today when empty)."""
@@ -53,9 +53,9 @@ def deployment_of(services: ConsoleServices) -> Deployment:
     (the name from the last configuration the service recorded in the audit trail)."""
     with services.store.session() as session:
         subject = session.scalar(
-            select(AuditEntry.subject)
-            .where(AuditEntry.action.in_(("config.load", "config.change")))
-            .order_by(AuditEntry.seq.desc())
+            select(AuditEntryRow.subject)
+            .where(AuditEntryRow.action.in_(("config.load", "config.change")))
+            .order_by(AuditEntryRow.seq.desc())
             .limit(1)
         )
     name = subject.removeprefix("city:") if subject else None

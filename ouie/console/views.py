@@ -6,13 +6,14 @@ in the list and a row pushed live have one shape.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any, Protocol
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from ouie.core.site import Building, Origin
 from ouie.core.timebase import ns_to_iso
-from ouie.sim.scenario import Scenario
-from ouie.store.models import AuditEntry, Cue, Disposition, Incident, Sensor
+from ouie.store.models import AuditEntryRow, CueRow, DispositionRow, IncidentRow, SensorRow
 
 
 class _View(BaseModel):
@@ -30,7 +31,7 @@ class SensorView(_View):
     last_seen_utc: str | None
 
     @classmethod
-    def of(cls, row: Sensor) -> SensorView:
+    def of(cls, row: SensorRow) -> SensorView:
         """View of a stored sensor."""
         seen = ns_to_iso(row.last_seen_ns) if row.last_seen_ns else None
         return cls(
@@ -74,7 +75,7 @@ class IncidentSummary(_View):
     disposition: str | None = Field(description="Latest decision; None while open.")
 
     @classmethod
-    def of(cls, row: Incident) -> IncidentSummary:
+    def of(cls, row: IncidentRow) -> IncidentSummary:
         """View of a stored incident."""
         return cls(
             id=row.id,
@@ -105,7 +106,7 @@ class CueView(_View):
     latency_s: float | None = Field(description="End of sound → camera command, s.")
 
     @classmethod
-    def of(cls, row: Cue) -> CueView:
+    def of(cls, row: CueRow) -> CueView:
         """View of a stored cue."""
         return cls(
             id=row.id,
@@ -129,7 +130,7 @@ class DispositionView(_View):
     at_utc: str
 
     @classmethod
-    def of(cls, row: Disposition) -> DispositionView:
+    def of(cls, row: DispositionRow) -> DispositionView:
         """View of a stored disposition."""
         return cls(
             action=row.action,
@@ -161,7 +162,7 @@ class AuditEntryView(_View):
     hash: str
 
     @classmethod
-    def of(cls, row: AuditEntry) -> AuditEntryView:
+    def of(cls, row: AuditEntryRow) -> AuditEntryView:
         """View of a stored audit entry."""
         return cls(
             seq=row.seq,
@@ -207,13 +208,13 @@ class MapView(_View):
     buildings: list[BuildingOutline] = Field(default_factory=list)
 
     @classmethod
-    def of_scenario(cls, scenario: Scenario, zoom: int = 17) -> MapView:
-        """Centred on the scenario's origin, with its buildings as outlines."""
+    def of_site(cls, origin: Origin, buildings: Sequence[Building], zoom: int = 17) -> MapView:
+        """Centred on the site's origin, with its buildings as outlines."""
         outlines = [
             BuildingOutline(id=b.id, ring=[(lat, lon) for lon, lat in b.footprint])
-            for b in scenario.buildings
+            for b in buildings
         ]
-        return cls(lat=scenario.origin.lat, lon=scenario.origin.lon, zoom=zoom, buildings=outlines)
+        return cls(lat=origin.lat, lon=origin.lon, zoom=zoom, buildings=outlines)
 
 
 class Overview(_View):
@@ -246,12 +247,16 @@ class CameraDesk(Protocol):
         OSError when the camera cannot be reached."""
         ...
 
-    def decline(self, cue: Cue, actor: str) -> bool:
+    def release(self, incident_id: str, actor: str) -> list[str]:
+        """`actor` decided the incident: the cameras held for it go home (audited); their ids."""
+        ...
+
+    def decline(self, cue: CueRow, actor: str) -> bool:
         """`actor` declines a suggested cue: no camera moves (the desk audits it); True when
         the cue was still pending."""
         ...
 
-    def execute(self, cue: Cue, actor: str) -> bool:
+    def execute(self, cue: CueRow, actor: str) -> bool:
         """Move the camera as `cue` says, approved by `actor` (the desk audits the approval with
         that name); True once the move is confirmed."""
         ...

@@ -1,7 +1,7 @@
 """Structured audit events: what every concern emits for the accountability trail.
 
 Each concern takes an `AuditSink` (any callable accepting an `AuditEvent`); the store appends
-them to the hash-chained audit log (DESIGN.md principle 5). Actions are dotted names such as
+them to the hash-chained audit log (docs/design.md principle 5). Actions are dotted names such as
 `camera.cue`, `camera.move`, `camera.mask_refused`, `camera.home`, `incident.view`,
 `incident.disposition`, `auth.login`, `config.change`.
 """

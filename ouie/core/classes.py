@@ -1,8 +1,8 @@
 """The ouie event classes and the AudioSet labels (YAMNet class indices) each one maps from.
 
 The mapping is the documented contract between the detector's 521 AudioSet scores and ouie's
-seven classes (DESIGN.md, "Classes"). Speech-related labels are listed only so that they can be
-*suppressed*: no report ever carries them (DESIGN.md principle 2).
+seven classes (docs/design.md, "Classes"). Speech-related labels are listed only so that they can be
+*suppressed*: no report ever carries them (docs/design.md principle 2).
 """
 
 from __future__ import annotations

@@ -6,13 +6,29 @@ from pathlib import Path
 from typing import TypeVar
 
 import yaml
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel, ConfigDict, ValidationError, ValidationInfo
 
 ModelT = TypeVar("ModelT", bound=BaseModel)
 
 
 class ConfigError(ValueError):
     """A configuration file that cannot be used; the message says which field and why."""
+
+
+class StrictModel(BaseModel):
+    """The base of every configuration model: an unknown field is an error (a typo in a YAML
+    file must not silently fall back to a default)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+def resolve_against_config_dir(path: Path | None, info: ValidationInfo) -> Path | None:
+    """A relative path read from a YAML file is relative to that file's folder (the
+    `config_dir` validation context set by `load_yaml_config`); unchanged otherwise."""
+    config_dir = (info.context or {}).get("config_dir")
+    if path is None or path.is_absolute() or config_dir is None:
+        return path
+    return Path(config_dir) / path
 
 
 def describe_validation_error(error: ValidationError, source: str) -> str:

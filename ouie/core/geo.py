@@ -1,4 +1,4 @@
-"""WGS84 ↔ local east-north-up (ENU) metric frame (DESIGN.md, "Coordinates").
+"""WGS84 ↔ local east-north-up (ENU) metric frame (docs/design.md, "Coordinates").
 
 Configuration is in WGS84 (lat_deg, lon_deg, height_m); every computation happens in a local
 ENU frame (east_m, north_m, up_m) tangent to the ellipsoid at a configured origin. The exact

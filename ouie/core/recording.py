@@ -1,4 +1,4 @@
-"""The recording folder contract (DESIGN.md): what the simulator writes and replay/locate read.
+"""The recording folder contract (docs/design.md): what the simulator writes and replay/locate read.
 
 ```
 DIR/sensors.geojson   FeatureCollection of Points, properties.id, optional properties.height_m

@@ -2,7 +2,7 @@
 
 A report carries no audio: class, score, a sample-accurate onset (UTC ns) with its uncertainty,
 duration, peak level and the id of the model that produced it, plus at most a coarse band-energy
-envelope (≤ 1 kHz frame rate, ≤ 8 bands) that cannot be turned back into speech (DESIGN.md
+envelope (≤ 1 kHz frame rate, ≤ 8 bands) that cannot be turned back into speech (docs/design.md
 principle 1). Speech labels can never appear: `class_` only admits ouie event classes.
 """
 

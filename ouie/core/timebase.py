@@ -1,4 +1,4 @@
-"""UTC time as integer nanoseconds since the Unix epoch (DESIGN.md, "Time").
+"""UTC time as integer nanoseconds since the Unix epoch (docs/design.md, "Time").
 
 Onsets travel as int ns so that a sample at 16 kHz (62,500 ns) is represented exactly; ISO 8601
 strings with microseconds are accepted and produced for people and JSON files.

@@ -45,12 +45,12 @@ import numpy as np
 
 from ouie.core.classes import EventClass
 from ouie.core.geo import LocalFrame
+from ouie.core.incident import Incident, IncidentStatus
 from ouie.core.recording import SensorSite
 from ouie.core.report import EventReport
 from ouie.core.timebase import NS_PER_S
 from ouie.fusion.config import FusionConfig
 from ouie.fusion.episodes import ContextEpisodes, foldable
-from ouie.fusion.incident import Incident, IncidentStatus
 from ouie.fusion.localization import locate_reports, onset_sigmas_s, sensor_positions_enu_m
 from ouie.fusion.multilateration import TdoaFix, is_consistent, locate_source
 

@@ -6,9 +6,10 @@ default, so an empty file (or `FusionConfig()`) is a working configuration.
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
 from ouie.core.classes import EventClass
+from ouie.core.config import StrictModel
 from ouie.core.geo import speed_of_sound_mps
 
 DEFAULT_HEARING_RANGE_M: dict[EventClass, float] = {
@@ -24,10 +25,8 @@ DEFAULT_HEARING_RANGE_M: dict[EventClass, float] = {
 700 m with 10 dB SNR, screams at 400 m): generous, since a range too short splits a sound."""
 
 
-class FusionConfig(BaseModel):
+class FusionConfig(StrictModel):
     """How reports are grouped into incidents and how incidents are located."""
-
-    model_config = ConfigDict(extra="forbid")
 
     air_temperature_c: float = Field(
         default=15.0, ge=-40, le=50, description="Air temperature that sets the speed of sound, °C."

@@ -27,11 +27,11 @@ import numpy as np
 
 from ouie.core.classes import EventClass
 from ouie.core.geo import LocalFrame
+from ouie.core.incident import Incident, IncidentStatus
 from ouie.core.report import EventReport
 from ouie.core.timebase import NS_PER_S
 from ouie.fusion.baselines import energy_centroid_en_m
 from ouie.fusion.config import FusionConfig
-from ouie.fusion.incident import Incident, IncidentStatus
 from ouie.fusion.localization import vote_class
 from ouie.fusion.multilateration import Array
 

@@ -12,11 +12,11 @@ from pydantic import BaseModel, Field
 
 from ouie.core.classes import ALERTING_CLASSES, EventClass
 from ouie.core.geo import LocalFrame
+from ouie.core.incident import Incident, IncidentStatus
 from ouie.core.recording import TruthEvent
 from ouie.core.report import EventReport
 from ouie.core.timebase import NS_PER_S
 from ouie.fusion.association import classes_compatible
-from ouie.fusion.incident import Incident, IncidentStatus
 from ouie.fusion.multilateration import CHI2_95_2D, Array
 
 MATCH_WINDOW_S = 1.5

@@ -14,17 +14,17 @@ import numpy as np
 
 from ouie.core.classes import ALERTING_CLASSES, EventClass
 from ouie.core.geo import LocalFrame
-from ouie.core.recording import SensorSite
-from ouie.core.report import EventReport
-from ouie.core.timebase import NS_PER_S
-from ouie.fusion.config import FusionConfig
-from ouie.fusion.incident import (
+from ouie.core.incident import (
     Ellipse95,
     Hyperbola,
     Incident,
     IncidentStatus,
     RejectedSensor,
 )
+from ouie.core.recording import SensorSite
+from ouie.core.report import EventReport
+from ouie.core.timebase import NS_PER_S
+from ouie.fusion.config import FusionConfig
 from ouie.fusion.multilateration import (
     Array,
     ellipse_95,

@@ -13,9 +13,9 @@ from matplotlib.patches import Circle, Ellipse
 
 from ouie.core.classes import ALERTING_CLASSES
 from ouie.core.geo import LocalFrame
+from ouie.core.incident import Incident, IncidentStatus
 from ouie.core.recording import TruthEvent
 from ouie.fusion.evaluation import Evaluation
-from ouie.fusion.incident import Incident, IncidentStatus
 from ouie.fusion.multilateration import Array
 
 MAP_MARGIN_M = 150.0

@@ -12,9 +12,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
 from ouie.core.classes import EventClass
+from ouie.core.config import StrictModel
 from ouie.core.geo import LocalFrame
 from ouie.core.recording import SensorSite, TruthEvent
 from ouie.core.report import EventReport, ModelId
@@ -24,10 +25,8 @@ from ouie.fusion.localization import sensor_positions_enu_m
 SYNTHETIC_MODEL = ModelId(name="synthetic/1", sha256="0" * 64)
 
 
-class ReportNoise(BaseModel):
+class ReportNoise(StrictModel):
     """What goes wrong between a sound and the reports that reach the central service."""
-
-    model_config = ConfigDict(extra="forbid")
 
     jitter_s: float = Field(default=0.0003, ge=0, description="1-σ onset/clock jitter, s.")
     nlos_fraction: float = Field(

@@ -1,1 +1,2 @@
-"""The observatory: aggregates, efficacy and the transparency report (DESIGN.md principles 4–7)."""
+"""The observatory: aggregates, efficacy and the transparency report (docs/design.md,
+principles 4–7)."""

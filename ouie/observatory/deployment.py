@@ -3,9 +3,10 @@ and its declared legal basis, the retention periods, and what the system does no
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
-from ouie.central.config import CityConfig
+from ouie.cameras.config import CamerasConfig
+from ouie.core.config import StrictModel
 from ouie.store.retention import RetentionPolicy
 
 NON_GOALS: tuple[str, ...] = (
@@ -22,13 +23,11 @@ NON_GOALS: tuple[str, ...] = (
     "view: such a cue is clipped or refused, and logged.",
     "No detailed record is kept beyond the retention periods: only daily counts survive.",
 )
-"""DESIGN.md's principles and non-goals, as the report states them to an oversight body."""
+"""docs/design.md's principles and non-goals, as the report states them to an oversight body."""
 
 
-class Deployment(BaseModel):
+class Deployment(StrictModel):
     """The deployment a report describes (from `city.yaml` and its cameras file)."""
-
-    model_config = ConfigDict(extra="forbid")
 
     name: str | None = Field(default=None, description="Deployment name; None when unknown.")
     sensors: int = Field(ge=0, description="Acoustic sensors configured.")
@@ -44,26 +43,20 @@ class Deployment(BaseModel):
     )
 
     @classmethod
-    def of_city(cls, city: CityConfig) -> Deployment:
-        """The deployment `city` describes (its sensors file and cameras file are read)."""
-        from ouie.cameras.config import CamerasConfig
-        from ouie.core.config import load_yaml_config
-
-        cameras = (
-            load_yaml_config(city.cameras_file, CamerasConfig)
-            if city.cameras_file is not None
-            else CamerasConfig()
-        )
+    def of_site(
+        cls, name: str, sensors: int, cameras: CamerasConfig, retention: RetentionPolicy
+    ) -> Deployment:
+        """The deployment of a site: its sensors, its cameras file and its retention."""
         masks = {mask.model_dump_json() for camera in cameras.cameras for mask in camera.masks} | {
             mask.model_dump_json() for mask in cameras.masks
         }
         return cls(
-            name=city.name,
-            sensors=len(city.sensors()),
+            name=name,
+            sensors=sensors,
             cameras=len(cameras.cameras),
             privacy_masks=len(masks),
             cue_mode=cameras.cueing.mode.value,
             legal_basis=cameras.cueing.legal_basis,
             dpia=cameras.cueing.dpia,
-            retention=city.retention,
+            retention=retention,
         )

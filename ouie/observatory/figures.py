@@ -22,7 +22,7 @@ from sqlalchemy import func, select
 from ouie.core.classes import ALERTING_CLASSES
 from ouie.core.timebase import NS_PER_S, now_ns, ns_to_iso
 from ouie.store.aggregates import AggregateKey, count_daily, merge_figures, utc_day
-from ouie.store.models import AuditEntry, DailyAggregate, Incident, Report
+from ouie.store.models import AuditEntryRow, DailyAggregateRow, IncidentRow, ReportRow
 from ouie.store.records import DismissReason, DispositionAction
 from ouie.store.repository import Store
 
@@ -132,7 +132,7 @@ class ClassFigures(_Figures):
     def median_decision_s(self) -> float | None:
         return statistics.median(self.decision_delays_s) if self.decision_delays_s else None
 
-    def add(self, row: DailyAggregate) -> None:
+    def add(self, row: DailyAggregateRow) -> None:
         """Count an aggregate row in."""
         if row.kind == "report":
             self.reports += row.count
@@ -253,22 +253,22 @@ class ObservatoryFigures(_Figures):
     notes: list[str] = Field(description="Caveats about these figures, for a person.")
 
 
-def _daily_rows(store: Store, period: Period) -> list[DailyAggregate]:
+def _daily_rows(store: Store, period: Period) -> list[DailyAggregateRow]:
     """Aggregates of the period: the stored ones plus the rows still kept, merged by key."""
     days, (start_ns, end_ns) = period.days(), period.bounds_ns()
     with store.session() as session:
         stored = list(
             session.scalars(
-                select(DailyAggregate).where(DailyAggregate.day.between(days[0], days[-1]))
+                select(DailyAggregateRow).where(DailyAggregateRow.day.between(days[0], days[-1]))
             )
         )
         session.expunge_all()
         live = count_daily(
             session,
-            Report.onset_ns.between(start_ns, end_ns - 1),
-            Incident.onset_ns.between(start_ns, end_ns - 1),
+            ReportRow.onset_ns.between(start_ns, end_ns - 1),
+            IncidentRow.onset_ns.between(start_ns, end_ns - 1),
         )
-    rows: dict[AggregateKey, DailyAggregate] = {}
+    rows: dict[AggregateKey, DailyAggregateRow] = {}
     for row in [*stored, *live]:
         key = (row.day, row.kind, row.class_, row.disposition)
         if key in rows:
@@ -292,9 +292,14 @@ def _audit(store: Store, period: Period) -> tuple[AuditFigures, list[CameraDay],
     purges: list[PurgeRun] = []
     with store.session() as session:
         entries = session.execute(
-            select(AuditEntry.at_ns, AuditEntry.action, AuditEntry.actor, AuditEntry.details)
-            .where(AuditEntry.at_ns >= start_ns, AuditEntry.at_ns < end_ns)
-            .order_by(AuditEntry.seq)
+            select(
+                AuditEntryRow.at_ns,
+                AuditEntryRow.action,
+                AuditEntryRow.actor,
+                AuditEntryRow.details,
+            )
+            .where(AuditEntryRow.at_ns >= start_ns, AuditEntryRow.at_ns < end_ns)
+            .order_by(AuditEntryRow.seq)
         )
         for at_ns, action, actor, details in entries:
             by_action[action] += 1
@@ -337,10 +342,10 @@ def latest_data_day(store: Store) -> date | None:
     """The latest UTC day with a report or an incident, kept or aggregated; None when empty."""
     with store.session() as session:
         onsets = [
-            session.scalar(select(func.max(Report.onset_ns))),
-            session.scalar(select(func.max(Incident.onset_ns))),
+            session.scalar(select(func.max(ReportRow.onset_ns))),
+            session.scalar(select(func.max(IncidentRow.onset_ns))),
         ]
-        aggregated = session.scalar(select(func.max(DailyAggregate.day)))
+        aggregated = session.scalar(select(func.max(DailyAggregateRow.day)))
     days = [utc_day(onset) for onset in onsets if onset is not None]
     days += [aggregated] if aggregated else []
     return date.fromisoformat(max(days)) if days else None

@@ -1,4 +1,4 @@
-"""The transparency report for an oversight body (DESIGN.md principle 5): one self-contained
+"""The transparency report for an oversight body (docs/design.md principle 5): one self-contained
 HTML file (inline CSS, charts as `data:` PNGs, nothing fetched) and the same figures as JSON."""
 
 from __future__ import annotations

@@ -8,7 +8,7 @@ from pathlib import Path
 from ouie.sensor.builtin import BuiltinScorer
 from ouie.sensor.config import Backend, DetectorConfig
 from ouie.sensor.head import DEFAULT_HEAD_PATH, DEFAULT_VERIFIER_PATH, Head
-from ouie.sensor.models import ModelUnavailableError, find_yamnet
+from ouie.sensor.model_files import ModelUnavailableError, find_yamnet
 from ouie.sensor.scoring import WindowScorer
 
 log = logging.getLogger("ouie.sensor")

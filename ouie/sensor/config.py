@@ -6,9 +6,10 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import ConfigDict, Field, model_validator
 
 from ouie.core.classes import EventClass
+from ouie.core.config import StrictModel
 from ouie.transport.mqtt import BrokerConfig
 
 
@@ -20,10 +21,10 @@ class Backend(StrEnum):
     AUTO = "auto"
 
 
-class DetectorConfig(BaseModel):
+class DetectorConfig(StrictModel):
     """How audio becomes events: detector backend, windows, thresholds, speech gate."""
 
-    model_config = ConfigDict(extra="forbid", title="Detector")
+    model_config = ConfigDict(title="Detector")
 
     backend: Backend = Field(
         default=Backend.AUTO,
@@ -100,10 +101,9 @@ class DetectorConfig(BaseModel):
     )
 
 
-class FileSourceConfig(BaseModel):
+class FileSourceConfig(StrictModel):
     """Audio from a file, played at its own pace or as fast as possible."""
 
-    model_config = ConfigDict(extra="forbid")
     kind: Literal["file"] = "file"
     path: Path = Field(description="Audio file (any format read_audio reads).")
     start_utc: str | None = Field(
@@ -112,28 +112,24 @@ class FileSourceConfig(BaseModel):
     realtime: bool = Field(default=False, description="Pace blocks at real time.")
 
 
-class MicrophoneSourceConfig(BaseModel):
+class MicrophoneSourceConfig(StrictModel):
     """A sound card input through PortAudio (sounddevice)."""
 
-    model_config = ConfigDict(extra="forbid")
     kind: Literal["microphone"] = "microphone"
     device: str | int | None = Field(default=None, description="PortAudio device; unset: default.")
     sample_rate_hz: int = Field(default=16_000, gt=0, description="Capture rate, Hz.")
 
 
-class RtspSourceConfig(BaseModel):
+class RtspSourceConfig(StrictModel):
     """The audio track of a network stream, e.g. an IP camera's RTSP URL (PyAV)."""
 
-    model_config = ConfigDict(extra="forbid")
     kind: Literal["rtsp"] = "rtsp"
     url: str = Field(description="Stream URL (rtsp://, http://, or a file path FFmpeg reads).")
 
 
-class UplinkConfig(BaseModel):
+class UplinkConfig(StrictModel):
     """Reports over MQTT with store-and-forward: each report is written to an on-disk queue and
     deleted only when the broker acknowledges it (`ouie.transport.outbox.SensorUplink`)."""
-
-    model_config = ConfigDict(extra="forbid")
 
     broker: BrokerConfig = Field(
         description="The broker; `username` and `client_id` default to the sensor's id."
@@ -149,10 +145,10 @@ class UplinkConfig(BaseModel):
     )
 
 
-class SensorConfig(BaseModel):
+class SensorConfig(StrictModel):
     """One sensor node: its id, audio source, detector and where reports go."""
 
-    model_config = ConfigDict(extra="forbid", title="Sensor")
+    model_config = ConfigDict(title="Sensor")
 
     sensor_id: str = Field(min_length=1, max_length=64, description="This sensor's id.")
     source: FileSourceConfig | MicrophoneSourceConfig | RtspSourceConfig = Field(

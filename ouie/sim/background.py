@@ -17,7 +17,7 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 from scipy import signal
 
-from ouie.sim.propagation import db_spl_to_pa
+from ouie.acoustics.propagation import db_spl_to_pa
 from ouie.sim.scenario import Background, Microphone, Scenario
 from ouie.sim.sources import loudest_rms, read_mono, recordings_for
 

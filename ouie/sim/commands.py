@@ -174,9 +174,92 @@ def plot_command(
     Console().print(f"[green]wrote[/green] {path}")
 
 
+def virtual_cameras(
+    scenario: str = typer.Option("saint-etienne", help="Built-in scenario name or YAML path."),
+    cameras: Path | None = typer.Option(
+        None, help="Cameras YAML; default: the scenario's built-in one, or its sites."
+    ),
+    write_config: Path = typer.Option(
+        Path("virtual-cameras.yaml"),
+        help="Write a cameras YAML pointing at the running virtual cameras here.",
+    ),
+    secret_file: Path = typer.Option(
+        Path("virtual-cameras.secret"),
+        help="Write their generated 'username:password' here (mode 0600).",
+    ),
+    for_s: float | None = typer.Option(None, help="Serve this long, s (default: until ^C)."),
+) -> None:
+    """Serve the scenario's cameras as virtual ONVIF PTZ cameras on 127.0.0.1, and write a
+    cameras YAML (with a secret file for the credentials) that ouie can use to reach them."""
+    import time
+
+    import yaml
+    from rich.console import Console
+    from rich.table import Table
+
+    from ouie.cameras.planning import buildings_enu
+    from ouie.core.config import ConfigError
+    from ouie.sim.cameras.sites import load_cameras_config
+    from ouie.sim.cameras.virtual import scenario_marks, start_virtual_cameras
+    from ouie.sim.scenario import load_scenario
+
+    console = Console()
+    try:
+        world = load_scenario(scenario)
+        config = load_cameras_config(world, cameras)
+    except ConfigError as error:
+        console.print(f"[red]error:[/red] {error}")
+        raise typer.Exit(2) from None
+    with start_virtual_cameras(
+        config.cameras, world.frame, buildings_enu(world.buildings, world.frame)
+    ) as fleet:
+        fleet.set_marks(scenario_marks(world))
+        secret_file.touch(mode=0o600)
+        secret_file.chmod(0o600)
+        credentials = fleet.credentials
+        secret_file.write_text(
+            f"{credentials.username}:{credentials.password.get_secret_value()}\n"
+        )
+        served = config.model_copy(
+            update={
+                "cameras": [
+                    c.model_copy(update={"secret_file": secret_file.resolve()})
+                    for c in fleet.configs.values()
+                ],
+                "masks": [],  # already in each camera's list
+            }
+        )
+        partial = write_config.with_name(write_config.name + ".partial")
+        partial.write_text(yaml.safe_dump(served.model_dump(mode="json")))
+        partial.replace(write_config)  # readers never see half a file
+        table = Table(title=f"Virtual ONVIF cameras of {world.name}")
+        for column in ("camera", "device service", "masks"):
+            table.add_column(column)
+        for camera_id, camera in fleet.configs.items():
+            url = f"{fleet.cameras[camera_id].base_url()}/onvif/device_service"
+            table.add_row(camera_id, url, str(len(camera.masks)))
+        console.print(table)
+        console.print(f"cameras YAML: {write_config}  credentials: {secret_file}")
+        try:
+            if for_s is None:
+                _wait_until_interrupted()
+            else:
+                time.sleep(for_s)
+        except KeyboardInterrupt:
+            console.print("stopping")
+
+
+def _wait_until_interrupted() -> None:
+    """Block until interrupted (^C)."""
+    import threading
+
+    threading.Event().wait()
+
+
 def register(app: typer.Typer) -> None:
     """Add this concern's commands to the `ouie` app."""
     app.command("simulate")(simulate_command)
+    app.command("virtual-cameras")(virtual_cameras)
     scenario_app.command("list")(list_command)
     scenario_app.command("plot")(plot_command)
     app.add_typer(scenario_app, name="scenario")

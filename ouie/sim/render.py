@@ -1,11 +1,11 @@
-"""Render a scenario into a recording folder (DESIGN.md): one WAV per sensor, the sensors file,
+"""Render a scenario into a recording folder (docs/design.md): one WAV per sensor, the sensors file,
 meta.json and truth.json.
 
 For every sensor the renderer takes its background (`ouie.sim.background`), adds every
-scripted event as heard through its propagation paths (`ouie.sim.propagation`) and the street's
-reverberation tail, shifted by the sensor's clock error, then converts to 16-bit codes with the
-sensor's sensitivity error and clipping. Each event is rendered on its own short segment, in the
-frequency domain:
+scripted event as heard through its propagation paths (`ouie.acoustics.propagation`) and the
+street's reverberation tail, shifted by the sensor's clock error, then converts to 16-bit codes
+with the sensor's sensitivity error and clipping. Each event is rendered on its own short
+segment, in the frequency domain:
 
   Y_j(f) = S(f)·A(f) · [ Σ_p |H_p(f)|·e^(−j2πf(d_p − b)/fs)
                         + g_t·|H_a(f)|·R_j(f)·e^(−j2πf(d_0 + δ − b)/fs) ],
@@ -32,10 +32,7 @@ import soundfile
 from numpy.typing import ArrayLike, NDArray
 from scipy import fft
 
-from ouie.core.recording import RecordingFolder, SensorSite, sensors_geojson
-from ouie.core.timebase import NS_PER_S, iso_to_ns, ns_to_iso
-from ouie.sim.background import background_for
-from ouie.sim.propagation import (
+from ouie.acoustics.propagation import (
     REVERB_PREDELAY_S,
     BuildingGeometry,
     SoundPath,
@@ -48,6 +45,9 @@ from ouie.sim.propagation import (
     street_reverb_gain,
     street_reverb_tail,
 )
+from ouie.core.recording import RecordingFolder, SensorSite, sensors_geojson
+from ouie.core.timebase import NS_PER_S, iso_to_ns, ns_to_iso
+from ouie.sim.background import background_for
 from ouie.sim.scenario import Scenario, ScriptedEvent
 from ouie.sim.sources import (
     loudest_rms,
@@ -267,7 +267,7 @@ class ReverbTail:
     predelay_samples: float
 
     def gain(self, distance_m: float) -> float:
-        """See `ouie.sim.propagation.street_reverb_gain`."""
+        """See `ouie.acoustics.propagation.street_reverb_gain`."""
         return street_reverb_gain(
             distance_m, self.critical_distance_m, self.excess_attenuation_db_per_m
         )
@@ -577,7 +577,7 @@ def arrival_record(
 def truth_record(
     event: ScriptedEvent, source_name: str, arrivals: dict[str, dict[str, object]], start_ns: int
 ) -> dict[str, object]:
-    """One truth.json entry (DESIGN.md `class`, `onset_utc`, `lat`, `lon`, plus details)."""
+    """One truth.json entry (docs/design.md `class`, `onset_utc`, `lat`, `lon`, plus details)."""
     return {
         "class": event.class_,
         "onset_utc": ns_to_iso(start_ns + round(event.time_s * NS_PER_S)),

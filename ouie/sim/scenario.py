@@ -10,39 +10,19 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
+from pydantic import ConfigDict, Field, ValidationInfo, field_validator, model_validator
 
 from ouie.core.classes import ALERTING_CLASSES
-from ouie.core.config import load_yaml_config
+from ouie.core.config import StrictModel, load_yaml_config, resolve_against_config_dir
 from ouie.core.geo import LocalFrame, speed_of_sound_mps
 from ouie.core.recording import SensorSite, read_sensors_geojson
+from ouie.core.site import Building, CameraSite, Origin
 from ouie.sim.sources import DEFAULT_LEVEL_DB_SPL, SOURCE_NAMES
 
 BUILTIN_DIR = Path(__file__).parent / "scenarios"
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-
-def resolve_against_config_dir(path: Path | None, info: ValidationInfo) -> Path | None:
-    """A relative path read from a YAML file is relative to that file's folder (the
-    `config_dir` validation context set by `load_yaml_config`); unchanged otherwise."""
-    config_dir = (info.context or {}).get("config_dir")
-    if path is None or path.is_absolute() or config_dir is None:
-        return path
-    return Path(config_dir) / path
-
-
-class Origin(_Strict):
-    """Origin of the local ENU frame."""
-
-    lat: float = Field(ge=-90, le=90, description="Latitude, degrees WGS84.")
-    lon: float = Field(ge=-180, le=180, description="Longitude, degrees WGS84.")
-    height_m: float = Field(default=0.0, description="Ground height at the origin, m.")
-
-
-class ClockModel(_Strict):
+class ClockModel(StrictModel):
     """A sensor clock's error at true time t after the start: offset + drift·t, plus Gaussian
     jitter drawn per timestamped event."""
 
@@ -65,7 +45,7 @@ class SensorSpec(SensorSite):
     clock: ClockModel | None = Field(default=None, description="Overrides `clocks.default`.")
 
 
-class Clocks(_Strict):
+class Clocks(StrictModel):
     """Sensor clocks: a default model, and a random offset spread drawn per sensor."""
 
     default: ClockModel = Field(
@@ -76,29 +56,7 @@ class Clocks(_Strict):
     )
 
 
-class CameraSite(_Strict):
-    """A PTZ camera's mounting in the scenario (the cameras concern adds ONVIF details)."""
-
-    id: str = Field(min_length=1, description="Camera id.")
-    lat: float = Field(ge=-90, le=90, description="Latitude, degrees WGS84.")
-    lon: float = Field(ge=-180, le=180, description="Longitude, degrees WGS84.")
-    height_m: float = Field(default=6.0, gt=0, description="Mount height above ground, m.")
-    heading_deg: float = Field(
-        default=0.0, ge=0, lt=360, description="Bearing of pan zero, degrees from north, clockwise."
-    )
-
-
-class Building(_Strict):
-    """A building block: ground footprint (closed ring of [lon, lat]) and roof height."""
-
-    id: str = Field(default="", description="Optional name.")
-    footprint: list[tuple[float, float]] = Field(
-        min_length=3, description="Polygon ring as [lon, lat] pairs, degrees WGS84."
-    )
-    height_m: float = Field(default=15.0, gt=0, description="Roof height above ground, m.")
-
-
-class Weather(_Strict):
+class Weather(StrictModel):
     """Air conditions that set the speed of sound and air absorption."""
 
     air_temperature_c: float = Field(default=15.0, ge=-40, le=50, description="Air temperature.")
@@ -110,7 +68,7 @@ class Weather(_Strict):
         return speed_of_sound_mps(self.air_temperature_c)
 
 
-class Background(_Strict):
+class Background(StrictModel):
     """Street background noise at every sensor."""
 
     level_dba: float = Field(default=55.0, description="Background level, dB(A) SPL.")
@@ -130,7 +88,7 @@ class Background(_Strict):
         return resolve_against_config_dir(path, info)
 
 
-class Microphone(_Strict):
+class Microphone(StrictModel):
     """The sensors' microphone and converter (one model for every sensor)."""
 
     sample_rate_hz: int = Field(default=16000, ge=8000, le=96000, description="WAV sample rate.")
@@ -150,8 +108,8 @@ class Microphone(_Strict):
     )
 
 
-class Propagation(_Strict):
-    """Which propagation effects are rendered (see `ouie.sim.propagation`)."""
+class Propagation(StrictModel):
+    """Which propagation effects are rendered (see `ouie.acoustics.propagation`)."""
 
     ground_reflection_gain: float = Field(
         default=0.9,
@@ -181,7 +139,7 @@ class Propagation(_Strict):
     )
 
 
-class ScriptedEvent(_Strict):
+class ScriptedEvent(StrictModel):
     """One sound in the script, at a known time and place."""
 
     time_s: float = Field(ge=0, description="Emission time after the scenario start, s.")
@@ -210,7 +168,7 @@ class ScriptedEvent(_Strict):
         "in a straight line from its position at `time_s` (Doppler, changing paths).",
     )
 
-    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+    model_config = ConfigDict(populate_by_name=True)
 
     @field_validator("source")
     @classmethod
@@ -256,7 +214,7 @@ class ScriptedEvent(_Strict):
         return self.class_ in ALERTING_CLASSES
 
 
-class Scenario(_Strict):
+class Scenario(StrictModel):
     """A complete simulated neighbourhood with its event script."""
 
     name: str = Field(description="Short name.")
@@ -303,7 +261,7 @@ class Scenario(_Strict):
     @property
     def frame(self) -> LocalFrame:
         """The local ENU frame of this scenario."""
-        return LocalFrame(self.origin.lat, self.origin.lon, self.origin.height_m)
+        return self.origin.frame
 
 
 def builtin_scenarios() -> list[str]:

@@ -1,4 +1,4 @@
-"""Daily aggregates: what survives retention (DESIGN.md principle 7), counted one way.
+"""Daily aggregates: what survives retention (docs/design.md principle 7), counted one way.
 
 `count_daily(session, reports_where, incidents_where)` counts detailed rows into
 `DailyAggregate` rows keyed by (UTC day of the onset, kind, class, disposition); retention
@@ -23,7 +23,7 @@ from sqlalchemy import ColumnElement, func, select
 from sqlalchemy.orm import Session
 
 from ouie.core.timebase import NS_PER_S
-from ouie.store.models import DailyAggregate, Disposition, Incident, Report
+from ouie.store.models import DailyAggregateRow, DispositionRow, IncidentRow, ReportRow
 
 AggregateKey = tuple[str, str, str, str]
 """(day 'YYYY-MM-DD', kind 'report' | 'incident', class, disposition)."""
@@ -34,12 +34,12 @@ def utc_day(t_ns: int) -> str:
     return datetime.fromtimestamp(t_ns // NS_PER_S, tz=UTC).strftime("%Y-%m-%d")
 
 
-def _row(rows: dict[AggregateKey, DailyAggregate], key: AggregateKey) -> DailyAggregate:
+def _row(rows: dict[AggregateKey, DailyAggregateRow], key: AggregateKey) -> DailyAggregateRow:
     row = rows.get(key)
     if row is None:
         day, kind, class_, disposition = key
         incident = kind == "incident"
-        row = rows[key] = DailyAggregate(
+        row = rows[key] = DailyAggregateRow(
             day=day,
             kind=kind,
             class_=class_,
@@ -56,35 +56,35 @@ def count_daily(
     session: Session,
     reports_where: ColumnElement[bool],
     incidents_where: ColumnElement[bool],
-) -> list[DailyAggregate]:
+) -> list[DailyAggregateRow]:
     """Aggregate rows (not added to the session) for the reports and incidents selected."""
-    rows: dict[AggregateKey, DailyAggregate] = {}
+    rows: dict[AggregateKey, DailyAggregateRow] = {}
     for onset_ns, class_ in session.execute(
-        select(Report.onset_ns, Report.class_).where(reports_where)
+        select(ReportRow.onset_ns, ReportRow.class_).where(reports_where)
     ):
         _row(rows, (utc_day(onset_ns), "report", class_, "")).count += 1
     decisions = (
         select(
-            Disposition.incident_id,
-            func.min(Disposition.at_ns).label("first_ns"),
-            func.max(Disposition.id).label("latest_id"),
+            DispositionRow.incident_id,
+            func.min(DispositionRow.at_ns).label("first_ns"),
+            func.max(DispositionRow.id).label("latest_id"),
         )
-        .group_by(Disposition.incident_id)
+        .group_by(DispositionRow.incident_id)
         .subquery()
     )
-    latest = select(Disposition.id, Disposition.reason).subquery()
+    latest = select(DispositionRow.id, DispositionRow.reason).subquery()
     query = (
         select(
-            Incident.onset_ns,
-            Incident.class_,
-            Incident.disposition,
-            Incident.lat,
-            Incident.lon,
-            Incident.created_at_ns,
+            IncidentRow.onset_ns,
+            IncidentRow.class_,
+            IncidentRow.disposition,
+            IncidentRow.lat,
+            IncidentRow.lon,
+            IncidentRow.created_at_ns,
             decisions.c.first_ns,
             latest.c.reason,
         )
-        .outerjoin(decisions, decisions.c.incident_id == Incident.id)
+        .outerjoin(decisions, decisions.c.incident_id == IncidentRow.id)
         .outerjoin(latest, latest.c.id == decisions.c.latest_id)
         .where(incidents_where)
     )
@@ -111,7 +111,7 @@ def count_daily(
     return list(rows.values())
 
 
-def merge_figures(into: DailyAggregate, other: DailyAggregate) -> None:
+def merge_figures(into: DailyAggregateRow, other: DailyAggregateRow) -> None:
     """Add `other`'s figures to `into` (same key). A figure unknown (None) on either side stays
     unknown, so that a row aggregated before revision 0003 never passes for a complete one."""
     into.count += other.count
@@ -131,11 +131,11 @@ def merge_figures(into: DailyAggregate, other: DailyAggregate) -> None:
         into.decision_delays_s = sorted([*into.decision_delays_s, *other.decision_delays_s])
 
 
-def add_daily(session: Session, rows: Iterable[DailyAggregate]) -> None:
+def add_daily(session: Session, rows: Iterable[DailyAggregateRow]) -> None:
     """Store `rows`, adding their figures to the stored row of the same key when there is one."""
     for row in rows:
         key = {"day": row.day, "kind": row.kind, "class_": row.class_}
-        stored = session.get(DailyAggregate, {**key, "disposition": row.disposition})
+        stored = session.get(DailyAggregateRow, {**key, "disposition": row.disposition})
         if stored is None:
             session.add(row)
         else:

@@ -1,4 +1,4 @@
-"""The hash-chained audit trail (DESIGN.md principle 5), keyed with HMAC when a key is set.
+"""The hash-chained audit trail (docs/design.md principle 5), keyed with HMAC when a key is set.
 
 Each entry stores the hash of the previous one and
 
@@ -32,14 +32,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TextIO
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import Field, model_validator
 from sqlalchemy import Engine, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from ouie.core.audit import AuditEvent
-from ouie.core.config import ConfigError
-from ouie.store.models import AuditEntry
+from ouie.core.config import ConfigError, StrictModel
+from ouie.store.models import AuditEntryRow
 
 GENESIS_HASH = "0" * 64
 CONTENT_FIELDS = ("seq", "at_ns", "action", "actor", "subject", "details")
@@ -87,11 +87,9 @@ class AuditKey:
         return hashlib.sha256(b"ouie.audit.key-id:" + self.secret).hexdigest()[:16]
 
 
-class AuditKeyConfig(BaseModel):
+class AuditKeyConfig(StrictModel):
     """Where the audit key comes from: a secret file or an environment variable, never the
     configuration itself. Neither set (or the variable empty): the chain is not keyed."""
-
-    model_config = ConfigDict(extra="forbid")
 
     key_env: str | None = Field(
         default="OUIE_AUDIT_KEY", description="Environment variable holding the audit key."
@@ -235,7 +233,7 @@ def verify_chain(
     return problems
 
 
-def entry_dict(entry: AuditEntry) -> dict[str, Any]:
+def entry_dict(entry: AuditEntryRow) -> dict[str, Any]:
     """A stored entry as the plain mapping that is hashed, exported and verified."""
     return {
         "seq": entry.seq,
@@ -254,8 +252,8 @@ def _head_in(session: Session) -> tuple[int, str, str | None]:
     """(seq, hash, key_id) of the last entry seen by `session`; (0, GENESIS_HASH, None) when
     empty."""
     last = session.execute(
-        select(AuditEntry.seq, AuditEntry.hash, AuditEntry.key_id)
-        .order_by(AuditEntry.seq.desc())
+        select(AuditEntryRow.seq, AuditEntryRow.hash, AuditEntryRow.key_id)
+        .order_by(AuditEntryRow.seq.desc())
         .limit(1)
     ).first()
     return (last[0], last[1], last[2]) if last else (0, GENESIS_HASH, None)
@@ -281,7 +279,7 @@ class AuditChain:
     def __call__(self, event: AuditEvent) -> None:
         self.append(event)
 
-    def append(self, event: AuditEvent, session: Session | None = None) -> AuditEntry:
+    def append(self, event: AuditEvent, session: Session | None = None) -> AuditEntryRow:
         """Append one event; inside `session` (not committed here) when given, else on its own."""
         if session is not None:
             return self._append_in(session, event)
@@ -295,7 +293,7 @@ class AuditChain:
                     own.rollback()
         raise RuntimeError("audit append kept colliding with concurrent appends")
 
-    def _append_in(self, session: Session, event: AuditEvent) -> AuditEntry:
+    def _append_in(self, session: Session, event: AuditEvent) -> AuditEntryRow:
         last_seq, prev_hash, last_key_id = _head_in(session)
         if self.key is None and last_key_id is not None:
             raise AuditKeyMissing(
@@ -308,7 +306,7 @@ class AuditChain:
             content["at_ns"] = self.clock()
         content["details"] = json.loads(canonical_json(content["details"]))
         secret = self.key.secret if self.key is not None else None
-        entry = AuditEntry(
+        entry = AuditEntryRow(
             **content,
             prev_hash=prev_hash,
             hash=entry_hash(content, prev_hash, secret),
@@ -321,7 +319,7 @@ class AuditChain:
     def entries(self, batch: int = 1000) -> Iterator[dict[str, Any]]:
         """All entries in `seq` order, as plain mappings (streamed)."""
         with Session(self._engine) as session:
-            rows = session.execute(select(AuditEntry).order_by(AuditEntry.seq))
+            rows = session.execute(select(AuditEntryRow).order_by(AuditEntryRow.seq))
             for entry in rows.yield_per(batch).scalars():
                 yield entry_dict(entry)
 
@@ -335,9 +333,9 @@ class AuditChain:
         """The latest entry with one of `actions` about `subject`, or None."""
         with Session(self._engine) as session:
             entry = session.scalar(
-                select(AuditEntry)
-                .where(AuditEntry.action.in_(list(actions)), AuditEntry.subject == subject)
-                .order_by(AuditEntry.seq.desc())
+                select(AuditEntryRow)
+                .where(AuditEntryRow.action.in_(list(actions)), AuditEntryRow.subject == subject)
+                .order_by(AuditEntryRow.seq.desc())
                 .limit(1)
             )
             return entry_dict(entry) if entry is not None else None
@@ -345,7 +343,7 @@ class AuditChain:
     def count(self) -> int:
         """Number of entries."""
         with Session(self._engine) as session:
-            return int(session.scalar(select(func.count()).select_from(AuditEntry)) or 0)
+            return int(session.scalar(select(func.count()).select_from(AuditEntryRow)) or 0)
 
     def verify(
         self, expected_head: str | None = None, earlier_keys: Iterable[AuditKey] = ()

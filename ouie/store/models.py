@@ -24,7 +24,7 @@ class Base(DeclarativeBase):
     }
 
 
-class Sensor(Base):
+class SensorRow(Base):
     """A deployed sensor: where it is and whether it is heard from."""
 
     __tablename__ = "sensors"
@@ -38,7 +38,7 @@ class Sensor(Base):
     status: Mapped[str] = mapped_column(String(32), default="unknown", doc="Last status text.")
 
 
-class Report(Base):
+class ReportRow(Base):
     """An accepted event report (`ouie.report/1`), de-duplicated on `report_id`."""
 
     __tablename__ = "reports"
@@ -59,7 +59,7 @@ class Report(Base):
     payload: Mapped[dict[str, Any]] = mapped_column(doc="The wire form, as received.")
 
 
-class Incident(Base):
+class IncidentRow(Base):
     """A located sound event made of several sensors' reports; updated in place by revision."""
 
     __tablename__ = "incidents"
@@ -88,7 +88,7 @@ class Incident(Base):
     )
 
 
-class Cue(Base):
+class CueRow(Base):
     """A camera cue proposed or executed for an incident."""
 
     __tablename__ = "cues"
@@ -113,7 +113,7 @@ class Cue(Base):
     details: Mapped[dict[str, Any]] = mapped_column(default=dict)
 
 
-class Disposition(Base):
+class DispositionRow(Base):
     """An operator's decision on an incident (every one is kept, in order)."""
 
     __tablename__ = "dispositions"
@@ -129,7 +129,7 @@ class Disposition(Base):
     at_ns: Mapped[int]
 
 
-class User(Base):
+class UserRow(Base):
     """A console user (the console concern owns authentication; the table lives here)."""
 
     __tablename__ = "users"
@@ -142,7 +142,7 @@ class User(Base):
     created_at_ns: Mapped[int]
 
 
-class AuditEntry(Base):
+class AuditEntryRow(Base):
     """One link of the hash chain: `hash = HMAC-SHA-256(key, canonical_json(content) +
     prev_hash)`, or plain SHA-256 for unkeyed rows (see `ouie.store.audit`)."""
 
@@ -161,7 +161,7 @@ class AuditEntry(Base):
     )
 
 
-class DailyAggregate(Base):
+class DailyAggregateRow(Base):
     """What survives retention: counts per UTC day, kind, class and disposition."""
 
     __tablename__ = "daily_aggregates"

@@ -1,6 +1,6 @@
 """What the store accepts from the other concerns: typed records and the allowed vocabularies.
 
-`IncidentRecord` is the one place where a fusion incident becomes a stored row (see
+`IncidentRecord` is the one place where an incident (`ouie.core.incident`) becomes a stored row (see
 `IncidentRecord.from_incident`); the console reads the ORM rows of `ouie.store.models`.
 """
 
@@ -10,6 +10,8 @@ from enum import StrEnum
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
+
+from ouie.core.incident import Incident
 
 
 class DispositionAction(StrEnum):
@@ -77,8 +79,8 @@ class IncidentRecord(BaseModel):
     revision: int = Field(default=0, ge=0, description="Grows each time late reports improve it.")
 
     @classmethod
-    def from_incident(cls, incident: Any) -> IncidentRecord:
-        """The one mapping from fusion's `ouie.fusion.incident.Incident` to a stored record."""
+    def from_incident(cls, incident: Incident) -> IncidentRecord:
+        """The one mapping from fusion's `ouie.core.incident.Incident` to a stored record."""
 
         def plain(value: Any) -> Any:
             return value.model_dump(mode="json") if value is not None else None

@@ -25,13 +25,13 @@ from ouie.store.audit import AuditChain, AuditKey, AuditKeyConfig
 from ouie.store.database import make_engine, upgrade_schema
 from ouie.store.models import (
     Base,
-    Cue,
-    DailyAggregate,
-    Disposition,
-    Incident,
-    Report,
-    Sensor,
-    User,
+    CueRow,
+    DailyAggregateRow,
+    DispositionRow,
+    IncidentRow,
+    ReportRow,
+    SensorRow,
+    UserRow,
 )
 from ouie.store.records import (
     CueState,
@@ -168,10 +168,10 @@ class Store:
         """Insert new sensors and update the position of known ones (status is kept)."""
         with self.session() as session:
             for site in sites:
-                row = session.get(Sensor, site.id)
+                row = session.get(SensorRow, site.id)
                 if row is None:
                     session.add(
-                        Sensor(
+                        SensorRow(
                             id=site.id,
                             lat=site.lat,
                             lon=site.lon,
@@ -183,15 +183,15 @@ class Store:
                 else:
                     row.lat, row.lon, row.height_m = site.lat, site.lon, site.height_m
 
-    def list_sensors(self) -> list[Sensor]:
+    def list_sensors(self) -> list[SensorRow]:
         """All sensors, by id."""
         with self.session() as session:
-            return list(session.scalars(select(Sensor).order_by(Sensor.id)))
+            return list(session.scalars(select(SensorRow).order_by(SensorRow.id)))
 
     def sensor_ids(self) -> set[str]:
         """Ids of all known sensors."""
         with self.session() as session:
-            return set(session.scalars(select(Sensor.id)))
+            return set(session.scalars(select(SensorRow.id)))
 
     def set_sensor_status(self, sensor_id: str, status: str, at_ns: int) -> bool:
         """Record a status message ('online', 'offline', ...); returns True when `online` changed.
@@ -200,7 +200,7 @@ class Store:
         """
         online = status != "offline"
         with self.session() as session:
-            row = session.get(Sensor, sensor_id)
+            row = session.get(SensorRow, sensor_id)
             if row is None:
                 return False
             changed = row.online != online
@@ -212,7 +212,9 @@ class Store:
         cutoff_ns = now_ns_ - int(timeout_s * NS_PER_S)
         with self.session() as session:
             rows = session.scalars(
-                select(Sensor).where(Sensor.online.is_(True), Sensor.last_seen_ns < cutoff_ns)
+                select(SensorRow).where(
+                    SensorRow.online.is_(True), SensorRow.last_seen_ns < cutoff_ns
+                )
             ).all()
             for row in rows:
                 row.online, row.status = False, "silent"
@@ -251,24 +253,24 @@ class Store:
 
     def report_ids(self, sensor_id: str | None = None) -> set[str]:
         """Ids of stored reports (of one sensor when given)."""
-        query = select(Report.report_id)
+        query = select(ReportRow.report_id)
         if sensor_id is not None:
-            query = query.where(Report.sensor_id == sensor_id)
+            query = query.where(ReportRow.sensor_id == sensor_id)
         with self.session() as session:
             return set(session.scalars(query))
 
     def count_reports(self) -> int:
         """Number of stored reports."""
-        return self._count(Report)
+        return self._count(ReportRow)
 
-    def get_reports(self, report_ids: Iterable[str]) -> list[Report]:
+    def get_reports(self, report_ids: Iterable[str]) -> list[ReportRow]:
         """The stored reports among `report_ids`, by onset."""
         with self.session() as session:
             return list(
                 session.scalars(
-                    select(Report)
-                    .where(Report.report_id.in_(list(report_ids)))
-                    .order_by(Report.onset_ns)
+                    select(ReportRow)
+                    .where(ReportRow.report_id.in_(list(report_ids)))
+                    .order_by(ReportRow.onset_ns)
                 )
             )
 
@@ -282,9 +284,9 @@ class Store:
         at_ns = self.clock() if at_ns is None else at_ns
         values = record.model_dump()
         with self.session() as session:
-            row = session.get(Incident, record.id)
+            row = session.get(IncidentRow, record.id)
             if row is None:
-                session.add(Incident(**values, created_at_ns=at_ns, updated_at_ns=at_ns))
+                session.add(IncidentRow(**values, created_at_ns=at_ns, updated_at_ns=at_ns))
                 return "created"
             if record.revision <= row.revision:
                 return "stale"
@@ -293,26 +295,26 @@ class Store:
             row.updated_at_ns = at_ns
             return "updated"
 
-    def get_incident(self, incident_id: str) -> Incident | None:
+    def get_incident(self, incident_id: str) -> IncidentRow | None:
         """One incident, or None."""
         with self.session() as session:
-            return session.get(Incident, incident_id)
+            return session.get(IncidentRow, incident_id)
 
     def list_incidents(
         self, since_ns: int | None = None, limit: int = 200, open_only: bool = False
-    ) -> list[Incident]:
+    ) -> list[IncidentRow]:
         """Newest first (by onset); `since_ns` bounds the onset; `open_only` hides decided ones."""
-        query = select(Incident).order_by(Incident.onset_ns.desc()).limit(limit)
+        query = select(IncidentRow).order_by(IncidentRow.onset_ns.desc()).limit(limit)
         if since_ns is not None:
-            query = query.where(Incident.onset_ns >= since_ns)
+            query = query.where(IncidentRow.onset_ns >= since_ns)
         if open_only:
-            query = query.where(Incident.disposition.is_(None))
+            query = query.where(IncidentRow.disposition.is_(None))
         with self.session() as session:
             return list(session.scalars(query))
 
     def count_incidents(self) -> int:
         """Number of stored incidents."""
-        return self._count(Incident)
+        return self._count(IncidentRow)
 
     # -- cues ------------------------------------------------------------------------------
     def add_cue(
@@ -326,9 +328,9 @@ class Store:
         zoom: float | None = None,
         details: dict[str, object] | None = None,
         at_ns: int | None = None,
-    ) -> Cue:
+    ) -> CueRow:
         """Record a cue computed for an incident (the cameras concern audits the move itself)."""
-        cue = Cue(
+        cue = CueRow(
             incident_id=incident_id,
             camera_id=camera_id,
             mode=mode,
@@ -349,10 +351,10 @@ class Store:
         state: CueState,
         executed_at_ns: int | None = None,
         latency_s: float | None = None,
-    ) -> Cue:
+    ) -> CueRow:
         """Move a cue along its life (approved, executed with its latency, refused, failed)."""
         with self.session() as session:
-            cue = session.get(Cue, cue_id)
+            cue = session.get(CueRow, cue_id)
             if cue is None:
                 raise KeyError(f"no cue {cue_id}")
             cue.state = str(state)
@@ -362,11 +364,13 @@ class Store:
                 cue.latency_s = latency_s
             return cue
 
-    def list_cues(self, incident_id: str) -> list[Cue]:
+    def list_cues(self, incident_id: str) -> list[CueRow]:
         """Cues of one incident, oldest first."""
         with self.session() as session:
             return list(
-                session.scalars(select(Cue).where(Cue.incident_id == incident_id).order_by(Cue.id))
+                session.scalars(
+                    select(CueRow).where(CueRow.incident_id == incident_id).order_by(CueRow.id)
+                )
             )
 
     # -- dispositions ----------------------------------------------------------------------
@@ -378,7 +382,7 @@ class Store:
         reason: DismissReason | None = None,
         note: str = "",
         at_ns: int | None = None,
-    ) -> Disposition:
+    ) -> DispositionRow:
         """Record an operator's decision and audit it (`incident.disposition`), atomically.
 
         A dismissal needs a reason; other actions take none. Raises KeyError for an unknown
@@ -393,11 +397,11 @@ class Store:
         reason_text = str(DismissReason(reason)) if reason is not None else None
         at_ns = self.clock() if at_ns is None else at_ns
         with self.session() as session:
-            incident = session.get(Incident, incident_id)
+            incident = session.get(IncidentRow, incident_id)
             if incident is None:
                 raise KeyError(f"no incident {incident_id!r}")
             incident.disposition = str(action)
-            row = Disposition(
+            row = DispositionRow(
                 incident_id=incident_id,
                 action=str(action),
                 reason=reason_text,
@@ -421,22 +425,22 @@ class Store:
             )
         return row
 
-    def list_dispositions(self, incident_id: str) -> list[Disposition]:
+    def list_dispositions(self, incident_id: str) -> list[DispositionRow]:
         """Decisions on one incident, oldest first."""
         with self.session() as session:
             return list(
                 session.scalars(
-                    select(Disposition)
-                    .where(Disposition.incident_id == incident_id)
-                    .order_by(Disposition.id)
+                    select(DispositionRow)
+                    .where(DispositionRow.incident_id == incident_id)
+                    .order_by(DispositionRow.id)
                 )
             )
 
     # -- users -----------------------------------------------------------------------------
-    def add_user(self, name: str, role: Role, password_hash: str, actor: str = "system") -> User:
+    def add_user(self, name: str, role: Role, password_hash: str, actor: str = "system") -> UserRow:
         """Create a console user (hash the password with argon2 first) and audit it."""
         role = Role(role)
-        user = User(
+        user = UserRow(
             name=name,
             role=str(role),
             password_hash=password_hash,
@@ -456,24 +460,24 @@ class Store:
             )
         return user
 
-    def get_user(self, name: str) -> User | None:
+    def get_user(self, name: str) -> UserRow | None:
         """A user by name, or None."""
         with self.session() as session:
-            return session.scalar(select(User).where(User.name == name))
+            return session.scalar(select(UserRow).where(UserRow.name == name))
 
-    def list_users(self) -> list[User]:
+    def list_users(self) -> list[UserRow]:
         """All users, by name."""
         with self.session() as session:
-            return list(session.scalars(select(User).order_by(User.name)))
+            return list(session.scalars(select(UserRow).order_by(UserRow.name)))
 
     # -- aggregates ------------------------------------------------------------------------
-    def list_aggregates(self) -> list[DailyAggregate]:
+    def list_aggregates(self) -> list[DailyAggregateRow]:
         """Counts kept after retention purges, by day."""
         with self.session() as session:
             return list(
                 session.scalars(
-                    select(DailyAggregate).order_by(
-                        DailyAggregate.day, DailyAggregate.kind, DailyAggregate.class_
+                    select(DailyAggregateRow).order_by(
+                        DailyAggregateRow.day, DailyAggregateRow.kind, DailyAggregateRow.class_
                     )
                 )
             )

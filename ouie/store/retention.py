@@ -1,4 +1,4 @@
-"""Retention enforced by the software (DESIGN.md principle 7).
+"""Retention enforced by the software (docs/design.md principle 7).
 
 Reports older than `reports_days` and incidents older than `incidents_days` (by their onset) are
 deleted; before deletion they are counted into `daily_aggregates` (UTC day × kind × class ×
@@ -9,22 +9,21 @@ verifies) and records each purge that deleted something.
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, Field
 from sqlalchemy import delete
 
 from ouie.core.audit import AuditEvent
+from ouie.core.config import StrictModel
 from ouie.core.timebase import NS_PER_S
 from ouie.store.aggregates import add_daily, count_daily
-from ouie.store.models import Incident, Report
+from ouie.store.models import IncidentRow, ReportRow
 from ouie.store.repository import Store
 
 NS_PER_DAY = 86_400 * NS_PER_S
 
 
-class RetentionPolicy(BaseModel):
+class RetentionPolicy(StrictModel):
     """How long detailed records are kept before only aggregates remain."""
-
-    model_config = ConfigDict(extra="forbid")
 
     reports_days: float = Field(default=30.0, gt=0, description="Keep reports this long, days.")
     incidents_days: float = Field(default=90.0, gt=0, description="Keep incidents this long, days.")
@@ -49,12 +48,14 @@ def purge(store: Store, policy: RetentionPolicy, now_ns: int) -> PurgeResult:
             session,
             count_daily(
                 session,
-                Report.onset_ns < reports_cutoff_ns,
-                Incident.onset_ns < incidents_cutoff_ns,
+                ReportRow.onset_ns < reports_cutoff_ns,
+                IncidentRow.onset_ns < incidents_cutoff_ns,
             ),
         )
-        reports = session.execute(delete(Report).where(Report.onset_ns < reports_cutoff_ns))
-        incidents = session.execute(delete(Incident).where(Incident.onset_ns < incidents_cutoff_ns))
+        reports = session.execute(delete(ReportRow).where(ReportRow.onset_ns < reports_cutoff_ns))
+        incidents = session.execute(
+            delete(IncidentRow).where(IncidentRow.onset_ns < incidents_cutoff_ns)
+        )
         result = PurgeResult(
             reports_deleted=reports.rowcount,  # type: ignore[attr-defined]
             incidents_deleted=incidents.rowcount,  # type: ignore[attr-defined]

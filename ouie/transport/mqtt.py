@@ -25,9 +25,9 @@ from pathlib import Path
 from typing import Any
 
 import paho.mqtt.client as mqtt
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, model_validator
+from pydantic import Field, SecretStr, model_validator
 
-from ouie.core.config import ConfigError
+from ouie.core.config import ConfigError, StrictModel
 from ouie.transport.bus import (
     AckCallback,
     AckedMessageHandler,
@@ -42,12 +42,10 @@ MQTT_PORT, MQTTS_PORT = 1883, 8883
 """The IANA ports of MQTT in clear and over TLS."""
 
 
-class TlsConfig(BaseModel):
+class TlsConfig(StrictModel):
     """TLS to the broker: the CA that signed the broker's certificate (its host name or address
     must match the certificate), and this client's own certificate and key when the broker
     requires client certificates."""
-
-    model_config = ConfigDict(extra="forbid")
 
     ca_file: Path = Field(description="PEM file of the CA(s) trusted to sign the broker's cert.")
     cert_file: Path | None = Field(
@@ -95,10 +93,8 @@ def default_port(tls: object) -> int:
     return MQTTS_PORT if tls is not None else MQTT_PORT
 
 
-class BrokerSettings(BaseModel):
+class BrokerSettings(StrictModel):
     """Where the broker is and how to log in."""
-
-    model_config = ConfigDict(extra="forbid")
 
     host: str = Field(default="127.0.0.1", description="Broker host name or address.")
     port: int = Field(
@@ -121,11 +117,9 @@ class BrokerSettings(BaseModel):
         return data
 
 
-class BrokerConfig(BaseModel):
+class BrokerConfig(StrictModel):
     """How a client reaches Mosquitto, as configured in YAML: the password never sits in the
     file; it comes from a secret file or an environment variable."""
-
-    model_config = ConfigDict(extra="forbid")
 
     host: str = Field(default="127.0.0.1", description="Broker host name or address.")
     port: int | None = Field(

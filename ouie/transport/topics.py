@@ -1,4 +1,4 @@
-"""MQTT topic names of contract `ouie/v1` (DESIGN.md, "MQTT topics")."""
+"""MQTT topic names of contract `ouie/v1` (docs/design.md, "MQTT topics")."""
 
 from __future__ import annotations
 

@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from ouie.console.demo import DemoRun, running_demo
+from ouie.app.demo import DemoRun, running_demo
 from tests.console_scenarios import demo_options, write_square_scenario
 
 pytestmark = pytest.mark.browser

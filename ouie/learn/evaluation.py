@@ -12,7 +12,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 
 from ouie.core.classes import ALERTING_CLASSES
-from ouie.sensor.dataset import NONE_LABEL, TRAINED_CLASSES
+from ouie.learn.dataset import NONE_LABEL, TRAINED_CLASSES
 
 SCORED_CLASSES = TRAINED_CLASSES
 BANG_FOLDERS = ("doorslam", "knock", "keysDrop", "drawer")
@@ -21,7 +21,7 @@ ALERTING = frozenset(c.value for c in ALERTING_CLASSES)
 
 
 @dataclass
-class ClassFigures:
+class ClassScores:
     precision: float
     recall: float
     f1: float
@@ -34,7 +34,7 @@ class ClassFigures:
 class EvalResult:
     """Figures over a set of clips."""
 
-    per_class: dict[str, ClassFigures]
+    per_class: dict[str, ClassScores]
     macro_f1: float
     confusion: dict[str, dict[str, int]]
     false_alarms: int
@@ -73,7 +73,7 @@ def evaluate(truth: list[str], predicted: list[str], folders: list[str]) -> Eval
         precision = tp / n_pred if n_pred else 0.0
         recall = tp / support if support else 0.0
         f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
-        per_class[c] = ClassFigures(precision, recall, f1, support, n_pred, tp)
+        per_class[c] = ClassScores(precision, recall, f1, support, n_pred, tp)
     present = [f.f1 for f in per_class.values() if f.support]
     labels = (*SCORED_CLASSES, NONE_LABEL)
     pairs = Counter(zip(truth, predicted, strict=True))

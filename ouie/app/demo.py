@@ -31,30 +31,31 @@ import yaml
 from pydantic import BaseModel, Field
 from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 
-from ouie.cameras.config import CamerasConfig, CueingConfig, CueMode, cameras_from_scenario
+from ouie.app.config import CityConfig
+from ouie.app.serve import build_central
+from ouie.audio.io import SAMPLE_RATE_HZ
+from ouie.cameras.config import CamerasConfig, CueingConfig, CueMode
 from ouie.cameras.planning import buildings_enu
-from ouie.cameras.render import Mark
-from ouie.cameras.virtual import VirtualCameraFleet, scenario_marks, start_virtual_cameras
-from ouie.central.config import CityConfig
-from ouie.central.runtime import build_central
-from ouie.console.app import attach_console
 from ouie.console.server import BackgroundServer
 from ouie.console.users import create_user
-from ouie.console.views import CuePolicyView, MapView
 from ouie.core.classes import EventClass
 from ouie.core.geo import LocalFrame
+from ouie.core.incident import Incident, IncidentStatus
 from ouie.core.recording import RecordingFolder
 from ouie.core.report import EventReport
+from ouie.core.site import write_buildings_geojson
 from ouie.core.timebase import NS_PER_S, ns_to_iso, sample_time_ns
 from ouie.fusion.config import FusionConfig
 from ouie.fusion.evaluation import evaluate
-from ouie.fusion.incident import Incident, IncidentStatus
 from ouie.sensor.config import DetectorConfig
-from ouie.sensor.models import cache_dir
+from ouie.sensor.model_files import cache_dir
 from ouie.sensor.pipeline import SensorPipeline
+from ouie.sim.cameras.render import Mark
+from ouie.sim.cameras.sites import cameras_from_scenario
+from ouie.sim.cameras.virtual import VirtualCameraFleet, scenario_marks, start_virtual_cameras
 from ouie.sim.render import simulate
 from ouie.sim.scenario import Scenario, load_scenario
-from ouie.store.models import Incident as StoredIncident
+from ouie.store.models import IncidentRow
 from ouie.store.records import CueState, Role
 from ouie.store.repository import Store
 from ouie.transport.bus import InProcessBus
@@ -66,7 +67,6 @@ from ouie.transport.topics import (
     status_topic,
 )
 
-SAMPLE_RATE_HZ = 16_000
 DEMO_LEGAL_BASIS = "none: demonstration only, on simulated sound (no real person is filmed)"
 DEMO_DPIA = "none: demonstration only (ouie demo), not for deployment"
 HEARTBEAT_S = 30.0
@@ -284,7 +284,7 @@ def write_cameras_file(fleet: VirtualCameraFleet, cueing: CueingConfig, folder: 
 def running_demo(options: DemoOptions, work_dir: Path) -> Iterator[tuple[DemoRun, Replay]]:
     """Start every part around a rendered recording: virtual cameras, the central service as
     `ouie serve` builds it (`build_central`, in-process bus, replay clock, the console's camera
-    desk as its cuer), the console on it with the scenario's map;
+    desk as its cuer), the console on it with the scenario's map and buildings;
     yields the run and the replay, and stops everything on exit. `work_dir` holds the database
     and the cameras file."""
     scenario = load_scenario(options.scenario)
@@ -300,7 +300,9 @@ def running_demo(options: DemoOptions, work_dir: Path) -> Iterator[tuple[DemoRun
     with ExitStack() as stack:
         fleet = stack.enter_context(
             start_virtual_cameras(
-                cameras_from_scenario(scenario), scenario.frame, buildings_enu(scenario)
+                cameras_from_scenario(scenario),
+                scenario.frame,
+                buildings_enu(scenario.buildings, scenario.frame),
             )
         )
         city = CityConfig(
@@ -310,22 +312,14 @@ def running_demo(options: DemoOptions, work_dir: Path) -> Iterator[tuple[DemoRun
             transport="inprocess",
             sensors_file=recording.path / "sensors.geojson",
             cameras_file=write_cameras_file(fleet, cueing, work_dir),
+            buildings_file=write_buildings_geojson(
+                scenario.buildings, work_dir / "buildings.geojson"
+            ),
             fusion=FusionConfig(air_temperature_c=scenario.weather.air_temperature_c),
-            console=None,  # mounted below, with the scenario's buildings on the map
         )
         bus = InProcessBus()
         runtime = build_central(city, bus=bus, clock=clock)
         stack.callback(runtime.close)
-        attach_console(
-            runtime.app,
-            runtime.service,
-            feed=runtime.feed,
-            cue_policy=CuePolicyView(
-                mode=cueing.mode.value, legal_basis=cueing.legal_basis, dpia=cueing.dpia
-            ),
-            map_view=MapView.of_scenario(scenario),
-            cameras=runtime.cameras,
-        )
         logins = create_logins(runtime.store)
         server = stack.enter_context(BackgroundServer(runtime.app, options.host, options.port))
         stack.callback(runtime.feed.close)  # first: live streams end, then the server stops
@@ -525,7 +519,7 @@ class Replay:
         )
 
 
-def fusion_incident(row: StoredIncident, frame: LocalFrame) -> Incident:
+def fusion_incident(row: IncidentRow, frame: LocalFrame) -> Incident:
     """A stored incident in fusion's form, for `ouie.fusion.evaluation.evaluate` (the store
     keeps no covariance, so the 95 % ellipse test is left out)."""
     east_m = north_m = None

@@ -32,12 +32,12 @@ from ouie.cameras.cueing import CueController, CueError, CueOutcome, CueStatus, 
 from ouie.cameras.geometry import PtzPosition, hfov_for_zoom, onvif_to_pan, onvif_to_tilt
 from ouie.cameras.onvif_client import CameraError
 from ouie.cameras.planning import SEVERITY, CueTarget
-from ouie.central.service import CueOutcome as StoredCue
+from ouie.central.ports import CueRecord
 from ouie.console.feed import LiveFeed
 from ouie.console.views import CameraView
 from ouie.core.classes import EventClass
 from ouie.core.timebase import now_ns
-from ouie.store.models import Cue
+from ouie.store.models import CueRow
 from ouie.store.records import CueState, IncidentRecord
 
 T = TypeVar("T")
@@ -171,7 +171,7 @@ class ControllerDesk:
             await asyncio.sleep(period_s)
 
     # -- Cuer (central service) ------------------------------------------------------------
-    def cue(self, incident: IncidentRecord) -> list[StoredCue]:
+    def cue(self, incident: IncidentRecord) -> list[CueRecord]:
         """Plan and, per the cue mode, propose or execute a camera move for `incident`
         (nothing to store in mode off or when no camera can see the place)."""
         outcome = self._run(self.controller.cue(cue_target(incident)))
@@ -180,7 +180,7 @@ class ControllerDesk:
             self._run(self._publish_changes())
         return stored
 
-    def _stored(self, outcome: CueOutcome) -> list[StoredCue]:
+    def _stored(self, outcome: CueOutcome) -> list[CueRecord]:
         """The store's record of a controller outcome."""
         plan = outcome.decision.plan if outcome.decision else None
         state = {
@@ -191,7 +191,7 @@ class ControllerDesk:
         if plan is None or state is None:
             return []
         return [
-            StoredCue(
+            CueRecord(
                 camera_id=plan.camera_id,
                 state=state,
                 pan_deg=plan.pan_deg,
@@ -228,7 +228,7 @@ class ControllerDesk:
             raise OSError(str(error)) from None
         return image, "image/png" if image.startswith(b"\x89PNG") else "image/jpeg"
 
-    def execute(self, cue: Cue, actor: str) -> bool:
+    def execute(self, cue: CueRow, actor: str) -> bool:
         """Carry out an operator's approval of a suggested cue; True once the move is
         confirmed. The controller re-plans first and audits the approval by name."""
         cue_id = cue.details.get("cue_id")
@@ -241,7 +241,15 @@ class ControllerDesk:
         self._run(self._publish_changes())
         return outcome.status is CueStatus.MOVED
 
-    def decline(self, cue: Cue, actor: str) -> bool:
+    def release(self, incident_id: str, actor: str) -> list[str]:
+        """The incident is decided: the cameras held for it go home now, not on the timer
+        (`camera.home` audited with `actor`); their ids."""
+        released = self._run(self.controller.release_incident(incident_id, actor))
+        if released:
+            self._run(self._publish_changes())
+        return released
+
+    def decline(self, cue: CueRow, actor: str) -> bool:
         """An operator declines a suggested cue: no camera moves; the controller audits who
         declined (`camera.cue_rejected`). False when the cue is no longer pending."""
         cue_id = cue.details.get("cue_id")

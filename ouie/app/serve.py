@@ -11,11 +11,12 @@ from dataclasses import dataclass
 
 from fastapi import FastAPI
 
+from ouie.app.camera_desk import ControllerDesk
+from ouie.app.config import CityConfig
 from ouie.cameras.config import CueingConfig
+from ouie.cameras.planning import BuildingShape, buildings_enu
 from ouie.central.app import create_app
-from ouie.central.config import CityConfig
 from ouie.central.service import CentralService, audit_config
-from ouie.console.cameras import ControllerDesk
 from ouie.console.feed import LiveFeed
 from ouie.core.geo import LocalFrame
 from ouie.core.timebase import now_ns
@@ -74,9 +75,10 @@ def build_central(
     elif bus is None:
         bus = InProcessBus()
     sensors = city.sensors()
-    frame = LocalFrame(city.origin.lat, city.origin.lon, city.origin.height_m)
+    buildings = city.buildings()
+    frame = city.origin.frame
     feed = LiveFeed()
-    cameras, cueing = _cameras(city, store, frame, clock, feed)
+    cameras, cueing = _cameras(city, buildings_enu(buildings, frame), store, frame, clock, feed)
     service = CentralService(
         store,
         bus,
@@ -104,7 +106,7 @@ def build_central(
             cue_policy=CuePolicyView(
                 mode=cueing.mode.value, legal_basis=cueing.legal_basis, dpia=cueing.dpia
             ),
-            map_view=MapView(lat=city.origin.lat, lon=city.origin.lon),
+            map_view=MapView.of_site(city.origin, buildings),
             cameras=cameras,
             config=city.console,
         )
@@ -112,17 +114,22 @@ def build_central(
 
 
 def _cameras(
-    city: CityConfig, store: Store, frame: LocalFrame, clock: Callable[[], int], feed: LiveFeed
+    city: CityConfig,
+    buildings: list[BuildingShape],
+    store: Store,
+    frame: LocalFrame,
+    clock: Callable[[], int],
+    feed: LiveFeed,
 ) -> tuple[ControllerDesk | None, CueingConfig]:
     """The camera desk over ONVIF for `cameras_file` (None without cameras) and the cueing
-    policy in force (mode off without cameras)."""
-    from ouie.cameras.config import CamerasConfig
+    policy in force (mode off without cameras); no camera is cued through `buildings`."""
     from ouie.cameras.cueing import CueController, OnvifMover
-    from ouie.core.config import load_yaml_config
 
     if city.cameras_file is None:
         return None, CueingConfig()
-    cameras = load_yaml_config(city.cameras_file, CamerasConfig)
+    cameras = city.cameras()
     mover = OnvifMover()
-    controller = CueController(cameras.cueing, cameras.cameras, frame, mover, store.audit)
+    controller = CueController(
+        cameras.cueing, cameras.cameras, frame, mover, store.audit, buildings
+    )
     return ControllerDesk(controller, mover, feed, clock=clock), cameras.cueing

@@ -11,17 +11,17 @@ if TYPE_CHECKING:
     from rich.console import Console
     from rich.table import Table
 
+    from ouie.app.locate import Detect
     from ouie.core.geo import LocalFrame
+    from ouie.core.incident import Incident
     from ouie.core.recording import RecordingFolder
     from ouie.core.report import EventReport
-    from ouie.fusion.batch import Detect
     from ouie.fusion.evaluation import Evaluation
-    from ouie.fusion.incident import Incident
     from ouie.fusion.multilateration import Array
 
 
 def locate(
-    recording_dir: Annotated[Path, typer.Argument(help="A recording folder (DESIGN.md).")],
+    recording_dir: Annotated[Path, typer.Argument(help="A recording folder (docs/design.md).")],
     json_lines: Annotated[
         bool, typer.Option("--json", help="One JSON object per incident on stdout.")
     ] = False,
@@ -42,9 +42,9 @@ def locate(
     read (the others are still used), 2 on unusable input."""
     from rich.console import Console
 
+    from ouie.app.locate import detect_recording, frame_for, fuse_reports
     from ouie.core.config import ConfigError, load_yaml_config
     from ouie.core.recording import RecordingFolder, RecordingFormatError
-    from ouie.fusion.batch import detect_recording, frame_for, fuse_reports
     from ouie.fusion.config import FusionConfig
 
     err = _wide(Console(stderr=True))
@@ -106,8 +106,8 @@ def _wide(console: Console) -> Console:
 
 def _detector(backend: str, model: Path | None, err: Console) -> Detect:
     """The sensor pipeline as a `Detect`; exits with code 2 and a clear message if unusable."""
+    from ouie.app.locate import sensor_detector
     from ouie.core.config import ConfigError
-    from ouie.fusion.batch import sensor_detector
 
     try:
         detect, name = sensor_detector(backend, model)

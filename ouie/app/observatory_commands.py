@@ -76,9 +76,8 @@ def report(
     from pydantic import ValidationError
     from rich.console import Console
 
-    from ouie.central.config import load_city_config
+    from ouie.app.config import load_city_config
     from ouie.core.config import ConfigError
-    from ouie.observatory.deployment import Deployment
     from ouie.observatory.figures import Period
     from ouie.observatory.report import build_report, render_html, render_json
 
@@ -90,7 +89,7 @@ def report(
         raise typer.BadParameter(reasons, param_hint="--from/--to") from None
     try:
         city = load_city_config(config)
-        deployment = Deployment.of_city(city)
+        deployment = city.deployment()
     except ConfigError as error:
         raise typer.BadParameter(str(error), param_hint="--config") from None
     store = _open_store(db or city.database_url)

@@ -9,11 +9,11 @@ from pathlib import Path
 import numpy as np
 
 from ouie.core.geo import LocalFrame
+from ouie.core.incident import Incident
 from ouie.core.recording import RecordingFolder, SensorSite
 from ouie.core.report import EventReport
 from ouie.fusion.association import Associator
 from ouie.fusion.config import FusionConfig
-from ouie.fusion.incident import Incident
 
 
 def frame_for(sensors: Sequence[SensorSite]) -> LocalFrame:

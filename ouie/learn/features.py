@@ -35,7 +35,7 @@ from pathlib import Path
 import numpy as np
 
 from ouie.audio.io import SAMPLE_RATE_HZ, read_audio, resample
-from ouie.sensor.dataset import (
+from ouie.learn.dataset import (
     NONE_LABEL,
     SPEECH_FOLDERS,
     STREET_BACKGROUND_FOLDERS,
@@ -124,7 +124,7 @@ def propagated(
     sample_rate_hz: int = SAMPLE_RATE_HZ,
 ) -> np.ndarray:
     """`samples` (the source as at 1 m) as a sensor hears it at a random distance (log-uniform
-    in `distance_m`), rendered as `ouie.sim.render` does, with `ouie.sim.propagation`:
+    in `distance_m`), rendered as `ouie.sim.render` does, with `ouie.acoustics.propagation`:
       Y(f) = S(f) · [ Σ_p |H_p(f)| e^(−j2πf(L_p − L_0)/c) + g_t |H_a(f)| R(f) e^(−j2πf δ) ]
     paths p: direct + ground image source (reflection 0.9; source 1.5 m, sensor 3–8 m high), or
     one diffracted path over a building (path difference 0.5–10 m) with probability
@@ -135,7 +135,7 @@ def propagated(
     1/r (levels are set later by SNR and gain); as long as the input plus the tail."""
     from scipy import fft
 
-    from ouie.sim.propagation import (
+    from ouie.acoustics.propagation import (
         REVERB_PREDELAY_S,
         SoundPath,
         air_absorption_db_per_m,

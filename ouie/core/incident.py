@@ -1,4 +1,5 @@
-"""A located incident: what fusion emits for the central service, console and cameras.
+"""A located incident, contract `ouie.incident/1`: what fusion emits, the central service stores
+and publishes on `ouie/v1/incidents`, and the console and cameras read.
 
 Statuses say how much the geometry allows (no fake points):
 
@@ -14,12 +15,14 @@ Statuses say how much the geometry allows (no fake points):
 from __future__ import annotations
 
 from enum import StrEnum
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, computed_field, model_validator
 
 from ouie.core.classes import ALERTING_CLASSES, EventClass
 from ouie.core.timebase import ns_to_iso
+
+INCIDENT_SCHEMA: Literal["ouie.incident/1"] = "ouie.incident/1"
 
 
 class IncidentStatus(StrEnum):
@@ -71,6 +74,9 @@ class Incident(BaseModel):
 
     model_config = ConfigDict(extra="forbid", populate_by_name=True)
 
+    schema_: Literal["ouie.incident/1"] = Field(
+        default=INCIDENT_SCHEMA, alias="schema", description="Contract name and version."
+    )
     incident_id: str = Field(description="Stable id across revisions.")
     revision: int = Field(ge=1, description="Increases each time late reports improve it.")
     class_: EventClass = Field(alias="class", description="Score-weighted vote of its reports.")

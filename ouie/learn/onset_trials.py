@@ -21,6 +21,7 @@ import numpy as np
 
 from ouie.audio.io import SAMPLE_RATE_HZ
 from ouie.core.classes import EventClass
+from ouie.sensor.config import DetectorConfig
 from ouie.sensor.onset import (
     ONSET_BANDS_HZ,
     ONSET_FRACTION,
@@ -33,7 +34,7 @@ from ouie.sensor.scoring import WINDOW_SAMPLES
 
 QUIET_BEFORE_S = 0.05
 LOUDEST_SPAN_S = 0.1
-HOP = round(0.48 * SAMPLE_RATE_HZ)
+HOP = round(DetectorConfig().hop_s * SAMPLE_RATE_HZ)
 
 
 def clean_onset(clip: np.ndarray, event_class: EventClass) -> int:

@@ -5,7 +5,7 @@ unchanged:
 - Device: GetSystemDateAndTime (open, as ONVIF allows before authentication), GetCapabilities,
   GetServices, GetDeviceInformation;
 - Media: GetProfiles, GetSnapshotUri (the snapshot is a PNG rendered from the scenario at the
-  current pan/tilt/zoom, see `ouie.cameras.render`);
+  current pan/tilt/zoom, see `ouie.sim.cameras.render`);
 - PTZ: AbsoluteMove, RelativeMove, GotoPreset, GotoHomePosition, GetPresets, GetStatus.
 Every operation but GetSystemDateAndTime needs a valid WS-Security UsernameToken; a wrong one
 gets the ONVIF fault env:Sender/ter:NotAuthorized. Moves are instantaneous, or slew at a given
@@ -46,8 +46,9 @@ from ouie.cameras.geometry import (
     tilt_to_onvif,
 )
 from ouie.cameras.planning import BuildingShape, masks_enu
-from ouie.cameras.render import Mark, Scene, png_bytes, render_view
-from ouie.cameras.soap import (
+from ouie.core.geo import LocalFrame
+from ouie.sim.cameras.render import Mark, Scene, png_bytes, render_view
+from ouie.sim.cameras.soap import (
     E_TDS,
     E_TPTZ,
     E_TRT,
@@ -63,7 +64,6 @@ from ouie.cameras.soap import (
     local_name,
     parse_request,
 )
-from ouie.core.geo import LocalFrame
 from ouie.sim.scenario import Scenario
 
 log = logging.getLogger(__name__)

@@ -1,7 +1,7 @@
 """Training ouie's head and judging it by grouped cross-validation (`ouie models train-head`).
 
 Recipe: YAMNet features and impulse evidence (`ouie.sensor.impulse`) of every clip and its
-augmented variants, heard close up and across a street (`ouie.sensor.features`, `TRAIN_VARIANTS`),
+augmented variants, heard close up and across a street (`ouie.learn.features`, `TRAIN_VARIANTS`),
 standardised (x' = (x − μ) / σ), then an ensemble of N_MEMBERS small multilayer perceptrons
 (scikit-learn `MLPClassifier`: one hidden layer of HIDDEN_UNITS ReLU units, Adam, L2 `ALPHA`).
 Member m sees the standardised YAMNet columns projected on their first N_COMPONENTS principal
@@ -40,10 +40,10 @@ import numpy as np
 from ouie.audio.io import SAMPLE_RATE_HZ
 from ouie.core.classes import EventClass
 from ouie.core.report import ModelId
+from ouie.learn.dataset import NONE_LABEL, TRAINED_CLASSES, LabelledClip
+from ouie.learn.evaluation import EvalResult, evaluate
+from ouie.learn.features import EVAL_ONLY_VARIANTS, VARIANTS, FeatureTable
 from ouie.sensor.config import Backend, DetectorConfig
-from ouie.sensor.dataset import NONE_LABEL, TRAINED_CLASSES, LabelledClip
-from ouie.sensor.evaluation import EvalResult, evaluate
-from ouie.sensor.features import EVAL_ONLY_VARIANTS, VARIANTS, FeatureTable
 from ouie.sensor.head import Head
 from ouie.sensor.impulse import ALIGN_LEAD_S
 from ouie.sensor.pipeline import EventStream
