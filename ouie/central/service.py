@@ -25,7 +25,6 @@ from ouie.central.metrics import CentralMetrics
 from ouie.central.ports import Cuer, IncidentSource, ServiceListener
 from ouie.central.validation import Rejected, ValidationSettings, validate_report
 from ouie.core.audit import AuditEvent
-from ouie.core.classes import ALERTING_CLASSES
 from ouie.core.incident import Incident
 from ouie.core.recording import SensorSite
 from ouie.core.timebase import NS_PER_S, now_ns
@@ -209,11 +208,12 @@ class CentralService:
                 self._cue_worker.submit(self._cue, record)
 
     def _wants_cue(self, record: IncidentRecord) -> bool:
-        """Cue once per incident: alerting class, with a position, a cuer configured."""
+        """Cue once per incident: raising an alert (alerting class, not unconfirmed), with a
+        position, a cuer configured."""
         return (
             self.cuer is not None
             and record.id not in self._cued
-            and record.class_ in ALERTING_CLASSES
+            and record.raises_alert
             and record.lat is not None
             and record.lon is not None
         )

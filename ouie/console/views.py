@@ -56,6 +56,38 @@ class CameraView(_View):
     state: str = Field(description="'home', 'cued' (held for an incident), or 'unreachable'.")
 
 
+CLASS_SEVERITY: dict[str, float] = {
+    "explosion": 4.0,
+    "gunshot": 4.0,
+    "scream": 3.0,
+    "glass_break": 2.0,
+}
+"""How grave an alerting class is, for the operator's ranking (context classes: 0)."""
+CONTEXT_PENALTY = 2.0
+"""Rank taken off a gunshot or explosion with fireworks heard nearby just before."""
+
+
+def incident_section(row: IncidentRow) -> str:
+    """Where the console lists it: 'alert' (raises an alert), 'unconfirmed' (alerting class the
+    network does not confirm) or 'context' (sirens, alarms, fireworks)."""
+    if row.class_ not in CLASS_SEVERITY:
+        return "context"
+    confirmed = (row.assessment or {}).get("confirmed", True)
+    return "alert" if confirmed else "unconfirmed"
+
+
+def incident_rank(row: IncidentRow) -> float:
+    """Order within a section, higher first: severity(class) + score + min(sensors, 5)/10
+    − CONTEXT_PENALTY when fireworks were heard nearby (the console puts open ones first)."""
+    context = (row.assessment or {}).get("context_nearby", False)
+    return (
+        CLASS_SEVERITY.get(row.class_, 0.0)
+        + (row.score or 0.0)
+        + min(len(row.sensors_used), 5) / 10.0
+        - (CONTEXT_PENALTY if context else 0.0)
+    )
+
+
 class IncidentSummary(_View):
     """An incident in the live list and on the map."""
 
@@ -73,6 +105,14 @@ class IncidentSummary(_View):
     )
     revision: int
     disposition: str | None = Field(description="Latest decision; None while open.")
+    score: float | None = Field(default=None, description="Highest detector score.")
+    section: str = Field(
+        default="context", description="'alert', 'unconfirmed' or 'context' (`incident_section`)."
+    )
+    rank: float = Field(default=0.0, description="Order within its section (`incident_rank`).")
+    reasons: list[str] = Field(
+        default_factory=list, description="Why it is raised and ranked so, in words."
+    )
 
     @classmethod
     def of(cls, row: IncidentRow) -> IncidentSummary:
@@ -90,6 +130,10 @@ class IncidentSummary(_View):
             hyperbola=[tuple(p) for p in row.hyperbola["points"]] if row.hyperbola else None,
             revision=row.revision,
             disposition=row.disposition,
+            score=row.score,
+            section=incident_section(row),
+            rank=round(incident_rank(row), 3),
+            reasons=list((row.assessment or {}).get("reasons", [])),
         )
 
 

@@ -80,6 +80,9 @@ class IncidentRow(Base):
         default=list, doc="[{sensor_id, report_id, reason}]"
     )
     report_ids: Mapped[list[str]] = mapped_column(default=list)
+    assessment: Mapped[dict[str, Any] | None] = mapped_column(
+        doc="Fusion's network confirmation and rank reasons (alerting classes); None: none."
+    )
     revision: Mapped[int] = mapped_column(Integer, default=0)
     created_at_ns: Mapped[int] = mapped_column(index=True)
     updated_at_ns: Mapped[int]

@@ -11,6 +11,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from ouie.core.classes import ALERTING_CLASSES
 from ouie.core.incident import Incident
 
 
@@ -76,7 +77,17 @@ class IncidentRecord(BaseModel):
         default_factory=list, description="Left-out reports: sensor_id, report_id, reason."
     )
     report_ids: list[str] = Field(default_factory=list, description="Reports it is made of.")
+    assessment: dict[str, Any] | None = Field(
+        default=None,
+        description="Network confirmation and rank reasons: confirmed, heard_by, "
+        "expected_sensors, context_nearby, reasons (`ouie.core.incident.Assessment`).",
+    )
     revision: int = Field(default=0, ge=0, description="Grows each time late reports improve it.")
+
+    @property
+    def raises_alert(self) -> bool:
+        """An alerting class that fusion did not mark unconfirmed (see `Incident.raises_alert`)."""
+        return self.class_ in ALERTING_CLASSES and (self.assessment or {}).get("confirmed", True)
 
     @classmethod
     def from_incident(cls, incident: Incident) -> IncidentRecord:
@@ -99,5 +110,6 @@ class IncidentRecord(BaseModel):
             sensors_used=list(incident.sensors_used),
             sensors_rejected=[plain(r) for r in incident.sensors_rejected],
             report_ids=list(incident.report_ids),
+            assessment=plain(incident.assessment),
             revision=incident.revision,
         )
