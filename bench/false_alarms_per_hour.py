@@ -17,6 +17,7 @@ false alerting incidents per hour with and without confirmation, context episode
 
     nice -n 19 .venv/bin/python bench/false_alarms_per_hour.py --hours 1 --detect   # slow
     .venv/bin/python bench/false_alarms_per_hour.py                   # fusion on the cache
+    ... --hours 0.05 --segment-s 60 --detect --out docs/results/false_alarms.json   # a taste
 """
 
 from __future__ import annotations
@@ -33,11 +34,11 @@ from pathlib import Path
 
 import numpy as np
 
+from ouie.app.locate import frame_for, fuse_reports, sensor_detector
+from ouie.core.incident import Incident
 from ouie.core.report import EventReport
 from ouie.core.timebase import NS_PER_S, iso_to_ns, ns_to_iso
-from ouie.fusion.batch import fuse_reports, sensor_detector
 from ouie.fusion.config import FusionConfig
-from ouie.fusion.incident import Incident
 from ouie.sim.saint_etienne import street_point
 from ouie.sim.scenario import Scenario, ScriptedEvent, load_scenario
 
@@ -207,7 +208,6 @@ def false_alerting(incidents: list[Incident]) -> list[Incident]:
 def fuse_cached(args: argparse.Namespace, folder: Path) -> dict[str, object]:
     """Fuse every cached segment with and without network confirmation; count what is raised."""
     from ouie.core.recording import read_sensors_geojson
-    from ouie.fusion.batch import frame_for
 
     segments = sorted(folder.glob("segment-*.jsonl"))
     if not segments:
@@ -270,13 +270,17 @@ def main() -> None:
     parser.add_argument("--mean-gap-s", type=float, default=6.0, help="Mean s between sounds.")
     parser.add_argument("--show-s", type=float, default=90.0, help="Firework show length, s.")
     parser.add_argument("--detect", action="store_true", help="Render and detect what's missing.")
+    parser.add_argument("--out", type=Path, default=None, help="Also write the JSON here.")
     args = parser.parse_args()
     args.model = args.model.resolve()
     args.audio_dir = args.audio_dir.resolve()
     folder = cache_folder(args)
     if args.detect:
         detect_segments(args, folder)
-    print(json.dumps(fuse_cached(args, folder), indent=2))
+    result = json.dumps(fuse_cached(args, folder), indent=2)
+    print(result)
+    if args.out is not None:
+        args.out.write_text(result + "\n", encoding="utf-8")
 
 
 if __name__ == "__main__":
