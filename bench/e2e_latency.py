@@ -21,8 +21,12 @@ Per incident, from the store, two reference instants:
 From each: report_s (until the last of its reports reached the central service), incident_s
 (until the incident was first stored), camera_s (until the camera move was commanded).
 
+With `--notify`, the chain also sends every incident out as `ouie serve` does with CAP and the
+JSON webhook enabled, to a loopback receiver (`ouie.notify`): the same figures show whether
+alerting costs fusion or cueing anything; `notify` then says what the receiver got.
+
 Usage: `python bench/e2e_latency.py [--events 20] [--spacing-s 5] [--detector builtin]
-[--model M] [--no-verify]`.
+[--model M] [--no-verify] [--notify]`.
 """
 
 from __future__ import annotations
@@ -30,6 +34,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import sys
 import tempfile
 from pathlib import Path
 
@@ -39,6 +44,7 @@ import yaml
 from ouie.app.demo import DemoOptions, running_demo
 from ouie.core.geo import LocalFrame
 from ouie.core.timebase import NS_PER_S
+from ouie.notify.config import NotifyConfig
 from ouie.sensor.config import Backend, DetectorConfig
 from ouie.store.models import CueRow, IncidentRow, ReportRow
 
@@ -102,10 +108,34 @@ def main() -> None:
     parser.add_argument(
         "--no-verify", action="store_true", help="YAMNet: the window head alone (no verifier)."
     )
+    parser.add_argument(
+        "--notify", action="store_true", help="Send CAP and webhook alerts to a local receiver."
+    )
     args = parser.parse_args()
 
+    receiver = None
     with tempfile.TemporaryDirectory(prefix="ouie-latency-") as tmp:
         folder = Path(tmp)
+        notify = NotifyConfig(outbox_dir=folder / "outbox")
+        if args.notify:
+            sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+            from tests.notify_receiver import Receiver
+
+            receiver = Receiver()
+            receiver.start()
+            notify = NotifyConfig.model_validate(
+                {
+                    "outbox_dir": folder / "outbox",
+                    "cap": {
+                        "enabled": True,
+                        "destinations": [{"name": "cap", "url": receiver.url}],
+                    },
+                    "webhook": {
+                        "enabled": True,
+                        "destinations": [{"name": "hook", "url": receiver.url + "/json"}],
+                    },
+                }
+            )
         options = DemoOptions(
             scenario=str(write_scenario(folder, args.events, args.spacing_s, args.seed)),
             speed=1.0,
@@ -115,6 +145,7 @@ def main() -> None:
                 backend=Backend(args.detector), model_path=args.model, verify=not args.no_verify
             ),
             cache_dir=folder / "cache",
+            notify=notify,
         )
         with running_demo(options, folder) as (run, replay):
             replay.run()
@@ -169,6 +200,15 @@ def main() -> None:
                 },
                 "target_p99_s": TARGET_P99_S,
                 "meets_target": camera["p99_s"] is not None and camera["p99_s"] < TARGET_P99_S,
+                "notify": None
+                if receiver is None
+                else {
+                    "outputs": ["cap", "webhook"],
+                    "received": {
+                        path: sum(r.path == path for r in receiver.received)
+                        for path in ("/hook", "/hook/json")
+                    },
+                },
             },
             indent=2,
         )

@@ -1,5 +1,5 @@
 """The synthetic report the load benchmarks send (`mqtt_throughput.py`, `store_add_reports.py`):
-a valid `ouie.report/1` gunshot stamped now, from a bench model id."""
+a valid `ouie.report/2` gunshot stamped now, from a bench model id."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Transport and ingest benchmark: N simulated sensors publish `ouie.report/1` reports through
+"""Transport and ingest benchmark: N simulated sensors publish `ouie.report/2` reports through
 a real Mosquitto on loopback (per-sensor accounts + ACL, QoS 1) to one central subscriber. For
 each offered rate the run says how many reports were sent, acknowledged by the broker (PUBACK)
 and stored, and tells a shortfall's two causes apart:
@@ -428,7 +428,7 @@ def main() -> None:
                         f"(batches of <= {args.batch_max_reports} reports or "
                         f"{args.batch_max_wait_ms:g} ms, PUBACK after commit)"
                         if args.service_db
-                        else "one subscriber validating ouie.report/1 and de-duplicating in memory"
+                        else "one subscriber validating ouie.report/2 and de-duplicating in memory"
                     )
                     + (" ; sensors use the SQLite store-and-forward outbox" if args.outbox else "")
                 ),

@@ -18,6 +18,7 @@ COMMAND_MODULES = (
     "ouie.app.central_commands",
     "ouie.app.demo_commands",
     "ouie.app.observatory_commands",
+    "ouie.app.notify_commands",
 )
 """Modules with a `register(app: typer.Typer) -> None` that adds their commands."""
 
@@ -34,5 +35,12 @@ for _module in COMMAND_MODULES:
 
 
 def main() -> None:
-    """Console-script entry point."""
-    app()
+    """Console-script entry point. A configuration a command cannot use (`ConfigError`: a
+    field named, never a secret) ends it with that message and status 2, not a traceback."""
+    from ouie.core.config import ConfigError
+
+    try:
+        app()
+    except ConfigError as error:
+        typer.echo(f"ouie: {error}", err=True)
+        raise SystemExit(2) from None

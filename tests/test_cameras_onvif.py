@@ -4,8 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import contextlib
 import io
+import re
+import threading
 from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import numpy as np
 import pytest
@@ -16,14 +20,17 @@ from pydantic import SecretStr
 from ouie.cameras.config import CameraConfig, CameraCredentials
 from ouie.cameras.geometry import PtzPosition, pan_to_onvif
 from ouie.cameras.onvif_client import (
+    SNAPSHOT_MAX_BYTES,
     CameraAuthError,
+    CameraCommandError,
     CameraUnreachableError,
     OnvifPtzClient,
+    fetch_snapshot,
 )
 from ouie.core.geo import LocalFrame
 from ouie.sim.cameras.render import Mark
-from ouie.sim.cameras.soap import WSSE, WSU, SoapFault, UsernameTokenChecker, password_digest
 from ouie.sim.cameras.virtual import VirtualCameraFleet, start_virtual_cameras
+from ouie.transport.soap import WSSE, WSU, SoapFault, UsernameTokenChecker, password_digest
 
 FRAME = LocalFrame(45.4397, 4.3872, 500.0)
 CAMERA = CameraConfig(id="c1", lat=45.4397, lon=4.3872, heading_deg=90.0, home_tilt_deg=-10.0)
@@ -193,3 +200,110 @@ def test_the_virtual_camera_answers_bad_requests_with_soap_faults(
     assert fleet.cameras["c1"].moves == 0
     snapshot_guess = httpx.get(f"{fleet.cameras['c1'].base_url()}/snapshot/guess.png")
     assert snapshot_guess.status_code == 404
+
+
+class LyingCamera:
+    """An HTTP server playing a camera that lies in its snapshot answers, and counting what it
+    was asked. Paths: /redirect (302 to `target`), /huge (200 MB announced, streamed), /html
+    (a page), /fake (image/png without PNG data), /ok (a real PNG)."""
+
+    def __init__(self, target: str = "") -> None:
+        self.target, self.requests = target, 0
+        lying = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def do_GET(self) -> None:
+                lying.requests += 1
+                if self.path == "/redirect":
+                    self.send_response(302)
+                    self.send_header("Location", lying.target)
+                    self.send_header("Content-Length", "0")
+                    self.end_headers()
+                    return
+                if self.path == "/huge":
+                    self.send_response(200)
+                    self.send_header("Content-Type", "image/jpeg")
+                    self.end_headers()  # no length: streamed until the reader gives up
+                    chunk = b"\xff\xd8\xff" + b"\0" * (1 << 20)
+                    with contextlib.suppress(OSError):
+                        for _ in range(200):
+                            self.wfile.write(chunk)
+                    return
+                body, kind = {
+                    "/html": (b"<html>internal admin page</html>", "text/html"),
+                    "/fake": (b"<svg onload=alert(1)>", "image/png"),
+                    "/ok": (b"\x89PNG\r\n\x1a\n" + b"\0" * 64, "image/png"),
+                }.get(self.path, (b"internal secret", "text/plain"))
+                self.send_response(200)
+                self.send_header("Content-Type", kind)
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, format: str, *args: object) -> None:
+                """Quiet."""
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.port = int(self.server.server_address[1])
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def url(self, path: str) -> str:
+        return f"http://127.0.0.1:{self.port}{path}"
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def fetch(camera: LyingCamera, uri: str) -> bytes:
+    credentials = CameraCredentials(username="admin", password=SecretStr("pw"))
+    return asyncio.run(fetch_snapshot(uri, "127.0.0.1", camera.port, credentials, 5.0, "camera c9"))
+
+
+def test_a_lying_camera_cannot_make_the_snapshot_proxy_fetch_elsewhere_or_too_much() -> None:
+    """Only the camera's own host and port, no redirect, JPEG or PNG data only, ≤ 8 MiB: the
+    'internal' server is never asked, and the 200 MB body is dropped after 8 MiB."""
+    internal = LyingCamera()
+    camera = LyingCamera(target=internal.url("/admin"))
+    try:
+        assert fetch(camera, camera.url("/ok")).startswith(b"\x89PNG")
+        refused = {
+            internal.url("/admin"): "not to the camera itself",
+            f"http://localhost:{camera.port}/ok": "not to the camera itself",
+            "file:///etc/passwd": "not to the camera itself",
+            camera.url("/redirect"): "HTTP 302",
+            camera.url("/html"): "'text/html', not a JPEG or PNG",
+            camera.url("/fake"): "not a image/png image",
+            camera.url("/huge"): f"exceeds {SNAPSHOT_MAX_BYTES} bytes",
+        }
+        for uri, why in refused.items():
+            with pytest.raises(CameraCommandError, match=re.escape(why)):
+                fetch(camera, uri)
+        assert internal.requests == 0
+    finally:
+        camera.close()
+        internal.close()
+
+
+def test_the_client_refuses_a_snapshot_uri_off_the_camera(
+    fleet: VirtualCameraFleet, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    internal = LyingCamera()
+
+    async def lying_uri(self: OnvifPtzClient) -> str:
+        return internal.url("/admin")
+
+    monkeypatch.setattr(OnvifPtzClient, "snapshot_uri", lying_uri)
+
+    async def scenario() -> bytes:
+        async with OnvifPtzClient.for_camera(fleet.configs["c1"], fleet.credentials) as client:
+            return await client.snapshot()
+
+    try:
+        with pytest.raises(CameraCommandError, match="not to the camera itself"):
+            asyncio.run(scenario())
+        assert internal.requests == 0
+    finally:
+        internal.close()

@@ -84,6 +84,8 @@ def test_bad_messages_are_rejected_with_reasons_and_good_ones_counted_once(servi
         "unstorable": 0,
         "malformed": 2,
         "schema": 1,
+        "envelope": 0,
+        "oversize": 0,
         "unknown_sensor": 1,
         "topic_mismatch": 1,
         "clock_future": 1,
@@ -207,6 +209,20 @@ def test_city_config_resolves_paths_and_secrets(
         load_city_config(write_city(tmp_path, sensors_file="missing.geojson"))
 
 
+def test_broker_secrets_are_never_echoed_and_a_missing_one_is_named(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A password written into city.yaml is refused without being quoted; a password_env
+    naming an unset variable is reported at start, not as a refused MQTT login later."""
+    with pytest.raises(ConfigError, match=r"broker\.password: Extra inputs") as refused:
+        load_city_config(write_city(tmp_path, broker={"password": "hunter2-literal"}))
+    assert "hunter2-literal" not in str(refused.value)
+    monkeypatch.delenv("OUIE_BROKER_PASSWORD", raising=False)
+    city = load_city_config(write_city(tmp_path))
+    with pytest.raises(ConfigError, match=r"broker\.password_env: .*OUIE_BROKER_PASSWORD is not"):
+        city.broker.settings()
+
+
 def test_audit_verify_command_names_the_tampered_row(tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path / 'audit.db'}"
     store = Store.open(url)
@@ -234,6 +250,11 @@ def test_serve_refuses_a_bad_city_file_naming_the_field(tmp_path: Path) -> None:
     run = CliRunner().invoke(cli_app, ["serve", "--config", str(city)])
     assert run.exit_code == 2
     assert "transport" in run.output and "carrier-pigeon" in run.output
+    city = write_city(tmp_path, database_url="mysql://ouie:hunter2@db/ouie")
+    run = CliRunner().invoke(cli_app, ["serve", "--config", str(city)])
+    assert run.exit_code == 2
+    assert "database_url: 'mysql' is not supported" in run.output
+    assert "hunter2" not in run.output
 
 
 def test_audit_verify_reads_the_database_named_by_the_city_file(tmp_path: Path) -> None:

@@ -18,8 +18,9 @@ from sqlalchemy.exc import OperationalError
 
 from ouie.central.app import create_app
 from ouie.central.config import IngestSettings
+from ouie.central.ingest import ReceivedReport
 from ouie.central.service import CentralService
-from ouie.core.report import EventReport
+from ouie.core.report import EventReport, ModelId
 from ouie.core.timebase import NS_PER_S, now_ns
 from ouie.store.repository import Store
 from ouie.transport.broker import CENTRAL_USER, LocalMosquitto
@@ -213,18 +214,21 @@ def test_reports_received_but_not_committed_come_back_after_a_crash(
 
 
 def test_a_report_the_database_refuses_is_rejected_alone(postgres_url: str) -> None:
-    """PostgreSQL refuses NUL characters in text: only that report is rejected (unstorable,
-    logged with the reason); the rest of its batch is stored."""
+    """PostgreSQL refuses NUL characters in text (the contract refuses them too: this report is
+    put straight into the writer): only that report is rejected (unstorable, logged with the
+    reason); the rest of its batch is stored and every message is acknowledged."""
     store, bus = Store.open(postgres_url), InProcessBus()
     settings = IngestSettings(batch_max_reports=50, batch_max_wait_ms=500)
     service = CentralService(store, bus, RecordingFusion(), SITES, ingest=settings, tick_s=3600)
     service.start()
     onset = now_ns() - NS_PER_S
     good = [make_report("s1", seq=k, onset_ns=onset) for k in range(10)]
-    bad = make_report("s2", onset_ns=onset, model={"name": "yamnet\x00", "sha256": "0" * 64})
+    nul_name = ModelId.model_construct(name="yamnet\x00", sha256="0" * 64)
+    bad = make_report("s2", onset_ns=onset).model_copy(update={"model": nul_name})
+    acknowledged = threading.Semaphore(0)
     for report in [*good[:5], bad, *good[5:]]:
-        bus.publish(reports_topic(report.sensor_id), report.to_json().encode())
-    assert bus.drain(20)
+        assert service._writer.put(ReceivedReport(report, now_ns(), acknowledged.release))
+    assert all(acknowledged.acquire(timeout=20) for _ in range(11))
     assert store.report_ids() == {r.report_id for r in good}
     assert value(service.metrics.reports_rejected.labels(reason="unstorable")) == 1
     assert value(service.metrics.reports_accepted) == 10

@@ -3,18 +3,22 @@ the audit trail, on a real (SQLite) store."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import threading
+import time
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
 
 from ouie.console.api import ConsoleServices
-from ouie.console.app import create_console_app
+from ouie.console.app import SESSION_COOKIE, create_console_app
 from ouie.console.auth import CSRF_HEADER, LoginThrottle, hash_password
 from ouie.console.feed import LiveFeed
-from ouie.console.users import disable_user
+from ouie.console.users import disable_user, set_password
 from ouie.console.views import CameraView, CuePolicyView, MapView
+from ouie.store.audit import ChainProblem
 from ouie.store.models import CueRow
 from ouie.store.records import CueState, IncidentRecord, Role
 from ouie.store.repository import Store
@@ -331,39 +335,171 @@ def test_disabling_a_user_ends_their_open_session(client: TestClient, store: Sto
     assert ("user.disable", "root", "user:olga") in audit_actions(store)
 
 
-def test_repeated_failed_logins_lock_the_name_even_for_the_right_password(
+def login_attempt(client: TestClient, name: str, password: str) -> int:
+    response = client.post(
+        "/api/login", json={"name": name, "password": password}, headers=csrf(client)
+    )
+    return response.status_code
+
+
+def from_address(client: TestClient, host: str) -> TestClient:
+    """Another browser, at client address `host`, on the same console app."""
+    return TestClient(client.app, client=(host, 50000))
+
+
+def test_failed_logins_lock_the_name_from_that_address_only(
     client: TestClient, store: Store
 ) -> None:
-    headers = csrf(client)
+    """Five wrong passwords for sam from one address: the sixth attempt, even with the right
+    password, is refused (429, Retry-After) without checking it. Sam logs in from his own
+    desk meanwhile (a guesser cannot lock him out), and 50 more throttled attempts add one
+    audit row, not 50."""
     for _ in range(5):
-        wrong = client.post("/api/login", json={"name": "sam", "password": "x"}, headers=headers)
-        assert wrong.status_code == 401
+        assert login_attempt(client, "sam", "x") == 401
     right = client.post(
-        "/api/login", json={"name": "sam", "password": PASSWORDS["sam"]}, headers=headers
+        "/api/login", json={"name": "sam", "password": PASSWORDS["sam"]}, headers=csrf(client)
     )
     assert right.status_code == 429
-    assert "too many failed logins for sam" in right.json()["detail"]
-    throttled = [e for e in store.audit.entries() if e["details"].get("throttled")]
-    assert [(e["action"], e["subject"]) for e in throttled] == [("auth.login_failed", "user:sam")]
-    assert (
-        client.post(  # other names are not locked
-            "/api/login", json={"name": "olga", "password": PASSWORDS["olga"]}, headers=headers
+    assert 0 < int(right.headers["retry-after"]) <= 300
+    rows_before = store.audit.count()
+    for _ in range(50):
+        assert login_attempt(client, "sam", "x") == 429
+    assert store.audit.count() == rows_before  # the first refusal was audited already
+    throttled = [e for e in store.audit.entries() if e["action"] == "auth.throttled"]
+    assert [(e["subject"], e["details"]["limit"]) for e in throttled] == [("user:sam", "per_name")]
+    assert login_attempt(client, "olga", PASSWORDS["olga"]) == 200  # other names: not locked
+    sams_desk = from_address(client, "10.0.0.7")
+    assert login_attempt(sams_desk, "sam", PASSWORDS["sam"]) == 200
+
+
+def test_spraying_one_password_over_many_names_is_capped_per_address(client: TestClient) -> None:
+    """30 attempts from one address over 30 names, then every name is refused there."""
+    for k in range(30):
+        assert login_attempt(client, f"user{k}", "Winter2026!") == 401
+    assert login_attempt(client, "olga", PASSWORDS["olga"]) == 429
+    assert login_attempt(from_address(client, "10.0.0.8"), "olga", PASSWORDS["olga"]) == 200
+
+
+def test_concurrent_wrong_logins_check_at_most_the_limit_of_passwords(
+    client: TestClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """40 wrong logins for one name at once: the throttle admits and counts in one atomic
+    step, so exactly 5 passwords are checked (the probe saw 18) and 35 answers are 429."""
+    import ouie.console.api as api
+
+    checked = []
+    verify = api.verify_password
+
+    def counting_verify(password_hash: str | None, password: str) -> bool:
+        checked.append(password)
+        return verify(password_hash, password)
+
+    monkeypatch.setattr(api, "verify_password", counting_verify)
+    headers = csrf(client)
+    barrier = threading.Barrier(40)
+
+    def attempt(_: int) -> int:
+        barrier.wait()
+        return client.post(
+            "/api/login", json={"name": "sam", "password": "wrong"}, headers=headers
         ).status_code
-        == 200
+
+    with ThreadPoolExecutor(max_workers=40) as pool:
+        answers = list(pool.map(attempt, range(40)))
+    assert len(checked) == 5
+    assert sorted(answers) == [401] * 5 + [429] * 35
+
+
+def test_login_throttle_frees_slots_after_the_window_and_after_success() -> None:
+    throttle = LoginThrottle(max_per_name=2, max_per_client=10, window_s=1)
+    assert throttle.admit("a", "olga").wait_s == 0.0
+    assert throttle.admit("a", "olga").wait_s == 0.0
+    refused = throttle.admit("a", "olga")
+    assert 0.0 < refused.wait_s <= 1.0 and refused.refused_by == "per_name"
+    assert refused.first_refusal and not throttle.admit("a", "olga").first_refusal
+    assert throttle.admit("b", "olga").wait_s == 0.0  # another address
+    time.sleep(1.05)  # a lower bound only: a slow machine waits longer, never fails
+    assert throttle.admit("a", "olga").wait_s == 0.0  # the window moved on
+    throttle.succeeded("a", "olga")
+    assert throttle.admit("a", "olga").wait_s == 0.0
+    assert throttle.admit("a", "olga").wait_s == 0.0
+
+
+def test_the_audit_page_verifies_the_chain_at_most_once_per_interval(
+    client: TestClient, store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    verified = []
+    verify = store.audit.verify
+
+    def counting_verify() -> list[ChainProblem]:
+        verified.append(1)
+        return verify()
+
+    monkeypatch.setattr(store.audit, "verify", counting_verify)
+    log_in(client, "ada")
+    pages = [client.get("/api/audit").json() for _ in range(20)]
+    assert len(verified) == 1
+    assert all(page["chain_ok"] for page in pages)
+    assert len({page["chain_checked_at_ns"] for page in pages}) == 1
+
+
+def stolen_copy(client: TestClient) -> TestClient:
+    """A second client holding a copy of `client`'s session cookie (a thief's browser)."""
+    thief = TestClient(client.app)
+    thief.cookies.set(SESSION_COOKIE, client.cookies[SESSION_COOKIE])
+    return thief
+
+
+def logout(client: TestClient, store: Store, headers: dict[str, str]) -> None:
+    assert client.post("/api/logout", headers=headers).status_code == 200
+
+
+def change_password(client: TestClient, store: Store, headers: dict[str, str]) -> None:
+    assert set_password(store, "olga", "a-brand-new-passphrase", actor="root")
+
+
+def disable(client: TestClient, store: Store, headers: dict[str, str]) -> None:
+    assert disable_user(store, "olga", actor="root")
+
+
+Ending = Callable[[TestClient, Store, dict[str, str]], None]
+
+
+@pytest.mark.parametrize("end", [logout, change_password, disable])
+def test_a_copied_cookie_dies_with_its_session(
+    end: Ending,
+    client: TestClient,
+    store: Store,
+) -> None:
+    headers = log_in(client, "olga")
+    thief = stolen_copy(client)
+    assert thief.get("/api/incidents").status_code == 200  # the copy works while the session does
+    end(client, store, headers)
+    assert thief.get("/api/incidents").status_code == 401
+    assert thief.get("/api/incidents/inc-1").status_code == 401
+    write = thief.post(
+        "/api/incidents/inc-1/disposition",
+        json={"action": "confirm"},
+        headers={CSRF_HEADER: headers[CSRF_HEADER]},
     )
+    assert write.status_code == 401
+    assert store.list_dispositions("inc-1") == []
+    assert client.get("/api/incidents").status_code == 401  # the owner's browser too
 
 
-def test_login_throttle_forgets_failures_after_the_window_and_after_success() -> None:
-    now = [0.0]
-    throttle = LoginThrottle(max_failures=2, window_s=60.0, clock_s=lambda: now[0])
-    throttle.failed("a")
-    now[0] = 10.0
-    throttle.failed("a")
-    assert throttle.wait_s("a") == pytest.approx(50.0)
-    now[0] = 59.0
-    assert throttle.wait_s("a") == pytest.approx(1.0)
-    now[0] = 60.0
-    assert throttle.wait_s("a") == 0.0  # the first failure left the window
-    throttle.failed("a")
-    throttle.succeeded("a")
-    assert throttle.wait_s("a") == 0.0
+def test_a_password_change_is_audited_and_the_new_password_logs_in(
+    client: TestClient,
+    store: Store,
+) -> None:
+    log_in(client, "sam")
+    assert set_password(store, "sam", "another-long-passphrase", actor="root")
+    assert ("user.password", "root", "user:sam") in audit_actions(store)
+    token = client.get("/api/session").json()
+    assert token["user"] is None
+    answer = client.post(
+        "/api/login",
+        json={"name": "sam", "password": "another-long-passphrase"},
+        headers={CSRF_HEADER: token["csrf"]},
+    )
+    assert answer.status_code == 200
+    assert PASSWORDS["sam"] != "another-long-passphrase"

@@ -11,6 +11,7 @@ import pytest
 from rich.console import Console
 
 from ouie.app.demo import running_demo
+from tests.builders import wait_until
 from tests.console_scenarios import demo_options, operator_client, write_square_scenario
 
 
@@ -74,3 +75,24 @@ def test_auto_demo_cues_at_once_declared_as_a_demonstration(
         overview = client.get("api/overview").json()
         assert overview["cue"]["mode"] == "auto"
         assert "demonstration only" in overview["cue"]["dpia"]
+
+
+def test_the_cameras_own_audio_detector_confirms_the_located_gunshot(
+    scenario_path: Path, tmp_path: Path
+) -> None:
+    """--camera-audio: the virtual camera hears the gunshot too and says so over ONVIF; the
+    located incident gets the camera in cameras_heard and its score raised, s' = 1 − (1 − s)·
+    (1 − 0.3·0.8), and no incident is made of the camera's event alone."""
+    options = demo_options(scenario_path, auto_cue=True).model_copy(update={"camera_audio": True})
+    with running_demo(options, tmp_path) as (run, replay):
+        replay.run()
+        summary = replay.summary()
+        assert (summary.detected, summary.fixed) == (1, 1)
+        [located] = [o for o in summary.incident_outcomes if o.truth_class == "gunshot"]
+        assert wait_until(lambda: run.store.get_incident(located.id).cameras_heard == ["cam-1"])
+        incident = run.store.get_incident(located.id)
+        best = max(r.score for r in run.store.get_reports(incident.report_ids))
+        assert incident.score == pytest.approx(1 - (1 - best) * (1 - 0.3 * 0.8))
+        assert run.store.count_incidents() == len(summary.incident_outcomes)
+        [entry] = [e for e in run.store.audit.entries() if e["action"] == "incident.camera_heard"]
+        assert entry["subject"] == f"incident:{located.id}" and entry["actor"] == "camera:cam-1"

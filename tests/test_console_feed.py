@@ -6,6 +6,7 @@ import asyncio
 import json
 import threading
 
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -88,3 +89,36 @@ def test_closing_the_feed_reaches_subscribers_even_when_they_are_behind() -> Non
     kinds = asyncio.run(scenario())
     assert kinds[-1] == CLOSED
     assert RESYNC in kinds
+
+
+class OpenRequest:
+    """A browser that stays connected."""
+
+    async def is_disconnected(self) -> bool:
+        return False
+
+
+def test_an_open_event_stream_ends_with_its_session(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Events flow while the session lives; once it has ended (logout, password change,
+    disable) the next event ends the stream instead of reaching the browser."""
+    import ouie.console.api as api
+
+    monkeypatch.setattr(api, "SESSION_RECHECK_S", 0.0)
+    feed, live = LiveFeed(), [True]
+
+    async def scenario() -> list[str]:
+        stream = api.event_stream(feed, OpenRequest(), lambda: live[0])  # type: ignore[arg-type]
+        frames = [await anext(stream)]  # connected
+        feed.publish("incident", {"n": 1})
+        frames.append(await asyncio.wait_for(anext(stream), 2.0))
+        live[0] = False
+        feed.publish("incident", {"n": 2})
+        with pytest.raises(StopAsyncIteration):
+            frames.append(await asyncio.wait_for(anext(stream), 2.0))
+        return frames
+
+    frames = asyncio.run(scenario())
+    assert frames[0] == ": connected\n\n"
+    assert frames[1] == 'event: incident\ndata: {"n":1}\n\n'
+    assert len(frames) == 2
+    assert feed.subscriber_count == 0

@@ -19,11 +19,12 @@ from ouie.store.records import IncidentRecord, Role
 from ouie.transport.bus import InProcessBus
 
 
-def test_console_on_a_runtime_without_cameras(tmp_path: Path) -> None:
+def city_in(tmp_path: Path) -> CityConfig:
+    """A city of three sensors on the in-process bus, with the console, stored in `tmp_path`."""
     sensors = tmp_path / "sensors.geojson"
     sites = [SensorSite(id=f"s{i}", lat=45.44 + 0.001 * i, lon=4.39) for i in range(3)]
     sensors.write_text(json.dumps(sensors_geojson(sites)), encoding="utf-8")
-    city = CityConfig(
+    return CityConfig(
         name="test-city",
         origin=Origin(lat=45.44, lon=4.39, height_m=500.0),
         database_url=f"sqlite:///{tmp_path / 'ouie.db'}",
@@ -31,9 +32,12 @@ def test_console_on_a_runtime_without_cameras(tmp_path: Path) -> None:
         sensors_file=sensors,
         console=ConsoleConfig(),
     )
-    runtime = build_central(city, bus=InProcessBus())
+
+
+def test_console_on_a_runtime_without_cameras(tmp_path: Path) -> None:
+    runtime = build_central(city_in(tmp_path), bus=InProcessBus())
     try:
-        create_user(runtime.store, "olga", Role.OPERATOR, "op-secret-1", actor="root")
+        create_user(runtime.store, "olga", Role.OPERATOR, "olga-river-lantern-7", actor="root")
         runtime.store.save_incident(
             IncidentRecord(
                 id="inc-1",
@@ -50,7 +54,7 @@ def test_console_on_a_runtime_without_cameras(tmp_path: Path) -> None:
             token = client.get("/console/api/session").json()["csrf"]
             login = client.post(
                 "/console/api/login",
-                json={"name": "olga", "password": "op-secret-1"},
+                json={"name": "olga", "password": "olga-river-lantern-7"},
                 headers={CSRF_HEADER: token},
             )
             assert login.status_code == 200
@@ -66,5 +70,25 @@ def test_console_on_a_runtime_without_cameras(tmp_path: Path) -> None:
             [incident] = client.get("/console/api/incidents").json()
             assert (incident["id"], incident["class"]) == ("inc-1", "scream")
             assert client.get("/healthz").status_code == 200
+    finally:
+        runtime.close()
+
+
+def test_the_central_app_serves_no_api_map_and_sends_security_headers(tmp_path: Path) -> None:
+    """No /docs, /redoc, /openapi.json; headers on every answer (the console keeps its own
+    CSP); a NUL in a console path is a 404, not a 500 with a traceback."""
+    runtime = build_central(city_in(tmp_path), bus=InProcessBus())
+    try:
+        with TestClient(runtime.app, raise_server_exceptions=False) as client:
+            for path in ("/docs", "/redoc", "/openapi.json", "/docs/oauth2-redirect"):
+                assert client.get(path).status_code == 404, path
+            health = client.get("/healthz")
+            assert health.headers["x-content-type-options"] == "nosniff"
+            assert health.headers["content-security-policy"].startswith("default-src 'none'")
+            assert health.headers["x-frame-options"] == "DENY"
+            page = client.get("/console/")
+            assert "script-src 'self'" in page.headers["content-security-policy"]
+            for path in ("/console/%00", "/console/a%00b.html", "/console/api/%00"):
+                assert client.get(path).status_code == 404, path
     finally:
         runtime.close()

@@ -81,7 +81,7 @@ def test_report_round_trips_through_its_wire_form(
         model=MODEL,
     )
     wire = json.loads(report.to_json())
-    assert wire["schema"] == "ouie.report/1" and wire["class"] == cls.value
+    assert wire["schema"] == "ouie.report/2" and wire["class"] == cls.value
     assert wire["onset"] == onset
     assert EventReport.from_json(report.to_json()) == report
 

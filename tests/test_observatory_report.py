@@ -106,7 +106,9 @@ def test_the_report_states_the_deployment_the_figures_and_the_chain(
         "legal_basis": "Arrêté 2026-41",
         "dpia": "AIPD-7",
         "retention": None,
+        "alert_outputs": {},  # no notify output enabled: alerts stay in the console
     }
+    assert "incidents are shown in ouie's console only" in html
     assert "Arrêté 2026-41" in html and "AIPD-7" in html and "90 days" in html
     assert "No biometric identification" in html
     # per class: class, reports, incidents, located, no position, confirmed, 4 reasons,

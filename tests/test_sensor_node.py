@@ -44,6 +44,8 @@ def test_ouie_sensor_writes_json_line_reports_with_utc_onsets(tmp_path: Path) ->
     reports = [EventReport.from_json(line) for line in out.read_text().splitlines()]
     assert [r.seq for r in reports] == list(range(len(reports)))
     assert {r.sensor_id for r in reports} == {"s-07"}
+    assert {r.schema_ for r in reports} == {"ouie.report/2"}  # the contract version it speaks
+    assert all(r.envelope is None for r in reports)  # it fills no envelope
     impulse_ns = iso_to_ns("2026-11-25T18:00:00Z") + round(EXAMPLE_IMPULSE_S * 1e9)
     assert min(abs(r.onset_ns - impulse_ns) for r in reports) <= 2 * 62_500
 

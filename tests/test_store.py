@@ -68,7 +68,7 @@ def test_reports_are_stored_once_and_exactly(store: Store) -> None:
     [stored] = store.get_reports([report.report_id])
     assert stored.onset_ns == T0 + 62_500
     assert stored.received_at_ns == T0 + NS_PER_S
-    assert stored.payload["class"] == "gunshot" and stored.payload["schema"] == "ouie.report/1"
+    assert stored.payload["class"] == "gunshot" and stored.payload["schema"] == "ouie.report/2"
 
 
 def test_incident_revisions_only_move_forward_and_keep_the_disposition(store: Store) -> None:

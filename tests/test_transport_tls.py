@@ -50,7 +50,10 @@ def test_a_client_in_clear_gets_no_session_on_the_tls_port(tls_mosquitto: LocalM
     client.close()
 
 
-def test_tls_settings_default_to_port_8883_and_name_unreadable_files(tmp_path: Path) -> None:
+def test_tls_settings_default_to_port_8883_and_name_unreadable_files(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("OUIE_BROKER_PASSWORD", "from-env")
     ca = tmp_path / "ca.crt"
     config = BrokerConfig.model_validate(
         {"username": "central", "client_id": "c", "tls": {"ca_file": str(ca)}}

@@ -9,6 +9,7 @@ transport: mqtt                          # or inprocess (all-in-one demo)
 broker: {host: 127.0.0.1, port: 1883, username: central, password_env: OUIE_BROKER_PASSWORD}
 sensors_file: sensors.geojson            # relative to this file
 cameras_file: cameras.yaml               # cameras + cue mode (ouie.cameras.config.CamerasConfig)
+notify: {cap: {enabled: true, destinations: [...]}}   # alerts out (docs/integrations.md)
 buildings_file: buildings.geojson        # building footprints: camera line of sight
 fusion: {air_temperature_c: 12}
 retention: {reports_days: 30, incidents_days: 90}
@@ -34,6 +35,7 @@ from ouie.core.config import ConfigError, StrictModel, load_yaml_config
 from ouie.core.recording import SensorSite, read_sensors_geojson
 from ouie.core.site import Building, Origin, read_buildings_geojson
 from ouie.fusion.config import FusionConfig
+from ouie.notify.config import NotifyConfig
 from ouie.observatory.deployment import Deployment
 from ouie.store.audit import AuditKeyConfig
 from ouie.store.database import DEFAULT_DATABASE_URL
@@ -86,6 +88,11 @@ class CityConfig(StrictModel):
         description="Where the HMAC key of the audit chain comes from (never the key itself).",
     )
     http: HttpSettings = Field(default_factory=HttpSettings)
+    notify: NotifyConfig = Field(
+        default_factory=NotifyConfig,
+        description="Alerts out to control rooms (CAP, ONVIF events, VMS webhooks), each off "
+        "by default (ouie.notify.config).",
+    )
     console: ConsoleConfig | None = Field(
         default_factory=ConsoleConfig,
         description="The operator console mounted at /console (null: no console).",
@@ -103,7 +110,12 @@ class CityConfig(StrictModel):
 
     def deployment(self) -> Deployment:
         """What the transparency report says of this deployment (sensors and cameras read)."""
-        return Deployment.of_site(self.name, len(self.sensors()), self.cameras(), self.retention)
+        from ouie.notify.notifier import enabled_outputs
+
+        outputs = {o.name: list(o.destinations) for o in enabled_outputs(self.notify)}
+        return Deployment.of_site(
+            self.name, len(self.sensors()), self.cameras(), self.retention, outputs
+        )
 
     def buildings(self) -> list[Building]:
         """The buildings from `buildings_file` (none without one)."""
@@ -131,6 +143,7 @@ def load_city_config(path: Path | str) -> CityConfig:
         updates["audit"] = config.audit.model_copy(
             update={"key_file": base / config.audit.key_file}
         )
+    updates["notify"] = config.notify.resolved(base)
     config = config.model_copy(update=updates)
     if not config.sensors_file.is_file():
         raise ConfigError(f"{path}: sensors_file: no such file {config.sensors_file}")

@@ -2,7 +2,7 @@
 
 The demo simulates the scenario's audio at every sensor (`ouie.sim`), then replays it in real or
 accelerated time: each sensor's detector (`ouie.sensor`) hears its own audio block by block and
-publishes `ouie.report/1` reports on the in-process bus; the central service (`ouie.central`)
+publishes `ouie.report/2` reports on the in-process bus; the central service (`ouie.central`)
 validates, stores and fuses them (`ouie.fusion`) into incidents, and cues virtual ONVIF cameras
 (`ouie.cameras`) under the cue mode; the console serves the live map on 127.0.0.1.
 
@@ -48,6 +48,7 @@ from ouie.core.site import write_buildings_geojson
 from ouie.core.timebase import NS_PER_S, ns_to_iso, sample_time_ns
 from ouie.fusion.config import FusionConfig
 from ouie.fusion.evaluation import evaluate
+from ouie.notify.config import NotifyConfig
 from ouie.sensor.config import DetectorConfig
 from ouie.sensor.model_files import cache_dir
 from ouie.sensor.pipeline import SensorPipeline
@@ -106,6 +107,15 @@ class DemoOptions(BaseModel):
         "(e.g. ../shared/audio); None: the simulator's synthetic sources.",
     )
     block_s: float = Field(default=0.5, gt=0, le=5, description="Audio block per step, s.")
+    notify: NotifyConfig = Field(
+        default_factory=NotifyConfig,
+        description="Alerts out, as in city.yaml's notify section (all off by default).",
+    )
+    camera_audio: bool = Field(
+        default=False,
+        description="The virtual cameras' own audio detectors hear the scripted events and "
+        "publish ONVIF events, which the central takes in (they may confirm incidents).",
+    )
 
 
 class DemoLogin(BaseModel):
@@ -306,10 +316,14 @@ def running_demo(options: DemoOptions, work_dir: Path) -> Iterator[tuple[DemoRun
     else:
         cueing = CueingConfig(mode=CueMode.SUGGEST)
 
+    cameras = cameras_from_scenario(scenario)
+    if options.camera_audio:
+        cameras = [c.model_copy(update={"audio_events": True}) for c in cameras]
+    fusion = FusionConfig(air_temperature_c=scenario.weather.air_temperature_c)
     with ExitStack() as stack:
         fleet = stack.enter_context(
             start_virtual_cameras(
-                cameras_from_scenario(scenario),
+                cameras,
                 scenario.frame,
                 buildings_enu(scenario.buildings, scenario.frame),
             )
@@ -324,7 +338,8 @@ def running_demo(options: DemoOptions, work_dir: Path) -> Iterator[tuple[DemoRun
             buildings_file=write_buildings_geojson(
                 scenario.buildings, work_dir / "buildings.geojson"
             ),
-            fusion=FusionConfig(air_temperature_c=scenario.weather.air_temperature_c),
+            fusion=fusion,
+            notify=options.notify,
         )
         bus = InProcessBus()
         runtime = build_central(city, bus=bus, clock=clock)
@@ -344,8 +359,47 @@ def running_demo(options: DemoOptions, work_dir: Path) -> Iterator[tuple[DemoRun
             pipeline=pipeline,
             cue_mode=cueing.mode.value,
             store=runtime.store,
+            cameras_hear=camera_ears(scenario, fleet, recording.start_ns, fusion)
+            if options.camera_audio
+            else None,
         )
         yield run, replay
+
+
+CAMERA_DETECTOR_SCORE = 0.8
+"""The score the virtual cameras' own audio detectors give what they hear."""
+
+
+def camera_ears(
+    scenario: Scenario, fleet: VirtualCameraFleet, start_ns: int, fusion: FusionConfig
+) -> Callable[[int, int], None]:
+    """The virtual cameras' own audio detectors, as a function of each replayed span
+    [from_ns, to_ns): every camera hears the scripted events of an ouie class whose sound
+    reaches it then (emission + d/c, d ≤ the class's hearing range) and publishes it, stamped
+    on its own clock. A perfect classifier at `CAMERA_DETECTOR_SCORE`: it stands for a camera
+    vendor's detector, not ouie's."""
+    c_mps, frame = fusion.speed_of_sound_mps, scenario.frame
+    arrivals: list[tuple[int, str, EventClass]] = []
+    for event in scenario.events:
+        if event.class_ not in set(EventClass):
+            continue  # a distractor (door slam, ...): no class to report
+        event_class = EventClass(event.class_)
+        source = np.array(
+            frame.to_enu(event.lat, event.lon, frame.origin_height_m + event.height_m)
+        )
+        for camera_id, camera in fleet.configs.items():
+            mount = frame.to_enu(camera.lat, camera.lon, frame.origin_height_m + camera.height_m)
+            distance_m = float(np.linalg.norm(np.array(mount) - source))
+            if distance_m <= fusion.range_m(event_class):
+                heard_s = event.time_s + distance_m / c_mps
+                arrivals.append((start_ns + round(heard_s * NS_PER_S), camera_id, event_class))
+
+    def hear(from_ns: int, to_ns: int) -> None:
+        for at_ns, camera_id, event_class in arrivals:
+            if from_ns <= at_ns < to_ns:
+                fleet.cameras[camera_id].hear(event_class, CAMERA_DETECTOR_SCORE)
+
+    return hear
 
 
 @dataclass
@@ -364,6 +418,8 @@ class Replay:
     store: Store
     console: Console | None = None
     """Where the progress goes (None: rich's default console, stdout)."""
+    cameras_hear: Callable[[int, int], None] | None = None
+    """The cameras' own detectors hear a replayed span (`camera_ears`); None: they are deaf."""
     published: int = 0
     detector: str = ""
     wall_s: float = 0.0
@@ -432,6 +488,8 @@ class Replay:
                         for report in stream.feed(samples.mean(axis=1), start_ns):
                             self.publish(report)
                     self.clock.heard_until(end_ns, end_ns - start_ns)
+                    if self.cameras_hear is not None:
+                        self.cameras_hear(start_ns, end_ns)
                     t_s = (first + n) / SAMPLE_RATE_HZ
                     if t_s >= next_heartbeat_s:
                         self.heartbeat()

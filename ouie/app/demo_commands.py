@@ -31,6 +31,14 @@ def demo(
             help="Cue mode auto (declared as a demonstration) instead of suggest.",
         ),
     ] = False,
+    camera_audio: Annotated[
+        bool,
+        typer.Option(
+            "--camera-audio",
+            help="The virtual cameras' own audio detectors hear the events too (ONVIF events "
+            "in: they may confirm incidents, never make one).",
+        ),
+    ] = False,
     port: Annotated[int, typer.Option(help="Console port on 127.0.0.1 (0: any free).")] = 8000,
     browser: Annotated[
         bool, typer.Option("--browser/--no-browser", help="Open the console in a browser.")
@@ -79,6 +87,7 @@ def demo(
             speed=speed,
             duration_s=duration,
             auto_cue=auto_cue,
+            camera_audio=camera_audio,
             port=port,
             detector=DetectorConfig(backend=detector, model_path=model),
             audio_dir=audio_dir,

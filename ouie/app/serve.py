@@ -1,7 +1,9 @@
 """Assembling a running central service from a `CityConfig`: store (migrated), bus, fusion,
-camera cueing (the console's `ControllerDesk` over the cameras' `CueController`), the service,
-its FastAPI app and the console mounted on it. `ouie serve` uses `build_central`;
-`CentralRuntime.close()` takes it all down in order."""
+camera cueing (the console's `ControllerDesk` over the cameras' `CueController`), the cameras'
+own audio events (`CameraSoundListener`, for cameras with `audio_events`), the service, its
+FastAPI app, the notify outputs enabled in `notify:` (a `Notifier` told of every incident and
+decision; the ONVIF Event service on the same port) and the console mounted on it.
+`ouie serve` uses `build_central`; `CentralRuntime.close()` takes it all down in order."""
 
 from __future__ import annotations
 
@@ -13,13 +15,19 @@ from fastapi import FastAPI
 
 from ouie.app.camera_desk import ControllerDesk
 from ouie.app.config import CityConfig
-from ouie.cameras.config import CueingConfig
+from ouie.cameras.audio_events import CameraSoundListener
+from ouie.cameras.config import CameraConfig, CueingConfig
 from ouie.cameras.planning import BuildingShape, buildings_enu
 from ouie.central.app import create_app
 from ouie.central.service import CentralService, audit_config
 from ouie.console.feed import LiveFeed
 from ouie.core.geo import LocalFrame
+from ouie.core.site import CameraSite
 from ouie.core.timebase import now_ns
+from ouie.notify.alert import CameraRef
+from ouie.notify.metrics import NotifyMetrics
+from ouie.notify.notifier import Notifier, enabled_outputs
+from ouie.notify.onvif_service import OnvifEventBroker, onvif_router
 from ouie.store.repository import Store
 from ouie.transport.bus import Bus, InProcessBus
 
@@ -37,10 +45,21 @@ class CentralRuntime:
     app: FastAPI
     cameras: ControllerDesk | None
     feed: LiveFeed
+    notifier: Notifier | None = None
+    onvif_events: OnvifEventBroker | None = None
+    camera_sounds: CameraSoundListener | None = None
 
     def close(self) -> None:
-        """Stop the service, then the cameras, the bus and the store."""
+        """Stop listening to the cameras, stop the service, hand what it raised to the
+        outputs (undelivered sends stay in their durable queues), then the cameras, the bus
+        and the store."""
+        if self.camera_sounds is not None:
+            self.camera_sounds.stop()
         self.service.stop()
+        if self.notifier is not None:
+            self.notifier.close()
+        if self.onvif_events is not None:
+            self.onvif_events.close()
         if self.cameras is not None:
             self.cameras.close()
         self.bus.close()
@@ -79,10 +98,12 @@ def build_central(
     frame = city.origin.frame
     feed = LiveFeed()
     cameras, cueing = _cameras(city, buildings_enu(buildings, frame), store, frame, clock, feed)
+    camera_configs = city.cameras().cameras
+    sites = [CameraSite(id=c.id, lat=c.lat, lon=c.lon, height_m=c.height_m) for c in camera_configs]
     service = CentralService(
         store,
         bus,
-        Associator(sensors, frame, city.fusion),
+        Associator(sensors, frame, city.fusion, cameras=sites),
         sensors,
         validation=city.validation,
         heartbeat_timeout_s=city.heartbeat_timeout_s,
@@ -95,6 +116,11 @@ def build_central(
     if mqtt_bus is not None:  # subscribed: now take what the broker kept for us
         mqtt_bus.start()
     app = create_app(service, f"ouie {city.name}")
+    notifier, onvif_events = _notifier(city, service, camera_configs, app, clock)
+    camera_sounds = None
+    if any(c.audio_events for c in camera_configs):
+        camera_sounds = CameraSoundListener(camera_configs, service.camera_heard, clock=clock)
+        camera_sounds.start()
     if city.console is not None:
         from ouie.console.app import attach_console
         from ouie.console.views import CuePolicyView, MapView
@@ -109,8 +135,51 @@ def build_central(
             map_view=MapView.of_site(city.origin, buildings),
             cameras=cameras,
             config=city.console,
+            decision_listeners=[notifier.disposed] if notifier is not None else [],
         )
-    return CentralRuntime(city, store, bus, service, app, cameras, feed)
+    return CentralRuntime(
+        city, store, bus, service, app, cameras, feed, notifier, onvif_events, camera_sounds
+    )
+
+
+def _notifier(
+    city: CityConfig,
+    service: CentralService,
+    cameras: list[CameraConfig],
+    app: FastAPI,
+    clock: Callable[[], int],
+) -> tuple[Notifier | None, OnvifEventBroker | None]:
+    """The notify outputs enabled in `city.notify` (None, None when none is): a `Notifier`
+    listening to the service, its counters on the service's `/metrics`, and the ONVIF Event
+    service on the app when `onvif_events` is on."""
+    settings = city.notify
+    if not enabled_outputs(settings):
+        return None, None
+    metrics = NotifyMetrics(service.metrics.registry)
+    broker = None
+    if settings.onvif_events.enabled:
+        username, password = settings.onvif_events.credentials()
+        broker = OnvifEventBroker(
+            settings.onvif_events, username, password, metrics=metrics, name=city.name
+        )
+        app.include_router(onvif_router(broker))
+    refs = [
+        CameraRef(id=c.id, lat=c.lat, lon=c.lon, max_range_m=c.max_range_m, vms_refs=c.vms_refs)
+        for c in cameras
+    ]
+    notifier = Notifier(
+        settings,
+        city=city.name,
+        audit=service.store.audit,
+        metrics=metrics,
+        bus=service.bus,
+        onvif=broker,
+        store=service.store,
+        cameras=refs,
+        clock=clock,
+    )
+    service.add_listener(notifier.incident_changed)
+    return notifier, broker
 
 
 def _cameras(

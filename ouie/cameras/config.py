@@ -126,6 +126,16 @@ class CameraConfig(StrictModel):
     masks: list[PrivacyMask] = Field(
         default_factory=list, description="Privacy masks on the ground (GeoJSON polygons)."
     )
+    audio_events: bool = Field(
+        default=False,
+        description="Subscribe (ONVIF PullPoint) to the camera's own audio detections: they "
+        "may confirm an incident the sensors located, never make one (docs/integrations.md).",
+    )
+    vms_refs: dict[str, str] = Field(
+        default_factory=dict,
+        description="This camera's id in each VMS that receives ouie's alerts, by VMS name "
+        "(e.g. nx: '{camera uuid}', milestone: its address in XProtect); see docs/integrations.md.",
+    )
 
     @model_validator(mode="before")
     @classmethod

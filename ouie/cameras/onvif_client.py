@@ -17,6 +17,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
+import httpx
+
 from ouie.cameras.config import (
     ONVIF_PAN_TILT_SPACE,
     ONVIF_ZOOM_SPACE,
@@ -24,6 +26,7 @@ from ouie.cameras.config import (
     CameraCredentials,
 )
 from ouie.cameras.geometry import PtzPosition
+from ouie.core.config import shorten
 
 T = TypeVar("T")
 
@@ -114,7 +117,13 @@ class OnvifPtzClient:
                         f"{self._where()}: wrong user name or password ({what}: {detail})"
                     ) from None
                 raise CameraCommandError(f"{self._where()}: {what} refused: {detail}") from None
-            except (TimeoutError, aiohttp.ClientError, TransportError, OSError) as error:
+            except (
+                TimeoutError,
+                aiohttp.ClientError,
+                TransportError,
+                httpx.TransportError,
+                OSError,
+            ) as error:
                 last = error
                 if attempt + 1 < self.attempts:
                     await asyncio.sleep(self.retry_backoff_s * (attempt + 1))
@@ -289,14 +298,83 @@ class OnvifPtzClient:
         return str(reply.Uri)
 
     async def snapshot(self) -> bytes:
-        """The current snapshot image bytes (GetSnapshotUri, then HTTP GET)."""
+        """The current snapshot image bytes: GetSnapshotUri, then `fetch_snapshot` (the
+        camera's own host and port only, no redirect, JPEG or PNG, ≤ `SNAPSHOT_MAX_BYTES`)."""
         uri = await self.snapshot_uri()
-        device = self._device
+        return await self._call(
+            "snapshot",
+            lambda: fetch_snapshot(
+                uri, self.host, self.port, self._credentials, self.timeout_s, self._where()
+            ),
+        )
 
-        async def fetch() -> bytes:
-            image = await device.get_snapshot(self.profile_token)
-            if not image:
-                raise CameraCommandError(f"{self._where()}: snapshot {uri} returned nothing")
-            return bytes(image)
 
-        return await self._call("snapshot", fetch)
+SNAPSHOT_MAX_BYTES = 8 * 1024 * 1024
+"""The largest snapshot the console relays, bytes (a 4K JPEG is about 1-2 MB)."""
+SNAPSHOT_SIGNATURES = {"image/jpeg": b"\xff\xd8\xff", "image/png": b"\x89PNG\r\n\x1a\n"}
+"""The media types a snapshot may have, each with the first bytes its data must start with."""
+_DEFAULT_PORTS = {"http": 80, "https": 443}
+
+
+def snapshot_url(uri: str, host: str, port: int, where: str) -> httpx.URL:
+    """`uri` (as GetSnapshotUri gave it, credentials in it dropped) if it is http(s) on the
+    camera's own `host` and `port`; otherwise `CameraCommandError`. A camera is an untrusted
+    device: what it names is never fetched from anywhere else (no relaying of internal pages)."""
+    try:
+        url = httpx.URL(uri)
+    except httpx.InvalidURL:
+        raise CameraCommandError(f"{where}: snapshot URI is not a URL") from None
+    url_port = url.port or _DEFAULT_PORTS.get(url.scheme)
+    if url.scheme not in _DEFAULT_PORTS or url.host.lower() != host.lower() or url_port != port:
+        raise CameraCommandError(
+            f"{where}: snapshot URI points to {url.scheme}://{url.host}:{url_port}, not to the "
+            "camera itself: refused"
+        )
+    return url.copy_with(username=None, password=None)
+
+
+async def fetch_snapshot(
+    uri: str,
+    host: str,
+    port: int,
+    credentials: CameraCredentials,
+    timeout_s: float,
+    where: str,
+) -> bytes:
+    """GET the snapshot at `uri` (see `snapshot_url`) with HTTP digest authentication: no
+    redirect followed, no proxy from the environment, a `SNAPSHOT_SIGNATURES` media type whose
+    data starts with its signature, at most `SNAPSHOT_MAX_BYTES` (read in chunks and dropped
+    beyond that, never held whole)."""
+    url = snapshot_url(uri, host, port, where)
+    auth = httpx.DigestAuth(credentials.username, credentials.password.get_secret_value())
+    async with (
+        httpx.AsyncClient(
+            auth=auth, follow_redirects=False, trust_env=False, timeout=timeout_s
+        ) as http,
+        http.stream("GET", url) as response,
+    ):
+        if response.status_code in (401, 403):
+            raise CameraAuthError(f"{where}: wrong user name or password (snapshot)")
+        if response.status_code != 200:
+            raise CameraCommandError(
+                f"{where}: snapshot answered HTTP {response.status_code} (redirects are not "
+                "followed)"
+            )
+        media_type = response.headers.get("content-type", "").split(";")[0].strip().lower()
+        if media_type not in SNAPSHOT_SIGNATURES:
+            raise CameraCommandError(
+                f"{where}: snapshot is {shorten(media_type, 60)!r}, not a JPEG or PNG"
+            )
+        declared = response.headers.get("content-length", "")
+        if declared.isdigit() and int(declared) > SNAPSHOT_MAX_BYTES:
+            raise CameraCommandError(
+                f"{where}: snapshot of {declared} bytes exceeds {SNAPSHOT_MAX_BYTES}"
+            )
+        image = bytearray()
+        async for chunk in response.aiter_bytes():
+            image += chunk
+            if len(image) > SNAPSHOT_MAX_BYTES:
+                raise CameraCommandError(f"{where}: snapshot exceeds {SNAPSHOT_MAX_BYTES} bytes")
+    if not image.startswith(SNAPSHOT_SIGNATURES[media_type]):
+        raise CameraCommandError(f"{where}: snapshot data is not a {media_type} image")
+    return bytes(image)

@@ -1,11 +1,16 @@
 """The central service's HTTP face: `/healthz` and Prometheus `/metrics`.
 
+No API documentation is served (`/docs`, `/redoc`, `/openapi.json`: a map of the service for
+anyone, and Swagger's scripts from a CDN), and every answer carries security headers (those a
+mounted app such as the console sets itself are kept).
+
 `create_app(service)` returns a FastAPI app that the console extends with its own routers
 (`app.include_router(...)`); routes find the service and store in `request.app.state`.
 """
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from fastapi import FastAPI, Request, Response
@@ -15,12 +20,29 @@ from sqlalchemy import text
 
 from ouie.central.service import CentralService
 
+SECURITY_HEADERS = {
+    "Content-Security-Policy": "default-src 'none'; frame-ancestors 'none'",
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "no-referrer",
+    "X-Frame-Options": "DENY",
+}
+"""Headers on every answer of the central app, unless the route (the console) set its own."""
+
 
 def create_app(service: CentralService, title: str = "ouie central") -> FastAPI:
     """A FastAPI app with `/healthz` and `/metrics`; `app.state.service` and `app.state.store`."""
-    app = FastAPI(title=title)
+    app = FastAPI(title=title, docs_url=None, redoc_url=None, openapi_url=None)
     app.state.service = service
     app.state.store = service.store
+
+    @app.middleware("http")
+    async def security_headers(
+        request: Request, call_next: Callable[[Request], Awaitable[Response]]
+    ) -> Response:
+        response = await call_next(request)
+        for name, value in SECURITY_HEADERS.items():
+            response.headers.setdefault(name, value)
+        return response
 
     @app.get("/healthz")
     def healthz(request: Request) -> JSONResponse:

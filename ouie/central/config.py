@@ -17,7 +17,10 @@ class CentralBrokerConfig(BrokerConfig):
     """How the central service reaches Mosquitto (see `BrokerConfig`)."""
 
     username: str = Field(default="central", description="The central service's MQTT user.")
-    client_id: str = Field(default="ouie-central", description="MQTT client id (session key).")
+    client_id: str = Field(
+        default="ouie-central",
+        description="MQTT client id (session key; `ouie broker-config` brokers use the user name).",
+    )
 
 
 class ValidationSettings(StrictModel):

@@ -8,14 +8,18 @@ A batch closes when it holds `batch_max_reports` or when its first report has wa
 `batch_max_wait_ms`, whichever comes first. A message is acknowledged only after the commit
 that stored it (or found it already stored), so a report received but not committed when the
 service dies or stops is still unacknowledged in the broker's persistent session, which
-redelivers it; `report_id` de-duplication (within a batch and against the database) makes the
-redelivery harmless.
+redelivers it; de-duplication on `(sensor_id, report_id)` (within a batch and against the
+database) makes the redelivery harmless.
 
 While the database is unavailable the writer keeps the batch and retries it, waiting
 `retry_initial_s`, then twice as long each time up to `retry_max_s`; `DatabaseHealth` says so
-once in the log and in the metrics (`ouie_database_up` 0), and again when it is back. A batch the
-database refuses for its data (not its availability) is committed one report at a time, so that
-only the bad report is rejected (`unstorable`) and the rest are stored.
+once in the log and in the metrics (`ouie_database_up` 0), and again when it is back. A batch
+whose commit fails for any reason is committed again one report at a time. A report that then
+fails alone is blamed for it, and only it is rejected (`unstorable`, logged) while the rest are
+stored, unless its error blames the database (`database_down`): then what
+is neither stored nor rejected is kept and retried. So a report the driver cannot even bind
+(SQLite raises a bare `OverflowError` for an integer beyond 64 bits) or that trips a bug in the
+row mapping never holds the others, nor comes back after a restart to hold them again.
 """
 
 from __future__ import annotations
@@ -32,16 +36,20 @@ from sqlalchemy.exc import DataError, IntegrityError, SQLAlchemyError
 from ouie.central.config import IngestSettings
 from ouie.central.metrics import CentralMetrics
 from ouie.central.validation import RejectReason
-from ouie.core.report import EventReport
+from ouie.core.report import EventReport, ReportKey
 from ouie.core.timebase import NS_PER_S, now_ns
 from ouie.store.repository import Store
 from ouie.transport.bus import Acknowledge
 
 log = logging.getLogger(__name__)
 
-BAD_DATA_ERRORS = (DataError, IntegrityError)
-"""Errors that blame the rows, not the database: the batch is split to find the bad report.
-Any other error counts as the database being unavailable: the batch is kept and retried."""
+
+def database_down(error: BaseException) -> bool:
+    """Whether `error` blames the database rather than the rows: a SQLAlchemy error other than
+    `DataError` / `IntegrityError` (connection lost, disk I/O, locked, read-only...). Anything
+    else (those two, or a non-SQLAlchemy error such as a driver's `OverflowError`) blames the
+    report being written."""
+    return isinstance(error, SQLAlchemyError) and not isinstance(error, (DataError, IntegrityError))
 
 
 @dataclass(frozen=True)
@@ -234,16 +242,16 @@ class ReportWriter:
         committed_ns = now_ns()
         stored: list[ReceivedReport] = []
         for item in batch:
-            report_id = item.report.report_id
-            if report_id in written:
-                written.discard(report_id)  # a second copy in the batch is a duplicate
+            key = item.report.key
+            if key in written:
+                written.discard(key)  # a second copy in the batch is a duplicate
                 stored.append(item)
                 self.metrics.ingest_commit_latency.observe(
                     (committed_ns - item.received_ns) / NS_PER_S
                 )
-            elif report_id not in refused:
+            elif key not in refused:
                 self.metrics.reports_rejected.labels(reason=str(RejectReason.DUPLICATE)).inc()
-                log.debug("duplicate report %s: already stored", report_id)
+                log.debug("duplicate report %s from %s: already stored", key[1], key[0])
         self.metrics.reports_accepted.inc(len(stored))
         self.metrics.ingest_batch_size.observe(len(batch))
         try:
@@ -255,19 +263,24 @@ class ReportWriter:
             item.acknowledge()
         self._done(len(batch))
 
-    def _commit_retrying(self, batch: list[ReceivedReport]) -> tuple[set[str], set[str]]:
-        """(ids newly written, ids the database refused) for `batch`; waits and retries while
-        the database is unavailable (raises `_Stopping` if stopped meanwhile)."""
+    def _commit_retrying(
+        self, batch: list[ReceivedReport]
+    ) -> tuple[set[ReportKey], set[ReportKey]]:
+        """(keys newly written, keys the database refused) for `batch`; waits and retries while
+        the database is unavailable (raises `_Stopping` if stopped meanwhile). A retry commits
+        only the reports not yet written nor refused, so none is counted twice."""
         delay_s = self.settings.retry_initial_s
+        written: set[ReportKey] = set()
+        refused: set[ReportKey] = set()
         while True:
+            pending = [item for item in batch if item.report.key not in written | refused]
             try:
-                refused: set[str] = set()
                 try:
-                    written = self._commit(batch)
-                except BAD_DATA_ERRORS:
-                    written, refused = self._commit_one_by_one(batch)
+                    written |= self._commit(pending)
+                except Exception:  # any failure: find the culprit, one report at a time
+                    self._commit_one_by_one(pending, written, refused)
             except SQLAlchemyError as error:
-                self.health.failed(error, f"storing {len(batch)} report(s)")
+                self.health.failed(error, f"storing {len(pending)} report(s)")
                 if self._stop.wait(delay_s):
                     raise _Stopping from None
                 delay_s = min(2 * delay_s, self.settings.retry_max_s)
@@ -275,27 +288,34 @@ class ReportWriter:
             self.health.ok()
             return written, refused
 
-    def _commit(self, batch: list[ReceivedReport]) -> set[str]:
+    def _commit(self, batch: list[ReceivedReport]) -> set[ReportKey]:
         return self.store.add_reports([(item.report, item.received_ns) for item in batch])
 
-    def _commit_one_by_one(self, batch: list[ReceivedReport]) -> tuple[set[str], set[str]]:
-        """Find the report(s) the database refuses by committing each alone: (ids written,
-        ids refused, each logged and counted as `unstorable`)."""
-        written: set[str] = set()
-        refused: set[str] = set()
+    def _commit_one_by_one(
+        self, batch: list[ReceivedReport], written: set[ReportKey], refused: set[ReportKey]
+    ) -> None:
+        """Commit each report alone, adding its key to `written` or, when its commit fails for
+        a reason that blames it (see `database_down`), to `refused` (logged and counted as
+        `unstorable`). An error that blames the database is raised: the caller retries what
+        is neither written nor refused."""
         for item in batch:
+            key = item.report.key
+            if key in written | refused:
+                continue  # a second copy in the batch
             try:
                 written |= self._commit([item])
-            except BAD_DATA_ERRORS as error:
-                refused.add(item.report.report_id)
+            except Exception as error:
+                if database_down(error):
+                    raise
+                refused.add(key)
                 self.metrics.reports_rejected.labels(reason=str(RejectReason.UNSTORABLE)).inc()
                 log.warning(
-                    "rejected report %s from %s: the database refused it: %s",
+                    "rejected report %s from %s: the database refused it: %s: %s",
                     item.report.report_id,
                     item.report.sensor_id,
-                    _first_line(error),
+                    type(error).__name__,
+                    _first_line(error)[:200],
                 )
-        return written, refused
 
     def _done(self, count: int) -> None:
         self.metrics.ingest_backlog.dec(count)

@@ -34,6 +34,16 @@ class CentralMetrics:
         self.incident_updates = Counter(
             "ouie_incident_updates", "Incident revisions stored.", registry=self.registry
         )
+        self.camera_sounds = Counter(
+            "ouie_camera_sounds",
+            "Cameras' own audio detections received (ONVIF events).",
+            registry=self.registry,
+        )
+        self.camera_confirmations = Counter(
+            "ouie_camera_confirmations",
+            "Incidents confirmed by a camera's own audio detection (one per camera and incident).",
+            registry=self.registry,
+        )
         self.cue_latency = Histogram(
             "ouie_cue_latency_seconds",
             "End of sound → camera command, s.",

@@ -10,9 +10,10 @@ from typing import Any, Protocol
 
 from pydantic import BaseModel, Field
 
+from ouie.core.camera_sound import CameraSound
 from ouie.core.incident import Incident
 from ouie.core.report import EventReport
-from ouie.store.records import CueState, IncidentRecord
+from ouie.store.records import CueState, DismissReason, DispositionAction, IncidentRecord
 from ouie.store.repository import Store
 from ouie.store.retention import RetentionPolicy
 
@@ -26,6 +27,10 @@ class IncidentSource(Protocol):
 
     def poll(self, now_ns: int) -> list[Incident]:
         """Incidents whose waiting window closed by `now_ns`."""
+        ...
+
+    def corroborate(self, sound: CameraSound, now_ns: int) -> list[Incident]:
+        """Take a camera's own audio detection: incidents it confirmed (never a new one)."""
         ...
 
 
@@ -53,6 +58,9 @@ class Cuer(Protocol):
 
 ServiceListener = Callable[[str, dict[str, Any]], None]
 """Called with ('incident', record JSON) or ('sensor', {id, online, status}) on every change."""
+
+DecisionListener = Callable[[str, DispositionAction, DismissReason | None], None]
+"""Called with (incident id, action, dismiss reason) once an operator's decision is stored."""
 
 
 class ObservedService(Protocol):

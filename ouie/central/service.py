@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections import OrderedDict
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
@@ -25,6 +26,8 @@ from ouie.central.metrics import CentralMetrics
 from ouie.central.ports import Cuer, IncidentSource, ServiceListener
 from ouie.central.validation import Rejected, ValidationSettings, validate_report
 from ouie.core.audit import AuditEvent
+from ouie.core.camera_sound import CameraSound
+from ouie.core.config import shorten
 from ouie.core.incident import Incident
 from ouie.core.recording import SensorSite
 from ouie.core.timebase import NS_PER_S, now_ns
@@ -41,6 +44,9 @@ from ouie.transport.topics import (
 )
 
 log = logging.getLogger(__name__)
+
+MAX_CONFIRMED_INCIDENTS = 10_000
+"""Incidents whose camera confirmations the service remembers (so each is audited once)."""
 
 
 class CentralService:
@@ -75,6 +81,7 @@ class CentralService:
         self._fusion_lock = threading.Lock()
         self._listeners: list[ServiceListener] = []
         self._cued: set[str] = set()
+        self._camera_confirmed: OrderedDict[str, set[str]] = OrderedDict()
         self._cue_worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="cue")
         self._stop = threading.Event()
         self._ticker: threading.Thread | None = None
@@ -127,7 +134,7 @@ class CentralService:
             )
         except Rejected as rejected:
             self.metrics.reports_rejected.labels(reason=str(rejected.reason)).inc()
-            log.warning("rejected message on %s: %s", topic, rejected)
+            log.warning("rejected message on %.200s: %s", topic, shorten(str(rejected)))
             acknowledge()
             return
         if not self._writer.put(ReceivedReport(report, received_ns, acknowledge)):
@@ -142,6 +149,19 @@ class CentralService:
                 self._take_incidents(emitted)
             except Exception:  # one report's failure must not keep the others from fusion
                 log.exception("fusion failed on report %s", item.report.report_id)
+
+    def camera_heard(self, sound: CameraSound) -> None:
+        """A camera's own audio detection (ONVIF; callable from any thread): fusion may confirm
+        an incident with it, now or when the incident is made, never make one. Each camera
+        that confirms an incident is audited once (`incident.camera_heard`)."""
+        self.metrics.camera_sounds.inc()
+        try:
+            with self._fusion_lock:
+                emitted = self._incidents.corroborate(sound, self.clock())
+        except Exception:
+            log.exception("camera sound from %s could not be fused", sound.camera_id)
+            return
+        self._take_incidents(emitted)
 
     def handle_status(self, topic: str, payload: bytes) -> None:
         """A sensor's retained status or last will: 'online', 'offline', ..."""
@@ -201,11 +221,32 @@ class CentralService:
             (
                 self.metrics.incidents if outcome == "created" else self.metrics.incident_updates
             ).inc()
+            self._audit_cameras(record)
             self.bus.publish(INCIDENTS_TOPIC, incident.to_json().encode(), qos=INCIDENTS_QOS)
             self._notify("incident", record.model_dump(mode="json", by_alias=True))
             if self._wants_cue(record):
                 self._cued.add(record.id)
                 self._cue_worker.submit(self._cue, record)
+
+    def _audit_cameras(self, record: IncidentRecord) -> None:
+        """Audit and count each camera newly in the incident's `cameras_heard`."""
+        if not record.cameras_heard:
+            return
+        known = self._camera_confirmed.setdefault(record.id, set())
+        self._camera_confirmed.move_to_end(record.id)
+        while len(self._camera_confirmed) > MAX_CONFIRMED_INCIDENTS:
+            self._camera_confirmed.popitem(last=False)
+        for camera_id in sorted(set(record.cameras_heard) - known):
+            known.add(camera_id)
+            self.metrics.camera_confirmations.inc()
+            self.store.audit(
+                AuditEvent(
+                    action="incident.camera_heard",
+                    actor=f"camera:{camera_id}",
+                    subject=f"incident:{record.id}",
+                    details={"score": record.score, "revision": record.revision},
+                )
+            )
 
     def _wants_cue(self, record: IncidentRecord) -> bool:
         """Cue once per incident: raising an alert (alerting class, not unconfirmed), with a

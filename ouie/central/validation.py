@@ -10,15 +10,17 @@ from pydantic import ValidationError
 
 from ouie.central.config import ValidationSettings
 from ouie.core.config import describe_validation_error
-from ouie.core.report import EventReport
+from ouie.core.report import ENVELOPE_ERROR, MAX_REPORT_BYTES, EventReport
 from ouie.core.timebase import NS_PER_S
 
 
 class RejectReason(StrEnum):
     """Why a message was not accepted."""
 
-    MALFORMED = "malformed"  # not JSON / not UTF-8
-    SCHEMA = "schema"  # JSON that is not a valid ouie.report/1
+    MALFORMED = "malformed"  # not JSON / not UTF-8 / nested too deep
+    OVERSIZE = "oversize"  # longer than MAX_REPORT_BYTES: refused unread
+    SCHEMA = "schema"  # JSON that is not a valid ouie.report/2 (or /1)
+    ENVELOPE = "envelope"  # an envelope ouie.report/2 refuses (any /1 envelope: speech risk)
     UNKNOWN_SENSOR = "unknown_sensor"
     TOPIC_MISMATCH = "topic_mismatch"  # report's sensor_id differs from the topic's
     CLOCK_FUTURE = "clock_future"
@@ -46,6 +48,10 @@ def validate_report(
 
     The clock is sane when now − max_age_s ≤ onset ≤ now + max_future_s.
     """
+    if len(payload) > MAX_REPORT_BYTES:
+        raise Rejected(
+            RejectReason.OVERSIZE, f"{len(payload)} bytes (limit {MAX_REPORT_BYTES}), not read"
+        )
     try:
         text = payload.decode("utf-8")
     except UnicodeDecodeError as error:
@@ -53,9 +59,7 @@ def validate_report(
     try:
         report = EventReport.from_json(text)
     except ValidationError as error:
-        invalid_json = any(p["type"] == "json_invalid" for p in error.errors())
-        reason = RejectReason.MALFORMED if invalid_json else RejectReason.SCHEMA
-        raise Rejected(reason, describe_validation_error(error, "report")) from None
+        raise Rejected(_reason(error), describe_validation_error(error, "report")) from None
     if report.sensor_id != topic_sensor_id:
         raise Rejected(
             RejectReason.TOPIC_MISMATCH,
@@ -78,3 +82,14 @@ def validate_report(
             f"(limit {settings.max_age_s} s)",
         )
     return report
+
+
+def _reason(error: ValidationError) -> RejectReason:
+    """`malformed` for text that is not JSON, `envelope` for a refused envelope (of any
+    version), else `schema`."""
+    problems = error.errors()
+    if any(p["type"] == "json_invalid" for p in problems):
+        return RejectReason.MALFORMED
+    if any(p["type"] == ENVELOPE_ERROR or p["loc"][:1] == ("envelope",) for p in problems):
+        return RejectReason.ENVELOPE
+    return RejectReason.SCHEMA

@@ -7,8 +7,12 @@ logins and every view of an incident go to the audit chain.
 from __future__ import annotations
 
 import asyncio
+import logging
+import threading
+import time
 from collections.abc import AsyncIterator, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from math import ceil
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, HTTPException, Query, Request, Response, status
@@ -16,6 +20,7 @@ from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, Field
 from sqlalchemy import func, select
 
+from ouie.central.ports import DecisionListener
 from ouie.console.auth import (
     ROLE_PERMISSIONS,
     LoginThrottle,
@@ -24,6 +29,7 @@ from ouie.console.auth import (
     check_csrf,
     csrf_token,
     requires,
+    session_token,
     session_user,
     start_session,
     verify_password,
@@ -46,13 +52,23 @@ from ouie.console.views import (
     SessionInfo,
 )
 from ouie.core.audit import AuditEvent
+from ouie.core.timebase import NS_PER_S
 from ouie.store.models import AuditEntryRow, CueRow
 from ouie.store.records import CueState, DismissReason, DispositionAction, Role
 from ouie.store.repository import Store
 from ouie.store.retention import RetentionPolicy
+from ouie.store.sessions import ConsoleSessions
 
+SESSION_ENDED = "session no longer valid"
+"""The 401 detail for a cookie whose session ended (logout, password change, disable, expiry,
+role change)."""
+SESSION_RECHECK_S = 1.0
+"""An open event stream re-checks its session at most this often, s (a store read)."""
 HEARTBEAT_S = 15.0
 """An SSE comment is sent this often so that proxies keep the stream and dead clients show."""
+
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -67,6 +83,8 @@ class ConsoleServices:
     map_view: MapView
     cameras: CameraDesk | None = None
     retention: RetentionPolicy | None = None
+    decision_listeners: list[DecisionListener] = field(default_factory=list)
+    """Told of every disposition once it is stored (the notify outputs); they must not block."""
 
 
 def services_of(request: Request) -> ConsoleServices:
@@ -75,17 +93,58 @@ def services_of(request: Request) -> ConsoleServices:
     return services
 
 
+class ChainCheck:
+    """The audit chain's verification, shared by every audit page: `verify()` walks the whole
+    chain (O(rows)), so it runs at most once per `every_s` and once at a time; requests in
+    between get the last result and its time."""
+
+    def __init__(self, store: Store, every_s: float) -> None:
+        self.store, self.every_ns = store, round(every_s * NS_PER_S)
+        self._lock = threading.Lock()
+        self._last: tuple[int, list[str]] | None = None
+
+    def result(self) -> tuple[int, list[str]]:
+        """(when checked, UTC ns; the problems, empty when intact)."""
+        with self._lock:
+            now = self.store.clock()
+            if self._last is None or now - self._last[0] >= self.every_ns:
+                problems = [problem.message for problem in self.store.audit.verify()]
+                self._last = (now, problems)
+            return self._last
+
+
+def sessions_of(request: Request) -> ConsoleSessions:
+    """The server-side sessions of the console app serving `request`."""
+    sessions: ConsoleSessions = request.app.state.sessions
+    return sessions
+
+
+def live_user(request: Request) -> SessionUser | None:
+    """The cookie's user while its server-side session lives; otherwise None, and a cookie
+    whose session has ended (logout, password change, disable, expiry) is cleared."""
+    user, token = session_user(request), session_token(request)
+    if user is None:
+        return None
+    if token is None or sessions_of(request).user_of(token) != user.name:
+        request.session.clear()
+        return None
+    return user
+
+
 def authorized(permission: Permission) -> Callable[[Request], SessionUser]:
-    """`requires(permission)`, and the user must still exist, be active and hold the same
-    role in the store: disabling a user or changing their role ends their sessions at once."""
+    """`requires(permission)` on a live server-side session, and the user must still exist,
+    be active and hold the same role in the store: disabling a user or changing their role
+    ends their sessions at once."""
     check = requires(permission)
 
     def dependency(request: Request) -> SessionUser:
+        if session_user(request) is not None and live_user(request) is None:
+            raise HTTPException(status.HTTP_401_UNAUTHORIZED, SESSION_ENDED)
         user = check(request)
         row = services_of(request).store.get_user(user.name)
         if row is None or not row.active or row.role != user.role:
             request.session.clear()
-            raise HTTPException(status.HTTP_401_UNAUTHORIZED, "session no longer valid")
+            raise HTTPException(status.HTTP_401_UNAUTHORIZED, SESSION_ENDED)
         return user
 
     return dependency
@@ -117,7 +176,7 @@ class DispositionForm(BaseModel):
 
 def session_info(request: Request) -> SessionInfo:
     """The visitor's session as the pages see it."""
-    user = session_user(request)
+    user = live_user(request)
     return SessionInfo(
         user=user.name if user else None,
         role=user.role.value if user else None,
@@ -134,23 +193,29 @@ def get_session(request: Request) -> SessionInfo:
 
 @router.post("/login")
 def login(form: LoginForm, request: Request, services: Services) -> SessionInfo:
-    """Check the password (argon2), start a fresh session and audit the attempt."""
+    """Check the password (argon2), start a fresh session and audit the attempt.
+
+    The throttle (`LoginThrottle`) admits the attempt first, atomically; a refused attempt is
+    answered 429 without checking the password, and only the first refusal of a key within
+    its window is audited (`auth.throttled`), so a flood of attempts cannot flood the chain."""
     check_csrf(request)
     client = request.client.host if request.client else "unknown"
     throttle: LoginThrottle = request.app.state.login_throttle
-    wait_s = throttle.wait_s(form.name)
-    if wait_s > 0:
-        services.store.audit(
-            AuditEvent(
-                action="auth.login_failed",
-                actor="anonymous",
-                subject=f"user:{form.name}",
-                details={"client": client, "throttled": True},
+    admission = throttle.admit(client, form.name)
+    if admission.wait_s > 0:
+        if admission.first_refusal:
+            services.store.audit(
+                AuditEvent(
+                    action="auth.throttled",
+                    actor="anonymous",
+                    subject=f"user:{form.name}",
+                    details={"client": client, "limit": admission.refused_by},
+                )
             )
-        )
         raise HTTPException(
             status.HTTP_429_TOO_MANY_REQUESTS,
-            f"too many failed logins for {form.name}; try again in {wait_s:.0f} s",
+            f"too many login attempts; try again in {admission.wait_s:.0f} s",
+            headers={"Retry-After": str(ceil(admission.wait_s))},
         )
     user = services.store.get_user(form.name)
     known = user is not None and user.active
@@ -164,19 +229,20 @@ def login(form: LoginForm, request: Request, services: Services) -> SessionInfo:
         )
     )
     if not ok or user is None:
-        throttle.failed(form.name)
         raise HTTPException(status.HTTP_401_UNAUTHORIZED, "wrong user name or password")
-    throttle.succeeded(form.name)
-    start_session(request, user.name, Role(user.role))
+    throttle.succeeded(client, form.name)
+    start_session(request, user.name, Role(user.role), sessions_of(request).open(user.name))
     return session_info(request)
 
 
 @router.post("/logout")
 def logout(request: Request, services: Services) -> SessionInfo:
-    """End the session (CSRF-checked so that another site cannot log a user out)."""
+    """End the session, server-side: a copy of the cookie is worth nothing after this
+    (CSRF-checked so that another site cannot log a user out)."""
     check_csrf(request)
-    user = session_user(request)
-    if user is not None:
+    user, token = live_user(request), session_token(request)
+    if user is not None and token is not None:
+        sessions_of(request).end(token)
         services.store.audit(
             AuditEvent(action="auth.logout", actor=user.name, subject=f"user:{user.name}")
         )
@@ -253,6 +319,7 @@ def incident_detail(services: ConsoleServices, incident_id: str) -> IncidentDeta
         **summary,
         sensors_rejected=[rejected_text(entry) for entry in row.sensors_rejected],
         report_ids=list(row.report_ids),
+        cameras_heard=list(row.cameras_heard),
         cues=[CueView.of(cue) for cue in services.store.list_cues(incident_id)],
         dispositions=[DispositionView.of(d) for d in services.store.list_dispositions(incident_id)],
     )
@@ -289,6 +356,11 @@ def dispose(
         raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, str(error)) from None
     if services.cameras is not None and form.action in RELEASING_ACTIONS:
         services.cameras.release(incident_id, user.name)
+    for listener in services.decision_listeners:
+        try:
+            listener(incident_id, form.action, form.reason)
+        except Exception:
+            log.exception("decision listener failed on %s", incident_id)
     detail = incident_detail(services, incident_id)
     services.feed.publish("incident", IncidentSummary(**detail.model_dump()).model_dump())
     return detail
@@ -339,6 +411,7 @@ def decline_cue(
 @router.get("/audit")
 def audit(
     _user: Auditor,
+    request: Request,
     services: Services,
     limit: Annotated[int, Query(ge=1, le=5000)] = 200,
     action: Annotated[str, Query(max_length=64)] = "",
@@ -350,34 +423,51 @@ def audit(
     with services.store.session() as session:
         rows = list(session.scalars(query))
         total = int(session.scalar(select(func.count()).select_from(AuditEntryRow)) or 0)
-    problems = [problem.message for problem in services.store.audit.verify()]
+    checked_at_ns, problems = request.app.state.chain_check.result()
     return AuditPage(
         total=total,
         chain_ok=not problems,
         problems=problems[:20],
+        chain_checked_at_ns=checked_at_ns,
         entries=[AuditEntryView.of(row) for row in rows],
     )
 
 
-async def _event_stream(feed: LiveFeed, request: Request) -> AsyncIterator[str]:
+async def event_stream(
+    feed: LiveFeed, request: Request, still_live: Callable[[], bool]
+) -> AsyncIterator[str]:
+    """The SSE frames of `feed` for one browser. `still_live()` (a store read, run off the
+    event loop) is asked before an event or heartbeat is sent, at most once per
+    `SESSION_RECHECK_S`: when the session has ended (logout, password change, disable), the
+    stream ends, so an open stream on a stolen cookie goes dark with the session."""
+    checked_s = time.monotonic()
     async with feed.subscribe() as queue:
         yield ": connected\n\n"
         while not await request.is_disconnected():
             try:
                 kind, data = await asyncio.wait_for(queue.get(), timeout=HEARTBEAT_S)
             except TimeoutError:
-                yield ": heartbeat\n\n"
-                continue
+                kind, data = "", None
             if kind == CLOSED:
                 return
-            yield sse_frame(kind, data)
+            if time.monotonic() - checked_s >= SESSION_RECHECK_S:
+                if not await asyncio.to_thread(still_live):
+                    return
+                checked_s = time.monotonic()
+            yield sse_frame(kind, data) if kind else ": heartbeat\n\n"
 
 
 @router.get("/events")
 def events(_user: Viewer, request: Request, services: Services) -> StreamingResponse:
-    """The live feed (Server-Sent Events): `incident`, `sensor`, `camera` and `resync` events."""
+    """The live feed (Server-Sent Events): `incident`, `sensor`, `camera` and `resync` events,
+    while the session lives."""
+    token, sessions = session_token(request), sessions_of(request)
     return StreamingResponse(
-        _event_stream(services.feed, request),
+        event_stream(
+            services.feed,
+            request,
+            lambda: token is not None and sessions.user_of(token) is not None,
+        ),
         media_type="text/event-stream",
         headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"},
     )

@@ -7,7 +7,8 @@ assets (`static/`, Leaflet included: nothing is fetched from a CDN) and the JSON
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+import os
+from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -16,17 +17,30 @@ from fastapi.responses import RedirectResponse
 from fastapi.staticfiles import StaticFiles
 from starlette.middleware.sessions import SessionMiddleware
 
-from ouie.central.ports import ObservedService
-from ouie.console.api import ConsoleServices, router
+from ouie.central.ports import DecisionListener, ObservedService
+from ouie.console.api import ChainCheck, ConsoleServices, router
 from ouie.console.auth import LoginThrottle
 from ouie.console.config import ConsoleConfig
 from ouie.console.feed import LiveFeed
 from ouie.console.observatory import router as observatory_router
 from ouie.console.relay import FeedRelay
 from ouie.console.views import CameraDesk, CuePolicyView, MapView
+from ouie.store.sessions import ConsoleSessions
 
 STATIC_DIR = Path(__file__).parent / "static"
 SESSION_COOKIE = "ouie_session"
+
+
+class StaticPages(StaticFiles):
+    """The console's files. A path the file system cannot look up at all (a NUL byte: os.stat
+    raises ValueError, which Starlette turned into a 500 and a logged traceback per request)
+    is simply not found (404)."""
+
+    def lookup_path(self, path: str) -> tuple[str, os.stat_result | None]:
+        try:
+            return super().lookup_path(path)
+        except (ValueError, OSError):
+            return "", None
 
 
 def content_security_policy(tile_url: str | None) -> str:
@@ -48,9 +62,9 @@ def create_console_app(services: ConsoleServices, config: ConsoleConfig | None =
     app = FastAPI(title="ouie console", docs_url=None, redoc_url=None, openapi_url=None)
     app.state.services = services
     app.state.config = config
-    app.state.login_throttle = LoginThrottle(
-        config.login_max_failures, config.login_failure_window_s
-    )
+    app.state.sessions = ConsoleSessions(services.store, config.session_max_age_s)
+    app.state.login_throttle = LoginThrottle.of(config)
+    app.state.chain_check = ChainCheck(services.store, config.audit_check_every_s)
     policy = content_security_policy(config.tile_url)
 
     @app.middleware("http")
@@ -76,7 +90,7 @@ def create_console_app(services: ConsoleServices, config: ConsoleConfig | None =
     )
     app.include_router(router, prefix="/api")
     app.include_router(observatory_router, prefix="/api")
-    app.mount("/", StaticFiles(directory=STATIC_DIR, html=True), name="static")
+    app.mount("/", StaticPages(directory=STATIC_DIR, html=True), name="static")
     return app
 
 
@@ -90,12 +104,20 @@ def attach_console(
     cameras: CameraDesk | None = None,
     config: ConsoleConfig | None = None,
     path: str = "/console",
+    decision_listeners: Sequence[DecisionListener] = (),
 ) -> ConsoleServices:
     """Mount the console on the central service's app (`ouie.central.app.create_app`) at
-    `path`, relay the service's incident and sensor changes to `feed`, and send `/` there."""
+    `path`, relay the service's incident and sensor changes to `feed`, tell
+    `decision_listeners` of every operator's decision, and send `/` there."""
     service.add_listener(FeedRelay(service.store, feed))
     services = ConsoleServices(
-        service.store, feed, cue_policy, map_view, cameras, retention=service.retention
+        service.store,
+        feed,
+        cue_policy,
+        map_view,
+        cameras,
+        retention=service.retention,
+        decision_listeners=list(decision_listeners),
     )
     app.mount(path, create_console_app(services, config))
     app.add_api_route("/", lambda: RedirectResponse(f"{path}/"), include_in_schema=False)

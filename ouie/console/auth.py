@@ -1,7 +1,10 @@
 """Who may do what in the console: roles, argon2 passwords, signed sessions and CSRF tokens.
 
 A session is a signed, HttpOnly, SameSite=strict cookie (Starlette's SessionMiddleware, signed
-with itsdangerous) holding the user name, role and a random CSRF token. Every API route depends
+with itsdangerous) holding the user name, role, a random CSRF token and the token of a
+server-side session (`ouie.store.sessions`): the console honours the cookie only while that
+session lives, so logout, a password change or disabling the user ends it for every copy of
+the cookie. Every API route depends
 on `requires(permission)`, which refuses a visitor without a session (401) or whose role lacks
 the permission (403) and, for a state-changing method, a request whose `X-CSRF-Token` header is
 not the session's token (403). Login itself is CSRF-checked against the anonymous session's token
@@ -12,9 +15,7 @@ from __future__ import annotations
 
 import hmac
 import secrets
-import threading
 import time
-from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 from enum import StrEnum
@@ -24,6 +25,7 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from fastapi import HTTPException, Request, status
 
+from ouie.console.config import ConsoleConfig
 from ouie.store.records import Role
 
 CSRF_HEADER = "X-CSRF-Token"
@@ -74,6 +76,35 @@ def hash_password(password: str) -> str:
     return _hasher().hash(password)
 
 
+PASSWORD_MIN_LENGTH = 12
+PASSWORD_MIN_SCORE = 3
+"""zxcvbn score (0-4) a new password needs: 3 is 'safely unguessable: moderate protection from
+offline slow-hash scenario' (≥ 10^8 guesses), which argon2 makes slower still."""
+
+
+class WeakPasswordError(ValueError):
+    """A new password the policy refuses; the message says why (never quoting it)."""
+
+
+def check_password_policy(password: str, user_name: str) -> None:
+    """Refuse a weak new password: under `PASSWORD_MIN_LENGTH` characters, or guessable
+    (zxcvbn score under `PASSWORD_MIN_SCORE`, with the user name as a known word). No
+    composition rules (NIST SP 800-63B): length and guessability only."""
+    if len(password) < PASSWORD_MIN_LENGTH:
+        raise WeakPasswordError(
+            f"password: {len(password)} characters; use at least {PASSWORD_MIN_LENGTH}"
+        )
+    from zxcvbn import zxcvbn
+
+    verdict = zxcvbn(password[:100], user_inputs=[user_name])
+    if verdict["score"] < PASSWORD_MIN_SCORE:
+        hint = verdict["feedback"]["warning"] or "add more unrelated words"
+        raise WeakPasswordError(
+            f"password: too easy to guess (strength {verdict['score']}/4, needs "
+            f"{PASSWORD_MIN_SCORE}): {hint}"
+        )
+
+
 @lru_cache(maxsize=1)
 def _dummy_hash() -> str:
     return hash_password(secrets.token_urlsafe(16))
@@ -118,11 +149,18 @@ def check_csrf(request: Request) -> None:
         raise HTTPException(status.HTTP_403_FORBIDDEN, "CSRF token missing or wrong")
 
 
-def start_session(request: Request, name: str, role: Role) -> None:
-    """Log `name` in: a fresh session with a fresh CSRF token (no fixation across logins)."""
+def start_session(request: Request, name: str, role: Role, token: str) -> None:
+    """Log `name` in: a fresh session with a fresh CSRF token (no fixation across logins),
+    bound to the server-side session `token` (`ouie.store.sessions.ConsoleSessions.open`)."""
     request.session.clear()
-    request.session.update({"user": name, "role": role.value})
+    request.session.update({"user": name, "role": role.value, "sid": token})
     csrf_token(request)
+
+
+def session_token(request: Request) -> str | None:
+    """The server-side session token the cookie carries, if any."""
+    token = request.session.get("sid")
+    return token if isinstance(token, str) else None
 
 
 def session_user(request: Request) -> SessionUser | None:
@@ -152,42 +190,67 @@ def requires(permission: Permission) -> Callable[[Request], SessionUser]:
     return dependency
 
 
+@dataclass(frozen=True)
+class Admission:
+    """The throttle's answer to one login attempt: `wait_s` 0 when the password may be
+    checked; otherwise how long until the next attempt is allowed, which key refused it
+    (`per_client` or `per_name`), and whether this is that key's first refusal in its window
+    (only that one is worth an audit row)."""
+
+    wait_s: float
+    refused_by: str = ""
+    first_refusal: bool = False
+
+
 class LoginThrottle:
-    """Refuses logins for a user name after `max_failures` failed attempts within `window_s`,
-    until the oldest of them leaves the window (against password guessing; in memory)."""
+    """Atomic login throttling over moving windows (the `limits` library, in memory).
 
-    def __init__(
-        self,
-        max_failures: int = 5,
-        window_s: float = 300.0,
-        clock_s: Callable[[], float] = time.monotonic,
-    ) -> None:
-        self.max_failures, self.window_s, self._clock_s = max_failures, window_s, clock_s
-        self._failures: dict[str, deque[float]] = {}
-        self._lock = threading.Lock()
+    Two limits, each `window_s` long: `max_per_name` attempts for one (client address, user
+    name) pair, and `max_per_client` attempts from one address whatever the names. An attempt
+    takes its slot in both *before* the password is checked (`admit`), in one locked step per
+    key, so concurrent attempts cannot all pass the check: at most `max_per_name` passwords are
+    checked per pair and window, however many requests arrive at once. A success gives the
+    pair its slots back (`succeeded`); the address keeps its count, so a user with a valid
+    account cannot reset the spraying limit. Keying names by address means a guesser on
+    another machine never locks an operator out; spraying one password over many names is
+    capped per address. The memory is this process's: several console processes each keep
+    their own (see docs/console.md).
+    """
 
-    def _recent(self, name: str, now: float) -> deque[float]:
-        failures = self._failures.setdefault(name, deque())
-        while failures and now - failures[0] >= self.window_s:
-            failures.popleft()
-        return failures
+    def __init__(self, max_per_name: int, max_per_client: int, window_s: int) -> None:
+        from limits import RateLimitItemPerSecond
+        from limits.storage import MemoryStorage
+        from limits.strategies import MovingWindowRateLimiter
 
-    def wait_s(self, name: str) -> float:
-        """0 when `name` may try; else the seconds until the next try is allowed."""
-        with self._lock:
-            now = self._clock_s()
-            failures = self._recent(name, now)
-            if len(failures) < self.max_failures:
-                return 0.0
-            return self.window_s - (now - failures[0])
+        self._limiter = MovingWindowRateLimiter(MemoryStorage())
+        self._per_name = RateLimitItemPerSecond(max_per_name, window_s, namespace="login-name")
+        self._per_client = RateLimitItemPerSecond(
+            max_per_client, window_s, namespace="login-client"
+        )
+        self._refusal_noted = RateLimitItemPerSecond(1, window_s, namespace="login-refused")
 
-    def failed(self, name: str) -> None:
-        """Count a failed attempt."""
-        with self._lock:
-            now = self._clock_s()
-            self._recent(name, now).append(now)
+    @classmethod
+    def of(cls, config: ConsoleConfig) -> LoginThrottle:
+        """The throttle `config` describes (`login_*` fields)."""
+        return cls(
+            config.login_max_failures,
+            config.login_max_attempts_per_client,
+            config.login_failure_window_s,
+        )
 
-    def succeeded(self, name: str) -> None:
-        """Forget the failures of a user who logged in."""
-        with self._lock:
-            self._failures.pop(name, None)
+    def admit(self, client: str, name: str) -> Admission:
+        """Take a slot for an attempt by `client` at `name`, or say why not."""
+        checks = (  # the pair first: an attempt it refuses does not use up the address's
+            ("per_name", self._per_name, (client, name)),
+            ("per_client", self._per_client, (client,)),
+        )
+        for refused_by, item, keys in checks:
+            if not self._limiter.hit(item, *keys):
+                reset_s = self._limiter.get_window_stats(item, *keys).reset_time
+                first = self._limiter.hit(self._refusal_noted, refused_by, *keys)
+                return Admission(max(reset_s - time.time(), 0.0), refused_by, first)
+        return Admission(0.0)
+
+    def succeeded(self, client: str, name: str) -> None:
+        """`name` logged in from `client`: the pair's attempts are given back."""
+        self._limiter.clear(self._per_name, client, name)

@@ -23,6 +23,7 @@ def user_add(
     """Create a console user; the password is asked for twice and never echoed."""
     from sqlalchemy.exc import IntegrityError
 
+    from ouie.console.auth import WeakPasswordError
     from ouie.console.users import create_user
     from ouie.store.repository import Store
 
@@ -32,6 +33,9 @@ def user_add(
         create_user(store, name, role, password, actor=actor)
     except IntegrityError:
         typer.echo(f"a user named {name!r} already exists", err=True)
+        raise typer.Exit(1) from None
+    except WeakPasswordError as error:
+        typer.echo(str(error), err=True)
         raise typer.Exit(1) from None
     finally:
         store.close()
@@ -57,6 +61,32 @@ def user_disable(
         typer.echo(f"no active user named {name!r}", err=True)
         raise typer.Exit(1)
     typer.echo(f"user {name} disabled")
+
+
+@user_app.command("password")
+def user_password(
+    name: Annotated[str, typer.Argument(help="User name.")],
+    database: Annotated[str, typer.Option(help=DATABASE_HELP)] = "sqlite:///ouie.db",
+    actor: Annotated[str, typer.Option(help="Who sets the password (audited).")] = "admin",
+) -> None:
+    """Set a user's password (asked twice, never echoed); their console sessions end at once."""
+    from ouie.console.auth import WeakPasswordError
+    from ouie.console.users import set_password
+    from ouie.store.repository import Store
+
+    password = typer.prompt("New password", hide_input=True, confirmation_prompt=True)
+    store = Store.open(database)
+    try:
+        changed = set_password(store, name, password, actor)
+    except WeakPasswordError as error:
+        typer.echo(str(error), err=True)
+        raise typer.Exit(1) from None
+    finally:
+        store.close()
+    if not changed:
+        typer.echo(f"no user named {name!r}", err=True)
+        raise typer.Exit(1)
+    typer.echo(f"password of {name} changed; their sessions are ended")
 
 
 @user_app.command("list")

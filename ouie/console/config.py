@@ -29,10 +29,27 @@ class ConsoleConfig(StrictModel):
         default=8 * 3600, gt=0, description="A session ends this long after login, s."
     )
     login_max_failures: int = Field(
-        default=5, ge=1, description="Failed logins for one user name before a wait is imposed."
+        default=5,
+        ge=1,
+        description="Login attempts for one user name from one client address within the "
+        "window; more are refused (429) until the oldest leaves it. A successful login gives "
+        "the pair its attempts back. Keyed by address too, so a guesser elsewhere cannot lock "
+        "an operator out.",
     )
-    login_failure_window_s: float = Field(
-        default=300.0, gt=0, description="Window over which failed logins are counted, s."
+    login_max_attempts_per_client: int = Field(
+        default=30,
+        ge=1,
+        description="Login attempts from one client address within the window, whatever the "
+        "user names (against spraying one password over many names); successes count too.",
+    )
+    login_failure_window_s: int = Field(
+        default=300, gt=0, description="Moving window over which login attempts are counted, s."
+    )
+    audit_check_every_s: float = Field(
+        default=60.0,
+        ge=0.0,
+        description="The audit page re-verifies the whole hash chain at most this often, s "
+        "(0: on every request); between checks it shows the last result and its time.",
     )
     https_only: bool = Field(
         default=False,

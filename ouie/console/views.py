@@ -190,6 +190,9 @@ class IncidentDetail(IncidentSummary):
 
     sensors_rejected: list[str] = Field(description="'sensor: why' for each report left out.")
     report_ids: list[str]
+    cameras_heard: list[str] = Field(
+        default_factory=list, description="Cameras whose own audio detection confirmed it."
+    )
     cues: list[CueView]
     dispositions: list[DispositionView]
 
@@ -225,6 +228,7 @@ class AuditPage(_View):
     total: int
     chain_ok: bool
     problems: list[str]
+    chain_checked_at_ns: int = Field(description="When the chain was last verified, UTC ns.")
     entries: list[AuditEntryView]
 
 

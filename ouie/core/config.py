@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import TypeVar
 
@@ -13,6 +14,14 @@ ModelT = TypeVar("ModelT", bound=BaseModel)
 
 class ConfigError(ValueError):
     """A configuration file that cannot be used; the message says which field and why."""
+
+
+def shorten(text: str, limit: int = 500) -> str:
+    """`text` cut to `limit` characters, saying how much was left out (what a log line or an
+    error message may quote of untrusted input)."""
+    if len(text) <= limit:
+        return text
+    return f"{text[:limit]}… ({len(text) - limit} more characters)"
 
 
 class StrictModel(BaseModel):
@@ -31,13 +40,22 @@ def resolve_against_config_dir(path: Path | None, info: ValidationInfo) -> Path 
     return Path(config_dir) / path
 
 
+SECRET_NAMES = re.compile(r"pass|secret|key|token", re.IGNORECASE)
+"""Field names whose values an error never quotes."""
+
+
 def describe_validation_error(error: ValidationError, source: str) -> str:
-    """One line per problem: 'source: field.path: message (got value)'."""
+    """One line per problem: 'source: field.path: message (got value)'. The value is left out
+    for a field not in the model (it may be a secret put where it does not belong, such as
+    `broker.password`) and for any field whose name matches `SECRET_NAMES`."""
     lines = []
     for problem in error.errors():
         where = ".".join(str(part) for part in problem["loc"]) or "(top level)"
         got = problem.get("input")
-        shown = "" if isinstance(got, dict | list) else f" (got {got!r})"
+        secret = problem["type"] == "extra_forbidden" or any(
+            SECRET_NAMES.search(str(part)) for part in problem["loc"]
+        )
+        shown = "" if secret or isinstance(got, dict | list) else f" (got {shorten(repr(got))})"
         lines.append(f"{source}: {where}: {problem['msg']}{shown}")
     return "\n".join(lines)
 

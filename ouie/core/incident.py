@@ -132,7 +132,17 @@ class Incident(BaseModel):
     sensors_used: list[str] = Field(description="Sensor ids whose reports located it.")
     sensors_rejected: list[RejectedSensor] = Field(default_factory=list)
     report_ids: list[str] = Field(description="Every report associated with it (used or not).")
-    score: float = Field(ge=0, le=1, description="Highest detector score among its reports.")
+    score: float = Field(
+        ge=0,
+        le=1,
+        description="Highest detector score among its reports, raised by the cameras that heard "
+        "it (`cameras_heard`, `ouie.fusion.corroboration`).",
+    )
+    cameras_heard: list[str] = Field(
+        default_factory=list,
+        description="Cameras whose own audio detector heard it (ONVIF audio events): each raised "
+        "the score; none moved the position.",
+    )
     assessment: Assessment | None = Field(
         default=None,
         description="Network confirmation and rank reasons (alerting classes, when the policy "

@@ -29,6 +29,10 @@ late_report_grace_s and are re-emitted with revision + 1: after each new member 
 is open (a provisional incident follows the reports in hand), then only when a late report
 improves them.
 
+Cameras' own audio detections (`corroborate`) confirm emitted incidents and never open one
+(`ouie.fusion.corroboration`); one that matches no incident yet waits, for late_report_grace_s,
+for an incident it matches.
+
 Memory is bounded: at most max_open_incidents candidates (the oldest is fused early, never lost)
 and max_remembered_report_ids report ids for de-duplication.
 """
@@ -39,19 +43,23 @@ import hashlib
 import logging
 import math
 from collections import Counter, OrderedDict, deque
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
-from ouie.core.classes import EventClass
+from ouie.core.camera_sound import CameraSound
+from ouie.core.classes import ALERTING_CLASSES, EventClass
 from ouie.core.geo import LocalFrame
 from ouie.core.incident import Incident, IncidentStatus
 from ouie.core.recording import SensorSite
-from ouie.core.report import EventReport
+from ouie.core.report import EventReport, ReportKey
+from ouie.core.site import CameraSite
 from ouie.core.timebase import NS_PER_S
 from ouie.fusion.config import FusionConfig
 from ouie.fusion.confirmation import assess, source_points_en_m
+from ouie.fusion.corroboration import corroborated_score, distance_to_camera_m, lag_miss_s
 from ouie.fusion.episodes import ContextEpisodes, fold_group
 from ouie.fusion.localization import locate_reports, onset_sigmas_s, sensor_positions_enu_m
 from ouie.fusion.multilateration import TdoaFix, is_consistent, locate_source
@@ -93,16 +101,20 @@ class _Candidate:
     fix: its per-sensor arrays follow that order."""
     shown_alone: bool = False
     """Whether it was emitted as itself, not folded into an episode (see `_as_episode`)."""
-    expelled: set[str] = field(default_factory=set)
-    """Ids of the reports it expelled as strays: they never join it again (without this, a
+    expelled: set[ReportKey] = field(default_factory=set)
+    """Keys of the reports it expelled as strays: they never join it again (without this, a
     stray whose departure stops the candidate predicting was placed straight back, forever)."""
+    heard: dict[str, CameraSound] = field(default_factory=dict)
+    """Cameras whose own detection confirmed it, by camera id (one each)."""
 
 
 def _incident_id(report: EventReport, opened_before: int = 0) -> str:
-    """A stable id derived from the report that opened the incident (and, for a report that
-    opens a second candidate after it was moved out of its first, how many it opened before)."""
-    key = report.report_id if opened_before == 0 else f"{report.report_id}/{opened_before}"
-    return hashlib.sha256(key.encode()).hexdigest()[:16]
+    """A stable id derived from the report that opened the incident (its key: report ids are
+    unique per sensor only; and, for a report that opens a second candidate after it was moved
+    out of its first, how many it opened before)."""
+    sensor_id, report_id = report.key
+    suffix = f"/{opened_before}" if opened_before else ""
+    return hashlib.sha256(f"{sensor_id}/{report_id}{suffix}".encode()).hexdigest()[:16]
 
 
 def _quality(incident: Incident) -> tuple[int, int, float]:
@@ -127,6 +139,8 @@ class AssociatorStats:
     incidents_emitted: int = 0
     incidents_updated: int = 0
     evicted_early: int = 0
+    camera_sounds: int = 0
+    camera_sounds_matched: int = 0
 
 
 class Associator:
@@ -137,16 +151,27 @@ class Associator:
     """
 
     def __init__(
-        self, sensors: list[SensorSite], frame: LocalFrame, config: FusionConfig | None = None
+        self,
+        sensors: list[SensorSite],
+        frame: LocalFrame,
+        config: FusionConfig | None = None,
+        cameras: Sequence[CameraSite] = (),
     ) -> None:
+        """`cameras`: where the cameras whose audio detections `corroborate` takes are."""
         self.config = config or FusionConfig()
         self.frame = frame
         self.positions_enu_m = sensor_positions_enu_m(sensors, frame)
+        self._sensors_en = {k: (float(p[0]), float(p[1])) for k, p in self.positions_enu_m.items()}
+        self._cameras_en: dict[str, tuple[float, float]] = {}
+        for camera in cameras:
+            east, north, _ = frame.to_enu(camera.lat, camera.lon, frame.origin_height_m)
+            self._cameras_en[camera.id] = (float(east), float(north))
+        self._waiting_sounds: list[CameraSound] = []
         self.stats = AssociatorStats()
         self.recent_rejections: deque[tuple[str, str]] = deque(maxlen=100)
         self._candidates: list[_Candidate] = []
-        self._seen_ids: OrderedDict[str, None] = OrderedDict()
-        self._opened: OrderedDict[str, int] = OrderedDict()
+        self._seen_ids: OrderedDict[ReportKey, None] = OrderedDict()
+        self._opened: OrderedDict[ReportKey, int] = OrderedDict()
         """How many candidates each recent report opened (a stray may open a second one: it
         must not reuse the first one's incident id)."""
         self._distance_m = {
@@ -168,14 +193,75 @@ class Associator:
     def add(self, report: EventReport, now_ns: int) -> list[Incident]:
         """Take one report; returns incidents emitted or updated (never raises on bad input)."""
         self.stats.reports += 1
-        if report.report_id in self._seen_ids:
+        if report.key in self._seen_ids:
             self.stats.duplicates += 1
             return self.poll(now_ns)
-        self._remember(report.report_id)
+        self._remember(report.key)
         if report.sensor_id not in self.positions_enu_m:
             self._reject(report, f"unknown sensor id {report.sensor_id!r}", "unknown_sensor")
             return self.poll(now_ns)
         return self._place(report) + self.poll(now_ns)
+
+    def corroborate(self, sound: CameraSound, now_ns: int) -> list[Incident]:
+        """A camera's own audio detection: the emitted alerting incident it matches best (the
+        stamp nearest its expected arrival) is re-emitted with its score raised, once per
+        camera; a sound that matches none waits for one. It never opens an incident."""
+        self.stats.camera_sounds += 1
+        if sound.camera_id not in self._cameras_en:
+            log.warning("sound from unknown camera %r ignored", sound.camera_id)
+            return self.poll(now_ns)
+        matches = [
+            (miss, candidate)
+            for candidate in self._candidates
+            if candidate.emitted is not None
+            and (miss := self._sound_miss_s(sound, candidate, candidate.emitted)) is not None
+        ]
+        if not matches:
+            self._waiting_sounds.append(sound)
+            return self.poll(now_ns)
+        candidate = min(matches, key=lambda mc: mc[0])[1]
+        assert candidate.emitted is not None
+        candidate.heard[sound.camera_id] = sound
+        incident = self._heard(candidate, candidate.emitted)
+        candidate.emitted = incident = incident.model_copy(
+            update={"revision": candidate.emitted.revision + 1}
+        )
+        self.stats.camera_sounds_matched += 1
+        return [*self._as_episode(candidate, incident), *self.poll(now_ns)]
+
+    def _sound_miss_s(
+        self, sound: CameraSound, candidate: _Candidate, incident: Incident
+    ) -> float | None:
+        """How well `sound` fits `incident` (`lag_miss_s`); None when it cannot be its."""
+        if (
+            incident.class_ not in ALERTING_CLASSES
+            or sound.camera_id in candidate.heard
+            or not classes_compatible(incident.class_, sound.class_)
+        ):
+            return None
+        camera = self._cameras_en[sound.camera_id]
+        distance_m = distance_to_camera_m(incident, camera, self._sensors_en)
+        return lag_miss_s(sound, incident, distance_m, self.config)
+
+    def _heard(self, candidate: _Candidate, incident: Incident) -> Incident:
+        """`incident` with the waiting sounds it matches taken in, and its score raised by
+        every camera that heard it (`corroborated_score`)."""
+        for sound in list(self._waiting_sounds):
+            if self._sound_miss_s(sound, candidate, incident) is not None:
+                candidate.heard[sound.camera_id] = sound
+                self._waiting_sounds.remove(sound)
+                self.stats.camera_sounds_matched += 1
+        if not candidate.heard:
+            return incident
+        scores = [s.score for s in candidate.heard.values()]
+        return incident.model_copy(
+            update={
+                "score": corroborated_score(
+                    incident.score, scores, self.config.camera_sound_weight
+                ),
+                "cameras_heard": sorted(candidate.heard),
+            }
+        )
 
     def _place(self, report: EventReport) -> list[Incident]:
         """Put a report in its best candidate, or a new one, then place again the strays that
@@ -196,8 +282,8 @@ class Associator:
             budget -= 1
             candidate = self._best_candidate(report)
             if candidate is None:
-                opened_before = self._opened.get(report.report_id, 0)
-                self._opened[report.report_id] = opened_before + 1
+                opened_before = self._opened.get(report.key, 0)
+                self._opened[report.key] = opened_before + 1
                 self._forget_beyond_bound(self._opened)
                 self._candidates.append(
                     _Candidate(
@@ -213,7 +299,7 @@ class Associator:
             strays = self._strays(candidate)
             for stray in strays:
                 del candidate.reports[stray.sensor_id]
-                candidate.expelled.add(stray.report_id)
+                candidate.expelled.add(stray.key)
                 pending.append(stray)
             if candidate.emitted is not None:
                 updated = self._update(candidate, members_changed=bool(strays or claimed))
@@ -228,7 +314,7 @@ class Associator:
         """A late report that did not improve its closed incident leaves it (the incident
         stays as emitted) and is counted (`late_no_improvement`), not kept unseen."""
         del candidate.reports[report.sensor_id]
-        candidate.expelled.add(report.report_id)
+        candidate.expelled.add(report.key)
         candidate.prediction = None
         self._reject(
             report,
@@ -274,6 +360,7 @@ class Associator:
                     out += self._emit(candidate)
         self._episodes.expire(now_ns)
         grace_ns = round(self.config.late_report_grace_s * NS_PER_S)
+        self._waiting_sounds = [s for s in self._waiting_sounds if s.heard_ns + grace_ns > now_ns]
         self._candidates = [
             c for c in self._candidates if c.emitted is None or c.deadline_ns + grace_ns > now_ns
         ]
@@ -405,7 +492,7 @@ class Associator:
         """Whether `report` can be the same sound as every member of `candidate`: by the
         pairwise rule, or, once the candidate predicts, by classes and range alone (its onset
         is then judged by the prediction, which a member's late NLOS onset does not skew)."""
-        if report.sensor_id in candidate.reports or report.report_id in candidate.expelled:
+        if report.sensor_id in candidate.reports or report.key in candidate.expelled:
             return False
         rule = self._pair_compatible if self._members_fix(candidate) is None else self._pair_audible
         return all(rule(report, other) for other in candidate.reports.values())
@@ -440,12 +527,13 @@ class Associator:
         reports = list(candidate.reports.values())
         args = (self.positions_enu_m, self.frame, self.config)
         try:
-            return locate_reports(reports, *args, candidate.incident_id, revision)
+            incident = locate_reports(reports, *args, candidate.incident_id, revision)
         except (ValueError, ArithmeticError, np.linalg.LinAlgError):
             self.stats.rejected["localization_failed"] += 1
             log.exception("incident %s could not be located", candidate.incident_id)
             first = min(reports, key=lambda r: r.onset_ns)
-            return locate_reports([first], *args, candidate.incident_id, revision)
+            incident = locate_reports([first], *args, candidate.incident_id, revision)
+        return self._heard(candidate, incident)
 
     def _emit(self, candidate: _Candidate) -> list[Incident]:
         """Fuse a candidate whose window closed (or that is trustworthy early); emit it if
@@ -503,11 +591,11 @@ class Associator:
             self._candidates.remove(oldest)
         return out
 
-    def _remember(self, report_id: str) -> None:
-        self._seen_ids[report_id] = None
+    def _remember(self, key: ReportKey) -> None:
+        self._seen_ids[key] = None
         self._forget_beyond_bound(self._seen_ids)
 
-    def _forget_beyond_bound(self, memory: OrderedDict[str, Any]) -> None:
+    def _forget_beyond_bound(self, memory: OrderedDict[ReportKey, Any]) -> None:
         """Drop the oldest entries beyond max_remembered_report_ids."""
         while len(memory) > self.config.max_remembered_report_ids:
             memory.popitem(last=False)

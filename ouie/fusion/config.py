@@ -95,6 +95,19 @@ class FusionConfig(StrictModel):
         ge=0,
         description="How long after emission an incident still accepts late reports, s.",
     )
+    camera_sound_weight: float = Field(
+        default=0.3,
+        ge=0,
+        le=1,
+        description="How much a camera's own audio detection counts: it raises an incident's "
+        "score s to 1 − (1 − s)(1 − weight·camera score) (`ouie.fusion.corroboration`).",
+    )
+    camera_sound_latency_s: float = Field(
+        default=5.0,
+        ge=0,
+        description="How late after the sound reaches a camera its detector may stamp it "
+        "(detection delay and the camera clock's error), s.",
+    )
     max_open_incidents: int = Field(
         default=256, ge=1, description="Bound on incidents kept in memory (oldest dropped)."
     )

@@ -30,7 +30,7 @@ import numpy as np
 from ouie.core.classes import EventClass
 from ouie.core.geo import LocalFrame
 from ouie.core.incident import Incident, IncidentStatus
-from ouie.core.report import EventReport
+from ouie.core.report import EventReport, ReportKey
 from ouie.core.timebase import NS_PER_S
 from ouie.fusion.baselines import energy_centroid_en_m
 from ouie.fusion.config import FusionConfig
@@ -57,13 +57,13 @@ class _Episode:
 
     incident_id: str
     group: frozenset[EventClass]
-    parts: dict[str, dict[str, EventReport]] = field(default_factory=dict)
+    parts: dict[str, dict[ReportKey, EventReport]] = field(default_factory=dict)
     """Per folded incident id, its reports as last emitted (a revision replaces its part:
     a report its candidate let go leaves the episode too)."""
     revision: int = 0
 
     @property
-    def reports(self) -> dict[str, EventReport]:
+    def reports(self) -> dict[ReportKey, EventReport]:
         """Every report of the episode, by report id."""
         return {rid: r for part in self.parts.values() for rid, r in part.items()}
 
@@ -105,7 +105,7 @@ class ContextEpisodes:
             episode = _Episode(incident.incident_id, group, revision=incident.revision)
             self._episodes.append(episode)
         self._by_incident[incident.incident_id] = episode
-        episode.parts[incident.incident_id] = {r.report_id: r for r in reports}
+        episode.parts[incident.incident_id] = {r.key: r for r in reports}
         if episode.incident_id == incident.incident_id and len(episode.reports) == len(reports):
             episode.revision = incident.revision
             return incident

@@ -41,12 +41,23 @@ class Deployment(StrictModel):
     retention: RetentionPolicy | None = Field(
         default=None, description="Retention periods in force; None when unknown."
     )
+    alert_outputs: dict[str, list[str]] | None = Field(
+        default=None,
+        description="Where alerts leave ouie: each enabled output (cap, webhook, milestone, "
+        "onvif_events, ...) and its receivers' host names; None when unknown.",
+    )
 
     @classmethod
     def of_site(
-        cls, name: str, sensors: int, cameras: CamerasConfig, retention: RetentionPolicy
+        cls,
+        name: str,
+        sensors: int,
+        cameras: CamerasConfig,
+        retention: RetentionPolicy,
+        alert_outputs: dict[str, list[str]] | None = None,
     ) -> Deployment:
-        """The deployment of a site: its sensors, its cameras file and its retention."""
+        """The deployment of a site: its sensors, its cameras file, its retention and where
+        its alerts go."""
         masks = {mask.model_dump_json() for camera in cameras.cameras for mask in camera.masks} | {
             mask.model_dump_json() for mask in cameras.masks
         }
@@ -59,4 +70,5 @@ class Deployment(StrictModel):
             legal_basis=cameras.cueing.legal_basis,
             dpia=cameras.cueing.dpia,
             retention=retention,
+            alert_outputs=alert_outputs,
         )

@@ -188,7 +188,7 @@ def sensor(
     config: Annotated[Path, typer.Option(help="Sensor YAML (SensorConfig).")],
 ) -> None:
     """Run a sensor node: continuous detection on a file, microphone or network stream,
-    sending `ouie.report/1` reports over MQTT (`uplink`, with store-and-forward) or as JSON
+    sending `ouie.report/2` reports over MQTT (`uplink`, with store-and-forward) or as JSON
     lines (to `output`, or standard output)."""
     from ouie.core.config import ConfigError, load_yaml_config
     from ouie.sensor.config import SensorConfig

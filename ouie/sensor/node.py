@@ -31,7 +31,7 @@ class ReportSink(Protocol):
 
 
 class JsonLinesSink:
-    """One `ouie.report/1` JSON object per line, flushed at once (a file or standard output)."""
+    """One `ouie.report/2` JSON object per line, flushed at once (a file or standard output)."""
 
     def __init__(self, stream: TextIO) -> None:
         self.stream = stream

@@ -1,4 +1,4 @@
-"""From 16 kHz samples to events and `ouie.report/1` reports.
+"""From 16 kHz samples to events and `ouie.report/2` reports.
 
 Windows of 0.975 s every `hop_s` are scored by the backend (YAMNet + head, or the built-in).
 Per window, a speech-dominated window is silenced (speech is never a target) and, among the
@@ -393,7 +393,7 @@ class SensorPipeline:
         return engine.pop_confirmed()
 
     def report(self, event: DetectedEvent, start_ns: int, sensor_id: str, seq: int) -> EventReport:
-        """The `ouie.report/1` of an event whose sample 0 was at `start_ns`; its duration is
+        """The `ouie.report/2` of an event whose sample 0 was at `start_ns`; its duration is
         the event's as heard when it was confirmed (end_s − onset_s)."""
         picker_s = PICKER_UNCERTAINTY_S[event.event_class]
         return EventReport(

@@ -126,8 +126,9 @@ class AuditKeyConfig(StrictModel):
         return AuditKey.from_text(from_env, f"environment variable {self.key_env}")
 
 
-class AuditKeyMissing(RuntimeError):
-    """Appending to a keyed chain without its key (which would write an unkeyed row)."""
+class AuditKeyMissing(ConfigError):
+    """Appending to a keyed chain without its key (which would write an unkeyed row): the
+    program's configuration lacks the key."""
 
 
 @dataclass(frozen=True)

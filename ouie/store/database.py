@@ -10,7 +10,13 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
 
+from ouie.core.config import ConfigError
+
+SUPPORTED_DRIVERS = frozenset({"sqlite", "sqlite+pysqlite", "postgresql+psycopg"})
+"""The URL schemes the store is built and tested for (its migrations, its types)."""
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 DEFAULT_DATABASE_URL = "sqlite:///ouie.db"
 
@@ -19,9 +25,23 @@ def make_engine(url: str) -> Engine:
     """An engine for `url` (SQLite file or `postgresql+psycopg://`).
 
     SQLite gets WAL journaling, a 10 s busy timeout and foreign keys, so that the service's
-    threads and a concurrent `ouie audit verify` can share the file.
+    threads and a concurrent `ouie audit verify` can share the file. A URL that does not parse,
+    or names another database or driver, is a `ConfigError` (which never shows the password).
     """
-    engine = create_engine(url, pool_pre_ping=True)
+    try:
+        parsed = make_url(url)
+    except ArgumentError:
+        raise ConfigError(
+            "database_url: not a database URL (use sqlite:///path.db or "
+            "postgresql+psycopg://user@host/db)"
+        ) from None
+    if parsed.drivername not in SUPPORTED_DRIVERS:
+        raise ConfigError(
+            f"database_url: {parsed.drivername!r} is not supported "
+            f"({parsed.render_as_string(hide_password=True)}); use sqlite:///path.db or "
+            "postgresql+psycopg://user@host/db"
+        )
+    engine = create_engine(parsed, pool_pre_ping=True)
     if engine.dialect.name == "sqlite":
         event.listen(engine, "connect", _tune_sqlite)
     return engine

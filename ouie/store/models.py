@@ -9,7 +9,18 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
-from sqlalchemy import JSON, BigInteger, Boolean, Float, ForeignKey, Index, Integer, String, Text
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    PrimaryKeyConstraint,
+    String,
+    Text,
+)
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 
@@ -39,12 +50,16 @@ class SensorRow(Base):
 
 
 class ReportRow(Base):
-    """An accepted event report (`ouie.report/1`), de-duplicated on `report_id`."""
+    """An accepted event report (`ouie.report/2`, or `/1` without an envelope), de-duplicated
+    on (`sensor_id`, `report_id`): one sensor's ids never collide with another's."""
 
     __tablename__ = "reports"
-    __table_args__ = (Index("ix_reports_onset_ns", "onset_ns"),)
+    __table_args__ = (
+        PrimaryKeyConstraint("sensor_id", "report_id", name="pk_reports"),
+        Index("ix_reports_onset_ns", "onset_ns"),
+    )
 
-    report_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    report_id: Mapped[str] = mapped_column(String(64))
     sensor_id: Mapped[str] = mapped_column(String(64), index=True)
     seq: Mapped[int]
     class_: Mapped[str] = mapped_column("class", String(32))
@@ -82,6 +97,9 @@ class IncidentRow(Base):
     report_ids: Mapped[list[str]] = mapped_column(default=list)
     assessment: Mapped[dict[str, Any] | None] = mapped_column(
         doc="Fusion's network confirmation and rank reasons (alerting classes); None: none."
+    )
+    cameras_heard: Mapped[list[str]] = mapped_column(
+        default=list, doc="Cameras whose own audio detection confirmed it (raised the score)."
     )
     revision: Mapped[int] = mapped_column(Integer, default=0)
     created_at_ns: Mapped[int] = mapped_column(index=True)
@@ -143,6 +161,18 @@ class UserRow(Base):
     password_hash: Mapped[str] = mapped_column(String(256), doc="argon2 hash.")
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at_ns: Mapped[int]
+
+
+class ConsoleSessionRow(Base):
+    """A console login, kept server-side so that logout, a password change or disabling the
+    user ends it at once (the cookie only holds a random token; this row its SHA-256)."""
+
+    __tablename__ = "console_sessions"
+
+    token_sha256: Mapped[str] = mapped_column(String(64), primary_key=True)
+    user_name: Mapped[str] = mapped_column(String(64), index=True)
+    created_at_ns: Mapped[int]
+    expires_at_ns: Mapped[int] = mapped_column(doc="Login + session_max_age_s, UTC ns.")
 
 
 class AuditEntryRow(Base):

@@ -71,7 +71,9 @@ class IncidentRecord(BaseModel):
         default=None, description="For 2-sensor incidents: the branch the source lies on."
     )
     status: str = Field(default="fix", description="Fusion status: fix, hyperbola or single.")
-    score: float | None = Field(default=None, ge=0, le=1, description="Highest report score.")
+    score: float | None = Field(
+        default=None, ge=0, le=1, description="Highest report score, raised by cameras_heard."
+    )
     sensors_used: list[str] = Field(default_factory=list, description="Sensors in the fix.")
     sensors_rejected: list[dict[str, Any]] = Field(
         default_factory=list, description="Left-out reports: sensor_id, report_id, reason."
@@ -81,6 +83,9 @@ class IncidentRecord(BaseModel):
         default=None,
         description="Network confirmation and rank reasons: confirmed, heard_by, "
         "expected_sensors, context_nearby, reasons (`ouie.core.incident.Assessment`).",
+    )
+    cameras_heard: list[str] = Field(
+        default_factory=list, description="Cameras whose own audio detection raised its score."
     )
     revision: int = Field(default=0, ge=0, description="Grows each time late reports improve it.")
 
@@ -111,5 +116,6 @@ class IncidentRecord(BaseModel):
             sensors_rejected=[plain(r) for r in incident.sensors_rejected],
             report_ids=list(incident.report_ids),
             assessment=plain(incident.assessment),
+            cameras_heard=list(incident.cameras_heard),
             revision=incident.revision,
         )

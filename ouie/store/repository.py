@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 
 from ouie.core.audit import AuditEvent
 from ouie.core.recording import SensorSite
-from ouie.core.report import EventReport
+from ouie.core.report import EventReport, ReportKey
 from ouie.core.timebase import NS_PER_S, now_ns
 from ouie.store.audit import AuditChain, AuditKey, AuditKeyConfig
 from ouie.store.database import make_engine, upgrade_schema
@@ -59,14 +59,15 @@ _MARK_HEARD = (
 """A report is a sign of life: online, last seen now, and 'online' after 'offline'/'silent'."""
 
 
-InsertNewReports = Callable[[Connection, list[dict[str, Any]]], set[str]]
-"""Writes `reports` rows in the open transaction, skipping ids already stored; the ids written."""
+InsertNewReports = Callable[[Connection, list[dict[str, Any]]], set[ReportKey]]
+"""Writes `reports` rows in the open transaction, skipping keys already stored; the keys
+written."""
 
 
 def _insert_new_reports(dialect: Dialect) -> InsertNewReports:
-    """INSERT … ON CONFLICT (report_id) DO NOTHING RETURNING report_id: one statement stores a
-    batch, skips ids already stored (de-duplication without a failed transaction) and names
-    the rows it wrote.
+    """INSERT … ON CONFLICT (sensor_id, report_id) DO NOTHING RETURNING sensor_id, report_id:
+    one statement stores a batch, skips reports already stored (de-duplication without a
+    failed transaction) and names the rows it wrote.
 
     SQLite (≥ 3.35) gets the rows as bound parameters (SQLAlchemy's multi-row VALUES).
     PostgreSQL gets them as one JSON array expanded by `json_populate_recordset`: with 13
@@ -77,10 +78,12 @@ def _insert_new_reports(dialect: Dialect) -> InsertNewReports:
     if dialect.name == "sqlite":
         statement = (
             sqlite.insert(_REPORTS)
-            .on_conflict_do_nothing(index_elements=["report_id"])
-            .returning(_REPORTS.c.report_id)
+            .on_conflict_do_nothing(index_elements=["sensor_id", "report_id"])
+            .returning(_REPORTS.c.sensor_id, _REPORTS.c.report_id)
         )
-        return lambda connection, rows: set(connection.scalars(statement, rows))
+        return lambda connection, rows: {
+            (sensor, report) for sensor, report in connection.execute(statement, rows)
+        }
     if dialect.name == "postgresql":
         quote = dialect.identifier_preparer.quote
         table = quote(_REPORTS.name)
@@ -88,11 +91,12 @@ def _insert_new_reports(dialect: Dialect) -> InsertNewReports:
         from_json = text(
             f"INSERT INTO {table} ({columns}) SELECT {columns} FROM "
             f"json_populate_recordset(NULL::{table}, CAST(:rows AS json)) "
-            "ON CONFLICT (report_id) DO NOTHING RETURNING report_id"
+            "ON CONFLICT (sensor_id, report_id) DO NOTHING RETURNING sensor_id, report_id"
         )
-        return lambda connection, rows: set(
-            connection.scalars(from_json, {"rows": json.dumps(rows)})
-        )
+        return lambda connection, rows: {
+            (sensor, report)
+            for sensor, report in connection.execute(from_json, {"rows": json.dumps(rows)})
+        }
     raise ValueError(f"unsupported database {dialect.name!r}: use SQLite or PostgreSQL")
 
 
@@ -222,28 +226,29 @@ class Store:
 
     # -- reports ---------------------------------------------------------------------------
     def add_report(self, report: EventReport, received_at_ns: int) -> bool:
-        """`add_reports` for one report: False (and nothing written) when its id is stored."""
+        """`add_reports` for one report: False (and nothing written) when its key is stored."""
         return bool(self.add_reports([(report, received_at_ns)]))
 
-    def add_reports(self, received: Sequence[tuple[EventReport, int]]) -> set[str]:
+    def add_reports(self, received: Sequence[tuple[EventReport, int]]) -> set[ReportKey]:
         """Store accepted reports (each with its receipt time, UTC ns) in one transaction and
-        mark their sensors heard (online, `last_seen_ns` = the latest receipt); returns the ids
-        newly written. Ids already stored, or repeated in `received`, are skipped (the first
-        occurrence is kept), so a redelivered batch writes nothing twice.
+        mark their sensors heard (online, `last_seen_ns` = the latest receipt); returns the
+        keys (`EventReport.key`: sensor id, report id) newly written. Keys already stored, or
+        repeated in `received`, are skipped (the first occurrence is kept), so a redelivered
+        batch writes nothing twice; a report id is only ever a duplicate of its own sensor's.
 
         The hot path of the service: one multi-row INSERT … ON CONFLICT DO NOTHING RETURNING
         (see `_insert_new_reports`) and one UPDATE per sensor, Core statements, no ORM.
         """
-        rows: dict[str, dict[str, Any]] = {}
+        rows: dict[ReportKey, dict[str, Any]] = {}
         for report, received_at_ns in received:
-            rows.setdefault(report.report_id, _report_row(report, received_at_ns))
+            rows.setdefault(report.key, _report_row(report, received_at_ns))
         if not rows:
             return set()
         with self.engine.begin() as connection:
             written = self._insert_new_reports(connection, list(rows.values()))
             heard_ns: dict[str, int] = {}
-            for report_id in written:
-                row = rows[report_id]
+            for key in written:
+                row = rows[key]
                 sensor = row["sensor_id"]
                 heard_ns[sensor] = max(heard_ns.get(sensor, 0), row["received_at_ns"])
             if heard_ns:

@@ -1,5 +1,6 @@
 """Mosquitto configuration for a deployment: per-sensor accounts and an ACL so that each sensor
-can only publish under its own id, and the central account reads reports and publishes incidents.
+can only publish under its own id, and the central account reads reports and publishes incidents;
+each account's client id is its user name, so no account can take another's session.
 
 `write_mosquitto_config` writes `mosquitto.conf`, `passwd` (hashed by `mosquitto_passwd -U`) and
 `acl` into a folder; the test fixtures and `bench/mqtt_throughput.py` use it, and so can an
@@ -9,6 +10,7 @@ installer (copy the files to /etc/mosquitto).
 from __future__ import annotations
 
 import os
+import pwd
 import secrets
 import shutil
 import socket
@@ -21,18 +23,34 @@ from pathlib import Path
 from pydantic import SecretStr
 
 from ouie.transport.mqtt import BrokerSettings, TlsConfig
+from ouie.transport.topics import ALL_SENSORS_FILTER, INCIDENTS_TOPIC, reports_topic, status_topic
 
 CENTRAL_USER = "central"
+BROKER_USER = "mosquitto"
+"""The system user Mosquitto drops to when started by root (Debian, Alpine, the docker image)."""
+MESSAGE_SIZE_LIMIT_BYTES = 256 * 1024
+"""The largest message the broker takes, bytes (larger ones are acknowledged and dropped, never
+held nor forwarded). Reports are at most `MAX_REPORT_BYTES` (16 KiB); the largest messages are
+incidents, about 40 bytes per report id they list."""
 
-ACL_TEMPLATE = """\
-# Written by ouie.transport.broker. Sensors (user name = sensor id) publish only their own topics.
-pattern write ouie/v1/sensors/%u/reports
-pattern write ouie/v1/sensors/%u/status
 
-user {central}
-topic read ouie/v1/sensors/#
-topic readwrite ouie/v1/incidents
-"""
+def acl_text(central_user: str = CENTRAL_USER) -> str:
+    """The Mosquitto ACL, built from the topic functions of `ouie.transport.topics`: a sensor
+    (user name = sensor id, `%u`) only publishes its own reports and status; the central reads
+    every sensor topic and reads and writes incidents."""
+    return "\n".join(
+        [
+            "# Written by ouie.transport.broker. Sensors (user name = sensor id) publish only "
+            "their own topics.",
+            f"pattern write {reports_topic('%u')}",
+            f"pattern write {status_topic('%u')}",
+            "",
+            f"user {central_user}",
+            f"topic read {ALL_SENSORS_FILTER}",
+            f"topic readwrite {INCIDENTS_TOPIC}",
+            "",
+        ]
+    )
 
 
 def mosquitto_binary() -> str | None:
@@ -69,14 +87,17 @@ def write_mosquitto_config(
     `mosquitto_passwd -U`. `keep_current_user` (tests, benchmarks) stops a broker started by root
     from dropping to the `mosquitto` user, so that it can read files in a private temp folder.
     With `tls` the listener speaks only TLS (≥ 1.2); the password login still applies.
+    Client ids are bound to accounts (`use_username_as_clientid`): the id a client asks for is
+    replaced by its user name, so a sensor cannot take the central's session.
     """
+    folder = folder.resolve()  # mosquitto.conf names its files absolutely: any working folder
     folder.mkdir(parents=True, exist_ok=True)
     passwd = folder / "passwd"
     passwd.write_text("".join(f"{user}:{password}\n" for user, password in accounts.items()))
     passwd.chmod(0o600)
     subprocess.run(["mosquitto_passwd", "-U", str(passwd)], check=True, capture_output=True)
     acl = folder / "acl"
-    acl.write_text(ACL_TEMPLATE.format(central=central_user))
+    acl.write_text(acl_text(central_user))
     lines = [f"listener {port} {bind_address}"]
     if tls is not None:
         lines += [
@@ -88,8 +109,13 @@ def write_mosquitto_config(
         ]
     lines += [
         "allow_anonymous false",
+        # The broker takes each client's user name as its client id: an account can only ever
+        # hold its own session, so no sensor can take over (disconnect) the central's session
+        # or another sensor's. One connection per account; a second one replaces the first.
+        "use_username_as_clientid true",
         f"password_file {passwd}",
         f"acl_file {acl}",
+        f"message_size_limit {MESSAGE_SIZE_LIMIT_BYTES}",
         "max_queued_messages 1000000",
         "max_inflight_messages 0",
         "log_dest stderr",
@@ -102,7 +128,25 @@ def write_mosquitto_config(
         lines.append("user root")
     conf = folder / "mosquitto.conf"
     conf.write_text("\n".join(lines) + "\n")
+    if not keep_current_user:
+        hand_to_broker_user(folder, passwd, acl)
     return conf
+
+
+def hand_to_broker_user(folder: Path, *files: Path, user: str = BROKER_USER) -> bool:
+    """Run as root, give `folder` (persistence) and `files` (password file, ACL; mode 0600
+    kept) to `user`: Mosquitto started by root drops to that user *before* it reads them, so
+    root-owned 0600 files would be unreadable and every login refused. True when handed over;
+    False when not root or there is no such user (the broker then keeps its own user)."""
+    if os.geteuid() != 0:
+        return False
+    try:
+        account = pwd.getpwnam(user)
+    except KeyError:
+        return False
+    for path in (folder, *files):
+        os.chown(path, account.pw_uid, account.pw_gid)
+    return True
 
 
 def provision_accounts(secrets_dir: Path, users: list[str]) -> dict[str, str]:

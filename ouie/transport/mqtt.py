@@ -138,7 +138,11 @@ class BrokerConfig(StrictModel):
     password_file: Path | None = Field(
         default=None, description="Or a file holding the password (a container secret)."
     )
-    client_id: str = Field(description="MQTT client id (the broker keeps its session).")
+    client_id: str = Field(
+        description="MQTT client id (the broker keeps its session). A broker configured by "
+        "`ouie broker-config` replaces it with the user name, so that no account can take "
+        "another's session."
+    )
 
     def settings(self) -> BrokerSettings:
         """Connection settings with the password read from the file or the environment."""
@@ -149,7 +153,13 @@ class BrokerConfig(StrictModel):
             except OSError as error:
                 raise ConfigError(f"broker.password_file: cannot read it ({error})") from None
         elif self.password_env is not None:
-            password = os.environ.get(self.password_env)
+            password = os.environ.get(self.password_env) or None
+            if password is None:
+                raise ConfigError(
+                    f"broker.password_env: the environment variable {self.password_env} is not "
+                    f"set (or empty): the broker refuses {self.username!r} without its "
+                    "password; set it, or name a secret file with broker.password_file"
+                )
         return BrokerSettings(
             host=self.host,
             port=self.port or default_port(self.tls),

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 PREFIX = "ouie/v1"
 INCIDENTS_TOPIC = f"{PREFIX}/incidents"
+ALL_SENSORS_FILTER = f"{PREFIX}/sensors/#"
 ALL_REPORTS_FILTER = f"{PREFIX}/sensors/+/reports"
 ALL_STATUS_FILTER = f"{PREFIX}/sensors/+/status"
 REPORTS_QOS = 1

@@ -42,6 +42,9 @@ function render(incident) {
   }
   fact(facts, "Sensors used", incident.sensors_used.join(", ") || "—");
   fact(facts, "Sensors left out", incident.sensors_rejected.join(", ") || "—");
+  if (incident.cameras_heard.length) {
+    fact(facts, "Also heard by cameras", `${incident.cameras_heard.join(", ")} (their own audio detector)`);
+  }
   fact(facts, "Revision", incident.revision);
   fact(facts, "Decision", incident.disposition || "open");
 

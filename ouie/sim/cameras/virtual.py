@@ -6,7 +6,10 @@ unchanged:
   GetServices, GetDeviceInformation;
 - Media: GetProfiles, GetSnapshotUri (the snapshot is a PNG rendered from the scenario at the
   current pan/tilt/zoom, see `ouie.sim.cameras.render`);
-- PTZ: AbsoluteMove, RelativeMove, GotoPreset, GotoHomePosition, GetPresets, GetStatus.
+- PTZ: AbsoluteMove, RelativeMove, GotoPreset, GotoHomePosition, GetPresets, GetStatus;
+- Events (PullPoint, `ouie.transport.pullpoint`): the camera's own audio detector, as on cameras
+  that classify sounds: `hear(...)` publishes `tns1:RuleEngine/AudioDetector/Class` with its
+  `Class` (GunShot, Scream, ...) and `Score`, stamped by the camera's clock.
 Every operation but GetSystemDateAndTime needs a valid WS-Security UsernameToken; a wrong one
 gets the ONVIF fault env:Sender/ter:NotAuthorized. Moves are instantaneous, or slew at a given
 speed (GetStatus then reports intermediate positions and MOVING until the head arrives).
@@ -46,9 +49,20 @@ from ouie.cameras.geometry import (
     tilt_to_onvif,
 )
 from ouie.cameras.planning import BuildingShape, masks_enu
+from ouie.core.classes import EventClass
 from ouie.core.geo import LocalFrame
 from ouie.sim.cameras.render import Mark, Scene, png_bytes, render_view
-from ouie.sim.cameras.soap import (
+from ouie.sim.scenario import Scenario
+from ouie.transport.pullpoint import (
+    AUDIO_CLASS_TOPIC,
+    OUIE_NS,
+    TEV,
+    PullPointBroker,
+    notification,
+    onvif_class,
+    simple_items,
+)
+from ouie.transport.soap import (
     E_TDS,
     E_TPTZ,
     E_TRT,
@@ -64,7 +78,6 @@ from ouie.sim.cameras.soap import (
     local_name,
     parse_request,
 )
-from ouie.sim.scenario import Scenario
 
 log = logging.getLogger(__name__)
 
@@ -74,7 +87,10 @@ SERVICE_PATHS = {
     "device": "/onvif/device_service",
     "media": "/onvif/media_service",
     "ptz": "/onvif/ptz_service",
+    "events": "/onvif/event_service",
 }
+SUBSCRIPTION_PATH = "/onvif/subscription"
+AUDIO_SOURCE_TOKEN = "audio_main"
 TRANSLATION_SPACE = "http://www.onvif.org/ver10/tptz/PanTiltSpaces/TranslationGenericSpace"
 ZOOM_TRANSLATION_SPACE = "http://www.onvif.org/ver10/tptz/ZoomSpaces/TranslationGenericSpace"
 
@@ -133,6 +149,10 @@ class VirtualPtzCamera:
         self._snapshot_token = secrets.token_urlsafe(16)
         self._server: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
+        self.events = PullPointBroker(
+            {AUDIO_CLASS_TOPIC: _audio_class_description()}, now=self._now
+        )
+        """The PullPoint subscriptions to the camera's own audio detections (`hear`)."""
 
     # --- state ---------------------------------------------------------------------------
 
@@ -177,6 +197,17 @@ class VirtualPtzCamera:
     def _now(self) -> datetime:
         """The device clock (UTC plus `clock_offset_s`)."""
         return datetime.now(UTC) + timedelta(seconds=self.clock_offset_s)
+
+    def hear(self, event_class: EventClass, score: float = 0.9, at: datetime | None = None) -> None:
+        """The camera's own audio detector classified a sound: publish
+        `tns1:RuleEngine/AudioDetector/Class` (Class, Score) to its subscribers, stamped `at`
+        (default: now) on the camera's clock, which runs `clock_offset_s` from UTC."""
+        moment = (at or datetime.now(UTC)) + timedelta(seconds=self.clock_offset_s)
+        source = {"AudioSourceConfigurationToken": AUDIO_SOURCE_TOKEN, "Rule": "AudioClassifier"}
+        data = simple_items({"Class": onvif_class(event_class), "Score": f"{score:.3f}"})
+        utc = moment.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+        message = notification(AUDIO_CLASS_TOPIC, utc, source, data, namespaces={"ouie": OUIE_NS})
+        self.events.publish(message)
 
     def set_marks(self, marks: Sequence[Mark]) -> None:
         """Sources to mark in the snapshot when they are in view."""
@@ -227,6 +258,7 @@ class VirtualPtzCamera:
 
     def stop(self) -> None:
         """Stop serving and release the port."""
+        self.events.close()  # waiting PullMessages return first
         if self._server is not None:
             self._server.shutdown()
             self._server.server_close()
@@ -237,12 +269,19 @@ class VirtualPtzCamera:
     # --- SOAP ------------------------------------------------------------------------------
 
     def handle_soap(self, service: str, payload: bytes) -> tuple[int, bytes]:
-        """Answer one SOAP request to `service` ('device', 'media', 'ptz'): (HTTP status, body)."""
+        """Answer one SOAP request to `service` ('device', 'media', 'ptz', 'events', or
+        'subscription/<id>'): (HTTP status, body)."""
         try:
             operation, header = parse_request(payload)
             name = local_name(operation)
             if name != "GetSystemDateAndTime":
                 self._checker.check(header)
+            if service == "events":
+                base = self.base_url() + SUBSCRIPTION_PATH
+                return 200, envelope(self.events.event_operation(operation, base))
+            if service.startswith("subscription/"):
+                point_id = service.removeprefix("subscription/")
+                return 200, envelope(self.events.subscription_operation(point_id, operation))
             handler = self._operations().get((service, name))
             if handler is None:
                 raise SoapFault(
@@ -297,9 +336,16 @@ class VirtualPtzCamera:
         return f"{self.base_url()}{SERVICE_PATHS[service]}"
 
     def _get_capabilities(self, _: etree._Element) -> etree._Element:
+        """Device, Events, Media, PTZ: in the schema's order (clients read it by position)."""
         return E_TDS.GetCapabilitiesResponse(
             E_TDS.Capabilities(
                 E_TT.Device(E_TT.XAddr(self._xaddr("device"))),
+                E_TT.Events(
+                    E_TT.XAddr(self._xaddr("events")),
+                    E_TT.WSSubscriptionPolicySupport("false"),
+                    E_TT.WSPullPointSupport("true"),
+                    E_TT.WSPausableSubscriptionManagerInterfaceSupport("false"),
+                ),
                 E_TT.Media(
                     E_TT.XAddr(self._xaddr("media")),
                     E_TT.StreamingCapabilities(
@@ -313,7 +359,7 @@ class VirtualPtzCamera:
         )
 
     def _get_services(self, _: etree._Element) -> etree._Element:
-        services = [("device", TDS), ("media", TRT), ("ptz", TPTZ)]
+        services = [("device", TDS), ("media", TRT), ("ptz", TPTZ), ("events", TEV)]
         return E_TDS.GetServicesResponse(
             *[
                 E_TDS.Service(
@@ -428,6 +474,23 @@ class VirtualPtzCamera:
         return f"/snapshot/{self._snapshot_token}.png"
 
 
+def _audio_class_description() -> etree._Element:
+    """The tt:MessageDescription of the camera's audio classification events."""
+    return E_TT.MessageDescription(
+        E_TT.Source(
+            E_TT.SimpleItemDescription(
+                Name="AudioSourceConfigurationToken", Type="tt:ReferenceToken"
+            ),
+            E_TT.SimpleItemDescription(Name="Rule", Type="xs:string"),
+        ),
+        E_TT.Data(
+            E_TT.SimpleItemDescription(Name="Class", Type="tt:AudioClassification"),
+            E_TT.SimpleItemDescription(Name="Score", Type="xs:float"),
+        ),
+        IsProperty="false",
+    )
+
+
 def _handler_for(camera: VirtualPtzCamera) -> type[BaseHTTPRequestHandler]:
     """An HTTP handler class bound to one virtual camera."""
     services = {path: name for name, path in SERVICE_PATHS.items()}
@@ -437,7 +500,10 @@ def _handler_for(camera: VirtualPtzCamera) -> type[BaseHTTPRequestHandler]:
         disable_nagle_algorithm = True  # answers are small: send at once (no 40 ms stalls)
 
         def do_POST(self) -> None:
-            service = services.get(self.path.split("?")[0])
+            path = self.path.split("?")[0]
+            service = services.get(path)
+            if path.startswith(SUBSCRIPTION_PATH + "/"):
+                service = "subscription/" + path.removeprefix(SUBSCRIPTION_PATH + "/")
             length = int(self.headers.get("Content-Length") or 0)
             payload = self.rfile.read(length)
             if service is None:

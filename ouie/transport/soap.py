@@ -1,6 +1,7 @@
-"""The SOAP side of the virtual ONVIF camera: namespaces, envelopes, faults and WS-Security.
+"""SOAP 1.2 for ONVIF devices that ouie serves (the virtual camera, the central's ONVIF Event
+service): namespaces, envelopes, faults and WS-Security.
 
-Only what a device needs to answer the ONVIF client: parse a SOAP 1.2 request, check its
+Only what a device needs to answer an ONVIF client: parse a SOAP 1.2 request, check its
 WS-Security UsernameToken (OASIS UsernameToken Profile 1.0: PasswordDigest =
 Base64(SHA-1(nonce ‖ created ‖ password)), or PasswordText), and build responses and faults.
 """
