@@ -254,6 +254,9 @@ def fuse_cached(args: argparse.Namespace, folder: Path) -> dict[str, object]:
             "false_alerting_per_hour": round(len(raised) / hours, 3) if hours else None,
             "false_alerting_by_class": dict(Counter(str(i.class_) for i in raised)),
             "false_alerting_sensors": sorted(i.n_sensors for i in raised),
+            "false_alerting_ranked_down_by_fireworks": sum(
+                bool(i.assessment and i.assessment.context_nearby) for i in raised
+            ),
             "rejected": dict(associator.stats.rejected),
             "fusion_cpu_s": round(time.process_time() - started, 2),
         }
