@@ -272,6 +272,7 @@ class Overview(_View):
     map: MapView
     tile_url: str | None = Field(description="Tile URL template; None: plain background.")
     tile_attribution: str
+    time_zone: str = Field(default="UTC", description="IANA zone operators read times in.")
 
 
 class SessionInfo(_View):

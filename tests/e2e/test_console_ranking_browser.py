@@ -1,7 +1,8 @@
 """What the operator sees first, in a real browser: open alerts on top, ranked by severity and
 confidence (a gunshot near fireworks below a clean one, and saying why); unconfirmed and context
 in their own folded sections; no circle wider than the site; a new alert that arrives live
-takes the top row with a banner and a pulse while context stays folded."""
+takes the top row with a banner and a pulse while context stays folded; times in the site's
+zone."""
 
 from __future__ import annotations
 
@@ -182,7 +183,7 @@ def test_a_new_alert_arrives_on_top_with_its_cue_while_context_stays_folded(
 
     page.wait_for_selector("#incidents tr.incident.fresh[data-incident='new-shot']")
     assert rows(page, "incidents")[0] == "new-shot"
-    assert "New gunshot" in page.inner_text("#new-alert")
+    assert page.inner_text("#new-alert") == "New gunshot — 23:01:30 CEST"  # site time
     assert page.title().startswith("(4)")
     assert page.locator("#context-section").get_attribute("open") is None
     page.wait_for_selector("path[data-incident='new-shot']")  # its marker on the map
@@ -192,6 +193,7 @@ def test_a_new_alert_arrives_on_top_with_its_cue_while_context_stays_folded(
     page.wait_for_selector("body[data-ready='true']")
     assert "may be a firecracker" in page.inner_text("#why")
     assert "an alert" in page.inner_text("#facts")
+    assert "2026-06-21 23:01:00 CEST" in page.inner_text("#facts")  # 21:01:00 UTC, Paris summer
     page.keyboard.press("c")  # confirm, one key
     page.wait_for_selector("#dispositions td.disp-confirm")
     page.screenshot(path=str(tmp_path / "console-incident-why.png"))
