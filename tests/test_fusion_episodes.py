@@ -109,3 +109,19 @@ def test_a_siren_first_located_by_its_onsets_is_folded_with_its_later_sweep_unle
     off = CONFIG.model_copy(update={"context_episode_gap_s": 0.0})
     singles = latest_revisions(run(Associator(sites(STREET_EN), FRAME, off), passing(["s0", "s1"])))
     assert [i.status for i in singles] == [IncidentStatus.SINGLE] * 2
+
+
+def test_a_show_whose_bangs_are_located_is_placed_where_they_are_not_over_its_sensors() -> None:
+    sensors = sites(SQUARE_EN)
+    bangs = [
+        reports_for(
+            sensors, (30.0, 40.0), cls=EventClass.FIREWORKS, emission_ns=T0 + k * 5 * NS_PER_S
+        )
+        for k in range(3)
+    ]
+    (show,) = latest_revisions(
+        run(Associator(sensors, FRAME, CONFIG), [r for b in bangs for r in b])
+    )
+    assert show.status == IncidentStatus.AREA and len(show.report_ids) == 15
+    assert np.hypot(show.east_m - 30.0, show.north_m - 40.0) < 1.0
+    assert show.uncertainty_m is not None and show.uncertainty_m < 5.0  # not ±150 m

@@ -11,8 +11,11 @@ fireworks) are therefore folded into an
 `context_episode_gap_s` before this one and whose sensors are within 2·R of this one's (R the
 group's hearing range). The episode is re-emitted with revision + 1 and status `area`:
 
-- position: energy centroid of its reports' sensors, Σ wᵢ sᵢ / Σ wᵢ, wᵢ = 10^(peak_dbfsᵢ/10);
-- uncertainty_m: max(single_sensor_radius_m, maxᵢ ‖sᵢ − centroid‖), the circle that holds
+- position: when some of its incidents were well located (a `fix` within
+  single_sensor_radius_m: the bangs of a show, a siren parked), the mean p̄ of those fixes and
+  uncertainty_m = maxⱼ (‖pⱼ − p̄‖ + rⱼ), rⱼ their 95 % radii (where the show is);
+- otherwise the energy centroid of its reports' sensors, Σ wᵢ sᵢ / Σ wᵢ, wᵢ = 10^(peak_dbfsᵢ/10),
+  and uncertainty_m = max(single_sensor_radius_m, maxᵢ ‖sᵢ − centroid‖), the circle that holds
   every sensor that heard it (where the sound went, not where it is now);
 - onset: the first onset; class: the score-weighted vote; every report id kept.
 
@@ -61,6 +64,9 @@ class _Episode:
     """Per folded incident id, its reports as last emitted (a revision replaces its part:
     a report its candidate let go leaves the episode too)."""
     revision: int = 0
+    fixes: dict[str, tuple[float, float, float]] = field(default_factory=dict)
+    """Per folded incident id, (east m, north m, 95 % radius m) of its fix when it was well
+    located (`fix` within single_sensor_radius_m): a firework show from one spot."""
 
     @property
     def reports(self) -> dict[ReportKey, EventReport]:
@@ -106,6 +112,16 @@ class ContextEpisodes:
             self._episodes.append(episode)
         self._by_incident[incident.incident_id] = episode
         episode.parts[incident.incident_id] = {r.key: r for r in reports}
+        episode.fixes.pop(incident.incident_id, None)
+        if (
+            incident.status == IncidentStatus.FIX
+            and incident.east_m is not None
+            and incident.north_m is not None
+            and incident.uncertainty_m is not None
+            and incident.uncertainty_m <= self.config.single_sensor_radius_m
+        ):
+            fix = (incident.east_m, incident.north_m, incident.uncertainty_m)
+            episode.fixes[incident.incident_id] = fix
         if episode.incident_id == incident.incident_id and len(episode.reports) == len(reports):
             episode.revision = incident.revision
             return incident
@@ -121,6 +137,7 @@ class ContextEpisodes:
         if episode is None:
             return []
         del episode.parts[incident_id]
+        episode.fixes.pop(incident_id, None)
         if not episode.parts:
             self._episodes.remove(episode)
             return []
@@ -190,9 +207,16 @@ class ContextEpisodes:
     def _area_incident(self, episode: _Episode) -> Incident:
         """The episode as an `area` incident (module docstring)."""
         reports = sorted(episode.reports.values(), key=lambda r: (r.onset_ns, r.report_id))
-        centroid = energy_centroid_en_m(reports, self.positions_enu_m)
-        sites = np.array([self.positions_enu_m[r.sensor_id][:2] for r in reports])
-        spread_m = float(np.max(np.linalg.norm(sites - centroid, axis=1)))
+        if episode.fixes:
+            points = np.array([f[:2] for f in episode.fixes.values()])
+            radii = np.array([f[2] for f in episode.fixes.values()])
+            centroid = points.mean(axis=0)
+            uncertainty_m = float(np.max(np.linalg.norm(points - centroid, axis=1) + radii))
+        else:
+            centroid = energy_centroid_en_m(reports, self.positions_enu_m)
+            sites = np.array([self.positions_enu_m[r.sensor_id][:2] for r in reports])
+            spread_m = float(np.max(np.linalg.norm(sites - centroid, axis=1)))
+            uncertainty_m = max(self.config.single_sensor_radius_m, spread_m)
         lat, lon, _ = self.frame.to_wgs84(centroid[0], centroid[1], self.config.source_height_m)
         return Incident(
             incident_id=episode.incident_id,
@@ -204,7 +228,7 @@ class ContextEpisodes:
             lon=float(lon),
             east_m=float(centroid[0]),
             north_m=float(centroid[1]),
-            uncertainty_m=max(self.config.single_sensor_radius_m, spread_m),
+            uncertainty_m=uncertainty_m,
             sensors_used=sorted({r.sensor_id for r in reports}),
             report_ids=[r.report_id for r in reports],
             score=max(r.score for r in reports),
