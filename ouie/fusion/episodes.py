@@ -11,8 +11,8 @@ fireworks) are therefore folded into an
 `context_episode_gap_s` before this one and whose sensors are within 2·R of this one's (R the
 group's hearing range). The episode is re-emitted with revision + 1 and status `area`:
 
-- position: when some of its incidents were well located (a `fix` within
-  single_sensor_radius_m: the bangs of a show, a siren parked), the mean p̄ of those fixes and
+- position: for fireworks, when some of its incidents were well located (a `fix` within
+  single_sensor_radius_m: the bangs of a show), the mean p̄ of those fixes and
   uncertainty_m = maxⱼ (‖pⱼ − p̄‖ + rⱼ), rⱼ their 95 % radii (where the show is);
 - otherwise the energy centroid of its reports' sensors, Σ wᵢ sᵢ / Σ wᵢ, wᵢ = 10^(peak_dbfsᵢ/10),
   and uncertainty_m = max(single_sensor_radius_m, maxᵢ ‖sᵢ − centroid‖), the circle that holds
@@ -66,7 +66,8 @@ class _Episode:
     revision: int = 0
     fixes: dict[str, tuple[float, float, float]] = field(default_factory=dict)
     """Per folded incident id, (east m, north m, 95 % radius m) of its fix when it was well
-    located (`fix` within single_sensor_radius_m): a firework show from one spot."""
+    located (`fix` within single_sensor_radius_m) and fireworks: a show fires from one spot (a
+    siren moves: its 'fixes' from onsets of different moments mean nothing)."""
 
     @property
     def reports(self) -> dict[ReportKey, EventReport]:
@@ -114,7 +115,8 @@ class ContextEpisodes:
         episode.parts[incident.incident_id] = {r.key: r for r in reports}
         episode.fixes.pop(incident.incident_id, None)
         if (
-            incident.status == IncidentStatus.FIX
+            group == FIREWORKS
+            and incident.status == IncidentStatus.FIX
             and incident.east_m is not None
             and incident.north_m is not None
             and incident.uncertainty_m is not None
