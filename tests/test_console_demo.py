@@ -4,9 +4,11 @@ operator approves in the console; auto: at once) and scored against the truth.""
 
 from __future__ import annotations
 
+import io
 from pathlib import Path
 
 import pytest
+from rich.console import Console
 
 from ouie.app.demo import running_demo
 from tests.builders import wait_until
@@ -22,9 +24,15 @@ def test_suggest_demo_locates_the_gunshot_and_moves_the_camera_only_when_approve
     scenario_path: Path, tmp_path: Path
 ) -> None:
     with running_demo(demo_options(scenario_path, auto_cue=False), tmp_path) as (run, replay):
+        replay.console = Console(file=io.StringIO(), width=200, force_terminal=False)
         replay.run()
         summary = replay.summary()
         assert (summary.alerting_true_events, summary.detected, summary.fixed) == (1, 1, 1)
+        # what the operator saw: the one true alert, nothing else
+        assert (summary.alerts_true, summary.false_incidents, summary.unconfirmed) == (1, 0, 0)
+        assert (summary.context_episodes, summary.context_sounds) == (0, 0)
+        progress = replay.console.file.getvalue()  # type: ignore[attr-defined]
+        assert "6/6 s simulated" in progress and "reached" in progress and "alerts" in progress
         [located] = [o for o in summary.incident_outcomes if o.truth_class == "gunshot"]
         assert located.error_m is not None and located.error_m < 10.0
         assert summary.cue_states == {"suggested": 1}  # no camera moved on its own

@@ -6,7 +6,9 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
 from fastapi.testclient import TestClient
+from pydantic import ValidationError
 
 from ouie.app.config import CityConfig
 from ouie.app.serve import build_central
@@ -92,3 +94,9 @@ def test_the_central_app_serves_no_api_map_and_sends_security_headers(tmp_path: 
                 assert client.get(path).status_code == 404, path
     finally:
         runtime.close()
+
+
+def test_the_console_time_zone_is_a_known_iana_name_and_errors_name_the_field() -> None:
+    assert ConsoleConfig().time_zone == "Europe/Paris"
+    with pytest.raises(ValidationError, match="time_zone"):
+        ConsoleConfig(time_zone="Mars/Olympus_Mons")

@@ -1,10 +1,10 @@
-"""A siren driving past sensor after sensor becomes one `area` incident, not one per sensor;
-gunshots and located sirens are never folded; time gaps and distance open new episodes."""
+"""A siren driving past sensor after sensor becomes one `area` incident, not one per sensor, and
+a firework show one episode, not one incident per bang; gunshots are never folded; time gaps,
+distance and another class group open new episodes."""
 
 from __future__ import annotations
 
 import numpy as np
-import pytest
 
 from ouie.core.classes import EventClass
 from ouie.core.incident import Incident, IncidentStatus
@@ -57,13 +57,25 @@ def test_the_area_leans_toward_the_loudest_sensors() -> None:
     assert episode.east_m > 190.0  # 1000× the energy at the third sensor (200 m)
 
 
-@pytest.mark.parametrize("impulsive", ["gunshot", "fireworks"])
-def test_impulsive_sounds_heard_by_one_sensor_each_stay_separate_incidents(impulsive: str) -> None:
+def test_gunshots_heard_by_one_sensor_each_stay_separate_incidents() -> None:
     sensors = sites(STREET_EN)
     emitted = latest_revisions(
-        run(Associator(sensors, FRAME, CONFIG), passing([s.id for s in sensors], impulsive))
+        run(Associator(sensors, FRAME, CONFIG), passing([s.id for s in sensors], "gunshot"))
     )
     assert len(emitted) == 6 and {i.status for i in emitted} == {IncidentStatus.SINGLE}
+
+
+def test_a_firework_show_is_one_episode_and_a_siren_during_it_another() -> None:
+    sensors = sites(STREET_EN)
+    bangs = passing([s.id for s in sensors], "fireworks", every_s=4.0)
+    siren = passing(["s0", "s1"], "siren", start_ns=T0 + NS_PER_S)
+    reports = sorted([*bangs, *siren], key=lambda r: r.onset_ns)
+    episodes = latest_revisions(run(Associator(sensors, FRAME, CONFIG), reports))
+    assert sorted((str(i.class_), i.n_sensors) for i in episodes) == [
+        ("fireworks", 6),
+        ("siren", 2),
+    ]
+    assert {i.status for i in episodes} == {IncidentStatus.AREA}
 
 
 def test_a_silence_longer_than_the_gap_or_a_distant_siren_opens_a_new_episode() -> None:
@@ -86,12 +98,30 @@ def test_a_silence_longer_than_the_gap_or_a_distant_siren_opens_a_new_episode() 
     assert {i.status for i in episodes} == {IncidentStatus.AREA}
 
 
-def test_a_siren_located_by_its_onsets_keeps_its_fix_and_folding_can_be_turned_off() -> None:
+def test_a_siren_first_located_by_its_onsets_is_folded_with_its_later_sweep_unless_off() -> None:
     sensors = sites(SQUARE_EN)
     located = reports_for(sensors, (-20.0, 50.0), cls=EventClass.SIREN)
     later = passing(["s0", "s1"], start_ns=T0 + 10 * NS_PER_S)
-    emitted = latest_revisions(run(Associator(sensors, FRAME, CONFIG), [*located, *later]))
-    assert [i.status for i in emitted] == [IncidentStatus.FIX, IncidentStatus.AREA]
+    emitted = run(Associator(sensors, FRAME, CONFIG), [*located, *later])
+    assert emitted[0].status == IncidentStatus.FIX  # alone, it is shown as located
+    (episode,) = latest_revisions(emitted)  # then one moving sound, not a fix and fragments
+    assert episode.status == IncidentStatus.AREA and len(episode.report_ids) == 7
     off = CONFIG.model_copy(update={"context_episode_gap_s": 0.0})
     singles = latest_revisions(run(Associator(sites(STREET_EN), FRAME, off), passing(["s0", "s1"])))
     assert [i.status for i in singles] == [IncidentStatus.SINGLE] * 2
+
+
+def test_a_show_whose_bangs_are_located_is_placed_where_they_are_not_over_its_sensors() -> None:
+    sensors = sites(SQUARE_EN)
+    bangs = [
+        reports_for(
+            sensors, (30.0, 40.0), cls=EventClass.FIREWORKS, emission_ns=T0 + k * 5 * NS_PER_S
+        )
+        for k in range(3)
+    ]
+    (show,) = latest_revisions(
+        run(Associator(sensors, FRAME, CONFIG), [r for b in bangs for r in b])
+    )
+    assert show.status == IncidentStatus.AREA and len(show.report_ids) == 15
+    assert np.hypot(show.east_m - 30.0, show.north_m - 40.0) < 1.0
+    assert show.uncertainty_m is not None and show.uncertainty_m < 5.0  # not ±150 m

@@ -29,6 +29,7 @@ import numpy as np
 import soundfile as sf
 import yaml
 from pydantic import BaseModel, Field
+from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 
 from ouie.app.config import CityConfig
@@ -38,9 +39,9 @@ from ouie.cameras.config import CamerasConfig, CueingConfig, CueMode
 from ouie.cameras.planning import buildings_enu
 from ouie.console.server import BackgroundServer
 from ouie.console.users import create_user
-from ouie.core.classes import EventClass
+from ouie.core.classes import ALERTING_CLASSES, EventClass
 from ouie.core.geo import LocalFrame
-from ouie.core.incident import Incident, IncidentStatus
+from ouie.core.incident import Assessment, Incident, IncidentStatus
 from ouie.core.recording import RecordingFolder
 from ouie.core.report import EventReport
 from ouie.core.site import write_buildings_geojson
@@ -76,6 +77,8 @@ MARK_WINDOW_S = 20.0
 """A simulated source stays marked in the virtual cameras' images this long after it sounds, s."""
 SETTLE_S = 5.0
 """After the last block, simulated time given to the association windows to close, s."""
+PROGRESS_EVERY_BLOCKS = 10
+"""The progress line recounts incidents every this many audio blocks."""
 
 
 class DemoOptions(BaseModel):
@@ -225,7 +228,13 @@ class DemoSummary(BaseModel):
     alerting_true_events: int
     detected: int
     fixed: int
-    false_incidents: int
+    false_incidents: int = Field(
+        description="Alerts an operator would have had that answer no true event."
+    )
+    alerts_true: int = Field(description="Alerts (alerting, confirmed) that answer a true event.")
+    unconfirmed: int = Field(description="Alerting incidents shown apart, never alerted.")
+    context_episodes: int = Field(description="Context incidents (sirens, alarms, fireworks).")
+    context_sounds: int = Field(description="Siren, alarm and fireworks events in the script.")
     median_error_m: float | None
     p90_error_m: float | None
     cue_states: dict[str, int]
@@ -407,6 +416,8 @@ class Replay:
     pipeline: SensorPipeline
     cue_mode: str
     store: Store
+    console: Console | None = None
+    """Where the progress goes (None: rich's default console, stdout)."""
     cameras_hear: Callable[[int, int], None] | None = None
     """The cameras' own detectors hear a replayed span (`camera_ears`); None: they are deaf."""
     published: int = 0
@@ -457,10 +468,13 @@ class Replay:
                 BarColumn(),
                 TextColumn("{task.completed:.0f}/{task.total:.0f} s simulated"),
                 TimeRemainingColumn(),
+                TextColumn("{task.fields[shown]}"),
             )
-            with Progress(*columns, transient=True) as bar:
+            with Progress(*columns, console=self.console) as bar:
                 task = bar.add_task(
-                    f"{self.scenario.name} ×{self.options.speed:g}", total=self.duration_s
+                    f"{self.scenario.name} ×{self.options.speed:g}",
+                    total=self.duration_s,
+                    shown="",
                 )
                 for first in range(0, total, block):
                     if stop is not None and stop.is_set():
@@ -484,7 +498,11 @@ class Replay:
                     if now_marks != marks:
                         self.set_marks(now_marks)
                         marks = now_marks
-                    bar.update(task, completed=t_s)
+                    if first % (PROGRESS_EVERY_BLOCKS * block) == 0:
+                        shown = self.progress_line(t_s, time.monotonic() - wall0)
+                        bar.update(task, completed=t_s, shown=shown)
+                    else:
+                        bar.update(task, completed=t_s)
             for stream in streams.values():
                 for report in stream.flush():
                     self.publish(report)
@@ -494,6 +512,23 @@ class Replay:
         self.bus.drain(10.0)
         self.wall_s = time.monotonic() - wall0
         self.wait_for_cues()
+
+    def progress_line(self, simulated_s: float, wall_s: float) -> str:
+        """Speed reached and what the operator sees so far: alerts, unconfirmed, context."""
+        sections: dict[str, int] = {"alert": 0, "unconfirmed": 0, "context": 0}
+        for row in self.store.list_incidents(limit=100_000):
+            record = fusion_incident(row, self.scenario.frame)
+            if record.raises_alert:
+                sections["alert"] += 1
+            elif record.unconfirmed:
+                sections["unconfirmed"] += 1
+            else:
+                sections["context"] += 1
+        speed = simulated_s / wall_s if wall_s > 0 else 0.0
+        return (
+            f"×{speed:.1f} reached · {self.published} reports · {sections['alert']} alerts · "
+            f"{sections['unconfirmed']} unconfirmed · {sections['context']} context"
+        )
 
     def wait_for_cues(self, timeout_s: float = 10.0, quiet_s: float = 0.5) -> None:
         """Wait (bounded) until cueing has settled: no new cue for `quiet_s` and every executed
@@ -549,6 +584,8 @@ class Replay:
                         "inside_ellipse95": match.inside_ellipse95,
                     }
                 )
+        matched = {m.incident_id for m in evaluation.matches if m.incident_id is not None}
+        context_classes = {c.value for c in EventClass} - {c.value for c in ALERTING_CLASSES}
         cues = [cue for i in incidents for cue in self.store.list_cues(i.incident_id)]
         states: dict[str, int] = {}
         for cue in cues:
@@ -569,6 +606,13 @@ class Replay:
             detected=evaluation.detected,
             fixed=evaluation.fixed,
             false_incidents=evaluation.false_incidents,
+            alerts_true=sum(i.raises_alert and i.incident_id in matched for i in incidents),
+            unconfirmed=sum(i.unconfirmed for i in incidents),
+            context_episodes=sum(not i.alerting for i in incidents),
+            context_sounds=sum(
+                e.class_ in context_classes and e.time_s < self.duration_s
+                for e in self.scenario.events
+            ),
             median_error_m=evaluation.errors.median_m,
             p90_error_m=evaluation.errors.p90_m,
             cue_states=states,
@@ -598,4 +642,5 @@ def fusion_incident(row: IncidentRow, frame: LocalFrame) -> Incident:
         sensors_used=list(row.sensors_used),
         report_ids=list(row.report_ids),
         score=row.score or 0.0,
+        assessment=Assessment.model_validate(row.assessment) if row.assessment else None,
     )

@@ -111,6 +111,7 @@ def demo(
         console.print(f"cue mode: {mode} · scenario {scenario} at ×{speed:g}")
         if browser:
             webbrowser.open(run.url)
+        replay.console = console
         try:
             replay.run()
         except KeyboardInterrupt:
@@ -129,7 +130,10 @@ def demo(
         console.print(table)
         console.print(
             f"{result.detected}/{result.alerting_true_events} alerting events detected, "
-            f"{result.fixed} located; {result.false_incidents} false incidents; "
+            f"{result.fixed} located; the operator saw {result.alerts_true} true and "
+            f"{result.false_incidents} false alerts, {result.unconfirmed} unconfirmed, "
+            f"{result.context_episodes} context episodes for {result.context_sounds} context "
+            f"sounds; {result.incidents} incidents in all; "
             f"cues {result.cue_states}; latency p50 {result.cue_latency.p50_s} s; "
             f"×{result.achieved_speed:g} reached"
         )

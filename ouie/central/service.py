@@ -27,7 +27,6 @@ from ouie.central.ports import Cuer, IncidentSource, ServiceListener
 from ouie.central.validation import Rejected, ValidationSettings, validate_report
 from ouie.core.audit import AuditEvent
 from ouie.core.camera_sound import CameraSound
-from ouie.core.classes import ALERTING_CLASSES
 from ouie.core.config import shorten
 from ouie.core.incident import Incident
 from ouie.core.recording import SensorSite
@@ -255,11 +254,12 @@ class CentralService:
             )
 
     def _wants_cue(self, record: IncidentRecord) -> bool:
-        """Cue once per incident: alerting class, with a position, a cuer configured."""
+        """Cue once per incident: raising an alert (alerting class, not unconfirmed), with a
+        position, a cuer configured."""
         return (
             self.cuer is not None
             and record.id not in self._cued
-            and record.class_ in ALERTING_CLASSES
+            and record.raises_alert
             and record.lat is not None
             and record.lon is not None
         )

@@ -262,6 +262,7 @@ def overview(_user: Viewer, request: Request, services: Services) -> Overview:
         map=services.map_view,
         tile_url=config.tile_url,
         tile_attribution=config.tile_attribution,
+        time_zone=config.time_zone,
     )
 
 

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import secrets
 from pathlib import Path
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import Field
+from pydantic import Field, field_validator
 
 from ouie.core.config import ConfigError, StrictModel
 
@@ -20,6 +21,24 @@ class ConsoleConfig(StrictModel):
         "scenario's buildings as vector layers.",
     )
     tile_attribution: str = Field(default="", description="Attribution shown for the tiles.")
+    time_zone: str = Field(
+        default="Europe/Paris",
+        description="IANA time zone in which operators read times (the site's local time); the "
+        "audit trail and the API stay in UTC.",
+    )
+
+    @field_validator("time_zone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        """An IANA zone name this machine knows (e.g. 'Europe/Paris')."""
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(
+                f"unknown time zone {value!r} (an IANA name, e.g. 'Europe/Paris')"
+            ) from None
+        return value
+
     session_secret_file: Path | None = Field(
         default=None,
         description="File holding the secret that signs session cookies (≥ 32 characters). "

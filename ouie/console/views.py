@@ -56,6 +56,42 @@ class CameraView(_View):
     state: str = Field(description="'home', 'cued' (held for an incident), or 'unreachable'.")
 
 
+CLASS_SEVERITY: dict[str, float] = {
+    "explosion": 4.0,
+    "gunshot": 4.0,
+    "scream": 3.0,
+    "glass_break": 2.0,
+    "intrusion": 2.0,
+    "density": 2.0,
+    "wrong_way": 1.0,
+}
+"""How grave an alerting class or video event is, for the operator's ranking (context classes:
+0): a camera's events rank below the sounds of violence, a wrong way below an intrusion."""
+CONTEXT_PENALTY = 2.0
+"""Rank taken off a gunshot or explosion with fireworks heard nearby just before."""
+
+
+def incident_section(row: IncidentRow) -> str:
+    """Where the console lists it: 'alert' (raises an alert), 'unconfirmed' (alerting class the
+    network does not confirm) or 'context' (sirens, alarms, fireworks)."""
+    if row.class_ not in CLASS_SEVERITY:
+        return "context"
+    confirmed = (row.assessment or {}).get("confirmed", True)
+    return "alert" if confirmed else "unconfirmed"
+
+
+def incident_rank(row: IncidentRow) -> float:
+    """Order within a section, higher first: severity(class) + score + min(sensors, 5)/10
+    − CONTEXT_PENALTY when fireworks were heard nearby (the console puts open ones first)."""
+    context = (row.assessment or {}).get("context_nearby", False)
+    return (
+        CLASS_SEVERITY.get(row.class_, 0.0)
+        + (row.score or 0.0)
+        + min(len(row.sensors_used), 5) / 10.0
+        - (CONTEXT_PENALTY if context else 0.0)
+    )
+
+
 class IncidentSummary(_View):
     """An incident in the live list and on the map."""
 
@@ -77,6 +113,14 @@ class IncidentSummary(_View):
         default=None,
         description="Status camera: camera_id, zone, people, end_ns, ongoing (no identity).",
     )
+    score: float | None = Field(default=None, description="Highest detector score.")
+    section: str = Field(
+        default="context", description="'alert', 'unconfirmed' or 'context' (`incident_section`)."
+    )
+    rank: float = Field(default=0.0, description="Order within its section (`incident_rank`).")
+    reasons: list[str] = Field(
+        default_factory=list, description="Why it is raised and ranked so, in words."
+    )
 
     @classmethod
     def of(cls, row: IncidentRow) -> IncidentSummary:
@@ -95,6 +139,10 @@ class IncidentSummary(_View):
             revision=row.revision,
             disposition=row.disposition,
             video=row.video,
+            score=row.score,
+            section=incident_section(row),
+            rank=round(incident_rank(row), 3),
+            reasons=list((row.assessment or {}).get("reasons", [])),
         )
 
 
@@ -233,6 +281,7 @@ class Overview(_View):
     map: MapView
     tile_url: str | None = Field(description="Tile URL template; None: plain background.")
     tile_attribution: str
+    time_zone: str = Field(default="UTC", description="IANA zone operators read times in.")
 
 
 class SessionInfo(_View):

@@ -86,6 +86,32 @@ class VideoSighting(BaseModel):
     peak_people_per_m2: float | None = Field(default=None, description="density: the highest.")
 
 
+class Assessment(BaseModel):
+    """Whether the network confirms an alerting incident, and what else an operator should know
+    to rank it (`ouie.fusion.confirmation`); words first, for the console."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    confirmed: bool = Field(
+        description="Heard by as many sensors as the geometry says should have (never raised "
+        "as an alert when False: shown apart as 'unconfirmed')."
+    )
+    heard_by: int = Field(ge=0, description="Sensors whose reports it holds (used or left out).")
+    expected_sensors: int = Field(
+        ge=0,
+        description="Sensors within the class's sure range of the source (those that heard it "
+        "included): the ones that should have heard it.",
+    )
+    context_nearby: bool = Field(
+        default=False,
+        description="Fireworks were heard nearby shortly before: a firecracker is likely, rank "
+        "lowered.",
+    )
+    reasons: list[str] = Field(
+        default_factory=list, description="Why it ranks where it does, in an operator's words."
+    )
+
+
 class Incident(BaseModel):
     """A sound heard by one or more sensors, located as well as the geometry allows."""
 
@@ -137,6 +163,11 @@ class Incident(BaseModel):
         "the score; none moved the position.",
     )
     video: VideoSighting | None = Field(default=None, description="Only for status camera.")
+    assessment: Assessment | None = Field(
+        default=None,
+        description="Network confirmation and rank reasons (alerting classes, when the policy "
+        "is on); None: not assessed.",
+    )
 
     @model_validator(mode="before")
     @classmethod
@@ -162,6 +193,16 @@ class Incident(BaseModel):
     def alerting(self) -> bool:
         """Whether its class raises an incident for an operator (vs. context)."""
         return self.class_ in ALERTING_CLASSES or isinstance(self.class_, VideoEventKind)
+
+    @property
+    def unconfirmed(self) -> bool:
+        """Alerting, but fewer sensors heard it than the geometry says should have."""
+        return self.alerting and self.assessment is not None and not self.assessment.confirmed
+
+    @property
+    def raises_alert(self) -> bool:
+        """Whether an operator is alerted by it: an alerting class the network confirms."""
+        return self.alerting and not self.unconfirmed
 
     def to_json(self) -> str:
         """The wire form, with `class` as the field name (and the derived `onset_utc`,

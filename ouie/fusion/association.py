@@ -45,6 +45,7 @@ import math
 from collections import Counter, OrderedDict, deque
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
@@ -57,8 +58,9 @@ from ouie.core.report import EventReport, ReportKey
 from ouie.core.site import CameraSite
 from ouie.core.timebase import NS_PER_S
 from ouie.fusion.config import FusionConfig
+from ouie.fusion.confirmation import assess, source_points_en_m
 from ouie.fusion.corroboration import corroborated_score, distance_to_camera_m, lag_miss_s
-from ouie.fusion.episodes import ContextEpisodes, foldable
+from ouie.fusion.episodes import ContextEpisodes, fold_group
 from ouie.fusion.localization import locate_reports, onset_sigmas_s, sensor_positions_enu_m
 from ouie.fusion.multilateration import TdoaFix, is_consistent, locate_source
 
@@ -97,15 +99,22 @@ class _Candidate:
     prediction: tuple[tuple[str, ...], int, TdoaFix] | None = None
     """Cached (member report ids in order, reference ns of its times, fix) of the members'
     fix: its per-sensor arrays follow that order."""
+    shown_alone: bool = False
+    """Whether it was emitted as itself, not folded into an episode (see `_as_episode`)."""
+    expelled: set[ReportKey] = field(default_factory=set)
+    """Keys of the reports it expelled as strays: they never join it again (without this, a
+    stray whose departure stops the candidate predicting was placed straight back, forever)."""
     heard: dict[str, CameraSound] = field(default_factory=dict)
     """Cameras whose own detection confirmed it, by camera id (one each)."""
 
 
-def _incident_id(report: EventReport) -> str:
+def _incident_id(report: EventReport, opened_before: int = 0) -> str:
     """A stable id derived from the report that opened the incident (its key: report ids are
-    unique per sensor only)."""
+    unique per sensor only; and, for a report that opens a second candidate after it was moved
+    out of its first, how many it opened before)."""
     sensor_id, report_id = report.key
-    return hashlib.sha256(f"{sensor_id}/{report_id}".encode()).hexdigest()[:16]
+    suffix = f"/{opened_before}" if opened_before else ""
+    return hashlib.sha256(f"{sensor_id}/{report_id}{suffix}".encode()).hexdigest()[:16]
 
 
 def _quality(incident: Incident) -> tuple[int, int, float]:
@@ -162,6 +171,9 @@ class Associator:
         self.recent_rejections: deque[tuple[str, str]] = deque(maxlen=100)
         self._candidates: list[_Candidate] = []
         self._seen_ids: OrderedDict[ReportKey, None] = OrderedDict()
+        self._opened: OrderedDict[ReportKey, int] = OrderedDict()
+        """How many candidates each recent report opened (a stray may open a second one: it
+        must not reuse the first one's incident id)."""
         self._distance_m = {
             (a, b): float(np.linalg.norm(pa - pb))
             for a, pa in self.positions_enu_m.items()
@@ -215,7 +227,7 @@ class Associator:
             update={"revision": candidate.emitted.revision + 1}
         )
         self.stats.camera_sounds_matched += 1
-        return [incident, *self.poll(now_ns)]
+        return [*self._as_episode(candidate, incident), *self.poll(now_ns)]
 
     def _sound_miss_s(
         self, sound: CameraSound, candidate: _Candidate, incident: Incident
@@ -253,27 +265,63 @@ class Associator:
         )
 
     def _place(self, report: EventReport) -> list[Incident]:
-        """Put a report in its best candidate, or a new one; returns incidents emitted."""
+        """Put a report in its best candidate, or a new one, then place again the strays that
+        this expels (`_strays`), one after the other; returns incidents emitted.
+
+        Terminates: each expulsion adds a (report, candidate) pair that can never recur (the
+        candidate's `expelled` set, honoured by `_fits`), and the work per call is bounded by
+        `max_placements_per_report`: a stray still unplaced then is rejected and counted
+        (`placement_bound`), never lost silently."""
         out: list[Incident] = []
-        candidate = self._best_candidate(report)
-        if candidate is None:
-            candidate = _Candidate(
-                reports={report.sensor_id: report},
-                deadline_ns=report.onset_ns + self.window_ns(report.class_),
-                incident_id=_incident_id(report),
-            )
-            self._candidates.append(candidate)
-            return self._evict_if_full()
-        self._join(candidate, report)
-        self._claim_predicted(candidate)
-        for stray in self._strays(candidate):
-            del candidate.reports[stray.sensor_id]
-            out += self._place(stray)
-        if candidate.emitted is not None:
-            out += self._update(candidate)
-        elif self._trustworthy(candidate):
-            out += self._emit(candidate)
+        pending = deque([report])
+        budget = self.config.max_placements_per_report
+        while pending:
+            report = pending.popleft()
+            if budget == 0:
+                self._reject(report, "placement bound reached", "placement_bound")
+                continue
+            budget -= 1
+            candidate = self._best_candidate(report)
+            if candidate is None:
+                opened_before = self._opened.get(report.key, 0)
+                self._opened[report.key] = opened_before + 1
+                self._forget_beyond_bound(self._opened)
+                self._candidates.append(
+                    _Candidate(
+                        reports={report.sensor_id: report},
+                        deadline_ns=report.onset_ns + self.window_ns(report.class_),
+                        incident_id=_incident_id(report, opened_before),
+                    )
+                )
+                out += self._evict_if_full()
+                continue
+            self._join(candidate, report)
+            claimed = self._claim_predicted(candidate)
+            strays = self._strays(candidate)
+            for stray in strays:
+                del candidate.reports[stray.sensor_id]
+                candidate.expelled.add(stray.key)
+                pending.append(stray)
+            if candidate.emitted is not None:
+                updated = self._update(candidate, members_changed=bool(strays or claimed))
+                if not updated and candidate.closed:
+                    self._turn_away(candidate, report)
+                out += updated
+            elif self._trustworthy(candidate):
+                out += self._emit(candidate)
         return out
+
+    def _turn_away(self, candidate: _Candidate, report: EventReport) -> None:
+        """A late report that did not improve its closed incident leaves it (the incident
+        stays as emitted) and is counted (`late_no_improvement`), not kept unseen."""
+        del candidate.reports[report.sensor_id]
+        candidate.expelled.add(report.key)
+        candidate.prediction = None
+        self._reject(
+            report,
+            f"late report did not improve incident {candidate.incident_id}",
+            "late_no_improvement",
+        )
 
     def _join(self, candidate: _Candidate, report: EventReport) -> None:
         """Make `report` a member; its window may close the candidate's earlier."""
@@ -282,14 +330,16 @@ class Associator:
             candidate.deadline_ns, report.onset_ns + self.window_ns(report.class_)
         )
 
-    def _claim_predicted(self, candidate: _Candidate) -> None:
+    def _claim_predicted(self, candidate: _Candidate) -> bool:
         """Once `candidate` predicts, move into it the reports of waiting candidates that
         cannot predict (they were formed before any prediction existed, by the pairwise rule
         alone) when it predicts their onsets (`_predicts`); candidates left empty vanish.
         In a volley, the first reports of a shot can open a candidate of their own, or join
-        the previous shot's: this brings them back to their shot."""
+        the previous shot's: this brings them back to their shot. Returns whether it claimed
+        any."""
         if self._members_fix(candidate) is None:
-            return
+            return False
+        claimed = False
         for other in self._candidates:
             if other is candidate or other.emitted is not None or self._members_fix(other):
                 continue
@@ -297,7 +347,9 @@ class Associator:
                 if self._predicts(candidate, report):
                     del other.reports[report.sensor_id]
                     self._join(candidate, report)
+                    claimed = True
         self._candidates = [c for c in self._candidates if c.reports]
+        return claimed
 
     def poll(self, now_ns: int) -> list[Incident]:
         """Emit candidates whose window closed by now_ns; forget those past their grace."""
@@ -441,7 +493,7 @@ class Associator:
         """Whether `report` can be the same sound as every member of `candidate`: by the
         pairwise rule, or, once the candidate predicts, by classes and range alone (its onset
         is then judged by the prediction, which a member's late NLOS onset does not skew)."""
-        if report.sensor_id in candidate.reports:
+        if report.sensor_id in candidate.reports or report.key in candidate.expelled:
             return False
         rule = self._pair_compatible if self._members_fix(candidate) is None else self._pair_audible
         return all(rule(report, other) for other in candidate.reports.values())
@@ -492,29 +544,41 @@ class Associator:
         if incident.n_sensors + len(incident.sensors_rejected) < self.config.min_sensors:
             return []
         self.stats.incidents_emitted += 1
-        return [self._as_episode(candidate, incident)]
+        return self._as_episode(candidate, incident)
 
-    def _update(self, candidate: _Candidate) -> list[Incident]:
+    def _update(self, candidate: _Candidate, members_changed: bool = False) -> list[Incident]:
         """Refit an emitted candidate after a new member. While its window is open the
         (provisional) incident follows the reports in hand, even when the new fit is less sure
         (a fifth onset can reveal an NLOS path the first four hid); after the window closes, a
-        late report re-emits it only if it improved (`_quality`)."""
+        late report re-emits it only if it improved (`_quality`), or if it expelled a stray
+        (`members_changed`: the stray now belongs elsewhere, the incident must let it go)."""
         assert candidate.emitted is not None
         previous = candidate.emitted
         incident = self._locate(candidate, revision=previous.revision + 1)
-        if candidate.closed and _quality(incident) <= _quality(previous):
+        if candidate.closed and not members_changed and _quality(incident) <= _quality(previous):
             return []
         candidate.emitted = incident
         self.stats.incidents_updated += 1
-        return [self._as_episode(candidate, incident)]
+        return self._as_episode(candidate, incident)
 
-    def _as_episode(self, candidate: _Candidate, incident: Incident) -> Incident:
-        """What to emit for a candidate's incident: itself, or, for a siren or alarm that
-        onsets did not locate, the `area` incident of the episode it folds into
-        (`ouie.fusion.episodes`; off when context_episode_gap_s is 0)."""
-        if self.config.context_episode_gap_s <= 0 or not foldable(incident):
-            return incident
-        return self._episodes.fold(incident, list(candidate.reports.values()))
+    def _as_episode(self, candidate: _Candidate, incident: Incident) -> list[Incident]:
+        """What to emit for a candidate's incident: for a siren, alarm or fireworks, the `area`
+        incident of the episode it folds into (`ouie.fusion.episodes`; off when
+        context_episode_gap_s is 0); else itself, assessed (`ouie.fusion.confirmation`), and
+        the episode it leaves if it was folded before under another class. Once shown on its
+        own (an explosion that a later member turns into fireworks), it stays on its own: an
+        incident already shown is revised, never made to vanish into an episode."""
+        fold = fold_group(incident) is not None and self.config.context_episode_gap_s > 0
+        if not fold or candidate.shown_alone:
+            candidate.shown_alone = True
+            fireworks = self._episodes.fireworks_nearby(
+                incident.onset_ns,
+                source_points_en_m(incident, self.positions_enu_m),
+                self.config.confirmation.context_radius_m,
+            )
+            assessed = assess(incident, self.positions_enu_m, self.config, fireworks)
+            return [*self._episodes.release(incident.incident_id), assessed]
+        return [self._episodes.fold(incident, list(candidate.reports.values()))]
 
     def _evict_if_full(self) -> list[Incident]:
         """Keep at most max_open_incidents candidates: the oldest goes, fused first if it was
@@ -530,8 +594,12 @@ class Associator:
 
     def _remember(self, key: ReportKey) -> None:
         self._seen_ids[key] = None
-        while len(self._seen_ids) > self.config.max_remembered_report_ids:
-            self._seen_ids.popitem(last=False)
+        self._forget_beyond_bound(self._seen_ids)
+
+    def _forget_beyond_bound(self, memory: OrderedDict[ReportKey, Any]) -> None:
+        """Drop the oldest entries beyond max_remembered_report_ids."""
+        while len(memory) > self.config.max_remembered_report_ids:
+            memory.popitem(last=False)
 
     def _reject(self, report: EventReport, reason: str, kind: str) -> None:
         self.stats.rejected[kind] += 1

@@ -25,6 +25,43 @@ DEFAULT_HEARING_RANGE_M: dict[EventClass, float] = {
 700 m with 10 dB SNR, screams at 400 m): generous, since a range too short splits a sound."""
 
 
+DEFAULT_SURE_RANGE_M: dict[EventClass, float] = {
+    EventClass.GUNSHOT: 300.0,
+    EventClass.EXPLOSION: 500.0,
+    EventClass.GLASS_BREAK: 150.0,
+    EventClass.SCREAM: 200.0,
+}
+"""Distance within which a sensor should hear an alerting class (well inside the hearing range:
+a scream or breaking glass carries over a street, a gunshot over blocks)."""
+
+
+class ConfirmationConfig(StrictModel):
+    """Network confirmation: an alerting incident must be heard by the sensors that the geometry
+    says should have heard it (`ouie.fusion.confirmation`)."""
+
+    enabled: bool = Field(
+        default=True,
+        description="Assess alerting incidents; off: every alerting incident raises an alert.",
+    )
+    min_sensors: int = Field(
+        default=2,
+        ge=1,
+        description="Sensors required where at least that many are within the class's sure "
+        "range of the source; fewer where fewer are (a sparse corner of the network).",
+    )
+    sure_range_m: dict[EventClass, float] = Field(
+        default_factory=lambda: dict(DEFAULT_SURE_RANGE_M),
+        description="Per alerting class, the distance within which a sensor should hear it, m "
+        "(a class left out is never marked unconfirmed).",
+    )
+    context_radius_m: float = Field(
+        default=500.0,
+        ge=0,
+        description="A firework episode still open (context_episode_gap_s) this close to a "
+        "gunshot or explosion lowers its rank, m.",
+    )
+
+
 class FusionConfig(StrictModel):
     """How reports are grouped into incidents and how incidents are located."""
 
@@ -73,6 +110,12 @@ class FusionConfig(StrictModel):
     )
     max_open_incidents: int = Field(
         default=256, ge=1, description="Bound on incidents kept in memory (oldest dropped)."
+    )
+    max_placements_per_report: int = Field(
+        default=64,
+        ge=1,
+        description="Bound on placements one arriving report may cause (itself, then the "
+        "strays it expels, placed again); beyond it a stray is rejected and counted.",
     )
     max_remembered_report_ids: int = Field(
         default=10_000, ge=1, description="Bound on report ids remembered for de-duplication."
@@ -127,9 +170,13 @@ class FusionConfig(StrictModel):
     context_episode_gap_s: float = Field(
         default=60.0,
         ge=0,
-        description="A siren or alarm incident that onsets could not locate joins the open "
-        "episode of its class heard at most this long before, nearby (one `area` incident for "
-        "an ambulance crossing the district instead of one per sensor); 0: never, s.",
+        description="A siren, alarm or fireworks incident joins the open episode of its class "
+        "heard at most this long before, nearby (one `area` incident for an ambulance crossing "
+        "the district or a firework show instead of one per sensor or bang); 0: never, s.",
+    )
+    confirmation: ConfirmationConfig = Field(
+        default_factory=ConfirmationConfig,
+        description="Network confirmation policy for alerting incidents.",
     )
     provisional_incidents: bool = Field(
         default=True,

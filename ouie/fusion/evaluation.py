@@ -73,7 +73,10 @@ class Evaluation(BaseModel):
         "ellipse coverage: low redundancy is where errors and misses live."
     )
     baselines: dict[str, ErrorStats]
-    false_incidents: int = Field(description="Incidents that answer no true event.")
+    false_incidents: int = Field(
+        description="Incidents raising an alert (alerting, not unconfirmed) that answer no true "
+        "event."
+    )
     matches: list[Match]
 
 
@@ -143,7 +146,7 @@ def evaluate(
             name: ErrorStats.of([m.baseline_errors_m[name] for m in fixes])
             for name in (baselines or {})
         },
-        false_incidents=len([i for i in pool if i.incident_id not in used and i.alerting]),
+        false_incidents=len([i for i in pool if i.incident_id not in used and i.raises_alert]),
         matches=matches,
     )
 

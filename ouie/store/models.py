@@ -99,6 +99,9 @@ class IncidentRow(Base):
         default=list, doc="[{sensor_id, report_id, reason}]"
     )
     report_ids: Mapped[list[str]] = mapped_column(default=list)
+    assessment: Mapped[dict[str, Any] | None] = mapped_column(
+        doc="Fusion's network confirmation and rank reasons (alerting classes); None: none."
+    )
     cameras_heard: Mapped[list[str]] = mapped_column(
         default=list, doc="Cameras whose own audio detection confirmed it (raised the score)."
     )

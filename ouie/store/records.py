@@ -11,6 +11,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from ouie.core.classes import ALERTING_CLASSES
 from ouie.core.incident import Incident
 
 
@@ -80,6 +81,11 @@ class IncidentRecord(BaseModel):
         default_factory=list, description="Left-out reports: sensor_id, report_id, reason."
     )
     report_ids: list[str] = Field(default_factory=list, description="Reports it is made of.")
+    assessment: dict[str, Any] | None = Field(
+        default=None,
+        description="Network confirmation and rank reasons: confirmed, heard_by, "
+        "expected_sensors, context_nearby, reasons (`ouie.core.incident.Assessment`).",
+    )
     cameras_heard: list[str] = Field(
         default_factory=list, description="Cameras whose own audio detection raised its score."
     )
@@ -87,6 +93,11 @@ class IncidentRecord(BaseModel):
     video: dict[str, Any] | None = Field(
         default=None, description="Status camera: camera_id, zone, people, end_ns, ongoing."
     )
+
+    @property
+    def raises_alert(self) -> bool:
+        """An alerting class that fusion did not mark unconfirmed (see `Incident.raises_alert`)."""
+        return self.class_ in ALERTING_CLASSES and (self.assessment or {}).get("confirmed", True)
 
     @classmethod
     def from_incident(cls, incident: Incident) -> IncidentRecord:
@@ -109,6 +120,7 @@ class IncidentRecord(BaseModel):
             sensors_used=list(incident.sensors_used),
             sensors_rejected=[plain(r) for r in incident.sensors_rejected],
             report_ids=list(incident.report_ids),
+            assessment=plain(incident.assessment),
             cameras_heard=list(incident.cameras_heard),
             revision=incident.revision,
             video=plain(incident.video),

@@ -30,7 +30,7 @@ async function load() {
     row.dataset.action = entry.action;
     row.append(
       ouie.text("td", entry.seq),
-      ouie.text("td", ouie.timeOf(entry.at_utc), "when"),
+      ouie.text("td", ouie.utcOf(entry.at_utc), "when"),
       ouie.text("td", entry.action),
       ouie.text("td", entry.actor),
       ouie.text("td", entry.subject),

@@ -86,11 +86,27 @@ const ouie = {
       text += ` — cameras move automatically. Legal basis: ${cue.legal_basis}. DPIA: ${cue.dpia}`;
     }
     banner.textContent = text;
+    ouie.timeZone = overview.time_zone || "UTC";
     return overview;
   },
 
-  timeOf(iso) {
+  // The site's time zone (from the overview); the audit trail keeps UTC (`utcOf`).
+  timeZone: "UTC",
+
+  utcOf(iso) {
     return iso ? iso.replace("T", " ").replace(/\.\d+Z$/, " UTC") : "";
+  },
+
+  // "YYYY-MM-DD HH:MM:SS" in the site's zone, with the zone's short name (e.g. CEST).
+  timeOf(iso) {
+    if (!iso) return "";
+    if (ouie.timeZone === "UTC") return ouie.utcOf(iso);
+    const parts = new Intl.DateTimeFormat("en-GB", {
+      timeZone: ouie.timeZone, year: "numeric", month: "2-digit", day: "2-digit",
+      hour: "2-digit", minute: "2-digit", second: "2-digit", hourCycle: "h23", timeZoneName: "short",
+    }).formatToParts(new Date(iso));
+    const get = (type) => parts.find((p) => p.type === type)?.value || "";
+    return `${get("year")}-${get("month")}-${get("day")} ${get("hour")}:${get("minute")}:${get("second")} ${get("timeZoneName")}`;
   },
 
   text(tag, content, className) {

@@ -34,6 +34,19 @@ function render(incident) {
     camera: "seen on a camera's own stream, in a zone drawn on its image",
   };
   fact(facts, "Location", how[incident.status] || incident.status);
+  const shownAs = {
+    alert: "an alert: the network confirms it",
+    unconfirmed: "unconfirmed: not alerted, fewer sensors heard it than should have",
+    context: "context (not an alert)",
+  };
+  fact(facts, "Shown as", shownAs[incident.section] || incident.section);
+  if (incident.reasons.length) {
+    const why = document.createElement("ul");
+    why.className = "reasons";
+    for (const reason of incident.reasons) why.append(ouie.text("li", reason));
+    facts.append(ouie.text("dt", "Why"), Object.assign(document.createElement("dd"), { id: "why" }));
+    document.getElementById("why").append(why);
+  }
   fact(facts, "Sensors used", incident.sensors_used.join(", ") || "—");
   fact(facts, "Sensors left out", incident.sensors_rejected.join(", ") || "—");
   if (incident.cameras_heard.length) {
@@ -123,6 +136,14 @@ async function start() {
   document.getElementById("confirm").addEventListener("click", () => dispose("confirm"));
   document.getElementById("escalate").addEventListener("click", () => dispose("escalate"));
   document.getElementById("dismiss").addEventListener("click", () => dispose("dismiss"));
+  // Keyboard: c confirm, e escalate, d dismiss (with the reason selected), when allowed.
+  document.addEventListener("keydown", (event) => {
+    const typing = ["INPUT", "SELECT", "TEXTAREA"].includes(document.activeElement?.tagName);
+    const keys = { c: "confirm", e: "escalate", d: "dismiss" };
+    if (typing || event.ctrlKey || event.metaKey || event.altKey || !keys[event.key]) return;
+    if (!ouie.session.permissions.includes("triage")) return;
+    dispose(keys[event.key]);
+  });
   try {
     await load();
   } catch (problem) {

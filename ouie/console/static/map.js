@@ -5,7 +5,11 @@
 const CLASS_COLOURS = {
   gunshot: "#e5484d", explosion: "#f76b15", scream: "#d6409f", glass_break: "#3e8ee0",
 };
-const state = { map: null, incidents: new Map(), sensors: new Map(), cameras: new Map() };
+const state = {
+  map: null, incidents: new Map(), sensors: new Map(), cameras: new Map(), siteSpanM: Infinity,
+  live: false,
+};
+const SECTIONS = { alert: "incidents", unconfirmed: "unconfirmed", context: "context" };
 
 function colourOf(cls) {
   return CLASS_COLOURS[cls] || "#8b949e";
@@ -81,9 +85,45 @@ function renderCameraTable() {
   }
 }
 
+// Largest distance between two sensors, m: no uncertainty circle wider than this is drawn.
+function siteSpanM() {
+  const points = [...state.sensors.values()].map((s) => L.latLng(s.sensor.lat, s.sensor.lon));
+  let span = 0;
+  for (const a of points) for (const b of points) span = Math.max(span, a.distanceTo(b));
+  return points.length > 1 ? span : Infinity;
+}
+
+// Whether an incident's position means something on this site (not a circle over it all).
+function locatable(incident) {
+  return incident.lat !== null && (incident.uncertainty_m || 0) <= state.siteSpanM;
+}
+
+// A new alert arrived live: a banner, a pulse on its row, a short tone, the count in the title.
+function announce(incident) {
+  const banner = document.getElementById("new-alert");
+  banner.textContent = `New ${incident.class.replace("_", " ")} — ${ouie.timeOf(incident.onset_utc).slice(11)}`;
+  banner.hidden = false;
+  banner.dataset.incident = incident.id;
+  banner.onclick = () => openIncident(incident.id);
+  state.fresh = new Set([...(state.fresh || []), incident.id]);
+  setTimeout(() => { state.fresh.delete(incident.id); renderIncidentTable(); }, 15000);
+  try {
+    const audio = new AudioContext();
+    const tone = audio.createOscillator();
+    tone.frequency.value = 880;
+    tone.connect(audio.destination);
+    tone.start();
+    tone.stop(audio.currentTime + 0.25);
+  } catch (e) { /* no sound device, or no user gesture yet: the banner remains */ }
+}
+
 function drawIncident(incident) {
   const old = state.incidents.get(incident.id);
   if (old && old.circle) old.circle.remove();
+  if (state.live && incident.section === "alert" && !incident.disposition
+      && (!old || old.incident.section !== "alert")) {
+    announce(incident);
+  }
   let circle = null;
   if (incident.lat === null && incident.hyperbola) {
     // Two sensors only: the source lies somewhere on this branch.
@@ -95,21 +135,23 @@ function drawIncident(incident) {
       .addTo(state.map);
     circle.getElement()?.setAttribute("data-incident", incident.id);
   }
-  if (incident.lat !== null && incident.lon !== null) {
+  if (locatable(incident)) {
     // The 95 % circle in metres, and a marker of fixed size so that a precise fix stays visible.
     const where = [incident.lat, incident.lon];
     const style = { color: colourOf(incident.class), weight: 2 };
     // A siren or alarm heard by sensor after sensor ("area"): where it went, not a fix; drawn
     // as a faint dashed outline so that it does not hide the located incidents under it.
     const sweep = incident.status === "area";
+    // Only alerts are drawn solid; unconfirmed and context are faint outlines under them.
+    const faint = sweep || (incident.section || "context") !== "alert";
     const area = L.circle(where, {
       ...style,
       radius: incident.uncertainty_m || 1,
-      fillOpacity: sweep ? 0.03 : 0.2,
-      dashArray: sweep ? "8 6" : null,
-      weight: sweep ? 1 : 2,
+      fillOpacity: faint ? 0.03 : 0.2,
+      dashArray: faint ? "8 6" : null,
+      weight: faint ? 1 : 2,
     });
-    const dot = L.circleMarker(where, { ...style, radius: 7, fillOpacity: 0.6 });
+    const dot = L.circleMarker(where, { ...style, radius: faint ? 4 : 7, fillOpacity: faint ? 0.3 : 0.6 });
     circle = L.featureGroup([area, dot])
       .bindTooltip(sweep
         ? `${incident.class} heard by ${incident.sensors_used.length} sensors in turn (±${Math.round(incident.uncertainty_m || 0)} m)`
@@ -122,27 +164,43 @@ function drawIncident(incident) {
   renderIncidentTable();
 }
 
+// Open before decided, then rank (severity, confidence, context: see the API), then newest.
+function byPriority(a, b) {
+  return (a.disposition ? 1 : 0) - (b.disposition ? 1 : 0) || b.rank - a.rank
+    || b.onset_ns - a.onset_ns;
+}
+
 function renderIncidentTable() {
-  const body = document.querySelector("#incidents tbody");
-  body.replaceChildren();
-  const rows = [...state.incidents.values()].map((entry) => entry.incident);
-  rows.sort((a, b) => b.onset_ns - a.onset_ns);
-  for (const incident of rows) {
-    const row = document.createElement("tr");
-    row.className = "incident";
-    row.dataset.incident = incident.id;
-    const disposition = incident.disposition || "open";
-    row.append(
-      ouie.text("td", ouie.timeOf(incident.onset_utc).slice(11)),
-      ouie.text("td", incident.class, `class-tag class-${incident.class}`),
-      ouie.text("td", incident.uncertainty_m === null ? "—" : Math.round(incident.uncertainty_m)),
-      ouie.text("td", incident.sensors_used.length),
-      ouie.text("td", disposition, `disp-${disposition}`),
-    );
-    row.addEventListener("click", () => openIncident(incident.id));
-    body.append(row);
+  const all = [...state.incidents.values()].map((entry) => entry.incident);
+  for (const [section, table] of Object.entries(SECTIONS)) {
+    const body = document.querySelector(`#${table} tbody`);
+    body.replaceChildren();
+    const rows = all.filter((i) => (i.section || "context") === section).sort(byPriority);
+    for (const incident of rows) {
+      const row = document.createElement("tr");
+      row.className = "incident" + ((state.fresh || new Set()).has(incident.id) ? " fresh" : "");
+      row.dataset.incident = incident.id;
+      row.title = (incident.reasons || []).join("; ");
+      const disposition = incident.disposition || "open";
+      const where = incident.uncertainty_m === null ? "—"
+        : locatable(incident) || incident.lat === null ? Math.round(incident.uncertainty_m)
+          : "not located";
+      row.append(
+        ouie.text("td", ouie.timeOf(incident.onset_utc).slice(11)),
+        ouie.text("td", incident.class, `class-tag class-${incident.class}`),
+        ouie.text("td", where),
+        ouie.text("td", incident.sensors_used.length),
+        ouie.text("td", disposition, `disp-${disposition}`),
+      );
+      row.addEventListener("click", () => openIncident(incident.id));
+      body.append(row);
+    }
+    const count = section === "alert"
+      ? `(${rows.filter((i) => !i.disposition).length} open of ${rows.length})` : `(${rows.length})`;
+    document.getElementById(section === "alert" ? "incident-count" : `${section}-count`).textContent = count;
   }
-  document.getElementById("incident-count").textContent = `(${rows.length})`;
+  const open = all.filter((i) => i.section === "alert" && !i.disposition).length;
+  document.title = open ? `(${open}) ouie console` : "ouie console";
 }
 
 async function reload() {
@@ -150,6 +208,7 @@ async function reload() {
     ouie.api("sensors"), ouie.api("cameras"), ouie.api("incidents"),
   ]);
   sensors.forEach(drawSensor);
+  state.siteSpanM = siteSpanM();
   cameras.forEach(drawCamera);
   incidents.forEach(drawIncident);
 }
@@ -167,6 +226,7 @@ async function start() {
   buildMap(overview);
   await reload();
   fitNetwork();
+  state.live = true; // from now on, an alert that appears is new
   ouie.listen({
     incident: drawIncident,
     sensor: drawSensor,

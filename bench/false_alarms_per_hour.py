@@ -1,0 +1,290 @@
+"""False alerting incidents per hour on everyday sound only (no gunshot, scream, glass, blast).
+
+Method: every sensor of the saint-etienne scenario (50 sensors, its buildings, weather, clocks,
+street background) hears a dense script of real NON-alerting recordings from an audio directory
+(`labels.csv` rows with alerting=False: traffic, music, cries, dogs, door slams, works,
+fireworks, horns, ...), rendered by the simulator (`ouie.sim.render.simulate`) in segments of
+`--segment-s`, at street points drawn as the scenario's generator draws them, one sound every
+`--mean-gap-s` on average over the site, plus a firework show (`--show-s` of crackers over one
+spot) in every 4th segment. The real sensor pipeline (YAMNet + head + verifier) detects on every
+sensor; each segment's reports are cached (`~/.cache/ouie/false_alarms/<digest>/`), its audio
+deleted, so that a killed run resumes and the fusion part re-runs in seconds.
+
+Fusion runs the streaming associator over all cached reports, with the network confirmation
+policy on (the default `FusionConfig`) and off; every alerting incident it raises is false by
+construction. Prints one JSON object: simulated hours, reports, incidents by class and status,
+false alerting incidents per hour with and without confirmation, context episodes.
+
+    nice -n 19 .venv/bin/python bench/false_alarms_per_hour.py --hours 1 --detect   # slow
+    .venv/bin/python bench/false_alarms_per_hour.py                   # fusion on the cache
+    ... --hours 0.05 --segment-s 60 --detect --out docs/results/false_alarms.json   # a taste
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import hashlib
+import json
+import os
+import shutil
+import time
+from collections import Counter
+from pathlib import Path
+
+import numpy as np
+
+from ouie.app.locate import frame_for, fuse_reports, sensor_detector
+from ouie.core.incident import Incident
+from ouie.core.report import EventReport
+from ouie.core.timebase import NS_PER_S, iso_to_ns, ns_to_iso
+from ouie.fusion.config import FusionConfig
+from ouie.sim.saint_etienne import street_point
+from ouie.sim.scenario import Scenario, ScriptedEvent, load_scenario
+
+EVERYDAY_LEVEL_DB_SPL: dict[str, float] = {
+    "air_conditioner": 80.0,
+    "alarm": 105.0,
+    "baby_cry": 95.0,
+    "background_breaking_glass": 95.0,
+    "background_noise": 80.0,
+    "background_unknown": 80.0,
+    "bikebell": 90.0,
+    "boom": 120.0,
+    "car_horn": 110.0,
+    "carengine": 90.0,
+    "casual": 75.0,
+    "chainsaw": 110.0,
+    "children_playing": 85.0,
+    "clapping": 85.0,
+    "crying": 90.0,
+    "dog": 100.0,
+    "dog_bark": 100.0,
+    "doorslam": 95.0,
+    "drilling": 110.0,
+    "engine_idling": 90.0,
+    "fireworks": 140.0,
+    "helicopter": 110.0,
+    "jackhammer": 115.0,
+    "knock": 85.0,
+    "knocking": 85.0,
+    "laughter": 85.0,
+    "motorcycle": 100.0,
+    "rain": 80.0,
+    "speech": 72.0,
+    "street_music": 95.0,
+    "thunder": 120.0,
+    "traffic": 90.0,
+    "truckengine": 95.0,
+}
+"""Source level of each everyday folder (loudest 10 ms RMS at 1 m, dB SPL); folders left out
+(indoor sounds: keyboard, page turns, ...) are not played in the street."""
+
+SHOW_SPOT_EN_M = (120.0, -60.0)
+SHOW_EVERY_SEGMENTS = 4
+
+
+def everyday_recordings(audio_dir: Path) -> dict[str, list[Path]]:
+    """Folder → its non-alerting recordings (labels.csv alerting=False), folders with a level."""
+    by_folder: dict[str, list[Path]] = {}
+    with (audio_dir / "labels.csv").open(encoding="utf-8") as f:
+        for row in csv.DictReader(f):
+            if row["alerting"] == "False" and row["class"] in EVERYDAY_LEVEL_DB_SPL:
+                by_folder.setdefault(row["class"], []).append(audio_dir / row["file"])
+    return {k: sorted(v) for k, v in sorted(by_folder.items())}
+
+
+def segment_scenario(
+    base: Scenario,
+    index: int,
+    segment_s: float,
+    mean_gap_s: float,
+    show_s: float,
+    recordings: dict[str, list[Path]],
+) -> Scenario:
+    """Segment `index`: the base scenario's site, starting index × segment_s after its start,
+    with a Poisson script of everyday recordings (folder drawn uniformly, then a file), and a
+    firework show every SHOW_EVERY_SEGMENTS segments."""
+    rng = np.random.default_rng([base.seed, index])
+    folders = list(recordings)
+    events: list[ScriptedEvent] = []
+    t = float(rng.exponential(mean_gap_s))
+    while t < segment_s - 2.0:
+        folder = folders[int(rng.integers(len(folders)))]
+        path = recordings[folder][int(rng.integers(len(recordings[folder])))]
+        lat, lon = street_point(rng)
+        events.append(_event(t, folder, path, lat, lon))
+        t += float(rng.exponential(mean_gap_s))
+    if index % SHOW_EVERY_SEGMENTS == SHOW_EVERY_SEGMENTS - 1 and "fireworks" in recordings:
+        lat, lon = base.frame.to_wgs84(*SHOW_SPOT_EN_M, base.frame.origin_height_m)[:2]
+        start = float(rng.uniform(10.0, max(segment_s - show_s - 10.0, 10.0)))
+        for t in np.sort(rng.uniform(start, start + show_s, round(show_s / 3.0))):
+            path = recordings["fireworks"][int(rng.integers(len(recordings["fireworks"])))]
+            events.append(_event(float(t), "fireworks", path, float(lat), float(lon), 20.0))
+    start_ns = iso_to_ns(base.start_utc) + round(index * segment_s * NS_PER_S)
+    return base.model_copy(
+        update={
+            "name": f"{base.name}-everyday-{index}",
+            "start_utc": ns_to_iso(start_ns).replace("+00:00", "Z"),
+            "duration_s": segment_s,
+            "seed": base.seed * 1000 + index,
+            "events": sorted(events, key=lambda e: e.time_s),
+        }
+    )
+
+
+def _event(
+    time_s: float, folder: str, path: Path, lat: float, lon: float, height_m: float = 1.5
+) -> ScriptedEvent:
+    return ScriptedEvent.model_validate(
+        {
+            "time_s": round(time_s, 3),
+            "class": folder,
+            "lat": lat,
+            "lon": lon,
+            "height_m": height_m,
+            "source": str(path),
+            "source_level_db_spl": EVERYDAY_LEVEL_DB_SPL[folder],
+        }
+    )
+
+
+def cache_folder(args: argparse.Namespace) -> Path:
+    """Where this configuration's segments are cached (digest of what shapes the reports)."""
+    key = f"{args.scenario}|{args.segment_s}|{args.mean_gap_s}|{args.show_s}|{args.model}|v1"
+    digest = hashlib.sha256(key.encode()).hexdigest()[:12]
+    return Path.home() / ".cache" / "ouie" / "false_alarms" / digest
+
+
+def detect_segments(args: argparse.Namespace, folder: Path) -> None:
+    """Render and detect each missing segment; cache its reports and script, drop its audio."""
+    from ouie.sim.render import simulate
+
+    base = load_scenario(args.scenario)
+    recordings = everyday_recordings(args.audio_dir)
+    detect, detector = sensor_detector("auto", args.model)
+    n_segments = int(np.ceil(args.hours * 3600.0 / args.segment_s))
+    folder.mkdir(parents=True, exist_ok=True)
+    for index in range(n_segments):
+        done = folder / f"segment-{index:03d}.jsonl"
+        if done.is_file():
+            continue
+        scenario = segment_scenario(
+            base, index, args.segment_s, args.mean_gap_s, args.show_s, recordings
+        )
+        started = time.monotonic()
+        audio = folder / f"audio-{index:03d}"
+        recording = simulate(scenario, audio, audio_dir=args.audio_dir, progress=False)
+        rendered = time.monotonic()
+        reports = [
+            r
+            for site in recording.sensors
+            for r in detect(recording.wav_path(site.id), recording.start_ns, site.id)
+        ]
+        script = Counter(e.class_ for e in scenario.events)
+        meta = {
+            "index": index,
+            "start_utc": scenario.start_utc,
+            "duration_s": args.segment_s,
+            "detector": detector,
+            "script": dict(script),
+            "render_s": round(rendered - started, 1),
+            "detect_s": round(time.monotonic() - rendered, 1),
+        }
+        (folder / f"segment-{index:03d}.json").write_text(json.dumps(meta), encoding="utf-8")
+        tmp = done.with_suffix(".tmp")
+        tmp.write_text("".join(r.to_json() + "\n" for r in reports), encoding="utf-8")
+        tmp.rename(done)
+        shutil.copy(audio / "sensors.geojson", folder / "sensors.geojson")
+        shutil.rmtree(audio)
+        print(json.dumps(meta), flush=True)
+
+
+def false_alerting(incidents: list[Incident]) -> list[Incident]:
+    """Alerting incidents an operator would be alerted by (every one is false here)."""
+    return [i for i in incidents if i.raises_alert]
+
+
+def fuse_cached(args: argparse.Namespace, folder: Path) -> dict[str, object]:
+    """Fuse every cached segment with and without network confirmation; count what is raised."""
+    from ouie.core.recording import read_sensors_geojson
+
+    segments = sorted(folder.glob("segment-*.jsonl"))
+    if not segments:
+        raise SystemExit(f"no cached segment in {folder}: run with --detect first")
+    metas = [json.loads(p.with_suffix(".json").read_text()) for p in segments]
+    reports = [
+        EventReport.from_json(line)
+        for p in segments
+        for line in p.read_text(encoding="utf-8").splitlines()
+    ]
+    sensors = read_sensors_geojson(folder / "sensors.geojson")
+    base = load_scenario(args.scenario)
+    frame = base.frame if base.sensors else frame_for(sensors)
+    hours = sum(m["duration_s"] for m in metas) / 3600.0
+    config = FusionConfig(air_temperature_c=base.weather.air_temperature_c)
+    variants = {
+        "with_confirmation": config,
+        "without_confirmation": config.model_copy(
+            update={"confirmation": config.confirmation.model_copy(update={"enabled": False})}
+        ),
+    }
+    out: dict[str, object] = {
+        "bench": "false_alarms_per_hour",
+        "cpu_count": os.cpu_count(),
+        "cache": str(folder),
+        "segments": len(segments),
+        "simulated_hours": round(hours, 3),
+        "detector": metas[0]["detector"],
+        "everyday_sounds_played": sum(sum(m["script"].values()) for m in metas),
+        "reports": len(reports),
+        "reports_by_class": dict(Counter(str(r.class_) for r in reports).most_common()),
+    }
+    for name, variant in variants.items():
+        started = time.process_time()
+        incidents, associator = fuse_reports(reports, sensors, frame, variant)
+        raised = false_alerting(incidents)
+        out[name] = {
+            "incidents": len(incidents),
+            "by_class_status": dict(
+                Counter(f"{i.class_}/{i.status}" for i in incidents).most_common()
+            ),
+            "unconfirmed": sum(i.unconfirmed for i in incidents),
+            "false_alerting_incidents": len(raised),
+            "false_alerting_per_hour": round(len(raised) / hours, 3) if hours else None,
+            "false_alerting_by_class": dict(Counter(str(i.class_) for i in raised)),
+            "false_alerting_sensors": sorted(i.n_sensors for i in raised),
+            "false_alerting_ranked_down_by_fireworks": sum(
+                bool(i.assessment and i.assessment.context_nearby) for i in raised
+            ),
+            "rejected": dict(associator.stats.rejected),
+            "fusion_cpu_s": round(time.process_time() - started, 2),
+        }
+    return out
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--scenario", default="saint-etienne")
+    parser.add_argument("--audio-dir", type=Path, default=Path("../shared/audio"))
+    parser.add_argument("--model", type=Path, default=Path("../shared/models/yamnet.tflite"))
+    parser.add_argument("--hours", type=float, default=1.0, help="Simulated hours to detect.")
+    parser.add_argument("--segment-s", type=float, default=300.0)
+    parser.add_argument("--mean-gap-s", type=float, default=6.0, help="Mean s between sounds.")
+    parser.add_argument("--show-s", type=float, default=90.0, help="Firework show length, s.")
+    parser.add_argument("--detect", action="store_true", help="Render and detect what's missing.")
+    parser.add_argument("--out", type=Path, default=None, help="Also write the JSON here.")
+    args = parser.parse_args()
+    args.model = args.model.resolve()
+    args.audio_dir = args.audio_dir.resolve()
+    folder = cache_folder(args)
+    if args.detect:
+        detect_segments(args, folder)
+    result = json.dumps(fuse_cached(args, folder), indent=2)
+    print(result)
+    if args.out is not None:
+        args.out.write_text(result + "\n", encoding="utf-8")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,155 @@
+"""What the operator is shown on the demo scenario, per hour: alerts (true and false),
+unconfirmed incidents, context episodes, all incidents; run it under another checkout's
+PYTHONPATH to get that checkout's figures on the very same reports (before/after).
+
+Method: the scenario rendered as `ouie demo` renders it (`ouie.app.demo.prepare_recording`, same
+cache), every sensor's audio through the sensor pipeline once (reports cached under
+`~/.cache/ouie/operator_view/`), then the streaming associator with each report delivered at its
+onset (as `ouie.app.locate.fuse_reports`, but a report whose fusion raises is logged and skipped,
+as the central service does), scored against the scenario's truth
+(`ouie.fusion.evaluation.evaluate`). Prints one JSON object.
+
+    PYTHONPATH=. nice python bench/operator_view.py --duration-s 300 --out after.json
+    PYTHONPATH=/work/main nice python bench/operator_view.py --duration-s 300 --out before.json
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import os
+import subprocess
+import time
+from collections import Counter
+from pathlib import Path
+
+from ouie.app.demo import prepare_recording
+from ouie.app.locate import sensor_detector
+from ouie.core.classes import ALERTING_CLASSES
+from ouie.core.incident import Incident
+from ouie.core.recording import RecordingFolder
+from ouie.core.report import EventReport
+from ouie.fusion.association import Associator
+from ouie.fusion.config import FusionConfig
+from ouie.fusion.evaluation import evaluate
+from ouie.sensor.model_files import cache_dir
+from ouie.sim.scenario import load_scenario
+
+CONTEXT_CLASSES = {"siren", "alarm", "fireworks"}
+
+
+def cached_reports(args: argparse.Namespace) -> tuple[list[EventReport], RecordingFolder, str]:
+    """(reports of every sensor, the recording, detector name), detected once per input."""
+    scenario = load_scenario(args.scenario)
+    recording = prepare_recording(scenario, args.duration_s, cache_dir() / "demo", args.audio_dir)
+    key = f"{recording.path.name}|{args.model}|v1"
+    path = Path.home() / ".cache" / "ouie" / "operator_view"
+    path /= hashlib.sha256(key.encode()).hexdigest()[:12] + ".jsonl"
+    if not path.is_file():
+        detect, detector = sensor_detector("auto", args.model)
+        reports = [
+            r
+            for site in recording.sensors
+            for r in detect(recording.wav_path(site.id), recording.start_ns, site.id)
+        ]
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(".tmp")
+        lines = [json.dumps({"detector": detector})] + [r.to_json() for r in reports]
+        tmp.write_text("\n".join(lines) + "\n", encoding="utf-8")
+        tmp.rename(path)
+    first, *rest = path.read_text(encoding="utf-8").splitlines()
+    return [EventReport.from_json(line) for line in rest], recording, json.loads(first)["detector"]
+
+
+def raises_alert(incident: Incident) -> bool:
+    """Alerting and not unconfirmed (a checkout without the policy: alerting)."""
+    return bool(getattr(incident, "raises_alert", incident.alerting))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--scenario", default="saint-etienne")
+    parser.add_argument("--duration-s", type=float, default=600.0)
+    parser.add_argument("--audio-dir", type=Path, default=Path("../shared/audio"))
+    parser.add_argument("--model", type=Path, default=Path("../shared/models/yamnet.tflite"))
+    parser.add_argument("--out", type=Path, default=None)
+    args = parser.parse_args()
+    args.audio_dir, args.model = args.audio_dir.resolve(), args.model.resolve()
+    scenario = load_scenario(args.scenario)
+    args.duration_s = min(args.duration_s, scenario.duration_s)
+    reports, recording, detector = cached_reports(args)
+    config = FusionConfig(air_temperature_c=scenario.weather.air_temperature_c)
+    associator = Associator(recording.sensors, scenario.frame, config)
+    latest: dict[str, Incident] = {}
+    errors: Counter[str] = Counter()
+    started = time.process_time()
+    for report in sorted(reports, key=lambda r: (r.onset_ns, r.sensor_id)):
+        try:
+            emitted = associator.add(report, report.onset_ns)
+        except Exception as error:  # the central service logs and skips such a report
+            errors[type(error).__name__] += 1
+            continue
+        latest.update({i.incident_id: i for i in emitted})
+    latest.update({i.incident_id: i for i in associator.flush()})
+    fusion_cpu_s = time.process_time() - started
+    incidents = list(latest.values())
+    hours = args.duration_s / 3600.0
+    truth = recording.truth or []
+    evaluation = evaluate(incidents, truth, scenario.frame)
+    matched = {m.incident_id for m in evaluation.matches if m.incident_id}
+    alerts = [i for i in incidents if raises_alert(i)]
+    unconfirmed = [i for i in incidents if i.alerting and not raises_alert(i)]
+    context = [i for i in incidents if i.class_ not in ALERTING_CLASSES]
+    errors_m = [m.error_m for m in evaluation.matches if m.error_m is not None]
+    commit = subprocess.run(
+        [
+            "git",
+            "-C",
+            str(Path(__import__("ouie").__file__).parent),
+            "rev-parse",
+            "--short",
+            "HEAD",
+        ],
+        capture_output=True,
+        text=True,
+    ).stdout.strip()
+    result = {
+        "bench": "operator_view",
+        "ouie_commit": commit,
+        "cpu_count": os.cpu_count(),
+        "scenario": args.scenario,
+        "simulated_s": args.duration_s,
+        "detector": detector,
+        "reports": len(reports),
+        "fusion_errors": dict(errors),
+        "fusion_cpu_s": round(fusion_cpu_s, 2),
+        "alerting_true_events": evaluation.alerting_events,
+        "detected": evaluation.detected,
+        "fixed": evaluation.fixed,
+        "fixed_within_10_m": sum(e <= 10.0 for e in errors_m),
+        "incidents": len(incidents),
+        "incidents_per_hour": round(len(incidents) / hours, 1),
+        "alerts": len(alerts),
+        "alerts_true": sum(i.incident_id in matched for i in alerts),
+        "false_alerts": sum(i.incident_id not in matched for i in alerts),
+        "false_alerts_per_hour": round(
+            sum(i.incident_id not in matched for i in alerts) / hours, 1
+        ),
+        "unconfirmed": len(unconfirmed),
+        "unconfirmed_true": sum(i.incident_id in matched for i in unconfirmed),
+        "context_episodes": len(context),
+        "context_sounds": sum(
+            e.class_ in CONTEXT_CLASSES and e.time_s < args.duration_s for e in scenario.events
+        ),
+        "by_class_status": dict(Counter(f"{i.class_}/{i.status}" for i in incidents).most_common()),
+        "rejected": dict(associator.stats.rejected),
+    }
+    text = json.dumps(result, indent=2)
+    print(text)
+    if args.out is not None:
+        args.out.write_text(text + "\n", encoding="utf-8")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,102 @@
+"""Network confirmation: is an alerting incident heard where the geometry says it should be?
+
+A gunshot 50 m from a sensor is heard by every sensor within a few hundred metres; a detector's
+false alarm (a door slam, a dropped pallet) is heard as *that* class by one sensor only. So an
+alerting incident is **confirmed** when it holds at least
+
+    required = min(min_sensors, |E|),   E = H ∪ {s : min_p ‖s − p‖ ≤ r_class}
+
+sensors, where H are the sensors that heard it (used or left out by the fix), r_class the
+class's sure range (`ConfirmationConfig.sure_range_m`) and p runs over where the source may be:
+the fix for a `fix` incident, else the sensors of H (a single sensor places the source around
+itself). The rule uses sensor spacing rather than a fixed count: a scream (r = 150 m) heard by
+one sensor of a corner whose neighbours are 200 m away is confirmed as far as the network can
+(|E| = 1), the same scream in the dense centre, with 3 sensors within 150 m, is not. Two or more
+sensors in one incident are consistent in time by construction (association's TDOA rules).
+
+An unconfirmed incident is kept and shown apart ("unconfirmed"), never raised as an alert
+(`Incident.raises_alert`). A gunshot or explosion near an open firework episode (within
+`context_radius_m`, the episode heard within context_episode_gap_s) is marked
+`context_nearby`: the console ranks it lower and says why.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ouie.core.classes import EventClass
+from ouie.core.incident import Assessment, Incident, IncidentStatus
+from ouie.fusion.config import FusionConfig
+from ouie.fusion.multilateration import Array
+
+FIRECRACKER_LIKE = frozenset({EventClass.GUNSHOT, EventClass.EXPLOSION})
+"""Alerting classes a firecracker is taken for."""
+
+
+def source_points_en_m(incident: Incident, positions_enu_m: dict[str, Array]) -> Array:
+    """Where the source may be, (n, 2) east/north m: the fix, else the sensors that heard it."""
+    if incident.status == IncidentStatus.FIX and incident.east_m is not None:
+        return np.array([[incident.east_m, incident.north_m]], dtype=np.float64)
+    return np.array([positions_enu_m[s][:2] for s in heard_by(incident)], dtype=np.float64)
+
+
+def heard_by(incident: Incident) -> list[str]:
+    """Sensors whose reports the incident holds (used by the fix or left out), sorted."""
+    return sorted({*incident.sensors_used, *(r.sensor_id for r in incident.sensors_rejected)})
+
+
+def assess(
+    incident: Incident,
+    positions_enu_m: dict[str, Array],
+    config: FusionConfig,
+    fireworks_nearby: tuple[float, float] | None = None,
+) -> Incident:
+    """The incident with its `Assessment` (module docstring); unchanged when the policy is off
+    or the class is context. `fireworks_nearby`: (s since, m away) of the closest open firework
+    episode within context_radius_m, or None."""
+    policy = config.confirmation
+    if not policy.enabled or not incident.alerting:
+        return incident
+    heard = heard_by(incident)
+    sure_m = (
+        policy.sure_range_m.get(incident.class_)
+        if isinstance(incident.class_, EventClass)
+        else None  # a camera's video event: its own camera saw it
+    )
+    reasons: list[str] = []
+    if sure_m is None:
+        expected = set(heard)
+        confirmed = True
+    else:
+        points = source_points_en_m(incident, positions_enu_m)
+        expected = set(heard) | {
+            sensor_id
+            for sensor_id, site in positions_enu_m.items()
+            if float(np.min(np.linalg.norm(points - site[:2], axis=1))) <= sure_m
+        }
+        confirmed = len(heard) >= min(policy.min_sensors, len(expected))
+        if not confirmed:
+            reasons.append(
+                f"only {len(heard)} of the {len(expected)} sensors within {sure_m:.0f} m heard "
+                "it: the network does not confirm it"
+            )
+        elif len(heard) == 1:
+            reasons.append(
+                f"heard by 1 sensor; no other sensor is within {sure_m:.0f} m to confirm it"
+            )
+    if confirmed and len(heard) >= 2:
+        reasons.append(f"heard by {len(heard)} sensors, their onsets consistent in time")
+    context = incident.class_ in FIRECRACKER_LIKE and fireworks_nearby is not None
+    if context and fireworks_nearby is not None:
+        since_s, away_m = fireworks_nearby
+        reasons.append(
+            f"fireworks heard {since_s:.0f} s before, {away_m:.0f} m away: may be a firecracker"
+        )
+    assessment = Assessment(
+        confirmed=confirmed,
+        heard_by=len(heard),
+        expected_sensors=len(expected),
+        context_nearby=context,
+        reasons=reasons,
+    )
+    return incident.model_copy(update={"assessment": assessment})
