@@ -118,6 +118,36 @@ def test_an_incident_raised_revised_and_dismissed_reaches_every_output_in_order(
     assert sum(e.action == "notify.sent" for e in audit) == 6
 
 
+def test_an_unconfirmed_incident_goes_out_only_once_the_network_confirms_it(
+    tmp_path: Path,
+) -> None:
+    """What the console shows apart as unconfirmed (fewer sensors heard it than should have) is
+    not sent outside ouie; the revision that confirms it is the Alert."""
+    cap_receiver, hook_receiver = Receiver(), Receiver()
+    cap_receiver.start()
+    hook_receiver.start()
+    notifier = Notifier(
+        city_notify(cap_receiver.url, hook_receiver.url, tmp_path), city="c", audit=lambda e: None
+    )
+    try:
+        notifier.incident_changed(
+            "incident", record_json(revision=1, assessment={"confirmed": False})
+        )
+        assert notifier.flush(timeout_s=30)
+        assert cap_receiver.received == [] and hook_receiver.received == []
+        notifier.incident_changed(
+            "incident", record_json(revision=2, assessment={"confirmed": True})
+        )
+        assert notifier.flush(timeout_s=30)
+    finally:
+        notifier.close()
+        cap_receiver.stop()
+        hook_receiver.stop()
+    (alert,) = cap_receiver.received
+    assert etree.fromstring(alert.body).findtext("cap:msgType", namespaces=CAP) == "Alert"
+    assert [json.loads(r.body)["incident"]["phase"] for r in hook_receiver.received] == ["raised"]
+
+
 def test_the_caller_is_never_held_by_a_receiver_that_is_down(tmp_path: Path) -> None:
     dead = Receiver()  # never started: connections are refused
     notifier = Notifier(city_notify(dead.url, dead.url, tmp_path), city="c", audit=lambda e: None)

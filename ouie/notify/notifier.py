@@ -15,8 +15,10 @@ and hands it to the outputs:
 | onvif_mqtt    | yes    | yes     | –                     | –         | bus, QoS 1           |
 | home_assistant| yes    | yes     | yes                   | yes       | bus, QoS 1           |
 
-Only alerting classes (gunshot, explosion, scream, glass breaking) are sent; context classes
-(sirens, alarms, fireworks) stay in the console.
+Only incidents that raise an alert are sent (alerting classes — gunshot, explosion, scream, glass
+breaking — the network confirms, `IncidentRecord.raises_alert`); context classes (sirens, alarms,
+fireworks) and unconfirmed incidents stay in the console. Once sent, an incident's later changes
+and decisions follow it out.
 """
 
 from __future__ import annotations
@@ -31,7 +33,6 @@ from dataclasses import dataclass
 from typing import Any
 
 from ouie.core.audit import AuditSink
-from ouie.core.classes import ALERTING_CLASSES
 from ouie.core.timebase import now_ns
 from ouie.notify import cap, milestone, webhook
 from ouie.notify.alert import Alert, AlertPhase, CameraRef, SentMessage, cameras_in_range
@@ -206,8 +207,8 @@ class Notifier:
                 log.exception("notify: could not handle %s %r", kind, value)
 
     def _on_incident(self, record: IncidentRecord) -> None:
-        if record.class_ not in ALERTING_CLASSES:
-            return
+        if not (record.raises_alert or record.id in self._history):
+            return  # context, or not (yet) confirmed by the network: the console shows it apart
         phase = AlertPhase.UPDATED if record.id in self._history else AlertPhase.RAISED
         self._emit(record, phase)
 
@@ -221,7 +222,7 @@ class Notifier:
         if record is None:
             log.warning("notify: decision on unknown incident %s not sent", incident_id)
             return
-        if record.class_ not in ALERTING_CLASSES:
+        if not (record.raises_alert or record.id in self._history):
             return
         reason_text = None if reason is None else str(DismissReason(reason))
         self._emit(record, AlertPhase.of_disposition(action), reason_text)
