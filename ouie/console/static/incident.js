@@ -39,7 +39,10 @@ function render(incident) {
     unconfirmed: "unconfirmed: not alerted, fewer sensors heard it than should have",
     context: "context (not an alert)",
   };
-  fact(facts, "Shown as", shownAs[incident.section] || incident.section);
+  const shownText = incident.video && incident.section === "alert"
+    ? "an alert: the camera's analysis saw it"
+    : shownAs[incident.section] || incident.section;
+  fact(facts, "Shown as", shownText);
   if (incident.reasons.length) {
     const why = document.createElement("ul");
     why.className = "reasons";
