@@ -56,6 +56,7 @@ def test_operator_confirms_an_intrusion_seen_by_a_camera(chromium: Any, tmp_path
             assert "synthetic, zone right" in facts
             assert "seen on a camera's own stream" in facts
             assert "the camera's analysis saw it" in facts  # not a sensor network's confirmation
+            assert page.input_value("#dismiss-reason") == "other"  # not a sound's confusion
             page.click("#confirm")
             page.wait_for_selector("#dispositions td.disp-confirm")
             page.screenshot(path=str(tmp_path / "video-incident.png"))

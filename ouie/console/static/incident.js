@@ -5,6 +5,8 @@ const incidentId = new URLSearchParams(window.location.search).get("id");
 let snapshotCamera = null;
 let snapshotPath = null;
 let shown = null;
+let reasonDefaulted = false;
+const NO_CURRENT_VIEW = " — no current view (the camera sends none now)";
 
 function fact(list, name, value) {
   list.append(ouie.text("dt", name), ouie.text("dd", value));
@@ -96,6 +98,11 @@ function renderCues(incident) {
   let note = cue
     ? `Live view of ${cue.camera_id} (refreshed every 2 s)`
     : "No camera was proposed for this place.";
+  if (incident.video && !reasonDefaulted) {
+    // Fireworks, construction, vehicles are sounds' confusions: a camera's event starts at "other".
+    document.getElementById("dismiss-reason").value = "other";
+    reasonDefaulted = true;
+  }
   if (incident.video) {
     // A video event: the current view of the camera that saw it, people blurred.
     snapshotCamera = incident.video.camera_id;
@@ -108,8 +115,20 @@ function renderCues(incident) {
 
 function refreshSnapshot() {
   const img = document.getElementById("snapshot");
-  img.hidden = !snapshotPath;
-  if (!snapshotPath) return;
+  if (!snapshotPath) {
+    img.hidden = true;
+    return;
+  }
+  // Shown once a picture arrives; a camera with no current view (409, offline) shows none.
+  const note = document.getElementById("camera-note");
+  img.onload = () => {
+    img.hidden = false;
+    note.textContent = note.textContent.replace(NO_CURRENT_VIEW, "");
+  };
+  img.onerror = () => {
+    img.hidden = true;
+    if (!note.textContent.endsWith(NO_CURRENT_VIEW)) note.textContent += NO_CURRENT_VIEW;
+  };
   img.src = `api/${snapshotPath}/snapshot?t=${Date.now()}`;
 }
 
