@@ -5,6 +5,7 @@ or disabling ends every console session of the user in the same transaction."""
 from __future__ import annotations
 
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from ouie.console.auth import check_password_policy, hash_password
 from ouie.core.audit import AuditEvent
@@ -22,6 +23,18 @@ def create_user(store: Store, name: str, role: Role, password: str, actor: str) 
     return store.add_user(name, role, hash_password(password), actor=actor)
 
 
+def _end_sessions(store: Store, session: Session, name: str, action: str, actor: str) -> None:
+    """End every console session of `name` and audit `action` with how many ended, in the
+    transaction that changed the account."""
+    ended = end_all(session, name)
+    store.audit.append(
+        AuditEvent(
+            action=action, actor=actor, subject=f"user:{name}", details={"sessions_ended": ended}
+        ),
+        session,
+    )
+
+
 def disable_user(store: Store, name: str, actor: str) -> bool:
     """Stop a user from logging in and end their console sessions. False when there is no such
     active user."""
@@ -30,16 +43,7 @@ def disable_user(store: Store, name: str, actor: str) -> bool:
         if user is None:
             return False
         user.active = False
-        ended = end_all(session, name)
-        store.audit.append(
-            AuditEvent(
-                action="user.disable",
-                actor=actor,
-                subject=f"user:{name}",
-                details={"sessions_ended": ended},
-            ),
-            session,
-        )
+        _end_sessions(store, session, name, "user.disable", actor)
     return True
 
 
@@ -54,14 +58,5 @@ def set_password(store: Store, name: str, password: str, actor: str) -> bool:
         if user is None:
             return False
         user.password_hash = password_hash
-        ended = end_all(session, name)
-        store.audit.append(
-            AuditEvent(
-                action="user.password",
-                actor=actor,
-                subject=f"user:{name}",
-                details={"sessions_ended": ended},
-            ),
-            session,
-        )
+        _end_sessions(store, session, name, "user.password", actor)
     return True
