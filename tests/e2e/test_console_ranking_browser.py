@@ -24,6 +24,7 @@ from ouie.core.timebase import NS_PER_S, iso_to_ns
 from ouie.store.records import IncidentRecord, Role
 from ouie.store.repository import Store
 from ouie.store.retention import RetentionPolicy
+from tests.e2e.browser import log_in
 
 pytestmark = pytest.mark.browser
 PASSWORD = "secret-pass"
@@ -152,11 +153,7 @@ def test_a_new_alert_arrives_on_top_with_its_cue_while_context_stays_folded(
     page = chromium.new_page(viewport={"width": 1400, "height": 850})
     errors: list[str] = []
     page.on("pageerror", lambda error: errors.append(str(error)))
-    page.goto(console_url + "login.html")
-    page.fill("#name", "olga")
-    page.fill("#password", PASSWORD)
-    page.click("#login-button")
-    page.wait_for_selector("body[data-ready='true']")
+    log_in(page, console_url, "olga", PASSWORD)
 
     # Ranked by severity + score + sensors/10, fireworks nearby −2: the scream (3 + .8 + .4)
     # above the gunshot that fireworks may explain (4 + .95 + .5 − 2), above the glass (2 + .8 + .4)

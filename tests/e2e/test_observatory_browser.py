@@ -22,6 +22,7 @@ from ouie.observatory.report import build_report, render_html
 from ouie.store.records import Role
 from ouie.store.repository import Store
 from ouie.store.retention import RetentionPolicy
+from tests.e2e.browser import log_in
 from tests.observatory_store import FIRST_DAY, LAST_DAY, seed_november
 
 pytestmark = pytest.mark.browser
@@ -55,21 +56,13 @@ def console_url(store: Store) -> Iterator[str]:
         services.feed.close()
 
 
-def log_in(page: Any, url: str, name: str) -> None:
-    page.goto(url + "login.html")
-    page.fill("#name", name)
-    page.fill("#password", PASSWORD)
-    page.click("#login-button")
-    page.wait_for_selector("body[data-ready='true']")
-
-
 def test_an_auditor_reads_the_month_in_the_observatory(
     chromium: Any, console_url: str, tmp_path: Path
 ) -> None:
     page = chromium.new_page(viewport={"width": 1300, "height": 900})
     errors: list[str] = []
     page.on("pageerror", lambda error: errors.append(str(error)))
-    log_in(page, console_url, "ada")
+    log_in(page, console_url, "ada", PASSWORD)
     page.click("a[href='observatory.html']")  # from the navigation
     page.wait_for_selector("body[data-ready='true']")
     # it opens on the 30 days up to the latest data (4 Nov): all eight incidents
@@ -106,7 +99,7 @@ def test_an_auditor_reads_the_month_in_the_observatory(
 
 def test_an_operator_has_no_link_and_no_figures(chromium: Any, console_url: str) -> None:
     page = chromium.new_page()
-    log_in(page, console_url, "olga")
+    log_in(page, console_url, "olga", PASSWORD)
     assert page.locator("a[href='observatory.html']").is_hidden()
     page.goto(console_url + f"observatory.html?from={FIRST_DAY}&to={LAST_DAY}")
     page.wait_for_selector("#error:has-text('may not observe')")

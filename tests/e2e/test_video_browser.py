@@ -16,18 +16,11 @@ from ouie.console.users import create_user
 from ouie.store.records import Role
 from ouie.transport.bus import InProcessBus
 from tests.builders import wait_until
+from tests.e2e.browser import log_in
 from tests.video_clips import CAMERA, DECLARED, city_with_video, write_walkers_clip
 
 pytestmark = pytest.mark.browser
 PASSWORD = "secret-pass-1"
-
-
-def log_in(page: Any, url: str, name: str) -> None:
-    page.goto(url + "login.html")
-    page.fill("#name", name)
-    page.fill("#password", PASSWORD)
-    page.click("#login-button")
-    page.wait_for_selector("body[data-ready='true']")
 
 
 def test_operator_confirms_an_intrusion_seen_by_a_camera(chromium: Any, tmp_path: Path) -> None:
@@ -43,7 +36,7 @@ def test_operator_confirms_an_intrusion_seen_by_a_camera(chromium: Any, tmp_path
             page = chromium.new_page(viewport={"width": 1400, "height": 850})
             errors: list[str] = []
             page.on("pageerror", lambda error: errors.append(str(error)))
-            log_in(page, url, "olga")
+            log_in(page, url, "olga", PASSWORD)
             rows = page.locator("tr.incident:has-text('intrusion')")
             rows.first.wait_for()
             assert rows.count() == 2
@@ -65,7 +58,7 @@ def test_operator_confirms_an_intrusion_seen_by_a_camera(chromium: Any, tmp_path
 
             with page.expect_navigation(url="**/console/login.html"):
                 page.click("#logout")
-            log_in(page, url, "ada")
+            log_in(page, url, "ada", PASSWORD)
             page.goto(url + "audit.html")
             page.wait_for_selector("body[data-ready='true']")
             decision = page.wait_for_selector("tr[data-action='incident.disposition']")

@@ -1,0 +1,15 @@
+"""What the browser tests do alike: log in from the console's login page."""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+def log_in(page: Any, console_url: str, name: str, password: str) -> None:
+    """Log `name` in from `console_url`'s login page and wait until the page it lands on is
+    ready."""
+    page.goto(console_url + "login.html")
+    page.fill("#name", name)
+    page.fill("#password", password)
+    page.click("#login-button")
+    page.wait_for_selector("body[data-ready='true']")
