@@ -46,26 +46,17 @@ import numpy as np
 from ouie.cluster.cells import max_halo_m, owned_cells, read_cells, sensor_cells
 from ouie.cluster.config import ClusterConfig
 from ouie.cluster.streams import REPORTS_STREAM
-from ouie.cluster.synthetic import sensor_grid, write_site
+from ouie.cluster.synthetic import TRIAL_CLASSES, TRIAL_NOISE, sensor_grid, write_site
 from ouie.cluster.trial import LocalDeployment, play, settled
 from ouie.core.classes import EventClass
 from ouie.core.geo import LocalFrame
 from ouie.core.timebase import NS_PER_S
 from ouie.fusion.config import FusionConfig
-from ouie.fusion.synthetic import Delivery, ReportNoise, synthesize_deliveries, truth_event
+from ouie.fusion.synthetic import Delivery, synthesize_deliveries, truth_event
 from ouie.store.repository import Store
 
 FRAME = LocalFrame(45.4397, 4.3872, 520.0)
 SPACING_M = 200.0
-CLASSES = ["gunshot", "glass_break", "scream"]
-NOISE = ReportNoise(
-    hearing_range_m=300.0,
-    sure_range_m=150.0,
-    false_alarms_per_sensor_hour=0.0,
-    latency_mean_s=0.05,
-    late_rate=0.0,
-    duplicate_rate=0.05,
-)
 
 
 def deliveries(
@@ -76,19 +67,19 @@ def deliveries(
     sites = sensor_grid(FRAME, sensors, SPACING_M)
     half_m = (np.ceil(np.sqrt(sensors)) - 1) / 2 * SPACING_M
     probe = [
-        truth_event(FRAME, CLASSES[k % 3], start_ns, *rng.uniform(-half_m, half_m, 2))
+        truth_event(FRAME, TRIAL_CLASSES[k % 3], start_ns, *rng.uniform(-half_m, half_m, 2))
         for k in range(60)
     ]
     per_sound = len(
-        synthesize_deliveries(sites, FRAME, probe, fusion.speed_of_sound_mps, NOISE, rng)
+        synthesize_deliveries(sites, FRAME, probe, fusion.speed_of_sound_mps, TRIAL_NOISE, rng)
     )
     sounds = max(1, round(rate * seconds / max(per_sound / len(probe), 1.0)))
     onsets_ns = np.sort(rng.uniform(0, seconds, sounds)) * NS_PER_S + start_ns
     truth = [
-        truth_event(FRAME, CLASSES[k % 3], int(t), *rng.uniform(-half_m, half_m, 2))
+        truth_event(FRAME, TRIAL_CLASSES[k % 3], int(t), *rng.uniform(-half_m, half_m, 2))
         for k, t in enumerate(onsets_ns)
     ]
-    return synthesize_deliveries(sites, FRAME, truth, fusion.speed_of_sound_mps, NOISE, rng)
+    return synthesize_deliveries(sites, FRAME, truth, fusion.speed_of_sound_mps, TRIAL_NOISE, rng)
 
 
 def main() -> None:

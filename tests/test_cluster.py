@@ -23,7 +23,7 @@ from ouie.cluster.config import ClusterConfig
 from ouie.cluster.fusion_worker import fuse_at
 from ouie.cluster.local import NatsServerMissing, nats_server_binary
 from ouie.cluster.streams import REPORTS_STREAM
-from ouie.cluster.synthetic import sensor_grid, write_site
+from ouie.cluster.synthetic import TRIAL_CLASSES, TRIAL_NOISE, sensor_grid, write_site
 from ouie.cluster.trial import LocalDeployment, play, settled
 from ouie.core.classes import EventClass
 from ouie.core.geo import LocalFrame
@@ -137,25 +137,18 @@ def test_killing_a_node_and_a_worker_mid_stream_loses_and_doubles_nothing(
     Store.open(postgres_url).close()  # schema first: the writer and the test share it
     deployment = LocalDeployment(tmp_path / "run", site, cluster, nodes=3, workers=2)
     rng = np.random.default_rng(7)
-    classes = ["gunshot", "glass_break", "scream"]
-    noise = ReportNoise(
-        hearing_range_m=300.0,
-        sure_range_m=150.0,
-        false_alarms_per_sensor_hour=0.0,
-        latency_mean_s=0.05,
-        late_rate=0.0,
-        duplicate_rate=0.05,
-    )
     cells = sensor_cells(sensors, FRAME, cluster.cell_size_m)
     deployment.start(timeout_s=120.0)
     try:
         t0 = time.time_ns() + NS_PER_S
         truth = [
-            truth_event(FRAME, classes[k % 3], t0 + k * 500_000_000, *rng.uniform(-550, 550, 2))
+            truth_event(
+                FRAME, TRIAL_CLASSES[k % 3], t0 + k * 500_000_000, *rng.uniform(-550, 550, 2)
+            )
             for k in range(14)
         ]
         deliveries = synthesize_deliveries(
-            sensors, FRAME, truth, fusion.speed_of_sound_mps, noise, rng
+            sensors, FRAME, truth, fusion.speed_of_sound_mps, TRIAL_NOISE, rng
         )
         leader = deployment.nats.leader(REPORTS_STREAM)
         published, gateway = asyncio.run(
