@@ -18,7 +18,7 @@ from fastapi import FastAPI
 from ouie.app.camera_desk import ControllerDesk
 from ouie.app.config import CityConfig
 from ouie.cameras.audio_events import CameraSoundListener
-from ouie.cameras.config import CameraConfig, CueingConfig
+from ouie.cameras.config import CameraConfig, CamerasConfig, CueingConfig
 from ouie.cameras.planning import BuildingShape, buildings_enu
 from ouie.central.app import create_app
 from ouie.central.service import CentralService, audit_config
@@ -108,8 +108,11 @@ def build_central(
     buildings = city.buildings()
     frame = city.origin.frame
     feed = LiveFeed()
-    cameras, cueing = _cameras(city, buildings_enu(buildings, frame), store, frame, clock, feed)
-    camera_configs = city.cameras().cameras
+    cameras_config = city.cameras()  # read once: the desk, fusion and notify see one file
+    camera_configs = cameras_config.cameras
+    cameras, cueing = _cameras(
+        city, cameras_config, buildings_enu(buildings, frame), store, frame, clock, feed
+    )
     sites = [CameraSite(id=c.id, lat=c.lat, lon=c.lon, height_m=c.height_m) for c in camera_configs]
     service = CentralService(
         store,
@@ -236,19 +239,20 @@ def _notifier(
 
 def _cameras(
     city: CityConfig,
+    cameras: CamerasConfig,
     buildings: list[BuildingShape],
     store: Store,
     frame: LocalFrame,
     clock: Callable[[], int],
     feed: LiveFeed,
 ) -> tuple[ControllerDesk | None, CueingConfig]:
-    """The camera desk over ONVIF for `cameras_file` (None without cameras) and the cueing
-    policy in force (mode off without cameras); no camera is cued through `buildings`."""
+    """The camera desk over ONVIF for `cameras`, the content of `cameras_file` (None without
+    that file) and the cueing policy in force (mode off without it); no camera is cued through
+    `buildings`."""
     from ouie.cameras.cueing import CueController, OnvifMover
 
     if city.cameras_file is None:
         return None, CueingConfig()
-    cameras = city.cameras()
     mover = OnvifMover()
     controller = CueController(
         cameras.cueing, cameras.cameras, frame, mover, store.audit, buildings
