@@ -16,7 +16,7 @@ from typer.testing import CliRunner
 
 from ouie.app.config import load_city_config
 from ouie.central.app import create_app
-from ouie.central.service import CentralService, audit_config
+from ouie.central.service import CentralService, audit_config, moved_out_of_cue
 from ouie.central.validation import RejectReason
 from ouie.cli import app as cli_app
 from ouie.core.audit import AuditEvent
@@ -24,6 +24,7 @@ from ouie.core.config import ConfigError
 from ouie.core.recording import sensors_geojson
 from ouie.core.report import EventReport
 from ouie.core.timebase import NS_PER_S, iso_to_ns
+from ouie.store.records import IncidentRecord
 from ouie.store.repository import Store
 from ouie.transport.bus import InProcessBus
 from ouie.transport.topics import INCIDENTS_TOPIC, reports_topic, status_topic
@@ -113,11 +114,13 @@ def test_reports_become_a_stored_published_cued_incident(service: Any) -> None:
     assert published[0]["class"] == "gunshot" and published[0]["incident_id"] == row.id
     assert published[0]["schema"] == "ouie.incident/1"
     assert [k for k, _p in heard] == ["incident", "incident"]
-    [cue] = store.list_cues(row.id)
-    end_ns = max(r.onset_ns for r in reports[:3]) + round(0.3 * NS_PER_S)
-    assert cue.state == "executed" and cue.executed_at_ns == end_ns + NS_PER_S // 5
-    assert cue.latency_s == pytest.approx(0.2)
-    assert central.metrics.cue_latency._sum.get() == pytest.approx(0.2)
+    # The revision moved the incident 56 m, beyond the first fix's 3 m radius: cued again.
+    first, again = store.list_cues(row.id)
+    for cue, heard_reports in ((first, reports[:3]), (again, reports)):
+        end_ns = max(r.onset_ns for r in heard_reports) + round(0.3 * NS_PER_S)
+        assert cue.state == "executed" and cue.executed_at_ns == end_ns + NS_PER_S // 5
+        assert cue.latency_s == pytest.approx(0.2)
+    assert central.metrics.cue_latency._sum.get() == pytest.approx(0.4)
     assert central.metrics.incidents._value.get() == 1
     assert central.metrics.incident_updates._value.get() == 1
     sensors = {s.id: s.online for s in store.list_sensors()}
@@ -317,3 +320,22 @@ def test_audit_verify_uses_the_city_key_and_catches_an_unkeyed_rewrite(
     literal = runner.invoke(cli_app, ["serve", "--config", str(with_literal)])
     assert literal.exit_code == 2 and "audit" in literal.output
     assert "never goes in the configuration" in literal.output
+
+
+def test_a_camera_is_cued_again_only_when_a_revision_leaves_the_circle_it_framed() -> None:
+    cued = IncidentRecord.model_validate(
+        {
+            "id": "i1",
+            "class": "gunshot",
+            "onset_ns": T0,
+            "lat": 45.0,
+            "lon": 4.0,
+            "uncertainty_m": 40.0,
+        }
+    )
+    north_m = 1.0 / 111_195.0  # degrees of latitude per metre
+    near = cued.model_copy(update={"lat": 45.0 + 30 * north_m, "uncertainty_m": 5.0})
+    far = cued.model_copy(update={"lat": 45.0 + 50 * north_m, "uncertainty_m": 5.0})
+    assert not moved_out_of_cue(cued, near)
+    assert moved_out_of_cue(cued, far)
+    assert not moved_out_of_cue(cued, cued.model_copy(update={"lat": None, "lon": None}))

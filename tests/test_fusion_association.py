@@ -21,6 +21,7 @@ from ouie.fusion.association import Associator
 from ouie.fusion.synthetic import Delivery, ReportNoise, synthesize_deliveries, truth_event
 from tests.test_fusion import (
     CONFIG,
+    FOUR_FOR_PROVISIONAL,
     FRAME,
     SQUARE_EN,
     T0,
@@ -43,7 +44,7 @@ def stream(associator: Associator, reports, latency_ns: int = NS_PER_S // 10):  
 def test_four_consistent_reports_emit_a_provisional_incident_before_the_window_closes() -> None:
     sensors = sites(SQUARE_EN)
     reports = sorted(reports_for(sensors, SOURCE_EN, jitter_s=0.0002), key=lambda r: r.onset_ns)
-    associator = Associator(sensors, FRAME, CONFIG)
+    associator = Associator(sensors, FRAME, FOUR_FOR_PROVISIONAL)
     emitted = stream(associator, reports[:4])
     assert emitted[:3] == [[], [], []]  # three onsets fit exactly: nothing to check them with
     (provisional,) = emitted[3]
@@ -71,7 +72,7 @@ def test_a_later_report_revises_the_provisional_incident_under_the_same_id() -> 
     associator = Associator(sensors, FRAME, CONFIG)
     *_, (provisional,), (revised,) = stream(associator, reports)
     assert revised.incident_id == provisional.incident_id
-    assert (revised.revision, revised.n_sensors) == (2, 5)
+    assert (revised.revision, revised.n_sensors) == (3, 5)  # emitted at 3, revised at 4, 5
     closes_ns = reports[0].onset_ns + associator.window_ns(EventClass.GUNSHOT)
     assert associator.poll(closes_ns) == []  # already emitted: the window closes silently
     assert associator.flush() == []
@@ -81,10 +82,42 @@ def test_an_inconsistent_set_of_four_waits_for_the_window() -> None:
     sensors = sites(SQUARE_EN)
     late = {"s1": 0.012}  # a non-line-of-sight path: four onsets that no single point explains
     reports = reports_for(sensors[:4], SOURCE_EN, extra_delay_s=late)
-    associator = Associator(sensors, FRAME, CONFIG)
+    associator = Associator(sensors, FRAME, FOUR_FOR_PROVISIONAL)
     assert stream(associator, reports) == [[]] * 4
     (incident,) = associator.flush()
     assert incident.sensors_rejected and incident.sensors_rejected[0].sensor_id == "s1"
+
+
+def test_three_reports_emit_early_only_where_their_exact_fix_is_unambiguous() -> None:
+    """Inside the triangle of the first three sensors the exact fix has one solution: it is
+    emitted on the third report, well inside the window. Far outside it two positions fit the
+    three onsets (`mirror_fix`): the incident waits for a fourth."""
+    sensors = sites(SQUARE_EN)
+    inside = sorted(reports_for(sensors, (30.0, -50.0)), key=lambda r: r.sensor_id)[:3]
+    associator = Associator(sensors, FRAME, CONFIG)
+    *before, (early,) = stream(associator, inside)
+    assert before == [[], []] and early.n_sensors == 3 and error_m(early, (30.0, -50.0)) < 1.0
+    assert early.uncertainty_m is not None
+    assert early.uncertainty_m <= CONFIG.provisional_exact_max_radius_m
+    outside = sorted(reports_for(sensors, (0.0, -400.0)), key=lambda r: r.sensor_id)[:3]
+    associator = Associator(sensors, FRAME, CONFIG)
+    assert stream(associator, outside) == [[]] * 3
+    (waited,) = associator.flush()
+    assert waited.n_sensors == 3
+
+
+def test_a_late_path_among_the_first_three_is_revised_away_by_the_fourth() -> None:
+    """Three onsets cannot show a non-line-of-sight delay: the early fix takes it in; the
+    fourth report reveals it while the window is open, and the revision leaves it out."""
+    sensors = sites(SQUARE_EN)
+    reports = reports_for(sensors[:4], SOURCE_EN, extra_delay_s={"s1": 0.012})
+    associator = Associator(sensors, FRAME, CONFIG)
+    emitted = stream(associator, reports)
+    (early,) = emitted[2]
+    (revised,) = emitted[3]
+    assert revised.incident_id == early.incident_id and revised.revision == 2
+    assert [r.sensor_id for r in revised.sensors_rejected] == ["s1"]
+    assert error_m(revised, SOURCE_EN) < error_m(early, SOURCE_EN)
 
 
 @settings(max_examples=30, deadline=None)

@@ -10,12 +10,12 @@ import pytest
 from lxml import etree
 
 from ouie.core.config import ConfigError, validate_config
+from ouie.core.geo import great_circle_distance_m
 from ouie.notify.alert import (
     AlertPhase,
     CameraRef,
     SentMessage,
     cameras_in_range,
-    distance_m,
     synthetic_gunshot,
 )
 from ouie.notify.cap import CAP_NS, cap_alert
@@ -217,7 +217,7 @@ def test_cameras_in_range_are_the_ones_that_reach_the_incident_nearest_first() -
     far = CameraRef(id="far", lat=record.lat + 0.003, lon=record.lon, max_range_m=400)
     short = CameraRef(id="short", lat=record.lat + 0.002, lon=record.lon, max_range_m=100)
     assert [c.id for c in cameras_in_range(record, [far, short, near])] == ["near", "far"]
-    assert distance_m(45.0, 4.0, 45.001, 4.0) == pytest.approx(111.2, abs=0.2)
+    assert great_circle_distance_m(45.0, 4.0, 45.001, 4.0) == pytest.approx(111.2, abs=0.2)
 
 
 def test_outputs_are_off_by_default_and_errors_name_the_field() -> None:

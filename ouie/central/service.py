@@ -28,6 +28,7 @@ from ouie.central.validation import Rejected, ValidationSettings, validate_repor
 from ouie.core.audit import AuditEvent
 from ouie.core.camera_sound import CameraSound
 from ouie.core.config import shorten
+from ouie.core.geo import great_circle_distance_m
 from ouie.core.incident import Incident
 from ouie.core.recording import SensorSite
 from ouie.core.timebase import NS_PER_S, now_ns
@@ -45,8 +46,8 @@ from ouie.transport.topics import (
 
 log = logging.getLogger(__name__)
 
-MAX_CONFIRMED_INCIDENTS = 10_000
-"""Incidents whose camera confirmations the service remembers (so each is audited once)."""
+MAX_REMEMBERED_INCIDENTS = 10_000
+"""Incidents the service remembers camera confirmations of (each audited once) and cues of."""
 
 
 class CentralService:
@@ -80,7 +81,7 @@ class CentralService:
         self._incidents = incidents
         self._fusion_lock = threading.Lock()
         self._listeners: list[ServiceListener] = []
-        self._cued: set[str] = set()
+        self._cued: OrderedDict[str, IncidentRecord] = OrderedDict()
         self._camera_confirmed: OrderedDict[str, set[str]] = OrderedDict()
         self._cue_worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="cue")
         self._stop = threading.Event()
@@ -230,7 +231,10 @@ class CentralService:
             self.bus.publish(INCIDENTS_TOPIC, incident.to_json().encode(), qos=INCIDENTS_QOS)
             self._notify("incident", record.model_dump(mode="json", by_alias=True))
             if self._wants_cue(record):
-                self._cued.add(record.id)
+                self._cued[record.id] = record
+                self._cued.move_to_end(record.id)
+                while len(self._cued) > MAX_REMEMBERED_INCIDENTS:
+                    self._cued.popitem(last=False)
                 self._cue_worker.submit(self._cue, record)
 
     def _audit_cameras(self, record: IncidentRecord) -> None:
@@ -239,7 +243,7 @@ class CentralService:
             return
         known = self._camera_confirmed.setdefault(record.id, set())
         self._camera_confirmed.move_to_end(record.id)
-        while len(self._camera_confirmed) > MAX_CONFIRMED_INCIDENTS:
+        while len(self._camera_confirmed) > MAX_REMEMBERED_INCIDENTS:
             self._camera_confirmed.popitem(last=False)
         for camera_id in sorted(set(record.cameras_heard) - known):
             known.add(camera_id)
@@ -254,15 +258,13 @@ class CentralService:
             )
 
     def _wants_cue(self, record: IncidentRecord) -> bool:
-        """Cue once per incident: raising an alert (alerting class, not unconfirmed), with a
-        position, a cuer configured."""
-        return (
-            self.cuer is not None
-            and record.id not in self._cued
-            and record.raises_alert
-            and record.lat is not None
-            and record.lon is not None
-        )
+        """Cue an incident raising an alert (alerting class, not unconfirmed), with a position,
+        a cuer configured: once, and again when a revision moved it out of what the last cue
+        framed (`moved_out_of_cue`: an early fix from three sensors, refined by the others)."""
+        if self.cuer is None or not record.raises_alert or record.lat is None or record.lon is None:
+            return False
+        cued = self._cued.get(record.id)
+        return cued is None or moved_out_of_cue(cued, record)
 
     def _cue(self, record: IncidentRecord) -> None:
         assert self.cuer is not None
@@ -309,6 +311,15 @@ class CentralService:
 
     def _refresh_online_gauge(self) -> None:
         self.metrics.sensors_online.set(sum(s.online for s in self.store.list_sensors()))
+
+
+def moved_out_of_cue(cued: IncidentRecord, revised: IncidentRecord) -> bool:
+    """Whether `revised` lies farther from the position a camera was cued to than that cue's
+    95 % radius (the view framed that circle; `CueingConfig.frame_margin`), m for m."""
+    if cued.lat is None or cued.lon is None or revised.lat is None or revised.lon is None:
+        return False
+    moved_m = great_circle_distance_m(cued.lat, cued.lon, revised.lat, revised.lon)
+    return moved_m > (cued.uncertainty_m or 0.0)
 
 
 def audit_config(store: Store, name: str, config_sha256: str, actor: str = "system") -> str:

@@ -8,6 +8,7 @@ metric to well under a millimetre.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -50,6 +51,19 @@ class LocalFrame:
             self.origin_height_m,
         )
         return np.asarray(lat, float), np.asarray(lon, float), np.asarray(h, float)
+
+
+EARTH_RADIUS_M = 6_371_008.8
+"""Mean Earth radius (IUGG), m."""
+
+
+def great_circle_distance_m(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
+    """Great-circle distance between two WGS84 points (degrees), m:
+    d = 2R·asin(√(sin²(Δφ/2) + cos φ₁ cos φ₂ sin²(Δλ/2))), R = EARTH_RADIUS_M."""
+    phi1, phi2 = math.radians(lat1), math.radians(lat2)
+    dphi, dlam = phi2 - phi1, math.radians(lon2 - lon1)
+    h = math.sin(dphi / 2) ** 2 + math.cos(phi1) * math.cos(phi2) * math.sin(dlam / 2) ** 2
+    return 2 * EARTH_RADIUS_M * math.asin(min(1.0, math.sqrt(h)))
 
 
 def speed_of_sound_mps(air_temperature_c: float) -> float:

@@ -24,7 +24,9 @@ A candidate is fused and emitted when its waiting window closes: first onset + m
 spacing, R)/c + window_margin_s, compared with the caller's clock `now_ns`, or earlier, as a
 provisional incident, as soon as it is trustworthy (`provisional_incidents`: at least
 `provisional_min_sensors` members whose fix is consistent, the same test that lets a candidate
-predict). Emitted incidents keep accepting reports until the window closes plus
+predict; or three members of an alerting class whose exact fix has a single solution and a small
+enough ellipse, `provisional_exact_max_radius_m`, so that a camera turns on the third report
+instead of after the window). Emitted incidents keep accepting reports until the window closes plus
 late_report_grace_s and are re-emitted with revision + 1: after each new member while the window
 is open (a provisional incident follows the reports in hand), then only when a late report
 improves them.
@@ -61,8 +63,19 @@ from ouie.fusion.config import FusionConfig
 from ouie.fusion.confirmation import assess, source_points_en_m
 from ouie.fusion.corroboration import corroborated_score, distance_to_camera_m, lag_miss_s
 from ouie.fusion.episodes import ContextEpisodes, fold_group
-from ouie.fusion.localization import locate_reports, onset_sigmas_s, sensor_positions_enu_m
-from ouie.fusion.multilateration import TdoaFix, is_consistent, locate_source
+from ouie.fusion.localization import (
+    locate_reports,
+    onset_sigmas_s,
+    sensor_positions_enu_m,
+    vote_class,
+)
+from ouie.fusion.multilateration import (
+    TdoaFix,
+    is_consistent,
+    locate_source,
+    mirror_fix,
+    radius_95,
+)
 
 log = logging.getLogger(__name__)
 
@@ -430,14 +443,35 @@ class Associator:
 
     def _trustworthy(self, candidate: _Candidate) -> bool:
         """Whether a waiting candidate may be emitted before its window closes: provisional
-        incidents are on and the members' fix (`_members_fix`) uses provisional_min_sensors
-        of them or more."""
+        incidents are on and either the members' fix (`_members_fix`) uses
+        provisional_min_sensors of them or more, or the geometry of three allows it
+        (`_exact_fix_trustworthy`)."""
         if not self.config.provisional_incidents:
             return False
         members_fix = self._members_fix(candidate)
+        if members_fix is not None:
+            return int(members_fix[1].used.sum()) >= self.config.provisional_min_sensors
+        return self._exact_fix_trustworthy(candidate)
+
+    def _exact_fix_trustworthy(self, candidate: _Candidate) -> bool:
+        """Three members of an alerting class whose exact fix has one solution (no
+        `mirror_fix`) and a 95 % radius (widened as unverified) within
+        provisional_exact_max_radius_m: enough to point a camera while the window stays open
+        for the sensors still to report."""
+        reports = list(candidate.reports.values())
+        limit_m = self.config.provisional_exact_max_radius_m
+        if limit_m <= 0 or len(reports) != 3 or vote_class(reports) not in ALERTING_CLASSES:
+            return False
+        positions_enu_m = np.array([self.positions_enu_m[r.sensor_id] for r in reports])
+        reference_ns = min(r.onset_ns for r in reports)
+        onsets_s = np.array([(r.onset_ns - reference_ns) / NS_PER_S for r in reports])
+        sigmas_s = onset_sigmas_s(reports, self.config)
+        c_mps = self.config.speed_of_sound_mps
+        fix = locate_source(positions_enu_m, onsets_s, sigmas_s, c_mps, self.config)
         return (
-            members_fix is not None
-            and int(members_fix[1].used.sum()) >= self.config.provisional_min_sensors
+            fix.dof == 0
+            and radius_95(fix.covariance_en_m2) <= limit_m
+            and mirror_fix(fix, positions_enu_m, onsets_s, sigmas_s, c_mps, self.config) is None
         )
 
     def _members_fix(self, candidate: _Candidate) -> tuple[int, TdoaFix] | None:

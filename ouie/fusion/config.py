@@ -190,6 +190,14 @@ class FusionConfig(StrictModel):
         description="Fewest sensors, all consistent with one fix (χ² test, none rejected), for "
         "a provisional incident: 3 fit exactly and cannot be checked.",
     )
+    provisional_exact_max_radius_m: float = Field(
+        default=50.0,
+        ge=0,
+        description="An alerting incident heard by exactly 3 sensors is also emitted early "
+        "when their exact fix has one solution (no mirror) and its 95 % radius, widened as "
+        "unverified (unverified_sigma_s), is at most this, m: the camera turns on the third "
+        "report, and the incident is revised as the others arrive; 0: never.",
+    )
 
     def range_m(self, *classes: EventClass) -> float:
         """The largest hearing range among `classes` (all classes when none is given), m."""

@@ -327,22 +327,37 @@ def level_consistent_fix(
     config: FusionConfig,
     levels_db: Array,
 ) -> TdoaFix:
-    """Three onsets can fit two positions exactly (two branches of hyperbolas cross twice when
-    the source is outside or near the edge of the triangle). A grid search of the used sensors
-    that avoids the fix (`grid_start`) and a fit from there find the other; if it fits too
-    (|rᵢ| ≤ outlier_sigma), the solution whose levels agree best (`level_spread_db`) is kept."""
-    up = config.source_height_m
+    """Three onsets can fit two positions exactly (`mirror_fix`); if they do, the solution
+    whose levels agree best (`level_spread_db`) is kept."""
+    other = mirror_fix(fix, sensors_enu_m, onsets_s, sigmas_s, c_mps, config)
     used = sensors_enu_m[fix.used]
-    data = (used, onsets_s[fix.used], sigmas_s[fix.used], up, c_mps)
+    return min(
+        [fix] if other is None else [fix, other],
+        key=lambda f: level_spread_db(
+            f.east_m, f.north_m, used, levels_db[fix.used], config.source_height_m
+        ),
+    )
+
+
+def mirror_fix(
+    fix: TdoaFix,
+    sensors_enu_m: Array,
+    onsets_s: Array,
+    sigmas_s: Array,
+    c_mps: float,
+    config: FusionConfig,
+) -> TdoaFix | None:
+    """The other exact solution of an exactly determined fix, if there is one: two branches of
+    hyperbolas cross twice when the source is outside or near the edge of the sensors'
+    triangle. A grid search of the used sensors that avoids the fix (`grid_start`) and a fit
+    from there find it; it counts when it fits too (|rᵢ| ≤ outlier_sigma) more than 1 m away."""
+    up = config.source_height_m
+    data = (sensors_enu_m[fix.used], onsets_s[fix.used], sigmas_s[fix.used], up, c_mps)
     start = grid_start(*data, avoid_en_m=np.array([fix.east_m, fix.north_m]))
     other = subset_fix(start, fix.used, sensors_enu_m, onsets_s, sigmas_s, up, c_mps)
     fits = np.all(np.abs(other.normalized_residuals[fix.used]) <= config.outlier_sigma)
     apart = np.hypot(other.east_m - fix.east_m, other.north_m - fix.north_m) > 1.0
-    candidates = [fix, other] if fits and apart else [fix]
-    return min(
-        candidates,
-        key=lambda f: level_spread_db(f.east_m, f.north_m, used, levels_db[fix.used], up),
-    )
+    return other if fits and apart else None
 
 
 def consensus_fix(

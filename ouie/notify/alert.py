@@ -10,17 +10,14 @@ decision): no audio, no speech, nothing about people (DESIGN.md principles 1–3
 
 from __future__ import annotations
 
-import math
 from enum import StrEnum
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from ouie.core.classes import EventClass
+from ouie.core.geo import great_circle_distance_m
 from ouie.core.timebase import ns_to_iso
 from ouie.store.records import DispositionAction, IncidentRecord
-
-EARTH_RADIUS_M = 6_371_008.8
-"""Mean Earth radius (IUGG), m: the haversine distances below."""
 
 
 class AlertPhase(StrEnum):
@@ -153,21 +150,13 @@ class Alert(BaseModel):
         return "pending"
 
 
-def distance_m(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
-    """Great-circle distance, m: d = 2R·asin(√(sin²(Δφ/2) + cos φ₁ cos φ₂ sin²(Δλ/2)))."""
-    phi1, phi2 = math.radians(lat1), math.radians(lat2)
-    dphi, dlam = phi2 - phi1, math.radians(lon2 - lon1)
-    h = math.sin(dphi / 2) ** 2 + math.cos(phi1) * math.cos(phi2) * math.sin(dlam / 2) ** 2
-    return 2 * EARTH_RADIUS_M * math.asin(min(1.0, math.sqrt(h)))
-
-
 def cameras_in_range(record: IncidentRecord, cameras: list[CameraRef]) -> tuple[CameraRef, ...]:
     """The cameras whose `max_range_m` reaches the incident's position, nearest first (none
     for an incident without a position)."""
     if record.lat is None or record.lon is None:
         return ()
     lat, lon = record.lat, record.lon
-    ranged = [(distance_m(c.lat, c.lon, lat, lon), c) for c in cameras]
+    ranged = [(great_circle_distance_m(c.lat, c.lon, lat, lon), c) for c in cameras]
     return tuple(c for d, c in sorted(ranged, key=lambda dc: dc[0]) if d <= c.max_range_m)
 
 
