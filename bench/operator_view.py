@@ -4,7 +4,8 @@ PYTHONPATH to get that checkout's figures on the very same reports (before/after
 
 Method: the scenario rendered as `ouie demo` renders it (`ouie.app.demo.prepare_recording`, same
 cache), every sensor's audio through the sensor pipeline once (reports cached under
-`~/.cache/ouie/operator_view/`), then the streaming associator with each report delivered at its
+`~/.cache/ouie/operator_view/`, keyed by the recording, the model and the detector's name, head
+version included), then the streaming associator with each report delivered at its
 onset (as `ouie.app.locate.fuse_reports`, but a report whose fusion raises is logged and skipped,
 as the central service does), scored against the scenario's truth
 (`ouie.fusion.evaluation.evaluate`). Prints one JSON object.
@@ -43,11 +44,11 @@ def cached_reports(args: argparse.Namespace) -> tuple[list[EventReport], Recordi
     """(reports of every sensor, the recording, detector name), detected once per input."""
     scenario = load_scenario(args.scenario)
     recording = prepare_recording(scenario, args.duration_s, cache_dir() / "demo", args.audio_dir)
-    key = f"{recording.path.name}|{args.model}|v1"
+    detect, detector = sensor_detector("auto", args.model)
+    key = f"{recording.path.name}|{args.model}|{detector}|v1"
     path = Path.home() / ".cache" / "ouie" / "operator_view"
     path /= hashlib.sha256(key.encode()).hexdigest()[:12] + ".jsonl"
     if not path.is_file():
-        detect, detector = sensor_detector("auto", args.model)
         reports = [
             r
             for site in recording.sensors
