@@ -11,9 +11,10 @@ For an incident row (kind `incident`, disposition = the latest decision or `open
 - `dismiss_reasons`: {reason of the latest dismissal: count} (disposition `dismiss` only);
 - `decision_delays_s`: for decided incidents, seconds from the incident being raised
   (`created_at_ns`) to its first decision, sorted (medians need the values, not a sum);
-- `outcomes`: among the incidents that raised an alert (`raised_alert`), {`alerts`: how many,
-  `recorded`: with a field outcome, `dispatched`: a unit was sent, `found` / `nothing` /
-  `unknown`: what the field found}; unconfirmed and context incidents are not counted there.
+- `alert_figures`: among the incidents that raised an alert (`raised_alert`; unconfirmed and
+  context incidents are not counted there): `raised`, `located` (with a position), `decided`
+  and `confirmed` (latest decision confirm), `recorded` (with a field outcome), `dispatched`
+  (a unit was sent), and `found` / `nothing` / `unknown` (what the field found).
 """
 
 from __future__ import annotations
@@ -36,8 +37,16 @@ from ouie.store.models import (
 )
 from ouie.store.records import FieldEvidence
 
-OUTCOME_COUNTS = ("alerts", "recorded", "dispatched", *(str(e) for e in FieldEvidence))
-"""The keys of `DailyAggregateRow.outcomes`."""
+ALERT_FIGURES = (
+    "raised",
+    "located",
+    "decided",
+    "confirmed",
+    "recorded",
+    "dispatched",
+    *(str(evidence) for evidence in FieldEvidence),
+)
+"""The keys of `DailyAggregateRow.alert_figures`."""
 
 AggregateKey = tuple[str, str, str, str]
 """(day 'YYYY-MM-DD', kind 'report' | 'incident', class, disposition)."""
@@ -62,7 +71,7 @@ def _row(rows: dict[AggregateKey, DailyAggregateRow], key: AggregateKey) -> Dail
             located=0 if incident else None,
             dismiss_reasons={} if disposition == "dismiss" else None,
             decision_delays_s=[] if incident and disposition != "open" else None,
-            outcomes=dict.fromkeys(OUTCOME_COUNTS, 0) if incident else None,
+            alert_figures=dict.fromkeys(ALERT_FIGURES, 0) if incident else None,
         )
     return row
 
@@ -74,17 +83,26 @@ def raised_alert(class_: str, assessment: dict[str, Any] | None) -> bool:
     return alerting and (assessment or {}).get("confirmed", True) is not False
 
 
-def _count_outcome(row: DailyAggregateRow, dispatched: bool | None, evidence: str | None) -> None:
-    """Add one alert (and its field outcome, when recorded) to `row.outcomes`."""
-    if row.outcomes is None:
+def _count_alert(
+    row: DailyAggregateRow,
+    located: bool,
+    disposition: str | None,
+    dispatched: bool | None,
+    evidence: str | None,
+) -> None:
+    """Add one alert (its position, decision and field outcome) to `row.alert_figures`."""
+    if row.alert_figures is None:
         return
-    counts = dict(row.outcomes)
-    counts["alerts"] += 1
+    counts = dict(row.alert_figures)
+    counts["raised"] += 1
+    counts["located"] += located
+    counts["decided"] += disposition is not None
+    counts["confirmed"] += disposition == "confirm"
     if evidence is not None:
         counts["recorded"] += 1
         counts["dispatched"] += bool(dispatched)
         counts[evidence] = counts.get(evidence, 0) + 1
-    row.outcomes = counts
+    row.alert_figures = counts
 
 
 def count_daily(
@@ -155,7 +173,8 @@ def count_daily(
                 round(max(0, first_ns - created_ns) / NS_PER_S, 3),
             ]
         if raised_alert(class_, assessment):
-            _count_outcome(row, dispatched, evidence)
+            located = lat is not None and lon is not None
+            _count_alert(row, located, disposition, dispatched, evidence)
     for row in rows.values():
         if row.decision_delays_s is not None:
             row.decision_delays_s = sorted(row.decision_delays_s)
@@ -180,12 +199,12 @@ def merge_figures(into: DailyAggregateRow, other: DailyAggregateRow) -> None:
         into.decision_delays_s = None
     else:
         into.decision_delays_s = sorted([*into.decision_delays_s, *other.decision_delays_s])
-    if into.outcomes is None or other.outcomes is None:
-        into.outcomes = None
+    if into.alert_figures is None or other.alert_figures is None:
+        into.alert_figures = None
     else:
-        into.outcomes = {
-            key: into.outcomes.get(key, 0) + other.outcomes.get(key, 0)
-            for key in {*into.outcomes, *other.outcomes}
+        into.alert_figures = {
+            key: into.alert_figures.get(key, 0) + other.alert_figures.get(key, 0)
+            for key in {*into.alert_figures, *other.alert_figures}
         }
 
 

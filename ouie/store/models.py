@@ -254,7 +254,8 @@ class DailyAggregateRow(Base):
     decision_delays_s: Mapped[list[Any] | None] = mapped_column(
         doc="Decided incidents: seconds from raised (created_at_ns) to the first decision, sorted."
     )
-    outcomes: Mapped[dict[str, Any] | None] = mapped_column(
-        doc="Incidents: {alerts, recorded, dispatched, found, nothing, unknown} counts (see "
-        "`ouie.store.aggregates`); None for reports and rows aggregated before revision 0010."
+    alert_figures: Mapped[dict[str, Any] | None] = mapped_column(
+        doc="Incidents that raised an alert: {raised, located, decided, confirmed, recorded, "
+        "dispatched, found, nothing, unknown} counts (`ouie.store.aggregates.ALERT_FIGURES`); "
+        "None for reports and rows aggregated before revision 0010."
     )

@@ -3,8 +3,8 @@ retention.
 
 `incident_outcomes`: what happened in the field (dispatched, evidence found / nothing / unknown),
 one row per incident. `class_profiles`: the scheduled class profiles (JSON). The
-`daily_aggregates.outcomes` column keeps the outcome counts after a purge (NULL on rows
-aggregated before: not recorded).
+`daily_aggregates.alert_figures` column keeps the alerts' figures (located, decided, field
+outcomes) after a purge (NULL on rows aggregated before: not recorded).
 
 Revision ID: 0010
 Revises: 0009
@@ -46,12 +46,12 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("name"),
     )
     with op.batch_alter_table("daily_aggregates", schema=None) as batch_op:
-        batch_op.add_column(sa.Column("outcomes", sa.JSON(), nullable=True))
+        batch_op.add_column(sa.Column("alert_figures", sa.JSON(), nullable=True))
 
 
 def downgrade() -> None:
     """Downgrade schema."""
     with op.batch_alter_table("daily_aggregates", schema=None) as batch_op:
-        batch_op.drop_column("outcomes")
+        batch_op.drop_column("alert_figures")
     op.drop_table("class_profiles")
     op.drop_table("incident_outcomes")
