@@ -30,6 +30,10 @@ from ouie.store.repository import Store
 AUDIT_KINDS: dict[str, str] = {
     "incident.view": "incident views",
     "incident.disposition": "dispositions",
+    "incident.outcome": "field outcomes",
+    "camera.look_requested": "camera cues",
+    "profile.set": "class profile changes",
+    "profile.delete": "class profile changes",
     "camera.move": "camera moves",
     "camera.cue": "camera cues",
     "camera.cue_approved": "camera cues",

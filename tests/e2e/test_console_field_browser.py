@@ -76,6 +76,7 @@ def services(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ConsoleServic
     folder = tmp_path_factory.mktemp("field")
     store = Store.open(f"sqlite:///{folder / 'ouie.db'}", clock=lambda: T0 + 95 * NS_PER_S)
     store.add_user("olga", Role.OPERATOR, hash_password(PASSWORD))
+    store.add_user("sam", Role.SUPERVISOR, hash_password(PASSWORD))
     grid = [(x, y) for x in (-200.0, 0.0, 200.0) for y in (-150.0, 50.0, 250.0)]
     store.sync_sensors(
         SensorSite(id=f"s{k}", lat=wgs84(*p)[0], lon=wgs84(*p)[1], height_m=4.0)
@@ -196,5 +197,48 @@ def test_new_alert_with_its_cue_look_here_minimap_and_outcome(
     assert "could be anywhere over the site" in page.inner_text("#facts")
     assert "do not pin it down" in page.inner_text("#facts")
     page.screenshot(path=str(shots / "incident-not-located.png"), full_page=True)
+    assert errors == []
+    page.close()
+
+
+def test_a_supervisor_sets_a_profile_from_the_form_and_an_operator_cannot(
+    chromium: Any, console_url: str, services: ConsoleServices, tmp_path: Path
+) -> None:
+    shots = screens(tmp_path)
+    page = chromium.new_page(viewport={"width": 1400, "height": 950})
+    errors: list[str] = []
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    log_in(page, console_url, "olga", PASSWORD)
+    assert page.locator("a[href='profiles.html']").is_hidden()
+    page.goto(console_url + "profiles.html")
+    page.wait_for_selector("body[data-ready='true']")
+    assert page.inner_text("#error") == "Only a supervisor sets class profiles."
+    page.click("#p-save")  # the server refuses it too
+    page.wait_for_selector("#error:has-text('may not set_profiles')")
+    page.click("#logout")
+    page.wait_for_url("**/login.html")
+
+    log_in(page, console_url, "sam", PASSWORD)
+    page.click("a[href='profiles.html']")
+    page.wait_for_selector("body[data-ready='true']")
+    page.fill("#p-name", "match night")
+    page.select_option("#p-class", "scream")
+    page.check("#p-off")
+    page.fill("#p-start", "19:00")
+    page.fill("#p-end", "23:30")
+    page.fill("#p-venues", "Stade Geoffroy-Guichard; 45.4607; 4.3903")
+    page.fill("#p-radius", "400")
+    page.click("#p-save")
+    page.wait_for_selector("#profiles tr[data-profile='match night']")
+    summary = page.inner_text("#profiles tr[data-profile='match night']")
+    assert "scream off within 400 m of Stade Geoffroy-Guichard" in summary
+    assert "match night" in page.inner_text("#profile-banner")  # 23:01 CEST: in force
+    page.fill("#p-zone", "Mars/Olympus")
+    page.click("#p-save")
+    page.wait_for_selector("#error:has-text('time_zone: unknown time zone')")
+    page.screenshot(path=str(shots / "profiles-page.png"), full_page=True)
+    audit = [e for e in services.store.audit.entries() if e["action"] == "profile.set"]
+    assert (audit[-1]["actor"], audit[-1]["subject"]) == ("sam", "profile:match night")
+    assert audit[-1]["details"]["profile"]["rules"][0]["radius_m"] == 400
     assert errors == []
     page.close()
