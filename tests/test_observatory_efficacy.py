@@ -15,14 +15,16 @@ from ouie.observatory.figures import Period, compute_figures
 from ouie.store.records import CueState, FieldEvidence, IncidentRecord
 from ouie.store.repository import Store
 from ouie.store.retention import NS_PER_DAY, RetentionPolicy, purge
+from tests.builders import store_url
 from tests.observatory_store import FIRST_DAY, LAST_DAY, at, seed_november
 
 PERIOD = Period.model_validate({"from": FIRST_DAY, "to": LAST_DAY})
 
 
-@pytest.fixture
-def store(tmp_path: Path) -> Iterator[Store]:
-    store = Store.open(f"sqlite:///{tmp_path / 'ouie.db'}")
+@pytest.fixture(params=["sqlite", "postgresql"])
+def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]:
+    """The seeded month plus outcomes, on each backend (the outcome join must hold on both)."""
+    store = Store.open(store_url(request, tmp_path, "ouie.db"))
     seed_november(store)
     # An alerting class the network did not confirm: never an alert, so in no tier's base.
     unconfirmed = Assessment(confirmed=False, heard_by=1, expected_sensors=6)
