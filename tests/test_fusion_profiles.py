@@ -217,3 +217,38 @@ def test_setting_and_deleting_a_profile_is_audited_with_who_and_what(tmp_path: P
     assert store.audit.verify() == []
     assert store.list_profiles() == []
     store.close()
+
+
+def test_ouie_profile_set_reads_yaml_names_a_bad_field_and_audits(tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from ouie.cli import app
+
+    database = f"sqlite:///{tmp_path / 'cli.db'}"
+    good = tmp_path / "night.yaml"
+    good.write_text(
+        "name: fireworks night\ndates: [2026-07-14]\nstart: '20:00'\nend: '02:00'\n"
+        "rules:\n  - class: gunshot\n    min_score: 0.95\n    near:\n"
+        "      - {name: Parc, lat: 45.4405, lon: 4.3872}\n",
+        encoding="utf-8",
+    )
+    runner = CliRunner()
+    result = runner.invoke(
+        app, ["profile", "set", str(good), "--database", database, "--actor", "sam"]
+    )
+    assert result.exit_code == 0, result.output
+    assert "gunshot needs score ≥ 0.95 within 300 m of Parc" in result.output
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("name: x\nrules:\n  - class: gunshot\n    min_score: 3\n", encoding="utf-8")
+    result = runner.invoke(app, ["profile", "set", str(bad), "--database", database])
+    assert result.exit_code == 1 and "rules.0.min_score" in result.output
+    store = Store.open(database)
+    try:
+        assert [row.name for row in store.list_profiles()] == ["fireworks night"]
+        assert [e["actor"] for e in store.audit.entries() if e["action"] == "profile.set"] == [
+            "sam"
+        ]
+    finally:
+        store.close()
+    result = runner.invoke(app, ["profile", "remove", "nope", "--database", database])
+    assert result.exit_code == 1 and "no profile named 'nope'" in result.output
