@@ -50,6 +50,12 @@ LAB_REPORTS: dict[str, tuple[str, str]] = {
         "on the sources before December 2026; 0.579 at 3.5 % on the December sources it never "
         "heard",
     ),
+    "yamnet+ouie-head/4": (
+        "docs/results/detection.md (bench/detection_cross_source.py, 2026-12-06)",
+        "leave-one-source-out macro F1 0.878 at 2.5 % false alarms on everyday clips, in-sample "
+        "on the sources before December 2026; 0.742 at 7.0 % on the December sources it never "
+        "heard",
+    ),
 }
 """Detector name (as sensors report it) → (where its lab figures are, what they say). One home
 for the citation; a detector not listed is shown as 'no lab report on file'."""
@@ -223,11 +229,13 @@ def _detection(models: list[str]) -> DetectionTier:
         if model in LAB_REPORTS
     ]
     missing = [model for model in models if model not in LAB_REPORTS]
-    words = "lab figures, not this deployment's: " + (
-        "; ".join(f"{r.model}: {r.summary} ({r.reference})" for r in reports) or "none"
-    )
+    parts = [
+        f"{r.model}: {r.summary} ({r.reference}; lab figures, not this deployment's)"
+        for r in reports
+    ]
     if missing:
-        words += "; no lab report on file for " + ", ".join(missing)
+        parts.append("no lab report on file for " + ", ".join(missing))
+    words = "; ".join(parts)
     if not models:
         words = "no sensor reports kept for the period: the detector is not known here"
     return DetectionTier(models=models, lab_reports=reports, words=words)
