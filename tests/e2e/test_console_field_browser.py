@@ -38,6 +38,10 @@ CAMERA = CameraView(
     hfov_deg=40.0,
     state="home",
 )
+HELD_REASON = (
+    "profile 'fireworks night': gunshot needs a score of at least 0.95 within 300 m of the show "
+    "(20:00–02:00 Europe/Paris, every day); this one scored 0.90, so it is not alerted"
+)
 PNG_1PX = bytes.fromhex(
     "89504e470d0a1a0a0000000d4948445200000001000000010806000000"
     "1f15c4890000000d49444154789c6360000002000100e221bc330000000049454e44ae426082"
@@ -84,6 +88,15 @@ def services(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ConsoleServic
     )
     for incident in EVENING:
         store.save_incident(incident, T0)
+    held = {
+        "confirmed": False,
+        "heard_by": 6,
+        "expected_sensors": 6,
+        "reasons": [HELD_REASON, "heard by 6 sensors, their onsets consistent in time"],
+    }
+    store.save_incident(
+        record("held-shot", "gunshot", 50, (150, -40), 3, 6, score=0.9, assessment=held), T0
+    )
     store.set_profile(
         "fireworks night",
         {
@@ -153,6 +166,7 @@ def test_new_alert_with_its_cue_look_here_minimap_and_outcome(
     assert page.inner_text("#new-alert") == "New gunshot — 23:01:30 CEST"
     assert page.locator("#context-section").get_attribute("open") is None
     assert page.locator("#context tr.incident").first.is_hidden()
+    assert page.locator("#unconfirmed tr[data-incident='held-shot']").count() == 1
     page.wait_for_selector("path[data-incident='new-shot']")
     page.screenshot(path=str(shots / "console-map-list.png"))
 
@@ -197,6 +211,12 @@ def test_new_alert_with_its_cue_look_here_minimap_and_outcome(
     assert "could be anywhere over the site" in page.inner_text("#facts")
     assert "do not pin it down" in page.inner_text("#facts")
     page.screenshot(path=str(shots / "incident-not-located.png"), full_page=True)
+
+    # A gunshot a class profile holds back: unconfirmed, and the page says which profile.
+    page.goto(console_url + "incident.html?id=held-shot")
+    page.wait_for_selector("body[data-ready='true']")
+    facts = page.inner_text("#facts")
+    assert "a class profile in force holds it back" in facts and HELD_REASON in facts
     assert errors == []
     page.close()
 

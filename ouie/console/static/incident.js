@@ -164,9 +164,12 @@ function render(incident) {
     unconfirmed: "unconfirmed: not alerted, fewer sensors heard it than should have",
     context: "context (not an alert)",
   };
+  const byProfile = incident.section === "unconfirmed"
+    && (incident.reasons[0] || "").startsWith("profile '");
   const shownText = incident.video && incident.section === "alert"
     ? "an alert: the camera's analysis saw it"
-    : shownAs[incident.section] || incident.section;
+    : byProfile ? "unconfirmed: not alerted, a class profile in force holds it back (see why)"
+      : shownAs[incident.section] || incident.section;
   fact(facts, "Shown as", shownText);
   if (incident.reasons.length) {
     const why = document.createElement("ul");
