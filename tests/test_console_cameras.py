@@ -151,3 +151,41 @@ def test_a_decided_incident_sends_its_camera_home_at_once(fleet: VirtualCameraFl
         assert [(e.actor, e.details["reason"]) for e in homes] == [("olga", "incident released")]
     finally:
         desk.close()
+
+
+def test_look_here_turns_the_camera_that_sees_the_place_approved_by_who_asked(
+    fleet: VirtualCameraFleet,
+) -> None:
+    audit: list[AuditEvent] = []
+    desk = desk_for(fleet, CueMode.SUGGEST, audit)
+    try:
+        lat, lon, _ = FRAME.to_wgs84(EAST_M, NORTH_M, FRAME.origin_height_m)
+        look = desk.look_here(float(lat), float(lon), "olga")
+        assert look.moved and look.camera_id == "c1"
+        assert look.bearing_deg == pytest.approx(EXPECTED_BEARING_DEG, abs=0.5)
+        assert look.distance_m == pytest.approx(math.hypot(EAST_M, NORTH_M), abs=1.0)
+        assert fleet.cameras["c1"].moves == 1
+        actions = [(e.action, e.actor) for e in audit]
+        assert ("camera.cue", "system") in actions
+        assert ("camera.cue_approved", "olga") in actions and ("camera.move", "olga") in actions
+        cue = next(e for e in audit if e.action == "camera.cue")
+        assert cue.subject.startswith("incident:look-")
+        # A look request never takes a camera held for an incident (severity 0 < every class).
+        [proposed] = desk.cue(incident("inc-7"))
+        assert desk.execute(CueRow(camera_id="c1", details=proposed.details), "olga")
+        moves = fleet.cameras["c1"].moves
+        elsewhere = desk.look_here(float(lat), float(lon) + 0.0005, "olga")
+        assert not elsewhere.moved and fleet.cameras["c1"].moves == moves
+    finally:
+        desk.close()
+
+
+def test_look_here_is_refused_in_mode_off(fleet: VirtualCameraFleet) -> None:
+    audit: list[AuditEvent] = []
+    desk = desk_for(fleet, CueMode.OFF, audit)
+    try:
+        with pytest.raises(LookupError, match="cue mode is off"):
+            desk.look_here(45.44, 4.3875, "olga")
+        assert fleet.cameras["c1"].moves == 0
+    finally:
+        desk.close()

@@ -168,7 +168,7 @@ def test_rows_aggregated_before_the_figures_existed_are_flagged_not_guessed(stor
     assert (explosion.incidents, explosion.located) == (2, None)
     assert explosion.dismissed_by_reason == {"not recorded": 2}
     assert figures.total.located is None
-    assert len(figures.notes) == 3
+    assert len(figures.notes) == 4 and not figures.efficacy.complete
 
 
 def test_a_period_that_ends_before_it_starts_is_refused() -> None:

@@ -23,18 +23,19 @@ from __future__ import annotations
 
 import asyncio
 import threading
+import uuid
 from collections.abc import Callable, Coroutine
 from concurrent.futures import Future
 from typing import Any, TypeVar
 
-from ouie.cameras.config import CameraConfig
+from ouie.cameras.config import CameraConfig, CueMode
 from ouie.cameras.cueing import CueController, CueError, CueOutcome, CueStatus, OnvifMover
 from ouie.cameras.geometry import PtzPosition, hfov_for_zoom, onvif_to_pan, onvif_to_tilt
 from ouie.cameras.onvif_client import CameraError
 from ouie.cameras.planning import SEVERITY, CueTarget
 from ouie.central.ports import CueRecord
 from ouie.console.feed import LiveFeed
-from ouie.console.views import CameraView
+from ouie.console.views import CameraView, LookView
 from ouie.core.classes import EventClass
 from ouie.core.timebase import now_ns
 from ouie.store.models import CueRow
@@ -44,6 +45,10 @@ T = TypeVar("T")
 
 MIN_FRAME_RADIUS_M = 5.0
 """Frame at least this radius around an incident, even a very precise fix, m."""
+LOOK_RADIUS_M = 15.0
+"""A "look here" frames this radius around the place clicked, m (a click is not a fix)."""
+LOOK_SEVERITY = 0
+"""A "look here" ranks below every incident: it never takes a camera held for one."""
 STATUS_TIMEOUT_S = 2.0
 """Longest wait for a camera's GetStatus, s."""
 
@@ -227,6 +232,40 @@ class ControllerDesk:
         except CameraError as error:
             raise OSError(str(error)) from None
         return image, "image/png" if image.startswith(b"\x89PNG") else "image/jpeg"
+
+    def look_here(self, lat: float, lon: float, actor: str) -> LookView:
+        """An operator asks to see a place: the controller plans a cue for it (the best camera
+        with a line of sight, masks and holds respected; audited `camera.cue` under the
+        subject `incident:look-…`) and, in `suggest`, the request is its approval (audited
+        `camera.cue_approved` with `actor`); in `auto` it moves at once. LookupError in `off`."""
+        if self.controller.config.mode is CueMode.OFF:
+            raise LookupError("cue mode is off: no camera is moved, not even on request")
+        target = CueTarget(
+            lat=lat,
+            lon=lon,
+            radius_m=LOOK_RADIUS_M,
+            incident_id=f"look-{uuid.uuid4().hex[:12]}",
+            severity=LOOK_SEVERITY,
+        )
+        outcome = self._run(self.controller.cue(target))
+        if outcome.status is CueStatus.PENDING and outcome.cue_id is not None:
+            outcome = self._run(self.controller.approve(outcome.cue_id, actor))
+        plan = outcome.decision.plan if outcome.decision else None
+        moved = outcome.status is CueStatus.MOVED
+        if moved:
+            self._run(self._publish_changes())
+        message = (
+            f"{plan.camera_id} turned to {plan.bearing_deg:.0f}° ({plan.distance_m:.0f} m away)"
+            if moved and plan
+            else outcome.message or "no camera can see this place"
+        )
+        return LookView(
+            moved=moved,
+            camera_id=plan.camera_id if plan else None,
+            bearing_deg=plan.bearing_deg if plan else None,
+            distance_m=plan.distance_m if plan else None,
+            message=message,
+        )
 
     def execute(self, cue: CueRow, actor: str) -> bool:
         """Carry out an operator's approval of a suggested cue; True once the move is

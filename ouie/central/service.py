@@ -32,6 +32,7 @@ from ouie.core.geo import great_circle_distance_m
 from ouie.core.incident import Incident
 from ouie.core.recording import SensorSite
 from ouie.core.timebase import NS_PER_S, now_ns
+from ouie.fusion.profiles import ClassProfile, apply_profiles
 from ouie.store.records import IncidentRecord
 from ouie.store.repository import Store
 from ouie.store.retention import RetentionPolicy, purge
@@ -214,9 +215,22 @@ class CentralService:
         published and shown like fusion's."""
         self._take_incidents(incidents)
 
+    def profiles(self) -> list[ClassProfile]:
+        """The supervisors' class profiles as stored now (one that no longer validates is
+        logged and left out, never applied half-way)."""
+        profiles = []
+        for row in self.store.list_profiles():
+            try:
+                profiles.append(ClassProfile.model_validate(row.spec))
+            except ValueError:
+                log.exception("class profile %r is not valid; not applied", row.name)
+        return profiles
+
     def _take_incidents(self, incidents: list[Incident]) -> None:
+        profiles = self.profiles() if incidents else []
         for incident in incidents:
             try:
+                incident = apply_profiles(incident, profiles)
                 record = IncidentRecord.from_incident(incident)
             except Exception:
                 log.exception("fusion produced an incident the store cannot take: %r", incident)

@@ -17,7 +17,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, HTTPException, Query, Request, Response, status
 from fastapi.responses import StreamingResponse
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, ValidationError
 from sqlalchemy import func, select
 
 from ouie.central.ports import DecisionListener
@@ -46,16 +46,20 @@ from ouie.console.views import (
     DispositionView,
     IncidentDetail,
     IncidentSummary,
+    LookView,
     MapView,
+    OutcomeView,
     Overview,
+    ProfileView,
     SensorView,
     SessionInfo,
     VideoViews,
 )
 from ouie.core.audit import AuditEvent
 from ouie.core.timebase import NS_PER_S
+from ouie.fusion.profiles import ClassProfile
 from ouie.store.models import AuditEntryRow, CueRow
-from ouie.store.records import CueState, DismissReason, DispositionAction, Role
+from ouie.store.records import CueState, DismissReason, DispositionAction, FieldEvidence, Role
 from ouie.store.repository import Store
 from ouie.store.retention import RetentionPolicy
 from ouie.store.sessions import ConsoleSessions
@@ -158,6 +162,7 @@ Viewer = Annotated[SessionUser, Depends(authorized(Permission.VIEW))]
 Triager = Annotated[SessionUser, Depends(authorized(Permission.TRIAGE))]
 CueApprover = Annotated[SessionUser, Depends(authorized(Permission.APPROVE_CUE))]
 Auditor = Annotated[SessionUser, Depends(authorized(Permission.READ_AUDIT))]
+ProfileSetter = Annotated[SessionUser, Depends(authorized(Permission.SET_PROFILES))]
 
 router = APIRouter()
 
@@ -175,6 +180,21 @@ class DispositionForm(BaseModel):
     action: DispositionAction
     reason: DismissReason | None = None
     note: str = Field(default="", max_length=500)
+
+
+class OutcomeForm(BaseModel):
+    """What happened in the field, when the operator knows it (now or later)."""
+
+    dispatched: bool | None = Field(description="A unit was sent; None: not known.")
+    evidence: FieldEvidence = Field(description="found, nothing or unknown.")
+    note: str = Field(default="", max_length=500)
+
+
+class LookForm(BaseModel):
+    """An operator's "look here": the place clicked on the map."""
+
+    lat: float = Field(ge=-90, le=90, description="Latitude, degrees WGS84.")
+    lon: float = Field(ge=-180, le=180, description="Longitude, degrees WGS84.")
 
 
 def session_info(request: Request) -> SessionInfo:
@@ -263,7 +283,65 @@ def overview(_user: Viewer, request: Request, services: Services) -> Overview:
         tile_url=config.tile_url,
         tile_attribution=config.tile_attribution,
         time_zone=config.time_zone,
+        profiles_active=[p.summary for p in profile_views(services) if p.active_now],
     )
+
+
+def profile_views(services: ConsoleServices) -> list[ProfileView]:
+    """Every stored class profile, with whether it is in force now (the store's clock)."""
+    now = services.store.clock()
+    views = []
+    for row in services.store.list_profiles():
+        try:
+            profile = ClassProfile.model_validate(row.spec)
+        except ValidationError:
+            views.append(ProfileView.of(row, "not valid: not applied", False))
+            continue
+        views.append(ProfileView.of(row, profile.summary(), profile.active_at(now)))
+    return views
+
+
+def validation_message(error: ValidationError) -> str:
+    """A pydantic error as one line that names each field: 'rules.0.min_score: …; …'."""
+    return "; ".join(
+        f"{'.'.join(str(part) for part in problem['loc']) or 'profile'}: "
+        f"{problem['msg'].removeprefix('Value error, ')}"
+        for problem in error.errors()
+    )
+
+
+@router.get("/profiles")
+def profiles(_user: Viewer, services: Services) -> list[ProfileView]:
+    """The class profiles, in force now or not."""
+    return profile_views(services)
+
+
+@router.post("/profiles")
+def set_profile(
+    spec: dict[str, object], user: ProfileSetter, services: Services
+) -> list[ProfileView]:
+    """Create or replace a class profile (supervisors; audited `profile.set` with the whole
+    profile). 422 names the field that is wrong, and nothing changes."""
+    try:
+        profile = ClassProfile.model_validate(spec)
+    except ValidationError as error:
+        raise HTTPException(
+            status.HTTP_422_UNPROCESSABLE_CONTENT, validation_message(error)
+        ) from None
+    services.store.set_profile(
+        profile.name, profile.model_dump(mode="json", by_alias=True), user.name
+    )
+    return profile_views(services)
+
+
+@router.delete("/profiles/{name}")
+def delete_profile(name: str, user: ProfileSetter, services: Services) -> list[ProfileView]:
+    """Remove a class profile (supervisors; audited `profile.delete`)."""
+    try:
+        services.store.delete_profile(name, user.name)
+    except KeyError:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, f"no profile {name!r}") from None
+    return profile_views(services)
 
 
 @router.get("/sensors")
@@ -340,6 +418,10 @@ def incident_detail(services: ConsoleServices, incident_id: str) -> IncidentDeta
         cameras_heard=list(row.cameras_heard),
         cues=[CueView.of(cue) for cue in services.store.list_cues(incident_id)],
         dispositions=[DispositionView.of(d) for d in services.store.list_dispositions(incident_id)],
+        outcome=OutcomeView.of(outcome)
+        if (outcome := services.store.get_outcome(incident_id))
+        else None,
+        ellipse=row.ellipse,
     )
 
 
@@ -382,6 +464,49 @@ def dispose(
     detail = incident_detail(services, incident_id)
     services.feed.publish("incident", IncidentSummary(**detail.model_dump()).model_dump())
     return detail
+
+
+@router.post("/incidents/{incident_id}/outcome")
+def record_outcome(
+    incident_id: str, form: OutcomeForm, user: Triager, services: Services
+) -> IncidentDetail:
+    """Record or correct what happened in the field (dispatched or not; evidence found,
+    nothing found, unknown), whenever the operator learns it; audited `incident.outcome` by
+    the store, with the previous values when it corrects them."""
+    try:
+        services.store.set_outcome(
+            incident_id, form.dispatched, form.evidence, user.name, note=form.note
+        )
+    except KeyError:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, f"no incident {incident_id!r}") from None
+    return incident_detail(services, incident_id)
+
+
+@router.post("/look")
+def look_here(form: LookForm, user: CueApprover, services: Services) -> LookView:
+    """ "Look here": the operator clicked the map; the best camera with a line of sight to the
+    place is cued through the cue controller (the operator's request is its approval). The
+    request is audited (`camera.look_requested`: who, where) before any camera moves; 409
+    with the reason in cue mode `off`, 503 without cameras."""
+    if services.cameras is None:
+        raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, "no cameras are connected")
+    if services.cue_policy.mode == "off":
+        raise HTTPException(
+            status.HTTP_409_CONFLICT,
+            "cue mode is off: no camera is moved, not even on request",
+        )
+    services.store.audit(
+        AuditEvent(
+            action="camera.look_requested",
+            actor=user.name,
+            subject=f"place:{form.lat:.6f},{form.lon:.6f}",
+            details={"lat": form.lat, "lon": form.lon, "mode": services.cue_policy.mode},
+        )
+    )
+    try:
+        return services.cameras.look_here(form.lat, form.lon, user.name)
+    except LookupError as error:
+        raise HTTPException(status.HTTP_409_CONFLICT, str(error)) from None
 
 
 def suggested_cue(services: ConsoleServices, incident_id: str, cue_id: int) -> CueRow:

@@ -45,6 +45,8 @@ class Permission(StrEnum):
     """Read the audit trail."""
     OBSERVE = "observe"
     """Read the observatory's figures and download the transparency report."""
+    SET_PROFILES = "set_profiles"
+    """Set, change or remove the scheduled class profiles (each change audited)."""
 
 
 ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
@@ -56,12 +58,14 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
             Permission.APPROVE_CUE,
             Permission.READ_AUDIT,
             Permission.OBSERVE,
+            Permission.SET_PROFILES,
         }
     ),
     Role.AUDITOR: frozenset({Permission.VIEW, Permission.READ_AUDIT, Permission.OBSERVE}),
     Role.ADMIN: frozenset({Permission.VIEW, Permission.READ_AUDIT, Permission.OBSERVE}),
 }
-"""The permission table. Operators never read the audit trail; auditors never act on incidents."""
+"""The permission table. Operators never read the audit trail; auditors never act on incidents;
+only supervisors set class profiles."""
 
 
 @lru_cache(maxsize=1)

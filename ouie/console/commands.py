@@ -1,4 +1,5 @@
-"""Command-line commands of ouie.console (registered by ouie.cli): console users."""
+"""Command-line commands of ouie.console (registered by ouie.cli): console users and the
+supervisors' class profiles."""
 
 from __future__ import annotations
 
@@ -113,6 +114,59 @@ def user_list(
     Console().print(table)
 
 
+profile_app = typer.Typer(
+    help="Class profiles by schedule (docs/fusion.md): the same as the console's profiles page."
+)
+
+
+@profile_app.command("set")
+def profile_set(
+    file: Annotated[str, typer.Argument(help="A YAML file holding one ClassProfile.")],
+    database: Annotated[str, typer.Option(help=DATABASE_HELP)] = "sqlite:///ouie.db",
+    actor: Annotated[
+        str, typer.Option(help="The supervisor who sets it (audited).")
+    ] = "supervisor",
+) -> None:
+    """Create or replace a class profile from a YAML file (validated; a bad field is named and
+    nothing is stored); audited `profile.set` with the whole profile."""
+    from ouie.core.config import ConfigError, load_yaml_config
+    from ouie.fusion.profiles import ClassProfile
+    from ouie.store.repository import Store
+
+    try:
+        profile = load_yaml_config(file, ClassProfile)
+    except ConfigError as error:
+        typer.echo(str(error), err=True)
+        raise typer.Exit(1) from None
+    store = Store.open(database)
+    try:
+        store.set_profile(profile.name, profile.model_dump(mode="json", by_alias=True), actor)
+    finally:
+        store.close()
+    typer.echo(f"profile set: {profile.summary()}")
+
+
+@profile_app.command("remove")
+def profile_remove(
+    name: Annotated[str, typer.Argument(help="Profile name.")],
+    database: Annotated[str, typer.Option(help=DATABASE_HELP)] = "sqlite:///ouie.db",
+    actor: Annotated[str, typer.Option(help="The supervisor who removes it.")] = "supervisor",
+) -> None:
+    """Remove a class profile (audited `profile.delete`)."""
+    from ouie.store.repository import Store
+
+    store = Store.open(database)
+    try:
+        store.delete_profile(name, actor)
+    except KeyError:
+        typer.echo(f"no profile named {name!r}", err=True)
+        raise typer.Exit(1) from None
+    finally:
+        store.close()
+    typer.echo(f"profile {name} removed")
+
+
 def register(app: typer.Typer) -> None:
     """Add this concern's commands to the `ouie` app."""
     app.add_typer(user_app, name="user")
+    app.add_typer(profile_app, name="profile")

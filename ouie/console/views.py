@@ -13,7 +13,15 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from ouie.core.site import Building, Origin
 from ouie.core.timebase import ns_to_iso
-from ouie.store.models import AuditEntryRow, CueRow, DispositionRow, IncidentRow, SensorRow
+from ouie.store.models import (
+    AuditEntryRow,
+    ClassProfileRow,
+    CueRow,
+    DispositionRow,
+    IncidentRow,
+    OutcomeRow,
+    SensorRow,
+)
 
 
 class _View(BaseModel):
@@ -194,8 +202,63 @@ class DispositionView(_View):
         )
 
 
+class OutcomeView(_View):
+    """What happened in the field after an incident, as last recorded."""
+
+    dispatched: bool | None = Field(description="A unit was sent; None: not known.")
+    evidence: str = Field(description="found, nothing or unknown.")
+    note: str
+    actor: str
+    at_utc: str
+
+    @classmethod
+    def of(cls, row: OutcomeRow) -> OutcomeView:
+        """View of a stored outcome."""
+        return cls(
+            dispatched=row.dispatched,
+            evidence=row.evidence,
+            note=row.note,
+            actor=row.actor,
+            at_utc=ns_to_iso(row.at_ns),
+        )
+
+
+class ProfileView(_View):
+    """A class profile: its settings, whether it is in force now, and who set it."""
+
+    name: str
+    spec: dict[str, Any] = Field(description="The profile (`ouie.fusion.profiles.ClassProfile`).")
+    summary: str = Field(description="What it does, in one line.")
+    active_now: bool
+    actor: str
+    updated_utc: str
+
+    @classmethod
+    def of(cls, row: ClassProfileRow, summary: str, active_now: bool) -> ProfileView:
+        """View of a stored profile."""
+        return cls(
+            name=row.name,
+            spec=row.spec,
+            summary=summary,
+            active_now=active_now,
+            actor=row.actor,
+            updated_utc=ns_to_iso(row.updated_at_ns),
+        )
+
+
+class LookView(_View):
+    """The answer to an operator's "look here": which camera turned, or why none did."""
+
+    moved: bool
+    camera_id: str | None = None
+    bearing_deg: float | None = Field(default=None, description="Bearing commanded, degrees.")
+    distance_m: float | None = Field(default=None, description="Camera to the place, m.")
+    message: str = Field(description="For the operator.")
+
+
 class IncidentDetail(IncidentSummary):
-    """The incident page: the summary plus its sensors left out, cues and decisions."""
+    """The incident page: the summary plus its sensors left out, cues, decisions and field
+    outcome."""
 
     sensors_rejected: list[str] = Field(description="'sensor: why' for each report left out.")
     report_ids: list[str]
@@ -204,6 +267,10 @@ class IncidentDetail(IncidentSummary):
     )
     cues: list[CueView]
     dispositions: list[DispositionView]
+    outcome: OutcomeView | None = Field(default=None, description="None: not recorded yet.")
+    ellipse: dict[str, Any] | None = Field(
+        default=None, description="95 % ellipse: semi_major_m, semi_minor_m, orientation_deg."
+    )
 
 
 class AuditEntryView(_View):
@@ -282,6 +349,9 @@ class Overview(_View):
     tile_url: str | None = Field(description="Tile URL template; None: plain background.")
     tile_attribution: str
     time_zone: str = Field(default="UTC", description="IANA zone operators read times in.")
+    profiles_active: list[str] = Field(
+        default_factory=list, description="Class profiles in force now, one line each."
+    )
 
 
 class SessionInfo(_View):
@@ -321,6 +391,12 @@ class CameraDesk(Protocol):
     def decline(self, cue: CueRow, actor: str) -> bool:
         """`actor` declines a suggested cue: no camera moves (the desk audits it); True when
         the cue was still pending."""
+        ...
+
+    def look_here(self, lat: float, lon: float, actor: str) -> LookView:
+        """`actor` asks to see a place: the best camera with a line of sight is cued through
+        the cue controller (approved by `actor` in `suggest`); raises LookupError with the
+        reason when the cue mode is off."""
         ...
 
     def execute(self, cue: CueRow, actor: str) -> bool:

@@ -21,6 +21,7 @@ from sqlalchemy import func, select
 
 from ouie.core.classes import ALERTING_CLASSES, VideoEventKind
 from ouie.core.timebase import NS_PER_S, now_ns, ns_to_iso
+from ouie.observatory.efficacy import Efficacy, compute_efficacy
 from ouie.store.aggregates import AggregateKey, count_daily, merge_figures, utc_day
 from ouie.store.models import AuditEntryRow, DailyAggregateRow, IncidentRow, ReportRow
 from ouie.store.records import DismissReason, DispositionAction
@@ -29,6 +30,10 @@ from ouie.store.repository import Store
 AUDIT_KINDS: dict[str, str] = {
     "incident.view": "incident views",
     "incident.disposition": "dispositions",
+    "incident.outcome": "field outcomes",
+    "camera.look_requested": "camera cues",
+    "profile.set": "class profile changes",
+    "profile.delete": "class profile changes",
     "camera.move": "camera moves",
     "camera.cue": "camera cues",
     "camera.cue_approved": "camera cues",
@@ -257,6 +262,7 @@ class ObservatoryFigures(_Figures):
     audit: AuditFigures
     purges: list[PurgeRun] = Field(description="Retention purges that ran during the period.")
     sensors: SensorsNow
+    efficacy: Efficacy = Field(description="Detection (lab), system and outcome tiers.")
     notes: list[str] = Field(description="Caveats about these figures, for a person.")
 
 
@@ -381,6 +387,7 @@ def compute_figures(store: Store, period: Period, at_ns: int | None = None) -> O
     sensors = store.list_sensors()
     online = sum(sensor.online for sensor in sensors)
     summaries = list(by_class.values())
+    efficacy = compute_efficacy(store, rows, period.bounds_ns())
     return ObservatoryFigures(
         period=period,
         generated_utc=ns_to_iso(now_ns() if at_ns is None else at_ns),
@@ -399,13 +406,19 @@ def compute_figures(store: Store, period: Period, at_ns: int | None = None) -> O
             online=online,
             online_share=online / len(sensors) if sensors else None,
         ),
-        notes=_notes([*summaries, total]),
+        efficacy=efficacy,
+        notes=_notes([*summaries, total], efficacy),
     )
 
 
-def _notes(summaries: list[ClassFigures]) -> list[str]:
+def _notes(summaries: list[ClassFigures], efficacy: Efficacy) -> list[str]:
     """Caveats a reader must know (figures that older aggregate rows do not hold)."""
     notes = []
+    if not efficacy.complete:
+        notes.append(
+            "Some incidents were aggregated before alerts' figures were kept: the system and "
+            "outcome tiers leave them out."
+        )
     if any(s.located is None for s in summaries):
         notes.append(
             "Some incidents were aggregated before positions were counted: 'located' is unknown "

@@ -10,7 +10,11 @@ For an incident row (kind `incident`, disposition = the latest decision or `open
 - `count`: incidents; `located`: those with a position (lat/lon known);
 - `dismiss_reasons`: {reason of the latest dismissal: count} (disposition `dismiss` only);
 - `decision_delays_s`: for decided incidents, seconds from the incident being raised
-  (`created_at_ns`) to its first decision, sorted (medians need the values, not a sum).
+  (`created_at_ns`) to its first decision, sorted (medians need the values, not a sum);
+- `alert_figures`: among the incidents that raised an alert (`raised_alert`; unconfirmed and
+  context incidents are not counted there): `raised`, `located` (with a position), `decided`
+  and `confirmed` (latest decision confirm), `recorded` (with a field outcome), `dispatched`
+  (a unit was sent), and `found` / `nothing` / `unknown` (what the field found).
 """
 
 from __future__ import annotations
@@ -22,8 +26,27 @@ from typing import Any
 from sqlalchemy import ColumnElement, func, select
 from sqlalchemy.orm import Session
 
+from ouie.core.classes import ALERTING_CLASSES, VideoEventKind
 from ouie.core.timebase import NS_PER_S
-from ouie.store.models import DailyAggregateRow, DispositionRow, IncidentRow, ReportRow
+from ouie.store.models import (
+    DailyAggregateRow,
+    DispositionRow,
+    IncidentRow,
+    OutcomeRow,
+    ReportRow,
+)
+from ouie.store.records import FieldEvidence
+
+ALERT_FIGURES = (
+    "raised",
+    "located",
+    "decided",
+    "confirmed",
+    "recorded",
+    "dispatched",
+    *(str(evidence) for evidence in FieldEvidence),
+)
+"""The keys of `DailyAggregateRow.alert_figures`."""
 
 AggregateKey = tuple[str, str, str, str]
 """(day 'YYYY-MM-DD', kind 'report' | 'incident', class, disposition)."""
@@ -48,8 +71,38 @@ def _row(rows: dict[AggregateKey, DailyAggregateRow], key: AggregateKey) -> Dail
             located=0 if incident else None,
             dismiss_reasons={} if disposition == "dismiss" else None,
             decision_delays_s=[] if incident and disposition != "open" else None,
+            alert_figures=dict.fromkeys(ALERT_FIGURES, 0) if incident else None,
         )
     return row
+
+
+def raised_alert(class_: str, assessment: dict[str, Any] | None) -> bool:
+    """Whether a stored incident raised an alert: an alerting sound class or a video event
+    that fusion did not mark unconfirmed (the store's copy of `Incident.raises_alert`)."""
+    alerting = class_ in ALERTING_CLASSES or class_ in set(VideoEventKind)
+    return alerting and (assessment or {}).get("confirmed", True) is not False
+
+
+def _count_alert(
+    row: DailyAggregateRow,
+    located: bool,
+    disposition: str | None,
+    dispatched: bool | None,
+    evidence: str | None,
+) -> None:
+    """Add one alert (its position, decision and field outcome) to `row.alert_figures`."""
+    if row.alert_figures is None:
+        return
+    counts = dict(row.alert_figures)
+    counts["raised"] += 1
+    counts["located"] += located
+    counts["decided"] += disposition is not None
+    counts["confirmed"] += disposition == "confirm"
+    if evidence is not None:
+        counts["recorded"] += 1
+        counts["dispatched"] += bool(dispatched)
+        counts[evidence] = counts.get(evidence, 0) + 1
+    row.alert_figures = counts
 
 
 def count_daily(
@@ -83,14 +136,28 @@ def count_daily(
             IncidentRow.created_at_ns,
             decisions.c.first_ns,
             latest.c.reason,
+            IncidentRow.assessment,
+            OutcomeRow.dispatched,
+            OutcomeRow.evidence,
         )
         .outerjoin(decisions, decisions.c.incident_id == IncidentRow.id)
         .outerjoin(latest, latest.c.id == decisions.c.latest_id)
+        .outerjoin(OutcomeRow, OutcomeRow.incident_id == IncidentRow.id)
         .where(incidents_where)
     )
-    for onset_ns, class_, disposition, lat, lon, created_ns, first_ns, reason in session.execute(
-        query
-    ):
+    for (
+        onset_ns,
+        class_,
+        disposition,
+        lat,
+        lon,
+        created_ns,
+        first_ns,
+        reason,
+        assessment,
+        dispatched,
+        evidence,
+    ) in session.execute(query):
         row = _row(rows, (utc_day(onset_ns), "incident", class_, disposition or "open"))
         row.count += 1
         row.located = (row.located or 0) + (lat is not None and lon is not None)
@@ -105,6 +172,9 @@ def count_daily(
                 *row.decision_delays_s,
                 round(max(0, first_ns - created_ns) / NS_PER_S, 3),
             ]
+        if raised_alert(class_, assessment):
+            located = lat is not None and lon is not None
+            _count_alert(row, located, disposition, dispatched, evidence)
     for row in rows.values():
         if row.decision_delays_s is not None:
             row.decision_delays_s = sorted(row.decision_delays_s)
@@ -129,6 +199,13 @@ def merge_figures(into: DailyAggregateRow, other: DailyAggregateRow) -> None:
         into.decision_delays_s = None
     else:
         into.decision_delays_s = sorted([*into.decision_delays_s, *other.decision_delays_s])
+    if into.alert_figures is None or other.alert_figures is None:
+        into.alert_figures = None
+    else:
+        into.alert_figures = {
+            key: into.alert_figures.get(key, 0) + other.alert_figures.get(key, 0)
+            for key in {*into.alert_figures, *other.alert_figures}
+        }
 
 
 def add_daily(session: Session, rows: Iterable[DailyAggregateRow]) -> None:

@@ -154,6 +154,38 @@ class DispositionRow(Base):
     at_ns: Mapped[int]
 
 
+class OutcomeRow(Base):
+    """What happened in the field after an incident, when an operator knows it (one row per
+    incident, updated in place; every change is audited as `incident.outcome`)."""
+
+    __tablename__ = "incident_outcomes"
+
+    incident_id: Mapped[str] = mapped_column(
+        ForeignKey("incidents.id", ondelete="CASCADE"), primary_key=True
+    )
+    dispatched: Mapped[bool | None] = mapped_column(
+        Boolean, doc="Whether a unit was sent; None: not known."
+    )
+    evidence: Mapped[str] = mapped_column(
+        String(16), doc="What the field found: found, nothing or unknown."
+    )
+    note: Mapped[str] = mapped_column(Text, default="")
+    actor: Mapped[str] = mapped_column(String(64))
+    at_ns: Mapped[int] = mapped_column(doc="When recorded (last changed), UTC ns.")
+
+
+class ClassProfileRow(Base):
+    """A supervisor's class profile (`ouie.fusion.profiles.ClassProfile` as JSON); every change
+    is audited (`profile.set`, `profile.delete`)."""
+
+    __tablename__ = "class_profiles"
+
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    spec: Mapped[dict[str, Any]] = mapped_column(doc="The profile, as validated JSON.")
+    actor: Mapped[str] = mapped_column(String(64))
+    updated_at_ns: Mapped[int]
+
+
 class UserRow(Base):
     """A console user (the console concern owns authentication; the table lives here)."""
 
@@ -221,4 +253,9 @@ class DailyAggregateRow(Base):
     )
     decision_delays_s: Mapped[list[Any] | None] = mapped_column(
         doc="Decided incidents: seconds from raised (created_at_ns) to the first decision, sorted."
+    )
+    alert_figures: Mapped[dict[str, Any] | None] = mapped_column(
+        doc="Incidents that raised an alert: {raised, located, decided, confirmed, recorded, "
+        "dispatched, found, nothing, unknown} counts (`ouie.store.aggregates.ALERT_FIGURES`); "
+        "None for reports and rows aggregated before revision 0010."
     )

@@ -32,6 +32,17 @@ class DismissReason(StrEnum):
     OTHER = "other"
 
 
+class FieldEvidence(StrEnum):
+    """What the field found after an incident (the outcome tier of the observatory)."""
+
+    FOUND = "found"
+    """Evidence of what was detected (casings, damage, a victim, a witness)."""
+    NOTHING = "nothing"
+    """Someone went and found nothing."""
+    UNKNOWN = "unknown"
+    """Not known (nobody went, or no word came back)."""
+
+
 class Role(StrEnum):
     """Console roles, least to most powerful in daily operation."""
 

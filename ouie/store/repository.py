@@ -25,10 +25,12 @@ from ouie.store.audit import AuditChain, AuditKey, AuditKeyConfig
 from ouie.store.database import make_engine, upgrade_schema
 from ouie.store.models import (
     Base,
+    ClassProfileRow,
     CueRow,
     DailyAggregateRow,
     DispositionRow,
     IncidentRow,
+    OutcomeRow,
     ReportRow,
     SensorRow,
     UserRow,
@@ -37,6 +39,7 @@ from ouie.store.records import (
     CueState,
     DismissReason,
     DispositionAction,
+    FieldEvidence,
     IncidentRecord,
     Role,
 )
@@ -440,6 +443,92 @@ class Store:
                     .order_by(DispositionRow.id)
                 )
             )
+
+    # -- field outcomes --------------------------------------------------------------------
+    def set_outcome(
+        self,
+        incident_id: str,
+        dispatched: bool | None,
+        evidence: FieldEvidence,
+        actor: str,
+        note: str = "",
+        at_ns: int | None = None,
+    ) -> OutcomeRow:
+        """Record (or correct) what happened in the field after an incident, and audit it
+        (`incident.outcome`, with the previous values when it changes one), atomically.
+        Raises KeyError for an unknown incident."""
+        evidence = FieldEvidence(evidence)
+        at_ns = self.clock() if at_ns is None else at_ns
+        with self.session() as session:
+            if session.get(IncidentRow, incident_id) is None:
+                raise KeyError(f"no incident {incident_id!r}")
+            row = session.get(OutcomeRow, incident_id)
+            details: dict[str, Any] = {"dispatched": dispatched, "evidence": str(evidence)}
+            if note:
+                details["note"] = note
+            if row is None:
+                row = OutcomeRow(incident_id=incident_id)
+                session.add(row)
+            else:
+                details["previous"] = {"dispatched": row.dispatched, "evidence": row.evidence}
+            row.dispatched, row.evidence, row.note = dispatched, str(evidence), note
+            row.actor, row.at_ns = actor, at_ns
+            self.audit.append(
+                AuditEvent(
+                    action="incident.outcome",
+                    actor=actor,
+                    subject=f"incident:{incident_id}",
+                    details=details,
+                    at_ns=at_ns,
+                ),
+                session,
+            )
+        return row
+
+    def get_outcome(self, incident_id: str) -> OutcomeRow | None:
+        """The field outcome recorded for an incident, or None."""
+        with self.session() as session:
+            return session.get(OutcomeRow, incident_id)
+
+    # -- class profiles --------------------------------------------------------------------
+    def set_profile(self, name: str, spec: dict[str, Any], actor: str) -> ClassProfileRow:
+        """Create or replace a class profile (validated by the caller) and audit it
+        (`profile.set`, with the whole profile), atomically."""
+        at_ns = self.clock()
+        with self.session() as session:
+            row = session.get(ClassProfileRow, name)
+            if row is None:
+                row = ClassProfileRow(name=name)
+                session.add(row)
+            row.spec, row.actor, row.updated_at_ns = spec, actor, at_ns
+            self.audit.append(
+                AuditEvent(
+                    action="profile.set",
+                    actor=actor,
+                    subject=f"profile:{name}",
+                    details={"profile": spec},
+                    at_ns=at_ns,
+                ),
+                session,
+            )
+        return row
+
+    def delete_profile(self, name: str, actor: str) -> None:
+        """Remove a class profile and audit it (`profile.delete`); KeyError when unknown."""
+        with self.session() as session:
+            row = session.get(ClassProfileRow, name)
+            if row is None:
+                raise KeyError(f"no profile {name!r}")
+            session.delete(row)
+            self.audit.append(
+                AuditEvent(action="profile.delete", actor=actor, subject=f"profile:{name}"),
+                session,
+            )
+
+    def list_profiles(self) -> list[ClassProfileRow]:
+        """Every class profile, by name."""
+        with self.session() as session:
+            return list(session.scalars(select(ClassProfileRow).order_by(ClassProfileRow.name)))
 
     # -- users -----------------------------------------------------------------------------
     def add_user(self, name: str, role: Role, password_hash: str, actor: str = "system") -> UserRow:

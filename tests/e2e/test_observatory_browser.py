@@ -4,6 +4,7 @@ no figures; the transparency report, opened as a file, loads nothing from anywhe
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -87,12 +88,17 @@ def test_an_auditor_reads_the_month_in_the_observatory(
     assert page.locator("#chart-cameras rect[data-series='refused by a privacy mask']").count() == 1
     assert page.locator("#chart-dispositions rect[data-series='dismissed: fireworks']").count() == 1
     assert "chain verified now" in page.inner_text("#chain")
+    efficacy = page.inner_text("#efficacy")  # no outcome recorded in this month: 0 of 6
+    assert "0 of 6 alerts (0.0 %; 95 % interval 0–39 %): too few alerts" in efficacy
+    assert "4 of 6 alerts (66.7 %" in efficacy and "9.1 % of 50,176" in efficacy
     href = page.get_attribute("#report-html", "href")
     assert href == f"api/observatory/report.html?from={FIRST_DAY}&to={LAST_DAY}"
     with page.expect_download() as download:
         page.click("#report-html")
     assert download.value.suggested_filename == f"ouie-transparency-{FIRST_DAY}_{LAST_DAY}.html"
-    page.screenshot(path=str(tmp_path / "observatory.png"), full_page=True)
+    shots = Path(os.environ.get("OUIE_SCREENS_DIR", tmp_path))
+    shots.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(shots / "observatory.png"), full_page=True)
     assert errors == []
     page.close()
 

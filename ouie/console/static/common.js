@@ -13,11 +13,13 @@ if (document.body.hasAttribute("data-header")) {
         <a href="./">Live map</a>
         <a href="audit.html" data-permission="read_audit" hidden>Audit trail</a>
         <a href="observatory.html" data-permission="observe" hidden>Observatory</a>
+        <a href="profiles.html" data-permission="set_profiles" hidden>Class profiles</a>
       </nav>
       <span id="who"></span>
       <button id="logout" type="button">Log out</button>
     </header>
-    <div id="cue-banner" class="banner"></div>`,
+    <div id="cue-banner" class="banner"></div>
+    <div id="profile-banner" class="banner profile" hidden></div>`,
   );
 }
 
@@ -86,8 +88,41 @@ const ouie = {
       text += ` — cameras move automatically. Legal basis: ${cue.legal_basis}. DPIA: ${cue.dpia}`;
     }
     banner.textContent = text;
+    const profiles = document.getElementById("profile-banner");
+    const active = overview.profiles_active || [];
+    profiles.hidden = !active.length;
+    profiles.textContent = active.length ? `Class profile in force: ${active.join(" · ")}` : "";
     ouie.timeZone = overview.time_zone || "UTC";
     return overview;
+  },
+
+  // Largest distance between two sensors, m (Infinity with fewer than two): no uncertainty
+  // circle or ellipse wider than this is drawn; such a sound is "not located".
+  siteSpanM(sensors) {
+    const points = sensors.map((s) => L.latLng(s.lat, s.lon));
+    let span = 0;
+    for (const a of points) for (const b of points) span = Math.max(span, a.distanceTo(b));
+    return points.length > 1 ? span : Infinity;
+  },
+
+  // A point `distance` m from (lat, lon) along `bearing` degrees from north (flat Earth:
+  // metres over a site are small against its radius).
+  offset(lat, lon, bearingDeg, distanceM) {
+    const rad = (bearingDeg * Math.PI) / 180;
+    return [
+      lat + (distanceM * Math.cos(rad)) / 111320,
+      lon + (distanceM * Math.sin(rad)) / (111320 * Math.cos((lat * Math.PI) / 180)),
+    ];
+  },
+
+  // A camera's field of view as a wedge polygon: its position, then its arc `reachM` out.
+  viewCone(camera, reachM = 60) {
+    const half = (camera.hfov_deg || 30) / 2;
+    const arc = [];
+    for (let k = 0; k <= 8; k += 1) {
+      arc.push(ouie.offset(camera.lat, camera.lon, camera.bearing_deg - half + (k * 2 * half) / 8, reachM));
+    }
+    return [[camera.lat, camera.lon], ...arc];
   },
 
   // The site's time zone (from the overview); the audit trail keeps UTC (`utcOf`).

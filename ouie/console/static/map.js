@@ -50,20 +50,9 @@ function drawSensor(sensor) {
 function drawCamera(camera) {
   const old = state.cameras.get(camera.id);
   if (old) old.layers.forEach((layer) => layer.remove());
-  const origin = L.latLng(camera.lat, camera.lon);
-  const reach = 60;
-  const half = (camera.hfov_deg || 30) / 2;
-  const point = (bearing) => {
-    const rad = (bearing * Math.PI) / 180;
-    const dLat = (reach * Math.cos(rad)) / 111320;
-    const dLon = (reach * Math.sin(rad)) / (111320 * Math.cos((camera.lat * Math.PI) / 180));
-    return [camera.lat + dLat, camera.lon + dLon];
-  };
-  const wedge = L.polygon(
-    [origin, point(camera.bearing_deg - half), point(camera.bearing_deg), point(camera.bearing_deg + half)],
-    { color: "#7cc4ff", weight: 1, fillOpacity: 0.15 },
-  ).addTo(state.map);
-  const marker = L.marker(origin, {
+  const wedge = L.polygon(ouie.viewCone(camera), { color: "#7cc4ff", weight: 1, fillOpacity: 0.15 })
+    .addTo(state.map);
+  const marker = L.marker([camera.lat, camera.lon], {
     icon: L.divIcon({ className: "camera-icon", html: "■", iconSize: [14, 14] }),
     title: camera.id,
   }).bindTooltip(`${camera.id} — bearing ${camera.bearing_deg.toFixed(0)}°`).addTo(state.map);
@@ -83,14 +72,6 @@ function renderCameraTable() {
     );
     body.append(row);
   }
-}
-
-// Largest distance between two sensors, m: no uncertainty circle wider than this is drawn.
-function siteSpanM() {
-  const points = [...state.sensors.values()].map((s) => L.latLng(s.sensor.lat, s.sensor.lon));
-  let span = 0;
-  for (const a of points) for (const b of points) span = Math.max(span, a.distanceTo(b));
-  return points.length > 1 ? span : Infinity;
 }
 
 // Whether an incident's position means something on this site (not a circle over it all).
@@ -150,6 +131,8 @@ function drawIncident(incident) {
       fillOpacity: faint ? 0.03 : 0.2,
       dashArray: faint ? "8 6" : null,
       weight: faint ? 1 : 2,
+      // A faint outline lets clicks through to the map ("look here"); its dot still opens it.
+      interactive: !faint,
     });
     const dot = L.circleMarker(where, { ...style, radius: faint ? 4 : 7, fillOpacity: faint ? 0.3 : 0.6 });
     circle = L.featureGroup([area, dot])
@@ -208,9 +191,34 @@ async function reload() {
     ouie.api("sensors"), ouie.api("cameras"), ouie.api("incidents"),
   ]);
   sensors.forEach(drawSensor);
-  state.siteSpanM = siteSpanM();
+  state.siteSpanM = ouie.siteSpanM(sensors);
   cameras.forEach(drawCamera);
   incidents.forEach(drawIncident);
+}
+
+// "Look here": a click on the map offers to turn the camera that sees the place there. The
+// server cues it through the cue controller and audits who asked and where; it refuses (and
+// says why) in cue mode off or for a role that may not move cameras.
+function offerLook(event) {
+  const { lat, lng } = event.latlng;
+  const box = document.createElement("div");
+  box.className = "look";
+  const button = ouie.text("button", "Look here", "primary");
+  button.id = "look-here";
+  const answer = ouie.text("p", `${lat.toFixed(5)}, ${lng.toFixed(5)}`, "note");
+  answer.id = "look-answer";
+  button.addEventListener("click", async () => {
+    button.disabled = true;
+    try {
+      const look = await ouie.api("look", { method: "POST", body: { lat, lon: lng } });
+      answer.textContent = look.message;
+    } catch (problem) {
+      answer.textContent = `Refused: ${problem.message}`;
+      answer.className = "error";
+    }
+  });
+  box.append(button, answer);
+  L.popup().setLatLng(event.latlng).setContent(box).openOn(state.map);
 }
 
 // Show the whole network once: every sensor and camera in view.
@@ -224,6 +232,7 @@ async function start() {
   await ouie.requireLogin();
   const overview = await ouie.showCueBanner();
   buildMap(overview);
+  state.map.on("click", offerLook);
   await reload();
   fitNetwork();
   state.live = true; // from now on, an alert that appears is new

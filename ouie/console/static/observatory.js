@@ -228,6 +228,26 @@ function showAudit(f) {
   document.getElementById("notes").replaceChildren(...f.notes.map((note) => ouie.text("li", note)));
 }
 
+// Detection (lab, cited), system (located, latency, operator-confirmed), outcome (field).
+function showEfficacy(f) {
+  const e = f.efficacy;
+  const latency = e.system.cue_latency_n
+    ? `p50 ${e.system.cue_latency_p50_s.toFixed(2)} s, p99 ${e.system.cue_latency_p99_s.toFixed(2)} s over ${e.system.cue_latency_n} commands`
+    : "no camera command measured";
+  const o = e.outcome;
+  const rows = [
+    ["1. Detection (lab)", "detectors that reported", e.detection.words],
+    ["2. System", "alerts raised (network-confirmed)", String(e.system.alerts)],
+    ["", "located", e.system.located.words],
+    ["", "confirmed by an operator", e.system.operator_confirmed.words],
+    ["", "sound → camera command", latency],
+    ["3. Outcome (field)", "outcomes recorded", `${o.recorded} of ${o.alerts} alerts: ${o.dispatched} dispatched, ${o.found} evidence found, ${o.nothing} nothing found, ${o.unknown} unknown`],
+    ["", "field-verified per 100 alerts", o.found_per_100_alerts.words],
+    ["", "for comparison", o.reference],
+  ];
+  document.querySelector("#efficacy tbody").replaceChildren(...rows.map((cells) => row(cells)));
+}
+
 // Load the figures of the period in the form (or, when `query` is "", the server's default
 // period: the 30 days up to the latest day with data) and show them.
 async function load(query) {
@@ -248,6 +268,7 @@ async function load(query) {
   document.getElementById("report-html").href = `api/observatory/report.html?${period}`;
   document.getElementById("report-json").href = `api/observatory/report.json?${period}`;
   showSummary(figures);
+  showEfficacy(figures);
   showClasses(figures);
   showCameras(figures);
   showAudit(figures);
