@@ -96,7 +96,7 @@ def test_the_report_states_the_deployment_the_figures_and_the_chain(
     assert re.search(r"all\s+7\s+6\s+4\s+2\s+2\s+1\s+1\s+40 %\s+60 s", result.output)
     html = out.read_text(encoding="utf-8")
     data = json.loads(out_json.read_text(encoding="utf-8"))
-    assert data["schema"] == "ouie.transparency/1"
+    assert data["schema"] == "ouie.transparency/2"
     assert data["deployment"] | {"retention": None} == {
         "name": "saint-etienne",
         "sensors": 4,

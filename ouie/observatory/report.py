@@ -14,7 +14,7 @@ from ouie.observatory.plots import all_charts
 from ouie.store.repository import Store
 
 TEMPLATES_DIR = Path(__file__).parent / "templates"
-REPORT_SCHEMA = "ouie.transparency/1"
+REPORT_SCHEMA = "ouie.transparency/2"
 
 
 class TransparencyReport(BaseModel):
