@@ -11,6 +11,7 @@ from typing import Any, Protocol
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from ouie.core.incident import alert_section
 from ouie.core.site import Building, Origin
 from ouie.core.timebase import ns_to_iso
 from ouie.store.models import AuditEntryRow, CueRow, DispositionRow, IncidentRow, SensorRow
@@ -73,11 +74,8 @@ CONTEXT_PENALTY = 2.0
 
 def incident_section(row: IncidentRow) -> str:
     """Where the console lists it: 'alert' (raises an alert), 'unconfirmed' (alerting class the
-    network does not confirm) or 'context' (sirens, alarms, fireworks)."""
-    if row.class_ not in CLASS_SEVERITY:
-        return "context"
-    confirmed = (row.assessment or {}).get("confirmed", True)
-    return "alert" if confirmed else "unconfirmed"
+    network does not confirm) or 'context' (sirens, alarms, fireworks): `alert_section`."""
+    return alert_section(row.class_, row.assessment)
 
 
 def incident_rank(row: IncidentRow) -> float:
