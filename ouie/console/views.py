@@ -14,7 +14,14 @@ from pydantic import BaseModel, ConfigDict, Field
 from ouie.core.incident import alert_section
 from ouie.core.site import Building, Origin
 from ouie.core.timebase import ns_to_iso
-from ouie.store.models import AuditEntryRow, CueRow, DispositionRow, IncidentRow, SensorRow
+from ouie.store.models import (
+    AuditEntryRow,
+    CueRow,
+    DispositionRow,
+    IncidentImageRow,
+    IncidentRow,
+    SensorRow,
+)
 
 
 class _View(BaseModel):
@@ -192,8 +199,32 @@ class DispositionView(_View):
         )
 
 
+class ImageView(_View):
+    """An image an operator saved on the incident (its bytes: `GET …/images/{id}`)."""
+
+    id: int
+    camera_id: str
+    blurred: bool
+    saved_by: str
+    saved_at_utc: str
+    reason: str
+
+    @classmethod
+    def of(cls, row: IncidentImageRow) -> ImageView:
+        """View of a saved image, without its bytes."""
+        return cls(
+            id=row.id,
+            camera_id=row.camera_id,
+            blurred=row.blurred,
+            saved_by=row.saved_by,
+            saved_at_utc=ns_to_iso(row.saved_at_ns),
+            reason=row.reason,
+        )
+
+
 class IncidentDetail(IncidentSummary):
-    """The incident page: the summary plus its sensors left out, cues and decisions."""
+    """The incident page: the summary plus its sensors left out, cues, decisions and the
+    images operators saved."""
 
     sensors_rejected: list[str] = Field(description="'sensor: why' for each report left out.")
     report_ids: list[str]
@@ -202,6 +233,7 @@ class IncidentDetail(IncidentSummary):
     )
     cues: list[CueView]
     dispositions: list[DispositionView]
+    images: list[ImageView] = Field(default_factory=list)
 
 
 class AuditEntryView(_View):
@@ -294,9 +326,10 @@ class SessionInfo(_View):
 class VideoViews(Protocol):
     """What the console needs from the video analysis (`ouie.video`, wired by the service)."""
 
-    def snapshot(self, camera_id: str) -> tuple[bytes, str]:
-        """The camera's current view with its people blurred, and its media type; KeyError
-        for an unknown camera, LookupError when it has no current view."""
+    def snapshot(self, camera_id: str, *, blurred: bool = True) -> tuple[bytes, str]:
+        """The camera's current view with its people blurred (unless `blurred` is False), and
+        its media type; KeyError for an unknown camera, LookupError when it has no current
+        view."""
         ...
 
 
