@@ -254,12 +254,14 @@ class CentralService:
             )
 
     def _wants_cue(self, record: IncidentRecord) -> bool:
-        """Cue once per incident: raising an alert (alerting class, not unconfirmed), with a
-        position, a cuer configured."""
+        """Cue once per incident: raising an alert (`ouie.core.incident.raises_alert`), heard
+        (a camera's own video event is already on its camera: never cued), with a position, a
+        cuer configured."""
         return (
             self.cuer is not None
             and record.id not in self._cued
             and record.raises_alert
+            and record.video is None
             and record.lat is not None
             and record.lon is not None
         )
