@@ -2,8 +2,8 @@
 (`ouie.core.incident.raises_alert`, the same in the store, the console and notify), and each
 output sends them only when its `video_events` is on (off by default). The wire formats: CAP 1.2
 (OASIS schema) with the video event's <event>, code and parameters; ONVIF's analytics topics
-(FieldDetector/ObjectsInside, LineDetector/Crossed, CountAggregation/Counter) in XML and JSON,
-with no ObjectId."""
+(FieldDetector/ObjectsInside, LineDetector/Crossed, CountAggregation/OccupancyCounter) in XML
+and JSON, with no ObjectId."""
 
 from __future__ import annotations
 
@@ -141,7 +141,7 @@ def test_cap_video_event_is_valid_and_says_camera_zone_and_people(
         ("wrong_way", "RuleEngine/LineDetector/Crossed", {"Count": "3"}),
         (
             "density",
-            "RuleEngine/CountAggregation/Counter",
+            "RuleEngine/CountAggregation/OccupancyCounter",
             {"Count": "3", "ouie:PeoplePerM2": "2.4"},
         ),
     ],

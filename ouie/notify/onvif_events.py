@@ -12,9 +12,10 @@ A camera's video event (sent only where the output's `video_events` is on) goes 
 analytics rule topics (`VIDEO_TOPICS`): intrusion on `tns1:RuleEngine/FieldDetector/ObjectsInside`
 (Data `IsInside`: true while it goes on, `Count`), wrong way on
 `tns1:RuleEngine/LineDetector/Crossed` (Data `Count`: crossings against the allowed way) and
-density on `tns1:RuleEngine/CountAggregation/Counter` (Data `Count`, and `ouie:PeoplePerM2`, the
-peak). Source: `VideoSourceConfigurationToken` the camera id, `Rule` the zone or line id; Key:
-`IncidentId`. ONVIF's `ObjectId` is never sent: ouie follows no person.
+density on `tns1:RuleEngine/CountAggregation/OccupancyCounter` (Profile M's occupancy of a
+region; Data `Count`, and `ouie:PeoplePerM2`, the peak). Source:
+`VideoSourceConfigurationToken` the camera id, `Rule` the zone or line id; Key: `IncidentId`.
+ONVIF's `ObjectId` is never sent: ouie follows no person.
 """
 
 from __future__ import annotations
@@ -44,7 +45,7 @@ SOURCE_ITEMS = {"AudioSourceConfigurationToken": "ouie", "Rule": "ouie-incidents
 VIDEO_TOPICS: dict[VideoEventKind, str] = {
     VideoEventKind.INTRUSION: "RuleEngine/FieldDetector/ObjectsInside",
     VideoEventKind.WRONG_WAY: "RuleEngine/LineDetector/Crossed",
-    VideoEventKind.DENSITY: "RuleEngine/CountAggregation/Counter",
+    VideoEventKind.DENSITY: "RuleEngine/CountAggregation/OccupancyCounter",
 }
 """The ONVIF analytics topic (under tns1:) of each video event kind."""
 
