@@ -21,6 +21,7 @@ from ouie.central.validation import RejectReason
 from ouie.cli import app as cli_app
 from ouie.core.audit import AuditEvent
 from ouie.core.config import ConfigError
+from ouie.core.incident import Incident, VideoSighting
 from ouie.core.recording import sensors_geojson
 from ouie.core.report import EventReport
 from ouie.core.timebase import NS_PER_S, iso_to_ns
@@ -125,6 +126,34 @@ def test_reports_become_a_stored_published_cued_incident(service: Any) -> None:
     assert central.metrics.incident_updates._value.get() == 1
     sensors = {s.id: s.online for s in store.list_sensors()}
     assert sensors == {"s1": True, "s2": True, "s3": True, "s4": True}
+
+
+def test_a_video_event_raises_an_alert_but_moves_no_camera(service: Any) -> None:
+    """A camera's intrusion (even one placed at the camera's mounting) is stored as an alert
+    and never cued: the camera that saw it is already on it."""
+    store, central = service.store, service.central
+    intrusion = Incident(
+        incident_id="video-1",
+        revision=1,
+        class_="intrusion",
+        status="camera",
+        onset_ns=T0,
+        lat=45.44,
+        lon=4.39,
+        sensors_used=[],
+        report_ids=[],
+        score=1.0,
+        video=VideoSighting(camera_id="cam-1", zone="tracks", people=1, end_ns=T0, ongoing=True),
+    )
+    asked: list[str] = []
+    central.cuer = SimpleNamespace(cue=lambda record: asked.append(record.id) or [])
+    central.add_incidents([intrusion])
+    central.stop()  # waits for the cue worker
+    (row,) = store.list_incidents()
+    assert IncidentRecord.model_validate(
+        {"id": row.id, "class": row.class_, "onset_ns": row.onset_ns, "video": row.video}
+    ).raises_alert
+    assert asked == [] and store.list_cues("video-1") == []
 
 
 def test_heartbeat_status_and_silence(service: Any) -> None:

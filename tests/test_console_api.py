@@ -169,7 +169,7 @@ def test_login_is_audited_and_sets_a_strict_httponly_cookie(
     cookie = response.headers["set-cookie"].lower()
     assert "httponly" in cookie and "samesite=strict" in cookie
     assert ("auth.login", "olga", "user:olga") in audit_actions(store)
-    assert response.json()["permissions"] == ["approve_cue", "triage", "view"]
+    assert response.json()["permissions"] == ["approve_cue", "save_image", "triage", "view"]
 
 
 def test_operator_cannot_read_the_audit_trail(client: TestClient) -> None:

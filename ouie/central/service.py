@@ -272,10 +272,17 @@ class CentralService:
             )
 
     def _wants_cue(self, record: IncidentRecord) -> bool:
-        """Cue an incident raising an alert (alerting class, not unconfirmed), with a position,
-        a cuer configured: once, and again when a revision moved it out of what the last cue
-        framed (`moved_out_of_cue`: an early fix from three sensors, refined by the others)."""
-        if self.cuer is None or not record.raises_alert or record.lat is None or record.lon is None:
+        """Cue an incident raising an alert (`ouie.core.incident.raises_alert`), heard (a
+        camera's own video event is already on its camera: never cued), with a position, a cuer
+        configured: once, and again when a revision moved it out of what the last cue framed
+        (`moved_out_of_cue`: an early fix from three sensors, refined by the others)."""
+        if (
+            self.cuer is None
+            or not record.raises_alert
+            or record.video is not None
+            or record.lat is None
+            or record.lon is None
+        ):
             return False
         cued = self._cued.get(record.id)
         return cued is None or moved_out_of_cue(cued, record)

@@ -44,6 +44,7 @@ from ouie.console.views import (
     CuePolicyView,
     CueView,
     DispositionView,
+    ImageView,
     IncidentDetail,
     IncidentSummary,
     LookView,
@@ -163,6 +164,7 @@ Triager = Annotated[SessionUser, Depends(authorized(Permission.TRIAGE))]
 CueApprover = Annotated[SessionUser, Depends(authorized(Permission.APPROVE_CUE))]
 Auditor = Annotated[SessionUser, Depends(authorized(Permission.READ_AUDIT))]
 ProfileSetter = Annotated[SessionUser, Depends(authorized(Permission.SET_PROFILES))]
+ImageSaver = Annotated[SessionUser, Depends(authorized(Permission.SAVE_IMAGE))]
 
 router = APIRouter()
 
@@ -172,6 +174,14 @@ class LoginForm(BaseModel):
 
     name: str = Field(min_length=1, max_length=64)
     password: str = Field(min_length=1, max_length=1024)
+
+
+class ImageForm(BaseModel):
+    """Save the camera's current view on a video incident: blurred (default), or unblurred by a
+    supervisor with a reason."""
+
+    blurred: bool = True
+    reason: str = Field(default="", max_length=500)
 
 
 class DispositionForm(BaseModel):
@@ -422,6 +432,7 @@ def incident_detail(services: ConsoleServices, incident_id: str) -> IncidentDeta
         if (outcome := services.store.get_outcome(incident_id))
         else None,
         ellipse=row.ellipse,
+        images=[ImageView.of(image) for image in services.store.list_incident_images(incident_id)],
     )
 
 
@@ -433,6 +444,73 @@ def incident(incident_id: str, user: Viewer, services: Services) -> IncidentDeta
         AuditEvent(action="incident.view", actor=user.name, subject=f"incident:{incident_id}")
     )
     return detail
+
+
+@router.post("/incidents/{incident_id}/images")
+def save_image(
+    incident_id: str, form: ImageForm, user: ImageSaver, services: Services
+) -> IncidentDetail:
+    """Store the current view of the camera that saw a video incident with the incident, people
+    blurred (a supervisor may save it unblurred, giving a reason); the store audits who, when
+    and which camera (`incident.image_saved`, `incident.image_saved_unblurred`). 404 unknown
+    incident, 409 not a video incident or no current view, 403 unblurred without the right."""
+    if not form.blurred and not user.may(Permission.SAVE_UNBLURRED_IMAGE):
+        raise HTTPException(
+            status.HTTP_403_FORBIDDEN, f"role {user.role} may not save an unblurred image"
+        )
+    if not form.blurred and not form.reason.strip():
+        raise HTTPException(
+            status.HTTP_422_UNPROCESSABLE_CONTENT, "an unblurred image needs a reason"
+        )
+    row = services.store.get_incident(incident_id)
+    if row is None:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, f"no incident {incident_id!r}")
+    if row.video is None:
+        raise HTTPException(status.HTTP_409_CONFLICT, "only a video event has a camera view")
+    if services.video is None:
+        raise HTTPException(status.HTTP_409_CONFLICT, "no video is analysed")
+    camera_id = str(row.video["camera_id"])
+    try:
+        image, media_type = services.video.snapshot(camera_id, blurred=form.blurred)
+    except KeyError:
+        raise HTTPException(
+            status.HTTP_409_CONFLICT, f"camera {camera_id} is not analysed"
+        ) from None
+    except LookupError as error:
+        raise HTTPException(status.HTTP_409_CONFLICT, str(error)) from None
+    services.store.add_incident_image(
+        incident_id,
+        camera_id,
+        image,
+        media_type,
+        blurred=form.blurred,
+        actor=user.name,
+        reason=form.reason.strip(),
+    )
+    return incident_detail(services, incident_id)
+
+
+@router.get("/incidents/{incident_id}/images/{image_id}")
+def saved_image(incident_id: str, image_id: int, user: Viewer, services: Services) -> Response:
+    """A saved image. An unblurred one only for a role that may save one, and each such view
+    is audited (`incident.image_viewed_unblurred`)."""
+    row = services.store.get_incident_image(incident_id, image_id)
+    if row is None:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, f"no image {image_id} on {incident_id}")
+    if not row.blurred:
+        if not user.may(Permission.SAVE_UNBLURRED_IMAGE):
+            raise HTTPException(
+                status.HTTP_403_FORBIDDEN, f"role {user.role} may not see an unblurred image"
+            )
+        services.store.audit(
+            AuditEvent(
+                action="incident.image_viewed_unblurred",
+                actor=user.name,
+                subject=f"incident:{incident_id}",
+                details={"image_id": image_id, "camera_id": row.camera_id},
+            )
+        )
+    return Response(row.image, media_type=row.media_type, headers={"Cache-Control": "no-store"})
 
 
 RELEASING_ACTIONS = frozenset({DispositionAction.CONFIRM, DispositionAction.DISMISS})

@@ -47,10 +47,19 @@ class Permission(StrEnum):
     """Read the observatory's figures and download the transparency report."""
     SET_PROFILES = "set_profiles"
     """Set, change or remove the scheduled class profiles (each change audited)."""
+    SAVE_IMAGE = "save_image"
+    """Save a video camera's current view, people blurred, on a video incident (audited)."""
+    SAVE_UNBLURRED_IMAGE = "save_unblurred_image"
+    """Save that view unblurred, with a reason, and see unblurred saved images (each audited
+    apart). A supervisor only: an unblurred image can identify a person, so it takes the
+    role that answers for the room's decisions and already reads the audit trail that records
+    it; an operator acting alone cannot keep one, auditors and admins never act on incidents."""
 
 
 ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
-    Role.OPERATOR: frozenset({Permission.VIEW, Permission.TRIAGE, Permission.APPROVE_CUE}),
+    Role.OPERATOR: frozenset(
+        {Permission.VIEW, Permission.TRIAGE, Permission.APPROVE_CUE, Permission.SAVE_IMAGE}
+    ),
     Role.SUPERVISOR: frozenset(
         {
             Permission.VIEW,
@@ -59,6 +68,8 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
             Permission.READ_AUDIT,
             Permission.OBSERVE,
             Permission.SET_PROFILES,
+            Permission.SAVE_IMAGE,
+            Permission.SAVE_UNBLURRED_IMAGE,
         }
     ),
     Role.AUDITOR: frozenset({Permission.VIEW, Permission.READ_AUDIT, Permission.OBSERVE}),

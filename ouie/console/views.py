@@ -11,6 +11,7 @@ from typing import Any, Protocol
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from ouie.core.incident import alert_section
 from ouie.core.site import Building, Origin
 from ouie.core.timebase import ns_to_iso
 from ouie.store.models import (
@@ -18,6 +19,7 @@ from ouie.store.models import (
     ClassProfileRow,
     CueRow,
     DispositionRow,
+    IncidentImageRow,
     IncidentRow,
     OutcomeRow,
     SensorRow,
@@ -81,11 +83,8 @@ CONTEXT_PENALTY = 2.0
 
 def incident_section(row: IncidentRow) -> str:
     """Where the console lists it: 'alert' (raises an alert), 'unconfirmed' (alerting class the
-    network does not confirm) or 'context' (sirens, alarms, fireworks)."""
-    if row.class_ not in CLASS_SEVERITY:
-        return "context"
-    confirmed = (row.assessment or {}).get("confirmed", True)
-    return "alert" if confirmed else "unconfirmed"
+    network does not confirm) or 'context' (sirens, alarms, fireworks): `alert_section`."""
+    return alert_section(row.class_, row.assessment)
 
 
 def incident_rank(row: IncidentRow) -> float:
@@ -256,9 +255,32 @@ class LookView(_View):
     message: str = Field(description="For the operator.")
 
 
+class ImageView(_View):
+    """An image an operator saved on the incident (its bytes: `GET …/images/{id}`)."""
+
+    id: int
+    camera_id: str
+    blurred: bool
+    saved_by: str
+    saved_at_utc: str
+    reason: str
+
+    @classmethod
+    def of(cls, row: IncidentImageRow) -> ImageView:
+        """View of a saved image, without its bytes."""
+        return cls(
+            id=row.id,
+            camera_id=row.camera_id,
+            blurred=row.blurred,
+            saved_by=row.saved_by,
+            saved_at_utc=ns_to_iso(row.saved_at_ns),
+            reason=row.reason,
+        )
+
+
 class IncidentDetail(IncidentSummary):
-    """The incident page: the summary plus its sensors left out, cues, decisions and field
-    outcome."""
+    """The incident page: the summary plus its sensors left out, cues, decisions, field
+    outcome and the images operators saved."""
 
     sensors_rejected: list[str] = Field(description="'sensor: why' for each report left out.")
     report_ids: list[str]
@@ -271,6 +293,7 @@ class IncidentDetail(IncidentSummary):
     ellipse: dict[str, Any] | None = Field(
         default=None, description="95 % ellipse: semi_major_m, semi_minor_m, orientation_deg."
     )
+    images: list[ImageView] = Field(default_factory=list)
 
 
 class AuditEntryView(_View):
@@ -366,9 +389,10 @@ class SessionInfo(_View):
 class VideoViews(Protocol):
     """What the console needs from the video analysis (`ouie.video`, wired by the service)."""
 
-    def snapshot(self, camera_id: str) -> tuple[bytes, str]:
-        """The camera's current view with its people blurred, and its media type; KeyError
-        for an unknown camera, LookupError when it has no current view."""
+    def snapshot(self, camera_id: str, *, blurred: bool = True) -> tuple[bytes, str]:
+        """The camera's current view with its people blurred (unless `blurred` is False), and
+        its media type; KeyError for an unknown camera, LookupError when it has no current
+        view."""
         ...
 
 

@@ -32,6 +32,9 @@ class VideoEventKind(StrEnum):
     DENSITY = "density"
 
 
+VIDEO_EVENT_KINDS: frozenset[VideoEventKind] = frozenset(VideoEventKind)
+"""Every video event kind (they raise alerts: `ouie.core.incident.is_alerting` says why)."""
+
 ALERTING_CLASSES: frozenset[EventClass] = frozenset(
     {EventClass.GUNSHOT, EventClass.EXPLOSION, EventClass.SCREAM, EventClass.GLASS_BREAK}
 )

@@ -17,15 +17,47 @@ Statuses say how much the geometry allows (no fake points):
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from enum import StrEnum
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, computed_field, model_validator
 
-from ouie.core.classes import ALERTING_CLASSES, EventClass, VideoEventKind
+from ouie.core.classes import ALERTING_CLASSES, VIDEO_EVENT_KINDS, EventClass, VideoEventKind
 from ouie.core.timebase import ns_to_iso
 
 INCIDENT_SCHEMA: Literal["ouie.incident/1"] = "ouie.incident/1"
+
+AlertSection = Literal["alert", "unconfirmed", "context"]
+
+
+def is_alerting(class_: str) -> bool:
+    """Whether an incident of this class is for an operator to decide (not context): the
+    alerting sound classes (gunshot, explosion, scream, glass breaking) and the camera's video
+    events (intrusion, wrong way, density).
+
+    The decision for video events: they are alerts. A zone, a line and a threshold were drawn
+    on purpose by whoever declared the analysis (legal basis and DPIA), so an event is what
+    they asked to be told of; the camera saw it, and the network of microphones has nothing to
+    confirm (they are never 'unconfirmed': fusion assesses sounds only). What they do not do:
+    move a camera (they have no position of their own), or leave the console by themselves —
+    a notify output sends them only when its `video_events` is on (docs/integrations.md)."""
+    return class_ in ALERTING_CLASSES or class_ in VIDEO_EVENT_KINDS
+
+
+def alert_section(class_: str, assessment: Mapping[str, Any] | None) -> AlertSection:
+    """The one rule for where an incident stands (console section, notify, cueing, demo
+    counts): 'context' for sirens, alarms and fireworks; 'unconfirmed' for an alerting class
+    that fusion's assessment marks not confirmed (`Assessment.confirmed` False); otherwise
+    'alert'. `assessment` is the `Assessment` as a mapping (the stored JSON), None when none."""
+    if not is_alerting(class_):
+        return "context"
+    return "alert" if (assessment or {}).get("confirmed", True) else "unconfirmed"
+
+
+def raises_alert(class_: str, assessment: Mapping[str, Any] | None) -> bool:
+    """Whether an operator is alerted by it: `alert_section` is 'alert'."""
+    return alert_section(class_, assessment) == "alert"
 
 
 class IncidentStatus(StrEnum):
@@ -190,19 +222,24 @@ class Incident(BaseModel):
         return len(self.sensors_used)
 
     @property
+    def section(self) -> AlertSection:
+        """Alert, unconfirmed or context (`alert_section`, the one rule)."""
+        return alert_section(self.class_, self.assessment.model_dump() if self.assessment else None)
+
+    @property
     def alerting(self) -> bool:
-        """Whether its class raises an incident for an operator (vs. context)."""
-        return self.class_ in ALERTING_CLASSES or isinstance(self.class_, VideoEventKind)
+        """Whether its class raises an incident for an operator (vs. context): `is_alerting`."""
+        return is_alerting(self.class_)
 
     @property
     def unconfirmed(self) -> bool:
         """Alerting, but fewer sensors heard it than the geometry says should have."""
-        return self.alerting and self.assessment is not None and not self.assessment.confirmed
+        return self.section == "unconfirmed"
 
     @property
     def raises_alert(self) -> bool:
-        """Whether an operator is alerted by it: an alerting class the network confirms."""
-        return self.alerting and not self.unconfirmed
+        """Whether an operator is alerted by it (`raises_alert`)."""
+        return self.section == "alert"
 
     def to_json(self) -> str:
         """The wire form, with `class` as the field name (and the derived `onset_utc`,

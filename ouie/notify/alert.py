@@ -11,10 +11,11 @@ decision): no audio, no speech, nothing about people (DESIGN.md principles 1–3
 from __future__ import annotations
 
 from enum import StrEnum
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from ouie.core.classes import EventClass
+from ouie.core.classes import VIDEO_EVENT_KINDS, EventClass, VideoEventKind
 from ouie.core.geo import great_circle_distance_m
 from ouie.core.timebase import ns_to_iso
 from ouie.store.records import DispositionAction, IncidentRecord
@@ -96,9 +97,17 @@ class Alert(BaseModel):
         return f"ouie-{self.incident.id}-{self.incident.revision}-{self.phase.value}"
 
     @property
-    def event_class(self) -> EventClass:
-        """The incident's class."""
+    def event_class(self) -> EventClass | VideoEventKind:
+        """The incident's class: a sound class, or a camera's video event kind."""
+        if self.incident.class_ in VIDEO_EVENT_KINDS:
+            return VideoEventKind(self.incident.class_)
         return EventClass(self.incident.class_)
+
+    @property
+    def video(self) -> dict[str, Any] | None:
+        """What the camera saw (camera_id, zone, people, end_ns, ongoing; no identity) for a
+        video event; None for a sound."""
+        return self.incident.video if self.incident.class_ in VIDEO_EVENT_KINDS else None
 
     @property
     def located(self) -> bool:
@@ -116,8 +125,15 @@ class Alert(BaseModel):
         return ns_to_iso(self.incident.onset_ns)
 
     def caption(self) -> str:
-        """One line for a person: 'Gunshot heard (±35 m), 3 sensors'."""
+        """One line for a person: 'Gunshot heard (±35 m), 3 sensors'; a video event: 'Intrusion
+        seen by camera cam-1, zone tracks, 2 people'."""
         name = self.event_class.value.replace("_", " ").capitalize()
+        if self.video is not None:
+            what = "crossing(s)" if self.event_class is VideoEventKind.WRONG_WAY else "people"
+            return (
+                f"{name} seen by camera {self.video.get('camera_id')}, zone "
+                f"{self.video.get('zone')}, {self.video.get('people')} {what}"
+            )
         where = (
             f" (±{self.incident.uncertainty_m:.0f} m)"
             if self.incident.uncertainty_m is not None and self.located
@@ -129,7 +145,9 @@ class Alert(BaseModel):
         """The console's fields for a person, one sentence each."""
         record = self.incident
         parts = [f"{self.caption()} at {self.onset_utc}."]
-        if self.located:
+        if self.video is not None:
+            parts.append(self._video_text(self.video))
+        elif self.located:
             within = f", 95 % within {record.uncertainty_m:.0f} m" if record.uncertainty_m else ""
             parts.append(f"Position {record.lat:.5f}, {record.lon:.5f} ({record.status}{within}).")
         else:
@@ -141,6 +159,18 @@ class Alert(BaseModel):
             parts.append(f"Also heard by the audio detector of camera(s) {cameras}.")
         parts.append(f"Operator decision: {self._decision_text()}.")
         return " ".join(parts)
+
+    @staticmethod
+    def _video_text(video: dict[str, Any]) -> str:
+        """What the camera's analysis says, in words: still going on or its end, the peak
+        density; no image, nothing about who."""
+        if video.get("ongoing"):
+            text = "Seen on the camera's own stream, still going on."
+        else:
+            text = f"Seen on the camera's own stream until {ns_to_iso(int(video['end_ns']))}."
+        if video.get("peak_people_per_m2") is not None:
+            text += f" Peak density {float(video['peak_people_per_m2']):.2f} people/m²."
+        return text
 
     def _decision_text(self) -> str:
         if self.phase is AlertPhase.DISMISSED:

@@ -8,6 +8,12 @@ an operator dismisses it. Every message after the first lists the earlier ones i
 area is a `<circle>` "lat,lon radius_km" of the 95 % radius when the incident is located; a
 2-sensor incident (hyperbola) gets a description only. Scope is `Restricted`: a control-room
 alert, not a public warning.
+
+A camera's video event (sent only where the output's `video_events` is on) has its own <event>,
+<category> and <severity> (`EVENT_NAMES`), the same `ouie:class` <eventCode> (intrusion,
+wrong_way, density), the parameters `ouie:camera`, `ouie:zone`, `ouie:people` (crossings for
+wrong_way), `ouie:ongoing` and, for density, `ouie:peak_people_per_m2`; its area is described
+as the camera's zone (it has no position of its own), never an image or anything about who.
 """
 
 from __future__ import annotations
@@ -17,7 +23,7 @@ from datetime import UTC, datetime
 from lxml import etree
 from lxml.builder import ElementMaker
 
-from ouie.core.classes import EventClass
+from ouie.core.classes import EventClass, VideoEventKind
 from ouie.core.timebase import NS_PER_S
 from ouie.notify.alert import Alert, AlertPhase
 from ouie.notify.config import CapOutput
@@ -31,8 +37,11 @@ EVENT_NAMES = {
     EventClass.EXPLOSION: ("Explosion", "Safety", "Severe"),
     EventClass.SCREAM: ("Scream", "Security", "Moderate"),
     EventClass.GLASS_BREAK: ("Glass breaking", "Security", "Moderate"),
+    VideoEventKind.INTRUSION: ("Intrusion into a forbidden zone", "Security", "Moderate"),
+    VideoEventKind.WRONG_WAY: ("Movement against the direction of traffic", "Safety", "Minor"),
+    VideoEventKind.DENSITY: ("Excessive density of people", "Safety", "Moderate"),
 }
-"""CAP <event>, <category> and <severity> per alerting class."""
+"""CAP <event>, <category> and <severity> per alerting class and video event kind."""
 
 
 def cap_time(t_ns: int) -> str:
@@ -120,6 +129,7 @@ def cap_alert(alert: Alert, settings: CapOutput) -> bytes:
         parameters["ouie:score"] = f"{record.score:.3f}"
     if record.uncertainty_m is not None:
         parameters["ouie:uncertainty_m"] = f"{record.uncertainty_m:.1f}"
+    parameters.update(video_parameters(alert))
     info += [E.parameter(E.valueName(k), E.value(v)) for k, v in parameters.items()]
     area = [E.areaDesc(_area_description(alert))]
     shape = circle(alert)
@@ -130,8 +140,27 @@ def cap_alert(alert: Alert, settings: CapOutput) -> bytes:
     return etree.tostring(document, xml_declaration=True, encoding="utf-8", pretty_print=True)
 
 
+def video_parameters(alert: Alert) -> dict[str, str]:
+    """The CAP parameters of a video event (none for a sound): camera, zone, people (or
+    crossings), whether it goes on, and the peak density when there is one."""
+    video = alert.video
+    if video is None:
+        return {}
+    parameters = {
+        "ouie:camera": str(video["camera_id"]),
+        "ouie:zone": str(video["zone"]),
+        "ouie:people": str(video["people"]),
+        "ouie:ongoing": "true" if video.get("ongoing") else "false",
+    }
+    if video.get("peak_people_per_m2") is not None:
+        parameters["ouie:peak_people_per_m2"] = f"{float(video['peak_people_per_m2']):.3f}"
+    return parameters
+
+
 def _area_description(alert: Alert) -> str:
     record = alert.incident
+    if alert.video is not None:
+        return f"View of camera {alert.video['camera_id']}, zone {alert.video['zone']}"
     if record.lat is None or record.lon is None:
         return f"Not located ({record.status}): heard by {', '.join(record.sensors_used)}"
     radius = f"{record.uncertainty_m:.0f} m" if record.uncertainty_m is not None else "unknown"

@@ -9,7 +9,7 @@ notify:
     destinations:
       - {name: psap, url: "https://hub.example/cap", secret_env: OUIE_CAP_SECRET}
   onvif_events: {enabled: true, username_env: OUIE_ONVIF_USER, password_env: OUIE_ONVIF_PASSWORD}
-  onvif_mqtt: {enabled: true}
+  onvif_mqtt: {enabled: true, video_events: true}   # the cameras' video events too (off by default)
   milestone:
     enabled: true
     destinations: [{name: xprotect, url: "http://xprotect.example:9090/"}]
@@ -102,7 +102,17 @@ class RetryPolicy(_Strict):
     )
 
 
-class _HttpOutput(_Strict):
+class VideoOptIn(_Strict):
+    """An output's choice to send the video events too."""
+
+    video_events: bool = Field(
+        default=False,
+        description="Also send the cameras' video events (intrusion, wrong_way, density); "
+        "off unless the receiving control room asks for them (docs/integrations.md).",
+    )
+
+
+class _HttpOutput(VideoOptIn):
     enabled: bool = Field(default=False, description="Off unless turned on.")
     destinations: list[Destination] = Field(default_factory=list, validate_default=True)
 
@@ -157,7 +167,7 @@ class MilestoneOutput(_HttpOutput):
     )
 
 
-class OnvifEventsOutput(_Strict):
+class OnvifEventsOutput(VideoOptIn):
     """ouie as an ONVIF device with an Event service (PullPoint) on the central's HTTP port."""
 
     enabled: bool = Field(default=False, description="Off unless turned on.")
@@ -183,13 +193,13 @@ class OnvifEventsOutput(_Strict):
         return os.environ[self.username_env], SecretStr(os.environ[self.password_env])
 
 
-class OnvifMqttOutput(_Strict):
+class OnvifMqttOutput(VideoOptIn):
     """The same ONVIF events as JSON on the central's bus (`<prefix>/onvif-ej/<topic>`)."""
 
     enabled: bool = Field(default=False, description="Off unless turned on.")
 
 
-class HomeAssistantOutput(_Strict):
+class HomeAssistantOutput(VideoOptIn):
     """Home Assistant MQTT discovery: one `event` entity per city, fed on the bus."""
 
     enabled: bool = Field(default=False, description="Off unless turned on.")

@@ -2,14 +2,15 @@
 
 HA reads the retained discovery config on `<discovery_prefix>/event/<node_id>/incident/config`
 and then shows every message on the state topic as an event whose `event_type` is one of
-`event_types` (ouie's alerting classes); the other keys become the event's attributes.
+`event_types` (ouie's alerting classes, and the video event kinds when `video_events` is on);
+the other keys become the event's attributes (a video event adds `video`: camera, zone, people).
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from ouie.core.classes import ALERTING_CLASSES
+from ouie.core.classes import ALERTING_CLASSES, VIDEO_EVENT_KINDS
 from ouie.notify.alert import Alert
 from ouie.notify.config import HomeAssistantOutput
 from ouie.transport.topics import PREFIX
@@ -28,7 +29,10 @@ def discovery_config(settings: HomeAssistantOutput, city: str) -> dict[str, Any]
         "name": "Acoustic incident",
         "unique_id": f"{settings.node_id}_{city}_incident",
         "state_topic": STATE_TOPIC,
-        "event_types": sorted(c.value for c in ALERTING_CLASSES),
+        "event_types": sorted(
+            [c.value for c in ALERTING_CLASSES]
+            + ([k.value for k in VIDEO_EVENT_KINDS] if settings.video_events else [])
+        ),
         "device": {
             "identifiers": [f"{settings.node_id}_{city}"],
             "name": f"ouie {city}",
@@ -52,4 +56,4 @@ def ha_event(alert: Alert) -> dict[str, Any]:
         "status": record.status,
         "sensors": len(record.sensors_used),
         "score": record.score,
-    }
+    } | ({"video": alert.video} if alert.video is not None else {})

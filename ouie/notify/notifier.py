@@ -15,10 +15,12 @@ and hands it to the outputs:
 | onvif_mqtt    | yes    | yes     | –                     | –         | bus, QoS 1           |
 | home_assistant| yes    | yes     | yes                   | yes       | bus, QoS 1           |
 
-Only incidents that raise an alert are sent (alerting classes — gunshot, explosion, scream, glass
-breaking — the network confirms, `IncidentRecord.raises_alert`); context classes (sirens, alarms,
-fireworks) and unconfirmed incidents stay in the console. Once sent, an incident's later changes
-and decisions follow it out.
+Only incidents that raise an alert are sent (`ouie.core.incident.raises_alert`: alerting classes
+— gunshot, explosion, scream, glass breaking — the network confirms, and the cameras' video
+events); context classes (sirens, alarms, fireworks) and unconfirmed incidents stay in the
+console. A video event (intrusion, wrong_way, density) goes only to the outputs whose
+`video_events` is on (off by default). Once sent, an incident's later changes and decisions
+follow it out.
 """
 
 from __future__ import annotations
@@ -33,14 +35,15 @@ from dataclasses import dataclass
 from typing import Any
 
 from ouie.core.audit import AuditSink
+from ouie.core.classes import VIDEO_EVENT_KINDS
 from ouie.core.timebase import now_ns
 from ouie.notify import cap, milestone, webhook
 from ouie.notify.alert import Alert, AlertPhase, CameraRef, SentMessage, cameras_in_range
-from ouie.notify.config import NotifyConfig
+from ouie.notify.config import NotifyConfig, VideoOptIn
 from ouie.notify.delivery import DestinationQueue
 from ouie.notify.home_assistant import STATE_TOPIC, discovery_config, discovery_topic, ha_event
 from ouie.notify.metrics import NotifyMetrics
-from ouie.notify.onvif_events import onvif_json, onvif_json_topic
+from ouie.notify.onvif_events import onvif_json, onvif_json_topic, onvif_topic
 from ouie.notify.onvif_service import OnvifEventBroker
 from ouie.store.records import DismissReason, DispositionAction, IncidentRecord
 from ouie.store.repository import Store
@@ -96,7 +99,15 @@ def record_of(row: Any) -> IncidentRecord:
         report_ids=list(row.report_ids),
         cameras_heard=list(row.cameras_heard),
         revision=row.revision,
+        assessment=row.assessment,
+        video=row.video,
     )
+
+
+def sends(output: VideoOptIn, alert: Alert) -> bool:
+    """Whether `output` sends `alert`: a sound always; a video event only when the output's
+    `video_events` is on."""
+    return alert.incident.class_ not in VIDEO_EVENT_KINDS or output.video_events
 
 
 Task = tuple[str, Any]
@@ -265,19 +276,29 @@ class Notifier:
 
     def _deliver(self, alert: Alert) -> None:
         config = self.config
+        http = config.http_outputs()
         for (output, name), destination_queue in self._queues.items():
+            if not sends(http[output], alert):
+                continue
             body = self._body(output, name, alert)
             if body is not None:
                 destination_queue.put(alert.message_id, body)
         detection = alert.phase in DETECTION_PHASES
-        if detection and self.onvif is not None and config.onvif_events.enabled:
+        onvif_events = config.onvif_events
+        if (
+            detection
+            and self.onvif is not None
+            and onvif_events.enabled
+            and sends(onvif_events, alert)
+        ):
             self.onvif.publish(alert)
         if self.bus is None:
             return
-        if detection and config.onvif_mqtt.enabled:
-            self.bus.publish(onvif_json_topic(), json.dumps(onvif_json(alert)).encode(), qos=1)
+        if detection and config.onvif_mqtt.enabled and sends(config.onvif_mqtt, alert):
+            topic = onvif_json_topic(onvif_topic(alert))
+            self.bus.publish(topic, json.dumps(onvif_json(alert)).encode(), qos=1)
             self.metrics.published.labels(output="onvif_mqtt").inc()
-        if config.home_assistant.enabled:
+        if config.home_assistant.enabled and sends(config.home_assistant, alert):
             self.bus.publish(STATE_TOPIC, json.dumps(ha_event(alert)).encode(), qos=1)
             self.metrics.published.labels(output="home_assistant").inc()
 

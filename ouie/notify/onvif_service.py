@@ -31,8 +31,8 @@ from starlette.concurrency import run_in_threadpool
 from ouie.notify.alert import Alert
 from ouie.notify.config import OnvifEventsOutput
 from ouie.notify.metrics import NotifyMetrics
-from ouie.notify.onvif_events import message_description, notification_message
-from ouie.transport.pullpoint import AUDIO_CLASS_TOPIC, TEV, PullPointBroker
+from ouie.notify.onvif_events import event_topics, notification_message
+from ouie.transport.pullpoint import TEV, PullPointBroker
 from ouie.transport.soap import (
     E_TDS,
     E_TT,
@@ -68,7 +68,7 @@ class OnvifEventBroker:
     def __post_init__(self) -> None:
         self.checker = UsernameTokenChecker(self.username, self.password.get_secret_value())
         self.points = PullPointBroker(
-            {AUDIO_CLASS_TOPIC: message_description()},
+            event_topics(self.settings.video_events),
             max_subscriptions=self.settings.max_subscriptions,
             queue_per_subscription=self.settings.queue_per_subscription,
             now=self.now,

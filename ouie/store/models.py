@@ -17,6 +17,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     PrimaryKeyConstraint,
     String,
     Text,
@@ -184,6 +185,26 @@ class ClassProfileRow(Base):
     spec: Mapped[dict[str, Any]] = mapped_column(doc="The profile, as validated JSON.")
     actor: Mapped[str] = mapped_column(String(64))
     updated_at_ns: Mapped[int]
+
+
+class IncidentImageRow(Base):
+    """An image of a video camera's view that an operator saved on an incident (nothing else
+    stores an image): blurred unless a supervisor saved it unblurred. Goes with its incident
+    (retention, `ouie.store.retention`)."""
+
+    __tablename__ = "incident_images"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    incident_id: Mapped[str] = mapped_column(
+        ForeignKey("incidents.id", ondelete="CASCADE"), index=True
+    )
+    camera_id: Mapped[str] = mapped_column(String(64), doc="The camera whose view it is.")
+    blurred: Mapped[bool] = mapped_column(Boolean, doc="People's boxes blurred (the default).")
+    media_type: Mapped[str] = mapped_column(String(32), doc="e.g. image/jpeg.")
+    image: Mapped[bytes] = mapped_column(LargeBinary, doc="The encoded image.")
+    saved_by: Mapped[str] = mapped_column(String(64), doc="The console user who saved it.")
+    saved_at_ns: Mapped[int] = mapped_column(doc="When it was saved, UTC ns.")
+    reason: Mapped[str] = mapped_column(Text, default="", doc="Why (required when unblurred).")
 
 
 class UserRow(Base):

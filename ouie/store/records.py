@@ -11,8 +11,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from ouie.core.classes import ALERTING_CLASSES
-from ouie.core.incident import Incident
+from ouie.core.incident import Incident, raises_alert
 
 
 class DispositionAction(StrEnum):
@@ -107,8 +106,9 @@ class IncidentRecord(BaseModel):
 
     @property
     def raises_alert(self) -> bool:
-        """An alerting class that fusion did not mark unconfirmed (see `Incident.raises_alert`)."""
-        return self.class_ in ALERTING_CLASSES and (self.assessment or {}).get("confirmed", True)
+        """Whether an operator is alerted by it (`ouie.core.incident.raises_alert`, the one
+        rule: video events included)."""
+        return raises_alert(self.class_, self.assessment)
 
     @classmethod
     def from_incident(cls, incident: Incident) -> IncidentRecord:

@@ -29,6 +29,7 @@ from ouie.store.models import (
     CueRow,
     DailyAggregateRow,
     DispositionRow,
+    IncidentImageRow,
     IncidentRow,
     OutcomeRow,
     ReportRow,
@@ -529,6 +530,79 @@ class Store:
         """Every class profile, by name."""
         with self.session() as session:
             return list(session.scalars(select(ClassProfileRow).order_by(ClassProfileRow.name)))
+
+    # -- images an operator saved -----------------------------------------------------------
+    def add_incident_image(
+        self,
+        incident_id: str,
+        camera_id: str,
+        image: bytes,
+        media_type: str,
+        *,
+        blurred: bool,
+        actor: str,
+        reason: str = "",
+        at_ns: int | None = None,
+    ) -> IncidentImageRow:
+        """Store an image of `camera_id`'s view on the incident and audit who saved it, when
+        and from which camera, atomically: `incident.image_saved`, or
+        `incident.image_saved_unblurred` for an unblurred one, which needs a `reason`.
+        Raises KeyError for an unknown incident, ValueError for an unblurred one without a
+        reason."""
+        if not blurred and not reason.strip():
+            raise ValueError("saving an unblurred image needs a reason")
+        at_ns = self.clock() if at_ns is None else at_ns
+        with self.session() as session:
+            if session.get(IncidentRow, incident_id) is None:
+                raise KeyError(f"no incident {incident_id!r}")
+            row = IncidentImageRow(
+                incident_id=incident_id,
+                camera_id=camera_id,
+                blurred=blurred,
+                media_type=media_type,
+                image=image,
+                saved_by=actor,
+                saved_at_ns=at_ns,
+                reason=reason,
+            )
+            session.add(row)
+            session.flush()
+            details: dict[str, Any] = {
+                "image_id": row.id,
+                "camera_id": camera_id,
+                "blurred": blurred,
+                "bytes": len(image),
+            }
+            if reason:
+                details["reason"] = reason
+            self.audit.append(
+                AuditEvent(
+                    action="incident.image_saved" if blurred else "incident.image_saved_unblurred",
+                    actor=actor,
+                    subject=f"incident:{incident_id}",
+                    details=details,
+                    at_ns=at_ns,
+                ),
+                session,
+            )
+            return row
+
+    def list_incident_images(self, incident_id: str) -> list[IncidentImageRow]:
+        """The images saved on one incident, oldest first (with their bytes)."""
+        with self.session() as session:
+            return list(
+                session.scalars(
+                    select(IncidentImageRow)
+                    .where(IncidentImageRow.incident_id == incident_id)
+                    .order_by(IncidentImageRow.id)
+                )
+            )
+
+    def get_incident_image(self, incident_id: str, image_id: int) -> IncidentImageRow | None:
+        """One saved image of the incident, or None."""
+        with self.session() as session:
+            row = session.get(IncidentImageRow, image_id)
+            return row if row is not None and row.incident_id == incident_id else None
 
     # -- users -----------------------------------------------------------------------------
     def add_user(self, name: str, role: Role, password_hash: str, actor: str = "system") -> UserRow:

@@ -140,6 +140,13 @@ class Line(StrictModel):
     merge_gap_s: float = Field(
         default=3.0, ge=0, description="Wrong-way crossings closer than this make one event, s."
     )
+    recross_s: float = Field(
+        default=1.0,
+        ge=0,
+        description="The same track crossing this line again within this long is not counted "
+        "again (a feet point jittering on the line), s; not longer, since merging and splitting "
+        "blobs pass a track from one person to the next (docs/results/video.md).",
+    )
 
     @model_validator(mode="after")
     def _direction_crosses_the_line(self) -> Line:

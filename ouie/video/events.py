@@ -47,12 +47,6 @@ TRACK_MEMORY_S = 1.0
 GATE_HEIGHTS = 0.5
 """A detection matches one of the previous frame within this many person heights."""
 
-RECROSS_S = 1.0
-"""The same track crossing the same line again within this long is not counted again (a feet
-point jittering on the line), s. Not longer: when blobs merge and split, a track can pass from
-one person to another, and the next person's crossing 1–2 s later is a real one (2 s lost a
-wrong-way and two allowed crossings of vtest.avi)."""
-
 
 class VideoEvent(BaseModel):
     """One video event: what, where (camera, zone or line), when (s from the stream's start,
@@ -287,7 +281,7 @@ class CameraAnalyser:
                 continue
             for line in active_lines:
                 way = crosses(track.feet_px, feet[di], line)
-                if way and t_s - track.crossed_s.get(line.id, -np.inf) > RECROSS_S:
+                if way and t_s - track.crossed_s.get(line.id, -np.inf) > line.recross_s:
                     track.crossed_s[line.id] = t_s
                     crossings.append(Crossing(t_s, line.id, way < 0, detection.people))
             track.feet_px = feet[di]

@@ -23,7 +23,7 @@ from ouie.core.timebase import NS_PER_S
 from ouie.video.config import VideoCamera
 from ouie.video.events import CameraAnalyser, VideoEvent
 from ouie.video.people import Detection
-from ouie.video.privacy import blur_people, jpeg
+from ouie.video.privacy import jpeg, operator_view
 from ouie.video.source import VideoReadError, read_frames
 
 log = logging.getLogger(__name__)
@@ -61,7 +61,8 @@ class CameraWatch:
 
     The last analysed frame and the people on it are kept in memory (replaced at each frame,
     dropped when the watch ends) only so that an operator may ask for the camera's current view
-    with the people blurred (`snapshot`); nothing is written anywhere.
+    with the people blurred (`snapshot`); nothing is written anywhere unless an operator saves
+    that view on an incident (the console's "save image", stored with the incident).
 
     A PTZ camera (`ptz: true`) is analysed only while `at_home()` says it is at its home
     position: the zones are drawn on that view. When it leaves, its open episodes are closed
@@ -83,14 +84,16 @@ class CameraWatch:
         self._lock = threading.Lock()
         self._view: tuple[np.ndarray, list[Detection]] | None = None
 
-    def snapshot(self) -> bytes:
-        """The last analysed frame with its people blurred, as JPEG. Raises LookupError when
-        there is none (not started, away from home, or ended)."""
+    def snapshot(self, *, blurred: bool = True) -> bytes:
+        """The last analysed frame with its people blurred (unless `blurred` is False: only for
+        a supervisor's save, see the console) and the zones and lines drawn, as JPEG. Raises
+        LookupError when there is none (not started, away from home, or ended)."""
         with self._lock:
             view = self._view
         if view is None:
             raise LookupError(f"video camera {self.camera.id} has no current view")
-        return jpeg(blur_people(*view))
+        image, detections = view
+        return jpeg(operator_view(image, detections, self.camera, blurred=blurred))
 
     def _hand_on(self, events: list[VideoEvent]) -> None:
         if events:
@@ -139,7 +142,7 @@ class VideoDesk:
     def __init__(self, watches: list[CameraWatch]) -> None:
         self.watches = {watch.camera.id: watch for watch in watches}
 
-    def snapshot(self, camera_id: str) -> tuple[bytes, str]:
-        """The camera's current view with its people blurred, JPEG. KeyError for an unknown
-        camera, LookupError when it has no current view."""
-        return self.watches[camera_id].snapshot(), "image/jpeg"
+    def snapshot(self, camera_id: str, *, blurred: bool = True) -> tuple[bytes, str]:
+        """The camera's current view with its people blurred (unless `blurred` is False),
+        JPEG. KeyError for an unknown camera, LookupError when it has no current view."""
+        return self.watches[camera_id].snapshot(blurred=blurred), "image/jpeg"

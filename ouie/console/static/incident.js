@@ -203,6 +203,41 @@ function render(incident) {
   renderCues(incident);
   renderOutcome(incident);
   drawMiniMap(incident);
+  renderImages(incident);
+}
+
+function renderImages(incident) {
+  // Saved images: stored only when someone presses a save button (audited), blurred unless a
+  // supervisor saved it unblurred with a reason; deleted with the incident by retention.
+  document.getElementById("save-image").hidden = !incident.video;
+  const box = document.getElementById("images");
+  box.replaceChildren();
+  for (const image of incident.images) {
+    const figure = document.createElement("figure");
+    figure.className = "saved-image";
+    const mayOpen = image.blurred || ouie.session.permissions.includes("save_unblurred_image");
+    if (mayOpen) {
+      const img = document.createElement("img");
+      img.className = "snapshot";
+      img.alt = `image ${image.id} saved by ${image.saved_by}`;
+      img.src = `api/incidents/${encodeURIComponent(incident.id)}/images/${image.id}`;
+      figure.append(img);
+    }
+    const how = image.blurred ? "people blurred" : `UNBLURRED — ${image.reason}`;
+    figure.append(ouie.text("figcaption",
+      `Saved by ${image.saved_by} at ${ouie.timeOf(image.saved_at_utc)} from ${image.camera_id} (${how})`));
+    box.append(figure);
+  }
+}
+
+function saveImage(blurred) {
+  const body = { blurred };
+  if (!blurred) {
+    const reason = window.prompt("Why must this image be kept unblurred? (recorded in the audit trail)");
+    if (!reason) return;
+    body.reason = reason;
+  }
+  act(`incidents/${encodeURIComponent(incidentId)}/images`, body);
 }
 
 function renderCues(incident) {
@@ -294,6 +329,8 @@ async function start() {
   document.getElementById("confirm").addEventListener("click", () => dispose("confirm"));
   document.getElementById("escalate").addEventListener("click", () => dispose("escalate"));
   document.getElementById("dismiss").addEventListener("click", () => dispose("dismiss"));
+  document.getElementById("save-blurred").addEventListener("click", () => saveImage(true));
+  document.getElementById("save-unblurred").addEventListener("click", () => saveImage(false));
   // Keyboard: c confirm, e escalate, d dismiss (with the reason selected), when allowed.
   document.addEventListener("keydown", (event) => {
     const typing = ["INPUT", "SELECT", "TEXTAREA"].includes(document.activeElement?.tagName);
