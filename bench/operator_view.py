@@ -44,8 +44,8 @@ def cached_reports(args: argparse.Namespace) -> tuple[list[EventReport], Recordi
     """(reports of every sensor, the recording, detector name), detected once per input."""
     scenario = load_scenario(args.scenario)
     recording = prepare_recording(scenario, args.duration_s, cache_dir() / "demo", args.audio_dir)
-    detect, detector = sensor_detector("auto", args.model)
-    key = f"{recording.path.name}|{args.model}|{detector}|v1"
+    detect, detector = sensor_detector("auto", args.model, args.input_gain_db)
+    key = f"{recording.path.name}|{args.model}|{detector}|{args.input_gain_db:g}|v1"
     path = Path.home() / ".cache" / "ouie" / "operator_view"
     path /= hashlib.sha256(key.encode()).hexdigest()[:12] + ".jsonl"
     if not path.is_file():
@@ -74,6 +74,9 @@ def main() -> None:
     parser.add_argument("--duration-s", type=float, default=600.0)
     parser.add_argument("--audio-dir", type=Path, default=Path("../shared/audio"))
     parser.add_argument("--model", type=Path, default=Path("../shared/models/yamnet.tflite"))
+    parser.add_argument(
+        "--input-gain-db", type=float, default=0.0, help="the sensors' DetectorConfig.input_gain_db"
+    )
     parser.add_argument("--out", type=Path, default=None)
     args = parser.parse_args()
     args.audio_dir, args.model = args.audio_dir.resolve(), args.model.resolve()

@@ -46,7 +46,9 @@ Detect = Callable[[Path, int, str], list[EventReport]]
 """(audio path, UTC ns of sample 0, sensor id) → that sensor's reports."""
 
 
-def sensor_detector(backend: str = "auto", model: Path | None = None) -> tuple[Detect, str]:
+def sensor_detector(
+    backend: str = "auto", model: Path | None = None, input_gain_db: float = 0.0
+) -> tuple[Detect, str]:
     """The sensor pipeline (`ouie.sensor.pipeline.SensorPipeline`) as a `Detect`, and the
     detector's name. Raises ConfigError for a bad backend name and ModelUnavailableError (a
     RuntimeError) when the model file is missing."""
@@ -55,7 +57,7 @@ def sensor_detector(backend: str = "auto", model: Path | None = None) -> tuple[D
     from ouie.sensor.config import DetectorConfig
     from ouie.sensor.pipeline import SensorPipeline
 
-    settings: dict[str, object] = {"backend": backend}
+    settings: dict[str, object] = {"backend": backend, "input_gain_db": input_gain_db}
     if model is not None:
         settings["model_path"] = model
     pipeline = SensorPipeline(validate_config(settings, DetectorConfig, "detector options"))

@@ -67,4 +67,4 @@ def build_scorer(config: DetectorConfig) -> WindowScorer:
         return scorer
     from ouie.sensor.yamnet import YamnetScorer
 
-    return YamnetScorer(model_path, load_head(config), load_verifier(config))
+    return YamnetScorer(model_path, load_head(config), load_verifier(config), config.input_gain_db)

@@ -59,6 +59,16 @@ class DetectorConfig(StrictModel):
         description="With the verifier: a window score that makes a candidate of a class the "
         "verifier decides (`thresholds` then applies to the verifier's score).",
     )
+    input_gain_db: float = Field(
+        default=0.0,
+        ge=0.0,
+        le=60.0,
+        description="Digital gain on the audio YAMNet hears (not on onset picking or reported "
+        "levels), dB. YAMNet learnt from recordings at everyday levels: a microphone with "
+        "headroom for gunshots (full scale 120–130 dB SPL) hears a scream across the street "
+        "at −55 dBFS, where YAMNet hears almost nothing. Peaks pushed past ±0.5 are "
+        "soft-limited. 0 for audio files recorded at everyday levels.",
+    )
     hop_s: float = Field(
         default=0.48, gt=0.0, le=0.975, description="Hop between 0.975 s analysis windows, s."
     )

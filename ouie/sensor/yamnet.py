@@ -29,12 +29,23 @@ def file_sha256(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
-class YamnetModel:
-    """The bare YAMNet TFLite model on one CPU thread."""
+def soft_limited(samples: np.ndarray, knee: float = 0.5) -> np.ndarray:
+    """Samples beyond ±knee bent smoothly towards ±1 (never reached): y = x for |x| ≤ k, else
+    sign(x)·(k + (1 − k)·tanh((|x| − k)/(1 − k))): continuous with slope 1 at the knee, so an
+    amplified peak keeps its shape instead of being clipped flat."""
+    magnitude = np.abs(samples)
+    bent = knee + (1.0 - knee) * np.tanh((magnitude - knee) / (1.0 - knee))
+    return np.where(magnitude <= knee, samples, np.sign(samples) * bent).astype(np.float32)
 
-    def __init__(self, model_path: Path) -> None:
+
+class YamnetModel:
+    """The bare YAMNet TFLite model on one CPU thread; `input_gain_db` amplifies what it hears
+    (soft-limited, `soft_limited`)."""
+
+    def __init__(self, model_path: Path, input_gain_db: float = 0.0) -> None:
         from ai_edge_litert.interpreter import Interpreter
 
+        self.input_gain = float(10.0 ** (input_gain_db / 20.0))
         self.path = Path(model_path)
         self.sha256 = file_sha256(self.path)
         with warnings.catch_warnings():  # the "debugging only" note on preserve_all_tensors
@@ -57,6 +68,8 @@ class YamnetModel:
     def run(self, windows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Scores (n, 521) and embeddings (n, 1024) of n windows of WINDOW_SAMPLES samples."""
         n = len(windows)
+        if self.input_gain != 1.0:
+            windows = soft_limited(np.asarray(windows, np.float32) * self.input_gain)
         scores = np.empty((n, N_AUDIOSET), np.float32)
         embeddings = np.empty((n, N_EMBEDDING), np.float32)
         for i, window in enumerate(windows):
@@ -108,8 +121,14 @@ class YamnetScorer:
     """YAMNet windows classified by ouie's head (or by YAMNet's grouped labels without one),
     impulsive candidates verified by the verifier head when one is given."""
 
-    def __init__(self, model_path: Path, head: Head | None, verifier: Head | None = None) -> None:
-        self.model = YamnetModel(model_path)
+    def __init__(
+        self,
+        model_path: Path,
+        head: Head | None,
+        verifier: Head | None = None,
+        input_gain_db: float = 0.0,
+    ) -> None:
+        self.model = YamnetModel(model_path, input_gain_db)
         self.head = head
         self.verifier = HeadVerifier(self.model, verifier) if head and verifier else None
         if head is None:
