@@ -34,6 +34,7 @@ from ouie.core.report import EventReport
 from ouie.fusion.association import Associator
 from ouie.fusion.config import FusionConfig
 from ouie.fusion.evaluation import evaluate
+from ouie.sensor.config import input_gain_for_full_scale_db
 from ouie.sensor.model_files import cache_dir
 from ouie.sim.scenario import load_scenario
 
@@ -44,8 +45,13 @@ def cached_reports(args: argparse.Namespace) -> tuple[list[EventReport], Recordi
     """(reports of every sensor, the recording, detector name), detected once per input."""
     scenario = load_scenario(args.scenario)
     recording = prepare_recording(scenario, args.duration_s, cache_dir() / "demo", args.audio_dir)
-    detect, detector = sensor_detector("auto", args.model, args.input_gain_db)
-    key = f"{recording.path.name}|{args.model}|{detector}|{args.input_gain_db:g}|v1"
+    gain_db = (
+        input_gain_for_full_scale_db(scenario.microphone.full_scale_db_spl)
+        if args.input_gain_db is None
+        else args.input_gain_db
+    )
+    detect, detector = sensor_detector("auto", args.model, gain_db)
+    key = f"{recording.path.name}|{args.model}|{detector}|{gain_db:g}|v1"
     path = Path.home() / ".cache" / "ouie" / "operator_view"
     path /= hashlib.sha256(key.encode()).hexdigest()[:12] + ".jsonl"
     if not path.is_file():
@@ -56,7 +62,8 @@ def cached_reports(args: argparse.Namespace) -> tuple[list[EventReport], Recordi
         ]
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_suffix(".tmp")
-        lines = [json.dumps({"detector": detector})] + [r.to_json() for r in reports]
+        label = f"{detector}, input gain {gain_db:g} dB"
+        lines = [json.dumps({"detector": label})] + [r.to_json() for r in reports]
         tmp.write_text("\n".join(lines) + "\n", encoding="utf-8")
         tmp.rename(path)
     first, *rest = path.read_text(encoding="utf-8").splitlines()
@@ -75,7 +82,11 @@ def main() -> None:
     parser.add_argument("--audio-dir", type=Path, default=Path("../shared/audio"))
     parser.add_argument("--model", type=Path, default=Path("../shared/models/yamnet.tflite"))
     parser.add_argument(
-        "--input-gain-db", type=float, default=0.0, help="the sensors' DetectorConfig.input_gain_db"
+        "--input-gain-db",
+        type=float,
+        default=None,
+        help="the sensors' DetectorConfig.input_gain_db (default: from the scenario's "
+        "microphone, as `ouie demo` sets it)",
     )
     parser.add_argument("--out", type=Path, default=None)
     args = parser.parse_args()

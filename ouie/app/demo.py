@@ -49,7 +49,7 @@ from ouie.core.timebase import NS_PER_S, ns_to_iso, sample_time_ns
 from ouie.fusion.config import FusionConfig
 from ouie.fusion.evaluation import evaluate
 from ouie.notify.config import NotifyConfig
-from ouie.sensor.config import DetectorConfig
+from ouie.sensor.config import DetectorConfig, input_gain_for_full_scale_db
 from ouie.sensor.model_files import cache_dir
 from ouie.sensor.pipeline import SensorPipeline
 from ouie.sim.cameras.render import Mark
@@ -221,6 +221,10 @@ class DemoSummary(BaseModel):
     )
     cpu_count: int | None
     detector: str = Field(description="The sensors' model id name.")
+    input_gain_db: float = Field(
+        description="Gain on what the sensors' YAMNet hears, from the scenario's microphone "
+        "calibration unless set (`DetectorConfig.input_gain_db`), dB."
+    )
     cue_mode: str
     reports_published: int
     reports_stored: int
@@ -299,6 +303,15 @@ def write_cameras_file(fleet: VirtualCameraFleet, cueing: CueingConfig, folder: 
     return path
 
 
+def calibrated_detector(detector: DetectorConfig, full_scale_db_spl: float) -> DetectorConfig:
+    """`detector` with the input gain the scenario's microphones need
+    (`input_gain_for_full_scale_db`), unless one was set explicitly."""
+    if "input_gain_db" in detector.model_fields_set:
+        return detector
+    gain_db = input_gain_for_full_scale_db(full_scale_db_spl)
+    return detector.model_copy(update={"input_gain_db": gain_db})
+
+
 @contextmanager
 def running_demo(options: DemoOptions, work_dir: Path) -> Iterator[tuple[DemoRun, Replay]]:
     """Start every part around a rendered recording: virtual cameras, the central service as
@@ -310,7 +323,8 @@ def running_demo(options: DemoOptions, work_dir: Path) -> Iterator[tuple[DemoRun
     duration_s = min(options.duration_s or scenario.duration_s, scenario.duration_s)
     recording = prepare_recording(scenario, duration_s, cache_root(options), options.audio_dir)
     clock = ReplayClock(recording.start_ns, options.speed)
-    pipeline = SensorPipeline(options.detector)  # fails here, before anything runs, without a model
+    detector = calibrated_detector(options.detector, scenario.microphone.full_scale_db_spl)
+    pipeline = SensorPipeline(detector)  # fails here, before anything runs, without a model
     if options.auto_cue:
         cueing = CueingConfig(mode=CueMode.AUTO, legal_basis=DEMO_LEGAL_BASIS, dpia=DEMO_DPIA)
     else:
@@ -598,6 +612,7 @@ class Replay:
             achieved_speed=round(self.duration_s / self.wall_s, 3) if self.wall_s else 0.0,
             cpu_count=os.cpu_count(),
             detector=self.detector,
+            input_gain_db=self.pipeline.config.input_gain_db,
             cue_mode=self.cue_mode,
             reports_published=self.published,
             reports_stored=self.store.count_reports(),

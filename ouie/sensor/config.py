@@ -12,6 +12,17 @@ from ouie.core.classes import EventClass
 from ouie.core.config import StrictModel
 from ouie.transport.mqtt import BrokerConfig
 
+EVERYDAY_FULL_SCALE_DB_SPL = 110.0
+"""Full scale, dB SPL, of the recordings YAMNet learnt from (a phone or consumer recorder at
+everyday levels): the reference `input_gain_for_full_scale_db` calibrates against."""
+
+
+def input_gain_for_full_scale_db(full_scale_db_spl: float) -> float:
+    """The `DetectorConfig.input_gain_db` a microphone of this full scale (dB SPL) needs so that
+    YAMNet hears a sound at the level a consumer recorder would give it:
+    g = max(0, full_scale − EVERYDAY_FULL_SCALE_DB_SPL), dB."""
+    return max(0.0, full_scale_db_spl - EVERYDAY_FULL_SCALE_DB_SPL)
+
 
 class Backend(StrEnum):
     """Which detector scores the audio windows."""
@@ -67,7 +78,8 @@ class DetectorConfig(StrictModel):
         "levels), dB. YAMNet learnt from recordings at everyday levels: a microphone with "
         "headroom for gunshots (full scale 120–130 dB SPL) hears a scream across the street "
         "at −55 dBFS, where YAMNet hears almost nothing. Peaks pushed past ±0.5 are "
-        "soft-limited. 0 for audio files recorded at everyday levels.",
+        "soft-limited. 0 for audio files recorded at everyday levels; for a microphone, "
+        "`input_gain_for_full_scale_db` of its full scale.",
     )
     hop_s: float = Field(
         default=0.48, gt=0.0, le=0.975, description="Hop between 0.975 s analysis windows, s."
