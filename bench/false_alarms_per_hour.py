@@ -34,11 +34,12 @@ from pathlib import Path
 
 import numpy as np
 
-from ouie.app.locate import frame_for, fuse_reports, sensor_detector
+from ouie.app.locate import Detect, frame_for, fuse_reports, sensor_detector
 from ouie.core.incident import Incident
 from ouie.core.report import EventReport
 from ouie.core.timebase import NS_PER_S, iso_to_ns, ns_to_iso
 from ouie.fusion.config import FusionConfig
+from ouie.sensor.config import input_gain_for_full_scale_db
 from ouie.sim.saint_etienne import street_point
 from ouie.sim.scenario import Scenario, ScriptedEvent, load_scenario
 
@@ -149,20 +150,23 @@ def _event(
     )
 
 
-def cache_folder(args: argparse.Namespace) -> Path:
-    """Where this configuration's segments are cached (digest of what shapes the reports)."""
-    key = f"{args.scenario}|{args.segment_s}|{args.mean_gap_s}|{args.show_s}|{args.model}|v1"
+def cache_folder(args: argparse.Namespace, detector: str) -> Path:
+    """Where this configuration's segments are cached (digest of what shapes the reports: the
+    script, the model, the detector's name with its head and the input gain)."""
+    key = (
+        f"{args.scenario}|{args.segment_s}|{args.mean_gap_s}|{args.show_s}|{args.model}|"
+        f"{detector}|{args.input_gain_db:g}|v1"
+    )
     digest = hashlib.sha256(key.encode()).hexdigest()[:12]
     return Path.home() / ".cache" / "ouie" / "false_alarms" / digest
 
 
-def detect_segments(args: argparse.Namespace, folder: Path) -> None:
+def detect_segments(args: argparse.Namespace, folder: Path, detect: Detect, detector: str) -> None:
     """Render and detect each missing segment; cache its reports and script, drop its audio."""
     from ouie.sim.render import simulate
 
     base = load_scenario(args.scenario)
     recordings = everyday_recordings(args.audio_dir)
-    detect, detector = sensor_detector("auto", args.model)
     n_segments = int(np.ceil(args.hours * 3600.0 / args.segment_s))
     folder.mkdir(parents=True, exist_ok=True)
     for index in range(n_segments):
@@ -236,6 +240,7 @@ def fuse_cached(args: argparse.Namespace, folder: Path) -> dict[str, object]:
         "segments": len(segments),
         "simulated_hours": round(hours, 3),
         "detector": metas[0]["detector"],
+        "input_gain_db": args.input_gain_db,
         "everyday_sounds_played": sum(sum(m["script"].values()) for m in metas),
         "reports": len(reports),
         "reports_by_class": dict(Counter(str(r.class_) for r in reports).most_common()),
@@ -273,13 +278,24 @@ def main() -> None:
     parser.add_argument("--mean-gap-s", type=float, default=6.0, help="Mean s between sounds.")
     parser.add_argument("--show-s", type=float, default=90.0, help="Firework show length, s.")
     parser.add_argument("--detect", action="store_true", help="Render and detect what's missing.")
+    parser.add_argument(
+        "--input-gain-db",
+        type=float,
+        default=None,
+        help="the sensors' DetectorConfig.input_gain_db (default: from the scenario's "
+        "microphone, as `ouie demo` sets it)",
+    )
     parser.add_argument("--out", type=Path, default=None, help="Also write the JSON here.")
     args = parser.parse_args()
     args.model = args.model.resolve()
     args.audio_dir = args.audio_dir.resolve()
-    folder = cache_folder(args)
+    if args.input_gain_db is None:
+        microphone = load_scenario(args.scenario).microphone
+        args.input_gain_db = input_gain_for_full_scale_db(microphone.full_scale_db_spl)
+    detect, detector = sensor_detector("auto", args.model, args.input_gain_db)
+    folder = cache_folder(args, detector)
     if args.detect:
-        detect_segments(args, folder)
+        detect_segments(args, folder, detect, detector)
     result = json.dumps(fuse_cached(args, folder), indent=2)
     print(result)
     if args.out is not None:
