@@ -158,6 +158,16 @@ def main() -> None:
             e.class_ in CONTEXT_CLASSES and e.time_s < args.duration_s for e in scenario.events
         ),
         "by_class_status": dict(Counter(f"{i.class_}/{i.status}" for i in incidents).most_common()),
+        "alerts_detail": [
+            {
+                "t_s": round((i.onset_ns - recording.start_ns) / 1e9, 2),
+                "class": str(i.class_),
+                "status": str(i.status),
+                "sensors": i.n_sensors,
+                "true": i.incident_id in matched,
+            }
+            for i in sorted(alerts, key=lambda i: i.onset_ns)
+        ],
         "rejected": dict(associator.stats.rejected),
     }
     text = json.dumps(result, indent=2)
