@@ -136,7 +136,8 @@ def test_the_virtual_cameras_onvif_event_confirms_the_located_gunshot(tmp_path: 
             emitted_ns = now_ns() - 2 * NS_PER_S
             for report in reports_from(SOURCE_EN_M, emitted_ns):
                 bus.publish(reports_topic(report.sensor_id), report.to_json().encode())
-            assert wait_until(lambda: store.count_incidents() == 1)
+            # Emitted at the third report (an unambiguous fix), revised at the fourth.
+            assert wait_until(lambda: [len(i.sensors_used) for i in store.list_incidents()] == [4])
             [before] = store.list_incidents()
             heard_s = arrival_ns(emitted_ns, CAMERA_EN_M) / NS_PER_S
             virtual.hear(EventClass.GUNSHOT, 0.8, at=dt.datetime.fromtimestamp(heard_s, dt.UTC))
