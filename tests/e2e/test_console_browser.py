@@ -13,6 +13,7 @@ import pytest
 
 from ouie.app.demo import DemoRun, running_demo
 from tests.console_scenarios import demo_options, write_square_scenario
+from tests.e2e.browser import log_out
 
 pytestmark = pytest.mark.browser
 expect = pytest.importorskip("playwright.sync_api").expect
@@ -81,7 +82,7 @@ def test_operator_approves_the_camera_and_confirms_a_live_gunshot_the_auditor_se
         assert stored is not None and stored.disposition == "confirm"
 
         with page.expect_navigation(url="**/console/login.html"):
-            page.click("#logout")
+            log_out(page)
         log_in(page, run, "auditor")
         page.goto(run.url + "audit.html")
         page.wait_for_selector("body[data-ready='true']")

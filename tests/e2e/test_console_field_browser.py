@@ -24,7 +24,7 @@ from ouie.core.timebase import NS_PER_S
 from ouie.store.models import CueRow
 from ouie.store.records import CueState, Role
 from ouie.store.repository import Store
-from tests.e2e.browser import log_in
+from tests.e2e.browser import log_in, log_out
 from tests.e2e.test_console_ranking_browser import EVENING, FRAME, T0, confirmed, record, wgs84
 
 pytestmark = pytest.mark.browser
@@ -235,8 +235,7 @@ def test_a_supervisor_sets_a_profile_from_the_form_and_an_operator_cannot(
     assert page.inner_text("#error") == "Only a supervisor sets class profiles."
     page.click("#p-save")  # the server refuses it too
     page.wait_for_selector("#error:has-text('may not set_profiles')")
-    page.click("#logout")
-    page.wait_for_url("**/login.html")
+    log_out(page)
 
     log_in(page, console_url, "sam", PASSWORD)
     page.click("a[href='profiles.html']")

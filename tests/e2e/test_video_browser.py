@@ -16,7 +16,7 @@ from ouie.console.users import create_user
 from ouie.store.records import Role
 from ouie.transport.bus import InProcessBus
 from tests.builders import wait_until
-from tests.e2e.browser import log_in
+from tests.e2e.browser import log_in, log_out
 from tests.video_clips import CAMERA, DECLARED, city_with_video, write_walkers_clip
 
 pytestmark = pytest.mark.browser
@@ -57,7 +57,7 @@ def test_operator_confirms_an_intrusion_seen_by_a_camera(chromium: Any, tmp_path
             assert stored is not None and stored.disposition == "confirm"
 
             with page.expect_navigation(url="**/console/login.html"):
-                page.click("#logout")
+                log_out(page)
             log_in(page, url, "ada", PASSWORD)
             page.goto(url + "audit.html")
             page.wait_for_selector("body[data-ready='true']")

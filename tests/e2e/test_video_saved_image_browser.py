@@ -28,7 +28,7 @@ from ouie.video.events import CameraAnalyser
 from ouie.video.people import Detection
 from ouie.video.privacy import jpeg, operator_view
 from ouie.video.source import read_frames
-from tests.e2e.browser import log_in
+from tests.e2e.browser import log_in, log_out
 
 ROOT = Path(__file__).resolve().parents[2]
 VIDEO = ROOT.parent / "shared" / "video" / "vtest.avi"
@@ -129,7 +129,7 @@ def test_an_operator_saves_the_blurred_image_and_sees_it_on_the_incident_page(
     assert store.audit.last(["incident.image_saved"], "incident:video-lawn") is not None
     assert errors == []
 
-    page.click("#logout")
+    log_out(page)
     log_in(page, url, "sam", PASSWORD)
     page.goto(url + "incident.html?id=video-lawn")
     page.wait_for_selector("body[data-ready='true']")
