@@ -72,6 +72,8 @@ function drawMiniMap(incident) {
     note.textContent = incident.ellipse
       ? `95 % ellipse ${incident.ellipse.semi_major_m.toFixed(1)} × ${incident.ellipse.semi_minor_m.toFixed(1)} m`
       : `95 % circle ±${(incident.uncertainty_m || 0).toFixed(1)} m`;
+  } else if (incident.video) {
+    note.textContent = `no position: seen in zone ${incident.video.zone} of camera ${incident.video.camera_id}'s own view`;
   } else {
     note.textContent = "no position";
   }
@@ -178,8 +180,10 @@ function render(incident) {
     facts.append(ouie.text("dt", "Why"), Object.assign(document.createElement("dd"), { id: "why" }));
     document.getElementById("why").append(why);
   }
-  fact(facts, "Heard by", `${incident.sensors_used.length} sensors`
-    + (incident.sensors_rejected.length ? `, ${incident.sensors_rejected.length} left out (see below)` : ""));
+  if (!incident.video) {
+    fact(facts, "Heard by", `${incident.sensors_used.length} sensors`
+      + (incident.sensors_rejected.length ? `, ${incident.sensors_rejected.length} left out (see below)` : ""));
+  }
   if (incident.cameras_heard.length) {
     fact(facts, "Also heard by cameras", `${incident.cameras_heard.join(", ")} (their own audio detector)`);
   }
