@@ -11,14 +11,18 @@ they are reported on. Clips of a class the training side lacks (explosion: one s
 out of that fold's figures. Second figure: grouped-by-recording, label-stratified 5-fold CV.
 
 Heads:
-- `shipped`: ouie-head/4 as shipped (trained on the sources of before December 2026: on those it
-  is in-sample, on the new ones unseen), window head alone at its shipped thresholds, and with
-  its verifier (`shipped+verifier`, replayed through `EventStream` itself);
-- `ensemble`: the shipped recipe's five perceptrons (`training.fit_head`) retrained per held-out
-  source on the same clips as recorded (no augmentation, no verifier; LOSO only);
-- `linear`, `linear-balanced`, `linear-impulse`: multinomial logistic regression on 128
-  principal components of embedding ‖ scores (‖ impulse evidence), fireworks a trained context
-  class (`linear` is the light recipe of `ouie models train-head --recipe light`);
+- `shipped`: the head the sensor runs (`ouie/sensor/head.npz` at `DetectorConfig`'s operating
+  point), trained on every clip here: its figures are **in-sample** (the LOSO figures of its
+  recipe are `light`'s); with a shipped verifier, also `shipped+verifier` (replayed through
+  `EventStream` itself). `ouie-head/4` + `ouie-verifier/1` (trained on the sources of before
+  December 2026) can be judged so with `--head`/`--verifier`;
+- `ensemble`: the `ouie-head/4` recipe's five perceptrons (`training.fit_head`) retrained per
+  held-out source on the same clips as recorded (no augmentation, no verifier; LOSO only);
+- multinomial logistic regressions on 128 principal components, fireworks a trained context
+  class: `light` (the shipped recipe, `loso.LIGHT_HEAD`: YAMNet's embedding, class weights
+  ∝ n_k^−0.75), `linear` (embedding ‖ scores, natural weights: the light recipe until
+  ouie-head/5), `linear-balanced`, `linear-half-balanced` (weights ∝ n_k^−1, n_k^−0.5),
+  `linear-impulse` (‖ impulse evidence), `embedding-balanced` (embedding, ∝ n_k^−1);
 - `mlp`: one hidden layer of 64 ReLU units on embedding ‖ scores.
 
 Run it with `OPENBLAS_NUM_THREADS=1` on a shared machine (two BLAS threads under load made one
@@ -26,7 +30,7 @@ logistic regression take over 10 min).
 
 Prints a table per head and JSON (per source and pooled, the method, the core count).
 Usage: `python bench/detection_cross_source.py [AUDIO_DIR] [--model yamnet.tflite]
-[--heads linear,mlp] [--json out.json]`.
+[--heads light,linear] [--head H.npz --verifier V.npz] [--json out.json]`.
 """
 
 from __future__ import annotations
@@ -44,7 +48,6 @@ from rich.console import Console
 from rich.progress import Progress
 from rich.table import Table
 
-from ouie.core.classes import EventClass
 from ouie.learn.dataset import TRAINED_CLASSES, LabelledClip, load_labelled_set
 from ouie.learn.groups import SOURCE_GROUP_KEYS
 from ouie.learn.loso import (
@@ -65,21 +68,34 @@ from ouie.learn.loso import (
     loso_splits,
     mlp_fitter,
     nested_figures,
+    replayed_predictions,
     threshold_vector,
 )
 from ouie.learn.recorded import recorded_features
-from ouie.learn.training import clip_predictions, fit_head, held_out_scores
-from ouie.sensor.head import DEFAULT_HEAD_PATH, DEFAULT_VERIFIER_PATH, Head
+from ouie.learn.training import fit_head
+from ouie.sensor.backends import load_head, load_verifier
+from ouie.sensor.config import Backend, DetectorConfig
+from ouie.sensor.head import Head
 from ouie.sensor.model_files import cache_dir
 from ouie.sensor.scoring import EVENT_CLASSES
-from ouie.sensor.yamnet import YamnetModel
+from ouie.sensor.yamnet import YamnetModel, head_window_scores
 
 CLASS_NAMES = [c.value for c in EVENT_CLASSES]
+YAMNET_PARTS = ("embedding", "scores")
 FITTERS = {
-    "linear": LIGHT_HEAD,
-    "linear-balanced": linear_fitter(c=0.01, balanced=True, impulse=False, name="ouie-head/5"),
-    "linear-impulse": linear_fitter(c=0.01, balanced=False, impulse=True, name="ouie-head/5"),
-    "mlp": mlp_fitter(hidden=64, alpha=1.0, impulse=False, name="ouie-head/5-mlp"),
+    "light": LIGHT_HEAD,
+    "linear": linear_fitter(c=0.01, balance=0.0, inputs=YAMNET_PARTS, name="ouie-head/5"),
+    "linear-balanced": linear_fitter(c=0.01, balance=1.0, inputs=YAMNET_PARTS, name="ouie-head/5"),
+    "linear-half-balanced": linear_fitter(
+        c=0.01, balance=0.5, inputs=YAMNET_PARTS, name="ouie-head/5"
+    ),
+    "linear-impulse": linear_fitter(
+        c=0.01, balance=0.0, inputs=(*YAMNET_PARTS, "impulse"), name="ouie-head/5"
+    ),
+    "embedding-balanced": linear_fitter(
+        c=0.01, balance=1.0, inputs=("embedding",), name="ouie-head/5"
+    ),
+    "mlp": mlp_fitter(hidden=64, alpha=1.0, inputs=YAMNET_PARTS, name="ouie-head/5-mlp"),
 }
 
 
@@ -89,26 +105,33 @@ def arguments() -> argparse.Namespace:
     parser.add_argument("--model", type=Path, default=SHARED / "models" / "yamnet.tflite")
     parser.add_argument(
         "--heads",
-        default="shipped,linear,linear-balanced,linear-impulse,mlp",
+        default="shipped,light,linear",
         help="comma-separated: shipped, ensemble (LOSO only) and any of " + ", ".join(FITTERS),
     )
+    parser.add_argument("--head", type=Path, help="`shipped`: this head file at its thresholds.")
+    parser.add_argument("--verifier", type=Path, help="`shipped`: with this verifier file.")
     parser.add_argument("--json", type=Path, help="Also write the JSON report here.")
     return parser.parse_args()
 
 
-def shipped_verified(clips: list[LabelledClip], table, aligned, splits, progress) -> dict[int, str]:
-    """Every held-out clip decided by ouie-head/4 + ouie-verifier/1 at the shipped point, through
-    `EventStream` (`training.clip_predictions`)."""
-    head, verifier = Head.load(DEFAULT_HEAD_PATH), Head.load(DEFAULT_VERIFIER_PATH)
-    point = (head.thresholds[EventClass.SCREAM], verifier.thresholds[EventClass.GUNSHOT])
+def shipped_verified(clips, table, aligned, splits, head: Head, verifier: Head, progress):
+    """Every held-out clip decided by `head` at its thresholds with `verifier`'s second look,
+    through `EventStream` (`loso.replayed_predictions`)."""
     predicted: dict[int, str] = {}
     for split in splits:
         rows = np.isin(table.clip, split.test)
-        scores = held_out_scores(head, table.subset(rows), verifier, aligned.subset(rows))
+        scores = head_window_scores(head, table.features[rows])
+        verdicts = head_window_scores(verifier, aligned.features[rows]).class_scores
         present = np.unique(table.clip[rows])
-        predicted.update(
-            zip(present.tolist(), clip_predictions(scores, present, point), strict=True)
+        decided = replayed_predictions(
+            scores,
+            table.clip[rows],
+            present,
+            threshold_vector(head.thresholds),
+            verdicts,
+            verifier.thresholds,
         )
+        predicted.update(zip(present.tolist(), decided, strict=True))
         progress(1)
     return predicted
 
@@ -212,7 +235,11 @@ def main() -> None:
             task = progress.add_task(name, total=len(loso) + len(cv))
             advance = partial(progress.advance, task)
             if name == "shipped":
-                shipped = Head.load(DEFAULT_HEAD_PATH)
+                config = DetectorConfig(
+                    backend=Backend.YAMNET, head_path=args.head, verifier_path=args.verifier
+                )
+                shipped, verifier = load_head(config), load_verifier(config)
+                assert shipped is not None
                 fixed = threshold_vector(shipped.thresholds)
                 judged = held_out_evidence(table, clips, loso, None, shipped, advance)
                 outcome = {
@@ -220,15 +247,12 @@ def main() -> None:
                     "grouped_cv": None,
                     "thresholds": dict(zip(CLASS_NAMES, fixed.tolist(), strict=True)),
                 }
-                verified = shipped_verified(clips, table, aligned, loso, advance)
                 report_of_head(
-                    console,
-                    report,
-                    clips,
-                    "shipped (ouie-head/4, head alone)",
-                    outcome,
-                    judged.unseen,
+                    console, report, clips, f"shipped ({shipped.name})", outcome, judged.unseen
                 )
+                if verifier is None:
+                    continue
+                verified = shipped_verified(clips, table, aligned, loso, shipped, verifier, advance)
                 outcome_v = {
                     "loso": by_split_of(clips, judged, verified),
                     "grouped_cv": None,
@@ -238,7 +262,7 @@ def main() -> None:
                     console,
                     report,
                     clips,
-                    "shipped+verifier (ouie-head/4 + ouie-verifier/1)",
+                    f"shipped+verifier ({shipped.name} + {verifier.name})",
                     outcome_v,
                     judged.unseen,
                 )

@@ -112,7 +112,7 @@ def test_a_linear_head_on_recorded_windows_of_real_clips_learns_them_and_never_s
     assert len(again.aligned.clip) == len(table.clip)
     rows = table.labelled
     y = np.array([HEAD_LABELS.index(training_label(picked[i].folder)) for i in table.clip[rows]])
-    head = linear_fitter(c=0.01, balanced=False, impulse=False, name="test")(
+    head = linear_fitter(c=0.01, balance=0.0, inputs=("embedding", "scores"), name="test")(
         table.features[rows], y, 0
     )
     assert len(head.layers) == 1
@@ -156,7 +156,9 @@ def test_the_light_recipe_is_judged_on_held_out_sources_and_its_report_says_how(
     table = FeatureTable(
         features, np.array(clip_of_row), np.zeros(n, np.int8), np.full(n, -1), np.ones(n, bool)
     )
-    fitter = linear_fitter(c=1.0, balanced=False, impulse=False, name="t", components=8)
+    fitter = linear_fitter(
+        c=1.0, balance=0.0, inputs=("embedding", "scores"), name="t", components=8
+    )
     judgement = judge(table, clips, fitter, min_clips=30)
     assert list(judgement.loso.by_split) == ["a", "b"]
     assert judgement.loso.pooled.result.macro_f1 >= 0.9
@@ -168,6 +170,7 @@ def test_the_light_recipe_is_judged_on_held_out_sources_and_its_report_says_how(
     (tmp_path / "head_report.json").write_text(json.dumps(report))
     assert report["operating_point"]["thresholds"] == {str(c): t for c, t in thresholds.items()}
     assert report["licences"] == {"CC0": 70}
+    assert report["sources"] == {s: {"clips": 35, "licence": "CC0"} for s in ("a", "b")}
     shown = CliRunner().invoke(
         app, ["models", "show", "--head", str(tmp_path / "head.npz")], env={"COLUMNS": "200"}
     )
@@ -176,3 +179,22 @@ def test_the_light_recipe_is_judged_on_held_out_sources_and_its_report_says_how(
     for event_class, threshold in thresholds.items():
         row = next(line for line in shown.output.splitlines() if f" {event_class} " in line)
         assert f"{threshold:.2f}" in row
+
+
+@pytest.mark.parametrize("balance", [0.0, 0.5, 0.75, 1.0])
+def test_class_weights_move_from_natural_to_balanced_and_keep_the_total(balance: float) -> None:
+    """w_k ∝ n_k^(−balance), Σ_k w_k n_k = Σ_k n_k: 0 weighs every row 1, 1 gives every label
+    the same total; between, a rare label's total lies between the two."""
+    from ouie.learn.loso import class_weights
+
+    y = np.array([0] * 900 + [3] * 90 + [5] * 10)
+    weights = class_weights(y, balance)
+    counts = {0: 900, 3: 90, 5: 10}
+    totals = {k: weights[k] * n for k, n in counts.items()}
+    assert sum(totals.values()) == pytest.approx(1000)
+    if balance == 0.0:
+        assert all(w == pytest.approx(1.0) for w in weights.values())
+    if balance == 1.0:
+        assert all(t == pytest.approx(1000 / 3) for t in totals.values())
+    if 0.0 < balance < 1.0:
+        assert 10 < totals[5] < 1000 / 3 and weights[5] > weights[3] > weights[0]

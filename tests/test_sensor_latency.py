@@ -16,7 +16,6 @@ from ouie.core.report import EventReport
 from ouie.core.timebase import iso_to_ns
 from ouie.learn.onset_trials import loudest_power
 from ouie.sensor.config import DetectorConfig
-from ouie.sensor.impulse import ALIGN_LEAD_S, strongest_edge
 from ouie.sensor.pipeline import SensorPipeline
 from ouie.sensor.scoring import WINDOW_SAMPLES
 from tests.builders import ScriptedSiren
@@ -63,16 +62,16 @@ def gunshot_clip_names(audio_dir: Path, count: int) -> list[str]:
     return [p.name[:-5] for p in sorted((audio_dir / "gunshot").glob("*"))[::40][:count]]
 
 
-def test_a_real_gunshot_is_reported_once_its_verifier_has_heard_its_aligned_window(
+def test_a_real_gunshot_is_reported_with_the_block_that_completes_its_first_window(
     shared_audio_dir: Path, yamnet: SensorPipeline
 ) -> None:
-    """The verifier is shown the window that starts 0.1 s before the strongest edge of the
-    candidate's first window: the report comes with the block that completes that window (or
-    the first window, if later), at most 0.875 s after the first window, once per event."""
-    assert yamnet.scorer.verifier is not None
-    lead = round(ALIGN_LEAD_S * SAMPLE_RATE_HZ)
+    """No verifier ships (ouie-head/5): a gunshot is confirmed by its first window ≥ threshold,
+    so its report comes with the block that completes that window, once per event. (With a
+    verifier it would wait for the window that starts 0.1 s before the strongest edge:
+    `tests/test_sensor_verifier.py` checks that on scripted scores.)"""
+    assert yamnet.scorer.verifier is None
     checked = 0
-    for name in gunshot_clip_names(shared_audio_dir, 4):
+    for name in gunshot_clip_names(shared_audio_dir, 6):
         scene = gunshot_in_traffic(shared_audio_dir, name, snr_db=20.0)
         closed = [e for e in yamnet.events(scene) if e.event_class == EventClass.GUNSHOT]
         if not closed:
@@ -85,10 +84,7 @@ def test_a_real_gunshot_is_reported_once_its_verifier_has_heard_its_aligned_wind
         event = closed[0]
         first_window_start = round(event.start_s * SAMPLE_RATE_HZ)
         first_window_end = first_window_start + WINDOW_SAMPLES
-        edge = first_window_start + strongest_edge(scene[first_window_start:first_window_end])
-        heard = max(first_window_end, edge - lead + WINDOW_SAMPLES)
-        assert fed - BLOCK < heard <= fed, name
-        assert heard - first_window_end <= WINDOW_SAMPLES - lead
+        assert fed - BLOCK < first_window_end <= fed, name
         assert report.onset_ns == START_NS + event.onset_sample * NS_PER_SAMPLE
         heard_s = (first_window_end - event.onset_sample) / SAMPLE_RATE_HZ
         assert heard_s - 1e-6 <= report.duration_s <= event.end_s - event.onset_s + 1e-6

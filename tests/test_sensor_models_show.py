@@ -1,30 +1,62 @@
-"""`ouie models show`: the shipped thresholds can be read as text, and the text does not lie."""
+"""`ouie models show` and the shipped operating point: the thresholds the sensor runs can be read
+as text, live in one place (`ouie.sensor.config.SHIPPED_OPERATING_POINT`), and the text, the
+head file and its report do not contradict each other."""
 
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 from typer.testing import CliRunner
 
 from ouie.cli import app
-from ouie.sensor.head import DEFAULT_HEAD_PATH, DEFAULT_VERIFIER_PATH, Head
+from ouie.core.classes import EventClass
+from ouie.sensor.backends import load_head
+from ouie.sensor.config import SHIPPED_OPERATING_POINT, DetectorConfig
+from ouie.sensor.head import DEFAULT_HEAD_PATH, Head
+
+REPORT = json.loads(DEFAULT_HEAD_PATH.with_name("head_report.json").read_text())
 
 
-def test_models_show_prints_every_shipped_threshold_of_head_and_verifier() -> None:
+def test_models_show_prints_every_threshold_the_sensor_runs() -> None:
     result = CliRunner().invoke(app, ["models", "show"], env={"COLUMNS": "200"})
     assert result.exit_code == 0, result.output
-    for path in (DEFAULT_HEAD_PATH, DEFAULT_VERIFIER_PATH):
-        head = Head.load(path)
-        assert head.name in result.output
-        for event_class, threshold in head.thresholds.items():
-            row = next(line for line in result.output.splitlines() if f" {event_class} " in line)
-            assert f"{threshold:.2f}" in row
+    head = load_head(DetectorConfig())
+    assert head is not None and head.name in result.output
+    for event_class, threshold in head.thresholds.items():
+        row = next(line for line in result.output.splitlines() if f" {event_class} " in line)
+        assert f"{threshold:.2f}" in row
+    assert "SHIPPED_OPERATING_POINT" in result.output
     assert "detector.thresholds" in result.output
 
 
-def test_the_head_report_states_the_thresholds_the_artefacts_hold() -> None:
-    report = json.loads(DEFAULT_HEAD_PATH.with_name("head_report.json").read_text())
-    for path in (DEFAULT_HEAD_PATH, DEFAULT_VERIFIER_PATH):
-        head = Head.load(path)
-        written = report["thresholds"][head.name]
-        assert {str(c): t for c, t in head.thresholds.items()} == written
+def test_the_shipped_operating_point_is_the_one_chosen_on_held_out_sources() -> None:
+    """Config, head file and report agree; the report says the thresholds were chosen on
+    held-out predictions only, and the sensor runs the shipped head at them."""
+    point = REPORT["operating_point"]
+    assert "held-out predictions only" in point["chosen_on"]
+    assert {str(c): t for c, t in SHIPPED_OPERATING_POINT.items()} == {
+        c: t for c, t in point["thresholds"].items() if EventClass(c) in SHIPPED_OPERATING_POINT
+    }
+    shipped = Head.load(DEFAULT_HEAD_PATH)
+    assert {c: shipped.thresholds[c] for c in SHIPPED_OPERATING_POINT} == SHIPPED_OPERATING_POINT
+    assert REPORT["thresholds"][shipped.name] == {str(c): t for c, t in shipped.thresholds.items()}
+    runs = load_head(DetectorConfig())
+    assert runs is not None
+    for event_class, threshold in SHIPPED_OPERATING_POINT.items():
+        assert runs.thresholds[event_class] == threshold
+
+
+def test_another_head_file_runs_at_its_own_thresholds(tmp_path: Path) -> None:
+    shipped = Head.load(DEFAULT_HEAD_PATH)
+    own = {**shipped.thresholds, EventClass.GUNSHOT: 0.42}
+    shipped.retuned(own, name="custom").save(tmp_path / "head.npz")
+    runs = load_head(DetectorConfig(head_path=tmp_path / "head.npz"))
+    assert runs is not None and runs.thresholds[EventClass.GUNSHOT] == 0.42
+
+
+def test_the_report_names_every_source_with_its_licence() -> None:
+    sources = REPORT["sources"]
+    assert sum(s["clips"] for s in sources.values()) == REPORT["clips"]
+    assert all(s["licence"] for s in sources.values())
+    assert "non-commercial" in REPORT["licence_caveat"]

@@ -191,35 +191,28 @@ def impulsive_clips(pipeline: SensorPipeline, paths: list[Path]) -> int:
     )
 
 
-def test_on_real_recordings_the_verifier_drops_bangs_the_window_head_takes_and_keeps_gunshots(
+def test_on_real_recordings_the_shipped_head_alone_seldom_takes_bangs_and_finds_gunshots(
     shared_audio_dir: Path, yamnet_model_path: Path
 ) -> None:
-    """The shipped head and verifier on real clips, the verifier's window aligned by the sensor
-    itself: people moving things about (`casual`, 140 clips) raise an impulsive event far less
-    often with the second look, and real gunshots (every 4th) are still found. These clips were
-    in the training set: this checks the mechanism end to end, the held-out figures are the
-    CV's (docs/sensor.md). Measured: 17 → 6 casual clips; 36 of 44 gunshots (39 without).
-    The December 2026 data adds 8 gun models and long field clips the head never heard: every
-    4th gunshot is now 70 of 103 (every 8th: 36 of 52 with the verifier, 46 of 52 without it —
-    on unseen sources the second look costs gunshots; docs/results/detection.md weighs it)."""
-    with_verifier = SensorPipeline(DetectorConfig(backend="yamnet", model_path=yamnet_model_path))
-    alone = SensorPipeline(
-        DetectorConfig(backend="yamnet", model_path=yamnet_model_path, verify=False)
-    )
-    assert with_verifier.scorer.verifier is not None and alone.scorer.verifier is None
+    """No verifier ships since ouie-head/5 (on sources it never heard, ouie-verifier/1 cost more
+    gunshots and glass than the false alarms it saved: docs/results/detection.md). The shipped
+    head alone, at its operating point, on real clips it was trained on (in-sample: this checks
+    the sensor end to end, the held-out figures are the bench's): people moving things about
+    (`casual`, 140 clips) seldom raise an impulsive event and most gunshots (every 8th) are
+    found. Measured (ouie-head/5): 13 of 140 casual clips, 36 of 52 gunshots; ouie-head/4 alone
+    gave 17 and 46 of 52, with ouie-verifier/1 6 and 36 of 52."""
+    pipeline = SensorPipeline(DetectorConfig(backend="yamnet", model_path=yamnet_model_path))
+    assert pipeline.scorer.verifier is None
     casual = sorted((shared_audio_dir / "casual").glob("*"))
     assert len(casual) >= 100
-    dropped_from, dropped_to = (
-        impulsive_clips(alone, casual),
-        impulsive_clips(with_verifier, casual),
-    )
-    assert dropped_to <= dropped_from - 4 and dropped_from >= 10
-    gunshots = sorted((shared_audio_dir / "gunshot").glob("*"))[::4]
-    kept = sum(
-        EventClass.GUNSHOT in {e.event_class for e in with_verifier.events(read_audio(p))}
+    taken = impulsive_clips(pipeline, casual)
+    gunshots = sorted((shared_audio_dir / "gunshot").glob("*"))[::8]
+    found = sum(
+        EventClass.GUNSHOT in {e.event_class for e in pipeline.events(read_audio(p))}
         for p in gunshots
     )
-    assert kept >= 0.65 * len(gunshots)
+    assert taken <= 20
+    assert found >= 0.6 * len(gunshots)
 
 
 @pytest.mark.parametrize("candidate_window", [0, 5, 6, 20])

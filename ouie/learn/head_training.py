@@ -153,7 +153,7 @@ def train_light_and_export(
     features_dir: Path,
     progress: Progress,
 ) -> TrainingRun:
-    """The light recipe (`loso.LIGHT_HEAD`: one softmax layer over embedding ‖ scores, clips as
+    """The light recipe (`loso.LIGHT_HEAD`: one softmax layer over YAMNet's embedding, clips as
     recorded, fireworks a trained context class, no verifier): judged by leaving each source out
     and by grouped CV, its thresholds chosen on every source's held-out clips
     (`loso.judge`), then fitted on every clip and written with its report at `out`. A verifier
@@ -215,8 +215,25 @@ def light_report(clips: list[LabelledClip], judgement: Judgement, head: Head) ->
             "false_alarm_limit": CV_FALSE_ALARM_LIMIT,
         },
         "licences": dict(licences.most_common()),
+        "sources": data_sources(clips),
+        "licence_caveat": LICENCE_CAVEAT,
         "thresholds": {head.name: threshold_table(head)},
     }
+
+
+LICENCE_CAVEAT = (
+    "The head's weights derive from every clip listed in head_training.csv. Much of it is "
+    "licensed for non-commercial use only (UrbanSound8K: CC BY-NC 3.0) and several sources state "
+    "no licence ('evaluation only' in ../shared/audio/README.md): until those sources are "
+    "cleared or left out, the shipped head is for non-commercial evaluation."
+)
+
+
+def data_sources(clips: list[LabelledClip]) -> dict[str, dict[str, object]]:
+    """Per source (`labels.csv` source_repo): its clip count and its licence as seen."""
+    counts = Counter(c.source for c in clips)
+    notes = {c.source: c.license_note for c in clips}
+    return {s: {"clips": n, "licence": notes[s]} for s, n in counts.most_common()}
 
 
 def threshold_table(head: Head) -> dict[str, float]:

@@ -32,12 +32,12 @@ from ouie.core.classes import EventClass
 from ouie.learn.dataset import NONE_LABEL, TRAINED_CLASSES, LabelledClip
 from ouie.learn.evaluation import ALERTING, EvalResult, evaluate
 from ouie.learn.features import FeatureTable
-from ouie.learn.training import N_FOLDS, N_YAMNET, ReplayScorer
+from ouie.learn.training import N_FOLDS, N_YAMNET, ReplayScorer, ReplayVerifier
 from ouie.sensor.config import Backend, DetectorConfig
 from ouie.sensor.head import Head
 from ouie.sensor.pipeline import EventStream, gate_and_compete
 from ouie.sensor.scoring import EVENT_CLASSES, WindowScores
-from ouie.sensor.yamnet import head_window_scores
+from ouie.sensor.yamnet import N_EMBEDDING, head_window_scores
 
 CONTEXT_CLASSES: tuple[str, ...] = (EventClass.FIREWORKS.value,)
 """Context classes trained as such (alarm: 3 clips, too few)."""
@@ -222,18 +222,30 @@ def choose_thresholds(
 
 
 def replayed_predictions(
-    scores: WindowScores, clip_of_row: np.ndarray, ids: np.ndarray, thresholds: np.ndarray
+    scores: WindowScores,
+    clip_of_row: np.ndarray,
+    ids: np.ndarray,
+    thresholds: np.ndarray,
+    verdicts: np.ndarray | None = None,
+    verified: dict[EventClass, float] | None = None,
 ) -> list[str]:
     """The class `EventStream` itself gives each clip of `ids` (the strongest closed event),
-    replaying its windows' scores at `thresholds` (no verifier): checks `ClipEvidence`."""
+    replaying its windows' scores at `thresholds` (EVENT_CLASSES order): checks `ClipEvidence`.
+    With `verdicts` (a verifier's class scores of each row's aligned window) and `verified` (its
+    thresholds), the classes it decides are confirmed by it, as in the sensor."""
     config = detector_config()
     hop = round(config.hop_s * SAMPLE_RATE_HZ)
     by_class = {c: float(t) for c, t in zip(EVENT_CLASSES, thresholds, strict=True)}
     predicted = []
     for clip_id in ids.tolist():
         rows = np.flatnonzero(clip_of_row == clip_id)
+        verifier = (
+            None
+            if verdicts is None or verified is None
+            else ReplayVerifier(verdicts[rows], hop, verified)
+        )
         replay = ReplayScorer(
-            WindowScores(scores.class_scores[rows], scores.speech[rows]), by_class, None
+            WindowScores(scores.class_scores[rows], scores.speech[rows]), by_class, verifier
         )
         engine = EventStream(replay, config)
         events = engine.feed(np.zeros(len(rows) * hop, np.float32)) + engine.flush()
@@ -255,18 +267,43 @@ def _standardisation(x: np.ndarray, columns: np.ndarray) -> tuple[np.ndarray, np
     return mean.astype(np.float32), scale.astype(np.float32)
 
 
-def used_columns(n_columns: int, impulse: bool) -> np.ndarray:
-    """Columns a head reads: embedding ‖ scores, and the impulse evidence when `impulse`."""
+INPUT_PARTS: dict[str, slice] = {
+    "embedding": slice(0, N_EMBEDDING),
+    "scores": slice(N_EMBEDDING, N_YAMNET),
+    "impulse": slice(N_YAMNET, None),
+}
+"""The parts of the head's input (`ouie.sensor.head.head_features`): YAMNet's 1,024-d embedding,
+its 521 AudioSet scores, the window's impulse evidence."""
+
+
+def used_columns(n_columns: int, inputs: tuple[str, ...]) -> np.ndarray:
+    """Columns a head reads: those of the `inputs` parts (INPUT_PARTS); the others weigh 0."""
     columns = np.zeros(n_columns, bool)
-    columns[: n_columns if impulse else N_YAMNET] = True
+    for part in inputs:
+        columns[INPUT_PARTS[part]] = True
     return columns
 
 
+def class_weights(y: np.ndarray, balance: float) -> dict[int, float]:
+    """Per label k with n_k rows: w_k ∝ n_k^(−balance), scaled so that Σ_k w_k n_k = Σ_k n_k
+    (balance 0: every row weighs 1; 1: every label weighs the same, scikit-learn's 'balanced';
+    between: rare labels count more, not as much as the common ones)."""
+    labels, counts = np.unique(y, return_counts=True)
+    weights = counts.astype(np.float64) ** -balance
+    weights *= counts.sum() / (weights * counts).sum()
+    return dict(zip(labels.tolist(), weights.tolist(), strict=True))
+
+
 def linear_fitter(
-    c: float, balanced: bool, impulse: bool, name: str, components: int = 128
+    c: float,
+    balance: float,
+    inputs: tuple[str, ...],
+    name: str,
+    components: int = 128,
 ) -> HeadFitter:
-    """Multinomial logistic regression (scikit-learn, L2 with inverse strength `c`) on the first
-    `components` principal components of the standardised input z (fitted on the training rows):
+    """Multinomial logistic regression (scikit-learn, L2 with inverse strength `c`, rows weighted
+    by `class_weights(y, balance)`) on the first `components` principal components of the
+    standardised input z (fitted on the training rows):
     p = softmax(W (z − m)ᵀP + b). The projection is linear and folds into one layer,
     W' = Pᵀ W, b' = b − m Pᵀ W: a `Head` with one softmax layer over the whole input. P: the
     leading eigenvectors of the covariance (zᵀz/n of the centred rows). On all 1,545 columns
@@ -276,7 +313,7 @@ def linear_fitter(
         from scipy.linalg import eigh
         from sklearn.linear_model import LogisticRegression
 
-        columns = used_columns(x.shape[1], impulse)
+        columns = used_columns(x.shape[1], inputs)
         mean, scale = _standardisation(x, columns)
         z = ((x - mean) / scale)[:, columns]
         centre = z.mean(axis=0)
@@ -286,7 +323,7 @@ def linear_fitter(
         _, vectors = eigh(covariance, subset_by_index=[len(covariance) - k, len(covariance) - 1])
         projection = vectors.astype(np.float32)  # Pᵀ, (columns, k): the k leading directions
         model = LogisticRegression(
-            C=c, class_weight="balanced" if balanced else None, max_iter=500, random_state=seed
+            C=c, class_weight=class_weights(y, balance), max_iter=500, random_state=seed
         )
         model.fit(centred @ projection, y)
         folded = projection @ model.coef_.T  # (columns used, classes present)
@@ -299,14 +336,14 @@ def linear_fitter(
     return fit
 
 
-def mlp_fitter(hidden: int, alpha: float, impulse: bool, name: str) -> HeadFitter:
+def mlp_fitter(hidden: int, alpha: float, inputs: tuple[str, ...], name: str) -> HeadFitter:
     """One hidden layer of `hidden` ReLU units (scikit-learn MLPClassifier, Adam, L2 `alpha`,
     early stopping on 10 % of the rows), a `Head` with two layers."""
 
     def fit(x: np.ndarray, y: np.ndarray, seed: int) -> Head:
         from sklearn.neural_network import MLPClassifier
 
-        columns = used_columns(x.shape[1], impulse)
+        columns = used_columns(x.shape[1], inputs)
         mean, scale = _standardisation(x, columns)
         z = ((x - mean) / scale)[:, columns]
         model = MLPClassifier(
@@ -515,16 +552,25 @@ def pooled_thresholds(
 
 LIGHT_C = 0.01
 LIGHT_COMPONENTS = 128
+LIGHT_BALANCE = 0.75
+LIGHT_INPUTS: tuple[str, ...] = ("embedding",)
 LIGHT_HEAD = linear_fitter(
-    c=LIGHT_C, balanced=False, impulse=False, name="ouie-head/5", components=LIGHT_COMPONENTS
+    c=LIGHT_C,
+    balance=LIGHT_BALANCE,
+    inputs=LIGHT_INPUTS,
+    name="ouie-head/5",
+    components=LIGHT_COMPONENTS,
 )
-"""The light recipe (`ouie models train-head --recipe light`), as its report records it:"""
+"""The light recipe (`ouie models train-head --recipe light`, the shipped head since
+`ouie-head/5`), chosen among those tried by leaving each source out (`docs/results/detection.md`),
+as its report records it:"""
 LIGHT_RECIPE: dict[str, object] = {
     "model": "multinomial logistic regression (scikit-learn, L2) on principal components",
     "inverse_regularisation": LIGHT_C,
     "principal_components": LIGHT_COMPONENTS,
-    "class_weight": "natural",
-    "input": "YAMNet embedding ‖ 521 AudioSet scores of each window as recorded (standardised)",
+    "class_weight": f"w_k ∝ n_k^-{LIGHT_BALANCE} (n_k: windows of label k; 0 natural, 1 balanced)",
+    "input": " ‖ ".join(LIGHT_INPUTS) + " of each window as recorded, standardised (parts of "
+    "the head's input: ouie.learn.loso.INPUT_PARTS)",
     "labels": list(HEAD_LABELS),
     "verifier": None,
 }

@@ -6,7 +6,7 @@ import logging
 from pathlib import Path
 
 from ouie.sensor.builtin import BuiltinScorer
-from ouie.sensor.config import Backend, DetectorConfig
+from ouie.sensor.config import SHIPPED_OPERATING_POINT, Backend, DetectorConfig
 from ouie.sensor.head import DEFAULT_HEAD_PATH, DEFAULT_VERIFIER_PATH, Head
 from ouie.sensor.model_files import ModelUnavailableError, find_yamnet
 from ouie.sensor.scoring import WindowScorer
@@ -20,12 +20,16 @@ NO_MODEL_HINT = (
 
 
 def load_head(config: DetectorConfig) -> Head | None:
-    """The configured head, the shipped one, or None (use_head false, or none shipped)."""
+    """The configured head (at its file's thresholds), the shipped one (at
+    SHIPPED_OPERATING_POINT), or None (use_head false, or none shipped)."""
     if not config.use_head:
         return None
-    return _load_artefact(
+    head = _load_artefact(
         config.head_path, DEFAULT_HEAD_PATH, "YAMNet's grouped AudioSet scores are used"
     )
+    if head is None or config.head_path is not None:
+        return head
+    return head.retuned({**head.thresholds, **SHIPPED_OPERATING_POINT})
 
 
 def load_verifier(config: DetectorConfig) -> Head | None:

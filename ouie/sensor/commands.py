@@ -143,10 +143,14 @@ def models_show(
     from rich.console import Console
     from rich.table import Table
 
+    from ouie.sensor.backends import load_head
+    from ouie.sensor.config import DetectorConfig
     from ouie.sensor.head import DEFAULT_HEAD_PATH, Head
 
     head_path = head or DEFAULT_HEAD_PATH
-    heads = [Head.load(head_path)]
+    runs = load_head(DetectorConfig(head_path=head))  # the shipped head: its operating point
+    assert runs is not None  # use_head is true
+    heads = [runs]
     if (verifier_path := head_path.with_name("verifier.npz")).is_file():
         heads.append(Head.load(verifier_path))
     console = Console()
@@ -160,6 +164,11 @@ def models_show(
             ),
         )
     console.print(table)
+    if head is None:
+        console.print(
+            "the shipped head's thresholds: its operating point, "
+            "ouie.sensor.config.SHIPPED_OPERATING_POINT"
+        )
     report_path = head_path.with_name(head_path.stem + "_report.json")
     if report_path.is_file():
         report = json.loads(report_path.read_text(encoding="utf-8"))

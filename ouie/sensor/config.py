@@ -32,6 +32,25 @@ class Backend(StrEnum):
     AUTO = "auto"
 
 
+SHIPPED_OPERATING_POINT: dict[EventClass, float] = {
+    EventClass.GUNSHOT: 0.95,
+    EventClass.EXPLOSION: 0.9,
+    EventClass.GLASS_BREAK: 0.95,
+    EventClass.SCREAM: 0.95,
+    EventClass.SIREN: 0.5,
+    EventClass.FIREWORKS: 0.5,
+    EventClass.ALARM: 0.3,  # not trained (3 clips): YAMNet's grouped score × p(none), not tuned
+}
+"""The per-class thresholds of the head shipped with ouie (`ouie/sensor/head.npz`,
+ouie-head/5), its operating point: chosen by `ouie models train-head --recipe light` on held-out
+predictions only (each source of at least 50 clips held out in turn, recording groups never
+split, each clip decided as the sensor decides it; coordinate ascent on macro F1 with at most
+2 % false alarms on everyday clips: `ouie.learn.loso.judge`). Figures, data and licences:
+`ouie/sensor/head_report.json` (`operating_point`), `docs/results/detection.md`. The head file
+carries the same numbers (tests/test_sensor_models_show.py holds them equal); this is where the
+sensor takes them from."""
+
+
 class DetectorConfig(StrictModel):
     """How audio becomes events: detector backend, windows, thresholds, speech gate."""
 
@@ -55,13 +74,17 @@ class DetectorConfig(StrictModel):
         default=None, description="Head .npz file; unset: the head shipped with ouie."
     )
     verify: bool = Field(
-        default=True,
+        default=False,
         description="Give each gunshot, explosion or glass-break candidate a second look with "
-        "ouie's verifier head, on a window aligned on the sound's leading edge (YAMNet with a "
-        "head only; about 0.4 s more latency for these classes).",
+        "a verifier head, on a window aligned on the sound's leading edge (YAMNet with a head "
+        "only; about 0.4 s more latency for these classes). None ships since ouie-head/5: on "
+        "sources it never heard, ouie-verifier/1 cost more gunshots and glass than the false "
+        "alarms it saved (docs/results/detection.md).",
     )
     verifier_path: Path | None = Field(
-        default=None, description="Verifier .npz file; unset: the verifier shipped with ouie."
+        default=None,
+        description="Verifier .npz file (`ouie models train-head --recipe ensemble` writes one); "
+        "unset: `verifier.npz` beside the shipped head, if any.",
     )
     candidate_threshold: float = Field(
         default=0.5,
@@ -87,7 +110,9 @@ class DetectorConfig(StrictModel):
     thresholds: dict[EventClass, float] = Field(
         default_factory=dict,
         description="Per-class score threshold that opens an event (for a class the verifier "
-        "decides: that confirms it); classes left out use the detector's calibrated default.",
+        "decides: that confirms it). Classes left out: with the shipped head, its operating "
+        "point (SHIPPED_OPERATING_POINT, chosen on sources held out); with another head file, "
+        "that file's own; without a head, the backend's calibrated defaults.",
     )
     min_windows: dict[EventClass, int] = Field(
         default_factory=lambda: {
