@@ -5,11 +5,13 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 import pytest
 
+from ouie.cluster.audit import STREAM_SEQ, publish_audit
 from ouie.cluster.cells import (
     cell_gap_m,
     cell_name,
@@ -22,15 +24,17 @@ from ouie.cluster.cells import (
 from ouie.cluster.config import ClusterConfig
 from ouie.cluster.fusion_worker import fuse_at
 from ouie.cluster.local import NatsServerMissing, nats_server_binary
-from ouie.cluster.streams import REPORTS_STREAM
+from ouie.cluster.streams import AUDIT_STREAM, REPORTS_STREAM, connect
 from ouie.cluster.synthetic import TRIAL_CLASSES, TRIAL_NOISE, sensor_grid, write_site
 from ouie.cluster.trial import LocalDeployment, play, settled
+from ouie.core.audit import AuditEvent
 from ouie.core.classes import EventClass
 from ouie.core.geo import LocalFrame
 from ouie.core.timebase import NS_PER_S
 from ouie.fusion.association import Associator
 from ouie.fusion.config import FusionConfig
 from ouie.fusion.synthetic import ReportNoise, synthesize_deliveries, truth_event
+from ouie.store.audit import verify_chain
 from ouie.store.repository import Store
 
 FRAME = LocalFrame(45.4397, 4.3872, 520.0)
@@ -178,3 +182,75 @@ def test_killing_a_node_and_a_worker_mid_stream_loses_and_doubles_nothing(
     assert result["duplicate_incidents"] == 0, result
     assert result["mismatched_incidents"] == 0, result
     assert result["stored_incidents"] >= 10, result  # most of the 14 sounds were heard
+
+
+@pytest.mark.timeout(300)
+def test_killing_the_audit_appender_and_a_node_keeps_one_chain_without_loss_or_repeat(
+    tmp_path: Path, postgres_url: str
+) -> None:
+    """Two audit appenders on 3 NATS nodes; 300 events published; after the first third, the
+    appender holding the lease and the audit stream's leader node are killed (-9): the other
+    appender takes the lease over, and the chain verifies and holds every event exactly once,
+    in the stream's order."""
+    _nats_or_skip()
+    cluster = ClusterConfig(lease_ttl_s=2.0)
+    site = write_site(
+        tmp_path / "site",
+        sensor_grid(FRAME, 4, 200.0),
+        FRAME,
+        FusionConfig(),
+        cluster,
+        postgres_url,
+    )
+    Store.open(postgres_url).close()
+    deployment = LocalDeployment(
+        tmp_path / "run", site, cluster, nodes=3, workers=0, writers=0, appenders=2
+    )
+    deployment.start(timeout_s=120.0)
+    store = Store.open(postgres_url, upgrade=False)
+    events = [
+        AuditEvent(action="incident.view", actor=f"op{k % 3}", subject=f"incident:{k}")
+        for k in range(300)
+    ]
+
+    async def publish(batch: list[AuditEvent]) -> None:
+        nc = await connect(deployment.cluster, "test-audit")
+        try:
+            js = nc.jetstream(timeout=5)
+            for event in batch:
+                await publish_audit(js, event)
+        finally:
+            await nc.close()
+
+    def wait_for(condition: Callable[[], bool], what: str, timeout_s: float = 120.0) -> None:
+        """Until `condition()`; a cluster electing a leader answers with errors: ask again."""
+        deadline = time.monotonic() + timeout_s
+        while True:
+            try:
+                if condition():
+                    return
+            except Exception:
+                pass
+            assert time.monotonic() < deadline, what
+            time.sleep(0.1)
+
+    try:
+        wait_for(lambda: deployment.audit_holder() is not None, "an appender takes the lease")
+        holder = deployment.audit_holder()
+        assert holder is not None
+        leader = deployment.nats.leader(AUDIT_STREAM)
+        asyncio.run(publish(events[:100]))
+        wait_for(lambda: store.audit.count() > 0, "the holder appends")
+        deployment.kill(holder)
+        deployment.nats.kill(leader)
+        asyncio.run(publish(events[100:]))
+        wait_for(lambda: store.audit.count() >= 300, "every event appended")
+        successor = deployment.audit_holder()
+        entries = list(store.audit.entries())
+    finally:
+        store.close()
+        deployment.stop()
+    assert successor is not None and successor != holder
+    assert [e["details"][STREAM_SEQ] for e in entries] == list(range(1, 301))
+    assert [e["subject"] for e in entries] == [e.subject for e in events]
+    assert verify_chain(entries) == []

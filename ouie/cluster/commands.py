@@ -18,6 +18,7 @@ def register(app: typer.Typer) -> None:
     group = shared_group(app, "cluster", "The city-scale deployment on a NATS cluster.")
     group.command("fusion")(fusion)
     group.command("writer")(writer)
+    group.command("audit")(audit)
     group.command("up")(up)
 
 
@@ -45,6 +46,18 @@ def writer(
     from ouie.cluster.processes import run_writer
 
     run_writer(config, _servers(servers))
+
+
+def audit(
+    config: Path = typer.Argument(..., help="Cluster site config (YAML)."),
+    appender_id: str = typer.Option(..., "--id", help="This appender's id (unique)."),
+    servers: str = typer.Option("", help=SERVERS_HELP),
+) -> None:
+    """Run one audit appender until SIGTERM or Ctrl-C: run two or more; the one holding the
+    lease appends the cluster's audit events to the chain, another takes over when it dies."""
+    from ouie.cluster.processes import run_audit
+
+    run_audit(config, appender_id, _servers(servers))
 
 
 def up(

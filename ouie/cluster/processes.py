@@ -1,5 +1,6 @@
-"""The cluster's processes (`ouie cluster fusion|writer`): SIGTERM or SIGINT stops them cleanly
-(a fusion worker drops its lease, so its cells move at once); kill -9 is what failover is for.
+"""The cluster's processes (`ouie cluster fusion|writer|audit`): SIGTERM or SIGINT stops them
+cleanly (a fusion worker or an audit appender drops its lease, so another takes over at once);
+kill -9 is what failover is for.
 `servers` overrides `cluster.servers` of the config."""
 
 from __future__ import annotations
@@ -60,3 +61,19 @@ def run_writer(config: Path, servers: list[str] | None = None) -> None:
     finally:
         store.close()
     log.info("writer stopped: %s", writer.stats)
+
+
+def run_audit(config: Path, appender_id: str, servers: list[str] | None = None) -> None:
+    """Run one audit appender until signalled (it appends while it holds the lease)."""
+    _log_with_time()
+    from ouie.cluster.audit import AuditAppender
+    from ouie.store.repository import Store
+
+    site = _with_servers(load_cluster_site(config), servers)
+    store = Store.open(site.database_url)
+    appender = AuditAppender(appender_id, store, site.cluster)
+    try:
+        asyncio.run(_until_signalled(appender.run))
+    finally:
+        store.close()
+    log.info("audit appender %s stopped: %s", appender_id, appender.stats)
