@@ -24,8 +24,15 @@ from ouie.cluster.cells import (
 from ouie.cluster.config import ClusterConfig
 from ouie.cluster.fusion_worker import fuse_at
 from ouie.cluster.local import NatsServerMissing, nats_server_binary
-from ouie.cluster.streams import AUDIT_STREAM, REPORTS_STREAM, connect
-from ouie.cluster.synthetic import TRIAL_CLASSES, TRIAL_NOISE, sensor_grid, write_site
+from ouie.cluster.streams import AUDIT_STREAM, INGEST_STREAM, REPORTS_STREAM, connect
+from ouie.cluster.synthetic import (
+    TRIAL_CLASSES,
+    TRIAL_NOISE,
+    read_stream,
+    sensor_grid,
+    stream_reports,
+    write_site,
+)
 from ouie.cluster.trial import LocalDeployment, play, settled
 from ouie.core.audit import AuditEvent
 from ouie.core.classes import EventClass
@@ -36,6 +43,8 @@ from ouie.fusion.config import FusionConfig
 from ouie.fusion.synthetic import ReportNoise, synthesize_deliveries, truth_event
 from ouie.store.audit import verify_chain
 from ouie.store.repository import Store
+from ouie.transport.mqtt import BrokerSettings, MqttBus
+from ouie.transport.outbox import Outbox, SensorUplink
 
 FRAME = LocalFrame(45.4397, 4.3872, 520.0)
 
@@ -254,3 +263,70 @@ def test_killing_the_audit_appender_and_a_node_keeps_one_chain_without_loss_or_r
     assert [e["details"][STREAM_SEQ] for e in entries] == list(range(1, 301))
     assert [e["subject"] for e in entries] == [e.subject for e in events]
     assert verify_chain(entries) == []
+
+
+@pytest.mark.timeout(300)
+def test_sensors_on_the_mqtt_front_door_lose_nothing_when_the_ingest_leader_is_killed(
+    tmp_path: Path, postgres_url: str
+) -> None:
+    """Sensors with their own uplink (paho-mqtt, on-disk outbox, receipts) publish through
+    NATS's MQTT listener of a node that survives; the node leading the ingest stream is killed
+    (-9) after a third of the reports: every report reaches the reports stream and the store
+    exactly once (a report the listener PUBACKed and the stream lost is published again for
+    want of a receipt, and a repeat is dropped by report id)."""
+    _nats_or_skip()
+    cluster = ClusterConfig(cell_size_m=400.0)
+    sensors = sensor_grid(FRAME, 9, 200.0)
+    site = write_site(tmp_path / "site", sensors, FRAME, FusionConfig(), cluster, postgres_url)
+    Store.open(postgres_url).close()
+    deployment = LocalDeployment(tmp_path / "run", site, cluster, nodes=3, workers=0, writers=1)
+    deployment.start(timeout_s=120.0)
+    rng = np.random.default_rng(3)
+    t0 = time.time_ns()
+    truth = [
+        truth_event(FRAME, TRIAL_CLASSES[k % 3], t0 + k * 100_000_000, *rng.uniform(-200, 200, 2))
+        for k in range(40)
+    ]
+    noise = ReportNoise(miss_rate=0.0, false_alarms_per_sensor_hour=0.0, duplicate_rate=0.0)
+    reports = [d.report for d in synthesize_deliveries(sensors, FRAME, truth, 343.0, noise, rng)]
+    store = Store.open(postgres_url, upgrade=False)
+    uplinks: dict[str, tuple[MqttBus, Outbox, SensorUplink]] = {}
+    try:
+        leaders = {deployment.nats.leader(INGEST_STREAM), deployment.nats.leader(REPORTS_STREAM)}
+        killed = deployment.nats.leader(INGEST_STREAM)
+        door = (
+            next(i for i in range(3) if i not in leaders) if len(leaders) < 3 else (killed + 1) % 3
+        )
+        host, port = deployment.nats.nodes[door].mqtt_address
+        for sensor in {r.sensor_id for r in reports}:
+            bus = MqttBus(BrokerSettings(host=host, port=port), f"sensor-{sensor}")
+            outbox = Outbox(tmp_path / f"outbox-{sensor}.sqlite")
+            uplinks[sensor] = (
+                bus,
+                outbox,
+                SensorUplink(sensor, bus, outbox, receipt_timeout_s=3.0),
+            )
+        assert all(bus.wait_connected(60.0) for bus, _, _ in uplinks.values())
+        for k, report in enumerate(reports):
+            if k == len(reports) // 3:
+                deployment.nats.kill(killed)
+            uplinks[report.sensor_id][2].send(report)
+            time.sleep(0.02)  # a stream of reports, not one burst: some are in flight at the kill
+        assert all(uplink.flush(120.0) for _, _, uplink in uplinks.values())
+        expected = {r.report_id for r in reports}
+        deadline = time.monotonic() + 120.0
+        while store.count_reports() < len(expected) and time.monotonic() < deadline:
+            time.sleep(0.2)
+        stored, stored_count = store.report_ids(), store.count_reports()
+        in_stream = [
+            r.report_id for _, r in stream_reports(read_stream(deployment.cluster, REPORTS_STREAM))
+        ]
+    finally:
+        for bus, outbox, uplink in uplinks.values():
+            uplink.close(timeout_s=0.0)
+            bus.close()
+            outbox.close()
+        store.close()
+        deployment.stop()
+    assert sorted(in_stream) == sorted(expected)
+    assert stored == expected and stored_count == len(expected)

@@ -54,6 +54,7 @@ class NatsNode:
     name: str
     client_port: int
     cluster_port: int
+    mqtt_port: int
     folder: Path
     process: subprocess.Popen[bytes] | None = None
 
@@ -63,6 +64,11 @@ class NatsNode:
         return f"nats://127.0.0.1:{self.client_port}"
 
     @property
+    def mqtt_address(self) -> tuple[str, int]:
+        """(host, port) of its MQTT 3.1.1 listener (sensors' front door)."""
+        return "127.0.0.1", self.mqtt_port
+
+    @property
     def alive(self) -> bool:
         """Whether its process runs."""
         return self.process is not None and self.process.poll() is None
@@ -70,7 +76,7 @@ class NatsNode:
 
 def node_config(node: NatsNode, peers: list[NatsNode], cluster_name: str = "ouie") -> str:
     """The nats-server configuration of `node` (NATS conf syntax): loopback only, JetStream
-    in its folder, routes to every peer."""
+    in its folder, routes to every peer, an MQTT listener."""
     routes = ", ".join(f'"nats-route://127.0.0.1:{p.cluster_port}"' for p in peers)
     return f"""server_name: {node.name}
 host: 127.0.0.1
@@ -86,6 +92,10 @@ cluster {{
   port: {node.cluster_port}
   routes: [{routes}]
 }}
+mqtt {{
+  host: 127.0.0.1
+  port: {node.mqtt_port}
+}}
 """
 
 
@@ -95,9 +105,11 @@ class LocalNatsCluster:
     def __init__(self, folder: Path, nodes: int = 3) -> None:
         self.binary = nats_server_binary()
         self.folder = folder
-        ports = _distinct_free_ports(2 * nodes)
+        ports = _distinct_free_ports(3 * nodes)
         self.nodes = [
-            NatsNode(f"n{i + 1}", ports[2 * i], ports[2 * i + 1], folder / f"n{i + 1}")
+            NatsNode(
+                f"n{i + 1}", ports[3 * i], ports[3 * i + 1], ports[3 * i + 2], folder / f"n{i + 1}"
+            )
             for i in range(nodes)
         ]
 

@@ -49,18 +49,27 @@ def run_fusion(config: Path, worker_id: str, servers: list[str] | None = None) -
 
 
 def run_writer(config: Path, servers: list[str] | None = None) -> None:
-    """Run one storage writer until signalled."""
+    """Run one storage writer, and one MQTT ingest stage beside it (both stateless: any number
+    of writer processes share their work queues), until signalled."""
     _log_with_time()
+    from ouie.cluster.cells import sensor_cells
+    from ouie.cluster.ingest import MqttIngest
     from ouie.store.repository import Store
 
     site = _with_servers(load_cluster_site(config), servers)
+    sensors = site.sensors()
     store = Store.open(site.database_url)
-    writer = StorageWriter(store, site.cluster, site.sensors())
+    writer = StorageWriter(store, site.cluster, sensors)
+    ingest = MqttIngest(site.cluster, sensor_cells(sensors, site.frame, site.cluster.cell_size_m))
+
+    async def both(stop: asyncio.Event) -> None:
+        await asyncio.gather(writer.run(stop), ingest.run(stop))
+
     try:
-        asyncio.run(_until_signalled(writer.run))
+        asyncio.run(_until_signalled(both))
     finally:
         store.close()
-    log.info("writer stopped: %s", writer.stats)
+    log.info("writer stopped: %s; ingest: %s", writer.stats, ingest.stats)
 
 
 def run_audit(config: Path, appender_id: str, servers: list[str] | None = None) -> None:
