@@ -10,7 +10,9 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from typer.testing import CliRunner
 
+from ouie.cli import app
 from ouie.cluster.audit import STREAM_SEQ, publish_audit
 from ouie.cluster.cells import (
     cell_gap_m,
@@ -23,7 +25,8 @@ from ouie.cluster.cells import (
 )
 from ouie.cluster.config import ClusterConfig
 from ouie.cluster.fusion_worker import fuse_at
-from ouie.cluster.local import NatsServerMissing, nats_server_binary
+from ouie.cluster.local import NatsServerMissing, nats_server_binary, node_config
+from ouie.cluster.processes import broker_listen
 from ouie.cluster.streams import AUDIT_STREAM, INGEST_STREAM, REPORTS_STREAM, connect
 from ouie.cluster.synthetic import (
     TRIAL_CLASSES,
@@ -36,6 +39,7 @@ from ouie.cluster.synthetic import (
 from ouie.cluster.trial import LocalDeployment, play, settled
 from ouie.core.audit import AuditEvent
 from ouie.core.classes import EventClass
+from ouie.core.config import ConfigError
 from ouie.core.geo import LocalFrame
 from ouie.core.timebase import NS_PER_S
 from ouie.fusion.association import Associator
@@ -330,3 +334,23 @@ def test_sensors_on_the_mqtt_front_door_lose_nothing_when_the_ingest_leader_is_k
         deployment.stop()
     assert sorted(in_stream) == sorted(expected)
     assert stored == expected and stored_count == len(expected)
+
+
+def test_a_broker_node_listens_on_its_url_port_and_routes_to_the_other_hosts() -> None:
+    cluster = ClusterConfig(servers=["nats://a:4222", "nats://b:4300", "nats://c:4222"])
+    listen, routes = broker_listen(cluster, "b")
+    assert (listen.name, listen.client_port, listen.route_port) == ("b", 4300, 6222)
+    assert routes == ["a:6222", "c:6222"]
+    conf = node_config(listen, routes, Path("/data/js"))
+    assert 'routes: ["nats-route://a:6222", "nats-route://c:6222"]' in conf
+    assert "mqtt {\n  host: 0.0.0.0\n  port: 1883" in conf
+    with pytest.raises(ConfigError, match=r"--id 'd'.*cluster\.servers"):
+        broker_listen(cluster, "d")
+
+
+def test_serve_with_a_cluster_role_and_no_id_says_which_option_is_missing(tmp_path: Path) -> None:
+    result = CliRunner().invoke(
+        app, ["serve", "-c", str(tmp_path / "site.yaml"), "--role", "fusion"]
+    )
+    assert result.exit_code != 0
+    assert "--role fusion needs --id" in str(result.exception)

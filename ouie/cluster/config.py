@@ -22,6 +22,16 @@ class ClusterConfig(StrictModel):
         min_length=1,
         description="NATS URLs of the cluster's nodes (clients fail over between them).",
     )
+    route_port: int = Field(
+        default=6222, ge=1, le=65535, description="Port the nodes route to each other on."
+    )
+    mqtt_port: int = Field(
+        default=1883, ge=1, le=65535, description="Port of each node's MQTT 3.1.1 listener."
+    )
+    broker_store_dir: Path = Field(
+        default=Path("/var/lib/ouie/nats"),
+        description="Where a node (`ouie serve --role broker`) keeps its JetStream files.",
+    )
     cell_size_m: float = Field(
         default=1000.0,
         gt=0,

@@ -7,13 +7,17 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import signal
 from collections.abc import Awaitable, Callable
 from pathlib import Path
+from urllib.parse import urlsplit
 
-from ouie.cluster.config import ClusterSiteConfig, load_cluster_site
+from ouie.cluster.config import ClusterConfig, ClusterSiteConfig, load_cluster_site
 from ouie.cluster.fusion_worker import FusionWorker
+from ouie.cluster.local import NodeListen, nats_server_binary, node_config
 from ouie.cluster.writer import StorageWriter
+from ouie.core.config import ConfigError
 
 log = logging.getLogger(__name__)
 
@@ -86,3 +90,28 @@ def run_audit(config: Path, appender_id: str, servers: list[str] | None = None) 
     finally:
         store.close()
     log.info("audit appender %s stopped: %s", appender_id, appender.stats)
+
+
+def broker_listen(cluster: ClusterConfig, node: str) -> tuple[NodeListen, list[str]]:
+    """How node `node` (the host of one of `cluster.servers`) listens, and its routes to the
+    others: client port from its URL, route and MQTT ports from the config, on every address."""
+    hosts = {urlsplit(url).hostname: urlsplit(url).port or 4222 for url in cluster.servers}
+    if node not in hosts:
+        raise ConfigError(
+            f"--id {node!r}: not the host of one of cluster.servers ({', '.join(map(str, hosts))})"
+        )
+    listen = NodeListen(node, "0.0.0.0", hosts[node], cluster.route_port, cluster.mqtt_port)
+    return listen, [f"{host}:{cluster.route_port}" for host in hosts if host != node]
+
+
+def run_broker(config: Path, node: str) -> None:
+    """Write this node's nats-server configuration into `cluster.broker_store_dir` and become
+    that nats-server (exec: its signals, logs and exit status are the server's)."""
+    site = load_cluster_site(config)
+    listen, routes = broker_listen(site.cluster, node)
+    folder = site.cluster.broker_store_dir
+    folder.mkdir(parents=True, exist_ok=True)
+    conf = folder / "nats.conf"
+    conf.write_text(node_config(listen, routes, folder / "jetstream"))
+    binary = str(nats_server_binary())
+    os.execv(binary, [binary, "-c", str(conf)])

@@ -6,6 +6,7 @@ nodes' URLs."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import signal
 import subprocess
@@ -13,6 +14,7 @@ import sys
 import time
 from collections import Counter
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -24,7 +26,9 @@ from ouie.cluster.config import ClusterConfig
 from ouie.cluster.gateway import GatewayStats, ReportGateway
 from ouie.cluster.local import LocalNatsCluster
 from ouie.cluster.streams import (
+    AUDIT_STREAM,
     INCIDENTS_STREAM,
+    INGEST_STREAM,
     MSG_ID,
     REPORTS_STREAM,
     WORKERS_BUCKET,
@@ -40,6 +44,30 @@ from ouie.fusion.config import FusionConfig
 from ouie.fusion.synthetic import Delivery
 from ouie.store.models import IncidentRow, ReportRow
 from ouie.store.repository import Store
+
+STREAMS = (REPORTS_STREAM, INCIDENTS_STREAM, INGEST_STREAM, AUDIT_STREAM)
+
+
+@dataclass(frozen=True)
+class NodeStatus:
+    """A NATS node as `LocalDeployment.status` sees it."""
+
+    name: str
+    url: str
+    mqtt_port: int
+    alive: bool
+    leads: list[str]
+
+
+@dataclass(frozen=True)
+class ProcessStatus:
+    """A worker, writer or appender process: alive, and whether it holds a lease (a fusion
+    worker: its own; an appender: the audit chain's)."""
+
+    name: str
+    pid: int
+    alive: bool
+    holds_lease: bool
 
 
 class LocalDeployment:
@@ -139,6 +167,47 @@ class LocalDeployment:
                 await nc.close()
 
         return asyncio.run(read())
+
+    def status(self) -> tuple[list[NodeStatus], list[ProcessStatus]]:
+        """The nodes (alive, streams they lead) and the processes (alive, lease held), as
+        asked now (a stream or bucket that does not answer shows no leader or no lease)."""
+
+        async def read() -> tuple[dict[str, list[str]], set[str], str | None]:
+            led: dict[str, list[str]] = {}
+            nc = await connect(self.cluster, "trial-status", timeout_s=5.0)
+            try:
+                js = nc.jetstream(timeout=2)
+                for stream in STREAMS:
+                    with contextlib.suppress(Exception):
+                        info = await js.stream_info(stream)
+                        if info.cluster is not None and info.cluster.leader:
+                            led.setdefault(info.cluster.leader, []).append(stream)
+                workers: set[str] = set()
+                with contextlib.suppress(Exception):
+                    workers = set(await (await js.key_value(WORKERS_BUCKET)).keys())
+                holder = None
+                with contextlib.suppress(Exception):
+                    entry = await (await js.key_value(APPENDER_BUCKET)).get(HOLDER_KEY)
+                    holder = entry.value.decode() if entry.value else None
+                return led, workers, holder
+            finally:
+                await nc.close()
+
+        led, workers, holder = asyncio.run(read())
+        nodes = [
+            NodeStatus(n.name, n.url, n.mqtt_port, n.alive, led.get(n.name, []))
+            for n in self.nats.nodes
+        ]
+        processes = [
+            ProcessStatus(
+                name,
+                process.pid,
+                process.poll() is None,
+                name in workers or name == holder,
+            )
+            for name, process in self.processes.items()
+        ]
+        return nodes, processes
 
     def wait_workers(self, expected: set[str], timeout_s: float = 60.0) -> None:
         """Until exactly `expected` hold leases; TimeoutError with the logs otherwise."""
