@@ -89,6 +89,7 @@ def up(
     from ouie.cluster.config import load_cluster_site
     from ouie.cluster.trial import LocalDeployment
     from ouie.core.config import ConfigError
+    from ouie.store.repository import Store
 
     try:
         site = load_cluster_site(config)
@@ -101,6 +102,7 @@ def up(
     signal.signal(signal.SIGTERM, signal.default_int_handler)  # SIGTERM stops it as Ctrl-C
     try:
         with console.status("starting the nodes and processes…"):
+            Store.open(site.database_url).close()  # migrated once, not raced by every process
             deployment.start()
         console.print(f"up: {','.join(deployment.cluster.servers)} (logs in {folder})")
         with Live(console=console, auto_refresh=False) as live:
