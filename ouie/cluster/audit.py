@@ -3,9 +3,9 @@
 Every process of the cluster that has something to audit publishes the `AuditEvent` on
 `ouie.v1.audit` (`publish_audit`; Nats-Msg-Id = an event id the publisher keeps across its
 retries, so a repeat is dropped by the stream) into the stream OUIE_AUDIT (R3, kept until the
-chain has it). Any number of `AuditAppender`s run; the one holding the lease — the key
-`holder` of the KV bucket `ouie_audit_appender` (R3, entries expire after `lease_ttl_s`) —
-appends; the others wait for the lease to lapse and take over.
+chain has it). Any number of `AuditAppender`s run; the one holding the lease
+(`ouie.cluster.lease`, bucket `ouie_audit_appender`, TTL `lease_ttl_s`) appends; the others
+wait for the lease to lapse and take over.
 
 Exactly once into the chain. Each entry appended from the stream carries, in its details,
 `stream_seq`: the event's sequence in OUIE_AUDIT (hashed with the rest). An appender that takes
@@ -32,14 +32,13 @@ import uuid
 from dataclasses import dataclass
 
 from nats.js import JetStreamContext
-from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy, KeyValueConfig
-from nats.js.errors import KeyWrongLastSequenceError
-from nats.js.kv import KeyValue
+from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from ouie.cluster.config import ClusterConfig
+from ouie.cluster.lease import lease_bucket, while_holding
 from ouie.cluster.streams import AUDIT_STREAM, AUDIT_SUBJECT, MSG_ID, connect, ensure_streams
 from ouie.core.audit import AuditEvent
 from ouie.store.models import AuditEntryRow
@@ -48,7 +47,6 @@ from ouie.store.repository import Store
 log = logging.getLogger(__name__)
 
 APPENDER_BUCKET = "ouie_audit_appender"
-HOLDER_KEY = "holder"
 STREAM_SEQ = "stream_seq"
 """The details key of an appended entry that holds its sequence in OUIE_AUDIT."""
 
@@ -110,13 +108,6 @@ class AppenderStats:
     leases_taken: int = 0
 
 
-async def ensure_appender_bucket(js: JetStreamContext, cluster: ClusterConfig) -> KeyValue:
-    """The lease bucket of the audit appenders (created by the first)."""
-    return await js.create_key_value(
-        KeyValueConfig(bucket=APPENDER_BUCKET, ttl=cluster.lease_ttl_s, replicas=cluster.replicas)
-    )
-
-
 class AuditAppender:
     """Appends OUIE_AUDIT to the chain while it holds the lease (see module docstring)."""
 
@@ -125,83 +116,25 @@ class AuditAppender:
     ) -> None:
         self.appender_id, self.store, self.cluster, self.batch = appender_id, store, cluster, batch
         self.stats = AppenderStats()
-        self.holding = asyncio.Event()
 
     async def run(self, stop: asyncio.Event) -> None:
         """Take the lease whenever it is free and append while holding it, until `stop`."""
         nc = await connect(self.cluster, f"audit-{self.appender_id}")
         js = nc.jetstream(timeout=5)
         await ensure_streams(js, self.cluster)
-        kv = await self._bucket(js)
+        kv = await lease_bucket(
+            js, APPENDER_BUCKET, self.cluster.lease_ttl_s, self.cluster.replicas
+        )
+
+        async def append(lost: asyncio.Event) -> None:
+            self.stats.leases_taken += 1
+            await self._append_until(js, lost, stop)
+
         try:
-            while not stop.is_set():
-                revision = await self._acquire(kv)
-                if revision is None:
-                    with contextlib.suppress(TimeoutError):
-                        await asyncio.wait_for(stop.wait(), self.cluster.lease_ttl_s / 3)
-                    continue
-                self.stats.leases_taken += 1
-                log.info("audit appender %s holds the lease", self.appender_id)
-                lost = asyncio.Event()
-                renew = asyncio.create_task(self._renew(kv, revision, lost, stop))
-                self.holding.set()
-                try:
-                    await self._append_until(js, lost, stop)
-                finally:
-                    self.holding.clear()
-                    renew.cancel()
-            with contextlib.suppress(Exception):  # hand over at once on a clean stop
-                entry = await kv.get(HOLDER_KEY)
-                if entry.value == self.appender_id.encode():
-                    await kv.delete(HOLDER_KEY)
+            await while_holding(kv, self.appender_id, self.cluster.lease_ttl_s, append, stop)
         finally:
             with contextlib.suppress(Exception):
                 await nc.close()
-
-    async def _bucket(self, js: JetStreamContext) -> KeyValue:
-        deadline = time.monotonic() + 60.0
-        while True:
-            try:
-                return await ensure_appender_bucket(js, self.cluster)
-            except Exception:
-                if time.monotonic() > deadline:
-                    raise
-                await asyncio.sleep(0.5)
-
-    async def _acquire(self, kv: KeyValue) -> int | None:
-        """The lease's revision if this appender now holds it, None if another does (or the
-        bucket does not answer)."""
-        try:
-            return int(await kv.create(HOLDER_KEY, self.appender_id.encode()))
-        except KeyWrongLastSequenceError:
-            return None
-        except Exception as error:
-            log.info("audit appender %s: lease bucket unavailable (%r)", self.appender_id, error)
-            return None
-
-    async def _renew(
-        self, kv: KeyValue, revision: int, lost: asyncio.Event, stop: asyncio.Event
-    ) -> None:
-        """Renew every lease_ttl_s / 3 (an update on the revision it holds). Another holder
-        (a wrong revision) ends the holding at once; renewals failing for a whole TTL (this
-        appender cut off from the cluster) end it too, since another may hold it by then."""
-        ttl_s = self.cluster.lease_ttl_s
-        renewed = time.monotonic()
-        while not stop.is_set():
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(stop.wait(), ttl_s / 3)
-            try:
-                revision = await kv.update(HOLDER_KEY, self.appender_id.encode(), last=revision)
-                renewed = time.monotonic()
-            except KeyWrongLastSequenceError:
-                log.warning("audit appender %s: lease taken over", self.appender_id)
-                lost.set()
-                return
-            except Exception as error:
-                if time.monotonic() - renewed > ttl_s:
-                    log.warning("audit appender %s: lease lapsed (%r)", self.appender_id, error)
-                    lost.set()
-                    return
 
     async def _append_until(
         self, js: JetStreamContext, lost: asyncio.Event, stop: asyncio.Event

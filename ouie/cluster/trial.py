@@ -21,9 +21,10 @@ import numpy as np
 from nats.js.errors import BucketNotFoundError, KeyNotFoundError, NoKeysError
 from sqlalchemy import select
 
-from ouie.cluster.audit import APPENDER_BUCKET, HOLDER_KEY
+from ouie.cluster.audit import APPENDER_BUCKET
 from ouie.cluster.config import ClusterConfig
 from ouie.cluster.gateway import GatewayStats, ReportGateway
+from ouie.cluster.lease import HOLDER_KEY
 from ouie.cluster.local import LocalNatsCluster
 from ouie.cluster.streams import (
     AUDIT_STREAM,
