@@ -4,12 +4,15 @@ workers owning cells, a storage writer on PostgreSQL; nodes and workers killed m
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import json
 import time
 from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 import pytest
+import yaml
 from typer.testing import CliRunner
 
 from ouie.cli import app
@@ -26,8 +29,16 @@ from ouie.cluster.cells import (
 from ouie.cluster.config import ClusterConfig
 from ouie.cluster.fusion_worker import fuse_at
 from ouie.cluster.local import NatsServerMissing, nats_server_binary, node_config
+from ouie.cluster.notifier import NOTIFIER_BUCKET
 from ouie.cluster.processes import broker_listen
-from ouie.cluster.streams import AUDIT_STREAM, INGEST_STREAM, REPORTS_STREAM, connect
+from ouie.cluster.streams import (
+    AUDIT_STREAM,
+    INGEST_STREAM,
+    MSG_ID,
+    REPORTS_STREAM,
+    connect,
+    incident_subject,
+)
 from ouie.cluster.synthetic import (
     TRIAL_CLASSES,
     TRIAL_NOISE,
@@ -41,6 +52,7 @@ from ouie.core.audit import AuditEvent
 from ouie.core.classes import EventClass
 from ouie.core.config import ConfigError
 from ouie.core.geo import LocalFrame
+from ouie.core.incident import Incident, IncidentStatus
 from ouie.core.timebase import NS_PER_S
 from ouie.fusion.association import Associator
 from ouie.fusion.config import FusionConfig
@@ -49,6 +61,7 @@ from ouie.store.audit import verify_chain
 from ouie.store.repository import Store
 from ouie.transport.mqtt import BrokerSettings, MqttBus
 from ouie.transport.outbox import Outbox, SensorUplink
+from tests.notify_receiver import Receiver
 
 FRAME = LocalFrame(45.4397, 4.3872, 520.0)
 
@@ -354,3 +367,91 @@ def test_serve_with_a_cluster_role_and_no_id_says_which_option_is_missing(tmp_pa
     )
     assert result.exit_code != 0
     assert "--role fusion needs --id" in str(result.exception)
+
+
+@pytest.mark.timeout(300)
+def test_killing_the_notifier_holding_the_lease_sends_every_incident_through_the_other(
+    tmp_path: Path,
+) -> None:
+    """Two notifiers (webhook output) on 3 NATS nodes; 30 alerting incidents published into
+    the incidents stream; after the first 10 the notifier holding the lease is killed (-9):
+    the other takes over and every incident reaches the webhook (a repeat of a message the
+    dead one queued but had not acknowledged would be counted; none is asserted absent)."""
+    _nats_or_skip()
+    receiver = Receiver()
+    receiver.start()
+    cluster = ClusterConfig(lease_ttl_s=2.0)
+    site = write_site(
+        tmp_path / "site",
+        sensor_grid(FRAME, 4, 200.0),
+        FRAME,
+        FusionConfig(),
+        cluster,
+        f"sqlite:///{tmp_path / 'store.db'}",
+    )
+    config = yaml.safe_load(site.read_text())
+    config["notify"] = {
+        "webhook": {"enabled": True, "destinations": [{"name": "desk", "url": receiver.url}]}
+    }
+    site.write_text(yaml.safe_dump(config))
+    deployment = LocalDeployment(
+        tmp_path / "run", site, cluster, nodes=3, workers=0, writers=0, notifiers=2
+    )
+    deployment.start(timeout_s=120.0)
+    incidents = [
+        Incident(
+            incident_id=f"inc-{k}",
+            revision=1,
+            class_="gunshot",
+            status=IncidentStatus.FIX,
+            onset_ns=time.time_ns(),
+            lat=45.44,
+            lon=4.387,
+            uncertainty_m=10.0,
+            ellipse95=None,
+            hyperbola=None,
+            score=0.9,
+            sensors_used=["s1", "s2", "s3"],
+            sensors_rejected=[],
+            report_ids=[f"r{k}a", f"r{k}b", f"r{k}c"],
+        )
+        for k in range(30)
+    ]
+
+    async def publish(batch: list[Incident]) -> None:
+        nc = await connect(deployment.cluster, "test-incidents")
+        try:
+            js = nc.jetstream(timeout=5)
+            for incident in batch:
+                await js.publish(
+                    incident_subject("0_0"),
+                    incident.to_json().encode(),
+                    headers={MSG_ID: f"{incident.incident_id}.{incident.revision}"},
+                )
+        finally:
+            await nc.close()
+
+    def sent_ids() -> list[str]:
+        return [json.loads(r.body)["incident"]["id"] for r in receiver.received]
+
+    try:
+        holder = None
+        deadline = time.monotonic() + 120.0
+        while holder is None and time.monotonic() < deadline:
+            with contextlib.suppress(Exception):
+                holder = deployment.lease_holder(NOTIFIER_BUCKET)
+            time.sleep(0.1)
+        assert holder is not None
+        asyncio.run(publish(incidents[:10]))
+        assert receiver.wait_for(1, 120.0)
+        deployment.kill(holder)
+        asyncio.run(publish(incidents[10:]))
+        deadline = time.monotonic() + 120.0
+        while len(set(sent_ids())) < 30 and time.monotonic() < deadline:
+            time.sleep(0.1)
+        successor = deployment.lease_holder(NOTIFIER_BUCKET)
+    finally:
+        deployment.stop()
+        receiver.stop()
+    assert set(sent_ids()) == {i.incident_id for i in incidents}
+    assert successor is not None and successor != holder

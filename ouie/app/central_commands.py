@@ -30,12 +30,14 @@ def serve(
     role: Role = typer.Option(
         Role.CENTRAL,
         help="central: the whole service in one process (city file). broker, fusion, writer, "
-        "audit: one process of a clustered deployment (cluster site file; docs/deployment.md).",
+        "audit, notify: one process of a clustered deployment (cluster site file; "
+        "docs/deployment.md).",
     ),
     process_id: str | None = typer.Option(
         None,
         "--id",
-        help="broker: its host in cluster.servers; fusion, audit: this process's unique id.",
+        help="broker: its host in cluster.servers; fusion, audit, notify: this process's "
+        "unique id.",
     ),
 ) -> None:
     """Run the central service: reports in over MQTT, incidents out, /healthz and /metrics;

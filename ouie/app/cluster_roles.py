@@ -7,6 +7,7 @@ reading the cluster site file (`ouie.cluster.config.ClusterSiteConfig`):
 | fusion | a fusion worker (cells by lease + rendezvous hashing)            | worker id (unique) |
 | writer | a storage writer + the MQTT ingest stage (work queues)           | —                  |
 | audit  | an audit appender (appends while it holds the lease)             | appender id        |
+| notify | a notifier (sends the alerts while it holds the lease)           | notifier id        |
 
 `central` (the default) is the single-process service of `ouie serve` and reads a city file.
 """
@@ -27,9 +28,10 @@ class Role(StrEnum):
     FUSION = "fusion"
     WRITER = "writer"
     AUDIT = "audit"
+    NOTIFY = "notify"
 
 
-NEEDS_ID = frozenset({Role.BROKER, Role.FUSION, Role.AUDIT})
+NEEDS_ID = frozenset({Role.BROKER, Role.FUSION, Role.AUDIT, Role.NOTIFY})
 
 
 def run_cluster_role(role: Role, config: Path, process_id: str | None) -> None:
@@ -46,5 +48,7 @@ def run_cluster_role(role: Role, config: Path, process_id: str | None) -> None:
         processes.run_writer(config)
     elif role is Role.AUDIT:
         processes.run_audit(config, str(process_id))
+    elif role is Role.NOTIFY:
+        processes.run_notifier(config, str(process_id))
     else:
         raise ValueError(f"{role.value} is not a role of a clustered deployment")

@@ -70,6 +70,20 @@ async def publish_audit(
             await asyncio.sleep(0.2)
 
 
+class StreamAuditSink:
+    """An `AuditSink` for a cluster process's threads: publishes each event into OUIE_AUDIT on
+    the process's event loop `loop` and waits (≤ `timeout_s`) for the stream's PubAck."""
+
+    def __init__(
+        self, js: JetStreamContext, loop: asyncio.AbstractEventLoop, timeout_s: float = 60.0
+    ) -> None:
+        self.js, self.loop, self.timeout_s = js, loop, timeout_s
+
+    def __call__(self, event: AuditEvent) -> None:
+        future = asyncio.run_coroutine_threadsafe(publish_audit(self.js, event), self.loop)
+        future.result(self.timeout_s)
+
+
 def last_stream_seq(session: Session, scan: int = 1000) -> int:
     """The `stream_seq` of the latest entry that has one (among the last `scan`), 0 if none."""
     rows = session.scalars(

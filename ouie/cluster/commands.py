@@ -25,6 +25,7 @@ def register(app: typer.Typer) -> None:
     group.command("fusion")(fusion)
     group.command("writer")(writer)
     group.command("audit")(audit)
+    group.command("notify")(notify)
     group.command("up")(up)
 
 
@@ -66,6 +67,19 @@ def audit(
     run_audit(config, appender_id, _servers(servers))
 
 
+def notify(
+    config: Path = typer.Argument(..., help="Cluster site config (YAML)."),
+    notifier_id: str = typer.Option(..., "--id", help="This notifier's id (unique)."),
+    servers: str = typer.Option("", help=SERVERS_HELP),
+) -> None:
+    """Run one notifier until SIGTERM or Ctrl-C: run two or more; the one holding the lease
+    sends the alerts of the cluster's incidents (`notify:` of the config), another takes over
+    when it dies."""
+    from ouie.cluster.processes import run_notifier
+
+    run_notifier(config, notifier_id, _servers(servers))
+
+
 def up(
     config: Path = typer.Argument(..., help="Cluster site config (YAML)."),
     folder: Path = typer.Option(
@@ -75,6 +89,7 @@ def up(
     workers: int = typer.Option(2, min=1, help="Fusion workers."),
     writers: int = typer.Option(1, min=1, help="Storage writers (each with an MQTT ingest)."),
     appenders: int = typer.Option(2, min=1, help="Audit appenders (one appends at a time)."),
+    notifiers: int = typer.Option(2, min=0, help="Notifiers (one notifies at a time)."),
     refresh_s: float = typer.Option(2.0, min=0.5, help="Status table refresh interval, s."),
 ) -> None:
     """Start a whole clustered deployment on loopback (NATS nodes, fusion workers w1…,
@@ -96,7 +111,14 @@ def up(
     except ConfigError as error:
         raise typer.BadParameter(str(error)) from None
     deployment = LocalDeployment(
-        folder.resolve(), config.resolve(), site.cluster, nodes, workers, writers, appenders
+        folder.resolve(),
+        config.resolve(),
+        site.cluster,
+        nodes,
+        workers,
+        writers,
+        appenders,
+        notifiers,
     )
     console = Console()
     signal.signal(signal.SIGTERM, signal.default_int_handler)  # SIGTERM stops it as Ctrl-C

@@ -115,3 +115,32 @@ def run_broker(config: Path, node: str) -> None:
     conf.write_text(node_config(listen, routes, folder / "jetstream"))
     binary = str(nats_server_binary())
     os.execv(binary, [binary, "-c", str(conf)])
+
+
+def run_notifier(config: Path, notifier_id: str, servers: list[str] | None = None) -> None:
+    """Run one cluster notifier until signalled (it notifies while it holds the lease); its
+    outputs' durable queues live in `notify.outbox_dir`/<notifier id> (what it queued before
+    dying is sent when it runs again)."""
+    _log_with_time()
+    from ouie.cluster.audit import StreamAuditSink
+    from ouie.cluster.notifier import ClusterNotifier
+    from ouie.cluster.streams import connect
+    from ouie.notify.notifier import Notifier
+
+    site = _with_servers(load_cluster_site(config), servers)
+    # each notifier its own durable queues: another's sender must not send from them
+    outputs = site.notify.model_copy(update={"outbox_dir": site.notify.outbox_dir / notifier_id})
+
+    async def notify(stop: asyncio.Event) -> None:
+        nc = await connect(site.cluster, f"notifier-audit-{notifier_id}")
+        audit = StreamAuditSink(nc.jetstream(timeout=5), asyncio.get_running_loop())
+        notifier = Notifier(outputs, city=site.name, audit=audit)
+        stage = ClusterNotifier(notifier_id, notifier, site.cluster)
+        try:
+            await stage.run(stop)
+        finally:
+            await asyncio.to_thread(notifier.close)
+            await nc.close()
+        log.info("notifier %s stopped: %s", notifier_id, stage.stats)
+
+    asyncio.run(_until_signalled(notify))

@@ -26,6 +26,7 @@ from ouie.cluster.config import ClusterConfig
 from ouie.cluster.gateway import GatewayStats, ReportGateway
 from ouie.cluster.lease import HOLDER_KEY
 from ouie.cluster.local import LocalNatsCluster
+from ouie.cluster.notifier import NOTIFIER_BUCKET
 from ouie.cluster.streams import (
     AUDIT_STREAM,
     INCIDENTS_STREAM,
@@ -62,8 +63,8 @@ class NodeStatus:
 
 @dataclass(frozen=True)
 class ProcessStatus:
-    """A worker, writer or appender process: alive, and whether it holds a lease (a fusion
-    worker: its own; an appender: the audit chain's)."""
+    """A worker, writer, appender or notifier process: alive, and whether it holds a lease (a
+    fusion worker: its own; an appender or a notifier: its kind's single one)."""
 
     name: str
     pid: int
@@ -72,8 +73,8 @@ class ProcessStatus:
 
 
 class LocalDeployment:
-    """NATS nodes + fusion workers w1…wN + writers + audit appenders audit1… on loopback (see
-    module docstring)."""
+    """NATS nodes + fusion workers w1…wN + writers + audit appenders audit1… + notifiers
+    notify1… on loopback (see module docstring)."""
 
     def __init__(
         self,
@@ -84,6 +85,7 @@ class LocalDeployment:
         workers: int = 2,
         writers: int = 1,
         appenders: int = 0,
+        notifiers: int = 0,
     ) -> None:
         self.folder, self.site_config = folder, site_config
         self.nats = LocalNatsCluster(folder / "nats", nodes)
@@ -91,6 +93,7 @@ class LocalDeployment:
         self.worker_ids = [f"w{i + 1}" for i in range(workers)]
         self.writer_count = writers
         self.appender_ids = [f"audit{i + 1}" for i in range(appenders)]
+        self.notifier_ids = [f"notify{i + 1}" for i in range(notifiers)]
         self.processes: dict[str, subprocess.Popen[bytes]] = {}
 
     def start(self, timeout_s: float = 60.0) -> None:
@@ -104,6 +107,8 @@ class LocalDeployment:
             self._spawn(worker_id, "fusion", "--id", worker_id)
         for appender_id in self.appender_ids:
             self._spawn(appender_id, "audit", "--id", appender_id)
+        for notifier_id in self.notifier_ids:
+            self._spawn(notifier_id, "notify", "--id", notifier_id)
         self.nats.wait_ready(timeout_s)
         asyncio.run(self._ensure_streams())
         self.wait_workers(set(self.worker_ids), timeout_s)
@@ -154,12 +159,16 @@ class LocalDeployment:
 
     def audit_holder(self) -> str | None:
         """The audit appender holding the lease now, None if none does."""
+        return self.lease_holder(APPENDER_BUCKET)
+
+    def lease_holder(self, bucket: str) -> str | None:
+        """The holder of the single-holder lease in `bucket` now, None if none does."""
 
         async def read() -> str | None:
-            nc = await connect(self.cluster, "trial-audit-lease")
+            nc = await connect(self.cluster, "trial-lease")
             try:
                 try:
-                    kv = await nc.jetstream(timeout=5).key_value(APPENDER_BUCKET)
+                    kv = await nc.jetstream(timeout=5).key_value(bucket)
                     entry = await kv.get(HOLDER_KEY)
                 except (BucketNotFoundError, KeyNotFoundError):  # none has started yet
                     return None
@@ -173,7 +182,7 @@ class LocalDeployment:
         """The nodes (alive, streams they lead) and the processes (alive, lease held), as
         asked now (a stream or bucket that does not answer shows no leader or no lease)."""
 
-        async def read() -> tuple[dict[str, list[str]], set[str], str | None]:
+        async def read() -> tuple[dict[str, list[str]], set[str], set[str]]:
             led: dict[str, list[str]] = {}
             nc = await connect(self.cluster, "trial-status", timeout_s=5.0)
             try:
@@ -186,15 +195,17 @@ class LocalDeployment:
                 workers: set[str] = set()
                 with contextlib.suppress(Exception):
                     workers = set(await (await js.key_value(WORKERS_BUCKET)).keys())
-                holder = None
-                with contextlib.suppress(Exception):
-                    entry = await (await js.key_value(APPENDER_BUCKET)).get(HOLDER_KEY)
-                    holder = entry.value.decode() if entry.value else None
-                return led, workers, holder
+                holders: set[str] = set()
+                for bucket in (APPENDER_BUCKET, NOTIFIER_BUCKET):
+                    with contextlib.suppress(Exception):
+                        entry = await (await js.key_value(bucket)).get(HOLDER_KEY)
+                        if entry.value:
+                            holders.add(entry.value.decode())
+                return led, workers, holders
             finally:
                 await nc.close()
 
-        led, workers, holder = asyncio.run(read())
+        led, workers, holders = asyncio.run(read())
         nodes = [
             NodeStatus(n.name, n.url, n.mqtt_port, n.alive, led.get(n.name, []))
             for n in self.nats.nodes
@@ -204,7 +215,7 @@ class LocalDeployment:
                 name,
                 process.pid,
                 process.poll() is None,
-                name in workers or name == holder,
+                name in workers or name in holders,
             )
             for name, process in self.processes.items()
         ]
