@@ -4,12 +4,19 @@ workers owning cells, a storage writer on PostgreSQL; nodes and workers killed m
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import json
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 import pytest
+import yaml
+from typer.testing import CliRunner
 
+from ouie.cli import app
+from ouie.cluster.audit import STREAM_SEQ, publish_audit
 from ouie.cluster.cells import (
     cell_gap_m,
     cell_name,
@@ -21,17 +28,40 @@ from ouie.cluster.cells import (
 )
 from ouie.cluster.config import ClusterConfig
 from ouie.cluster.fusion_worker import fuse_at
-from ouie.cluster.local import NatsServerMissing, nats_server_binary
-from ouie.cluster.streams import REPORTS_STREAM
-from ouie.cluster.synthetic import TRIAL_CLASSES, TRIAL_NOISE, sensor_grid, write_site
+from ouie.cluster.local import NatsServerMissing, nats_server_binary, node_config
+from ouie.cluster.notifier import NOTIFIER_BUCKET
+from ouie.cluster.processes import broker_listen
+from ouie.cluster.streams import (
+    AUDIT_STREAM,
+    INGEST_STREAM,
+    MSG_ID,
+    REPORTS_STREAM,
+    connect,
+    incident_subject,
+)
+from ouie.cluster.synthetic import (
+    TRIAL_CLASSES,
+    TRIAL_NOISE,
+    read_stream,
+    sensor_grid,
+    stream_reports,
+    write_site,
+)
 from ouie.cluster.trial import LocalDeployment, play, settled
+from ouie.core.audit import AuditEvent
 from ouie.core.classes import EventClass
+from ouie.core.config import ConfigError
 from ouie.core.geo import LocalFrame
+from ouie.core.incident import Incident, IncidentStatus
 from ouie.core.timebase import NS_PER_S
 from ouie.fusion.association import Associator
 from ouie.fusion.config import FusionConfig
 from ouie.fusion.synthetic import ReportNoise, synthesize_deliveries, truth_event
+from ouie.store.audit import verify_chain
 from ouie.store.repository import Store
+from ouie.transport.mqtt import BrokerSettings, MqttBus
+from ouie.transport.outbox import Outbox, SensorUplink
+from tests.notify_receiver import Receiver
 
 FRAME = LocalFrame(45.4397, 4.3872, 520.0)
 
@@ -178,3 +208,257 @@ def test_killing_a_node_and_a_worker_mid_stream_loses_and_doubles_nothing(
     assert result["duplicate_incidents"] == 0, result
     assert result["mismatched_incidents"] == 0, result
     assert result["stored_incidents"] >= 10, result  # most of the 14 sounds were heard
+
+
+@pytest.mark.timeout(300)
+def test_killing_the_audit_appender_and_a_node_keeps_one_chain_without_loss_or_repeat(
+    tmp_path: Path, postgres_url: str
+) -> None:
+    """Two audit appenders on 3 NATS nodes; 300 events published; after the first third, the
+    appender holding the lease and the audit stream's leader node are killed (-9): the other
+    appender takes the lease over, and the chain verifies and holds every event exactly once,
+    in the stream's order."""
+    _nats_or_skip()
+    cluster = ClusterConfig(lease_ttl_s=2.0)
+    site = write_site(
+        tmp_path / "site",
+        sensor_grid(FRAME, 4, 200.0),
+        FRAME,
+        FusionConfig(),
+        cluster,
+        postgres_url,
+    )
+    Store.open(postgres_url).close()
+    deployment = LocalDeployment(
+        tmp_path / "run", site, cluster, nodes=3, workers=0, writers=0, appenders=2
+    )
+    deployment.start(timeout_s=120.0)
+    store = Store.open(postgres_url, upgrade=False)
+    events = [
+        AuditEvent(action="incident.view", actor=f"op{k % 3}", subject=f"incident:{k}")
+        for k in range(300)
+    ]
+
+    async def publish(batch: list[AuditEvent]) -> None:
+        nc = await connect(deployment.cluster, "test-audit")
+        try:
+            js = nc.jetstream(timeout=5)
+            for event in batch:
+                await publish_audit(js, event)
+        finally:
+            await nc.close()
+
+    def wait_for(condition: Callable[[], bool], what: str, timeout_s: float = 120.0) -> None:
+        """Until `condition()`; a cluster electing a leader answers with errors: ask again."""
+        deadline = time.monotonic() + timeout_s
+        while True:
+            try:
+                if condition():
+                    return
+            except Exception:
+                pass
+            assert time.monotonic() < deadline, what
+            time.sleep(0.1)
+
+    try:
+        wait_for(lambda: deployment.audit_holder() is not None, "an appender takes the lease")
+        holder = deployment.audit_holder()
+        assert holder is not None
+        leader = deployment.nats.leader(AUDIT_STREAM)
+        asyncio.run(publish(events[:100]))
+        wait_for(lambda: store.audit.count() > 0, "the holder appends")
+        deployment.kill(holder)
+        deployment.nats.kill(leader)
+        asyncio.run(publish(events[100:]))
+        wait_for(lambda: store.audit.count() >= 300, "every event appended")
+        successor = deployment.audit_holder()
+        entries = list(store.audit.entries())
+    finally:
+        store.close()
+        deployment.stop()
+    assert successor is not None and successor != holder
+    assert [e["details"][STREAM_SEQ] for e in entries] == list(range(1, 301))
+    assert [e["subject"] for e in entries] == [e.subject for e in events]
+    assert verify_chain(entries) == []
+
+
+@pytest.mark.xfail(
+    strict=False,
+    reason="NATS's MQTT listener (2.15.1) sometimes stops acknowledging the sensors and refuses "
+    "their reconnections for minutes after a node is killed (3 of 8 runs here, with persistent "
+    "or clean sessions): nothing is lost, the reports wait in the outboxes, but when they "
+    "arrive cannot be bounded; see docs/cluster.md",
+)
+@pytest.mark.timeout(300)
+def test_sensors_on_the_mqtt_front_door_lose_nothing_when_the_ingest_leader_is_killed(
+    tmp_path: Path, postgres_url: str
+) -> None:
+    """Sensors with their own uplink (paho-mqtt, on-disk outbox, receipts) publish through
+    NATS's MQTT listener of a node that survives; the node leading the ingest stream is killed
+    (-9) after a third of the reports: every report reaches the reports stream and the store
+    exactly once (a report the listener PUBACKed and the stream lost is published again for
+    want of a receipt, and a repeat is dropped by report id)."""
+    _nats_or_skip()
+    cluster = ClusterConfig(cell_size_m=400.0)
+    sensors = sensor_grid(FRAME, 9, 200.0)
+    site = write_site(tmp_path / "site", sensors, FRAME, FusionConfig(), cluster, postgres_url)
+    Store.open(postgres_url).close()
+    deployment = LocalDeployment(tmp_path / "run", site, cluster, nodes=3, workers=0, writers=1)
+    deployment.start(timeout_s=120.0)
+    rng = np.random.default_rng(3)
+    t0 = time.time_ns()
+    truth = [
+        truth_event(FRAME, TRIAL_CLASSES[k % 3], t0 + k * 100_000_000, *rng.uniform(-200, 200, 2))
+        for k in range(40)
+    ]
+    noise = ReportNoise(miss_rate=0.0, false_alarms_per_sensor_hour=0.0, duplicate_rate=0.0)
+    reports = [d.report for d in synthesize_deliveries(sensors, FRAME, truth, 343.0, noise, rng)]
+    store = Store.open(postgres_url, upgrade=False)
+    uplinks: dict[str, tuple[MqttBus, Outbox, SensorUplink]] = {}
+    try:
+        leaders = {deployment.nats.leader(INGEST_STREAM), deployment.nats.leader(REPORTS_STREAM)}
+        killed = deployment.nats.leader(INGEST_STREAM)
+        door = (
+            next(i for i in range(3) if i not in leaders) if len(leaders) < 3 else (killed + 1) % 3
+        )
+        host, port = deployment.nats.nodes[door].mqtt_address
+        for sensor in {r.sensor_id for r in reports}:
+            bus = MqttBus(BrokerSettings(host=host, port=port), f"sensor-{sensor}")
+            outbox = Outbox(tmp_path / f"outbox-{sensor}.sqlite")
+            uplinks[sensor] = (
+                bus,
+                outbox,
+                SensorUplink(sensor, bus, outbox, receipt_timeout_s=3.0),
+            )
+        assert all(bus.wait_connected(60.0) for bus, _, _ in uplinks.values())
+        for k, report in enumerate(reports):
+            if k == len(reports) // 3:
+                deployment.nats.kill(killed)
+            uplinks[report.sensor_id][2].send(report)
+            time.sleep(0.02)  # a stream of reports, not one burst: some are in flight at the kill
+        assert all(uplink.flush(120.0) for _, _, uplink in uplinks.values())
+        expected = {r.report_id for r in reports}
+        deadline = time.monotonic() + 120.0
+        while store.count_reports() < len(expected) and time.monotonic() < deadline:
+            time.sleep(0.2)
+        stored, stored_count = store.report_ids(), store.count_reports()
+        in_stream = [
+            r.report_id for _, r in stream_reports(read_stream(deployment.cluster, REPORTS_STREAM))
+        ]
+    finally:
+        for bus, outbox, uplink in uplinks.values():
+            uplink.close(timeout_s=0.0)
+            bus.close()
+            outbox.close()
+        store.close()
+        deployment.stop()
+    assert sorted(in_stream) == sorted(expected)
+    assert stored == expected and stored_count == len(expected)
+
+
+def test_a_broker_node_listens_on_its_url_port_and_routes_to_the_other_hosts() -> None:
+    cluster = ClusterConfig(servers=["nats://a:4222", "nats://b:4300", "nats://c:4222"])
+    listen, routes = broker_listen(cluster, "b")
+    assert (listen.name, listen.client_port, listen.route_port) == ("b", 4300, 6222)
+    assert routes == ["a:6222", "c:6222"]
+    conf = node_config(listen, routes, Path("/data/js"))
+    assert 'routes: ["nats-route://a:6222", "nats-route://c:6222"]' in conf
+    assert "mqtt {\n  host: 0.0.0.0\n  port: 1883" in conf
+    with pytest.raises(ConfigError, match=r"--id 'd'.*cluster\.servers"):
+        broker_listen(cluster, "d")
+
+
+def test_serve_with_a_cluster_role_and_no_id_says_which_option_is_missing(tmp_path: Path) -> None:
+    result = CliRunner().invoke(
+        app, ["serve", "-c", str(tmp_path / "site.yaml"), "--role", "fusion"]
+    )
+    assert result.exit_code != 0
+    assert "--role fusion needs --id" in str(result.exception)
+
+
+@pytest.mark.timeout(300)
+def test_killing_the_notifier_holding_the_lease_sends_every_incident_through_the_other(
+    tmp_path: Path,
+) -> None:
+    """Two notifiers (webhook output) on 3 NATS nodes; 30 alerting incidents published into
+    the incidents stream; after the first 10 the notifier holding the lease is killed (-9):
+    the other takes over and every incident reaches the webhook (a repeat of a message the
+    dead one queued but had not acknowledged would be counted; none is asserted absent)."""
+    _nats_or_skip()
+    receiver = Receiver()
+    receiver.start()
+    cluster = ClusterConfig(lease_ttl_s=2.0)
+    site = write_site(
+        tmp_path / "site",
+        sensor_grid(FRAME, 4, 200.0),
+        FRAME,
+        FusionConfig(),
+        cluster,
+        f"sqlite:///{tmp_path / 'store.db'}",
+    )
+    config = yaml.safe_load(site.read_text())
+    config["notify"] = {
+        "webhook": {"enabled": True, "destinations": [{"name": "desk", "url": receiver.url}]}
+    }
+    site.write_text(yaml.safe_dump(config))
+    deployment = LocalDeployment(
+        tmp_path / "run", site, cluster, nodes=3, workers=0, writers=0, notifiers=2
+    )
+    deployment.start(timeout_s=120.0)
+    incidents = [
+        Incident(
+            incident_id=f"inc-{k}",
+            revision=1,
+            class_="gunshot",
+            status=IncidentStatus.FIX,
+            onset_ns=time.time_ns(),
+            lat=45.44,
+            lon=4.387,
+            uncertainty_m=10.0,
+            ellipse95=None,
+            hyperbola=None,
+            score=0.9,
+            sensors_used=["s1", "s2", "s3"],
+            sensors_rejected=[],
+            report_ids=[f"r{k}a", f"r{k}b", f"r{k}c"],
+        )
+        for k in range(30)
+    ]
+
+    async def publish(batch: list[Incident]) -> None:
+        nc = await connect(deployment.cluster, "test-incidents")
+        try:
+            js = nc.jetstream(timeout=5)
+            for incident in batch:
+                await js.publish(
+                    incident_subject("0_0"),
+                    incident.to_json().encode(),
+                    headers={MSG_ID: f"{incident.incident_id}.{incident.revision}"},
+                )
+        finally:
+            await nc.close()
+
+    def sent_ids() -> list[str]:
+        return [json.loads(r.body)["incident"]["id"] for r in receiver.received]
+
+    try:
+        holder = None
+        deadline = time.monotonic() + 120.0
+        while holder is None and time.monotonic() < deadline:
+            with contextlib.suppress(Exception):
+                holder = deployment.lease_holder(NOTIFIER_BUCKET)
+            time.sleep(0.1)
+        assert holder is not None
+        asyncio.run(publish(incidents[:10]))
+        assert receiver.wait_for(1, 120.0)
+        deployment.kill(holder)
+        asyncio.run(publish(incidents[10:]))
+        deadline = time.monotonic() + 120.0
+        while len(set(sent_ids())) < 30 and time.monotonic() < deadline:
+            time.sleep(0.1)
+        successor = deployment.lease_holder(NOTIFIER_BUCKET)
+    finally:
+        deployment.stop()
+        receiver.stop()
+    assert set(sent_ids()) == {i.incident_id for i in incidents}
+    assert successor is not None and successor != holder

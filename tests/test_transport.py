@@ -18,6 +18,7 @@ from ouie.transport.outbox import Outbox, SensorUplink
 from ouie.transport.topics import (
     ALL_REPORTS_FILTER,
     ALL_STATUS_FILTER,
+    receipts_topic,
     reports_topic,
     sensor_of,
     status_topic,
@@ -214,3 +215,49 @@ def test_provisioned_secrets_open_the_broker_only_for_their_owner(tmp_path: Path
         thief.close()
     finally:
         broker.stop()
+
+
+class _AcksAndLosesFirst(InProcessBus):
+    """A broker that PUBACKs every report but loses the first `lose` of them, as NATS's MQTT
+    listener may across a stream's leader election."""
+
+    def __init__(self, lose: int) -> None:
+        super().__init__()
+        self.lose = lose
+
+    def publish(self, topic, payload, qos=1, retain=False, on_acked=None):  # type: ignore[no-untyped-def]
+        if topic.endswith("/reports") and self.lose > 0:
+            self.lose -= 1
+            if on_acked is not None:
+                on_acked()
+            return
+        super().publish(topic, payload, qos, retain, on_acked)
+
+
+def test_an_uplink_with_receipts_publishes_again_what_was_acknowledged_then_lost(
+    tmp_path: Path,
+) -> None:
+    """With receipts, a PUBACK alone deletes nothing: the 3 reports the broker PUBACKed and lost
+    are published again after receipt_timeout_s, and every report is deleted on its receipt."""
+    bus = _AcksAndLosesFirst(lose=3)
+    arrived: list[str] = []
+
+    def cluster(topic: str, payload: bytes) -> None:  # the ingest stage: store, then receipt
+        report_id = EventReport.from_json(payload).report_id
+        arrived.append(report_id)
+        bus.publish(receipts_topic("s1"), json.dumps([report_id]).encode(), qos=0)
+
+    bus.subscribe(ALL_REPORTS_FILTER, cluster)
+    outbox = Outbox(tmp_path / "outbox.sqlite")
+    uplink = SensorUplink("s1", bus, outbox, receipt_timeout_s=0.2)
+    try:
+        reports = [make_report("s1", seq=k) for k in range(10)]
+        for report in reports:
+            uplink.send(report)
+        assert uplink.flush(30.0)
+        assert sorted(arrived) == sorted(r.report_id for r in reports)
+        assert uplink.republished == 3 and len(outbox) == 0
+    finally:
+        uplink.close(timeout_s=0.0)
+        outbox.close()
+        bus.close()

@@ -8,6 +8,8 @@ from typing import TYPE_CHECKING
 
 import typer
 
+from ouie.app.cluster_roles import Role
+
 if TYPE_CHECKING:
     from ouie.store.audit import AuditKey, AuditKeyConfig
     from ouie.store.repository import Store
@@ -25,8 +27,26 @@ def serve(
     config: Path = typer.Option(..., "--config", "-c", help="City configuration (city.yaml)."),
     host: str | None = typer.Option(None, help="HTTP bind address (default: http.host)."),
     port: int | None = typer.Option(None, help="HTTP port (default: http.port)."),
+    role: Role = typer.Option(
+        Role.CENTRAL,
+        help="central: the whole service in one process (city file). broker, fusion, writer, "
+        "audit, notify: one process of a clustered deployment (cluster site file; "
+        "docs/deployment.md).",
+    ),
+    process_id: str | None = typer.Option(
+        None,
+        "--id",
+        help="broker: its host in cluster.servers; fusion, audit, notify: this process's "
+        "unique id.",
+    ),
 ) -> None:
-    """Run the central service: reports in over MQTT, incidents out, /healthz and /metrics."""
+    """Run the central service: reports in over MQTT, incidents out, /healthz and /metrics;
+    or, with --role, one process of a clustered deployment."""
+    if role is not Role.CENTRAL:
+        from ouie.app.cluster_roles import run_cluster_role
+
+        run_cluster_role(role, config, process_id)
+        return
     import hashlib
     import logging
 

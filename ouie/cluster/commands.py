@@ -5,10 +5,16 @@ machine, for trials). See docs/cluster.md."""
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 
 from ouie.core.commands import shared_group
+
+if TYPE_CHECKING:
+    from rich.table import Table
+
+    from ouie.cluster.trial import LocalDeployment
 
 SERVERS_HELP = "NATS URLs, comma-separated (default: cluster.servers of the config)."
 
@@ -18,6 +24,8 @@ def register(app: typer.Typer) -> None:
     group = shared_group(app, "cluster", "The city-scale deployment on a NATS cluster.")
     group.command("fusion")(fusion)
     group.command("writer")(writer)
+    group.command("audit")(audit)
+    group.command("notify")(notify)
     group.command("up")(up)
 
 
@@ -47,6 +55,31 @@ def writer(
     run_writer(config, _servers(servers))
 
 
+def audit(
+    config: Path = typer.Argument(..., help="Cluster site config (YAML)."),
+    appender_id: str = typer.Option(..., "--id", help="This appender's id (unique)."),
+    servers: str = typer.Option("", help=SERVERS_HELP),
+) -> None:
+    """Run one audit appender until SIGTERM or Ctrl-C: run two or more; the one holding the
+    lease appends the cluster's audit events to the chain, another takes over when it dies."""
+    from ouie.cluster.processes import run_audit
+
+    run_audit(config, appender_id, _servers(servers))
+
+
+def notify(
+    config: Path = typer.Argument(..., help="Cluster site config (YAML)."),
+    notifier_id: str = typer.Option(..., "--id", help="This notifier's id (unique)."),
+    servers: str = typer.Option("", help=SERVERS_HELP),
+) -> None:
+    """Run one notifier until SIGTERM or Ctrl-C: run two or more; the one holding the lease
+    sends the alerts of the cluster's incidents (`notify:` of the config), another takes over
+    when it dies."""
+    from ouie.cluster.processes import run_notifier
+
+    run_notifier(config, notifier_id, _servers(servers))
+
+
 def up(
     config: Path = typer.Argument(..., help="Cluster site config (YAML)."),
     folder: Path = typer.Option(
@@ -54,29 +87,76 @@ def up(
     ),
     nodes: int = typer.Option(3, min=1, help="NATS nodes."),
     workers: int = typer.Option(2, min=1, help="Fusion workers."),
-    writers: int = typer.Option(1, min=1, help="Storage writers."),
+    writers: int = typer.Option(1, min=1, help="Storage writers (each with an MQTT ingest)."),
+    appenders: int = typer.Option(2, min=1, help="Audit appenders (one appends at a time)."),
+    notifiers: int = typer.Option(2, min=0, help="Notifiers (one notifies at a time)."),
+    refresh_s: float = typer.Option(2.0, min=0.5, help="Status table refresh interval, s."),
 ) -> None:
     """Start a whole clustered deployment on loopback (NATS nodes, fusion workers w1…,
-    writers) and keep it up until Ctrl-C; prints the NATS URLs a gateway publishes to."""
+    writers, audit appenders) and show a live table of nodes, processes and leases until
+    Ctrl-C (or SIGTERM), which stops every process."""
+    import signal
     import time
+
+    from rich.console import Console
+    from rich.live import Live
 
     from ouie.cluster.config import load_cluster_site
     from ouie.cluster.trial import LocalDeployment
     from ouie.core.config import ConfigError
+    from ouie.store.repository import Store
 
     try:
         site = load_cluster_site(config)
     except ConfigError as error:
         raise typer.BadParameter(str(error)) from None
     deployment = LocalDeployment(
-        folder.resolve(), config.resolve(), site.cluster, nodes, workers, writers
+        folder.resolve(),
+        config.resolve(),
+        site.cluster,
+        nodes,
+        workers,
+        writers,
+        appenders,
+        notifiers,
     )
-    deployment.start()
-    typer.echo(f"up: {','.join(deployment.cluster.servers)} (logs in {folder})")
+    console = Console()
+    signal.signal(signal.SIGTERM, signal.default_int_handler)  # SIGTERM stops it as Ctrl-C
     try:
-        while True:
-            time.sleep(1.0)
+        with console.status("starting the nodes and processes…"):
+            Store.open(site.database_url).close()  # migrated once, not raced by every process
+            deployment.start()
+        console.print(f"up: {','.join(deployment.cluster.servers)} (logs in {folder})")
+        with Live(console=console, auto_refresh=False) as live:
+            while True:
+                live.update(status_table(deployment), refresh=True)
+                time.sleep(refresh_s)
     except KeyboardInterrupt:
         pass
     finally:
-        deployment.stop()
+        with console.status("stopping…"):
+            deployment.stop()
+        console.print("stopped")
+
+
+def status_table(deployment: LocalDeployment) -> Table:
+    """Nodes (alive, MQTT port, streams they lead) and processes (alive, lease), as now."""
+    from rich.table import Table
+
+    table = Table(title="ouie cluster (Ctrl-C stops it)")
+    for column in ("what", "name", "address / pid", "state", "leads / lease"):
+        table.add_column(column)
+    try:
+        nodes, processes = deployment.status()
+    except Exception as error:  # every node down, or the machine too busy to answer
+        table.add_row("cluster", "-", "-", f"[red]no answer ({error!r})[/red]", "-")
+        return table
+    for node in nodes:
+        state = "[green]up[/green]" if node.alive else "[red]down[/red]"
+        where = f"{node.url}, mqtt :{node.mqtt_port}"
+        table.add_row("node", node.name, where, state, ", ".join(node.leads) or "-")
+    for process in processes:
+        state = "[green]running[/green]" if process.alive else "[red]exited[/red]"
+        lease = "holds" if process.holds_lease else "-"
+        table.add_row("process", process.name, str(process.pid), state, lease)
+    return table

@@ -12,6 +12,7 @@ from ouie.core.geo import LocalFrame
 from ouie.core.recording import SensorSite, read_sensors_geojson
 from ouie.core.site import Origin
 from ouie.fusion.config import FusionConfig
+from ouie.notify.config import NotifyConfig
 
 
 class ClusterConfig(StrictModel):
@@ -21,6 +22,16 @@ class ClusterConfig(StrictModel):
         default_factory=lambda: ["nats://127.0.0.1:4222"],
         min_length=1,
         description="NATS URLs of the cluster's nodes (clients fail over between them).",
+    )
+    route_port: int = Field(
+        default=6222, ge=1, le=65535, description="Port the nodes route to each other on."
+    )
+    mqtt_port: int = Field(
+        default=1883, ge=1, le=65535, description="Port of each node's MQTT 3.1.1 listener."
+    )
+    broker_store_dir: Path = Field(
+        default=Path("/var/lib/ouie/nats"),
+        description="Where a node (`ouie serve --role broker`) keeps its JetStream files.",
     )
     cell_size_m: float = Field(
         default=1000.0,
@@ -83,7 +94,7 @@ class ClusterConfig(StrictModel):
 class ClusterSiteConfig(StrictModel):
     """What every process of a clustered deployment needs (a city config's subset): the frame,
     the sensors, fusion, the database and the cluster. Relative paths are resolved beside the
-    file by `load_cluster_site`."""
+    file (sensors_file, notify.outbox_dir) by `load_cluster_site`."""
 
     name: str = Field(description="Deployment name.")
     origin: Origin = Field(description="Origin of the local ENU frame (the cell grid's too).")
@@ -91,6 +102,11 @@ class ClusterSiteConfig(StrictModel):
     database_url: str = Field(description="SQLAlchemy URL of the store (PostgreSQL).")
     fusion: FusionConfig = Field(default_factory=FusionConfig)
     cluster: ClusterConfig = Field(default_factory=ClusterConfig)
+    notify: NotifyConfig = Field(
+        default_factory=NotifyConfig,
+        description="Alert outputs of the cluster's notifier (`ouie.notify.config`; all off "
+        "unless enabled).",
+    )
 
     @property
     def frame(self) -> LocalFrame:
@@ -106,4 +122,8 @@ def load_cluster_site(path: Path | str) -> ClusterSiteConfig:
     """Load and validate a cluster site file (ConfigError naming the bad field)."""
     path = Path(path)
     config = load_yaml_config(path, ClusterSiteConfig)
-    return config.model_copy(update={"sensors_file": path.resolve().parent / config.sensors_file})
+    beside = path.resolve().parent
+    notify = config.notify.model_copy(update={"outbox_dir": beside / config.notify.outbox_dir})
+    return config.model_copy(
+        update={"sensors_file": beside / config.sensors_file, "notify": notify}
+    )

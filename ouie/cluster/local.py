@@ -54,6 +54,7 @@ class NatsNode:
     name: str
     client_port: int
     cluster_port: int
+    mqtt_port: int
     folder: Path
     process: subprocess.Popen[bytes] | None = None
 
@@ -63,28 +64,50 @@ class NatsNode:
         return f"nats://127.0.0.1:{self.client_port}"
 
     @property
+    def mqtt_address(self) -> tuple[str, int]:
+        """(host, port) of its MQTT 3.1.1 listener (sensors' front door)."""
+        return "127.0.0.1", self.mqtt_port
+
+    @property
     def alive(self) -> bool:
         """Whether its process runs."""
         return self.process is not None and self.process.poll() is None
 
 
-def node_config(node: NatsNode, peers: list[NatsNode], cluster_name: str = "ouie") -> str:
-    """The nats-server configuration of `node` (NATS conf syntax): loopback only, JetStream
-    in its folder, routes to every peer."""
-    routes = ", ".join(f'"nats-route://127.0.0.1:{p.cluster_port}"' for p in peers)
+@dataclass(frozen=True)
+class NodeListen:
+    """Where one nats-server listens: its name, bind address and ports (client, route, MQTT)."""
+
+    name: str
+    host: str
+    client_port: int
+    route_port: int
+    mqtt_port: int
+
+
+def node_config(
+    node: NodeListen, routes: list[str], store_dir: Path, cluster_name: str = "ouie"
+) -> str:
+    """The nats-server configuration of one node (NATS conf syntax): JetStream in `store_dir`,
+    routes (`host:port`) to every peer, an MQTT listener for the sensors."""
+    route_list = ", ".join(f'"nats-route://{route}"' for route in routes)
     return f"""server_name: {node.name}
-host: 127.0.0.1
+host: {node.host}
 port: {node.client_port}
 jetstream {{
-  store_dir: "{node.folder / "jetstream"}"
+  store_dir: "{store_dir}"
   max_memory_store: 256MB
   max_file_store: 4GB
 }}
 cluster {{
   name: {cluster_name}
-  host: 127.0.0.1
-  port: {node.cluster_port}
-  routes: [{routes}]
+  host: {node.host}
+  port: {node.route_port}
+  routes: [{route_list}]
+}}
+mqtt {{
+  host: {node.host}
+  port: {node.mqtt_port}
 }}
 """
 
@@ -95,9 +118,11 @@ class LocalNatsCluster:
     def __init__(self, folder: Path, nodes: int = 3) -> None:
         self.binary = nats_server_binary()
         self.folder = folder
-        ports = _distinct_free_ports(2 * nodes)
+        ports = _distinct_free_ports(3 * nodes)
         self.nodes = [
-            NatsNode(f"n{i + 1}", ports[2 * i], ports[2 * i + 1], folder / f"n{i + 1}")
+            NatsNode(
+                f"n{i + 1}", ports[3 * i], ports[3 * i + 1], ports[3 * i + 2], folder / f"n{i + 1}"
+            )
             for i in range(nodes)
         ]
 
@@ -116,7 +141,11 @@ class LocalNatsCluster:
         """Start (or restart, on its kept store folder) one node."""
         node.folder.mkdir(parents=True, exist_ok=True)
         config = node.folder / "nats.conf"
-        config.write_text(node_config(node, [p for p in self.nodes if p is not node]))
+        listen = NodeListen(
+            node.name, "127.0.0.1", node.client_port, node.cluster_port, node.mqtt_port
+        )
+        routes = [f"127.0.0.1:{p.cluster_port}" for p in self.nodes if p is not node]
+        config.write_text(node_config(listen, routes, node.folder / "jetstream"))
         with (node.folder / "nats.log").open("ab") as log:
             node.process = subprocess.Popen(
                 [str(self.binary), "-c", str(config)], stdout=log, stderr=subprocess.STDOUT

@@ -8,12 +8,17 @@
     fusion workers ── ouie.v1.incidents.<cell> (Nats-Msg-Id = <incident id>.<revision>)
         → stream OUIE_INCIDENTS (R3, de-duplicated) → durable consumer `writer-incidents`
     fusion workers' leases: KV bucket ouie_fusion_workers (R3, TTL lease_ttl_s)
+    sensors ── MQTT ouie/v1/sensors/<id>/reports → stream OUIE_INGEST (R3, work queue)
+        → durable `ingest` → into OUIE_REPORTS as a gateway does, then a receipt to the sensor
+        on ouie.v1.sensors.<id>.receipts (cluster/ingest.py)
+    any process ── ouie.v1.audit (Nats-Msg-Id = event id) → stream OUIE_AUDIT (R3, kept whole)
+        → the audit appender holding the lease in KV bucket ouie_audit_appender (cluster/audit.py)
 
 A report is in the cluster once its publisher holds the stream's PubAck (stored on a quorum of
 the replicas); until then the publisher retries, on any node, with the same Nats-Msg-Id, and
 the stream drops the repeat. NATS maps the MQTT topic separator `/` to `.`, so an MQTT
-subscriber to `ouie/v1/incidents/#` (the console) receives the incidents too; an MQTT *publish*
-is not a way in for reports, see docs/cluster.md.
+subscriber to `ouie/v1/incidents/#` (the console) receives the incidents too. A sensor's MQTT
+publish comes in through OUIE_INGEST and a receipt (see cluster/ingest.py).
 """
 
 from __future__ import annotations
@@ -46,6 +51,11 @@ INCIDENTS_STREAM = "OUIE_INCIDENTS"
 REPORTS_SUBJECTS = "ouie.v1.reports.>"
 CLOCK_SUBJECTS = "ouie.v1.clock.>"
 INCIDENTS_SUBJECTS = "ouie.v1.incidents.>"
+AUDIT_STREAM = "OUIE_AUDIT"
+INGEST_STREAM = "OUIE_INGEST"
+INGEST_SUBJECTS = "ouie.v1.sensors.*.reports"
+INGESTER = "ingest"
+AUDIT_SUBJECT = "ouie.v1.audit"
 WORKERS_BUCKET = "ouie_fusion_workers"
 REPORTS_WRITER = "writer"
 INCIDENTS_WRITER = "writer-incidents"
@@ -132,6 +142,22 @@ async def _ensure_streams(js: JetStreamContext, config: ClusterConfig) -> KeyVal
             storage=StorageType.FILE,
             num_replicas=config.replicas,
             max_age=24 * 3600.0,
+            duplicate_window=config.duplicate_window_s,
+        ),
+        StreamConfig(  # the MQTT front door (cluster/ingest.py): a work queue
+            name=INGEST_STREAM,
+            subjects=[INGEST_SUBJECTS],
+            retention=RetentionPolicy.WORK_QUEUE,
+            storage=StorageType.FILE,
+            num_replicas=config.replicas,
+            max_age=config.reports_max_age_s,
+        ),
+        StreamConfig(  # kept whole: the chain's appender reads it from where the chain ends
+            name=AUDIT_STREAM,
+            subjects=[AUDIT_SUBJECT],
+            retention=RetentionPolicy.LIMITS,
+            storage=StorageType.FILE,
+            num_replicas=config.replicas,
             duplicate_window=config.duplicate_window_s,
         ),
     ]

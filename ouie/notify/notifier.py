@@ -186,11 +186,16 @@ class Notifier:
     def flush(self, timeout_s: float = 10.0) -> bool:
         """Wait until every change so far is handed to the outputs and every queue is
         delivered; False on timeout."""
-        done = threading.Event()
-        self._tasks.put(("barrier", done))
-        if not done.wait(timeout_s):
+        if not self.handed_over(timeout_s):
             return False
         return all(q.flush(timeout_s) for q in self._queues.values())
+
+    def handed_over(self, timeout_s: float = 10.0) -> bool:
+        """Wait until every change so far is in the outputs' durable queues (not delivered:
+        see `flush`); False on timeout."""
+        done = threading.Event()
+        self._tasks.put(("barrier", done))
+        return done.wait(timeout_s)
 
     def close(self, timeout_s: float = 5.0) -> None:
         """Hand what is queued to the outputs, then stop (undelivered sends stay on disk)."""

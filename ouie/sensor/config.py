@@ -190,6 +190,13 @@ class UplinkConfig(StrictModel):
     drain_timeout_s: float = Field(
         default=10.0, ge=0.0, description="At stop, how long to try to deliver what is queued, s."
     )
+    receipt_timeout_s: float | None = Field(
+        default=None,
+        gt=0.0,
+        description="For a clustered deployment (NATS's MQTT listener): keep each report until "
+        "the cluster's receipt, publishing it again when none came this long after its PUBACK, "
+        "s. None (Mosquitto): the PUBACK is the receipt.",
+    )
 
 
 class SensorConfig(StrictModel):

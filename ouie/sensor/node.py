@@ -68,7 +68,13 @@ def open_sink(config: SensorConfig) -> Iterator[ReportSink]:
     will = (status_topic(config.sensor_id), OFFLINE.encode())
     bus = MqttBus(broker.settings(), broker.client_id, will=will)
     outbox = Outbox(uplink_config.outbox_path)
-    uplink = SensorUplink(config.sensor_id, bus, outbox, heartbeat_s=uplink_config.heartbeat_s)
+    uplink = SensorUplink(
+        config.sensor_id,
+        bus,
+        outbox,
+        heartbeat_s=uplink_config.heartbeat_s,
+        receipt_timeout_s=uplink_config.receipt_timeout_s,
+    )
     try:
         yield uplink
     finally:

@@ -19,6 +19,13 @@ def reports_topic(sensor_id: str) -> str:
     return f"{PREFIX}/sensors/{sensor_id}/reports"
 
 
+def receipts_topic(sensor_id: str) -> str:
+    """Where a clustered deployment confirms to sensor `sensor_id` that its reports are in the
+    replicated reports stream: a JSON list of report ids (QoS 0; a lost receipt only makes the
+    sensor publish again)."""
+    return f"{PREFIX}/sensors/{sensor_id}/receipts"
+
+
 def status_topic(sensor_id: str) -> str:
     """Sensor `sensor_id`'s retained status ('online' / 'offline', also its last will)."""
     return f"{PREFIX}/sensors/{sensor_id}/status"
