@@ -25,7 +25,6 @@ the chain one ordered, unrepeated run of the stream whatever the lease does.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import time
 import uuid
@@ -38,8 +37,8 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from ouie.cluster.config import ClusterConfig
-from ouie.cluster.lease import lease_bucket, while_holding
-from ouie.cluster.streams import AUDIT_STREAM, AUDIT_SUBJECT, MSG_ID, connect, ensure_streams
+from ouie.cluster.lease import hold_and_run
+from ouie.cluster.streams import AUDIT_STREAM, AUDIT_SUBJECT, MSG_ID, pulled_batches
 from ouie.core.audit import AuditEvent
 from ouie.store.models import AuditEntryRow
 from ouie.store.repository import Store
@@ -133,43 +132,25 @@ class AuditAppender:
 
     async def run(self, stop: asyncio.Event) -> None:
         """Take the lease whenever it is free and append while holding it, until `stop`."""
-        nc = await connect(self.cluster, f"audit-{self.appender_id}")
-        js = nc.jetstream(timeout=5)
-        await ensure_streams(js, self.cluster)
-        kv = await lease_bucket(
-            js, APPENDER_BUCKET, self.cluster.lease_ttl_s, self.cluster.replicas
-        )
 
-        async def append(lost: asyncio.Event) -> None:
+        async def append(js: JetStreamContext, lost: asyncio.Event) -> None:
             self.stats.leases_taken += 1
             await self._append_until(js, lost, stop)
 
-        try:
-            await while_holding(kv, self.appender_id, self.cluster.lease_ttl_s, append, stop)
-        finally:
-            with contextlib.suppress(Exception):
-                await nc.close()
+        name = f"audit-{self.appender_id}"
+        await hold_and_run(self.cluster, name, APPENDER_BUCKET, self.appender_id, append, stop)
 
     async def _append_until(
         self, js: JetStreamContext, lost: asyncio.Event, stop: asyncio.Event
     ) -> None:
         """Read OUIE_AUDIT from the event after the chain's last and append, until the lease
         is lost or `stop`; a consumer that went with a dead node is made again."""
-        subscription = None
-        while not (lost.is_set() or stop.is_set()):
-            if subscription is None:
-                subscription = await self._subscribe(js)
-                if subscription is None:
-                    await asyncio.sleep(0.5)
-                    continue
-            try:
-                messages = await subscription.fetch(self.batch, timeout=0.5)
-            except TimeoutError:
-                continue
-            except Exception as error:
-                log.warning("audit appender %s: fetch failed (%r)", self.appender_id, error)
-                subscription = None
-                continue
+        async for messages in pulled_batches(
+            lambda: self._subscribe(js),
+            self.batch,
+            lambda: lost.is_set() or stop.is_set(),
+            f"audit appender {self.appender_id}",
+        ):
             for msg in messages:
                 if lost.is_set():
                     return

@@ -38,7 +38,7 @@ from pydantic import ValidationError
 
 from ouie.cluster.config import ClusterConfig
 from ouie.cluster.gateway import ReportGateway
-from ouie.cluster.streams import INGEST_STREAM, INGESTER, connect, ensure_streams
+from ouie.cluster.streams import INGEST_STREAM, INGESTER, connect, ensure_streams, pulled_batches
 from ouie.core.report import EventReport
 
 log = logging.getLogger(__name__)
@@ -85,22 +85,10 @@ class MqttIngest:
         js = nc.jetstream(timeout=5)
         await ensure_streams(js, self.cluster)
         gateway = ReportGateway(js, self.cell_of_sensor, give_up_s=self.ack_wait_s / 2)
-        subscription = None
         try:
-            while not stop.is_set():
-                if subscription is None:
-                    subscription = await self._bind(js)
-                    if subscription is None:
-                        await asyncio.sleep(0.5)
-                        continue
-                try:
-                    messages = await subscription.fetch(self.batch, timeout=0.5)
-                except TimeoutError:
-                    continue
-                except Exception as error:  # the consumer's leader moved with a dead node
-                    log.warning("ingest: fetch failed: %r", error)
-                    await asyncio.sleep(0.5)
-                    continue
+            async for messages in pulled_batches(
+                lambda: self._bind(js), self.batch, stop.is_set, "ingest"
+            ):
                 await self._forward(nc, gateway, messages)
         finally:
             with contextlib.suppress(Exception):

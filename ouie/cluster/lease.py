@@ -29,6 +29,9 @@ from nats.js.api import KeyValueConfig
 from nats.js.errors import KeyWrongLastSequenceError
 from nats.js.kv import KeyValue
 
+from ouie.cluster.config import ClusterConfig
+from ouie.cluster.streams import connect, ensure_streams
+
 log = logging.getLogger(__name__)
 
 HOLDER_KEY = "holder"
@@ -119,3 +122,25 @@ async def _renew(
                 log.warning("%s: lease lapsed (%r)", holder_id, error)
                 lost.set()
                 return
+
+
+async def hold_and_run(
+    cluster: ClusterConfig,
+    client_name: str,
+    bucket: str,
+    holder_id: str,
+    work: Callable[[JetStreamContext, asyncio.Event], Awaitable[None]],
+    stop: asyncio.Event,
+) -> None:
+    """A cluster singleton's life: connect as `client_name`, make sure the streams exist, and run
+    `work(js, lost)` whenever it holds `bucket`'s lease (`while_holding`), until `stop`; the
+    connection is closed on the way out."""
+    nc = await connect(cluster, client_name)
+    js = nc.jetstream(timeout=5)
+    await ensure_streams(js, cluster)
+    kv = await lease_bucket(js, bucket, cluster.lease_ttl_s, cluster.replicas)
+    try:
+        await while_holding(kv, holder_id, cluster.lease_ttl_s, lambda lost: work(js, lost), stop)
+    finally:
+        with contextlib.suppress(Exception):
+            await nc.close()

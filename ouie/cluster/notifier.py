@@ -30,8 +30,8 @@ from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 from pydantic import ValidationError
 
 from ouie.cluster.config import ClusterConfig
-from ouie.cluster.lease import lease_bucket, while_holding
-from ouie.cluster.streams import INCIDENTS_STREAM, connect, ensure_streams
+from ouie.cluster.lease import hold_and_run
+from ouie.cluster.streams import INCIDENTS_STREAM, pulled_batches
 from ouie.core.incident import Incident
 from ouie.notify.notifier import Notifier
 from ouie.store.records import IncidentRecord
@@ -67,43 +67,24 @@ class ClusterNotifier:
 
     async def run(self, stop: asyncio.Event) -> None:
         """Take the lease whenever it is free and notify while holding it, until `stop`."""
-        nc = await connect(self.cluster, f"notifier-{self.notifier_id}")
-        js = nc.jetstream(timeout=5)
-        await ensure_streams(js, self.cluster)
-        kv = await lease_bucket(
-            js, NOTIFIER_BUCKET, self.cluster.lease_ttl_s, self.cluster.replicas
-        )
 
-        async def notify(lost: asyncio.Event) -> None:
+        async def notify(js: JetStreamContext, lost: asyncio.Event) -> None:
             self.stats.leases_taken += 1
             await self._notify_until(js, lost, stop)
 
-        try:
-            await while_holding(kv, self.notifier_id, self.cluster.lease_ttl_s, notify, stop)
-        finally:
-            with contextlib.suppress(Exception):
-                await nc.close()
+        name = f"notifier-{self.notifier_id}"
+        await hold_and_run(self.cluster, name, NOTIFIER_BUCKET, self.notifier_id, notify, stop)
 
     async def _notify_until(
         self, js: JetStreamContext, lost: asyncio.Event, stop: asyncio.Event
     ) -> None:
         """Fetch, hand over, ack, until the lease is lost or `stop`."""
-        subscription = None
-        while not (lost.is_set() or stop.is_set()):
-            if subscription is None:
-                subscription = await self._bind(js)
-                if subscription is None:
-                    await asyncio.sleep(0.5)
-                    continue
-            try:
-                messages = await subscription.fetch(self.batch, timeout=0.5)
-            except TimeoutError:
-                continue
-            except Exception as error:  # the consumer's leader moved with a dead node
-                log.warning("notifier %s: fetch failed: %r", self.notifier_id, error)
-                subscription = None
-                await asyncio.sleep(0.5)
-                continue
+        async for messages in pulled_batches(
+            lambda: self._bind(js),
+            self.batch,
+            lambda: lost.is_set() or stop.is_set(),
+            f"notifier {self.notifier_id}",
+        ):
             for msg in messages:
                 try:
                     record = IncidentRecord.from_incident(Incident.from_json(msg.data))

@@ -27,6 +27,7 @@ import asyncio
 import datetime
 import logging
 import time
+from collections.abc import AsyncIterator, Awaitable, Callable
 
 from nats.aio.client import Client
 from nats.aio.msg import Msg
@@ -195,3 +196,31 @@ async def connect(config: ClusterConfig, name: str, timeout_s: float = 60.0) -> 
             if time.monotonic() > deadline:
                 raise
             await asyncio.sleep(0.2)
+
+
+async def pulled_batches(
+    bind: Callable[[], Awaitable[JetStreamContext.PullSubscription | None]],
+    batch: int,
+    done: Callable[[], bool],
+    name: str,
+) -> AsyncIterator[list[Msg]]:
+    """Batches of at most `batch` messages from the pull consumer `bind()` makes, until
+    `done()`. A bind that fails (None) or a fetch that fails (the consumer's leader went with a
+    dead node) is tried again 0.5 s later with a fresh bind; an empty fetch waits 0.5 s."""
+    subscription = None
+    while not done():
+        if subscription is None:
+            subscription = await bind()
+            if subscription is None:
+                await asyncio.sleep(0.5)
+                continue
+        try:
+            messages = await subscription.fetch(batch, timeout=0.5)
+        except TimeoutError:
+            continue
+        except Exception as error:
+            log.warning("%s: fetch failed (%r)", name, error)
+            subscription = None
+            await asyncio.sleep(0.5)
+            continue
+        yield messages
