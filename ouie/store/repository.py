@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
 from sqlalchemy import Connection, Dialect, Engine, bindparam, case, func, or_, select, text, update
 from sqlalchemy.dialects import sqlite
@@ -44,6 +44,9 @@ from ouie.store.records import (
     IncidentRecord,
     Role,
 )
+
+IncidentChildRow = TypeVar("IncidentChildRow", CueRow, DispositionRow, IncidentImageRow)
+"""A table of rows that belong to one incident, listed by `Store._of_incident`."""
 
 SaveOutcome = Literal["created", "updated", "stale"]
 
@@ -375,12 +378,34 @@ class Store:
 
     def list_cues(self, incident_id: str) -> list[CueRow]:
         """Cues of one incident, oldest first."""
+        return self._of_incident(CueRow, incident_id)
+
+    def _audit_incident(
+        self,
+        session: Session,
+        action: str,
+        actor: str,
+        incident_id: str,
+        details: dict[str, Any],
+        at_ns: int,
+    ) -> None:
+        """Append `action` on the incident to the audit chain, in `session`'s transaction."""
+        event = AuditEvent(
+            action=action,
+            actor=actor,
+            subject=f"incident:{incident_id}",
+            details=details,
+            at_ns=at_ns,
+        )
+        self.audit.append(event, session)
+
+    def _of_incident(
+        self, model: type[IncidentChildRow], incident_id: str
+    ) -> list[IncidentChildRow]:
+        """Rows of `model` (cues, dispositions, saved images) of one incident, oldest first."""
         with self.session() as session:
-            return list(
-                session.scalars(
-                    select(CueRow).where(CueRow.incident_id == incident_id).order_by(CueRow.id)
-                )
-            )
+            query = select(model).where(model.incident_id == incident_id).order_by(model.id)
+            return list(session.scalars(query))
 
     # -- dispositions ----------------------------------------------------------------------
     def add_disposition(
@@ -422,28 +447,14 @@ class Store:
             details = {"action": str(action), "reason": reason_text}
             if note:
                 details["note"] = note
-            self.audit.append(
-                AuditEvent(
-                    action="incident.disposition",
-                    actor=actor,
-                    subject=f"incident:{incident_id}",
-                    details=details,
-                    at_ns=at_ns,
-                ),
-                session,
+            self._audit_incident(
+                session, "incident.disposition", actor, incident_id, details, at_ns
             )
         return row
 
     def list_dispositions(self, incident_id: str) -> list[DispositionRow]:
         """Decisions on one incident, oldest first."""
-        with self.session() as session:
-            return list(
-                session.scalars(
-                    select(DispositionRow)
-                    .where(DispositionRow.incident_id == incident_id)
-                    .order_by(DispositionRow.id)
-                )
-            )
+        return self._of_incident(DispositionRow, incident_id)
 
     # -- field outcomes --------------------------------------------------------------------
     def set_outcome(
@@ -474,16 +485,7 @@ class Store:
                 details["previous"] = {"dispatched": row.dispatched, "evidence": row.evidence}
             row.dispatched, row.evidence, row.note = dispatched, str(evidence), note
             row.actor, row.at_ns = actor, at_ns
-            self.audit.append(
-                AuditEvent(
-                    action="incident.outcome",
-                    actor=actor,
-                    subject=f"incident:{incident_id}",
-                    details=details,
-                    at_ns=at_ns,
-                ),
-                session,
-            )
+            self._audit_incident(session, "incident.outcome", actor, incident_id, details, at_ns)
         return row
 
     def get_outcome(self, incident_id: str) -> OutcomeRow | None:
@@ -575,28 +577,13 @@ class Store:
             }
             if reason:
                 details["reason"] = reason
-            self.audit.append(
-                AuditEvent(
-                    action="incident.image_saved" if blurred else "incident.image_saved_unblurred",
-                    actor=actor,
-                    subject=f"incident:{incident_id}",
-                    details=details,
-                    at_ns=at_ns,
-                ),
-                session,
-            )
+            action = "incident.image_saved" if blurred else "incident.image_saved_unblurred"
+            self._audit_incident(session, action, actor, incident_id, details, at_ns)
             return row
 
     def list_incident_images(self, incident_id: str) -> list[IncidentImageRow]:
         """The images saved on one incident, oldest first (with their bytes)."""
-        with self.session() as session:
-            return list(
-                session.scalars(
-                    select(IncidentImageRow)
-                    .where(IncidentImageRow.incident_id == incident_id)
-                    .order_by(IncidentImageRow.id)
-                )
-            )
+        return self._of_incident(IncidentImageRow, incident_id)
 
     def get_incident_image(self, incident_id: str, image_id: int) -> IncidentImageRow | None:
         """One saved image of the incident, or None."""
