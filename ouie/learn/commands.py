@@ -67,7 +67,7 @@ def models_train_head(
         bool,
         typer.Option(
             "--propagation/--no-propagation",
-            help="Also train on the propagated variants (prop, prop2): the shipped recipe since "
+            help="Also train on the propagated variants (prop, prop2): the ensemble recipe since "
             "ouie-head/3 (with the impulse evidence, docs/sensor.md). Off: the base variants "
             "only; the propagated held-out figure is always reported.",
         ),
@@ -83,11 +83,12 @@ def models_train_head(
     recipe: Annotated[
         Recipe,
         typer.Option(
-            help="light: one softmax layer on clips as recorded, judged and thresholded by "
-            "leaving each source out (no verifier; --cv/--propagation/--verifier do not "
-            "apply); ensemble: five perceptrons on augmented and far renderings + verifier."
+            help="light (shipped since ouie-head/5): one softmax layer on clips as recorded, "
+            "judged and thresholded by leaving each source out (no verifier; --cv/--propagation"
+            "/--verifier do not apply); ensemble (ouie-head/4): five perceptrons on augmented "
+            "and far renderings + verifier."
         ),
-    ] = Recipe.ENSEMBLE,
+    ] = Recipe.LIGHT,
 ) -> None:
     """Train ouie's head (and its verifier) on YAMNet features, judge it on held-out clips only,
     write it, the training-file list and the report (thresholds and how they were chosen)."""
