@@ -111,6 +111,13 @@ def main() -> None:
     parser.add_argument(
         "--notify", action="store_true", help="Send CAP and webhook alerts to a local receiver."
     )
+    parser.add_argument(
+        "--input-gain-db",
+        type=float,
+        default=None,
+        help="the sensors' DetectorConfig.input_gain_db (default: from the scenario's "
+        "microphone, as `ouie demo` sets it)",
+    )
     args = parser.parse_args()
 
     receiver = None
@@ -142,7 +149,10 @@ def main() -> None:
             auto_cue=True,
             port=0,
             detector=DetectorConfig(
-                backend=Backend(args.detector), model_path=args.model, verify=not args.no_verify
+                backend=Backend(args.detector),
+                model_path=args.model,
+                verify=not args.no_verify,
+                **({} if args.input_gain_db is None else {"input_gain_db": args.input_gain_db}),
             ),
             cache_dir=folder / "cache",
             notify=notify,
@@ -188,6 +198,7 @@ def main() -> None:
                 "duration_s (the central service's cue latency)",
                 "cpu_count": os.cpu_count(),
                 "detector": summary.detector,
+                "input_gain_db": summary.input_gain_db,
                 "events": args.events,
                 "detected": summary.detected,
                 "located": summary.fixed,

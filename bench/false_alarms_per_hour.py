@@ -279,6 +279,12 @@ def main() -> None:
     parser.add_argument("--show-s", type=float, default=90.0, help="Firework show length, s.")
     parser.add_argument("--detect", action="store_true", help="Render and detect what's missing.")
     parser.add_argument(
+        "--profile",
+        default="street",
+        choices=["street", "recording"],
+        help="the sensors' detector profile (street: as `ouie demo` runs them)",
+    )
+    parser.add_argument(
         "--input-gain-db",
         type=float,
         default=None,
@@ -292,7 +298,7 @@ def main() -> None:
     if args.input_gain_db is None:
         microphone = load_scenario(args.scenario).microphone
         args.input_gain_db = input_gain_for_full_scale_db(microphone.full_scale_db_spl)
-    detect, detector = sensor_detector("auto", args.model, args.input_gain_db)
+    detect, detector = sensor_detector("auto", args.model, args.input_gain_db, args.profile)
     folder = cache_folder(args, detector)
     if args.detect:
         detect_segments(args, folder, detect, detector)

@@ -50,7 +50,7 @@ def cached_reports(args: argparse.Namespace) -> tuple[list[EventReport], Recordi
         if args.input_gain_db is None
         else args.input_gain_db
     )
-    detect, detector = sensor_detector("auto", args.model, gain_db)
+    detect, detector = sensor_detector("auto", args.model, gain_db, args.profile)
     key = f"{recording.path.name}|{args.model}|{detector}|{gain_db:g}|v1"
     path = Path.home() / ".cache" / "ouie" / "operator_view"
     path /= hashlib.sha256(key.encode()).hexdigest()[:12] + ".jsonl"
@@ -81,6 +81,12 @@ def main() -> None:
     parser.add_argument("--duration-s", type=float, default=600.0)
     parser.add_argument("--audio-dir", type=Path, default=Path("../shared/audio"))
     parser.add_argument("--model", type=Path, default=Path("../shared/models/yamnet.tflite"))
+    parser.add_argument(
+        "--profile",
+        default="street",
+        choices=["street", "recording"],
+        help="the sensors' detector profile (street: as `ouie demo` runs them)",
+    )
     parser.add_argument(
         "--input-gain-db",
         type=float,

@@ -9,8 +9,8 @@ import numpy as np
 from hypothesis import given
 from hypothesis import strategies as st
 
-from ouie.app.demo import calibrated_detector
-from ouie.sensor.config import DetectorConfig, input_gain_for_full_scale_db
+from ouie.app.demo import street_detector
+from ouie.sensor.config import DetectorConfig, DetectorProfile, input_gain_for_full_scale_db
 from ouie.sensor.yamnet import soft_limited
 
 
@@ -58,9 +58,10 @@ def test_gain_lets_yamnet_hear_quiet_real_screams(
     assert np.mean(best["amplified"]) > np.mean(best["plain"]) + 0.3
 
 
-def test_the_demo_calibrates_the_gain_from_the_microphone_unless_one_is_set() -> None:
+def test_the_demo_runs_street_sensors_calibrated_from_the_microphone_unless_set() -> None:
     assert input_gain_for_full_scale_db(130.0) == 20.0
     assert input_gain_for_full_scale_db(100.0) == 0.0  # never an attenuation
-    assert calibrated_detector(DetectorConfig(), 130.0).input_gain_db == 20.0
-    explicit = DetectorConfig(input_gain_db=0.0)
-    assert calibrated_detector(explicit, 130.0).input_gain_db == 0.0
+    street = street_detector(DetectorConfig(), 130.0)
+    assert (street.profile, street.input_gain_db) == (DetectorProfile.STREET, 20.0)
+    explicit = street_detector(DetectorConfig(input_gain_db=0.0, profile="recording"), 130.0)
+    assert (explicit.profile, explicit.input_gain_db) == (DetectorProfile.RECORDING, 0.0)

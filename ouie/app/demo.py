@@ -49,7 +49,7 @@ from ouie.core.timebase import NS_PER_S, ns_to_iso, sample_time_ns
 from ouie.fusion.config import FusionConfig
 from ouie.fusion.evaluation import evaluate
 from ouie.notify.config import NotifyConfig
-from ouie.sensor.config import DetectorConfig, input_gain_for_full_scale_db
+from ouie.sensor.config import DetectorConfig, DetectorProfile, input_gain_for_full_scale_db
 from ouie.sensor.model_files import cache_dir
 from ouie.sensor.pipeline import SensorPipeline
 from ouie.sim.cameras.render import Mark
@@ -225,6 +225,7 @@ class DemoSummary(BaseModel):
         description="Gain on what the sensors' YAMNet hears, from the scenario's microphone "
         "calibration unless set (`DetectorConfig.input_gain_db`), dB."
     )
+    profile: str = Field(description="The sensors' detector profile (street unless set).")
     cue_mode: str
     reports_published: int
     reports_stored: int
@@ -303,13 +304,15 @@ def write_cameras_file(fleet: VirtualCameraFleet, cueing: CueingConfig, folder: 
     return path
 
 
-def calibrated_detector(detector: DetectorConfig, full_scale_db_spl: float) -> DetectorConfig:
-    """`detector` with the input gain the scenario's microphones need
-    (`input_gain_for_full_scale_db`), unless one was set explicitly."""
-    if "input_gain_db" in detector.model_fields_set:
-        return detector
-    gain_db = input_gain_for_full_scale_db(full_scale_db_spl)
-    return detector.model_copy(update={"input_gain_db": gain_db})
+def street_detector(detector: DetectorConfig, full_scale_db_spl: float) -> DetectorConfig:
+    """`detector` as a pole microphone of this full scale (dB SPL) needs it, for what was not
+    set explicitly: the `street` profile and the input gain `input_gain_for_full_scale_db`."""
+    update: dict[str, object] = {}
+    if "profile" not in detector.model_fields_set:
+        update["profile"] = DetectorProfile.STREET
+    if "input_gain_db" not in detector.model_fields_set:
+        update["input_gain_db"] = input_gain_for_full_scale_db(full_scale_db_spl)
+    return detector.model_copy(update=update)
 
 
 @contextmanager
@@ -323,7 +326,7 @@ def running_demo(options: DemoOptions, work_dir: Path) -> Iterator[tuple[DemoRun
     duration_s = min(options.duration_s or scenario.duration_s, scenario.duration_s)
     recording = prepare_recording(scenario, duration_s, cache_root(options), options.audio_dir)
     clock = ReplayClock(recording.start_ns, options.speed)
-    detector = calibrated_detector(options.detector, scenario.microphone.full_scale_db_spl)
+    detector = street_detector(options.detector, scenario.microphone.full_scale_db_spl)
     pipeline = SensorPipeline(detector)  # fails here, before anything runs, without a model
     if options.auto_cue:
         cueing = CueingConfig(mode=CueMode.AUTO, legal_basis=DEMO_LEGAL_BASIS, dpia=DEMO_DPIA)
@@ -613,6 +616,7 @@ class Replay:
             cpu_count=os.cpu_count(),
             detector=self.detector,
             input_gain_db=self.pipeline.config.input_gain_db,
+            profile=str(self.pipeline.config.profile),
             cue_mode=self.cue_mode,
             reports_published=self.published,
             reports_stored=self.store.count_reports(),

@@ -47,7 +47,10 @@ Detect = Callable[[Path, int, str], list[EventReport]]
 
 
 def sensor_detector(
-    backend: str = "auto", model: Path | None = None, input_gain_db: float = 0.0
+    backend: str = "auto",
+    model: Path | None = None,
+    input_gain_db: float = 0.0,
+    profile: str = "recording",
 ) -> tuple[Detect, str]:
     """The sensor pipeline (`ouie.sensor.pipeline.SensorPipeline`) as a `Detect`, and the
     detector's name. Raises ConfigError for a bad backend name and ModelUnavailableError (a
@@ -57,7 +60,11 @@ def sensor_detector(
     from ouie.sensor.config import DetectorConfig
     from ouie.sensor.pipeline import SensorPipeline
 
-    settings: dict[str, object] = {"backend": backend, "input_gain_db": input_gain_db}
+    settings: dict[str, object] = {
+        "backend": backend,
+        "input_gain_db": input_gain_db,
+        "profile": profile,
+    }
     if model is not None:
         settings["model_path"] = model
     pipeline = SensorPipeline(validate_config(settings, DetectorConfig, "detector options"))

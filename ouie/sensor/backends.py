@@ -6,8 +6,14 @@ import logging
 from pathlib import Path
 
 from ouie.sensor.builtin import BuiltinScorer
-from ouie.sensor.config import SHIPPED_OPERATING_POINT, Backend, DetectorConfig
-from ouie.sensor.head import DEFAULT_HEAD_PATH, DEFAULT_VERIFIER_PATH, Head
+from ouie.sensor.config import (
+    SHIPPED_OPERATING_POINT,
+    STREET_OPERATING_POINT,
+    Backend,
+    DetectorConfig,
+    DetectorProfile,
+)
+from ouie.sensor.head import DEFAULT_HEAD_PATH, STREET_HEAD_PATH, STREET_VERIFIER_PATH, Head
 from ouie.sensor.model_files import ModelUnavailableError, find_yamnet
 from ouie.sensor.scoring import WindowScorer
 
@@ -20,26 +26,39 @@ NO_MODEL_HINT = (
 
 
 def load_head(config: DetectorConfig) -> Head | None:
-    """The configured head (at its file's thresholds), the shipped one (at
-    SHIPPED_OPERATING_POINT), or None (use_head false, or none shipped)."""
+    """The configured head (at its file's thresholds), or the profile's shipped one at its
+    operating point (SHIPPED_OPERATING_POINT or STREET_OPERATING_POINT), or None (use_head
+    false, or none shipped)."""
     if not config.use_head:
         return None
-    head = _load_artefact(
-        config.head_path, DEFAULT_HEAD_PATH, "YAMNet's grouped AudioSet scores are used"
-    )
+    street = config.profile is DetectorProfile.STREET
+    shipped = STREET_HEAD_PATH if street else DEFAULT_HEAD_PATH
+    head = _load_artefact(config.head_path, shipped, "YAMNet's grouped AudioSet scores are used")
     if head is None or config.head_path is not None:
         return head
-    return head.retuned({**head.thresholds, **SHIPPED_OPERATING_POINT})
+    point = STREET_OPERATING_POINT if street else SHIPPED_OPERATING_POINT
+    return head.retuned({**head.thresholds, **point})
+
+
+def verifies(config: DetectorConfig) -> bool:
+    """Whether candidates get the verifier's second look: `verify` when set, else the
+    profile's choice (street yes, recording no)."""
+    if config.verify is not None:
+        return config.verify
+    return config.profile is DetectorProfile.STREET
 
 
 def load_verifier(config: DetectorConfig) -> Head | None:
-    """The configured verifier, the shipped one, or None (no head, verify false, none
-    shipped)."""
-    if not (config.use_head and config.verify):
+    """The configured verifier or the shipped one (at STREET_OPERATING_POINT for the classes
+    it decides), or None (no head, not verifying)."""
+    if not (config.use_head and verifies(config)):
         return None
-    return _load_artefact(
-        config.verifier_path, DEFAULT_VERIFIER_PATH, "impulsive classes are decided on the grid"
+    verifier = _load_artefact(
+        config.verifier_path, STREET_VERIFIER_PATH, "impulsive classes are decided on the grid"
     )
+    if verifier is None or config.verifier_path is not None:
+        return verifier
+    return verifier.retuned({c: STREET_OPERATING_POINT[c] for c in verifier.thresholds})
 
 
 def _load_artefact(configured: Path | None, shipped: Path, without: str) -> Head | None:

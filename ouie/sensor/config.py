@@ -51,6 +51,33 @@ carries the same numbers (tests/test_sensor_models_show.py holds them equal); th
 sensor takes them from."""
 
 
+STREET_OPERATING_POINT: dict[EventClass, float] = {
+    EventClass.GUNSHOT: 0.9,
+    EventClass.EXPLOSION: 0.9,
+    EventClass.GLASS_BREAK: 0.9,
+    EventClass.SCREAM: 0.7,
+    EventClass.SIREN: 0.7,
+    EventClass.FIREWORKS: 0.3,
+    EventClass.ALARM: 0.3,
+}
+"""The `street` profile's thresholds: ouie-head/4 at 0.7 for scream and siren, the verifier
+ouie-verifier/1 at 0.9 for the classes it decides (gunshot, explosion, glass_break), alarm and
+fireworks on YAMNet's grouped scores at 0.3 — the files' own numbers, chosen in November 2026 on
+grouped cross-validation of the sources of then (not by leaving sources out:
+`ouie/sensor/street/head_report.json`, docs/detection-history.md). The files carry them too."""
+
+
+class DetectorProfile(StrEnum):
+    """Which shipped head a detector runs (docs/sensor.md, "Profiles")."""
+
+    RECORDING = "recording"
+    """ouie-head/5 at SHIPPED_OPERATING_POINT, no verifier: trained on clips as recorded and
+    the best on recordings from sources it never heard (`ouie detect` on a clip)."""
+    STREET = "street"
+    """ouie-head/4 + ouie-verifier/1 at STREET_OPERATING_POINT: trained with 20–300 m street
+    renderings too; hears sounds across a street that ouie-head/5 misses (a pole microphone)."""
+
+
 class DetectorConfig(StrictModel):
     """How audio becomes events: detector backend, windows, thresholds, speech gate."""
 
@@ -73,18 +100,24 @@ class DetectorConfig(StrictModel):
     head_path: Path | None = Field(
         default=None, description="Head .npz file; unset: the head shipped with ouie."
     )
-    verify: bool = Field(
-        default=False,
+    profile: DetectorProfile = Field(
+        default=DetectorProfile.RECORDING,
+        description="'recording' (ouie-head/5: clips as recorded, the default) or 'street' "
+        "(ouie-head/4 + verifier, trained with far renderings: a microphone on a pole); "
+        "head_path, verify and thresholds override what the profile chooses.",
+    )
+    verify: bool | None = Field(
+        default=None,
         description="Give each gunshot, explosion or glass-break candidate a second look with "
-        "a verifier head, on a window aligned on the sound's leading edge (YAMNet with a head "
-        "only; about 0.4 s more latency for these classes). None ships since ouie-head/5: on "
-        "sources it never heard, ouie-verifier/1 cost more gunshots and glass than the false "
-        "alarms it saved (docs/results/detection.md).",
+        "the verifier head, on a window aligned on the sound's leading edge (YAMNet with a head "
+        "only; about 0.4 s more latency for these classes). Unset: the profile's choice (street "
+        "yes, recording no: on sources it never heard, ouie-verifier/1 cost ouie-head/5 more "
+        "gunshots and glass than the false alarms it saved, docs/results/detection.md).",
     )
     verifier_path: Path | None = Field(
         default=None,
         description="Verifier .npz file (`ouie models train-head --recipe ensemble` writes one); "
-        "unset: `verifier.npz` beside the shipped head, if any.",
+        "unset: the shipped one, ouie-verifier/1 (`ouie/sensor/street/verifier.npz`).",
     )
     candidate_threshold: float = Field(
         default=0.5,

@@ -20,7 +20,11 @@ from ouie.sensor.scoring import EVENT_CLASSES
 
 NONE_LABEL = "none"
 DEFAULT_HEAD_PATH = Path(__file__).with_name("head.npz")
-DEFAULT_VERIFIER_PATH = Path(__file__).with_name("verifier.npz")
+"""The `recording` profile's head (ouie-head/5: trained on clips as recorded)."""
+STREET_HEAD_PATH = Path(__file__).parent / "street" / "head.npz"
+"""The `street` profile's head (ouie-head/4: trained with 20–300 m renderings too)."""
+STREET_VERIFIER_PATH = STREET_HEAD_PATH.with_name("verifier.npz")
+"""The one shipped verifier (ouie-verifier/1), trained beside the street head."""
 """The verifier: a head trained by the same recipe on onset-aligned windows
 (`ouie.sensor.impulse.aligned_window`); its thresholds name the classes it decides."""
 
