@@ -30,7 +30,7 @@ from ouie.learn.training import (
     split_groups,
     training_rows,
 )
-from ouie.sensor.head import DEFAULT_HEAD_PATH, DEFAULT_VERIFIER_PATH, Head, softmax
+from ouie.sensor.head import DEFAULT_HEAD_PATH, STREET_VERIFIER_PATH, Head, softmax
 from ouie.sensor.impulse import N_IMPULSE
 from ouie.sensor.scoring import EVENT_CLASSES, WindowScores
 from ouie.sensor.yamnet import N_AUDIOSET, N_EMBEDDING
@@ -236,13 +236,15 @@ def test_real_groups_mix_labels_only_where_one_speaker_screams_and_cries(
 
 def test_the_shipped_head_is_a_small_artefact_with_its_training_list_and_no_verifier() -> None:
     """ouie-head/5: one 1,549 × 7 softmax layer over the light recipe's labels (fireworks a
-    context class); no verifier ships (docs/results/detection.md)."""
+    context class); no verifier beside it (the one shipped verifier belongs to the street
+    profile, docs/sensor.md)."""
     from ouie.learn.loso import HEAD_LABELS as LIGHT_LABELS
 
     assert DEFAULT_HEAD_PATH.stat().st_size < 100_000
     head = Head.load(DEFAULT_HEAD_PATH)
     assert head.labels == list(LIGHT_LABELS) and len(head.layers) == 1
-    assert not DEFAULT_VERIFIER_PATH.exists()
+    assert not DEFAULT_HEAD_PATH.with_name("verifier.npz").exists()
+    assert STREET_VERIFIER_PATH.parent != DEFAULT_HEAD_PATH.parent
     training_list = DEFAULT_HEAD_PATH.with_name("head_training.csv").read_text().splitlines()
     assert training_list[0].startswith("file,folder,label,group,license_note")
     assert len(training_list) > 3000
