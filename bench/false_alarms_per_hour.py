@@ -34,12 +34,12 @@ from pathlib import Path
 
 import numpy as np
 
+from ouie.app.demo import simulated_street_detector
 from ouie.app.locate import Detect, frame_for, fuse_reports, sensor_detector
 from ouie.core.incident import Incident
 from ouie.core.report import EventReport
 from ouie.core.timebase import NS_PER_S, iso_to_ns, ns_to_iso
 from ouie.fusion.config import FusionConfig
-from ouie.sensor.config import input_gain_for_full_scale_db
 from ouie.sim.saint_etienne import street_point
 from ouie.sim.scenario import Scenario, ScriptedEvent, load_scenario
 
@@ -280,9 +280,9 @@ def main() -> None:
     parser.add_argument("--detect", action="store_true", help="Render and detect what's missing.")
     parser.add_argument(
         "--profile",
-        default="street",
+        default=None,
         choices=["street", "recording"],
-        help="the sensors' detector profile (street: as `ouie demo` runs them)",
+        help="the sensors' detector profile (default: street, as `ouie demo` runs them)",
     )
     parser.add_argument(
         "--input-gain-db",
@@ -295,10 +295,12 @@ def main() -> None:
     args = parser.parse_args()
     args.model = args.model.resolve()
     args.audio_dir = args.audio_dir.resolve()
-    if args.input_gain_db is None:
-        microphone = load_scenario(args.scenario).microphone
-        args.input_gain_db = input_gain_for_full_scale_db(microphone.full_scale_db_spl)
-    detect, detector = sensor_detector("auto", args.model, args.input_gain_db, args.profile)
+    microphone = load_scenario(args.scenario).microphone
+    config = simulated_street_detector(
+        args.model, microphone.full_scale_db_spl, args.profile, args.input_gain_db
+    )
+    args.input_gain_db = config.input_gain_db
+    detect, detector = sensor_detector(config)
     folder = cache_folder(args, detector)
     if args.detect:
         detect_segments(args, folder, detect, detector)

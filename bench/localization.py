@@ -186,7 +186,13 @@ def report_level(args: argparse.Namespace) -> dict[str, object]:
 
 def end_to_end(args: argparse.Namespace) -> dict[str, object]:
     """Audio → sensor pipeline → fusion on a rendered recording folder."""
-    from ouie.app.locate import detect_recording, frame_for, fuse_reports, sensor_detector
+    from ouie.app.locate import (
+        detect_recording,
+        detector_config,
+        frame_for,
+        fuse_reports,
+        sensor_detector,
+    )
     from ouie.core.recording import RecordingFolder
     from ouie.sim.render import simulate
     from ouie.sim.scenario import load_scenario
@@ -195,7 +201,7 @@ def end_to_end(args: argparse.Namespace) -> dict[str, object]:
     if not (args.recording / "meta.json").is_file():
         simulate(scenario, args.recording, audio_dir=args.audio_dir, duration_s=args.duration_s)
     folder = RecordingFolder.read(args.recording)
-    detect, detector = sensor_detector(args.backend, args.model)
+    detect, detector = sensor_detector(detector_config(args.backend, args.model))
     cache = args.recording / f"reports-{detector.replace('/', '_')}.jsonl"
     began = time.perf_counter()
     if cache.is_file():  # detection is the slow part: reuse it (delete the file to re-run)

@@ -25,7 +25,7 @@ import time
 from collections import Counter
 from pathlib import Path
 
-from ouie.app.demo import prepare_recording
+from ouie.app.demo import prepare_recording, simulated_street_detector
 from ouie.app.locate import sensor_detector
 from ouie.core.classes import ALERTING_CLASSES
 from ouie.core.incident import Incident
@@ -34,7 +34,6 @@ from ouie.core.report import EventReport
 from ouie.fusion.association import Associator
 from ouie.fusion.config import FusionConfig
 from ouie.fusion.evaluation import evaluate
-from ouie.sensor.config import input_gain_for_full_scale_db
 from ouie.sensor.model_files import cache_dir
 from ouie.sim.scenario import load_scenario
 
@@ -45,12 +44,11 @@ def cached_reports(args: argparse.Namespace) -> tuple[list[EventReport], Recordi
     """(reports of every sensor, the recording, detector name), detected once per input."""
     scenario = load_scenario(args.scenario)
     recording = prepare_recording(scenario, args.duration_s, cache_dir() / "demo", args.audio_dir)
-    gain_db = (
-        input_gain_for_full_scale_db(scenario.microphone.full_scale_db_spl)
-        if args.input_gain_db is None
-        else args.input_gain_db
+    config = simulated_street_detector(
+        args.model, scenario.microphone.full_scale_db_spl, args.profile, args.input_gain_db
     )
-    detect, detector = sensor_detector("auto", args.model, gain_db, args.profile)
+    gain_db = config.input_gain_db
+    detect, detector = sensor_detector(config)
     key = f"{recording.path.name}|{args.model}|{detector}|{gain_db:g}|v1"
     path = Path.home() / ".cache" / "ouie" / "operator_view"
     path /= hashlib.sha256(key.encode()).hexdigest()[:12] + ".jsonl"
@@ -83,9 +81,9 @@ def main() -> None:
     parser.add_argument("--model", type=Path, default=Path("../shared/models/yamnet.tflite"))
     parser.add_argument(
         "--profile",
-        default="street",
+        default=None,
         choices=["street", "recording"],
-        help="the sensors' detector profile (street: as `ouie demo` runs them)",
+        help="the sensors' detector profile (default: street, as `ouie demo` runs them)",
     )
     parser.add_argument(
         "--input-gain-db",

@@ -33,6 +33,7 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 
 from ouie.app.config import CityConfig
+from ouie.app.locate import detector_config
 from ouie.app.serve import build_central
 from ouie.audio.io import SAMPLE_RATE_HZ
 from ouie.cameras.config import CamerasConfig, CueingConfig, CueMode
@@ -313,6 +314,19 @@ def street_detector(detector: DetectorConfig, full_scale_db_spl: float) -> Detec
     if "input_gain_db" not in detector.model_fields_set:
         update["input_gain_db"] = input_gain_for_full_scale_db(full_scale_db_spl)
     return detector.model_copy(update=update)
+
+
+def simulated_street_detector(
+    model: Path | None,
+    full_scale_db_spl: float,
+    profile: str | None = None,
+    input_gain_db: float | None = None,
+) -> DetectorConfig:
+    """The detector of a simulated street's sensors, as `ouie demo` runs them
+    (`street_detector`) unless `profile` or `input_gain_db` is given (the benches' options)."""
+    explicit = {"profile": profile, "input_gain_db": input_gain_db}
+    given = {name: value for name, value in explicit.items() if value is not None}
+    return street_detector(detector_config("auto", model, **given), full_scale_db_spl)
 
 
 @contextmanager

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -14,6 +15,9 @@ from ouie.core.recording import RecordingFolder, SensorSite
 from ouie.core.report import EventReport
 from ouie.fusion.association import Associator
 from ouie.fusion.config import FusionConfig
+
+if TYPE_CHECKING:
+    from ouie.sensor.config import DetectorConfig
 
 
 def frame_for(sensors: Sequence[SensorSite]) -> LocalFrame:
@@ -46,28 +50,29 @@ Detect = Callable[[Path, int, str], list[EventReport]]
 """(audio path, UTC ns of sample 0, sensor id) → that sensor's reports."""
 
 
-def sensor_detector(
-    backend: str = "auto",
-    model: Path | None = None,
-    input_gain_db: float = 0.0,
-    profile: str = "recording",
-) -> tuple[Detect, str]:
-    """The sensor pipeline (`ouie.sensor.pipeline.SensorPipeline`) as a `Detect`, and the
-    detector's name. Raises ConfigError for a bad backend name and ModelUnavailableError (a
-    RuntimeError) when the model file is missing."""
-    from ouie.audio.io import read_audio
+def detector_config(
+    backend: str = "auto", model: Path | None = None, **settings: object
+) -> DetectorConfig:
+    """The sensors' `DetectorConfig` from command-line values: `backend`, the YAMNet `model`
+    file and any other field given (those count as set explicitly). Raises ConfigError naming a
+    bad field (a backend name it does not know)."""
     from ouie.core.config import validate_config
     from ouie.sensor.config import DetectorConfig
+
+    values: dict[str, object] = {"backend": backend, **settings}
+    if model is not None:
+        values["model_path"] = model
+    return validate_config(values, DetectorConfig, "detector options")
+
+
+def sensor_detector(config: DetectorConfig) -> tuple[Detect, str]:
+    """The sensor pipeline (`ouie.sensor.pipeline.SensorPipeline`) as a `Detect`, and the
+    detector's name. Raises ModelUnavailableError (a RuntimeError) when the model file is
+    missing."""
+    from ouie.audio.io import read_audio
     from ouie.sensor.pipeline import SensorPipeline
 
-    settings: dict[str, object] = {
-        "backend": backend,
-        "input_gain_db": input_gain_db,
-        "profile": profile,
-    }
-    if model is not None:
-        settings["model_path"] = model
-    pipeline = SensorPipeline(validate_config(settings, DetectorConfig, "detector options"))
+    pipeline = SensorPipeline(config)
 
     def detect(path: Path, start_ns: int, sensor_id: str) -> list[EventReport]:
         return list(pipeline.reports(read_audio(path), start_ns, sensor_id))

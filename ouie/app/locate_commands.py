@@ -106,11 +106,11 @@ def _wide(console: Console) -> Console:
 
 def _detector(backend: str, model: Path | None, err: Console) -> Detect:
     """The sensor pipeline as a `Detect`; exits with code 2 and a clear message if unusable."""
-    from ouie.app.locate import sensor_detector
+    from ouie.app.locate import detector_config, sensor_detector
     from ouie.core.config import ConfigError
 
     try:
-        detect, name = sensor_detector(backend, model)
+        detect, name = sensor_detector(detector_config(backend, model))
     except (ConfigError, RuntimeError, OSError) as error:
         err.print(f"[red]error:[/red] {error}")
         raise typer.Exit(2) from None

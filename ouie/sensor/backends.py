@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 from pathlib import Path
 
+from ouie.core.classes import EventClass
 from ouie.sensor.builtin import BuiltinScorer
 from ouie.sensor.config import (
     SHIPPED_OPERATING_POINT,
@@ -25,19 +27,33 @@ NO_MODEL_HINT = (
 )
 
 
+@dataclass(frozen=True)
+class ShippedProfile:
+    """What a `DetectorProfile` runs when the configuration does not say otherwise."""
+
+    head_path: Path
+    operating_point: dict[EventClass, float]
+    verifies: bool
+
+
+SHIPPED_PROFILES: dict[DetectorProfile, ShippedProfile] = {
+    DetectorProfile.RECORDING: ShippedProfile(DEFAULT_HEAD_PATH, SHIPPED_OPERATING_POINT, False),
+    DetectorProfile.STREET: ShippedProfile(STREET_HEAD_PATH, STREET_OPERATING_POINT, True),
+}
+
+
 def load_head(config: DetectorConfig) -> Head | None:
     """The configured head (at its file's thresholds), or the profile's shipped one at its
-    operating point (SHIPPED_OPERATING_POINT or STREET_OPERATING_POINT), or None (use_head
-    false, or none shipped)."""
+    operating point (`SHIPPED_PROFILES`), or None (use_head false, or none shipped)."""
     if not config.use_head:
         return None
-    street = config.profile is DetectorProfile.STREET
-    shipped = STREET_HEAD_PATH if street else DEFAULT_HEAD_PATH
-    head = _load_artefact(config.head_path, shipped, "YAMNet's grouped AudioSet scores are used")
+    shipped = SHIPPED_PROFILES[config.profile]
+    head = _load_artefact(
+        config.head_path, shipped.head_path, "YAMNet's grouped AudioSet scores are used"
+    )
     if head is None or config.head_path is not None:
         return head
-    point = STREET_OPERATING_POINT if street else SHIPPED_OPERATING_POINT
-    return head.retuned({**head.thresholds, **point})
+    return head.retuned({**head.thresholds, **shipped.operating_point})
 
 
 def verifies(config: DetectorConfig) -> bool:
@@ -45,7 +61,7 @@ def verifies(config: DetectorConfig) -> bool:
     profile's choice (street yes, recording no)."""
     if config.verify is not None:
         return config.verify
-    return config.profile is DetectorProfile.STREET
+    return SHIPPED_PROFILES[config.profile].verifies
 
 
 def load_verifier(config: DetectorConfig) -> Head | None:
