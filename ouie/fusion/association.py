@@ -70,6 +70,7 @@ from ouie.fusion.localization import (
     vote_class,
 )
 from ouie.fusion.multilateration import (
+    Array,
     TdoaFix,
     is_consistent,
     locate_source,
@@ -462,12 +463,9 @@ class Associator:
         limit_m = self.config.provisional_exact_max_radius_m
         if limit_m <= 0 or len(reports) != 3 or vote_class(reports) not in ALERTING_CLASSES:
             return False
-        positions_enu_m = np.array([self.positions_enu_m[r.sensor_id] for r in reports])
-        reference_ns = min(r.onset_ns for r in reports)
-        onsets_s = np.array([(r.onset_ns - reference_ns) / NS_PER_S for r in reports])
-        sigmas_s = onset_sigmas_s(reports, self.config)
+        _, fix = self._fit(candidate)
+        _, positions_enu_m, onsets_s, sigmas_s = self._members_data(reports)
         c_mps = self.config.speed_of_sound_mps
-        fix = locate_source(positions_enu_m, onsets_s, sigmas_s, c_mps, self.config)
         return (
             fix.dof == 0
             and radius_95(fix.covariance_en_m2) <= limit_m
@@ -483,22 +481,35 @@ class Associator:
         next shots of a volley."""
         if len(candidate.reports) < PREDICTING_MEMBERS:
             return None
-        key = tuple(r.report_id for r in candidate.reports.values())
-        if candidate.prediction is None or candidate.prediction[0] != key:
-            members = list(candidate.reports.values())
-            reference_ns = min(r.onset_ns for r in members)
-            fix = locate_source(
-                np.array([self.positions_enu_m[r.sensor_id] for r in members]),
-                np.array([(r.onset_ns - reference_ns) / NS_PER_S for r in members]),
-                onset_sigmas_s(members, self.config),
-                self.config.speed_of_sound_mps,
-                self.config,
-            )
-            candidate.prediction = (key, reference_ns, fix)
-        _, reference_ns, fix = candidate.prediction
+        reference_ns, fix = self._fit(candidate)
         if fix.used.sum() < PREDICTING_MEMBERS or not is_consistent(fix, self.config):
             return None
         return reference_ns, fix
+
+    def _fit(self, candidate: _Candidate) -> tuple[int, TdoaFix]:
+        """(reference ns of its times, robust fix `locate_source`) of the candidate's members,
+        cached per member list."""
+        key = tuple(r.report_id for r in candidate.reports.values())
+        if candidate.prediction is None or candidate.prediction[0] != key:
+            reference_ns, positions_enu_m, onsets_s, sigmas_s = self._members_data(
+                list(candidate.reports.values())
+            )
+            c_mps = self.config.speed_of_sound_mps
+            fix = locate_source(positions_enu_m, onsets_s, sigmas_s, c_mps, self.config)
+            candidate.prediction = (key, reference_ns, fix)
+        _, reference_ns, fix = candidate.prediction
+        return reference_ns, fix
+
+    def _members_data(self, members: list[EventReport]) -> tuple[int, Array, Array, Array]:
+        """(reference ns = the first onset, sensors' ENU positions m, onsets after it s, their
+        σ s) of a candidate's members, as the TDOA fit takes them."""
+        reference_ns = min(r.onset_ns for r in members)
+        return (
+            reference_ns,
+            np.array([self.positions_enu_m[r.sensor_id] for r in members]),
+            np.array([(r.onset_ns - reference_ns) / NS_PER_S for r in members]),
+            onset_sigmas_s(members, self.config),
+        )
 
     def _onset_miss_s(self, report: EventReport, candidate: _Candidate) -> float | None:
         """How far the report's onset tᵣ misses what the candidate's members predict at its
