@@ -33,12 +33,18 @@ from dataclasses import dataclass
 from nats.aio.client import Client
 from nats.aio.msg import Msg
 from nats.js import JetStreamContext
-from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 from pydantic import ValidationError
 
 from ouie.cluster.config import ClusterConfig
 from ouie.cluster.gateway import ReportGateway
-from ouie.cluster.streams import INGEST_STREAM, INGESTER, connect, ensure_streams, pulled_batches
+from ouie.cluster.streams import (
+    INGEST_STREAM,
+    INGESTER,
+    bind_work_consumer,
+    connect,
+    ensure_streams,
+    pulled_batches,
+)
 from ouie.core.report import EventReport
 
 log = logging.getLogger(__name__)
@@ -95,20 +101,9 @@ class MqttIngest:
                 await nc.close()
 
     async def _bind(self, js: JetStreamContext) -> JetStreamContext.PullSubscription | None:
-        config = ConsumerConfig(
-            durable_name=INGESTER,
-            deliver_policy=DeliverPolicy.ALL,
-            ack_policy=AckPolicy.EXPLICIT,
-            ack_wait=self.ack_wait_s,
-            max_ack_pending=20_000,
-            num_replicas=self.cluster.replicas,
+        return await bind_work_consumer(
+            js, INGEST_STREAM, INGESTER, self.ack_wait_s, 20_000, self.cluster.replicas
         )
-        try:
-            await js.add_consumer(INGEST_STREAM, config)
-            return await js.pull_subscribe_bind(durable=INGESTER, stream=INGEST_STREAM)
-        except Exception as error:
-            log.warning("ingest: cannot bind %s: %s", INGESTER, error)
-            return None
 
     async def _forward(self, nc: Client, gateway: ReportGateway, messages: list[Msg]) -> None:
         """Publish every report of the batch into OUIE_REPORTS (concurrently, each until its

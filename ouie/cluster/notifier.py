@@ -26,12 +26,11 @@ import logging
 from dataclasses import dataclass
 
 from nats.js import JetStreamContext
-from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 from pydantic import ValidationError
 
 from ouie.cluster.config import ClusterConfig
 from ouie.cluster.lease import hold_and_run
-from ouie.cluster.streams import INCIDENTS_STREAM, pulled_batches
+from ouie.cluster.streams import INCIDENTS_STREAM, bind_work_consumer, pulled_batches
 from ouie.core.incident import Incident
 from ouie.notify.notifier import Notifier
 from ouie.store.records import IncidentRecord
@@ -102,17 +101,6 @@ class ClusterNotifier:
                     await msg.ack()
 
     async def _bind(self, js: JetStreamContext) -> JetStreamContext.PullSubscription | None:
-        config = ConsumerConfig(
-            durable_name=NOTIFIER_CONSUMER,
-            deliver_policy=DeliverPolicy.ALL,
-            ack_policy=AckPolicy.EXPLICIT,
-            ack_wait=self.ack_wait_s,
-            max_ack_pending=10_000,
-            num_replicas=self.cluster.replicas,
+        return await bind_work_consumer(
+            js, INCIDENTS_STREAM, NOTIFIER_CONSUMER, self.ack_wait_s, 10_000, self.cluster.replicas
         )
-        try:
-            await js.add_consumer(INCIDENTS_STREAM, config)
-            return await js.pull_subscribe_bind(durable=NOTIFIER_CONSUMER, stream=INCIDENTS_STREAM)
-        except Exception as error:
-            log.warning("notifier %s: cannot bind: %s", self.notifier_id, error)
-            return None

@@ -34,6 +34,9 @@ from nats.aio.msg import Msg
 from nats.errors import Error as NatsError
 from nats.js import JetStreamContext
 from nats.js.api import (
+    AckPolicy,
+    ConsumerConfig,
+    DeliverPolicy,
     DiscardPolicy,
     KeyValueConfig,
     RetentionPolicy,
@@ -224,3 +227,30 @@ async def pulled_batches(
             await asyncio.sleep(0.5)
             continue
         yield messages
+
+
+async def bind_work_consumer(
+    js: JetStreamContext,
+    stream: str,
+    durable: str,
+    ack_wait_s: float,
+    max_ack_pending: int,
+    replicas: int,
+) -> JetStreamContext.PullSubscription | None:
+    """A pull subscription on `stream`'s durable consumer `durable` (made if missing): every
+    message from the start, each acknowledged explicitly within `ack_wait_s` or redelivered;
+    None (logged) while it cannot be made, e.g. the stream's leader is being elected."""
+    config = ConsumerConfig(
+        durable_name=durable,
+        deliver_policy=DeliverPolicy.ALL,
+        ack_policy=AckPolicy.EXPLICIT,
+        ack_wait=ack_wait_s,
+        max_ack_pending=max_ack_pending,
+        num_replicas=replicas,
+    )
+    try:
+        await js.add_consumer(stream, config)
+        return await js.pull_subscribe_bind(durable=durable, stream=stream)
+    except Exception as error:
+        log.warning("cannot bind consumer %s on %s: %s", durable, stream, error)
+        return None
