@@ -44,6 +44,13 @@ CHICAGO_OIG_REFERENCE = (
     "gun-related offence"
 )
 LAB_REPORTS: dict[str, tuple[str, str]] = {
+    "yamnet+ouie-head/5": (
+        "docs/results/detection.md (bench/detection_cross_source.py, bench/detection_far.py, "
+        "2026-12-06)",
+        "its recipe with each source held out: macro F1 0.665 at 3.1 % false alarms on everyday "
+        "clips (0.752 at 2.8 % on the December sources); grouped CV 0.779 at 1.5 %; across a "
+        "street (40–200 m renderings) 0.377, gunshot recall 0.01",
+    ),
     "yamnet+ouie-head/4+ouie-verifier/1": (
         "docs/results/detection.md (bench/detection_cross_source.py, 2026-12-06)",
         "leave-one-source-out macro F1 0.826 at 1.0 % false alarms on everyday clips, in-sample "
