@@ -29,18 +29,26 @@ def file_sha256(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
-def soft_limited(samples: np.ndarray, knee: float = 0.5) -> np.ndarray:
-    """Samples beyond ±knee bent smoothly towards ±1 (never reached): y = x for |x| ≤ k, else
-    sign(x)·(k + (1 − k)·tanh((|x| − k)/(1 − k))): continuous with slope 1 at the knee, so an
-    amplified peak keeps its shape instead of being clipped flat."""
-    magnitude = np.abs(samples)
-    bent = knee + (1.0 - knee) * np.tanh((magnitude - knee) / (1.0 - knee))
-    return np.where(magnitude <= knee, samples, np.sign(samples) * bent).astype(np.float32)
+HEADROOM_KNEE = 0.5
+"""The input gain never lifts a window's peak above this (−6 dBFS): `headroom_gains`."""
+
+
+def headroom_gains(windows: np.ndarray, max_gain: float, knee: float = HEADROOM_KNEE) -> np.ndarray:
+    """Per-window gain gᵢ = clip(knee / peakᵢ, 1, max_gain), peakᵢ = max |xᵢ|: a quiet window
+    (a scream across the street) gets the whole input gain, a loud one (a gunshot 50 m away)
+    only what lifts its peak to the knee, and one already past it none. The sound YAMNet hears
+    is then never bent or clipped: the soft limiter this replaces (tanh above ±0.5) turned near
+    gunshots and explosions into shapes the verifier rejected (docs/results/operator.md,
+    2026-12-07)."""
+    peaks = np.abs(np.asarray(windows, np.float32)).max(axis=-1)
+    with np.errstate(divide="ignore"):
+        wanted = np.where(peaks > 0.0, knee / np.maximum(peaks, 1e-30), max_gain)
+    return np.clip(wanted, 1.0, max(1.0, max_gain)).astype(np.float32)
 
 
 class YamnetModel:
-    """The bare YAMNet TFLite model on one CPU thread; `input_gain_db` amplifies what it hears
-    (soft-limited, `soft_limited`)."""
+    """The bare YAMNet TFLite model on one CPU thread; `input_gain_db` amplifies what it hears,
+    at most up to the headroom knee (`headroom_gains`)."""
 
     def __init__(self, model_path: Path, input_gain_db: float = 0.0) -> None:
         from ai_edge_litert.interpreter import Interpreter
@@ -69,7 +77,8 @@ class YamnetModel:
         """Scores (n, 521) and embeddings (n, 1024) of n windows of WINDOW_SAMPLES samples."""
         n = len(windows)
         if self.input_gain != 1.0:
-            windows = soft_limited(np.asarray(windows, np.float32) * self.input_gain)
+            gains = headroom_gains(windows, self.input_gain)
+            windows = np.asarray(windows, np.float32) * gains[:, None]
         scores = np.empty((n, N_AUDIOSET), np.float32)
         embeddings = np.empty((n, N_EMBEDDING), np.float32)
         for i, window in enumerate(windows):
