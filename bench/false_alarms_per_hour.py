@@ -30,16 +30,22 @@ import os
 import shutil
 import time
 from collections import Counter
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
+from window_cache import RememberingScorer
 
 from ouie.app.demo import simulated_street_detector
-from ouie.app.locate import Detect, frame_for, fuse_reports, sensor_detector
+from ouie.app.locate import Detect, frame_for, fuse_reports
+from ouie.audio.io import read_audio
 from ouie.core.incident import Incident
 from ouie.core.report import EventReport
 from ouie.core.timebase import NS_PER_S, iso_to_ns, ns_to_iso
 from ouie.fusion.config import FusionConfig
+from ouie.sensor.backends import build_scorer
+from ouie.sensor.config import DetectorConfig
+from ouie.sensor.pipeline import SensorPipeline
 from ouie.sim.saint_etienne import street_point
 from ouie.sim.scenario import Scenario, ScriptedEvent, load_scenario
 
@@ -150,19 +156,26 @@ def _event(
     )
 
 
-def cache_folder(args: argparse.Namespace, detector: str) -> Path:
+def cache_folder(args: argparse.Namespace, config: DetectorConfig) -> Path:
     """Where this configuration's segments are cached (digest of what shapes the reports: the
-    script, the model, the detector's name with its head and the input gain)."""
+    script, the model and the detector's whole configuration)."""
     key = (
         f"{args.scenario}|{args.segment_s}|{args.mean_gap_s}|{args.show_s}|{args.model}|"
-        f"{detector}|{args.input_gain_db:g}|v1"
+        f"{config.model_dump_json()}|v3"  # v3: headroom gain
     )
     digest = hashlib.sha256(key.encode()).hexdigest()[:12]
     return Path.home() / ".cache" / "ouie" / "false_alarms" / digest
 
 
-def detect_segments(args: argparse.Namespace, folder: Path, detect: Detect, detector: str) -> None:
-    """Render and detect each missing segment; cache its reports and script, drop its audio."""
+def detect_segments(
+    args: argparse.Namespace,
+    folder: Path,
+    detect: Detect,
+    detector: str,
+    after_segment: Callable[[], None],
+) -> None:
+    """Render and detect each missing segment; cache its reports and script, drop its audio;
+    `after_segment` is called after each (the window scores are saved then)."""
     from ouie.sim.render import simulate
 
     base = load_scenario(args.scenario)
@@ -201,6 +214,7 @@ def detect_segments(args: argparse.Namespace, folder: Path, detect: Detect, dete
         tmp.rename(done)
         shutil.copy(audio / "sensors.geojson", folder / "sensors.geojson")
         shutil.rmtree(audio)
+        after_segment()
         print(json.dumps(meta), flush=True)
 
 
@@ -291,6 +305,12 @@ def main() -> None:
         help="the sensors' DetectorConfig.input_gain_db (default: from the scenario's "
         "microphone, as `ouie demo` sets it)",
     )
+    parser.add_argument(
+        "--rules",
+        default=None,
+        help="JSON of DetectorConfig fields to change (thresholds, min_windows...); YAMNet's "
+        "window scores are remembered across rules (bench/window_cache.py)",
+    )
     parser.add_argument("--out", type=Path, default=None, help="Also write the JSON here.")
     args = parser.parse_args()
     args.model = args.model.resolve()
@@ -300,10 +320,22 @@ def main() -> None:
         args.model, microphone.full_scale_db_spl, args.profile, args.input_gain_db
     )
     args.input_gain_db = config.input_gain_db
-    detect, detector = sensor_detector(config)
-    folder = cache_folder(args, detector)
+    rules = json.loads(args.rules) if args.rules else {}
+    config = DetectorConfig.model_validate({**config.model_dump(), **rules})
+    scorer = build_scorer(config)
+    detector = scorer.model_id.name
+    folder = cache_folder(args, config)
+    scores_key = config.model_copy(update={"thresholds": {}, "min_windows": {}})
+    remembering = RememberingScorer(scorer, cache_folder(args, scores_key).with_suffix(".pickle"))
+    pipeline = SensorPipeline(config, remembering)
+
+    def detect(path: Path, start_ns: int, sensor_id: str) -> list[EventReport]:
+        return pipeline.reports(read_audio(path), start_ns, sensor_id)
+
+    if rules:
+        detector += f", {json.dumps(rules, sort_keys=True)}"
     if args.detect:
-        detect_segments(args, folder, detect, detector)
+        detect_segments(args, folder, detect, detector, remembering.save)
     result = json.dumps(fuse_cached(args, folder), indent=2)
     print(result)
     if args.out is not None:

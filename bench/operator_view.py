@@ -4,7 +4,7 @@ PYTHONPATH to get that checkout's figures on the very same reports (before/after
 
 Method: the scenario rendered as `ouie demo` renders it (`ouie.app.demo.prepare_recording`, same
 cache), every sensor's audio through the sensor pipeline once (reports cached under
-`~/.cache/ouie/operator_view/`, keyed by the recording, the model and the detector's name, head
+`~/.cache/ouie/operator_view/`, keyed by the recording, the model and the detector's config, head
 version included), then the streaming associator with each report delivered at its
 onset (as `ouie.app.locate.fuse_reports`, but a report whose fusion raises is logged and skipped,
 as the central service does), scored against the scenario's truth
@@ -25,8 +25,10 @@ import time
 from collections import Counter
 from pathlib import Path
 
+from window_cache import RememberingScorer
+
 from ouie.app.demo import prepare_recording, simulated_street_detector
-from ouie.app.locate import sensor_detector
+from ouie.audio.io import read_audio
 from ouie.core.classes import ALERTING_CLASSES
 from ouie.core.incident import Incident
 from ouie.core.recording import RecordingFolder
@@ -34,38 +36,83 @@ from ouie.core.report import EventReport
 from ouie.fusion.association import Associator
 from ouie.fusion.config import FusionConfig
 from ouie.fusion.evaluation import evaluate
+from ouie.sensor.backends import build_scorer
+from ouie.sensor.config import DetectorConfig
 from ouie.sensor.model_files import cache_dir
-from ouie.sim.scenario import load_scenario
+from ouie.sensor.pipeline import SensorPipeline
+from ouie.sim.scenario import Scenario, load_scenario
 
 CONTEXT_CLASSES = {"siren", "alarm", "fireworks"}
 
 
-def cached_reports(args: argparse.Namespace) -> tuple[list[EventReport], RecordingFolder, str]:
-    """(reports of every sensor, the recording, detector name), detected once per input."""
+def cached_reports(
+    args: argparse.Namespace,
+) -> tuple[list[EventReport], RecordingFolder, Scenario, str]:
+    """(reports of every sensor, the recording, its scenario, detector name), detected once per
+    input."""
+    args.audio_dir, args.model = args.audio_dir.resolve(), args.model.resolve()
     scenario = load_scenario(args.scenario)
+    args.duration_s = min(args.duration_s, scenario.duration_s)
     recording = prepare_recording(scenario, args.duration_s, cache_dir() / "demo", args.audio_dir)
     config = simulated_street_detector(
         args.model, scenario.microphone.full_scale_db_spl, args.profile, args.input_gain_db
     )
+    rules = json.loads(args.rules) if args.rules else {}
+    config = DetectorConfig.model_validate({**config.model_dump(), **rules})
     gain_db = config.input_gain_db
-    detect, detector = sensor_detector(config)
-    key = f"{recording.path.name}|{args.model}|{detector}|{gain_db:g}|v1"
-    path = Path.home() / ".cache" / "ouie" / "operator_view"
-    path /= hashlib.sha256(key.encode()).hexdigest()[:12] + ".jsonl"
+    scorer = build_scorer(config)
+    detector = scorer.model_id.name
+    key = f"{recording.path.name}|{args.model}|{detector}|{gain_db:g}|v2"  # v2: headroom gain
+    cache = Path.home() / ".cache" / "ouie"
+    reports_key = f"{key}|{config.model_dump_json()}"  # every rule that shapes the reports
+    path = (
+        cache / "operator_view" / (hashlib.sha256(reports_key.encode()).hexdigest()[:12] + ".jsonl")
+    )
     if not path.is_file():
+        windows = cache / "windows" / (hashlib.sha256(key.encode()).hexdigest()[:12] + ".pickle")
+        remembering = RememberingScorer(scorer, windows)
+        pipeline = SensorPipeline(config, remembering)
         reports = [
             r
             for site in recording.sensors
-            for r in detect(recording.wav_path(site.id), recording.start_ns, site.id)
+            for r in pipeline.reports(
+                read_audio(recording.wav_path(site.id)), recording.start_ns, site.id
+            )
         ]
+        remembering.save()
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_suffix(".tmp")
-        label = f"{detector}, input gain {gain_db:g} dB"
+        label = f"{detector}, input gain {gain_db:g} dB" + (f", {args.rules}" if rules else "")
         lines = [json.dumps({"detector": label})] + [r.to_json() for r in reports]
         tmp.write_text("\n".join(lines) + "\n", encoding="utf-8")
         tmp.rename(path)
     first, *rest = path.read_text(encoding="utf-8").splitlines()
-    return [EventReport.from_json(line) for line in rest], recording, json.loads(first)["detector"]
+    detector = json.loads(first)["detector"]
+    return [EventReport.from_json(line) for line in rest], recording, scenario, detector
+
+
+def fuse(
+    reports: list[EventReport],
+    recording: RecordingFolder,
+    scenario: Scenario,
+    errors: Counter[str] | None = None,
+) -> tuple[list[Incident], Associator]:
+    """The last revision of every incident, each report delivered at its onset (a report whose
+    fusion raises is counted in `errors` and skipped, as the central service does)."""
+    config = FusionConfig(air_temperature_c=scenario.weather.air_temperature_c)
+    associator = Associator(recording.sensors, scenario.frame, config)
+    latest: dict[str, Incident] = {}
+    for report in sorted(reports, key=lambda r: (r.onset_ns, r.sensor_id)):
+        try:
+            emitted = associator.add(report, report.onset_ns)
+        except Exception as error:  # the central service logs and skips such a report
+            if errors is None:
+                raise
+            errors[type(error).__name__] += 1
+            continue
+        latest.update({i.incident_id: i for i in emitted})
+    latest.update({i.incident_id: i for i in associator.flush()})
+    return list(latest.values()), associator
 
 
 def raises_alert(incident: Incident) -> bool:
@@ -73,8 +120,10 @@ def raises_alert(incident: Incident) -> bool:
     return bool(getattr(incident, "raises_alert", incident.alerting))
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+def parser_with_common_options(description: str) -> argparse.ArgumentParser:
+    """The options that choose the rendering and the sensors' detector (shared with
+    bench/alerting_events.py)."""
+    parser = argparse.ArgumentParser(description=description)
     parser.add_argument("--scenario", default="saint-etienne")
     parser.add_argument("--duration-s", type=float, default=600.0)
     parser.add_argument("--audio-dir", type=Path, default=Path("../shared/audio"))
@@ -92,27 +141,25 @@ def main() -> None:
         help="the sensors' DetectorConfig.input_gain_db (default: from the scenario's "
         "microphone, as `ouie demo` sets it)",
     )
+    parser.add_argument(
+        "--rules",
+        default=None,
+        help="JSON of DetectorConfig fields to change (thresholds, min_windows, "
+        "candidate_threshold...): the decision rules re-run over YAMNet's remembered window "
+        "scores (bench/window_cache.py), in seconds once an evening was scored",
+    )
+    return parser
+
+
+def main() -> None:
+    parser = parser_with_common_options(__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, default=None)
     args = parser.parse_args()
-    args.audio_dir, args.model = args.audio_dir.resolve(), args.model.resolve()
-    scenario = load_scenario(args.scenario)
-    args.duration_s = min(args.duration_s, scenario.duration_s)
-    reports, recording, detector = cached_reports(args)
-    config = FusionConfig(air_temperature_c=scenario.weather.air_temperature_c)
-    associator = Associator(recording.sensors, scenario.frame, config)
-    latest: dict[str, Incident] = {}
+    reports, recording, scenario, detector = cached_reports(args)
     errors: Counter[str] = Counter()
     started = time.process_time()
-    for report in sorted(reports, key=lambda r: (r.onset_ns, r.sensor_id)):
-        try:
-            emitted = associator.add(report, report.onset_ns)
-        except Exception as error:  # the central service logs and skips such a report
-            errors[type(error).__name__] += 1
-            continue
-        latest.update({i.incident_id: i for i in emitted})
-    latest.update({i.incident_id: i for i in associator.flush()})
+    incidents, associator = fuse(reports, recording, scenario, errors)
     fusion_cpu_s = time.process_time() - started
-    incidents = list(latest.values())
     hours = args.duration_s / 3600.0
     truth = recording.truth or []
     evaluation = evaluate(incidents, truth, scenario.frame)
