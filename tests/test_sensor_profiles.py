@@ -37,3 +37,17 @@ def test_an_explicit_verify_overrides_the_profile() -> None:
     assert verifies(DetectorConfig(verify=True))
     assert not verifies(DetectorConfig(profile=DetectorProfile.STREET, verify=False))
     assert load_verifier(DetectorConfig(profile="street", verify=False)) is None
+
+
+def test_a_street_sensor_confirms_a_scream_on_one_window_unless_told_otherwise() -> None:
+    """Across a street a scream of about a second fills one window (the next falls under the
+    release ratio): the street profile confirms it there; the recording profile keeps two, and
+    an explicit min_windows wins over either."""
+    recording = DetectorConfig().windows_to_confirm
+    street = DetectorConfig(profile=DetectorProfile.STREET).windows_to_confirm
+    assert recording[EventClass.SCREAM] == 2
+    assert street.get(EventClass.SCREAM, 1) == 1
+    for sustained in (EventClass.EXPLOSION, EventClass.SIREN, EventClass.ALARM):
+        assert recording[sustained] == street[sustained] == 2
+    explicit = DetectorConfig(profile="street", min_windows={EventClass.SCREAM: 2})
+    assert explicit.windows_to_confirm == {EventClass.SCREAM: 2}

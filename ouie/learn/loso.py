@@ -91,7 +91,7 @@ def clip_evidence(
     following = np.where(same_clip_next[:, None], np.roll(gated, -1, axis=0), 0.0)
     pair = np.minimum(gated, following / config.release_ratio)
     np.maximum.at(e, clip_of_row, pair)
-    sustained = np.array([config.min_windows.get(c, 1) >= 2 for c in EVENT_CLASSES])
+    sustained = np.array([config.windows_to_confirm.get(c, 1) >= 2 for c in EVENT_CLASSES])
     return ClipEvidence(m, np.where(sustained, e, m))
 
 

@@ -222,7 +222,7 @@ class EventStream:
 
     def _long_enough(self, event_class: EventClass, event: _OpenEvent) -> bool:
         n_windows = event.last_window - event.first_window + 1
-        return n_windows >= self.config.min_windows.get(event_class, 1)
+        return n_windows >= self.config.windows_to_confirm.get(event_class, 1)
 
     def _confirm_if_ready(self, event_class: EventClass, event: _OpenEvent) -> None:
         """Confirm an event with `min_windows` windows whose verifier (if any) said yes."""
