@@ -41,8 +41,7 @@ def headroom_gains(windows: np.ndarray, max_gain: float, knee: float = HEADROOM_
     gunshots and explosions into shapes the verifier rejected (docs/results/operator.md,
     2026-12-07)."""
     peaks = np.abs(np.asarray(windows, np.float32)).max(axis=-1)
-    with np.errstate(divide="ignore"):
-        wanted = np.where(peaks > 0.0, knee / np.maximum(peaks, 1e-30), max_gain)
+    wanted = knee / np.maximum(peaks, 1e-30)  # a silent window: the whole gain after the clip
     return np.clip(wanted, 1.0, max(1.0, max_gain)).astype(np.float32)
 
 
