@@ -11,18 +11,16 @@ from typing import Any
 
 import pytest
 
-from ouie.console.api import ConsoleServices
 from ouie.console.app import create_console_app
 from ouie.console.auth import hash_password
-from ouie.console.feed import LiveFeed
 from ouie.console.server import BackgroundServer
-from ouie.console.views import CuePolicyView, MapView
 from ouie.observatory.deployment import Deployment
 from ouie.observatory.figures import Period
 from ouie.observatory.report import build_report, render_html
 from ouie.store.records import Role
 from ouie.store.repository import Store
 from ouie.store.retention import RetentionPolicy
+from tests.builders import console_services
 from tests.e2e.browser import log_in
 from tests.observatory_store import FIRST_DAY, LAST_DAY, seed_november
 
@@ -44,13 +42,7 @@ def store(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Store]:
 
 @pytest.fixture(scope="module")
 def console_url(store: Store) -> Iterator[str]:
-    services = ConsoleServices(
-        store=store,
-        feed=LiveFeed(),
-        cue_policy=CuePolicyView(mode="suggest"),
-        map_view=MapView(lat=45.44, lon=4.39),
-        retention=RetentionPolicy(),
-    )
+    services = console_services(store, retention=RetentionPolicy())
     app = create_console_app(services)
     with BackgroundServer(app) as server:
         yield server.url + "/"
