@@ -22,7 +22,7 @@ from nats.js.errors import BucketNotFoundError, KeyNotFoundError, NoKeysError
 from sqlalchemy import select
 
 from ouie.cluster.audit import APPENDER_BUCKET
-from ouie.cluster.config import ClusterConfig
+from ouie.cluster.config import ClusterConfig, load_cluster_site
 from ouie.cluster.gateway import GatewayStats, ReportGateway
 from ouie.cluster.lease import HOLDER_KEY
 from ouie.cluster.local import LocalNatsCluster
@@ -88,7 +88,10 @@ class LocalDeployment:
         notifiers: int = 0,
     ) -> None:
         self.folder, self.site_config = folder, site_config
-        self.nats = LocalNatsCluster(folder / "nats", nodes)
+        sensor_ids = None
+        if cluster.security is not None:  # the nodes need every sensor's account
+            sensor_ids = [sensor.id for sensor in load_cluster_site(site_config).sensors()]
+        self.nats = LocalNatsCluster(folder / "nats", nodes, cluster.security, sensor_ids)
         self.cluster = cluster.model_copy(update={"servers": self.nats.urls})
         self.worker_ids = [f"w{i + 1}" for i in range(workers)]
         self.writer_count = writers
