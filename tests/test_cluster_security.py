@@ -258,7 +258,6 @@ def test_a_secured_deployment_takes_sensors_reports_over_mqtt_tls_to_stored_inci
     site = write_site(tmp_path / "site", sensors, FRAME, FusionConfig(), cluster, postgres_url)
     Store.open(postgres_url).close()
     deployment = LocalDeployment(tmp_path / "run", site, cluster, nodes=3, workers=1, writers=1)
-    deployment.start(timeout_s=120.0)
     rng = np.random.default_rng(5)
     t0 = time.time_ns()
     truth = [
@@ -271,6 +270,7 @@ def test_a_secured_deployment_takes_sensors_reports_over_mqtt_tls_to_stored_inci
     uplinks: dict[str, tuple[MqttBus, Outbox, SensorUplink]] = {}
     store = Store.open(postgres_url, upgrade=False)
     try:
+        deployment.start(timeout_s=120.0)
         for sensor in {r.sensor_id for r in reports}:
             settings = BrokerSettings(
                 host=host,
