@@ -159,6 +159,12 @@ class ClusterSiteConfig(StrictModel):
     database_url: str = Field(description="SQLAlchemy URL of the store (PostgreSQL).")
     fusion: FusionConfig = Field(default_factory=FusionConfig)
     cluster: ClusterConfig = Field(default_factory=ClusterConfig)
+    console: dict[str, Any] = Field(
+        default_factory=dict,
+        description="The operator console of `ouie serve --role console` "
+        "(`ouie.console.config.ConsoleConfig`: time zone, tiles, sessions), validated by that "
+        "role; the other processes ignore it.",
+    )
     notify: NotifyConfig = Field(
         default_factory=NotifyConfig,
         description="Alert outputs of the cluster's notifier (`ouie.notify.config`; all off "
