@@ -8,11 +8,12 @@ PubAck at once, sent back to back (the client writes them to the socket together
 PubAcks come back on one subscription, so a report costs one publish and one callback instead
 of a request each (round 2: ~1,000–1,400 reports/s from one process with a request per report).
 Without a PubAck after `ack_timeout_s` (a node died, the stream is electing a leader: a few
-seconds), or with a refusal (no responders, an error), the report is sent again after
-`retry_s`, on whichever node the connection fails over to, until `give_up_s`: delivery is at
-least once, and the stream drops a repeat of a report id within its duplicate window, so it is
-stored once. A gateway stands for many sensors behind one connection (a site's concentrator;
-the bench and tests).
+seconds), or with a refusal (no responders, an error), the report is sent again (after a
+refusal, `retry_s` later, doubling with each refusal up to `ack_timeout_s`, so that thousands
+of reports in flight do not hammer an electing stream), on whichever node the connection fails
+over to, until `give_up_s`: delivery is at least once, and the stream drops a repeat of a report
+id within its duplicate window, so it is stored once. A gateway stands for many sensors behind
+one connection (a site's concentrator; the bench and tests).
 """
 
 from __future__ import annotations
@@ -55,6 +56,7 @@ class _Pending:
     resend_at_s: float
     done: asyncio.Future[None] = field(repr=False)
     last_error: str = ""
+    refusals: int = 0
 
 
 class ReportGateway:
@@ -143,7 +145,9 @@ class ReportGateway:
         reply = json.loads(msg.data) if msg.data else {}
         if not isinstance(reply, dict) or "error" in reply or "stream" not in reply:
             pending.last_error = f"{msg.headers or ''} {reply!r}"  # e.g. 503 no responders
-            pending.resend_at_s = time.monotonic() + self.retry_s
+            pending.refusals += 1  # retry_s, doubling up to ack_timeout_s: an election
+            backoff_s = min(self.retry_s * 2 ** min(pending.refusals - 1, 16), self.ack_timeout_s)
+            pending.resend_at_s = time.monotonic() + backoff_s
             self._pending[f"refused-{next(self._tokens)}"] = pending  # no reply matches it
             return
         if reply.get("duplicate"):
