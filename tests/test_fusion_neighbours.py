@@ -4,7 +4,13 @@ from __future__ import annotations
 
 import numpy as np
 
+from ouie.cluster.synthetic import TRIAL_CLASSES, TRIAL_NOISE, sensor_grid
+from ouie.core.geo import LocalFrame
+from ouie.core.recording import SensorSite
+from ouie.fusion.association import Associator
+from ouie.fusion.config import FusionConfig
 from ouie.fusion.neighbours import PairDistances, SensorGrid, largest_spacing_m
+from ouie.fusion.synthetic import synthesize_deliveries, truth_events
 
 
 def _positions(count: int, seed: int) -> dict[str, np.ndarray]:
@@ -49,3 +55,33 @@ def test_largest_spacing_is_exact_below_the_cap_and_a_bound_above_it() -> None:
     bound = largest_spacing_m(positions, cap_m=100.0)
     assert 100.0 <= bound <= exact
     assert largest_spacing_m({"a": np.zeros(3)}, 10.0) == 0.0
+
+
+def test_sensors_far_away_change_no_incident() -> None:
+    """Fusion is local: the same stream fused with 400 more sensors 50 km away (beyond any
+    hearing range, so the windows, pairings and confirmations cannot involve them) gives the
+    same incidents, revision for revision."""
+    frame = LocalFrame(45.4397, 4.3872, 520.0)
+    fusion = FusionConfig()
+    sensors = sensor_grid(frame, 64, 200.0)
+    far = [
+        SensorSite(id=f"far{s.id}", lat=s.lat + 0.45, lon=s.lon)
+        for s in sensor_grid(frame, 400, 150.0)
+    ]
+    rng = np.random.default_rng(5)
+    places = rng.uniform(-600, 600, (20, 2))
+    onsets = [10**18 + k * 400_000_000 for k in range(20)]
+    classes = [TRIAL_CLASSES[k % 3] for k in range(20)]
+    truth = truth_events(frame, classes, onsets, places[:, 0], places[:, 1])
+    stream = synthesize_deliveries(
+        sensors, frame, truth, fusion.speed_of_sound_mps, TRIAL_NOISE, rng
+    )
+
+    def fused(sites: list[SensorSite]) -> list[str]:
+        associator = Associator(sites, frame, fusion)
+        out = [i for d in stream for i in associator.add(d.report, d.arrival_ns)]
+        return [i.model_dump_json() for i in out + associator.flush()]
+
+    alone = fused(sensors)
+    assert len(alone) >= 20
+    assert fused(sensors + far) == alone
