@@ -282,13 +282,6 @@ def test_killing_the_audit_appender_and_a_node_keeps_one_chain_without_loss_or_r
     assert verify_chain(entries) == []
 
 
-@pytest.mark.xfail(
-    strict=False,
-    reason="NATS's MQTT listener (2.15.1) sometimes stops acknowledging the sensors and refuses "
-    "their reconnections for minutes after a node is killed (3 of 8 runs here, with persistent "
-    "or clean sessions): nothing is lost, the reports wait in the outboxes, but when they "
-    "arrive cannot be bounded; see docs/cluster.md",
-)
 @pytest.mark.timeout(300)
 def test_sensors_on_the_mqtt_front_door_lose_nothing_when_the_ingest_leader_is_killed(
     tmp_path: Path, postgres_url: str
@@ -361,9 +354,9 @@ def test_a_broker_node_listens_on_its_url_port_and_routes_to_the_other_hosts() -
     listen, routes = broker_listen(cluster, "b")
     assert (listen.name, listen.client_port, listen.route_port) == ("b", 4300, 6222)
     assert routes == ["a:6222", "c:6222"]
-    conf = node_config(listen, routes, Path("/data/js"))
+    conf = node_config(listen, routes, Path("/data/js"), cluster.replicas)
     assert 'routes: ["nats-route://a:6222", "nats-route://c:6222"]' in conf
-    assert "mqtt {\n  host: 0.0.0.0\n  port: 1883" in conf
+    assert "mqtt {\n  host: 0.0.0.0\n  port: 1883\n  stream_replicas: 3" in conf
     with pytest.raises(ConfigError, match=r"--id 'd'.*cluster\.servers"):
         broker_listen(cluster, "d")
 

@@ -86,10 +86,21 @@ class NodeListen:
 
 
 def node_config(
-    node: NodeListen, routes: list[str], store_dir: Path, cluster_name: str = "ouie"
+    node: NodeListen,
+    routes: list[str],
+    store_dir: Path,
+    replicas: int,
+    cluster_name: str = "ouie",
 ) -> str:
     """The nats-server configuration of one node (NATS conf syntax): JetStream in `store_dir`,
-    routes (`host:port`) to every peer, an MQTT listener for the sensors."""
+    routes (`host:port`) to every peer, an MQTT listener for the sensors.
+
+    The MQTT layer's own streams (`$MQTT_sess`, `$MQTT_msgs`, …) get `replicas` explicitly:
+    left to the server, it sizes them by the JetStream peers it knows when it creates them, and
+    on a cluster still forming that was 2 (logged "Creating MQTT streams/consumers with
+    replicas 2"). An R2 stream has no quorum once one of its two peers dies, so killing that
+    node stalled `$MQTT_sess` for good and the surviving listeners refused every CONNECT
+    ("unable to persist session … timeout"): the MQTT front door's flake of round 2."""
     route_list = ", ".join(f'"nats-route://{route}"' for route in routes)
     return f"""server_name: {node.name}
 host: {node.host}
@@ -108,6 +119,7 @@ cluster {{
 mqtt {{
   host: {node.host}
   port: {node.mqtt_port}
+  stream_replicas: {replicas}
 }}
 """
 
@@ -145,7 +157,8 @@ class LocalNatsCluster:
             node.name, "127.0.0.1", node.client_port, node.cluster_port, node.mqtt_port
         )
         routes = [f"127.0.0.1:{p.cluster_port}" for p in self.nodes if p is not node]
-        config.write_text(node_config(listen, routes, node.folder / "jetstream"))
+        replicas = min(len(self.nodes), 3)
+        config.write_text(node_config(listen, routes, node.folder / "jetstream", replicas))
         with (node.folder / "nats.log").open("ab") as log:
             node.process = subprocess.Popen(
                 [str(self.binary), "-c", str(config)], stdout=log, stderr=subprocess.STDOUT

@@ -112,7 +112,7 @@ def run_broker(config: Path, node: str) -> None:
     folder = site.cluster.broker_store_dir
     folder.mkdir(parents=True, exist_ok=True)
     conf = folder / "nats.conf"
-    conf.write_text(node_config(listen, routes, folder / "jetstream"))
+    conf.write_text(node_config(listen, routes, folder / "jetstream", site.cluster.replicas))
     binary = str(nats_server_binary())
     os.execv(binary, [binary, "-c", str(conf)])
 
