@@ -98,20 +98,26 @@ class LocalDeployment:
 
     def start(self, timeout_s: float = 60.0) -> None:
         """Start the nodes, the writers and the workers at once (the processes wait for the
-        servers); return once the streams exist and every worker holds its lease."""
-        for node in self.nats.nodes:
-            self.nats.start_node(node)
-        for index in range(self.writer_count):
-            self._spawn(f"writer{index + 1}", "writer")
-        for worker_id in self.worker_ids:
-            self._spawn(worker_id, "fusion", "--id", worker_id)
-        for appender_id in self.appender_ids:
-            self._spawn(appender_id, "audit", "--id", appender_id)
-        for notifier_id in self.notifier_ids:
-            self._spawn(notifier_id, "notify", "--id", notifier_id)
-        self.nats.wait_ready(timeout_s)
-        asyncio.run(self._ensure_streams())
-        self.wait_workers(set(self.worker_ids), timeout_s)
+        servers); return once the streams exist and every worker holds its lease. If that
+        fails, everything started is stopped before the error goes up (callers start before
+        their `try`: a failed start left three nats-servers running)."""
+        try:
+            for node in self.nats.nodes:
+                self.nats.start_node(node)
+            for index in range(self.writer_count):
+                self._spawn(f"writer{index + 1}", "writer")
+            for worker_id in self.worker_ids:
+                self._spawn(worker_id, "fusion", "--id", worker_id)
+            for appender_id in self.appender_ids:
+                self._spawn(appender_id, "audit", "--id", appender_id)
+            for notifier_id in self.notifier_ids:
+                self._spawn(notifier_id, "notify", "--id", notifier_id)
+            self.nats.wait_ready(timeout_s)
+            asyncio.run(self._ensure_streams())
+            self.wait_workers(set(self.worker_ids), timeout_s)
+        except BaseException:
+            self.stop()
+            raise
 
     def _spawn(self, name: str, role: str, *args: str) -> None:
         """`ouie cluster <role> CONFIG ARGS --servers URLS` as a process of its own."""
