@@ -53,7 +53,7 @@ def test_a_node_config_holds_hashes_and_keeps_each_sensor_to_its_own_subjects(
     security = ClusterSecurity(secrets_dir=tmp_path / "secrets")
     accounts = NodeAccounts.read(security, SENSORS)
     listen = NodeListen("n1", "0.0.0.0", 4222, 6222, 1883)
-    conf = node_config(listen, ["b:6222"], Path("/data/js"), accounts=accounts)
+    conf = node_config(listen, ["b:6222"], Path("/data/js"), 3, accounts=accounts)
     for sensor in SENSORS:
         assert secrets[sensor] not in conf  # only its bcrypt hash
     assert conf.count('"$2b$04$') == 2 + len(SENSORS)  # central on clients and routes, sensors

@@ -134,16 +134,19 @@ def up(
         site = load_cluster_site(config)
     except ConfigError as error:
         raise typer.BadParameter(str(error)) from None
-    deployment = LocalDeployment(
-        folder.resolve(),
-        config.resolve(),
-        site.cluster,
-        nodes,
-        workers,
-        writers,
-        appenders,
-        notifiers,
-    )
+    try:
+        deployment = LocalDeployment(
+            folder.resolve(),
+            config.resolve(),
+            site.cluster,
+            nodes,
+            workers,
+            writers,
+            appenders,
+            notifiers,
+        )
+    except ConfigError as error:
+        raise typer.BadParameter(str(error)) from None
     console = Console()
     signal.signal(signal.SIGTERM, signal.default_int_handler)  # SIGTERM stops it as Ctrl-C
     try:

@@ -124,13 +124,22 @@ def node_config(
     node: NodeListen,
     routes: list[str],
     store_dir: Path,
+    replicas: int,
     cluster_name: str = "ouie",
     accounts: NodeAccounts | None = None,
 ) -> str:
     """The nats-server configuration of one node (NATS conf syntax): JetStream in `store_dir`,
-    routes (`host:port`) to every peer, an MQTT listener for the sensors. With `accounts`:
-    logins (`_authorization`) on the client and MQTT ports, `central` on the routes, and
-    with their TLS, TLS on every port (routes: both nodes show a certificate)."""
+    routes (`host:port`) to every peer (none: a node on its own, without a cluster block,
+    which JetStream refuses to run without routes), an MQTT listener for the sensors. With
+    `accounts`: logins (`_authorization`) on the client and MQTT ports, `central` on the
+    routes, and with their TLS, TLS on every port (routes: both nodes show a certificate).
+
+    The MQTT layer's own streams (`$MQTT_sess`, `$MQTT_msgs`, …) get `replicas` explicitly:
+    left to the server, it sizes them by the JetStream peers it knows when it creates them, and
+    on a cluster still forming that was 2 (logged "Creating MQTT streams/consumers with
+    replicas 2"). An R2 stream has no quorum once one of its two peers dies, so killing that
+    node stalled `$MQTT_sess` for good and the surviving listeners refused every CONNECT
+    ("unable to persist session … timeout"): the MQTT front door's flake of round 2."""
     login = f"{CENTRAL_USER}:{accounts.central_password}@" if accounts is not None else ""
     route_list = ", ".join(f'"nats-route://{login}{route}"' for route in routes)
     tls = _tls_block(accounts.tls) if accounts is not None and accounts.tls is not None else ""
@@ -141,6 +150,17 @@ def node_config(
             f"  authorization {{ user: {_quoted(CENTRAL_USER)}, "
             f"password: {_quoted(_hashed(accounts.central_password))} }}\n"
         )
+    cluster = (
+        f"""cluster {{
+  name: {cluster_name}
+  host: {node.host}
+  port: {node.route_port}
+{route_authorization}  routes: [{route_list}]
+{_indented(tls)}}}
+"""
+        if routes
+        else ""
+    )
     return f"""server_name: {node.name}
 host: {node.host}
 port: {node.client_port}
@@ -149,15 +169,10 @@ port: {node.client_port}
   max_memory_store: 256MB
   max_file_store: 4GB
 }}
-cluster {{
-  name: {cluster_name}
-  host: {node.host}
-  port: {node.route_port}
-{route_authorization}  routes: [{route_list}]
-{_indented(tls)}}}
-mqtt {{
+{cluster}mqtt {{
   host: {node.host}
   port: {node.mqtt_port}
+  stream_replicas: {replicas}
 {_indented(tls)}}}
 """
 
@@ -250,8 +265,9 @@ class LocalNatsCluster:
             node.name, "127.0.0.1", node.client_port, node.cluster_port, node.mqtt_port
         )
         routes = [f"127.0.0.1:{p.cluster_port}" for p in self.nodes if p is not node]
+        replicas = min(len(self.nodes), 3)
         config.write_text(
-            node_config(listen, routes, node.folder / "jetstream", accounts=self.accounts)
+            node_config(listen, routes, node.folder / "jetstream", replicas, accounts=self.accounts)
         )
         with (node.folder / "nats.log").open("ab") as log:
             node.process = subprocess.Popen(

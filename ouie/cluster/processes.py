@@ -119,7 +119,8 @@ def run_broker(config: Path, node: str) -> None:
     else:
         accounts = NodeAccounts.read(security, [sensor.id for sensor in site.sensors()])
     conf.touch(mode=0o600)  # it names the node's key and hashes every account's password
-    conf.write_text(node_config(listen, routes, folder / "jetstream", accounts=accounts))
+    replicas = site.cluster.replicas
+    conf.write_text(node_config(listen, routes, folder / "jetstream", replicas, accounts=accounts))
     binary = str(nats_server_binary())
     os.execv(binary, [binary, "-c", str(conf)])
 

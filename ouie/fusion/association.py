@@ -60,7 +60,7 @@ from ouie.core.report import EventReport, ReportKey
 from ouie.core.site import CameraSite
 from ouie.core.timebase import NS_PER_S
 from ouie.fusion.config import FusionConfig
-from ouie.fusion.confirmation import assess, source_points_en_m
+from ouie.fusion.confirmation import assess, heard_by, source_points_en_m
 from ouie.fusion.corroboration import corroborated_score, distance_to_camera_m, lag_miss_s
 from ouie.fusion.episodes import ContextEpisodes, fold_group
 from ouie.fusion.localization import (
@@ -77,6 +77,7 @@ from ouie.fusion.multilateration import (
     mirror_fix,
     radius_95,
 )
+from ouie.fusion.neighbours import PairDistances, SensorGrid, largest_spacing_m
 
 log = logging.getLogger(__name__)
 
@@ -188,12 +189,12 @@ class Associator:
         self._opened: OrderedDict[ReportKey, int] = OrderedDict()
         """How many candidates each recent report opened (a stray may open a second one: it
         must not reuse the first one's incident id)."""
-        self._distance_m = {
-            (a, b): float(np.linalg.norm(pa - pb))
-            for a, pa in self.positions_enu_m.items()
-            for b, pb in self.positions_enu_m.items()
-        }
-        self._spacing_m = max(self._distance_m.values(), default=0.0)
+        self._distance_m = PairDistances(self.positions_enu_m)
+        self._spacing_m = largest_spacing_m(self.positions_enu_m, self.config.range_m())
+        self._grid = SensorGrid(self.positions_enu_m, max(self.config.range_m(), 1.0))
+        self._audible_cells = self._grid.reach_cells(2.0 * self.config.range_m())
+        """Two sensors that can hear one sound (≤ 2·R apart, R the largest range) are at most
+        this many grid cells apart: `_fits` skips the candidates beyond it at once."""
         self._episodes = ContextEpisodes(self.positions_enu_m, self._distance_m, frame, self.config)
 
     def window_ns(self, event_class: EventClass) -> int:
@@ -540,6 +541,9 @@ class Associator:
         is then judged by the prediction, which a member's late NLOS onset does not skew)."""
         if report.sensor_id in candidate.reports or report.key in candidate.expelled:
             return False
+        anchor = next(iter(candidate.reports))
+        if not self._grid.maybe_within(report.sensor_id, anchor, self._audible_cells):
+            return False  # too far from a member for either rule (`_pair_audible`)
         rule = self._pair_compatible if self._members_fix(candidate) is None else self._pair_audible
         return all(rule(report, other) for other in candidate.reports.values())
 
@@ -621,9 +625,24 @@ class Associator:
                 source_points_en_m(incident, self.positions_enu_m),
                 self.config.confirmation.context_radius_m,
             )
-            assessed = assess(incident, self.positions_enu_m, self.config, fireworks)
+            assessed = assess(incident, self._assessed_sensors(incident), self.config, fireworks)
             return [*self._episodes.release(incident.incident_id), assessed]
         return [self._episodes.fold(incident, list(candidate.reports.values()))]
+
+    def _assessed_sensors(self, incident: Incident) -> dict[str, Array]:
+        """The sensors `assess` needs for `incident`: those that heard it and those in the grid
+        cells within the class's sure range of where its source may be (a superset of the
+        sensors it expects; the others cannot change its assessment), not the whole city."""
+        sure_m = (
+            self.config.confirmation.sure_range_m.get(incident.class_)
+            if isinstance(incident.class_, EventClass)
+            else None
+        )
+        heard = {s: self.positions_enu_m[s] for s in heard_by(incident)}
+        if sure_m is None:
+            return heard
+        points = source_points_en_m(incident, self.positions_enu_m)
+        return {**heard, **self._grid.around(points, sure_m)}
 
     def _evict_if_full(self) -> list[Incident]:
         """Keep at most max_open_incidents candidates: the oldest goes, fused first if it was
