@@ -54,11 +54,12 @@ import numpy as np
 from ouie.core.camera_sound import CameraSound
 from ouie.core.classes import ALERTING_CLASSES, EventClass
 from ouie.core.geo import LocalFrame
-from ouie.core.incident import Incident, IncidentStatus
+from ouie.core.incident import Incident
 from ouie.core.recording import SensorSite
 from ouie.core.report import EventReport, ReportKey
 from ouie.core.site import CameraSite
 from ouie.core.timebase import NS_PER_S
+from ouie.fusion.bursts import Bursts, location_quality
 from ouie.fusion.config import FusionConfig
 from ouie.fusion.confirmation import assess, source_points_en_m
 from ouie.fusion.corroboration import corroborated_score, distance_to_camera_m, lag_miss_s
@@ -131,18 +132,6 @@ def _incident_id(report: EventReport, opened_before: int = 0) -> str:
     return hashlib.sha256(f"{sensor_id}/{report_id}{suffix}".encode()).hexdigest()[:16]
 
 
-def _quality(incident: Incident) -> tuple[int, int, float]:
-    """Order of merit: status (fix > hyperbola > single), sensors used, −uncertainty."""
-    rank = {
-        IncidentStatus.SINGLE: 0,
-        IncidentStatus.AREA: 0,
-        IncidentStatus.HYPERBOLA: 1,
-        IncidentStatus.FIX: 2,
-    }
-    uncertainty = incident.uncertainty_m if incident.uncertainty_m is not None else np.inf
-    return rank[incident.status], incident.n_sensors, -uncertainty
-
-
 @dataclass
 class AssociatorStats:
     """Counters a person (or /metrics) can read."""
@@ -195,6 +184,7 @@ class Associator:
         }
         self._spacing_m = max(self._distance_m.values(), default=0.0)
         self._episodes = ContextEpisodes(self.positions_enu_m, self._distance_m, frame, self.config)
+        self._bursts = Bursts(self.config)
 
     def window_ns(self, event_class: EventClass) -> int:
         """How long after its first onset a sound of this class may still be heard elsewhere,
@@ -375,6 +365,8 @@ class Associator:
                     out += self._emit(candidate)
         self._episodes.expire(now_ns)
         grace_ns = round(self.config.late_report_grace_s * NS_PER_S)
+        longest_window_ns = max(self.window_ns(c) for c in EventClass)
+        self._bursts.expire(now_ns - longest_window_ns - grace_ns)
         self._waiting_sounds = [s for s in self._waiting_sounds if s.heard_ns + grace_ns > now_ns]
         self._candidates = [
             c for c in self._candidates if c.emitted is None or c.deadline_ns + grace_ns > now_ns
@@ -595,12 +587,16 @@ class Associator:
         """Refit an emitted candidate after a new member. While its window is open the
         (provisional) incident follows the reports in hand, even when the new fit is less sure
         (a fifth onset can reveal an NLOS path the first four hid); after the window closes, a
-        late report re-emits it only if it improved (`_quality`), or if it expelled a stray
+        late report re-emits it only if it improved (`location_quality`), or if it expelled a stray
         (`members_changed`: the stray now belongs elsewhere, the incident must let it go)."""
         assert candidate.emitted is not None
         previous = candidate.emitted
         incident = self._locate(candidate, revision=previous.revision + 1)
-        if candidate.closed and not members_changed and _quality(incident) <= _quality(previous):
+        if (
+            candidate.closed
+            and not members_changed
+            and location_quality(incident) <= location_quality(previous)
+        ):
             return []
         candidate.emitted = incident
         self.stats.incidents_updated += 1
@@ -609,8 +605,9 @@ class Associator:
     def _as_episode(self, candidate: _Candidate, incident: Incident) -> list[Incident]:
         """What to emit for a candidate's incident: for a siren, alarm or fireworks, the `area`
         incident of the episode it folds into (`ouie.fusion.episodes`; off when
-        context_episode_gap_s is 0); else itself, assessed (`ouie.fusion.confirmation`), and
-        the episode it leaves if it was folded before under another class. Once shown on its
+        context_episode_gap_s is 0); else itself, assessed (`ouie.fusion.confirmation`) and
+        folded into the burst of its repeats (`ouie.fusion.bursts`), after the episode it
+        leaves if it was folded before under another class. Once shown on its
         own (an explosion that a later member turns into fireworks), it stays on its own: an
         incident already shown is revised, never made to vanish into an episode."""
         fold = fold_group(incident) is not None and self.config.context_episode_gap_s > 0
@@ -622,7 +619,7 @@ class Associator:
                 self.config.confirmation.context_radius_m,
             )
             assessed = assess(incident, self.positions_enu_m, self.config, fireworks)
-            return [*self._episodes.release(incident.incident_id), assessed]
+            return [*self._episodes.release(incident.incident_id), *self._bursts.fold(assessed)]
         return [self._episodes.fold(incident, list(candidate.reports.values()))]
 
     def _evict_if_full(self) -> list[Incident]:

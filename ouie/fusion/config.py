@@ -62,6 +62,25 @@ class ConfirmationConfig(StrictModel):
     )
 
 
+class BurstConfig(StrictModel):
+    """Repeats of one alerting sound (a burst of shots) folded into one alert that grows
+    (`ouie.fusion.bursts`)."""
+
+    gap_s: float = Field(
+        default=2.5,
+        ge=0,
+        description="An alerting incident whose onset is at most this from a shot of an open "
+        "burst of its family, at the same place, joins it (shots come 0.3–2 s apart; a "
+        "single's onset is an arrival, up to a few hundred ms after the emission); 0: never, s.",
+    )
+    place_slack_m: float = Field(
+        default=20.0,
+        ge=0,
+        description="Two located shots are at the same place when their distance is at most "
+        "the sum of their 95 % radii plus this (a shooter walking, a muzzle and its echo), m.",
+    )
+
+
 class FusionConfig(StrictModel):
     """How reports are grouped into incidents and how incidents are located."""
 
@@ -177,6 +196,10 @@ class FusionConfig(StrictModel):
     confirmation: ConfirmationConfig = Field(
         default_factory=ConfirmationConfig,
         description="Network confirmation policy for alerting incidents.",
+    )
+    burst: BurstConfig = Field(
+        default_factory=BurstConfig,
+        description="Folding the repeats of one alerting sound into one alert.",
     )
     provisional_incidents: bool = Field(
         default=True,
