@@ -4,6 +4,8 @@ stay apart; the evaluation counts a burst as one true alert that answers each tr
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 
 from ouie.core.classes import EventClass
@@ -110,3 +112,20 @@ def test_the_evaluation_counts_a_burst_as_one_true_alert_answering_each_true_sho
     off = CONFIG.model_copy(update={"burst": BurstConfig(gap_s=0.0)})
     apart = evaluate(latest_revisions(stream(off, THREE_SHOTS)), truth, FRAME)
     assert (apart.detected, apart.fixed, apart.false_incidents) == (2, 2, 1)
+
+
+def test_a_stored_burst_comes_back_with_its_shots_for_the_demo_summary(tmp_path: Path) -> None:
+    from ouie.app.demo import fusion_incident
+    from ouie.store.records import IncidentRecord
+    from ouie.store.repository import Store
+
+    (alert,) = latest_revisions(stream(CONFIG, THREE_SHOTS))
+    store = Store.open(f"sqlite:///{tmp_path / 'ouie.db'}")
+    try:
+        assert store.save_incident(IncidentRecord.from_incident(alert)) == "created"
+        (row,) = store.list_incidents()
+        back = fusion_incident(row, FRAME)
+    finally:
+        store.close()
+    assert back.burst is not None and back.burst.shots == alert.burst.shots  # type: ignore[union-attr]
+    assert np.isclose(back.burst.span_s, 1.3, atol=0.01)
