@@ -274,6 +274,9 @@ def explain(
         if here is None
         else round(float(np.min(np.linalg.norm(every_site - here, axis=1)))),
         "shots": len(incident.burst.shots) if incident.burst else 1,
+        "heard_of_expected": [incident.assessment.heard_by, incident.assessment.expected_sensors]
+        if incident.assessment
+        else None,
         "near_fireworks": bool(incident.assessment and incident.assessment.context_nearby),
         "sound": None
         if best is None

@@ -91,6 +91,13 @@ COMPATIBLE_GROUPS: tuple[frozenset[EventClass], ...] = (
 """Classes a detector can confuse for one sound heard at different distances and angles."""
 
 
+CONFUSABLE_CONTEXT = frozenset(
+    c for group in COMPATIBLE_GROUPS if group & ALERTING_CLASSES for c in group - ALERTING_CLASSES
+)
+"""Context classes a detector confuses with alerting ones (fireworks): the sensors that call a
+sound so count against its alerting class (`ouie.fusion.confirmation`)."""
+
+
 PREDICTING_MEMBERS = 4
 """Members from which a candidate's fix predicts other onsets: 3 fit exactly and may pick the
 mirror solution, 4 have one redundant onset to check it."""
@@ -121,6 +128,8 @@ class _Candidate:
     stray whose departure stops the candidate predicting was placed straight back, forever)."""
     heard: dict[str, CameraSound] = field(default_factory=dict)
     """Cameras whose own detection confirmed it, by camera id (one each)."""
+    called_otherwise: int = 0
+    """Sensors outside it that called its sound a context class, at its last assessment."""
 
 
 def _incident_id(report: EventReport, opened_before: int = 0) -> str:
@@ -185,6 +194,9 @@ class Associator:
         self._spacing_m = max(self._distance_m.values(), default=0.0)
         self._episodes = ContextEpisodes(self.positions_enu_m, self._distance_m, frame, self.config)
         self._bursts = Bursts(self.config)
+        self._confusable: deque[EventReport] = deque(maxlen=self.config.max_remembered_report_ids)
+        """Recent reports of a context class confused with alerting ones (fireworks), for the
+        class agreement of network confirmation (`_called_otherwise`)."""
 
     def window_ns(self, event_class: EventClass) -> int:
         """How long after its first onset a sound of this class may still be heard elsewhere,
@@ -204,7 +216,42 @@ class Associator:
         if report.sensor_id not in self.positions_enu_m:
             self._reject(report, f"unknown sensor id {report.sensor_id!r}", "unknown_sensor")
             return self.poll(now_ns)
-        return self._place(report) + self.poll(now_ns)
+        placed = self._place(report)
+        if report.class_ in CONFUSABLE_CONTEXT:
+            self._confusable.append(report)
+            placed += self._reassess(report)
+        return placed + self.poll(now_ns)
+
+    def _called_otherwise(self, candidate: _Candidate) -> int:
+        """Sensors outside `candidate` with a recent confusable context report (fireworks) that
+        can be its sound: pairwise-compatible (`_pair_compatible`) with one of its members."""
+        return len(
+            {
+                r.sensor_id
+                for r in self._confusable
+                if r.sensor_id not in candidate.reports
+                and any(self._pair_compatible(r, m) for m in candidate.reports.values())
+            }
+        )
+
+    def _reassess(self, report: EventReport) -> list[Incident]:
+        """Re-emit (revision + 1) the emitted alerting incidents whose sound `report` (a
+        confusable context report) may be, when it changes how many sensors called it
+        otherwise: their network confirmation may change."""
+        out: list[Incident] = []
+        for candidate in self._candidates:
+            incident = candidate.emitted
+            if (
+                incident is None
+                or incident.class_ not in ALERTING_CLASSES
+                or report.sensor_id in candidate.reports
+                or not any(self._pair_compatible(report, m) for m in candidate.reports.values())
+                or self._called_otherwise(candidate) == candidate.called_otherwise
+            ):
+                continue
+            candidate.emitted = incident.model_copy(update={"revision": incident.revision + 1})
+            out += self._as_episode(candidate, candidate.emitted)
+        return out
 
     def corroborate(self, sound: CameraSound, now_ns: int) -> list[Incident]:
         """A camera's own audio detection: the emitted alerting incident it matches best (the
@@ -367,6 +414,8 @@ class Associator:
         grace_ns = round(self.config.late_report_grace_s * NS_PER_S)
         longest_window_ns = max(self.window_ns(c) for c in EventClass)
         self._bursts.expire(now_ns - longest_window_ns - grace_ns)
+        while self._confusable and self._confusable[0].onset_ns < now_ns - 2 * longest_window_ns:
+            self._confusable.popleft()
         self._waiting_sounds = [s for s in self._waiting_sounds if s.heard_ns + grace_ns > now_ns]
         self._candidates = [
             c for c in self._candidates if c.emitted is None or c.deadline_ns + grace_ns > now_ns
@@ -618,7 +667,10 @@ class Associator:
                 source_points_en_m(incident, self.positions_enu_m),
                 self.config.confirmation.context_radius_m,
             )
-            assessed = assess(incident, self.positions_enu_m, self.config, fireworks)
+            candidate.called_otherwise = self._called_otherwise(candidate)
+            assessed = assess(
+                incident, self.positions_enu_m, self.config, fireworks, candidate.called_otherwise
+            )
             return [*self._episodes.release(incident.incident_id), *self._bursts.fold(assessed)]
         return [self._episodes.fold(incident, list(candidate.reports.values()))]
 

@@ -44,15 +44,25 @@ class ConfirmationConfig(StrictModel):
         description="Assess alerting incidents; off: every alerting incident raises an alert.",
     )
     min_sensors: int = Field(
-        default=2,
+        default=3,
         ge=1,
         description="Sensors required where at least that many are within the class's sure "
-        "range of the source; fewer where fewer are (a sparse corner of the network).",
+        "range of the source; fewer where fewer are (a sparse corner of the network). 3: "
+        "where three should hear it, two onsets (which always fit a hyperbola, with no check "
+        "and no position) do not confirm it.",
     )
     sure_range_m: dict[EventClass, float] = Field(
         default_factory=lambda: dict(DEFAULT_SURE_RANGE_M),
         description="Per alerting class, the distance within which a sensor should hear it, m "
         "(a class left out is never marked unconfirmed).",
+    )
+    min_class_agreement: float = Field(
+        default=0.5,
+        ge=0,
+        le=1,
+        description="Share of the sensors that heard the same sound that must call it an "
+        "alerting class: other sensors reporting it, at onsets the pairwise rule allows, as a "
+        "context class it is confused with (fireworks) count against it; 0: not used.",
     )
     context_radius_m: float = Field(
         default=500.0,

@@ -12,9 +12,10 @@ For an incident row (kind `incident`, disposition = the latest decision or `open
 - `decision_delays_s`: for decided incidents, seconds from the incident being raised
   (`created_at_ns`) to its first decision, sorted (medians need the values, not a sum);
 - `alert_figures`: among the incidents that raised an alert (`ouie.core.incident.raises_alert`,
-  the one rule; unconfirmed and context incidents are not counted there): `raised`, `located` (with a position), `decided`
-  and `confirmed` (latest decision confirm), `recorded` (with a field outcome), `dispatched`
-  (a unit was sent), and `found` / `nothing` / `unknown` (what the field found).
+  the one rule; unconfirmed and context incidents are not counted there): `raised`, `located`
+  (with a position), `decided` and `confirmed` (latest decision confirm), `recorded` (with a
+  field outcome), `dispatched` (a unit was sent), and `found` / `nothing` / `unknown` (what the
+  field found).
 """
 
 from __future__ import annotations
