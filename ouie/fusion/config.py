@@ -44,12 +44,12 @@ class ConfirmationConfig(StrictModel):
         description="Assess alerting incidents; off: every alerting incident raises an alert.",
     )
     min_sensors: int = Field(
-        default=3,
+        default=2,
         ge=1,
         description="Sensors required where at least that many are within the class's sure "
-        "range of the source; fewer where fewer are (a sparse corner of the network). 3: "
-        "where three should hear it, two onsets (which always fit a hyperbola, with no check "
-        "and no position) do not confirm it.",
+        "range of the source; fewer where fewer are (a sparse corner of the network). 3 would "
+        "also refuse two onsets (a hyperbola: no check, no position); measured, it withdraws "
+        "true alerts (docs/results/operator.md).",
     )
     sure_range_m: dict[EventClass, float] = Field(
         default_factory=lambda: dict(DEFAULT_SURE_RANGE_M),
@@ -57,12 +57,14 @@ class ConfirmationConfig(StrictModel):
         "(a class left out is never marked unconfirmed).",
     )
     min_class_agreement: float = Field(
-        default=0.5,
+        default=0.0,
         ge=0,
         le=1,
         description="Share of the sensors that heard the same sound that must call it an "
         "alerting class: other sensors reporting it, at onsets the pairwise rule allows, as a "
-        "context class it is confused with (fireworks) count against it; 0: not used.",
+        "context class it is confused with (fireworks) count against it; 0: not used. 0.5 "
+        "halves the false alerts on everyday sound but withdraws a true shot that most "
+        "sensors call fireworks (docs/results/operator.md), so it is off by default.",
     )
     context_radius_m: float = Field(
         default=500.0,
