@@ -273,7 +273,7 @@ def explain(
         "nearest_sensor_m": None
         if here is None
         else round(float(np.min(np.linalg.norm(every_site - here, axis=1)))),
-        "shots": len(incident.burst.shots) if incident.burst else 1,
+        "shots": len(incident.burst.shots) if getattr(incident, "burst", None) else 1,
         "heard_of_expected": [incident.assessment.heard_by, incident.assessment.expected_sensors]
         if incident.assessment
         else None,

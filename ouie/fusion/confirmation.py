@@ -14,6 +14,11 @@ one sensor of a corner whose neighbours are 200 m away is confirmed as far as th
 (|E| = 1), the same scream in the dense centre, with 3 sensors within 150 m, is not. Two or more
 sensors in one incident are consistent in time by construction (association's TDOA rules).
 
+A fix whose onsets do not fit one position, RMS residual above `max_nlos_delay_s` (the most a
+detour around buildings adds; beyond it association speaks of a wrong association), is not
+confirmed: its reports are sounds of different moments (on the false-alarm bench, an explosion
+"located" 2.5 km outside the site with a 3.2 s residual).
+
 The class must also agree: when k sensors outside the incident reported, at onsets that the
 pairwise rule allows for the same sound (|Δt| ≤ d/c + slack to one of its sensors), a context
 class it is confused with (fireworks), the incident needs |H| / (|H| + k) ≥
@@ -93,6 +98,14 @@ def assess(
             reasons.append(
                 f"heard by 1 sensor; no other sensor is within {sure_m:.0f} m to confirm it"
             )
+    residual_s = incident.residual_rms_s
+    if confirmed and residual_s is not None and residual_s > config.max_nlos_delay_s:
+        confirmed = False
+        reasons.append(
+            f"its onsets do not fit one position (residual {residual_s * 1e3:.0f} ms RMS, more "
+            f"than the {config.max_nlos_delay_s * 1e3:.0f} ms a detour can add): sounds of "
+            "different moments, not one"
+        )
     share = len(heard) / (len(heard) + called_otherwise)
     if confirmed and called_otherwise and share < policy.min_class_agreement:
         confirmed = False
