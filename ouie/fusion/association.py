@@ -217,14 +217,15 @@ class Associator:
             self._reject(report, f"unknown sensor id {report.sensor_id!r}", "unknown_sensor")
             return self.poll(now_ns)
         placed = self._place(report)
-        if report.class_ in CONFUSABLE_CONTEXT:
+        if report.class_ in CONFUSABLE_CONTEXT and self.config.confirmation.min_class_agreement:
             self._confusable.append(report)
             placed += self._reassess(report)
         return placed + self.poll(now_ns)
 
     def _called_otherwise(self, candidate: _Candidate) -> int:
         """Sensors outside `candidate` with a recent confusable context report (fireworks) that
-        can be its sound: pairwise-compatible (`_pair_compatible`) with one of its members."""
+        can be its sound: pairwise-compatible (`_pair_compatible`) with one of its members
+        (none kept while min_class_agreement is 0)."""
         return len(
             {
                 r.sensor_id
