@@ -71,8 +71,8 @@ def test_an_auditor_reads_the_month_in_the_observatory(
     assert page.inner_text("#fig-median") == "60 s"
     assert page.inner_text("#fig-masks") == "3"
     gunshot = page.locator("#by-class tr[data-class='gunshot'] td").all_inner_texts()
-    assert gunshot == [
-        "gunshot", "3", "3", "2", "1", "1", "1 / 0 / 0 / 0", "0", "1", "50 %", "60 s",
+    assert gunshot == [  # 3 incidents, all 3 alerts (none unconfirmed), 2 located
+        "gunshot", "3", "3", "3", "0", "2", "1", "1", "1 / 0 / 0 / 0", "0", "1", "50 %", "60 s",
     ]  # fmt: skip
     # the charts: one bar per class and day with incidents (stacked), mask refusals per day
     bars = page.locator("#chart-incidents rect[data-series]")
