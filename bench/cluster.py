@@ -58,7 +58,7 @@ from ouie.core.classes import EventClass
 from ouie.core.geo import LocalFrame
 from ouie.core.timebase import NS_PER_S
 from ouie.fusion.config import FusionConfig
-from ouie.fusion.synthetic import Delivery, synthesize_deliveries, truth_event
+from ouie.fusion.synthetic import Delivery, synthesize_deliveries, truth_events
 from ouie.store.repository import Store
 
 FRAME = LocalFrame(45.4397, 4.3872, 520.0)
@@ -68,24 +68,25 @@ SPACING_M = 200.0
 def deliveries(
     sensors: int, rate: float, seconds: float, start_ns: int, fusion: FusionConfig, seed: int
 ) -> list[Delivery]:
-    """Reports of sounds at seeded random places, about `rate` per second for `seconds`."""
+    """Reports of sounds at seeded random places, about `rate` per second for `seconds`
+    (`synthesize_deliveries` with `audible_only`: its cost follows the sounds, not the city)."""
     rng = np.random.default_rng(seed)
     sites = sensor_grid(FRAME, sensors, SPACING_M)
     half_m = (np.ceil(np.sqrt(sensors)) - 1) / 2 * SPACING_M
-    probe = [
-        truth_event(FRAME, TRIAL_CLASSES[k % 3], start_ns, *rng.uniform(-half_m, half_m, 2))
-        for k in range(60)
-    ]
-    per_sound = len(
-        synthesize_deliveries(sites, FRAME, probe, fusion.speed_of_sound_mps, TRIAL_NOISE, rng)
-    )
-    sounds = max(1, round(rate * seconds / max(per_sound / len(probe), 1.0)))
+
+    def sounds_at(onsets_ns: list[int]) -> list[Delivery]:
+        places = rng.uniform(-half_m, half_m, (len(onsets_ns), 2))
+        classes = [TRIAL_CLASSES[k % 3] for k in range(len(onsets_ns))]
+        truth = truth_events(FRAME, classes, onsets_ns, places[:, 0], places[:, 1])
+        return synthesize_deliveries(
+            sites, FRAME, truth, fusion.speed_of_sound_mps, TRIAL_NOISE, rng, audible_only=True
+        )
+
+    probe = 60
+    per_sound = len(sounds_at([start_ns] * probe)) / probe
+    sounds = max(1, round(rate * seconds / max(per_sound, 1.0)))
     onsets_ns = np.sort(rng.uniform(0, seconds, sounds)) * NS_PER_S + start_ns
-    truth = [
-        truth_event(FRAME, TRIAL_CLASSES[k % 3], int(t), *rng.uniform(-half_m, half_m, 2))
-        for k, t in enumerate(onsets_ns)
-    ]
-    return synthesize_deliveries(sites, FRAME, truth, fusion.speed_of_sound_mps, TRIAL_NOISE, rng)
+    return sounds_at([int(t) for t in onsets_ns])
 
 
 def main() -> None:

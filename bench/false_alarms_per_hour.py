@@ -43,6 +43,8 @@ from ouie.core.incident import Incident
 from ouie.core.report import EventReport
 from ouie.core.timebase import NS_PER_S, iso_to_ns, ns_to_iso
 from ouie.fusion.config import FusionConfig
+from ouie.fusion.localization import sensor_positions_enu_m
+from ouie.fusion.multilateration import Array
 from ouie.sensor.backends import build_scorer
 from ouie.sensor.config import DetectorConfig
 from ouie.sensor.pipeline import SensorPipeline
@@ -223,6 +225,84 @@ def false_alerting(incidents: list[Incident]) -> list[Incident]:
     return [i for i in incidents if i.raises_alert]
 
 
+def played_sounds(
+    args: argparse.Namespace, metas: list[dict[str, object]], base: Scenario
+) -> list[tuple[int, str, str, Array]]:
+    """(emission UTC ns, folder, file name, east/north m) of every sound the cached segments
+    played, their scripts regenerated (`segment_scenario` is deterministic)."""
+    recordings = everyday_recordings(args.audio_dir)
+    out = []
+    for meta in metas:
+        index = int(str(meta["index"]))
+        scenario = segment_scenario(
+            base, index, args.segment_s, args.mean_gap_s, args.show_s, recordings
+        )
+        start_ns = iso_to_ns(scenario.start_utc)
+        for event in scenario.events:
+            east, north, _ = base.frame.to_enu(event.lat, event.lon, base.frame.origin_height_m)
+            out.append(
+                (
+                    start_ns + round(event.time_s * NS_PER_S),
+                    str(event.class_),
+                    Path(str(event.source)).name,
+                    np.array([east, north]),
+                )
+            )
+    return out
+
+
+def explain(
+    incident: Incident,
+    sounds: list[tuple[int, str, str, Array]],
+    positions_en_m: dict[str, Array],
+    c_mps: float,
+) -> dict[str, object]:
+    """What a false alert was: class, sensors, fix residual, distance from its position to the
+    nearest sensor, and the played sound that best explains its onset (a fix's onset is the
+    emission; otherwise the first arrival = emission + distance to its nearest sensor / c)."""
+    here = (
+        np.array([incident.east_m, incident.north_m])
+        if incident.east_m is not None and incident.north_m is not None
+        else None
+    )
+    sites = np.array([positions_en_m[s][:2] for s in incident.sensors_used])
+    every_site = np.array([p[:2] for p in positions_en_m.values()])
+
+    def miss_s(sound: tuple[int, str, str, Array]) -> float:
+        emission_ns, _, _, where = sound
+        if incident.status != "fix":
+            emission_ns += round(np.min(np.linalg.norm(sites - where, axis=1)) / c_mps * NS_PER_S)
+        return abs(emission_ns - incident.onset_ns) / NS_PER_S
+
+    best = min(sounds, key=miss_s, default=None)
+    residual_s = incident.residual_rms_s
+    return {
+        "onset_utc": incident.onset_utc,
+        "class": str(incident.class_),
+        "status": str(incident.status),
+        "sensors": incident.n_sensors,
+        "score": round(incident.score, 2),
+        "residual_ms": None if residual_s is None else round(residual_s * 1e3, 2),
+        "uncertainty_m": None if incident.uncertainty_m is None else round(incident.uncertainty_m),
+        "nearest_sensor_m": None
+        if here is None
+        else round(float(np.min(np.linalg.norm(every_site - here, axis=1)))),
+        "shots": len(incident.burst.shots) if getattr(incident, "burst", None) else 1,
+        "heard_of_expected": [incident.assessment.heard_by, incident.assessment.expected_sensors]
+        if incident.assessment
+        else None,
+        "near_fireworks": bool(incident.assessment and incident.assessment.context_nearby),
+        "sound": None
+        if best is None
+        else {
+            "folder": best[1],
+            "file": best[2],
+            "miss_s": round(miss_s(best), 2),
+            "from_fix_m": None if here is None else round(float(np.linalg.norm(best[3] - here))),
+        },
+    }
+
+
 def fuse_cached(args: argparse.Namespace, folder: Path) -> dict[str, object]:
     """Fuse every cached segment with and without network confirmation; count what is raised."""
     from ouie.core.recording import read_sensors_geojson
@@ -259,6 +339,8 @@ def fuse_cached(args: argparse.Namespace, folder: Path) -> dict[str, object]:
         "reports": len(reports),
         "reports_by_class": dict(Counter(str(r.class_) for r in reports).most_common()),
     }
+    sounds = played_sounds(args, metas, base)
+    positions_en_m = sensor_positions_enu_m(sensors, frame)
     for name, variant in variants.items():
         started = time.process_time()
         incidents, associator = fuse_reports(reports, sensors, frame, variant)
@@ -278,6 +360,9 @@ def fuse_cached(args: argparse.Namespace, folder: Path) -> dict[str, object]:
             ),
             "rejected": dict(associator.stats.rejected),
             "fusion_cpu_s": round(time.process_time() - started, 2),
+            "false_alerting_detail": [
+                explain(i, sounds, positions_en_m, variant.speed_of_sound_mps) for i in raised
+            ],
         }
     return out
 

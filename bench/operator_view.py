@@ -215,6 +215,14 @@ def main() -> None:
                 "class": str(i.class_),
                 "status": str(i.status),
                 "sensors": i.n_sensors,
+                "east_m": None if i.east_m is None else round(i.east_m, 1),
+                "north_m": None if i.north_m is None else round(i.north_m, 1),
+                "uncertainty_m": None if i.uncertainty_m is None else round(i.uncertainty_m, 1),
+                "shots": len(i.burst.shots) if getattr(i, "burst", None) else 1,
+                "heard_of_expected": [i.assessment.heard_by, i.assessment.expected_sensors]
+                if i.assessment
+                else None,
+                "score": round(i.score, 2),
                 "true": i.incident_id in matched,
             }
             for i in sorted(alerts, key=lambda i: i.onset_ns)

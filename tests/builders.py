@@ -6,11 +6,15 @@ import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
 
 from ouie.central.ports import CueRecord
+from ouie.console.api import ConsoleServices
+from ouie.console.feed import LiveFeed
+from ouie.console.views import CuePolicyView, MapView
 from ouie.core.classes import EventClass
 from ouie.core.incident import Incident, IncidentStatus
 from ouie.core.recording import SensorSite
@@ -198,3 +202,14 @@ class ScriptedSiren:
         for i, window in enumerate(windows):
             out[i, siren] = self.script[round(window[0])]
         return WindowScores(out, np.zeros(len(windows), np.float32))
+
+
+def console_services(
+    store: Store, cue_policy: CuePolicyView | str = "suggest", **optional: Any
+) -> ConsoleServices:
+    """The console's services on `store`: a fresh live feed, the cue policy (or only its mode),
+    a map over Saint-Étienne unless `map_view` is given, and the optional services by name
+    (`cameras`, `retention`, `video`, `decision_listeners`)."""
+    policy = CuePolicyView(mode=cue_policy) if isinstance(cue_policy, str) else cue_policy
+    optional.setdefault("map_view", MapView(lat=45.44, lon=4.39))
+    return ConsoleServices(store=store, feed=LiveFeed(), cue_policy=policy, **optional)

@@ -28,7 +28,12 @@ from ouie.cluster.cells import (
 )
 from ouie.cluster.config import ClusterConfig
 from ouie.cluster.fusion_worker import fuse_at
-from ouie.cluster.local import NatsServerMissing, nats_server_binary, node_config
+from ouie.cluster.local import (
+    LocalNatsCluster,
+    NatsServerMissing,
+    nats_server_binary,
+    node_config,
+)
 from ouie.cluster.notifier import NOTIFIER_BUCKET
 from ouie.cluster.processes import broker_listen
 from ouie.cluster.streams import (
@@ -282,13 +287,6 @@ def test_killing_the_audit_appender_and_a_node_keeps_one_chain_without_loss_or_r
     assert verify_chain(entries) == []
 
 
-@pytest.mark.xfail(
-    strict=False,
-    reason="NATS's MQTT listener (2.15.1) sometimes stops acknowledging the sensors and refuses "
-    "their reconnections for minutes after a node is killed (3 of 8 runs here, with persistent "
-    "or clean sessions): nothing is lost, the reports wait in the outboxes, but when they "
-    "arrive cannot be bounded; see docs/cluster.md",
-)
 @pytest.mark.timeout(300)
 def test_sensors_on_the_mqtt_front_door_lose_nothing_when_the_ingest_leader_is_killed(
     tmp_path: Path, postgres_url: str
@@ -361,11 +359,29 @@ def test_a_broker_node_listens_on_its_url_port_and_routes_to_the_other_hosts() -
     listen, routes = broker_listen(cluster, "b")
     assert (listen.name, listen.client_port, listen.route_port) == ("b", 4300, 6222)
     assert routes == ["a:6222", "c:6222"]
-    conf = node_config(listen, routes, Path("/data/js"))
+    conf = node_config(listen, routes, Path("/data/js"), cluster.replicas)
     assert 'routes: ["nats-route://a:6222", "nats-route://c:6222"]' in conf
-    assert "mqtt {\n  host: 0.0.0.0\n  port: 1883" in conf
+    assert "mqtt {\n  host: 0.0.0.0\n  port: 1883\n  stream_replicas: 3" in conf
     with pytest.raises(ConfigError, match=r"--id 'd'.*cluster\.servers"):
         broker_listen(cluster, "d")
+
+
+def test_a_single_node_runs_jetstream_without_routes_and_a_trial_needs_its_replicas(
+    tmp_path: Path,
+) -> None:
+    """nats-server refuses JetStream in a cluster block without routes: one node has none."""
+    _nats_or_skip()
+    single = LocalNatsCluster(tmp_path / "one", 1)
+    try:
+        single.start(timeout_s=60.0)
+    finally:
+        single.stop()
+    assert "cluster {" not in (tmp_path / "one" / "n1" / "nats.conf").read_text()
+    site = write_site(
+        tmp_path / "site", sensor_grid(FRAME, 4, 200.0), FRAME, FusionConfig(), ClusterConfig(), ""
+    )
+    with pytest.raises(ConfigError, match=r"cluster\.replicas is 3.*not 1 \(set cluster"):
+        LocalDeployment(tmp_path / "run", site, ClusterConfig(), nodes=1)
 
 
 def test_serve_with_a_cluster_role_and_no_id_says_which_option_is_missing(tmp_path: Path) -> None:

@@ -12,16 +12,15 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 
-from ouie.console.api import ConsoleServices
 from ouie.console.app import SESSION_COOKIE, create_console_app
 from ouie.console.auth import CSRF_HEADER, LoginThrottle, hash_password
-from ouie.console.feed import LiveFeed
 from ouie.console.users import disable_user, set_password
-from ouie.console.views import CameraView, CuePolicyView, MapView
+from ouie.console.views import CameraView
 from ouie.store.audit import ChainProblem
 from ouie.store.models import CueRow
 from ouie.store.records import CueState, IncidentRecord, Role
 from ouie.store.repository import Store
+from tests.builders import console_services
 
 PASSWORDS = {"olga": "op-secret-1", "sam": "sup-secret-2", "ada": "aud-secret-3", "root": "adm-4"}
 ROLES = {"olga": Role.OPERATOR, "sam": Role.SUPERVISOR, "ada": Role.AUDITOR, "root": Role.ADMIN}
@@ -104,14 +103,7 @@ def desk() -> RecordingDesk:
 
 @pytest.fixture
 def client(store: Store, desk: RecordingDesk) -> Iterator[TestClient]:
-    services = ConsoleServices(
-        store=store,
-        feed=LiveFeed(),
-        cue_policy=CuePolicyView(mode="suggest"),
-        map_view=MapView(lat=45.44, lon=4.39),
-        cameras=desk,
-    )
-    with TestClient(create_console_app(services)) as client:
+    with TestClient(create_console_app(console_services(store, cameras=desk))) as client:
         yield client
 
 

@@ -9,12 +9,11 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
-from ouie.console.api import ConsoleServices
 from ouie.console.app import create_console_app
-from ouie.console.feed import LiveFeed
-from ouie.console.views import CuePolicyView, LookView, MapView
+from ouie.console.views import LookView
 from ouie.core.timebase import iso_to_ns
 from ouie.store.repository import Store
+from tests.builders import console_services
 from tests.test_console_api import (  # noqa: F401 (fixtures)
     RecordingDesk,
     audit_actions,
@@ -54,14 +53,7 @@ class LookingDesk(RecordingDesk):
 def make_client(served: Store, mode: str, clock_iso: str) -> tuple[TestClient, LookingDesk]:
     served.clock = lambda: iso_to_ns(clock_iso)
     desk = LookingDesk()
-    services = ConsoleServices(
-        store=served,
-        feed=LiveFeed(),
-        cue_policy=CuePolicyView(mode=mode),
-        map_view=MapView(lat=45.44, lon=4.39),
-        cameras=desk,
-    )
-    return TestClient(create_console_app(services)), desk
+    return TestClient(create_console_app(console_services(served, mode, cameras=desk))), desk
 
 
 @pytest.fixture

@@ -218,7 +218,10 @@ def test_incompatible_classes_and_impossible_delays_make_separate_incidents() ->
     scream = reports_for(sensors[:1], (0.0, 0.0), cls=EventClass.SCREAM, emission_ns=T0 + 1)[0]
     too_late = reports_for(sensors[1:2], (0.0, 0.0), emission_ns=T0 + NS_PER_S)[0]
     incidents = fuse(sensors, [*gunshots[2:], scream, too_late])
-    assert sorted(i.n_sensors for i in incidents) == [1, 1, 3]
+    sounds = [s for i in incidents for s in (i.burst.shots if i.burst else [i])]
+    assert sorted(len(s.sensors_used) for s in sounds) == [1, 1, 3]
+    # The gunshot 1 s later at the same sensor is a repeat: one alert, its two sounds apart.
+    assert sorted(i.n_sensors for i in incidents) == [1, 3]
     assert classes_compatible(EventClass.GUNSHOT, EventClass.FIREWORKS)
     assert not classes_compatible(EventClass.GUNSHOT, EventClass.SCREAM)
 
@@ -287,7 +290,7 @@ def test_an_onset_too_early_for_the_class_hearing_range_is_not_associated() -> N
     assert 700 / C > 1.2 > CONFIG.range_m(EventClass.GLASS_BREAK) / C + 0.1  # the rule at work
 
 
-def test_a_burst_of_shots_with_missed_detections_stays_one_incident_per_shot() -> None:
+def test_a_burst_of_shots_with_missed_detections_keeps_each_shot_located_apart() -> None:
     ring = [(500 * np.cos(a), 500 * np.sin(a)) for a in np.linspace(0, 2 * np.pi, 8, False)]
     sensors = sites([(0.0, 0.0), *ring])
     source = (300.0, 100.0)  # arrivals spread over 2 s, shots 0.25 s apart
@@ -300,12 +303,14 @@ def test_a_burst_of_shots_with_missed_detections_stays_one_incident_per_shot() -
         ]
         for k in range(3)
     ]
-    incidents = sorted(fuse(sensors, [r for shot in shots for r in shot]), key=lambda i: i.onset_ns)
-    assert [i.n_sensors for i in incidents] == [7, 8, 9]
-    for k, incident in enumerate(incidents):
-        assert not incident.sensors_rejected  # no report of another shot slipped in
-        assert error_m(incident, source) < 0.3
-        assert abs(incident.onset_ns - (T0 + k * 250_000_000)) < 1_000_000
+    (alert,) = fuse(sensors, [r for shot in shots for r in shot])
+    assert alert.burst is not None and alert.n_sensors == 9  # placed by its best shot
+    assert [len(s.sensors_used) for s in alert.burst.shots] == [7, 8, 9]
+    assert len(alert.report_ids) == 24
+    for k, shot in enumerate(alert.burst.shots):
+        assert len(shot.report_ids) == len(shot.sensors_used)  # no report of another shot
+        assert np.hypot(shot.east_m - source[0], shot.north_m - source[1]) < 0.3
+        assert abs(shot.onset_ns - (T0 + k * 250_000_000)) < 1_000_000
 
 
 @settings(max_examples=25, deadline=None)

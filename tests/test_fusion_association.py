@@ -162,7 +162,7 @@ VOLLEY_NOISE = ReportNoise(
 
 
 @pytest.mark.parametrize("seed", range(20))
-def test_each_shot_of_a_volley_becomes_its_own_incident_with_a_correct_fix(seed: int) -> None:
+def test_each_shot_of_a_volley_is_located_on_its_own_in_one_alert(seed: int) -> None:
     rng = np.random.default_rng(seed)
     shooter = rng.uniform(-150.0, 150.0, 2)
     shots_s = np.cumsum([0.0, *rng.uniform(0.5, 1.0, 2)])  # three shots 0.5 to 1 s apart
@@ -171,12 +171,14 @@ def test_each_shot_of_a_volley_becomes_its_own_incident_with_a_correct_fix(seed:
     deliveries = synthesize_deliveries(sensors, FRAME, truth, C, VOLLEY_NOISE, rng)
     associator = Associator(sensors, FRAME, CONFIG)
     emitted = [i for d in deliveries for i in associator.add(d.report, d.arrival_ns)]
-    incidents = sorted(latest_revisions(emitted + associator.flush()), key=lambda i: i.onset_ns)
-    assert len(incidents) == 3
-    for incident, emission_s in zip(incidents, shots_s, strict=True):
-        assert incident.status == IncidentStatus.FIX
-        assert error_m(incident, tuple(shooter)) < 2.0
-        assert abs(incident.onset_ns - T0 - emission_s * NS_PER_S) < 2_000_000
+    (alert,) = latest_revisions(emitted + associator.flush())
+    assert alert.burst is not None and len(alert.burst.shots) == 3
+    assert error_m(alert, tuple(shooter)) < 2.0
+    for shot, emission_s in zip(alert.burst.shots, shots_s, strict=True):
+        assert shot.status == IncidentStatus.FIX
+        assert shot.east_m is not None and shot.north_m is not None
+        assert np.hypot(shot.east_m - shooter[0], shot.north_m - shooter[1]) < 2.0
+        assert abs(shot.onset_ns - T0 - emission_s * NS_PER_S) < 2_000_000
 
 
 STRAY_LOOP_STREAM = Path(__file__).parent / "data" / "association_stray_loop.jsonl"

@@ -10,15 +10,14 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 
-from ouie.console.api import ConsoleServices
 from ouie.console.app import create_console_app
 from ouie.console.auth import CSRF_HEADER, hash_password
-from ouie.console.feed import LiveFeed
-from ouie.console.views import CuePolicyView, MapView
+from ouie.console.views import CuePolicyView
 from ouie.core.audit import AuditEvent
 from ouie.store.records import Role
 from ouie.store.repository import Store
 from ouie.store.retention import RetentionPolicy
+from tests.builders import console_services
 from tests.observatory_store import seed_november
 
 USERS = {"olga": Role.OPERATOR, "sam": Role.SUPERVISOR, "ada": Role.AUDITOR, "root": Role.ADMIN}
@@ -41,11 +40,9 @@ def client(tmp_path: Path, password_hash: str) -> Iterator[TestClient]:
         store.add_user(name, role, password_hash)
     seed_november(store)
     store.audit(AuditEvent(action="config.load", actor="system", subject="city:saint-etienne"))
-    services = ConsoleServices(
-        store=store,
-        feed=LiveFeed(),
-        cue_policy=CuePolicyView(mode="auto", legal_basis="Arrêté 2026-41", dpia="AIPD-7"),
-        map_view=MapView(lat=45.44, lon=4.39),
+    services = console_services(
+        store,
+        CuePolicyView(mode="auto", legal_basis="Arrêté 2026-41", dpia="AIPD-7"),
         retention=RetentionPolicy(reports_days=30, incidents_days=90),
     )
     with TestClient(create_console_app(services)) as client:

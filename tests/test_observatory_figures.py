@@ -19,6 +19,7 @@ from ouie.observatory.figures import (
     latest_data_day,
 )
 from ouie.store.models import DailyAggregateRow
+from ouie.store.records import IncidentRecord
 from ouie.store.repository import Store
 from ouie.store.retention import NS_PER_DAY, RetentionPolicy, purge
 from tests.builders import store_url
@@ -179,3 +180,29 @@ def test_a_period_that_ends_before_it_starts_is_refused() -> None:
 def test_a_period_longer_than_a_year_is_refused() -> None:
     with pytest.raises(ValidationError, match="longer than 366 days"):
         Period.model_validate({"from": "2025-01-01", "to": "2026-01-02"})  # 367 days
+
+
+def test_unconfirmed_incidents_and_context_are_counted_apart_from_alerts(store: Store) -> None:
+    """Two more on 2 Nov: a gunshot only one of its neighbours heard (unconfirmed, never
+    alerted) and a firework show (context): neither is an alert, both are incidents."""
+    unconfirmed = {"confirmed": False, "heard_by": 1, "expected_sensors": 6}
+    for incident_id, class_, assessment in (
+        ("g4", "gunshot", unconfirmed),
+        ("f1", "fireworks", None),
+    ):
+        store.save_incident(
+            IncidentRecord(
+                id=incident_id, class_=class_, onset_ns=at(2, 12), assessment=assessment
+            ),
+            at_ns=at(2, 12, 0, 2),
+        )
+    figures = compute_figures(store, PERIOD)
+    rows = by_class(figures)
+    gunshot, fireworks = rows["gunshot"], rows["fireworks"]
+    assert (gunshot["incidents"], gunshot["alerts"], gunshot["unconfirmed"]) == (4, 3, 1)
+    assert (fireworks["incidents"], fireworks["alerts"], fireworks["unconfirmed"]) == (1, 0, 0)
+    total = figures.total
+    assert (total.incidents, total.alerts, total.unconfirmed) == (8, 6, 1)
+    before = counts(figures)
+    purge(store, RetentionPolicy(reports_days=1, incidents_days=1), at(30, 0))
+    assert counts(compute_figures(store, PERIOD)) == before  # the same after retention

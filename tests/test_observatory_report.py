@@ -114,10 +114,10 @@ def test_the_report_states_the_deployment_the_figures_and_the_chain(
     # per class: class, reports, incidents, located, no position, confirmed, 4 reasons,
     # escalated, open, confirm rate, median time
     assert cell_text(html, "by-class", "gunshot") == [
-        "gunshot", "3", "3", "2", "1", "1", "1", "0", "0", "0", "0", "1", "50 %", "60 s",
+        "gunshot", "3", "3", "3", "0", "2", "1", "1", "1", "0", "0", "0", "0", "1", "50 %", "60 s",
     ]  # fmt: skip
     assert cell_text(html, "by-class", "all") == [
-        "all", "7", "6", "4", "2", "2", "1", "1", "0", "0", "1", "1", "40 %", "60 s",
+        "all", "7", "6", "6", "0", "4", "2", "2", "1", "1", "0", "0", "1", "1", "40 %", "60 s",
     ]  # fmt: skip
     gunshot = next(row for row in data["figures"]["by_class"] if row["class"] == "gunshot")
     assert gunshot["confirm_rate"] == 0.5 and gunshot["dismissed_by_reason"] == {"fireworks": 1}

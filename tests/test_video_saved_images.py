@@ -15,11 +15,8 @@ import numpy as np
 import pytest
 from fastapi.testclient import TestClient
 
-from ouie.console.api import ConsoleServices
 from ouie.console.app import create_console_app
 from ouie.console.auth import CSRF_HEADER, hash_password
-from ouie.console.feed import LiveFeed
-from ouie.console.views import CuePolicyView, MapView
 from ouie.core.config import validate_config
 from ouie.core.incident import Incident
 from ouie.core.timebase import ns_to_iso
@@ -29,6 +26,7 @@ from ouie.store.retention import NS_PER_DAY, RetentionPolicy, purge
 from ouie.video.config import VideoConfig
 from ouie.video.incidents import CameraWatch
 from ouie.video.privacy import ZONE_BGR
+from tests.builders import console_services
 from tests.video_clips import CAMERA, DECLARED, write_walkers_clip
 
 PASSWORDS = {"olga": "op-secret-1", "sam": "sup-secret-2", "ada": "aud-secret-3"}
@@ -87,13 +85,7 @@ def views() -> CameraViews:
 
 @pytest.fixture
 def client(store: Store, views: CameraViews) -> Iterator[TestClient]:
-    services = ConsoleServices(
-        store=store,
-        feed=LiveFeed(),
-        cue_policy=CuePolicyView(mode="off"),
-        map_view=MapView(lat=45.44, lon=4.39),
-        video=views,
-    )
+    services = console_services(store, "off", video=views)
     with TestClient(create_console_app(services)) as client:
         yield client
 

@@ -30,7 +30,7 @@ def serve(
     role: Role = typer.Option(
         Role.CENTRAL,
         help="central: the whole service in one process (city file). broker, fusion, writer, "
-        "audit, notify: one process of a clustered deployment (cluster site file; "
+        "audit, notify, console: one process of a clustered deployment (cluster site file; "
         "docs/deployment.md).",
     ),
     process_id: str | None = typer.Option(
@@ -45,7 +45,7 @@ def serve(
     if role is not Role.CENTRAL:
         from ouie.app.cluster_roles import run_cluster_role
 
-        run_cluster_role(role, config, process_id)
+        run_cluster_role(role, config, process_id, host, port)
         return
     import hashlib
     import logging

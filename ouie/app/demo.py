@@ -42,7 +42,7 @@ from ouie.console.server import BackgroundServer
 from ouie.console.users import create_user
 from ouie.core.classes import ALERTING_CLASSES, EventClass
 from ouie.core.geo import LocalFrame
-from ouie.core.incident import Assessment, Incident, IncidentStatus
+from ouie.core.incident import Assessment, Burst, Incident, IncidentStatus
 from ouie.core.recording import RecordingFolder
 from ouie.core.report import EventReport
 from ouie.core.site import write_buildings_geojson
@@ -676,4 +676,5 @@ def fusion_incident(row: IncidentRow, frame: LocalFrame) -> Incident:
         report_ids=list(row.report_ids),
         score=row.score or 0.0,
         assessment=Assessment.model_validate(row.assessment) if row.assessment else None,
+        burst=Burst.model_validate(row.burst) if row.burst else None,
     )

@@ -27,6 +27,7 @@ def register(app: typer.Typer) -> None:
     group.command("audit")(audit)
     group.command("notify")(notify)
     group.command("up")(up)
+    group.command("secrets")(secrets)
 
 
 def _servers(servers: str) -> list[str]:
@@ -80,6 +81,29 @@ def notify(
     run_notifier(config, notifier_id, _servers(servers))
 
 
+def secrets(
+    config: Path = typer.Argument(..., help="Cluster site config (YAML) with cluster.security."),
+) -> None:
+    """Write a password for `central` and for every sensor of the site into
+    `cluster.security.secrets_dir` (`<account>.secret`, mode 0600); existing ones are kept and
+    new sensors get theirs. Copy the folder to every broker node, `central.secret` to the
+    other ouie processes, and give each sensor its own."""
+    from ouie.cluster.config import load_cluster_site
+    from ouie.core.config import ConfigError
+    from ouie.transport.broker import CENTRAL_USER, provision_accounts
+
+    try:
+        site = load_cluster_site(config)
+    except ConfigError as error:
+        raise typer.BadParameter(str(error)) from None
+    if site.cluster.security is None:
+        raise typer.BadParameter("cluster.security is not set: there is nowhere to write secrets")
+    folder = site.cluster.security.secrets_dir
+    sensors = [sensor.id for sensor in site.sensors()]
+    provision_accounts(folder, [CENTRAL_USER, *sensors])
+    typer.echo(f"{folder}: {CENTRAL_USER} and {len(sensors)} sensor accounts")
+
+
 def up(
     config: Path = typer.Argument(..., help="Cluster site config (YAML)."),
     folder: Path = typer.Option(
@@ -110,16 +134,19 @@ def up(
         site = load_cluster_site(config)
     except ConfigError as error:
         raise typer.BadParameter(str(error)) from None
-    deployment = LocalDeployment(
-        folder.resolve(),
-        config.resolve(),
-        site.cluster,
-        nodes,
-        workers,
-        writers,
-        appenders,
-        notifiers,
-    )
+    try:
+        deployment = LocalDeployment(
+            folder.resolve(),
+            config.resolve(),
+            site.cluster,
+            nodes,
+            workers,
+            writers,
+            appenders,
+            notifiers,
+        )
+    except ConfigError as error:
+        raise typer.BadParameter(str(error)) from None
     console = Console()
     signal.signal(signal.SIGTERM, signal.default_int_handler)  # SIGTERM stops it as Ctrl-C
     try:

@@ -4,15 +4,62 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from pydantic import Field, model_validator
 
-from ouie.core.config import StrictModel, load_yaml_config
+from ouie.core.config import ConfigError, StrictModel, load_yaml_config
 from ouie.core.geo import LocalFrame
 from ouie.core.recording import SensorSite, read_sensors_geojson
 from ouie.core.site import Origin
 from ouie.fusion.config import FusionConfig
 from ouie.notify.config import NotifyConfig
+from ouie.transport.broker import CENTRAL_USER
+from ouie.transport.mqtt import TlsConfig
+
+
+class ClusterSecurity(StrictModel):
+    """Who may use the cluster and how it is encrypted. Every account has a password in
+    `secrets_dir/<account>.secret` (as `ouie broker-config` writes them): `central` for the ouie
+    processes (and, between nodes, for the routes), one per sensor (user = sensor id) for the
+    MQTT front door, where a sensor may only publish and read its own `ouie/v1/sensors/<id>/…`
+    topics. A broker node reads every account's secret; the other processes only `central`'s."""
+
+    secrets_dir: Path = Field(
+        description="Folder of `<account>.secret` files (mode 0600), relative to the config."
+    )
+    tls: TlsConfig | None = Field(
+        default=None,
+        description="TLS on every port (clients, routes, MQTT): `ca_file` signs every node's "
+        "certificate; a broker node also needs its `cert_file` and `key_file` (valid for "
+        "server and client authentication: nodes verify each other on the routes).",
+    )
+
+    def password(self, account: str = CENTRAL_USER) -> str:
+        """The password of `account`; ConfigError naming the file when it cannot be read."""
+        path = self.secrets_dir / f"{account}.secret"
+        try:
+            password = path.read_text(encoding="utf-8").strip()
+        except OSError as error:
+            raise ConfigError(
+                f"cluster.security.secrets_dir: cannot read {path} ({error})"
+            ) from None
+        if not password:
+            raise ConfigError(f"cluster.security.secrets_dir: {path} is empty")
+        return password
+
+    def client_options(self) -> dict[str, Any]:
+        """nats-py `connect` options of an ouie process: the `central` account, and TLS
+        checked against `tls.ca_file` (and the node's host name) when the cluster has TLS."""
+        options: dict[str, Any] = {"user": CENTRAL_USER, "password": self.password()}
+        if self.tls is not None:
+            options["tls"] = self.tls.context()
+        return options
+
+    def resolved(self, base: Path) -> ClusterSecurity:
+        """The same with relative paths taken from `base` (the configuration's folder)."""
+        tls = self.tls.resolved(base) if self.tls is not None else None
+        return ClusterSecurity(secrets_dir=base / self.secrets_dir, tls=tls)
 
 
 class ClusterConfig(StrictModel):
@@ -71,6 +118,11 @@ class ClusterConfig(StrictModel):
         "exceed the longest waiting window + late_report_grace_s of fusion, and stay under "
         "duplicate_window_s, s.",
     )
+    security: ClusterSecurity | None = Field(
+        default=None,
+        description="Accounts and TLS (`ClusterSecurity`); None: every port open to anyone who "
+        "reaches it, for trials on loopback only.",
+    )
     tick_s: float = Field(
         default=0.25,
         gt=0,
@@ -78,6 +130,11 @@ class ClusterConfig(StrictModel):
         "windows close at the ticks' stream times while no report comes (an incident waits "
         "for its window and at most about this long), s.",
     )
+
+    def client_options(self) -> dict[str, Any]:
+        """nats-py `connect` options that log in (`ClusterSecurity.client_options`); none on an
+        open cluster."""
+        return self.security.client_options() if self.security is not None else {}
 
     @model_validator(mode="after")
     def _replay_within_dedupe(self) -> ClusterConfig:
@@ -94,7 +151,7 @@ class ClusterConfig(StrictModel):
 class ClusterSiteConfig(StrictModel):
     """What every process of a clustered deployment needs (a city config's subset): the frame,
     the sensors, fusion, the database and the cluster. Relative paths are resolved beside the
-    file (sensors_file, notify.outbox_dir) by `load_cluster_site`."""
+    file (sensors_file, notify.outbox_dir, cluster.security) by `load_cluster_site`."""
 
     name: str = Field(description="Deployment name.")
     origin: Origin = Field(description="Origin of the local ENU frame (the cell grid's too).")
@@ -102,6 +159,12 @@ class ClusterSiteConfig(StrictModel):
     database_url: str = Field(description="SQLAlchemy URL of the store (PostgreSQL).")
     fusion: FusionConfig = Field(default_factory=FusionConfig)
     cluster: ClusterConfig = Field(default_factory=ClusterConfig)
+    console: dict[str, Any] = Field(
+        default_factory=dict,
+        description="The operator console of `ouie serve --role console` "
+        "(`ouie.console.config.ConsoleConfig`: time zone, tiles, sessions), validated by that "
+        "role; the other processes ignore it.",
+    )
     notify: NotifyConfig = Field(
         default_factory=NotifyConfig,
         description="Alert outputs of the cluster's notifier (`ouie.notify.config`; all off "
@@ -124,6 +187,9 @@ def load_cluster_site(path: Path | str) -> ClusterSiteConfig:
     config = load_yaml_config(path, ClusterSiteConfig)
     beside = path.resolve().parent
     notify = config.notify.model_copy(update={"outbox_dir": beside / config.notify.outbox_dir})
+    cluster = config.cluster
+    if cluster.security is not None:
+        cluster = cluster.model_copy(update={"security": cluster.security.resolved(beside)})
     return config.model_copy(
-        update={"sensors_file": beside / config.sensors_file, "notify": notify}
+        update={"sensors_file": beside / config.sensors_file, "notify": notify, "cluster": cluster}
     )

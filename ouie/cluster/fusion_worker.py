@@ -10,8 +10,9 @@ same lease list.
 What it reads. A consumer of the reports stream filtered on its cells and their halo (every
 cell within the widest halo, 2·R of the largest hearing range, see `ouie.cluster.cells`). A
 report from the halo is kept only when its cell is within `halo_m(class)` of an owned cell.
-Its `Associator` knows only the sensors of those cells, so a worker's memory follows its share
-of the city, not the city (fusion keeps a table of sensor pairs).
+Its `Associator` knows only the sensors of those cells (its per-report work follows the
+sensors around each sound, `ouie.fusion.neighbours`: a worker's memory is ~170 MB at 10,000
+sensors).
 Every report of a sound is within 2·R of the sound's earliest-arriving report, so the worker
 that owns that report's cell sees the whole sound.
 

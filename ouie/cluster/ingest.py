@@ -90,12 +90,14 @@ class MqttIngest:
         nc = await connect(self.cluster, "ingest")
         js = nc.jetstream(timeout=5)
         await ensure_streams(js, self.cluster)
-        gateway = ReportGateway(js, self.cell_of_sensor, give_up_s=self.ack_wait_s / 2)
         try:
-            async for messages in pulled_batches(
-                lambda: self._bind(js), self.batch, stop.is_set, "ingest"
-            ):
-                await self._forward(nc, gateway, messages)
+            async with ReportGateway(
+                nc, self.cell_of_sensor, give_up_s=self.ack_wait_s / 2
+            ) as gateway:
+                async for messages in pulled_batches(
+                    lambda: self._bind(js), self.batch, stop.is_set, "ingest"
+                ):
+                    await self._forward(nc, gateway, messages)
         finally:
             with contextlib.suppress(Exception):
                 await nc.close()

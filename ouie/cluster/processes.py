@@ -15,7 +15,7 @@ from urllib.parse import urlsplit
 
 from ouie.cluster.config import ClusterConfig, ClusterSiteConfig, load_cluster_site
 from ouie.cluster.fusion_worker import FusionWorker
-from ouie.cluster.local import NodeListen, nats_server_binary, node_config
+from ouie.cluster.local import NodeAccounts, NodeListen, nats_server_binary, node_config
 from ouie.cluster.writer import StorageWriter
 from ouie.core.config import ConfigError
 
@@ -112,7 +112,15 @@ def run_broker(config: Path, node: str) -> None:
     folder = site.cluster.broker_store_dir
     folder.mkdir(parents=True, exist_ok=True)
     conf = folder / "nats.conf"
-    conf.write_text(node_config(listen, routes, folder / "jetstream"))
+    security = site.cluster.security
+    if security is None:
+        log.warning("cluster.security is not set: node %s lets anyone in (trials only)", node)
+        accounts = None
+    else:
+        accounts = NodeAccounts.read(security, [sensor.id for sensor in site.sensors()])
+    conf.touch(mode=0o600)  # it names the node's key and hashes every account's password
+    replicas = site.cluster.replicas
+    conf.write_text(node_config(listen, routes, folder / "jetstream", replicas, accounts=accounts))
     binary = str(nats_server_binary())
     os.execv(binary, [binary, "-c", str(conf)])
 

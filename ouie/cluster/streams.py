@@ -26,11 +26,14 @@ from __future__ import annotations
 import asyncio
 import datetime
 import logging
+import ssl
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any
 
 from nats.aio.client import Client
 from nats.aio.msg import Msg
+from nats.errors import AuthorizationError
 from nats.errors import Error as NatsError
 from nats.js import JetStreamContext
 from nats.js.api import (
@@ -47,6 +50,8 @@ from nats.js.errors import BadRequestError
 from nats.js.kv import KeyValue
 
 from ouie.cluster.config import ClusterConfig
+from ouie.core.config import ConfigError
+from ouie.transport.broker import CENTRAL_USER
 
 log = logging.getLogger(__name__)
 
@@ -177,28 +182,56 @@ async def _ensure_streams(js: JetStreamContext, config: ClusterConfig) -> KeyVal
 
 async def connect(config: ClusterConfig, name: str, timeout_s: float = 60.0) -> Client:
     """A connection to the cluster that fails over between its servers and reconnects for
-    ever (the client library's errors go to the debug log: a dead node is expected). The first
-    connection is tried again until `timeout_s`: a process may start before the servers."""
+    ever (the client library's errors go to the debug log: a dead node is expected), logged
+    in as `central` over TLS when the cluster has `security`. The first connection is tried
+    again until `timeout_s`: a process may start before the servers. A node that refuses the
+    password or whose certificate is not signed by `tls.ca_file` is a configuration error,
+    raised (ConfigError) at once rather than tried for ever."""
     import nats
 
-    async def quiet(error: Exception) -> None:
+    refused: asyncio.Future[Exception] = asyncio.get_running_loop().create_future()
+
+    async def on_error(error: Exception) -> None:
+        if _is_refusal(error) and not refused.done():
+            refused.set_result(error)
         log.debug("nats (%s): %s", name, error)
 
     deadline = time.monotonic() + timeout_s
+    login = config.client_options()
     while True:
-        try:
-            return await nats.connect(
+        connecting = asyncio.ensure_future(
+            nats.connect(
                 config.servers,
                 name=name,
+                **login,
                 max_reconnect_attempts=-1,
                 reconnect_time_wait=0.5,
                 connect_timeout=2,
-                error_cb=quiet,
+                error_cb=on_error,
             )
+        )
+        either: set[asyncio.Future[Any]] = {connecting, refused}
+        await asyncio.wait(either, return_when=asyncio.FIRST_COMPLETED)
+        if refused.done():
+            connecting.cancel()
+            raise ConfigError(
+                f"cluster.security: the nodes refuse {CENTRAL_USER!r} ({refused.result()}): "
+                "check secrets_dir and tls.ca_file"
+            )
+        try:
+            return connecting.result()
         except (OSError, TimeoutError, NatsError):
             if time.monotonic() > deadline:
                 raise
             await asyncio.sleep(0.2)
+
+
+def _is_refusal(error: Exception) -> bool:
+    """Whether a connection error says the login or the node's certificate is wrong (as
+    opposed to a node that is down or starting)."""
+    return isinstance(error, AuthorizationError | ssl.SSLCertVerificationError) or (
+        isinstance(error, NatsError) and "Authorization Violation" in str(error)
+    )
 
 
 async def pulled_batches(

@@ -144,6 +144,47 @@ class Assessment(BaseModel):
     )
 
 
+class Shot(BaseModel):
+    """One sound of a burst, as fusion located it on its own (`Burst`)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    incident_id: str = Field(description="The id it had before it was folded (never shown).")
+    onset_ns: int = Field(description="Its emission instant (a fix) or first arrival, UTC ns.")
+    status: IncidentStatus
+    east_m: float | None = Field(default=None, description="East in the local ENU frame, m.")
+    north_m: float | None = Field(default=None, description="North in the local ENU frame, m.")
+    covariance_m2: list[list[float]] | None = Field(
+        default=None, description="2×2 covariance of (east, north), m² (fix only)."
+    )
+    uncertainty_m: float | None = Field(default=None, description="Its 95 % radius, m.")
+    sensors_used: list[str] = Field(description="Sensor ids whose reports located it.")
+    report_ids: list[str] = Field(description="Its reports.")
+
+
+class Burst(BaseModel):
+    """Repeats of one alerting sound (the shots of a burst, an explosion's later bangs) folded
+    into one alert that grows (`ouie.fusion.bursts`); additive to `ouie.incident/1`."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    shots: list[Shot] = Field(min_length=2, description="Its sounds, in onset order.")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _drop_derived(cls, data: Any) -> Any:
+        """Accept our own JSON back: `span_s` is derived."""
+        if isinstance(data, dict):
+            return {k: v for k, v in data.items() if k != "span_s"}
+        return data
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def span_s(self) -> float:
+        """From the first shot's onset to the last's, s."""
+        return (self.shots[-1].onset_ns - self.shots[0].onset_ns) / 1e9
+
+
 class Incident(BaseModel):
     """A sound heard by one or more sensors, located as well as the geometry allows."""
 
@@ -199,6 +240,12 @@ class Incident(BaseModel):
         default=None,
         description="Network confirmation and rank reasons (alerting classes, when the policy "
         "is on); None: not assessed.",
+    )
+
+    burst: Burst | None = Field(
+        default=None,
+        description="The repeats of one sound folded into it (a burst of shots); None: one "
+        "sound. Its position is the best located shot's.",
     )
 
     @model_validator(mode="before")

@@ -54,13 +54,14 @@ import numpy as np
 from ouie.core.camera_sound import CameraSound
 from ouie.core.classes import ALERTING_CLASSES, EventClass
 from ouie.core.geo import LocalFrame
-from ouie.core.incident import Incident, IncidentStatus
+from ouie.core.incident import Incident
 from ouie.core.recording import SensorSite
 from ouie.core.report import EventReport, ReportKey
 from ouie.core.site import CameraSite
 from ouie.core.timebase import NS_PER_S
+from ouie.fusion.bursts import Bursts, location_quality
 from ouie.fusion.config import FusionConfig
-from ouie.fusion.confirmation import assess, source_points_en_m
+from ouie.fusion.confirmation import assess, heard_by, source_points_en_m
 from ouie.fusion.corroboration import corroborated_score, distance_to_camera_m, lag_miss_s
 from ouie.fusion.episodes import ContextEpisodes, fold_group
 from ouie.fusion.localization import (
@@ -77,6 +78,7 @@ from ouie.fusion.multilateration import (
     mirror_fix,
     radius_95,
 )
+from ouie.fusion.neighbours import PairDistances, SensorGrid, largest_spacing_m
 
 log = logging.getLogger(__name__)
 
@@ -88,6 +90,13 @@ COMPATIBLE_GROUPS: tuple[frozenset[EventClass], ...] = (
     frozenset({EventClass.SIREN, EventClass.ALARM}),
 )
 """Classes a detector can confuse for one sound heard at different distances and angles."""
+
+
+CONFUSABLE_CONTEXT = frozenset(
+    c for group in COMPATIBLE_GROUPS if group & ALERTING_CLASSES for c in group - ALERTING_CLASSES
+)
+"""Context classes a detector confuses with alerting ones (fireworks): the sensors that call a
+sound so count against its alerting class (`ouie.fusion.confirmation`)."""
 
 
 PREDICTING_MEMBERS = 4
@@ -120,6 +129,8 @@ class _Candidate:
     stray whose departure stops the candidate predicting was placed straight back, forever)."""
     heard: dict[str, CameraSound] = field(default_factory=dict)
     """Cameras whose own detection confirmed it, by camera id (one each)."""
+    called_otherwise: int = 0
+    """Sensors outside it that called its sound a context class, at its last assessment."""
 
 
 def _incident_id(report: EventReport, opened_before: int = 0) -> str:
@@ -129,18 +140,6 @@ def _incident_id(report: EventReport, opened_before: int = 0) -> str:
     sensor_id, report_id = report.key
     suffix = f"/{opened_before}" if opened_before else ""
     return hashlib.sha256(f"{sensor_id}/{report_id}{suffix}".encode()).hexdigest()[:16]
-
-
-def _quality(incident: Incident) -> tuple[int, int, float]:
-    """Order of merit: status (fix > hyperbola > single), sensors used, −uncertainty."""
-    rank = {
-        IncidentStatus.SINGLE: 0,
-        IncidentStatus.AREA: 0,
-        IncidentStatus.HYPERBOLA: 1,
-        IncidentStatus.FIX: 2,
-    }
-    uncertainty = incident.uncertainty_m if incident.uncertainty_m is not None else np.inf
-    return rank[incident.status], incident.n_sensors, -uncertainty
 
 
 @dataclass
@@ -188,13 +187,17 @@ class Associator:
         self._opened: OrderedDict[ReportKey, int] = OrderedDict()
         """How many candidates each recent report opened (a stray may open a second one: it
         must not reuse the first one's incident id)."""
-        self._distance_m = {
-            (a, b): float(np.linalg.norm(pa - pb))
-            for a, pa in self.positions_enu_m.items()
-            for b, pb in self.positions_enu_m.items()
-        }
-        self._spacing_m = max(self._distance_m.values(), default=0.0)
+        self._distance_m = PairDistances(self.positions_enu_m)
+        self._spacing_m = largest_spacing_m(self.positions_enu_m, self.config.range_m())
+        self._grid = SensorGrid(self.positions_enu_m, max(self.config.range_m(), 1.0))
+        self._audible_cells = self._grid.reach_cells(2.0 * self.config.range_m())
+        """Two sensors that can hear one sound (≤ 2·R apart, R the largest range) are at most
+        this many grid cells apart: `_fits` skips the candidates beyond it at once."""
         self._episodes = ContextEpisodes(self.positions_enu_m, self._distance_m, frame, self.config)
+        self._bursts = Bursts(self.config)
+        self._confusable: deque[EventReport] = deque(maxlen=self.config.max_remembered_report_ids)
+        """Recent reports of a context class confused with alerting ones (fireworks), for the
+        class agreement of network confirmation (`_called_otherwise`)."""
 
     def window_ns(self, event_class: EventClass) -> int:
         """How long after its first onset a sound of this class may still be heard elsewhere,
@@ -214,7 +217,43 @@ class Associator:
         if report.sensor_id not in self.positions_enu_m:
             self._reject(report, f"unknown sensor id {report.sensor_id!r}", "unknown_sensor")
             return self.poll(now_ns)
-        return self._place(report) + self.poll(now_ns)
+        placed = self._place(report)
+        if report.class_ in CONFUSABLE_CONTEXT and self.config.confirmation.min_class_agreement:
+            self._confusable.append(report)
+            placed += self._reassess(report)
+        return placed + self.poll(now_ns)
+
+    def _called_otherwise(self, candidate: _Candidate) -> int:
+        """Sensors outside `candidate` with a recent confusable context report (fireworks) that
+        can be its sound: pairwise-compatible (`_pair_compatible`) with one of its members
+        (none kept while min_class_agreement is 0)."""
+        return len(
+            {
+                r.sensor_id
+                for r in self._confusable
+                if r.sensor_id not in candidate.reports
+                and any(self._pair_compatible(r, m) for m in candidate.reports.values())
+            }
+        )
+
+    def _reassess(self, report: EventReport) -> list[Incident]:
+        """Re-emit (revision + 1) the emitted alerting incidents whose sound `report` (a
+        confusable context report) may be, when it changes how many sensors called it
+        otherwise: their network confirmation may change."""
+        out: list[Incident] = []
+        for candidate in self._candidates:
+            incident = candidate.emitted
+            if (
+                incident is None
+                or incident.class_ not in ALERTING_CLASSES
+                or report.sensor_id in candidate.reports
+                or not any(self._pair_compatible(report, m) for m in candidate.reports.values())
+                or self._called_otherwise(candidate) == candidate.called_otherwise
+            ):
+                continue
+            candidate.emitted = incident.model_copy(update={"revision": incident.revision + 1})
+            out += self._as_episode(candidate, candidate.emitted)
+        return out
 
     def corroborate(self, sound: CameraSound, now_ns: int) -> list[Incident]:
         """A camera's own audio detection: the emitted alerting incident it matches best (the
@@ -375,6 +414,10 @@ class Associator:
                     out += self._emit(candidate)
         self._episodes.expire(now_ns)
         grace_ns = round(self.config.late_report_grace_s * NS_PER_S)
+        longest_window_ns = max(self.window_ns(c) for c in EventClass)
+        self._bursts.expire(now_ns - longest_window_ns - grace_ns)
+        while self._confusable and self._confusable[0].onset_ns < now_ns - 2 * longest_window_ns:
+            self._confusable.popleft()
         self._waiting_sounds = [s for s in self._waiting_sounds if s.heard_ns + grace_ns > now_ns]
         self._candidates = [
             c for c in self._candidates if c.emitted is None or c.deadline_ns + grace_ns > now_ns
@@ -540,6 +583,9 @@ class Associator:
         is then judged by the prediction, which a member's late NLOS onset does not skew)."""
         if report.sensor_id in candidate.reports or report.key in candidate.expelled:
             return False
+        anchor = next(iter(candidate.reports))
+        if not self._grid.maybe_within(report.sensor_id, anchor, self._audible_cells):
+            return False  # too far from a member for either rule (`_pair_audible`)
         rule = self._pair_compatible if self._members_fix(candidate) is None else self._pair_audible
         return all(rule(report, other) for other in candidate.reports.values())
 
@@ -595,12 +641,16 @@ class Associator:
         """Refit an emitted candidate after a new member. While its window is open the
         (provisional) incident follows the reports in hand, even when the new fit is less sure
         (a fifth onset can reveal an NLOS path the first four hid); after the window closes, a
-        late report re-emits it only if it improved (`_quality`), or if it expelled a stray
+        late report re-emits it only if it improved (`location_quality`), or if it expelled a stray
         (`members_changed`: the stray now belongs elsewhere, the incident must let it go)."""
         assert candidate.emitted is not None
         previous = candidate.emitted
         incident = self._locate(candidate, revision=previous.revision + 1)
-        if candidate.closed and not members_changed and _quality(incident) <= _quality(previous):
+        if (
+            candidate.closed
+            and not members_changed
+            and location_quality(incident) <= location_quality(previous)
+        ):
             return []
         candidate.emitted = incident
         self.stats.incidents_updated += 1
@@ -609,8 +659,9 @@ class Associator:
     def _as_episode(self, candidate: _Candidate, incident: Incident) -> list[Incident]:
         """What to emit for a candidate's incident: for a siren, alarm or fireworks, the `area`
         incident of the episode it folds into (`ouie.fusion.episodes`; off when
-        context_episode_gap_s is 0); else itself, assessed (`ouie.fusion.confirmation`), and
-        the episode it leaves if it was folded before under another class. Once shown on its
+        context_episode_gap_s is 0); else itself, assessed (`ouie.fusion.confirmation`) and
+        folded into the burst of its repeats (`ouie.fusion.bursts`), after the episode it
+        leaves if it was folded before under another class. Once shown on its
         own (an explosion that a later member turns into fireworks), it stays on its own: an
         incident already shown is revised, never made to vanish into an episode."""
         fold = fold_group(incident) is not None and self.config.context_episode_gap_s > 0
@@ -621,9 +672,31 @@ class Associator:
                 source_points_en_m(incident, self.positions_enu_m),
                 self.config.confirmation.context_radius_m,
             )
-            assessed = assess(incident, self.positions_enu_m, self.config, fireworks)
-            return [*self._episodes.release(incident.incident_id), assessed]
+            candidate.called_otherwise = self._called_otherwise(candidate)
+            assessed = assess(
+                incident,
+                self._assessed_sensors(incident),
+                self.config,
+                fireworks,
+                candidate.called_otherwise,
+            )
+            return [*self._episodes.release(incident.incident_id), *self._bursts.fold(assessed)]
         return [self._episodes.fold(incident, list(candidate.reports.values()))]
+
+    def _assessed_sensors(self, incident: Incident) -> dict[str, Array]:
+        """The sensors `assess` needs for `incident`: those that heard it and those in the grid
+        cells within the class's sure range of where its source may be (a superset of the
+        sensors it expects; the others cannot change its assessment), not the whole city."""
+        sure_m = (
+            self.config.confirmation.sure_range_m.get(incident.class_)
+            if isinstance(incident.class_, EventClass)
+            else None
+        )
+        heard = {s: self.positions_enu_m[s] for s in heard_by(incident)}
+        if sure_m is None:
+            return heard
+        points = source_points_en_m(incident, self.positions_enu_m)
+        return {**heard, **self._grid.around(points, sure_m)}
 
     def _evict_if_full(self) -> list[Incident]:
         """Keep at most max_open_incidents candidates: the oldest goes, fused first if it was

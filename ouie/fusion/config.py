@@ -47,18 +47,49 @@ class ConfirmationConfig(StrictModel):
         default=2,
         ge=1,
         description="Sensors required where at least that many are within the class's sure "
-        "range of the source; fewer where fewer are (a sparse corner of the network).",
+        "range of the source; fewer where fewer are (a sparse corner of the network). 3 would "
+        "also refuse two onsets (a hyperbola: no check, no position); measured, it withdraws "
+        "true alerts (docs/results/operator.md).",
     )
     sure_range_m: dict[EventClass, float] = Field(
         default_factory=lambda: dict(DEFAULT_SURE_RANGE_M),
         description="Per alerting class, the distance within which a sensor should hear it, m "
         "(a class left out is never marked unconfirmed).",
     )
+    min_class_agreement: float = Field(
+        default=0.0,
+        ge=0,
+        le=1,
+        description="Share of the sensors that heard the same sound that must call it an "
+        "alerting class: other sensors reporting it, at onsets the pairwise rule allows, as a "
+        "context class it is confused with (fireworks) count against it; 0: not used. 0.5 "
+        "halves the false alerts on everyday sound but withdraws a true shot that most "
+        "sensors call fireworks (docs/results/operator.md), so it is off by default.",
+    )
     context_radius_m: float = Field(
         default=500.0,
         ge=0,
         description="A firework episode still open (context_episode_gap_s) this close to a "
         "gunshot or explosion lowers its rank, m.",
+    )
+
+
+class BurstConfig(StrictModel):
+    """Repeats of one alerting sound (a burst of shots) folded into one alert that grows
+    (`ouie.fusion.bursts`)."""
+
+    gap_s: float = Field(
+        default=2.5,
+        ge=0,
+        description="An alerting incident whose onset is at most this from a shot of an open "
+        "burst of its family, at the same place, joins it (shots come 0.3–2 s apart; a "
+        "single's onset is an arrival, up to a few hundred ms after the emission); 0: never, s.",
+    )
+    place_slack_m: float = Field(
+        default=20.0,
+        ge=0,
+        description="Two located shots are at the same place when their distance is at most "
+        "the sum of their 95 % radii plus this (a shooter walking, a muzzle and its echo), m.",
     )
 
 
@@ -177,6 +208,10 @@ class FusionConfig(StrictModel):
     confirmation: ConfirmationConfig = Field(
         default_factory=ConfirmationConfig,
         description="Network confirmation policy for alerting incidents.",
+    )
+    burst: BurstConfig = Field(
+        default_factory=BurstConfig,
+        description="Folding the repeats of one alerting sound into one alert.",
     )
     provisional_incidents: bool = Field(
         default=True,

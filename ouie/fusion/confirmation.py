@@ -14,6 +14,18 @@ one sensor of a corner whose neighbours are 200 m away is confirmed as far as th
 (|E| = 1), the same scream in the dense centre, with 3 sensors within 150 m, is not. Two or more
 sensors in one incident are consistent in time by construction (association's TDOA rules).
 
+A fix whose onsets do not fit one position, RMS residual above `max_nlos_delay_s` (the most a
+detour around buildings adds; beyond it association speaks of a wrong association), is not
+confirmed: its reports are sounds of different moments (on the false-alarm bench, an explosion
+"located" 2.5 km outside the site with a 3.2 s residual).
+
+The class must also agree: when k sensors outside the incident reported, at onsets that the
+pairwise rule allows for the same sound (|Δt| ≤ d/c + slack to one of its sensors), a context
+class it is confused with (fireworks), the incident needs |H| / (|H| + k) ≥
+`min_class_agreement` (0.5: most of the sensors that heard it call it alerting). A firecracker
+that three sensors call a gunshot and eight call fireworks is not confirmed; a gunshot that one
+sensor calls fireworks still is.
+
 An unconfirmed incident is kept and shown apart ("unconfirmed"), never raised as an alert
 (`Incident.raises_alert`). A gunshot or explosion near an open firework episode (within
 `context_radius_m`, the episode heard within context_episode_gap_s) is marked
@@ -50,10 +62,12 @@ def assess(
     positions_enu_m: dict[str, Array],
     config: FusionConfig,
     fireworks_nearby: tuple[float, float] | None = None,
+    called_otherwise: int = 0,
 ) -> Incident:
     """The incident with its `Assessment` (module docstring); unchanged when the policy is off
     or the class is context. `fireworks_nearby`: (s since, m away) of the closest open firework
-    episode within context_radius_m, or None."""
+    episode within context_radius_m, or None; `called_otherwise`: sensors outside it that
+    reported the same sound as a context class it is confused with (fireworks)."""
     policy = config.confirmation
     if not policy.enabled or not incident.alerting:
         return incident
@@ -84,6 +98,22 @@ def assess(
             reasons.append(
                 f"heard by 1 sensor; no other sensor is within {sure_m:.0f} m to confirm it"
             )
+    residual_s = incident.residual_rms_s
+    if confirmed and residual_s is not None and residual_s > config.max_nlos_delay_s:
+        confirmed = False
+        reasons.append(
+            f"its onsets do not fit one position (residual {residual_s * 1e3:.0f} ms RMS, more "
+            f"than the {config.max_nlos_delay_s * 1e3:.0f} ms a detour can add): sounds of "
+            "different moments, not one"
+        )
+    share = len(heard) / (len(heard) + called_otherwise)
+    if confirmed and called_otherwise and share < policy.min_class_agreement:
+        confirmed = False
+        reasons.append(
+            f"{called_otherwise} other sensors heard a sound at the same moment and called it "
+            f"fireworks; only {len(heard)} of {len(heard) + called_otherwise} called it "
+            f"{incident.class_}: the network does not agree"
+        )
     if confirmed and len(heard) >= 2:
         reasons.append(f"heard by {len(heard)} sensors, their onsets consistent in time")
     context = incident.class_ in FIRECRACKER_LIKE and fireworks_nearby is not None

@@ -39,6 +39,7 @@ from ouie.fusion.baselines import energy_centroid_en_m
 from ouie.fusion.config import FusionConfig
 from ouie.fusion.localization import vote_class
 from ouie.fusion.multilateration import Array
+from ouie.fusion.neighbours import PairDistances
 
 SUSTAINED_CLASSES = frozenset({EventClass.SIREN, EventClass.ALARM})
 """Classes heard for long stretches, by sensor after sensor, rather than as one wavefront."""
@@ -89,7 +90,7 @@ class ContextEpisodes:
     def __init__(
         self,
         positions_enu_m: dict[str, Array],
-        distance_m: dict[tuple[str, str], float],
+        distance_m: PairDistances,
         frame: LocalFrame,
         config: FusionConfig,
     ) -> None:

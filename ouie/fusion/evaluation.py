@@ -91,40 +91,45 @@ def evaluate(
     positions_enu_m: dict[str, Array] | None = None,
     baselines: dict[str, BaselineFn] | None = None,
 ) -> Evaluation:
-    """Match each alerting true event to one incident (compatible class, onset within
-    MATCH_WINDOW_S; a fix preferred, then the most sensors — a real sound is heard widely, a
-    false alarm rarely —, then the closest onset; never by position, which would flatter the
-    errors) and score it.
+    """Match each alerting true event to one sound an incident answers for (compatible class,
+    onset within MATCH_WINDOW_S; a fix preferred, then the most sensors — a real sound is heard
+    widely, a false alarm rarely —, then the closest onset; never by position, which would
+    flatter the errors) and score it. A burst (`Incident.burst`) answers for each of its shots,
+    as located on its own (`sounds`): the true shots of a burst each match a shot of the one
+    alert, and the repeats the truth does not list (an explosion's later bangs) make no false
+    alert. `Match.incident_id` is the incident's (the burst's) id.
 
     Inside-ellipse test: eᵀΣ⁻¹e ≤ χ²₂(0.95) with e the (east, north) error. Baselines, when given,
     are evaluated on the same reports as the matched fix.
     """
     latest = {i.incident_id: i for i in sorted(incidents, key=lambda i: i.revision)}
-    pool = list(latest.values())
-    used: set[str] = set()
+    pool = [sound for incident in latest.values() for sound in sounds(incident)]
+    used: set[int] = set()
+    answered: set[str] = set()
     matches = []
     for index, event in enumerate(truth):
         if event.class_ not in ALERTING_CLASSES:
             continue
         match = Match(truth_index=index)
         candidates = [
-            i
-            for i in pool
-            if i.incident_id not in used
+            (k, i)
+            for k, i in enumerate(pool)
+            if k not in used
             and isinstance(i.class_, EventClass)
             and classes_compatible(i.class_, EventClass(event.class_))
             and abs(i.onset_ns - event.onset_ns) <= MATCH_WINDOW_S * NS_PER_S
         ]
         if candidates:
-            best = min(
+            k, best = min(
                 candidates,
-                key=lambda i: (
-                    i.status != IncidentStatus.FIX,
-                    -i.n_sensors,
-                    abs(i.onset_ns - event.onset_ns),
+                key=lambda ki: (
+                    ki[1].status != IncidentStatus.FIX,
+                    -ki[1].n_sensors,
+                    abs(ki[1].onset_ns - event.onset_ns),
                 ),
             )
-            used.add(best.incident_id)
+            used.add(k)
+            answered.add(best.incident_id)
             match.incident_id, match.status = best.incident_id, best.status
             match.n_sensors = best.n_sensors
             if best.status == IncidentStatus.FIX:
@@ -146,9 +151,34 @@ def evaluate(
             name: ErrorStats.of([m.baseline_errors_m[name] for m in fixes])
             for name in (baselines or {})
         },
-        false_incidents=len([i for i in pool if i.incident_id not in used and i.raises_alert]),
+        false_incidents=sum(
+            i.incident_id not in answered and i.raises_alert for i in latest.values()
+        ),
         matches=matches,
     )
+
+
+def sounds(incident: Incident) -> list[Incident]:
+    """The sounds an incident answers for: itself, or each shot of its burst as located on its
+    own (with the burst's id, class and assessment)."""
+    if incident.burst is None:
+        return [incident]
+    return [
+        incident.model_copy(
+            update={
+                "onset_ns": shot.onset_ns,
+                "status": shot.status,
+                "east_m": shot.east_m,
+                "north_m": shot.north_m,
+                "covariance_m2": shot.covariance_m2,
+                "uncertainty_m": shot.uncertainty_m,
+                "sensors_used": shot.sensors_used,
+                "report_ids": shot.report_ids,
+                "burst": None,
+            }
+        )
+        for shot in incident.burst.shots
+    ]
 
 
 def _by_sensors(fixes: list[Match]) -> dict[str, dict[str, float | int | None]]:

@@ -102,7 +102,19 @@ class ClassFigures(_Figures):
     day: str = Field(description="UTC day 'YYYY-MM-DD', or 'all' for the whole period.")
     class_: str = Field(alias="class", description="Event class, or 'all'.")
     reports: int = Field(default=0, description="Sensor reports accepted (by onset day).")
-    incidents: int = Field(default=0, description="Incidents raised (by onset day).")
+    incidents: int = Field(
+        default=0, description="Incidents of every section: alerts, unconfirmed, context."
+    )
+    alerts: int | None = Field(
+        default=0,
+        description="Incidents that raised an alert (an alerting class the network confirmed, "
+        "or a video event); None when some rows were aggregated before this was counted.",
+    )
+    unconfirmed: int | None = Field(
+        default=0,
+        description="Incidents of an alerting class the network did not confirm: shown apart, "
+        "never alerted; None when some rows were aggregated before this was counted.",
+    )
     located: int | None = Field(
         default=0, description="Incidents with a position; None when not recorded (old rows)."
     )
@@ -143,6 +155,7 @@ class ClassFigures(_Figures):
             self.reports += row.count
             return
         self.incidents += row.count
+        self._add_sections(row)
         known = self.located is not None and row.located is not None
         self.located = self.located + row.located if known else None  # type: ignore[operator]
         if row.disposition == DispositionAction.CONFIRM:
@@ -161,6 +174,17 @@ class ClassFigures(_Figures):
                 self.delays_complete = False
             else:
                 self.decision_delays_s.extend(row.decision_delays_s)
+
+    def _add_sections(self, row: DailyAggregateRow) -> None:
+        """Count an incident row's alerts (`alert_figures['raised']`) and, for an alerting
+        class, its unconfirmed incidents (the rest); unknown once a row lacks them."""
+        if row.alert_figures is None or self.alerts is None or self.unconfirmed is None:
+            self.alerts = self.unconfirmed = None
+            return
+        raised = int(row.alert_figures.get("raised", 0))
+        self.alerts += raised
+        if row.class_ in ALERTING_CLASSES:
+            self.unconfirmed += row.count - raised
 
 
 class CameraDay(_Figures):

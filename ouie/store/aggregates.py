@@ -11,10 +11,11 @@ For an incident row (kind `incident`, disposition = the latest decision or `open
 - `dismiss_reasons`: {reason of the latest dismissal: count} (disposition `dismiss` only);
 - `decision_delays_s`: for decided incidents, seconds from the incident being raised
   (`created_at_ns`) to its first decision, sorted (medians need the values, not a sum);
-- `alert_figures`: among the incidents that raised an alert (`raised_alert`; unconfirmed and
-  context incidents are not counted there): `raised`, `located` (with a position), `decided`
-  and `confirmed` (latest decision confirm), `recorded` (with a field outcome), `dispatched`
-  (a unit was sent), and `found` / `nothing` / `unknown` (what the field found).
+- `alert_figures`: among the incidents that raised an alert (`ouie.core.incident.raises_alert`,
+  the one rule; unconfirmed and context incidents are not counted there): `raised`, `located`
+  (with a position), `decided` and `confirmed` (latest decision confirm), `recorded` (with a
+  field outcome), `dispatched` (a unit was sent), and `found` / `nothing` / `unknown` (what the
+  field found).
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, func, select
 from sqlalchemy.orm import Session
 
-from ouie.core.classes import ALERTING_CLASSES, VideoEventKind
+from ouie.core.incident import raises_alert
 from ouie.core.timebase import NS_PER_S
 from ouie.store.models import (
     DailyAggregateRow,
@@ -74,13 +75,6 @@ def _row(rows: dict[AggregateKey, DailyAggregateRow], key: AggregateKey) -> Dail
             alert_figures=dict.fromkeys(ALERT_FIGURES, 0) if incident else None,
         )
     return row
-
-
-def raised_alert(class_: str, assessment: dict[str, Any] | None) -> bool:
-    """Whether a stored incident raised an alert: an alerting sound class or a video event
-    that fusion did not mark unconfirmed (the store's copy of `Incident.raises_alert`)."""
-    alerting = class_ in ALERTING_CLASSES or class_ in set(VideoEventKind)
-    return alerting and (assessment or {}).get("confirmed", True) is not False
 
 
 def _count_alert(
@@ -172,7 +166,7 @@ def count_daily(
                 *row.decision_delays_s,
                 round(max(0, first_ns - created_ns) / NS_PER_S, 3),
             ]
-        if raised_alert(class_, assessment):
+        if raises_alert(class_, assessment):
             located = lat is not None and lon is not None
             _count_alert(row, located, disposition, dispatched, evidence)
     for row in rows.values():

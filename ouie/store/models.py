@@ -106,6 +106,9 @@ class IncidentRow(Base):
     cameras_heard: Mapped[list[str]] = mapped_column(
         default=list, doc="Cameras whose own audio detection confirmed it (raised the score)."
     )
+    burst: Mapped[dict[str, Any] | None] = mapped_column(
+        doc="Repeats of one sound folded into it: shots, span_s (fusion's form); None: one."
+    )
     revision: Mapped[int] = mapped_column(Integer, default=0)
     created_at_ns: Mapped[int] = mapped_column(index=True)
     updated_at_ns: Mapped[int]

@@ -103,6 +103,11 @@ class IncidentRecord(BaseModel):
     video: dict[str, Any] | None = Field(
         default=None, description="Status camera: camera_id, zone, people, end_ns, ongoing."
     )
+    burst: dict[str, Any] | None = Field(
+        default=None,
+        description="The repeats of one sound folded into it: shots (each as located on its "
+        "own), span_s (`ouie.core.incident.Burst`); None: one sound.",
+    )
 
     @property
     def raises_alert(self) -> bool:
@@ -135,4 +140,5 @@ class IncidentRecord(BaseModel):
             cameras_heard=list(incident.cameras_heard),
             revision=incident.revision,
             video=plain(incident.video),
+            burst=plain(incident.burst),
         )

@@ -16,16 +16,23 @@ import pytest
 from ouie.console.api import ConsoleServices
 from ouie.console.app import create_console_app
 from ouie.console.auth import hash_password
-from ouie.console.feed import LiveFeed
 from ouie.console.server import BackgroundServer
-from ouie.console.views import CameraView, CuePolicyView, IncidentSummary, LookView, MapView
+from ouie.console.views import CameraView, IncidentSummary, LookView
 from ouie.core.recording import SensorSite
 from ouie.core.timebase import NS_PER_S
 from ouie.store.models import CueRow
 from ouie.store.records import CueState, Role
 from ouie.store.repository import Store
+from tests.builders import console_services
 from tests.e2e.browser import log_in, log_out
-from tests.e2e.test_console_ranking_browser import EVENING, FRAME, T0, confirmed, record, wgs84
+from tests.e2e.test_console_ranking_browser import (
+    EVENING,
+    SITE_MAP,
+    T0,
+    confirmed,
+    record,
+    wgs84,
+)
 
 pytestmark = pytest.mark.browser
 PASSWORD = "secret-pass"
@@ -115,13 +122,7 @@ def services(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ConsoleServic
         },
         "sam",
     )
-    yield ConsoleServices(
-        store=store,
-        feed=LiveFeed(),
-        cue_policy=CuePolicyView(mode="suggest"),
-        map_view=MapView(lat=FRAME.origin_lat_deg, lon=FRAME.origin_lon_deg, zoom=16),
-        cameras=OneCameraDesk(),
-    )
+    yield console_services(store, map_view=SITE_MAP, cameras=OneCameraDesk())
     store.close()
 
 

@@ -15,20 +15,22 @@ import pytest
 from ouie.console.api import ConsoleServices
 from ouie.console.app import create_console_app
 from ouie.console.auth import hash_password
-from ouie.console.feed import LiveFeed
 from ouie.console.server import BackgroundServer
-from ouie.console.views import CuePolicyView, IncidentSummary, MapView
+from ouie.console.views import IncidentSummary, MapView
 from ouie.core.geo import LocalFrame
 from ouie.core.recording import SensorSite
 from ouie.core.timebase import NS_PER_S, iso_to_ns
 from ouie.store.records import IncidentRecord, Role
 from ouie.store.repository import Store
 from ouie.store.retention import RetentionPolicy
+from tests.builders import console_services
 from tests.e2e.browser import log_in
 
 pytestmark = pytest.mark.browser
 PASSWORD = "secret-pass"
 FRAME = LocalFrame(45.4397, 4.3872, 520.0)
+SITE_MAP = MapView(lat=FRAME.origin_lat_deg, lon=FRAME.origin_lon_deg, zoom=16)
+"""The console's map over FRAME's origin."""
 T0 = iso_to_ns("2026-06-21T21:00:00Z")
 
 
@@ -124,13 +126,7 @@ def services(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ConsoleServic
     )
     for incident in EVENING:
         store.save_incident(incident, T0)
-    yield ConsoleServices(
-        store=store,
-        feed=LiveFeed(),
-        cue_policy=CuePolicyView(mode="suggest"),
-        map_view=MapView(lat=FRAME.origin_lat_deg, lon=FRAME.origin_lon_deg, zoom=16),
-        retention=RetentionPolicy(),
-    )
+    yield console_services(store, map_view=SITE_MAP, retention=RetentionPolicy())
     store.close()
 
 

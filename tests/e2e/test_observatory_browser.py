@@ -11,18 +11,16 @@ from typing import Any
 
 import pytest
 
-from ouie.console.api import ConsoleServices
 from ouie.console.app import create_console_app
 from ouie.console.auth import hash_password
-from ouie.console.feed import LiveFeed
 from ouie.console.server import BackgroundServer
-from ouie.console.views import CuePolicyView, MapView
 from ouie.observatory.deployment import Deployment
 from ouie.observatory.figures import Period
 from ouie.observatory.report import build_report, render_html
 from ouie.store.records import Role
 from ouie.store.repository import Store
 from ouie.store.retention import RetentionPolicy
+from tests.builders import console_services
 from tests.e2e.browser import log_in
 from tests.observatory_store import FIRST_DAY, LAST_DAY, seed_november
 
@@ -44,13 +42,7 @@ def store(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Store]:
 
 @pytest.fixture(scope="module")
 def console_url(store: Store) -> Iterator[str]:
-    services = ConsoleServices(
-        store=store,
-        feed=LiveFeed(),
-        cue_policy=CuePolicyView(mode="suggest"),
-        map_view=MapView(lat=45.44, lon=4.39),
-        retention=RetentionPolicy(),
-    )
+    services = console_services(store, retention=RetentionPolicy())
     app = create_console_app(services)
     with BackgroundServer(app) as server:
         yield server.url + "/"
@@ -79,8 +71,8 @@ def test_an_auditor_reads_the_month_in_the_observatory(
     assert page.inner_text("#fig-median") == "60 s"
     assert page.inner_text("#fig-masks") == "3"
     gunshot = page.locator("#by-class tr[data-class='gunshot'] td").all_inner_texts()
-    assert gunshot == [
-        "gunshot", "3", "3", "2", "1", "1", "1 / 0 / 0 / 0", "0", "1", "50 %", "60 s",
+    assert gunshot == [  # 3 incidents, all 3 alerts (none unconfirmed), 2 located
+        "gunshot", "3", "3", "3", "0", "2", "1", "1", "1 / 0 / 0 / 0", "0", "1", "50 %", "60 s",
     ]  # fmt: skip
     # the charts: one bar per class and day with incidents (stacked), mask refusals per day
     bars = page.locator("#chart-incidents rect[data-series]")

@@ -14,12 +14,9 @@ from typing import Any
 import numpy as np
 import pytest
 
-from ouie.console.api import ConsoleServices
 from ouie.console.app import create_console_app
 from ouie.console.auth import hash_password
-from ouie.console.feed import LiveFeed
 from ouie.console.server import BackgroundServer
-from ouie.console.views import CuePolicyView, MapView
 from ouie.core.timebase import NS_PER_S
 from ouie.store.records import IncidentRecord, Role
 from ouie.store.repository import Store
@@ -28,6 +25,7 @@ from ouie.video.events import CameraAnalyser
 from ouie.video.people import Detection
 from ouie.video.privacy import jpeg, operator_view
 from ouie.video.source import read_frames
+from tests.builders import console_services
 from tests.e2e.browser import log_in, log_out
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -87,13 +85,7 @@ def console(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Sto
             },
         )
     )
-    services = ConsoleServices(
-        store=store,
-        feed=LiveFeed(),
-        cue_policy=CuePolicyView(mode="off"),
-        map_view=MapView(lat=45.44, lon=4.39),
-        video=HeldView(camera),
-    )
+    services = console_services(store, "off", video=HeldView(camera))
     with BackgroundServer(create_console_app(services)) as server:
         yield server.url + "/", store
         services.feed.close()

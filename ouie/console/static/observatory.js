@@ -143,7 +143,8 @@ function card(value, label, id) {
 function showSummary(f) {
   const t = f.total, cams = f.cameras_total;
   document.getElementById("summary").replaceChildren(
-    card(t.incidents, "incidents raised", "fig-incidents"),
+    card(t.alerts ?? "—", "alerts raised", "fig-alerts"),
+    card(t.incidents, `incidents in all (unconfirmed ${t.unconfirmed ?? "—"}, and context)`, "fig-incidents"),
     card(t.decided, "decided by an operator", "fig-decided"),
     card(percent(t.confirm_rate), "confirmed of decided", "fig-confirm-rate"),
     card(duration(t.median_decision_s), "median time to decision", "fig-median"),
@@ -159,7 +160,7 @@ function showClasses(f) {
   for (const r of [...f.by_class, ...(f.video_total ? [f.video_total] : []), f.total]) {
     const tr = row(
       [
-        r.class, r.reports, r.incidents, r.located ?? "—", r.located === null ? "—" : r.incidents - r.located,
+        r.class, r.reports, r.incidents, r.alerts ?? "—", r.unconfirmed ?? "—", r.located ?? "—", r.located === null ? "—" : r.incidents - r.located,
         r.confirmed, REASONS.map((reason) => r.dismissed_by_reason[reason] || 0).join(" / "),
         r.escalated, r.open, percent(r.confirm_rate), duration(r.median_decision_s),
       ],

@@ -1,0 +1,239 @@
+"""Bursts: the repeats of one alerting sound folded into one alert that grows.
+
+A burst of gunshots (shots 0.3–2 s apart from one place), an explosion and its own later bangs,
+glass falling after the first break: for association each is a sound of its own (its own onsets,
+its own TDOA fix; association keeps them apart so that one shot's onsets never skew another's
+fix), for an operator it is one thing to decide. So an assessed alerting incident b joins the
+open burst B of its family (`FAMILIES`) when, for some shot k of B,
+
+- |t_b − t_k| ≤ gap_s (onsets: emission times of fixes, first arrivals otherwise; a single
+  sensor's arrival is at most spacing/c ≈ 0.3–0.5 s after the emission), and
+- they are at the same place: ‖p_b − p_k‖ ≤ r_b + r_k + place_slack_m, r their 95 % radii
+  (the two 95 % circles overlap, give or take a shooter's steps); or, unless both are
+  verified fixes (≥ VERIFIED_SENSORS sensors, whose positions alone decide), a sensor heard
+  both. A three-sensor fix fits its onsets exactly whatever they are: an explosion's later
+  bang or echo, picked at different moments by three sensors, is "located" 150–300 m from
+  the bang (the demo evening); a hyperbola is not placed at all. Such a sound, heard within
+  gap_s by a microphone that heard the burst, is taken for one of its repeats.
+
+The burst is emitted under the id of its first shot, revision + 1 at each new shot or shot
+revision (`BurstConfig`; gap_s 0 turns folding off). It takes the position, class, status and
+sensors of its best shot (raising an alert first, then `fix` > `hyperbola` > `single`, more
+sensors, smaller radius), the onset of its first shot, every report id and camera, the highest
+score; it raises an alert when any of its shots does, and `Incident.burst` lists every shot as
+located on its own (what an evaluation scores against the true shots). A burst of one shot is
+the incident itself. An incident joins a burst on its first emission only (one already shown
+on its own is revised, never made to vanish); it keeps its burst, unless a later revision
+changes its family (a gunshot that became glass, or fireworks): then it leaves (`release`) and
+is shown on its own.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from ouie.core.classes import EventClass
+from ouie.core.incident import Burst, Incident, IncidentStatus, Shot
+from ouie.core.timebase import NS_PER_S
+from ouie.fusion.config import FusionConfig
+from ouie.fusion.confirmation import heard_by
+
+FAMILIES: tuple[frozenset[EventClass], ...] = (
+    frozenset({EventClass.GUNSHOT, EventClass.EXPLOSION}),
+    frozenset({EventClass.SCREAM}),
+    frozenset({EventClass.GLASS_BREAK}),
+)
+"""Alerting classes whose repeats are one thing for an operator (a detector calls the bangs
+of one burst gunshot or explosion; a scream never repeats a shot)."""
+
+
+VERIFIED_SENSORS = 4
+"""Sensors of a fix whose position can be trusted to tell two sources apart (one redundant
+onset: a wrong association or a late path shows as an inconsistent fit)."""
+
+
+def family(incident: Incident) -> frozenset[EventClass] | None:
+    """The burst family of an incident's class; None for context and camera events."""
+    return next((f for f in FAMILIES if incident.class_ in f), None)
+
+
+def location_quality(incident: Incident) -> tuple[int, int, float]:
+    """Order of merit of a position: status (fix > hyperbola > single), sensors used,
+    −uncertainty."""
+    rank = {
+        IncidentStatus.SINGLE: 0,
+        IncidentStatus.AREA: 0,
+        IncidentStatus.CAMERA: 0,
+        IncidentStatus.HYPERBOLA: 1,
+        IncidentStatus.FIX: 2,
+    }
+    uncertainty = incident.uncertainty_m if incident.uncertainty_m is not None else np.inf
+    return rank[incident.status], incident.n_sensors, -uncertainty
+
+
+@dataclass
+class _Burst:
+    """Shots folded under one incident id, and its last emitted revision."""
+
+    incident_id: str
+    family: frozenset[EventClass]
+    shots: dict[str, Incident] = field(default_factory=dict)
+    """Per shot incident id, its latest (assessed) revision."""
+
+    @property
+    def last_onset_ns(self) -> int:
+        return max(s.onset_ns for s in self.shots.values())
+
+
+class Bursts:
+    """The open bursts of a stream of alerting incidents (module docstring)."""
+
+    def __init__(self, config: FusionConfig) -> None:
+        self.config = config
+        self._bursts: list[_Burst] = []
+        self._by_shot: dict[str, _Burst] = {}
+        self._shown: dict[str, tuple[int, int]] = {}
+        """Per incident id emitted here, (last revision, onset ns): an id is never emitted
+        again with a lower revision (a shot that leaves the burst named after it)."""
+
+    def fold(self, incident: Incident) -> list[Incident]:
+        """What to emit for an assessed incident: its burst's incident (itself while the burst
+        has one shot), after the burst it left if its family changed."""
+        shot_family = family(incident) if self.config.burst.gap_s > 0 else None
+        burst = self._by_shot.get(incident.incident_id)
+        released: list[Incident] = []
+        if burst is not None and burst.family != shot_family:
+            released, burst = self.release(incident.incident_id), None
+        if shot_family is None:
+            shown = incident.incident_id in self._shown
+            return [*released, self._stamped(incident, incident.incident_id) if shown else incident]
+        if burst is None:
+            # Only on its first emission: an incident already shown never vanishes into another.
+            shown = incident.incident_id in self._shown
+            burst = None if shown else self._joinable(incident, shot_family)
+            if burst is None:
+                burst = _Burst(incident.incident_id, shot_family)
+                self._bursts.append(burst)
+            self._by_shot[incident.incident_id] = burst
+        burst.shots[incident.incident_id] = incident
+        return [*released, self._emitted(burst)]
+
+    def release(self, incident_id: str) -> list[Incident]:
+        """A shot no longer alerting (a later member turned it into fireworks) leaves its
+        burst: the burst's new revision to emit (none if it was alone). A burst named after
+        it takes the id of its next shot (the released one keeps its own id)."""
+        burst = self._by_shot.pop(incident_id, None)
+        if burst is None:
+            return []
+        del burst.shots[incident_id]
+        if not burst.shots:
+            self._bursts.remove(burst)
+            return []
+        if burst.incident_id == incident_id:
+            burst.incident_id = next(iter(burst.shots))
+        return [self._emitted(burst)]
+
+    def expire(self, before_ns: int) -> None:
+        """Forget bursts whose last shot is older than `before_ns` (no revision of theirs can
+        come any more)."""
+        self._bursts = [b for b in self._bursts if b.last_onset_ns >= before_ns]
+        alive = {id(b) for b in self._bursts}
+        self._by_shot = {k: b for k, b in self._by_shot.items() if id(b) in alive}
+        self._shown = {k: v for k, v in self._shown.items() if v[1] >= before_ns}
+
+    def _joinable(self, incident: Incident, shot_family: frozenset[EventClass]) -> _Burst | None:
+        """The most recent open burst of the family with a shot close in time and place."""
+        gap_ns = round(self.config.burst.gap_s * NS_PER_S)
+        near = [
+            b
+            for b in self._bursts
+            if b.family == shot_family
+            and any(
+                abs(incident.onset_ns - s.onset_ns) <= gap_ns and self._same_place(incident, s)
+                for s in b.shots.values()
+            )
+        ]
+        return max(near, key=lambda b: b.last_onset_ns, default=None)
+
+    def _same_place(self, a: Incident, b: Incident) -> bool:
+        """Overlapping 95 % circles (plus place_slack_m); or, unless both are verified fixes
+        (`_verified`: then their positions decide alone), a sensor that heard both."""
+        overlap = self._circles_overlap(a, b)
+        if _verified(a) and _verified(b):
+            return overlap
+        return overlap or bool(set(heard_by(a)) & set(heard_by(b)))
+
+    def _circles_overlap(self, a: Incident, b: Incident) -> bool:
+        """‖p_a − p_b‖ ≤ r_a + r_b + place_slack_m; False when either is not placed."""
+        if (
+            a.east_m is None
+            or a.north_m is None
+            or a.uncertainty_m is None
+            or b.east_m is None
+            or b.north_m is None
+            or b.uncertainty_m is None
+        ):
+            return False
+        distance_m = float(np.hypot(a.east_m - b.east_m, a.north_m - b.north_m))
+        return distance_m <= a.uncertainty_m + b.uncertainty_m + self.config.burst.place_slack_m
+
+    def _emitted(self, burst: _Burst) -> Incident:
+        """The burst as one incident (module docstring); a lone shot as itself."""
+        if len(burst.shots) == 1:
+            (only,) = burst.shots.values()
+            return self._stamped(only, burst.incident_id)
+        shots = sorted(burst.shots.values(), key=lambda s: (s.onset_ns, s.incident_id))
+        best = max(shots, key=lambda s: (s.raises_alert, location_quality(s)))
+        span_s = (shots[-1].onset_ns - shots[0].onset_ns) / NS_PER_S
+        update: dict[str, object] = {
+            "onset_ns": shots[0].onset_ns,
+            "onset_uncertainty_s": shots[0].onset_uncertainty_s,
+            "report_ids": [r for s in shots for r in s.report_ids],
+            "score": max(s.score for s in shots),
+            "cameras_heard": sorted({c for s in shots for c in s.cameras_heard}),
+            "burst": Burst(shots=[_shot(s) for s in shots]),
+        }
+        if best.assessment is not None:
+            reason = (
+                f"{len(shots)} {best.class_} sounds over {span_s:.1f} s from one place, one "
+                f"alert; placed by the best located ({best.n_sensors} sensors)"
+            )
+            update["assessment"] = best.assessment.model_copy(
+                update={
+                    "confirmed": any(s.raises_alert for s in shots),
+                    "heard_by": len({sensor for s in shots for sensor in heard_by(s)}),
+                    "reasons": [reason, *best.assessment.reasons],
+                }
+            )
+        return self._stamped(best.model_copy(update=update), burst.incident_id)
+
+    def _stamped(self, incident: Incident, incident_id: str) -> Incident:
+        """`incident` under `incident_id`, its revision above any emitted under that id."""
+        last, _ = self._shown.get(incident_id, (0, 0))
+        revision = max(incident.revision, last + 1)
+        self._shown[incident_id] = (revision, incident.onset_ns)
+        return incident.model_copy(update={"incident_id": incident_id, "revision": revision})
+
+
+def _verified(incident: Incident) -> bool:
+    """A fix with a redundant onset (VERIFIED_SENSORS or more): its position can tell two
+    sources apart. Three onsets fit exactly whatever they are, and a hyperbola or a single
+    sensor places nothing precisely."""
+    return incident.status == IncidentStatus.FIX and incident.n_sensors >= VERIFIED_SENSORS
+
+
+def _shot(incident: Incident) -> Shot:
+    """An incident as one shot of a burst."""
+    return Shot(
+        incident_id=incident.incident_id,
+        onset_ns=incident.onset_ns,
+        status=incident.status,
+        east_m=incident.east_m,
+        north_m=incident.north_m,
+        covariance_m2=incident.covariance_m2,
+        uncertainty_m=incident.uncertainty_m,
+        sensors_used=incident.sensors_used,
+        report_ids=incident.report_ids,
+    )

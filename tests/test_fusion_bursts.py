@@ -1,0 +1,131 @@
+"""The repeats of one alerting sound are one alert that grows (`ouie.fusion.bursts`): the shots of
+a burst, each still located on its own; shots elsewhere, later than the gap, or of another family
+stay apart; the evaluation counts a burst as one true alert that answers each true shot."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from ouie.core.classes import EventClass
+from ouie.core.incident import Incident, IncidentStatus
+from ouie.core.timebase import NS_PER_S
+from ouie.fusion.association import Associator
+from ouie.fusion.config import BurstConfig, FusionConfig
+from ouie.fusion.evaluation import evaluate
+from ouie.fusion.synthetic import truth_event
+from tests.test_fusion import CONFIG, FRAME, T0, latest_revisions, reports_for, sites
+
+GRID_EN = [(x, y) for x in (-200.0, 0.0, 200.0) for y in (-200.0, 0.0, 200.0)]
+"""Nine sensors 200 m apart."""
+
+SOURCE_EN = (30.0, 40.0)
+
+
+def stream(config: FusionConfig, shots: list[tuple[float, tuple[float, float], EventClass]]):  # type: ignore[no-untyped-def]
+    """Every revision emitted for shots (emission s after T0, source, class) heard by every
+    sensor of GRID_EN, delivered 0.2 s after their onsets, then flushed."""
+    sensors = sites(GRID_EN)
+    reports = sorted(
+        (
+            r
+            for t_s, source, cls in shots
+            for r in reports_for(
+                sensors, source, jitter_s=0.0002, cls=cls, emission_ns=T0 + round(t_s * NS_PER_S)
+            )
+        ),
+        key=lambda r: r.onset_ns,
+    )
+    associator = Associator(sensors, FRAME, config)
+    out: list[Incident] = []
+    for report in reports:
+        out += associator.add(report, report.onset_ns + NS_PER_S // 5)
+    return out + associator.flush()
+
+
+THREE_SHOTS = [(0.0, SOURCE_EN, EventClass.GUNSHOT), (0.6, SOURCE_EN, EventClass.GUNSHOT)]
+THREE_SHOTS += [(1.3, SOURCE_EN, EventClass.EXPLOSION)]
+
+
+def test_three_shots_from_one_place_are_one_alert_that_grows() -> None:
+    emitted = stream(CONFIG, THREE_SHOTS)
+    (alert,) = latest_revisions(emitted)
+    assert {i.incident_id for i in emitted} == {alert.incident_id}
+    revisions = [i.revision for i in emitted]
+    assert revisions == sorted(revisions) and len(set(revisions)) == len(revisions)
+    shots_seen = [len(i.burst.shots) if i.burst else 1 for i in emitted]
+    assert shots_seen[0] == 1 and shots_seen[-1] == 3 and shots_seen == sorted(shots_seen)
+    assert alert.raises_alert and alert.status == IncidentStatus.FIX and alert.n_sensors == 9
+    assert alert.burst is not None and np.isclose(alert.burst.span_s, 1.3, atol=0.01)
+    assert alert.onset_ns == alert.burst.shots[0].onset_ns
+    assert len(alert.report_ids) == 27
+    for shot in alert.burst.shots:  # each located apart, none sharing a report
+        assert shot.status == IncidentStatus.FIX and len(shot.report_ids) == 9
+        assert np.hypot(shot.east_m - SOURCE_EN[0], shot.north_m - SOURCE_EN[1]) < 0.5
+    assert alert.assessment is not None
+    assert alert.assessment.reasons[0].startswith("3 gunshot sounds over 1.3 s from one place")
+    assert alert.model_validate_json(alert.to_json()) == alert
+    off = CONFIG.model_copy(update={"burst": BurstConfig(gap_s=0.0)})
+    assert len(latest_revisions(stream(off, THREE_SHOTS))) == 3
+
+
+def test_shots_elsewhere_later_than_the_gap_or_of_another_family_stay_apart() -> None:
+    far = (SOURCE_EN[0] + 250.0, SOURCE_EN[1])  # 95 % circles of a few metres, 250 m apart
+    shots = [
+        (0.0, SOURCE_EN, EventClass.GUNSHOT),
+        (0.8, far, EventClass.GUNSHOT),  # another shooter
+        (4.0, SOURCE_EN, EventClass.GUNSHOT),  # 4 s later: beyond gap_s 2.5
+        (4.6, SOURCE_EN, EventClass.GLASS_BREAK),  # a window it broke: another family
+    ]
+    alerts = latest_revisions(stream(CONFIG, shots))
+    assert len(alerts) == 4 and all(i.burst is None for i in alerts)
+    wider = CONFIG.model_copy(update={"burst": BurstConfig(gap_s=5.0)})
+    assert sorted(
+        len(i.burst.shots) if i.burst else 1 for i in latest_revisions(stream(wider, shots))
+    ) == [1, 1, 2]
+
+
+def test_a_repeat_heard_by_two_sensors_of_the_shot_joins_its_burst() -> None:
+    sensors = sites(GRID_EN)
+    shot = reports_for(sensors, SOURCE_EN, jitter_s=0.0002)
+    repeat = reports_for(sensors, SOURCE_EN, emission_ns=T0 + 1_100_000_000)[3:5]  # a hyperbola
+    associator = Associator(sensors, FRAME, CONFIG)
+    out: list[Incident] = []
+    for report in sorted([*shot, *repeat], key=lambda r: r.onset_ns):
+        out += associator.add(report, report.onset_ns + NS_PER_S // 5)
+    (alert,) = latest_revisions(out + associator.flush())
+    assert alert.burst is not None
+    assert [s.status for s in alert.burst.shots] == [IncidentStatus.FIX, IncidentStatus.HYPERBOLA]
+
+
+def test_the_evaluation_counts_a_burst_as_one_true_alert_answering_each_true_shot() -> None:
+    """Truth lists the two gunshots; the explosion 1.3 s later is the clip's own later bang."""
+    truth = [
+        truth_event(FRAME, "gunshot", T0 + round(t_s * NS_PER_S), *SOURCE_EN)
+        for t_s, _, _ in THREE_SHOTS[:2]
+    ]
+    folded = evaluate(latest_revisions(stream(CONFIG, THREE_SHOTS)), truth, FRAME)
+    assert (folded.detected, folded.fixed, folded.false_incidents) == (2, 2, 0)
+    assert folded.errors.max_m is not None and folded.errors.max_m < 0.5
+    assert len({m.incident_id for m in folded.matches}) == 1
+    off = CONFIG.model_copy(update={"burst": BurstConfig(gap_s=0.0)})
+    apart = evaluate(latest_revisions(stream(off, THREE_SHOTS)), truth, FRAME)
+    assert (apart.detected, apart.fixed, apart.false_incidents) == (2, 2, 1)
+
+
+def test_a_stored_burst_comes_back_with_its_shots_for_the_demo_summary(tmp_path: Path) -> None:
+    from ouie.app.demo import fusion_incident
+    from ouie.store.records import IncidentRecord
+    from ouie.store.repository import Store
+
+    (alert,) = latest_revisions(stream(CONFIG, THREE_SHOTS))
+    store = Store.open(f"sqlite:///{tmp_path / 'ouie.db'}")
+    try:
+        assert store.save_incident(IncidentRecord.from_incident(alert)) == "created"
+        (row,) = store.list_incidents()
+        back = fusion_incident(row, FRAME)
+    finally:
+        store.close()
+    assert back.burst is not None and back.burst.shots == alert.burst.shots  # type: ignore[union-attr]
+    assert np.isclose(back.burst.span_s, 1.3, atol=0.01)
