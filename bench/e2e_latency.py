@@ -40,6 +40,7 @@ from pathlib import Path
 
 import numpy as np
 import yaml
+from street_options import add_input_gain_option
 
 from ouie.app.demo import DemoOptions, running_demo
 from ouie.core.geo import LocalFrame
@@ -111,13 +112,7 @@ def main() -> None:
     parser.add_argument(
         "--notify", action="store_true", help="Send CAP and webhook alerts to a local receiver."
     )
-    parser.add_argument(
-        "--input-gain-db",
-        type=float,
-        default=None,
-        help="the sensors' DetectorConfig.input_gain_db (default: from the scenario's "
-        "microphone, as `ouie demo` sets it)",
-    )
+    add_input_gain_option(parser)
     args = parser.parse_args()
 
     receiver = None

@@ -34,6 +34,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
+from street_options import add_detector_options
 from window_cache import RememberingScorer
 
 from ouie.app.demo import simulated_street_detector
@@ -377,25 +378,7 @@ def main() -> None:
     parser.add_argument("--mean-gap-s", type=float, default=6.0, help="Mean s between sounds.")
     parser.add_argument("--show-s", type=float, default=90.0, help="Firework show length, s.")
     parser.add_argument("--detect", action="store_true", help="Render and detect what's missing.")
-    parser.add_argument(
-        "--profile",
-        default=None,
-        choices=["street", "recording"],
-        help="the sensors' detector profile (default: street, as `ouie demo` runs them)",
-    )
-    parser.add_argument(
-        "--input-gain-db",
-        type=float,
-        default=None,
-        help="the sensors' DetectorConfig.input_gain_db (default: from the scenario's "
-        "microphone, as `ouie demo` sets it)",
-    )
-    parser.add_argument(
-        "--rules",
-        default=None,
-        help="JSON of DetectorConfig fields to change (thresholds, min_windows...); YAMNet's "
-        "window scores are remembered across rules (bench/window_cache.py)",
-    )
+    add_detector_options(parser)
     parser.add_argument("--out", type=Path, default=None, help="Also write the JSON here.")
     args = parser.parse_args()
     args.model = args.model.resolve()

@@ -25,6 +25,7 @@ import time
 from collections import Counter
 from pathlib import Path
 
+from street_options import add_detector_options
 from window_cache import RememberingScorer
 
 from ouie.app.demo import prepare_recording, simulated_street_detector
@@ -128,26 +129,7 @@ def parser_with_common_options(description: str) -> argparse.ArgumentParser:
     parser.add_argument("--duration-s", type=float, default=600.0)
     parser.add_argument("--audio-dir", type=Path, default=Path("../shared/audio"))
     parser.add_argument("--model", type=Path, default=Path("../shared/models/yamnet.tflite"))
-    parser.add_argument(
-        "--profile",
-        default=None,
-        choices=["street", "recording"],
-        help="the sensors' detector profile (default: street, as `ouie demo` runs them)",
-    )
-    parser.add_argument(
-        "--input-gain-db",
-        type=float,
-        default=None,
-        help="the sensors' DetectorConfig.input_gain_db (default: from the scenario's "
-        "microphone, as `ouie demo` sets it)",
-    )
-    parser.add_argument(
-        "--rules",
-        default=None,
-        help="JSON of DetectorConfig fields to change (thresholds, min_windows, "
-        "candidate_threshold...): the decision rules re-run over YAMNet's remembered window "
-        "scores (bench/window_cache.py), in seconds once an evening was scored",
-    )
+    add_detector_options(parser)
     return parser
 
 

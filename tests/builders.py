@@ -16,6 +16,7 @@ from ouie.console.api import ConsoleServices
 from ouie.console.feed import LiveFeed
 from ouie.console.views import CuePolicyView, MapView
 from ouie.core.classes import EventClass
+from ouie.core.geo import LocalFrame
 from ouie.core.incident import Incident, IncidentStatus
 from ouie.core.recording import SensorSite
 from ouie.core.report import EventReport, ModelId
@@ -213,3 +214,29 @@ def console_services(
     policy = CuePolicyView(mode=cue_policy) if isinstance(cue_policy, str) else cue_policy
     optional.setdefault("map_view", MapView(lat=45.44, lon=4.39))
     return ConsoleServices(store=store, feed=LiveFeed(), cue_policy=policy, **optional)
+
+
+def trial_sounds_reports(
+    sensors: list[SensorSite],
+    frame: LocalFrame,
+    sounds: int,
+    every_ns: int,
+    half_m: float,
+    seed: int,
+) -> list[EventReport]:
+    """The reports of `sounds` sounds of the cluster trial's classes (in turn), one every
+    `every_ns` from now, each at a uniform place within ±half_m of the frame's origin, heard by
+    every sensor in range without a miss, a false alarm or a repeat."""
+    from ouie.cluster.synthetic import TRIAL_CLASSES
+    from ouie.fusion.synthetic import ReportNoise, synthesize_deliveries, truth_event
+
+    rng = np.random.default_rng(seed)
+    t0 = time.time_ns()
+    truth = [
+        truth_event(
+            frame, TRIAL_CLASSES[k % 3], t0 + k * every_ns, *rng.uniform(-half_m, half_m, 2)
+        )
+        for k in range(sounds)
+    ]
+    noise = ReportNoise(miss_rate=0.0, false_alarms_per_sensor_hour=0.0, duplicate_rate=0.0)
+    return [d.report for d in synthesize_deliveries(sensors, frame, truth, 343.0, noise, rng)]

@@ -66,6 +66,7 @@ from ouie.store.audit import verify_chain
 from ouie.store.repository import Store
 from ouie.transport.mqtt import BrokerSettings, MqttBus
 from ouie.transport.outbox import Outbox, SensorUplink
+from tests.builders import trial_sounds_reports
 from tests.notify_receiver import Receiver
 
 FRAME = LocalFrame(45.4397, 4.3872, 520.0)
@@ -303,14 +304,7 @@ def test_sensors_on_the_mqtt_front_door_lose_nothing_when_the_ingest_leader_is_k
     Store.open(postgres_url).close()
     deployment = LocalDeployment(tmp_path / "run", site, cluster, nodes=3, workers=0, writers=1)
     deployment.start(timeout_s=120.0)
-    rng = np.random.default_rng(3)
-    t0 = time.time_ns()
-    truth = [
-        truth_event(FRAME, TRIAL_CLASSES[k % 3], t0 + k * 100_000_000, *rng.uniform(-200, 200, 2))
-        for k in range(40)
-    ]
-    noise = ReportNoise(miss_rate=0.0, false_alarms_per_sensor_hour=0.0, duplicate_rate=0.0)
-    reports = [d.report for d in synthesize_deliveries(sensors, FRAME, truth, 343.0, noise, rng)]
+    reports = trial_sounds_reports(sensors, FRAME, 40, 100_000_000, 200.0, seed=3)
     store = Store.open(postgres_url, upgrade=False)
     uplinks: dict[str, tuple[MqttBus, Outbox, SensorUplink]] = {}
     try:

@@ -13,7 +13,6 @@ from pathlib import Path
 from typing import Any
 
 import nats
-import numpy as np
 import pytest
 from typer.testing import CliRunner
 
@@ -28,18 +27,17 @@ from ouie.cluster.local import (
     node_config,
 )
 from ouie.cluster.streams import connect
-from ouie.cluster.synthetic import TRIAL_CLASSES, sensor_grid, write_site
+from ouie.cluster.synthetic import sensor_grid, write_site
 from ouie.cluster.trial import LocalDeployment
 from ouie.core.config import ConfigError
 from ouie.core.geo import LocalFrame
 from ouie.fusion.config import FusionConfig
-from ouie.fusion.synthetic import ReportNoise, synthesize_deliveries, truth_event
 from ouie.store.repository import Store
 from ouie.transport.broker import CENTRAL_USER, provision_accounts
 from ouie.transport.mqtt import BrokerSettings, MqttBus, TlsConfig
 from ouie.transport.outbox import Outbox, SensorUplink
 from ouie.transport.topics import reports_topic
-from tests.builders import wait_until
+from tests.builders import trial_sounds_reports, wait_until
 from tests.services import make_ca, make_signed_cert
 
 SENSORS = ["s1", "s2"]
@@ -258,14 +256,7 @@ def test_a_secured_deployment_takes_sensors_reports_over_mqtt_tls_to_stored_inci
     site = write_site(tmp_path / "site", sensors, FRAME, FusionConfig(), cluster, postgres_url)
     Store.open(postgres_url).close()
     deployment = LocalDeployment(tmp_path / "run", site, cluster, nodes=3, workers=1, writers=1)
-    rng = np.random.default_rng(5)
-    t0 = time.time_ns()
-    truth = [
-        truth_event(FRAME, TRIAL_CLASSES[k % 3], t0 + k * 400_000_000, *rng.uniform(-150, 150, 2))
-        for k in range(6)
-    ]
-    noise = ReportNoise(miss_rate=0.0, false_alarms_per_sensor_hour=0.0, duplicate_rate=0.0)
-    reports = [d.report for d in synthesize_deliveries(sensors, FRAME, truth, 343.0, noise, rng)]
+    reports = trial_sounds_reports(sensors, FRAME, 6, 400_000_000, 150.0, seed=5)
     host, port = deployment.nats.nodes[0].mqtt_address
     uplinks: dict[str, tuple[MqttBus, Outbox, SensorUplink]] = {}
     store = Store.open(postgres_url, upgrade=False)
