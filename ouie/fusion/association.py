@@ -194,7 +194,7 @@ class Associator:
         """Two sensors that can hear one sound (≤ 2·R apart, R the largest range) are at most
         this many grid cells apart: `_fits` skips the candidates beyond it at once."""
         self._episodes = ContextEpisodes(self.positions_enu_m, self._distance_m, frame, self.config)
-        self._bursts = Bursts(self.config)
+        self._bursts = Bursts(self.config, self.positions_enu_m)
         self._confusable: deque[EventReport] = deque(maxlen=self.config.max_remembered_report_ids)
         """Recent reports of a context class confused with alerting ones (fireworks), for the
         class agreement of network confirmation (`_called_otherwise`)."""

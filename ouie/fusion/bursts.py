@@ -14,7 +14,10 @@ open burst B of its family (`FAMILIES`) when, for some shot k of B,
   both. A three-sensor fix fits its onsets exactly whatever they are: an explosion's later
   bang or echo, picked at different moments by three sensors, is "located" 150–300 m from
   the bang (the demo evening); a hyperbola is not placed at all. Such a sound, heard within
-  gap_s by a microphone that heard the burst, is taken for one of its repeats.
+  gap_s by a microphone that heard the burst, is taken for one of its repeats; so is one whose
+  every microphone is within the class's hearing range R of a verified fix k of the burst
+  (`BurstConfig.in_earshot`: ‖s − p_k‖ ≤ R for each sensor s that heard b): each of those
+  microphones could have heard that sound, and picked a later bang or echo of it.
 
 The burst is emitted under the id of its first shot, revision + 1 at each new shot or shot
 revision (`BurstConfig`; gap_s 0 turns folding off). It takes the position, class, status and
@@ -39,6 +42,7 @@ from ouie.core.incident import Burst, Incident, IncidentStatus, Shot
 from ouie.core.timebase import NS_PER_S
 from ouie.fusion.config import FusionConfig
 from ouie.fusion.confirmation import heard_by
+from ouie.fusion.multilateration import Array
 
 FAMILIES: tuple[frozenset[EventClass], ...] = (
     frozenset({EventClass.GUNSHOT, EventClass.EXPLOSION}),
@@ -90,8 +94,9 @@ class _Burst:
 class Bursts:
     """The open bursts of a stream of alerting incidents (module docstring)."""
 
-    def __init__(self, config: FusionConfig) -> None:
+    def __init__(self, config: FusionConfig, positions_enu_m: dict[str, Array]) -> None:
         self.config = config
+        self.positions_enu_m = positions_enu_m
         self._bursts: list[_Burst] = []
         self._by_shot: dict[str, _Burst] = {}
         self._shown: dict[str, tuple[int, int]] = {}
@@ -163,7 +168,31 @@ class Bursts:
         overlap = self._circles_overlap(a, b)
         if _verified(a) and _verified(b):
             return overlap
-        return overlap or bool(set(heard_by(a)) & set(heard_by(b)))
+        return (
+            overlap
+            or bool(set(heard_by(a)) & set(heard_by(b)))
+            or self._in_earshot(a, b)
+            or self._in_earshot(b, a)
+        )
+
+    def _in_earshot(self, weak: Incident, fix: Incident) -> bool:
+        """`BurstConfig.in_earshot`: `fix` is verified, `weak` is not, and every sensor that
+        heard `weak` is within the hearing range of `fix`'s class from `fix`."""
+        if (
+            not self.config.burst.in_earshot
+            or _verified(weak)
+            or not _verified(fix)
+            or fix.east_m is None
+            or fix.north_m is None
+            or not isinstance(fix.class_, EventClass)
+        ):
+            return False
+        range_m = self.config.range_m(fix.class_)
+        place = np.array([fix.east_m, fix.north_m])
+        sensors = [self.positions_enu_m[s][:2] for s in heard_by(weak) if s in self.positions_enu_m]
+        return bool(sensors) and all(
+            float(np.linalg.norm(site - place)) <= range_m for site in sensors
+        )
 
     def _circles_overlap(self, a: Incident, b: Incident) -> bool:
         """‖p_a − p_b‖ ≤ r_a + r_b + place_slack_m; False when either is not placed."""

@@ -91,6 +91,14 @@ class BurstConfig(StrictModel):
         description="Two located shots are at the same place when their distance is at most "
         "the sum of their 95 % radii plus this (a shooter walking, a muzzle and its echo), m.",
     )
+    in_earshot: bool = Field(
+        default=True,
+        description="A hyperbola or a fix of 3 sensors (whose own position says little) is "
+        "also at the place of a verified fix (4+ sensors) when every sensor that heard it is "
+        "within the class's hearing range of that fix: it may be that sound's later bang or "
+        "echo, picked by other sensors. A second source so weakly heard within gap_s folds "
+        "in as a shot of the burst.",
+    )
 
 
 class FusionConfig(StrictModel):
