@@ -27,7 +27,8 @@ from ouie.sensor.scoring import EVENT_CLASSES, WindowScores
 from ouie.store.records import CueState, IncidentRecord
 from ouie.store.repository import Store
 from ouie.transport.broker import LocalMosquitto
-from ouie.transport.mqtt import MqttBus
+from ouie.transport.mqtt import BrokerSettings, MqttBus
+from ouie.transport.outbox import Outbox, SensorUplink
 from ouie.transport.topics import reports_topic
 
 MODEL = ModelId(name="builtin/1", sha256="0" * 64)
@@ -240,3 +241,13 @@ def trial_sounds_reports(
     ]
     noise = ReportNoise(miss_rate=0.0, false_alarms_per_sensor_hour=0.0, duplicate_rate=0.0)
     return [d.report for d in synthesize_deliveries(sensors, frame, truth, 343.0, noise, rng)]
+
+
+def receipted_uplink(
+    sensor_id: str, settings: BrokerSettings, folder: Path
+) -> tuple[MqttBus, Outbox, SensorUplink]:
+    """A sensor's uplink to a cluster's MQTT front door: its MQTT client, its on-disk outbox in
+    `folder` and the uplink that keeps each report until a receipt (3 s, then sent again)."""
+    bus = MqttBus(settings, f"sensor-{sensor_id}")
+    outbox = Outbox(folder / f"outbox-{sensor_id}.sqlite")
+    return bus, outbox, SensorUplink(sensor_id, bus, outbox, receipt_timeout_s=3.0)

@@ -66,7 +66,7 @@ from ouie.store.audit import verify_chain
 from ouie.store.repository import Store
 from ouie.transport.mqtt import BrokerSettings, MqttBus
 from ouie.transport.outbox import Outbox, SensorUplink
-from tests.builders import trial_sounds_reports
+from tests.builders import receipted_uplink, trial_sounds_reports
 from tests.notify_receiver import Receiver
 
 FRAME = LocalFrame(45.4397, 4.3872, 520.0)
@@ -315,13 +315,8 @@ def test_sensors_on_the_mqtt_front_door_lose_nothing_when_the_ingest_leader_is_k
         )
         host, port = deployment.nats.nodes[door].mqtt_address
         for sensor in {r.sensor_id for r in reports}:
-            bus = MqttBus(BrokerSettings(host=host, port=port), f"sensor-{sensor}")
-            outbox = Outbox(tmp_path / f"outbox-{sensor}.sqlite")
-            uplinks[sensor] = (
-                bus,
-                outbox,
-                SensorUplink(sensor, bus, outbox, receipt_timeout_s=3.0),
-            )
+            settings = BrokerSettings(host=host, port=port)
+            uplinks[sensor] = receipted_uplink(sensor, settings, tmp_path)
         assert all(bus.wait_connected(60.0) for bus, _, _ in uplinks.values())
         for k, report in enumerate(reports):
             if k == len(reports) // 3:

@@ -37,7 +37,7 @@ from ouie.transport.broker import CENTRAL_USER, provision_accounts
 from ouie.transport.mqtt import BrokerSettings, MqttBus, TlsConfig
 from ouie.transport.outbox import Outbox, SensorUplink
 from ouie.transport.topics import reports_topic
-from tests.builders import trial_sounds_reports, wait_until
+from tests.builders import receipted_uplink, trial_sounds_reports, wait_until
 from tests.services import make_ca, make_signed_cert
 
 SENSORS = ["s1", "s2"]
@@ -270,13 +270,7 @@ def test_a_secured_deployment_takes_sensors_reports_over_mqtt_tls_to_stored_inci
                 username=sensor,
                 password=security.password(sensor),
             )
-            bus = MqttBus(settings, f"sensor-{sensor}")
-            outbox = Outbox(tmp_path / f"outbox-{sensor}.sqlite")
-            uplinks[sensor] = (
-                bus,
-                outbox,
-                SensorUplink(sensor, bus, outbox, receipt_timeout_s=3.0),
-            )
+            uplinks[sensor] = receipted_uplink(sensor, settings, tmp_path)
         assert all(bus.wait_connected(60.0) for bus, _, _ in uplinks.values())
         for report in reports:
             uplinks[report.sensor_id][2].send(report)
