@@ -226,13 +226,14 @@ def trial_sounds_reports(
     seed: int,
 ) -> list[EventReport]:
     """The reports of `sounds` sounds of the cluster trial's classes (in turn), one every
-    `every_ns` from now, each at a uniform place within ±half_m of the frame's origin, heard by
-    every sensor in range without a miss, a false alarm or a repeat."""
+    `every_ns` up to now (none in the future: the writer refuses onsets over 5 s ahead), each
+    at a uniform place within ±half_m of the frame's origin, heard by every sensor in range
+    without a miss, a false alarm or a repeat."""
     from ouie.cluster.synthetic import TRIAL_CLASSES
     from ouie.fusion.synthetic import ReportNoise, synthesize_deliveries, truth_event
 
     rng = np.random.default_rng(seed)
-    t0 = time.time_ns()
+    t0 = time.time_ns() - sounds * every_ns
     truth = [
         truth_event(
             frame, TRIAL_CLASSES[k % 3], t0 + k * every_ns, *rng.uniform(-half_m, half_m, 2)

@@ -256,7 +256,8 @@ def test_a_secured_deployment_takes_sensors_reports_over_mqtt_tls_to_stored_inci
     site = write_site(tmp_path / "site", sensors, FRAME, FusionConfig(), cluster, postgres_url)
     Store.open(postgres_url).close()
     deployment = LocalDeployment(tmp_path / "run", site, cluster, nodes=3, workers=1, writers=1)
-    reports = trial_sounds_reports(sensors, FRAME, 6, 400_000_000, 150.0, seed=5)
+    # 3 s apart: beyond the burst gap, each sound its own incident
+    reports = trial_sounds_reports(sensors, FRAME, 6, 3_000_000_000, 150.0, seed=5)
     host, port = deployment.nats.nodes[0].mqtt_address
     uplinks: dict[str, tuple[MqttBus, Outbox, SensorUplink]] = {}
     store = Store.open(postgres_url, upgrade=False)
