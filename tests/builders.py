@@ -252,3 +252,12 @@ def receipted_uplink(
     bus = MqttBus(settings, f"sensor-{sensor_id}")
     outbox = Outbox(folder / f"outbox-{sensor_id}.sqlite")
     return bus, outbox, SensorUplink(sensor_id, bus, outbox, receipt_timeout_s=3.0)
+
+
+def close_uplinks(uplinks: dict[str, tuple[MqttBus, Outbox, SensorUplink]]) -> None:
+    """Close what `receipted_uplink` opened, for every sensor (what is unsent stays in the
+    outboxes: a test is over)."""
+    for bus, outbox, uplink in uplinks.values():
+        uplink.close(timeout_s=0.0)
+        bus.close()
+        outbox.close()

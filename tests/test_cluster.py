@@ -66,7 +66,7 @@ from ouie.store.audit import verify_chain
 from ouie.store.repository import Store
 from ouie.transport.mqtt import BrokerSettings, MqttBus
 from ouie.transport.outbox import Outbox, SensorUplink
-from tests.builders import receipted_uplink, trial_sounds_reports
+from tests.builders import close_uplinks, receipted_uplink, trial_sounds_reports
 from tests.notify_receiver import Receiver
 
 FRAME = LocalFrame(45.4397, 4.3872, 520.0)
@@ -333,10 +333,7 @@ def test_sensors_on_the_mqtt_front_door_lose_nothing_when_the_ingest_leader_is_k
             r.report_id for _, r in stream_reports(read_stream(deployment.cluster, REPORTS_STREAM))
         ]
     finally:
-        for bus, outbox, uplink in uplinks.values():
-            uplink.close(timeout_s=0.0)
-            bus.close()
-            outbox.close()
+        close_uplinks(uplinks)
         store.close()
         deployment.stop()
     assert sorted(in_stream) == sorted(expected)

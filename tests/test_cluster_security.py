@@ -37,7 +37,7 @@ from ouie.transport.broker import CENTRAL_USER, provision_accounts
 from ouie.transport.mqtt import BrokerSettings, MqttBus, TlsConfig
 from ouie.transport.outbox import Outbox, SensorUplink
 from ouie.transport.topics import reports_topic
-from tests.builders import receipted_uplink, trial_sounds_reports, wait_until
+from tests.builders import close_uplinks, receipted_uplink, trial_sounds_reports, wait_until
 from tests.services import make_ca, make_signed_cert
 
 SENSORS = ["s1", "s2"]
@@ -280,10 +280,7 @@ def test_a_secured_deployment_takes_sensors_reports_over_mqtt_tls_to_stored_inci
         assert wait_until(lambda: store.count_incidents() >= 4, 120.0)
         stored = store.report_ids()
     finally:
-        for bus, outbox, uplink in uplinks.values():
-            uplink.close(timeout_s=0.0)
-            bus.close()
-            outbox.close()
+        close_uplinks(uplinks)
         store.close()
         deployment.stop()
     assert stored == {r.report_id for r in reports}
