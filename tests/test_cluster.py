@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import yaml
+from nats.js.errors import BadRequestError
 from typer.testing import CliRunner
 
 from ouie.cli import app
@@ -42,6 +43,7 @@ from ouie.cluster.streams import (
     MSG_ID,
     REPORTS_STREAM,
     connect,
+    ensure_streams,
     incident_subject,
 )
 from ouie.cluster.synthetic import (
@@ -368,6 +370,43 @@ def test_a_single_node_runs_jetstream_without_routes_and_a_trial_needs_its_repli
     )
     with pytest.raises(ConfigError, match=r"cluster\.replicas is 3.*not 1 \(set cluster"):
         LocalDeployment(tmp_path / "run", site, ClusterConfig(), nodes=1)
+
+
+def test_streams_wait_for_the_third_node_rather_than_fail_on_placement(tmp_path: Path) -> None:
+    """With two of three nodes up, JetStream refuses an R3 stream ("no suitable peers for
+    placement", code 400): a worker starting then must wait for the third node, not die (CI
+    caught a worker dying so). A stream that exists with another configuration is raised."""
+    _nats_or_skip()
+    nodes = LocalNatsCluster(tmp_path / "nats", 3)
+    cluster = ClusterConfig(servers=nodes.urls)
+
+    async def create_then_start_third() -> tuple[float, float]:
+        connection = await connect(cluster.model_copy(update={"servers": nodes.urls[:2]}), "t")
+        try:
+            started = time.monotonic()
+            creating = asyncio.create_task(ensure_streams(connection.jetstream(), cluster))
+            await asyncio.sleep(3.0)
+            assert not creating.done(), "R3 streams placed on two nodes"
+            nodes.start_node(nodes.nodes[2])
+            await creating
+            waited_s = time.monotonic() - started
+            other = cluster.model_copy(update={"lease_ttl_s": cluster.lease_ttl_s + 1.0})
+            refused_at = time.monotonic()
+            with pytest.raises(BadRequestError, match="different configuration"):
+                await ensure_streams(connection.jetstream(), other)
+            return waited_s, time.monotonic() - refused_at
+        finally:
+            await connection.close()
+
+    try:
+        for node in nodes.nodes[:2]:
+            nodes.start_node(node)
+        nodes.wait_ready(60.0)
+        waited_s, refused_s = asyncio.run(create_then_start_third())
+    finally:
+        nodes.stop()
+    assert waited_s >= 3.0
+    assert refused_s < 30.0  # at once, not after the 60 s of a forming cluster
 
 
 def test_serve_with_a_cluster_role_and_no_id_says_which_option_is_missing(tmp_path: Path) -> None:

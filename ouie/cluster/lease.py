@@ -30,7 +30,7 @@ from nats.js.errors import KeyWrongLastSequenceError
 from nats.js.kv import KeyValue
 
 from ouie.cluster.config import ClusterConfig
-from ouie.cluster.streams import connect, ensure_streams
+from ouie.cluster.streams import connect, ensure_streams, when_placed
 
 log = logging.getLogger(__name__)
 
@@ -40,17 +40,9 @@ HOLDER_KEY = "holder"
 async def lease_bucket(
     js: JetStreamContext, bucket: str, ttl_s: float, replicas: int, timeout_s: float = 60.0
 ) -> KeyValue:
-    """The lease bucket (created by the first process), tried again while the cluster elects."""
-    deadline = time.monotonic() + timeout_s
-    while True:
-        try:
-            return await js.create_key_value(
-                KeyValueConfig(bucket=bucket, ttl=ttl_s, replicas=replicas)
-            )
-        except Exception:
-            if time.monotonic() > deadline:
-                raise
-            await asyncio.sleep(0.5)
+    """The lease bucket (created by the first process), tried again while the cluster forms."""
+    config = KeyValueConfig(bucket=bucket, ttl=ttl_s, replicas=replicas)
+    return await when_placed(lambda: js.create_key_value(config), timeout_s)
 
 
 async def while_holding(

@@ -29,7 +29,7 @@ import logging
 import ssl
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
-from typing import Any
+from typing import Any, TypeVar
 
 from nats.aio.client import Client
 from nats.aio.msg import Msg
@@ -46,7 +46,7 @@ from nats.js.api import (
     StorageType,
     StreamConfig,
 )
-from nats.js.errors import BadRequestError
+from nats.js.errors import APIError
 from nats.js.kv import KeyValue
 
 from ouie.cluster.config import ClusterConfig
@@ -54,6 +54,8 @@ from ouie.core.config import ConfigError
 from ouie.transport.broker import CENTRAL_USER
 
 log = logging.getLogger(__name__)
+
+T = TypeVar("T")
 
 REPORTS_STREAM = "OUIE_REPORTS"
 INCIDENTS_STREAM = "OUIE_INCIDENTS"
@@ -116,20 +118,39 @@ def stream_time_ns(msg: Msg) -> int:
 async def ensure_streams(
     js: JetStreamContext, config: ClusterConfig, timeout_s: float = 60.0
 ) -> KeyValue:
-    """Create (or keep) the streams and the lease bucket; returns the bucket. A cluster still
-    electing its JetStream meta leader (starting, or a node just died) answers with errors:
-    tried again until `timeout_s`."""
+    """Create (or keep) the streams and the lease bucket; returns the bucket (see
+    `when_placed` for the waiting)."""
+    return await when_placed(lambda: _ensure_streams(js, config), timeout_s)
+
+
+async def when_placed(create: Callable[[], Awaitable[T]], timeout_s: float = 60.0) -> T:
+    """`create()` (a stream or bucket), tried again every 0.5 s until `timeout_s` while the
+    cluster is still forming: no meta leader yet, or fewer peers than replicas ("no suitable
+    peers for placement", a node just died). A refusal no wait will change (one of
+    `PERMANENT_REFUSALS`) is raised at once."""
     deadline = time.monotonic() + timeout_s
     while True:
         try:
-            return await _ensure_streams(js, config)
-        except BadRequestError:  # the bucket exists with another configuration
-            raise
+            return await create()
         except (TimeoutError, NatsError) as error:
-            if time.monotonic() > deadline:
+            if _is_permanent(error) or time.monotonic() > deadline:
                 raise
-            log.info("JetStream not ready (%r); trying again", error)
+            log.info("JetStream not ready (%s); trying again", error)
             await asyncio.sleep(0.5)
+
+
+STREAM_EXISTS_OTHERWISE = 10058
+PERMANENT_REFUSALS = {
+    STREAM_EXISTS_OTHERWISE: "stream name already in use with a different configuration",
+    10074: "replicas > 1 not supported in non-clustered mode",
+}
+"""JetStream's error codes that no wait will change, unlike the placement and leader errors
+of a forming cluster (10005 "no suitable peers for placement", 10008 unavailable)."""
+
+
+def _is_permanent(error: Exception) -> bool:
+    """Whether JetStream's refusal of a create will stand however long one waits."""
+    return isinstance(error, APIError) and error.err_code in PERMANENT_REFUSALS
 
 
 async def _ensure_streams(js: JetStreamContext, config: ClusterConfig) -> KeyValue:
@@ -173,7 +194,9 @@ async def _ensure_streams(js: JetStreamContext, config: ClusterConfig) -> KeyVal
     for stream in streams:
         try:
             await js.add_stream(stream)
-        except BadRequestError as error:  # exists with another config: keep it, say so
+        except APIError as error:
+            if error.err_code != STREAM_EXISTS_OTHERWISE:
+                raise
             log.warning("stream %s kept as it is: %s", stream.name, error)
     return await js.create_key_value(
         KeyValueConfig(bucket=WORKERS_BUCKET, ttl=config.lease_ttl_s, replicas=config.replicas)
