@@ -134,7 +134,8 @@ def test_a_stored_burst_comes_back_with_its_shots_for_the_demo_summary(tmp_path:
 def test_a_repeat_only_other_sensors_heard_folds_when_they_are_in_earshot_of_the_fix() -> None:
     """Six sensors fix the shot; 1.1 s later two others (not among the six) pick a later bang
     of it: a hyperbola, no sensor in common. Within the gunshot's hearing range of the fix,
-    it is that sound's repeat (one alert) with in_earshot on; a second alert with it off."""
+    it is that sound's repeat (one alert) with in_earshot on (the default); a second alert
+    with it off."""
     sensors = sites(GRID_EN)
     shot = reports_for(sensors, SOURCE_EN, jitter_s=0.0002)[:6]
     repeat = reports_for(sensors, SOURCE_EN, emission_ns=T0 + 1_100_000_000)[7:9]
@@ -146,9 +147,9 @@ def test_a_repeat_only_other_sensors_heard_folds_when_they_are_in_earshot_of_the
             out += associator.add(report, report.onset_ns + NS_PER_S // 5)
         return [i for i in latest_revisions(out + associator.flush()) if i.raises_alert]
 
-    on = CONFIG.model_copy(update={"burst": BurstConfig(in_earshot=True)})
-    (alert,) = alerts(on)
+    (alert,) = alerts(CONFIG)
     assert alert.burst is not None and alert.n_sensors == 6
     assert [s.status for s in alert.burst.shots] == [IncidentStatus.FIX, IncidentStatus.HYPERBOLA]
     assert {r.sensor_id for r in repeat}.isdisjoint({r.sensor_id for r in shot})
-    assert len(alerts(CONFIG)) == 2  # off by default
+    off = CONFIG.model_copy(update={"burst": BurstConfig(in_earshot=False)})
+    assert len(alerts(off)) == 2

@@ -79,6 +79,7 @@ from ouie.fusion.multilateration import (
     radius_95,
 )
 from ouie.fusion.neighbours import PairDistances, SensorGrid, largest_spacing_m
+from ouie.fusion.shown import ShownIncidents
 
 log = logging.getLogger(__name__)
 
@@ -194,7 +195,8 @@ class Associator:
         """Two sensors that can hear one sound (≤ 2·R apart, R the largest range) are at most
         this many grid cells apart: `_fits` skips the candidates beyond it at once."""
         self._episodes = ContextEpisodes(self.positions_enu_m, self._distance_m, frame, self.config)
-        self._bursts = Bursts(self.config, self.positions_enu_m)
+        self._shown = ShownIncidents()
+        self._bursts = Bursts(self.config, self.positions_enu_m, self._shown)
         self._confusable: deque[EventReport] = deque(maxlen=self.config.max_remembered_report_ids)
         """Recent reports of a context class confused with alerting ones (fireworks), for the
         class agreement of network confirmation (`_called_otherwise`)."""
@@ -416,6 +418,7 @@ class Associator:
         grace_ns = round(self.config.late_report_grace_s * NS_PER_S)
         longest_window_ns = max(self.window_ns(c) for c in EventClass)
         self._bursts.expire(now_ns - longest_window_ns - grace_ns)
+        self._shown.expire(now_ns - longest_window_ns - grace_ns)
         while self._confusable and self._confusable[0].onset_ns < now_ns - 2 * longest_window_ns:
             self._confusable.popleft()
         self._waiting_sounds = [s for s in self._waiting_sounds if s.heard_ns + grace_ns > now_ns]
@@ -680,8 +683,10 @@ class Associator:
                 fireworks,
                 candidate.called_otherwise,
             )
-            return [*self._episodes.release(incident.incident_id), *self._bursts.fold(assessed)]
-        return [self._episodes.fold(incident, list(candidate.reports.values()))]
+            released = self._episodes.release(incident.incident_id)
+            return [*map(self._shown.stamped, released), *self._bursts.fold(assessed)]
+        episode = self._episodes.fold(incident, list(candidate.reports.values()))
+        return [self._shown.stamped(episode)]
 
     def _assessed_sensors(self, incident: Incident) -> dict[str, Array]:
         """The sensors `assess` needs for `incident`: those that heard it and those in the grid

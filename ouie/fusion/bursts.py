@@ -43,6 +43,7 @@ from ouie.core.timebase import NS_PER_S
 from ouie.fusion.config import FusionConfig
 from ouie.fusion.confirmation import heard_by
 from ouie.fusion.multilateration import Array
+from ouie.fusion.shown import ShownIncidents
 
 FAMILIES: tuple[frozenset[EventClass], ...] = (
     frozenset({EventClass.GUNSHOT, EventClass.EXPLOSION}),
@@ -94,14 +95,17 @@ class _Burst:
 class Bursts:
     """The open bursts of a stream of alerting incidents (module docstring)."""
 
-    def __init__(self, config: FusionConfig, positions_enu_m: dict[str, Array]) -> None:
+    def __init__(
+        self, config: FusionConfig, positions_enu_m: dict[str, Array], shown: ShownIncidents
+    ) -> None:
         self.config = config
         self.positions_enu_m = positions_enu_m
         self._bursts: list[_Burst] = []
         self._by_shot: dict[str, _Burst] = {}
-        self._shown: dict[str, tuple[int, int]] = {}
-        """Per incident id emitted here, (last revision, onset ns): an id is never emitted
-        again with a lower revision (a shot that leaves the burst named after it)."""
+        self._shown = shown
+        """Every id association emitted (here, or as an episode): an id is never emitted again
+        with a lower revision (a shot that leaves the burst named after it), and one shown
+        never joins a burst named after another."""
 
     def fold(self, incident: Incident) -> list[Incident]:
         """What to emit for an assessed incident: its burst's incident (itself while the burst
@@ -112,8 +116,7 @@ class Bursts:
         if burst is not None and burst.family != shot_family:
             released, burst = self.release(incident.incident_id), None
         if shot_family is None:
-            shown = incident.incident_id in self._shown
-            return [*released, self._stamped(incident, incident.incident_id) if shown else incident]
+            return [*released, self._shown.stamped(incident)]
         if burst is None:
             # Only on its first emission: an incident already shown never vanishes into another.
             shown = incident.incident_id in self._shown
@@ -146,7 +149,6 @@ class Bursts:
         self._bursts = [b for b in self._bursts if b.last_onset_ns >= before_ns]
         alive = {id(b) for b in self._bursts}
         self._by_shot = {k: b for k, b in self._by_shot.items() if id(b) in alive}
-        self._shown = {k: v for k, v in self._shown.items() if v[1] >= before_ns}
 
     def _joinable(self, incident: Incident, shot_family: frozenset[EventClass]) -> _Burst | None:
         """The most recent open burst of the family with a shot close in time and place."""
@@ -212,7 +214,7 @@ class Bursts:
         """The burst as one incident (module docstring); a lone shot as itself."""
         if len(burst.shots) == 1:
             (only,) = burst.shots.values()
-            return self._stamped(only, burst.incident_id)
+            return self._shown.stamped(only, burst.incident_id)
         shots = sorted(burst.shots.values(), key=lambda s: (s.onset_ns, s.incident_id))
         best = max(shots, key=lambda s: (s.raises_alert, location_quality(s)))
         span_s = (shots[-1].onset_ns - shots[0].onset_ns) / NS_PER_S
@@ -236,14 +238,7 @@ class Bursts:
                     "reasons": [reason, *best.assessment.reasons],
                 }
             )
-        return self._stamped(best.model_copy(update=update), burst.incident_id)
-
-    def _stamped(self, incident: Incident, incident_id: str) -> Incident:
-        """`incident` under `incident_id`, its revision above any emitted under that id."""
-        last, _ = self._shown.get(incident_id, (0, 0))
-        revision = max(incident.revision, last + 1)
-        self._shown[incident_id] = (revision, incident.onset_ns)
-        return incident.model_copy(update={"incident_id": incident_id, "revision": revision})
+        return self._shown.stamped(best.model_copy(update=update), burst.incident_id)
 
 
 def _verified(incident: Incident) -> bool:

@@ -92,14 +92,13 @@ class BurstConfig(StrictModel):
         "the sum of their 95 % radii plus this (a shooter walking, a muzzle and its echo), m.",
     )
     in_earshot: bool = Field(
-        default=False,
+        default=True,
         description="A hyperbola or a fix of 3 sensors (whose own position says little) is "
         "also at the place of a verified fix (4+ sensors) when every sensor that heard it is "
         "within the class's hearing range of that fix: it may be that sound's later bang or "
         "echo, picked by other sensors. A second source so weakly heard within gap_s folds "
-        "in as a shot of the burst. Off by default: a weak shot so folded whose reports "
-        "association later regroups under another incident stays in the burst with them "
-        "(one report in two incidents, found by the hypothesis test of association).",
+        "in as a shot of the burst (false alerts of the live demo evening 4 -> 2; "
+        "docs/results/operator.md).",
     )
 
 
