@@ -205,6 +205,7 @@ def main() -> None:
                 if i.assessment
                 else None,
                 "score": round(i.score, 2),
+                "near_fireworks": bool(i.assessment and i.assessment.context_nearby),
                 "true": i.incident_id in matched,
             }
             for i in sorted(alerts, key=lambda i: i.onset_ns)

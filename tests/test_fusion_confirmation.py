@@ -1,13 +1,14 @@
 """Network confirmation: an alerting sound that one sensor heard where its neighbours should
 have is shown apart as unconfirmed and never raises an alert; the rule follows sensor spacing,
 so a scream in a sparse corner is confirmed by the one sensor there; fireworks nearby lower a
-gunshot's rank and say why. Measured on synthetic streams with false alarms."""
+gunshot's rank and say why, and there only a verified fix raises an alert. Measured on synthetic streams with false alarms."""
 
 from __future__ import annotations
 
 import numpy as np
 
 from ouie.core.classes import EventClass
+from ouie.core.incident import Incident, IncidentStatus
 from ouie.core.timebase import NS_PER_S
 from ouie.fusion.association import Associator
 from ouie.fusion.confirmation import assess
@@ -190,6 +191,35 @@ def test_a_bang_most_sensors_call_fireworks_is_not_confirmed_as_a_gunshot() -> N
     one = fireworks_from(sensors, source, {"s0"})
     kept = latest_revisions(run(Associator(sensors, FRAME, agreeing), [*gunshot, *one]))
     assert [i.raises_alert for i in kept if i.class_ == EventClass.GUNSHOT] == [True]
+
+
+def test_near_fireworks_a_gunshot_raises_an_alert_only_as_a_verified_fix() -> None:
+    """Three onsets fit one position exactly whatever they are (three sensors picking a
+    crackle at different moments): near an open firework episode such a fix is unconfirmed and
+    says why; four sensors, or no fireworks, or the rule off, and it raises an alert."""
+    sensors = sites(DENSE_EN)
+    positions = sensor_positions_enu_m(sensors, FRAME)
+    reports = reports_for(sensors, (120.0, 80.0))
+
+    def fixed_by(n: int) -> Incident:
+        (incident,) = latest_revisions(run(Associator(sensors, FRAME, CONFIG), reports[:n]))
+        assert incident.status == IncidentStatus.FIX and incident.n_sensors == n
+        return incident.model_copy(update={"assessment": None})
+
+    near = (14.0, 100.0)
+    three = assess(fixed_by(3), positions, CONFIG, near)
+    assert three.unconfirmed and three.assessment is not None
+    assert "near fireworks, placed by 3 sensor(s) only: 4 or more" in three.assessment.reasons[0]
+    assert assess(fixed_by(4), positions, CONFIG, near).raises_alert
+    assert assess(fixed_by(3), positions, CONFIG).raises_alert
+    off = CONFIG.model_copy(
+        update={
+            "confirmation": CONFIG.confirmation.model_copy(
+                update={"verified_near_fireworks": False}
+            )
+        }
+    )
+    assert assess(fixed_by(3), positions, off, near).raises_alert
 
 
 def test_a_fix_whose_onsets_fit_no_position_is_not_confirmed() -> None:

@@ -41,7 +41,7 @@ from ouie.core.classes import EventClass
 from ouie.core.incident import Burst, Incident, IncidentStatus, Shot
 from ouie.core.timebase import NS_PER_S
 from ouie.fusion.config import FusionConfig
-from ouie.fusion.confirmation import heard_by
+from ouie.fusion.confirmation import heard_by, is_verified
 from ouie.fusion.multilateration import Array
 from ouie.fusion.shown import ShownIncidents
 
@@ -52,11 +52,6 @@ FAMILIES: tuple[frozenset[EventClass], ...] = (
 )
 """Alerting classes whose repeats are one thing for an operator (a detector calls the bangs
 of one burst gunshot or explosion; a scream never repeats a shot)."""
-
-
-VERIFIED_SENSORS = 4
-"""Sensors of a fix whose position can be trusted to tell two sources apart (one redundant
-onset: a wrong association or a late path shows as an inconsistent fit)."""
 
 
 def family(incident: Incident) -> frozenset[EventClass] | None:
@@ -168,7 +163,7 @@ class Bursts:
         """Overlapping 95 % circles (plus place_slack_m); or, unless both are verified fixes
         (`_verified`: then their positions decide alone), a sensor that heard both."""
         overlap = self._circles_overlap(a, b)
-        if _verified(a) and _verified(b):
+        if is_verified(a) and is_verified(b):
             return overlap
         return (
             overlap
@@ -182,8 +177,8 @@ class Bursts:
         heard `weak` is within the hearing range of `fix`'s class from `fix`."""
         if (
             not self.config.burst.in_earshot
-            or _verified(weak)
-            or not _verified(fix)
+            or is_verified(weak)
+            or not is_verified(fix)
             or fix.east_m is None
             or fix.north_m is None
             or not isinstance(fix.class_, EventClass)
@@ -239,13 +234,6 @@ class Bursts:
                 }
             )
         return self._shown.stamped(best.model_copy(update=update), burst.incident_id)
-
-
-def _verified(incident: Incident) -> bool:
-    """A fix with a redundant onset (VERIFIED_SENSORS or more): its position can tell two
-    sources apart. Three onsets fit exactly whatever they are, and a hyperbola or a single
-    sensor places nothing precisely."""
-    return incident.status == IncidentStatus.FIX and incident.n_sensors >= VERIFIED_SENSORS
 
 
 def _shot(incident: Incident) -> Shot:

@@ -26,10 +26,15 @@ class it is confused with (fireworks), the incident needs |H| / (|H| + k) ≥
 that three sensors call a gunshot and eight call fireworks is not confirmed; a gunshot that one
 sensor calls fireworks still is.
 
+A gunshot or explosion near an open firework episode (within `context_radius_m`, the episode
+heard within context_episode_gap_s) is marked `context_nearby`: the console ranks it lower and
+says why. There, with `verified_near_fireworks`, it must also be a *verified* fix (`is_verified`:
+VERIFIED_SENSORS onsets or more, one of them redundant): three onsets fit one position exactly
+whatever they are, and three sensors picking a crackle at different moments make such a fix
+(on the everyday-sound bench, 3-sensor "gunshots" 60–270 m from the firecracker that made them).
+
 An unconfirmed incident is kept and shown apart ("unconfirmed"), never raised as an alert
-(`Incident.raises_alert`). A gunshot or explosion near an open firework episode (within
-`context_radius_m`, the episode heard within context_episode_gap_s) is marked
-`context_nearby`: the console ranks it lower and says why.
+(`Incident.raises_alert`).
 """
 
 from __future__ import annotations
@@ -43,6 +48,17 @@ from ouie.fusion.multilateration import Array
 
 FIRECRACKER_LIKE = frozenset({EventClass.GUNSHOT, EventClass.EXPLOSION})
 """Alerting classes a firecracker is taken for."""
+
+VERIFIED_SENSORS = 4
+"""Sensors of a fix whose position can be trusted to tell two sources apart (one redundant
+onset: a wrong association or a late path shows as an inconsistent fit)."""
+
+
+def is_verified(incident: Incident) -> bool:
+    """A fix with a redundant onset (VERIFIED_SENSORS or more sensors used): its position can
+    tell two sources apart. Three onsets fit exactly whatever they are, and a hyperbola or a
+    single sensor places nothing precisely."""
+    return incident.status == IncidentStatus.FIX and incident.n_sensors >= VERIFIED_SENSORS
 
 
 def source_points_en_m(incident: Incident, positions_enu_m: dict[str, Array]) -> Array:
@@ -114,9 +130,16 @@ def assess(
             f"fireworks; only {len(heard)} of {len(heard) + called_otherwise} called it "
             f"{incident.class_}: the network does not agree"
         )
+    context = incident.class_ in FIRECRACKER_LIKE and fireworks_nearby is not None
+    if confirmed and context and policy.verified_near_fireworks and not is_verified(incident):
+        confirmed = False
+        reasons.append(
+            f"near fireworks, placed by {incident.n_sensors} sensor(s) only: {VERIFIED_SENSORS} "
+            "or more must agree on one position there (three onsets of a crackle fit any "
+            "position)"
+        )
     if confirmed and len(heard) >= 2:
         reasons.append(f"heard by {len(heard)} sensors, their onsets consistent in time")
-    context = incident.class_ in FIRECRACKER_LIKE and fireworks_nearby is not None
     if context and fireworks_nearby is not None:
         since_s, away_m = fireworks_nearby
         reasons.append(
