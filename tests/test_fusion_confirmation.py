@@ -1,7 +1,8 @@
 """Network confirmation: an alerting sound that one sensor heard where its neighbours should
 have is shown apart as unconfirmed and never raises an alert; the rule follows sensor spacing,
 so a scream in a sparse corner is confirmed by the one sensor there; fireworks nearby lower a
-gunshot's rank and say why, and there only a verified fix raises an alert. Measured on synthetic streams with false alarms."""
+gunshot's rank and say why, and there only a verified fix raises an alert. Measured on
+synthetic streams with false alarms."""
 
 from __future__ import annotations
 
