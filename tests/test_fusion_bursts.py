@@ -7,11 +7,15 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from ouie.core.classes import EventClass
 from ouie.core.incident import Incident, IncidentStatus
+from ouie.core.report import EventReport
 from ouie.core.timebase import NS_PER_S
 from ouie.fusion.association import Associator
+from ouie.fusion.bursts import enclosing_radius_m
 from ouie.fusion.config import BurstConfig, FusionConfig
 from ouie.fusion.evaluation import evaluate
 from ouie.fusion.synthetic import truth_event
@@ -153,3 +157,48 @@ def test_a_repeat_only_other_sensors_heard_folds_when_they_are_in_earshot_of_the
     assert {r.sensor_id for r in repeat}.isdisjoint({r.sensor_id for r in shot})
     off = CONFIG.model_copy(update={"burst": BurstConfig(in_earshot=False)})
     assert len(alerts(off)) == 2
+
+
+def test_two_weak_screams_heard_within_one_sure_range_are_one_alert() -> None:
+    """A scream heard by two sensors, then its later part by two others 1 s later: two
+    hyperbolas sharing no sensor and no position. Their four sensors lie within the scream's
+    sure range (200 m) of one point: one alert of two shots with `one_area` (the default), two
+    alerts without; a second scream whose sensors do not fit one such circle stays apart."""
+    sensors = sites(GRID_EN)
+    first = reports_for(sensors, SOURCE_EN, cls=EventClass.SCREAM)[4:6]  # s4, s5
+    later_ns = T0 + NS_PER_S
+    same = reports_for(sensors, SOURCE_EN, cls=EventClass.SCREAM, emission_ns=later_ns)[7:9]
+    apart = reports_for(sensors, (-190.0, -120.0), cls=EventClass.SCREAM, emission_ns=later_ns)
+
+    def alerts(config: FusionConfig, reports: list[EventReport]) -> list[Incident]:
+        associator = Associator(sensors, FRAME, config)
+        out: list[Incident] = []
+        for report in sorted(reports, key=lambda r: r.onset_ns):
+            out += associator.add(report, report.onset_ns + NS_PER_S // 5)
+        return [i for i in latest_revisions(out + associator.flush()) if i.raises_alert]
+
+    (alert,) = alerts(CONFIG, [*first, *same])
+    assert alert.burst is not None
+    assert [s.status for s in alert.burst.shots] == [IncidentStatus.HYPERBOLA] * 2
+    off = CONFIG.model_copy(update={"burst": BurstConfig(one_area=False)})
+    assert len(alerts(off, [*first, *same])) == 2
+    assert len(alerts(CONFIG, [*first, *apart[0:2]])) == 2  # s0, s1: 223 m from one point
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.lists(
+        st.tuples(st.floats(-500, 500), st.floats(-500, 500)), min_size=1, max_size=12, unique=True
+    )
+)
+def test_the_enclosing_radius_lies_between_half_the_diameter_and_jungs_bound(
+    points: list[tuple[float, float]],
+) -> None:
+    """Any circle holding the points is at least half their diameter D wide; the smallest is at
+    most D/√3 (Jung's theorem in the plane), and the circle about their centroid is no smaller."""
+    array = np.array(points)
+    diameter = max(float(np.linalg.norm(p - q)) for p in array for q in array)
+    radius = enclosing_radius_m(array)
+    assert diameter / 2 - 1e-6 <= radius <= diameter / np.sqrt(3) + 1e-6
+    centroid = float(np.max(np.linalg.norm(array - array.mean(axis=0), axis=1)))
+    assert radius <= centroid + 1e-6

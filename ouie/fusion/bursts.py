@@ -170,7 +170,22 @@ class Bursts:
             or bool(set(heard_by(a)) & set(heard_by(b)))
             or self._in_earshot(a, b)
             or self._in_earshot(b, a)
+            or self._one_area(a, b)
         )
+
+    def _one_area(self, a: Incident, b: Incident) -> bool:
+        """`BurstConfig.one_area`: neither is a verified fix, and every sensor that heard
+        either lies within the sure range of their classes (`ConfirmationConfig.sure_range_m`,
+        the larger) of one point: one source there would have been heard by all of them."""
+        if not self.config.burst.one_area or is_verified(a) or is_verified(b):
+            return False
+        ranges = self.config.confirmation.sure_range_m
+        classes = [c for c in (a.class_, b.class_) if isinstance(c, EventClass)]
+        sure = [ranges[c] for c in classes if c in ranges]
+        sites = [self.positions_enu_m[s][:2] for s in {*heard_by(a), *heard_by(b)}]
+        if not sure or not sites:
+            return False
+        return enclosing_radius_m(np.array(sites)) <= max(sure)
 
     def _in_earshot(self, weak: Incident, fix: Incident) -> bool:
         """`BurstConfig.in_earshot`: `fix` is verified, `weak` is not, and every sensor that
@@ -234,6 +249,39 @@ class Bursts:
                 }
             )
         return self._shown.stamped(best.model_copy(update=update), burst.incident_id)
+
+
+def enclosing_radius_m(points: Array) -> float:
+    """Radius of the smallest circle holding every point of `points` ((n, 2), m): the smallest
+    of the circles through two points (diameter) or three (circumcircle) that holds them all
+    (the smallest enclosing circle is one of those). Above 12 points, the circle about their
+    centroid (an upper bound)."""
+    n = len(points)
+    if n == 1:
+        return 0.0
+    if n > 12:
+        return float(np.max(np.linalg.norm(points - points.mean(axis=0), axis=1)))
+    centres = [(points[i] + points[j]) / 2 for i in range(n) for j in range(i + 1, n)]
+    for i in range(n):
+        for j in range(i + 1, n):
+            for k in range(j + 1, n):
+                centre = _circumcentre(points[i], points[j], points[k])
+                if centre is not None:
+                    centres.append(centre)
+    radii = [float(np.max(np.linalg.norm(points - c, axis=1))) for c in centres]
+    return min(radii)
+
+
+def _circumcentre(p: Array, q: Array, r: Array) -> Array | None:
+    """Centre of the circle through three points; None when they are (nearly) collinear.
+    With b = q − p, c = r − p, d = 2 (b_x c_y − b_y c_x): centre = p + (c_y|b|² − b_y|c|²,
+    b_x|c|² − c_x|b|²) / d."""
+    b, c = q - p, r - p
+    d = 2.0 * (b[0] * c[1] - b[1] * c[0])
+    if abs(d) < 1e-9:
+        return None
+    bb, cc = float(b @ b), float(c @ c)
+    return p + np.array([c[1] * bb - b[1] * cc, b[0] * cc - c[0] * bb]) / d
 
 
 def _shot(incident: Incident) -> Shot:

@@ -108,6 +108,13 @@ class BurstConfig(StrictModel):
         "in as a shot of the burst (false alerts of the live demo evening 4 -> 2; "
         "docs/results/operator.md).",
     )
+    one_area: bool = Field(
+        default=True,
+        description="Two sounds neither of which is a verified fix (4+ sensors) are also at "
+        "the same place when every sensor that heard either lies within the class's sure "
+        "range (confirmation.sure_range_m) of one point: a scream's later part picked by two "
+        "other sensors a second after its first fix is then a repeat, not a second alert.",
+    )
 
 
 class FusionConfig(StrictModel):
