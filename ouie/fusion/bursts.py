@@ -185,7 +185,7 @@ class Bursts:
         sites = [self.positions_enu_m[s][:2] for s in {*heard_by(a), *heard_by(b)}]
         if not sure or not sites:
             return False
-        return enclosing_radius_m(np.array(sites)) <= max(sure)
+        return enclosing_radius_m(np.array(sites), max(sure)) <= max(sure)
 
     def _in_earshot(self, weak: Incident, fix: Incident) -> bool:
         """`BurstConfig.in_earshot`: `fix` is verified, `weak` is not, and every sensor that
@@ -251,14 +251,25 @@ class Bursts:
         return self._shown.stamped(best.model_copy(update=update), burst.incident_id)
 
 
-def enclosing_radius_m(points: Array) -> float:
+def enclosing_radius_m(points: Array, decide_m: float | None = None) -> float:
     """Radius of the smallest circle holding every point of `points` ((n, 2), m): the smallest
     of the circles through two points (diameter) or three (circumcircle) that holds them all
     (the smallest enclosing circle is one of those). Above 12 points, the circle about their
-    centroid (an upper bound)."""
+    centroid (an upper bound).
+
+    With `decide_m`, only whether the radius is at most `decide_m` is asked, and the bounds
+    D/2 ≤ radius ≤ D/√3 (D the largest distance between two points; Jung's theorem) answer
+    first when they can: D/2 itself is returned when D/2 > decide_m, D/√3 when D/√3 ≤ decide_m
+    (fusion asks this of every pair of weak sounds within the burst gap, city-wide)."""
     n = len(points)
     if n == 1:
         return 0.0
+    if decide_m is not None:
+        diameter = float(np.max(np.linalg.norm(points[:, None, :] - points[None, :, :], axis=2)))
+        if diameter / 2.0 > decide_m:
+            return diameter / 2.0
+        if diameter / np.sqrt(3.0) <= decide_m:
+            return diameter / np.sqrt(3.0)
     if n > 12:
         return float(np.max(np.linalg.norm(points - points.mean(axis=0), axis=1)))
     centres = [(points[i] + points[j]) / 2 for i in range(n) for j in range(i + 1, n)]
