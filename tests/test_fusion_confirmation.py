@@ -1,7 +1,7 @@
 """Network confirmation: an alerting sound that one sensor heard where its neighbours should
 have is shown apart as unconfirmed and never raises an alert; the rule follows sensor spacing,
 so a scream in a sparse corner is confirmed by the one sensor there; fireworks nearby lower a
-gunshot's rank and say why, and there only a verified fix raises an alert. Measured on
+gunshot's rank and say why (and, when so configured, there only a verified fix alerts). Measured on
 synthetic streams with false alarms."""
 
 from __future__ import annotations
@@ -197,7 +197,8 @@ def test_a_bang_most_sensors_call_fireworks_is_not_confirmed_as_a_gunshot() -> N
 def test_near_fireworks_a_gunshot_raises_an_alert_only_as_a_verified_fix() -> None:
     """Three onsets fit one position exactly whatever they are (three sensors picking a
     crackle at different moments): near an open firework episode such a fix is unconfirmed and
-    says why; four sensors, or no fireworks, or the rule off, and it raises an alert."""
+    says why; four sensors, or no fireworks, or the rule off (the default), and it raises an
+    alert."""
     sensors = sites(DENSE_EN)
     positions = sensor_positions_enu_m(sensors, FRAME)
     reports = reports_for(sensors, (120.0, 80.0))
@@ -208,19 +209,17 @@ def test_near_fireworks_a_gunshot_raises_an_alert_only_as_a_verified_fix() -> No
         return incident.model_copy(update={"assessment": None})
 
     near = (14.0, 100.0)
-    three = assess(fixed_by(3), positions, CONFIG, near)
-    assert three.unconfirmed and three.assessment is not None
-    assert "near fireworks, placed by 3 sensor(s) only: 4 or more" in three.assessment.reasons[0]
-    assert assess(fixed_by(4), positions, CONFIG, near).raises_alert
-    assert assess(fixed_by(3), positions, CONFIG).raises_alert
-    off = CONFIG.model_copy(
+    on = CONFIG.model_copy(
         update={
-            "confirmation": CONFIG.confirmation.model_copy(
-                update={"verified_near_fireworks": False}
-            )
+            "confirmation": CONFIG.confirmation.model_copy(update={"verified_near_fireworks": True})
         }
     )
-    assert assess(fixed_by(3), positions, off, near).raises_alert
+    three = assess(fixed_by(3), positions, on, near)
+    assert three.unconfirmed and three.assessment is not None
+    assert "near fireworks, placed by 3 sensor(s) only: 4 or more" in three.assessment.reasons[0]
+    assert assess(fixed_by(4), positions, on, near).raises_alert
+    assert assess(fixed_by(3), positions, on).raises_alert
+    assert assess(fixed_by(3), positions, CONFIG, near).raises_alert  # off by default
 
 
 def test_a_fix_whose_onsets_fit_no_position_is_not_confirmed() -> None:
