@@ -17,7 +17,11 @@ open burst B of its family (`FAMILIES`) when, for some shot k of B,
   gap_s by a microphone that heard the burst, is taken for one of its repeats; so is one whose
   every microphone is within the class's hearing range R of a verified fix k of the burst
   (`BurstConfig.in_earshot`: ‖s − p_k‖ ≤ R for each sensor s that heard b): each of those
-  microphones could have heard that sound, and picked a later bang or echo of it.
+  microphones could have heard that sound, and picked a later bang or echo of it; so, when
+  neither is a verified fix, is one whose microphones and k's all lie within the class's sure
+  range r of one point (`BurstConfig.one_area`: `enclosing_radius_m` of their sites ≤ r): one
+  source there would have been heard by all of them (a scream's later part, picked by two
+  other sensors a second after its first hyperbola).
 
 The burst is emitted under the id of its first shot, revision + 1 at each new shot or shot
 revision (`BurstConfig`; gap_s 0 turns folding off). It takes the position, class, status and
