@@ -149,7 +149,6 @@ def main() -> None:
     alerts = [i for i in incidents if raises_alert(i)]
     unconfirmed = [i for i in incidents if i.alerting and not raises_alert(i)]
     context = [i for i in incidents if i.class_ not in ALERTING_CLASSES]
-    errors_m = [m.error_m for m in evaluation.matches if m.error_m is not None]
     commit = subprocess.run(
         [
             "git",
@@ -175,7 +174,7 @@ def main() -> None:
         "alerting_true_events": evaluation.alerting_events,
         "detected": evaluation.detected,
         "fixed": evaluation.fixed,
-        "fixed_within_10_m": sum(e <= 10.0 for e in errors_m),
+        "fixed_within_10_m": evaluation.fixed_within_10_m,
         "incidents": len(incidents),
         "incidents_per_hour": round(len(incidents) / hours, 1),
         "alerts": len(alerts),

@@ -112,6 +112,7 @@ def test_the_evaluation_counts_a_burst_as_one_true_alert_answering_each_true_sho
     folded = evaluate(latest_revisions(stream(CONFIG, THREE_SHOTS)), truth, FRAME)
     assert (folded.detected, folded.fixed, folded.false_incidents) == (2, 2, 0)
     assert folded.errors.max_m is not None and folded.errors.max_m < 0.5
+    assert folded.fixed_within_10_m == 2
     assert len({m.incident_id for m in folded.matches}) == 1
     off = CONFIG.model_copy(update={"burst": BurstConfig(gap_s=0.0)})
     apart = evaluate(latest_revisions(stream(off, THREE_SHOTS)), truth, FRAME)

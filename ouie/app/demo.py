@@ -234,6 +234,7 @@ class DemoSummary(BaseModel):
     alerting_true_events: int
     detected: int
     fixed: int
+    fixed_within_10_m: int = Field(description="Alerting events located within 10 m.")
     false_incidents: int = Field(
         description="Alerts an operator would have had that answer no true event."
     )
@@ -638,6 +639,7 @@ class Replay:
             alerting_true_events=evaluation.alerting_events,
             detected=evaluation.detected,
             fixed=evaluation.fixed,
+            fixed_within_10_m=evaluation.fixed_within_10_m,
             false_incidents=evaluation.false_incidents,
             alerts_true=sum(i.raises_alert and i.incident_id in matched for i in incidents),
             unconfirmed=sum(i.unconfirmed for i in incidents),

@@ -130,7 +130,8 @@ def demo(
         console.print(table)
         console.print(
             f"{result.detected}/{result.alerting_true_events} alerting events detected, "
-            f"{result.fixed} located; the operator saw {result.alerts_true} true and "
+            f"{result.fixed} located ({result.fixed_within_10_m} within 10 m); the operator "
+            f"saw {result.alerts_true} true and "
             f"{result.false_incidents} false alerts, {result.unconfirmed} unconfirmed, "
             f"{result.context_episodes} context episodes for {result.context_sounds} context "
             f"sounds; {result.incidents} incidents in all; "

@@ -24,6 +24,10 @@ MATCH_WINDOW_S = 1.5
 (an un-located incident's onset is its first arrival, up to range/c after emission)."""
 
 
+LOCATED_WITHIN_M = 10.0
+"""A fix this close to the truth counts as located for an operator (issue 15's figure)."""
+
+
 class Match(BaseModel):
     """A true event and the incident that answered it (if any), with the errors."""
 
@@ -64,6 +68,10 @@ class Evaluation(BaseModel):
     alerting_events: int
     detected: int = Field(description="Alerting events answered by an incident of any status.")
     fixed: int = Field(description="Alerting events answered by a fix.")
+    fixed_within_10_m: int = Field(
+        description="Alerting events answered by a fix at most LOCATED_WITHIN_M (10 m) from "
+        "the truth: what an operator can send someone to."
+    )
     detection_rate: float
     fix_rate: float
     errors: ErrorStats
@@ -142,6 +150,9 @@ def evaluate(
         alerting_events=n,
         detected=detected,
         fixed=len(fixes),
+        fixed_within_10_m=sum(
+            m.error_m is not None and m.error_m <= LOCATED_WITHIN_M for m in fixes
+        ),
         detection_rate=detected / n if n else 0.0,
         fix_rate=len(fixes) / n if n else 0.0,
         errors=ErrorStats.of([m.error_m for m in fixes if m.error_m is not None]),
