@@ -35,6 +35,7 @@ def test_suggest_demo_locates_the_gunshot_and_moves_the_camera_only_when_approve
         assert "6/6 s simulated" in progress and "reached" in progress and "alerts" in progress
         [located] = [o for o in summary.incident_outcomes if o.truth_class == "gunshot"]
         assert located.error_m is not None and located.error_m < 10.0
+        assert located.shown_as == "alert"
         assert summary.fixed_within_10_m == 1
         assert summary.cue_states == {"suggested": 1}  # no camera moved on its own
         assert summary.reports_stored == summary.reports_published >= 3

@@ -203,6 +203,10 @@ class IncidentOutcome(BaseModel):
     lon: float | None
     uncertainty_m: float | None
     n_sensors: int
+    shown_as: str = Field(
+        description="What the operator was shown: 'alert', 'unconfirmed' (alerting, held "
+        "back by network confirmation or a class profile) or 'context'."
+    )
     truth_class: str | None = None
     truth_onset_utc: str | None = None
     error_m: float | None = Field(default=None, description="Horizontal error of a fix, m.")
@@ -602,6 +606,7 @@ class Replay:
                 lon=i.lon,
                 uncertainty_m=i.uncertainty_m,
                 n_sensors=i.n_sensors,
+                shown_as="alert" if i.raises_alert else "unconfirmed" if i.alerting else "context",
             )
             for i in sorted(incidents, key=lambda i: i.onset_ns)
         }

@@ -117,12 +117,22 @@ def demo(
         except KeyboardInterrupt:
             console.print("replay interrupted")
         result = replay.summary()
-        table = Table("onset (UTC)", "class", "status", "±m", "truth", "error m", title="incidents")
+        table = Table(
+            "onset (UTC)",
+            "class",
+            "status",
+            "shown as",
+            "±m",
+            "truth",
+            "error m",
+            title="incidents",
+        )
         for outcome in result.incident_outcomes:
             table.add_row(
                 outcome.onset_utc[11:22],
                 outcome.class_,
                 outcome.status,
+                outcome.shown_as,
                 f"{outcome.uncertainty_m:.0f}" if outcome.uncertainty_m is not None else "—",
                 outcome.truth_class or "false alarm",
                 f"{outcome.error_m:.1f}" if outcome.error_m is not None else "—",
