@@ -203,3 +203,28 @@ def test_the_enclosing_radius_lies_between_half_the_diameter_and_jungs_bound(
     assert diameter / 2 - 1e-6 <= radius <= diameter / np.sqrt(3) + 1e-6
     centroid = float(np.max(np.linalg.norm(array - array.mean(axis=0), axis=1)))
     assert radius <= centroid + 1e-6
+
+
+def test_a_weak_repeat_within_the_sure_range_of_a_three_sensor_fix_joins_it() -> None:
+    """A scream fixed by three sensors 250 m away, then its later part picked 1 s later by two
+    others 158 m from that fix: the five sensors need a circle wider than the scream's sure
+    range (200 m), so `one_area` does not fold them, but each of the two is within that range
+    of the fix: one alert of two shots with `in_earshot`, two alerts without."""
+    sensors = sites([(250.0, 0.0), (0.0, 250.0), (-250.0, 0.0), (150.0, -50.0), (-150.0, -50.0)])
+    first = reports_for(sensors, (0.0, 0.0), cls=EventClass.SCREAM)[:3]
+    later = reports_for(sensors, (0.0, 0.0), cls=EventClass.SCREAM, emission_ns=T0 + NS_PER_S)
+    positions = np.array([(250.0, 0.0), (0.0, 250.0), (-250.0, 0.0), (150.0, -50.0)])
+    assert enclosing_radius_m(np.vstack([positions, [(-150.0, -50.0)]])) > 200.0
+
+    def alerts(config: FusionConfig) -> list[Incident]:
+        associator = Associator(sensors, FRAME, config)
+        out: list[Incident] = []
+        for report in sorted([*first, *later[3:]], key=lambda r: r.onset_ns):
+            out += associator.add(report, report.onset_ns + NS_PER_S // 5)
+        return [i for i in latest_revisions(out + associator.flush()) if i.raises_alert]
+
+    (alert,) = alerts(CONFIG)
+    assert alert.burst is not None
+    assert [s.status for s in alert.burst.shots] == [IncidentStatus.FIX, IncidentStatus.HYPERBOLA]
+    off = CONFIG.model_copy(update={"burst": BurstConfig(in_earshot=False)})
+    assert len(alerts(off)) == 2

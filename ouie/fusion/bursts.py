@@ -15,9 +15,10 @@ open burst B of its family (`FAMILIES`) when, for some shot k of B,
   bang or echo, picked at different moments by three sensors, is "located" 150–300 m from
   the bang (the demo evening); a hyperbola is not placed at all. Such a sound, heard within
   gap_s by a microphone that heard the burst, is taken for one of its repeats; so is one whose
-  every microphone is within the class's hearing range R of a verified fix k of the burst
-  (`BurstConfig.in_earshot`: ‖s − p_k‖ ≤ R for each sensor s that heard b): each of those
-  microphones could have heard that sound, and picked a later bang or echo of it; so, when
+  every microphone is within the class's hearing range R of a verified fix k of the burst, or
+  within its sure range r of a 3-sensor fix k (`BurstConfig.in_earshot`: ‖s − p_k‖ ≤ R, resp.
+  r, for each sensor s that heard b): each of those microphones could have heard that sound,
+  and picked a later bang or echo of it; so, when
   neither is a verified fix, is one whose microphones and k's all lie within the class's sure
   range r of one point (`BurstConfig.one_area`: `enclosing_radius_m` of their sites ≤ r): one
   source there would have been heard by all of them (a scream's later part, picked by two
@@ -192,18 +193,23 @@ class Bursts:
         return enclosing_radius_m(np.array(sites), max(sure)) <= max(sure)
 
     def _in_earshot(self, weak: Incident, fix: Incident) -> bool:
-        """`BurstConfig.in_earshot`: `fix` is verified, `weak` is not, and every sensor that
-        heard `weak` is within the hearing range of `fix`'s class from `fix`."""
+        """`BurstConfig.in_earshot`: `fix` is a fix, `weak` is not verified, and every sensor
+        that heard `weak` is within reach of `fix`'s position: the hearing range of its class
+        for a verified fix, the (shorter) sure range for a 3-sensor one, whose position is
+        less sure."""
         if (
             not self.config.burst.in_earshot
             or is_verified(weak)
-            or not is_verified(fix)
+            or fix.status != IncidentStatus.FIX
             or fix.east_m is None
             or fix.north_m is None
             or not isinstance(fix.class_, EventClass)
         ):
             return False
-        range_m = self.config.range_m(fix.class_)
+        if is_verified(fix):
+            range_m = self.config.range_m(fix.class_)
+        else:
+            range_m = self.config.confirmation.sure_range_m.get(fix.class_, 0.0)
         place = np.array([fix.east_m, fix.north_m])
         sensors = [self.positions_enu_m[s][:2] for s in heard_by(weak) if s in self.positions_enu_m]
         return bool(sensors) and all(

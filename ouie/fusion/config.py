@@ -106,10 +106,10 @@ class BurstConfig(StrictModel):
         default=True,
         description="A hyperbola or a fix of 3 sensors (whose own position says little) is "
         "also at the place of a verified fix (4+ sensors) when every sensor that heard it is "
-        "within the class's hearing range of that fix: it may be that sound's later bang or "
-        "echo, picked by other sensors. A second source so weakly heard within gap_s folds "
-        "in as a shot of the burst (false alerts of the live demo evening 4 -> 2; "
-        "docs/results/operator.md).",
+        "within the class's hearing range of that fix, or of a 3-sensor fix when within the "
+        "class's sure range of it: it may be that sound's later bang or echo, picked by other "
+        "sensors. A second source so weakly heard within gap_s folds in as a shot of the "
+        "burst (false alerts of the live demo evening 4 -> 2; docs/results/operator.md).",
     )
     one_area: bool = Field(
         default=True,
