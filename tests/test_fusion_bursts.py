@@ -15,7 +15,7 @@ from ouie.core.incident import Incident, IncidentStatus
 from ouie.core.report import EventReport
 from ouie.core.timebase import NS_PER_S
 from ouie.fusion.association import Associator
-from ouie.fusion.bursts import enclosing_radius_m
+from ouie.fusion.bursts import enclosing_radius_m, fits_in_circle
 from ouie.fusion.config import BurstConfig, FusionConfig
 from ouie.fusion.evaluation import evaluate
 from ouie.fusion.synthetic import truth_event
@@ -190,19 +190,23 @@ def test_two_weak_screams_heard_within_one_sure_range_are_one_alert() -> None:
 @given(
     st.lists(
         st.tuples(st.floats(-500, 500), st.floats(-500, 500)), min_size=1, max_size=12, unique=True
-    )
+    ),
+    st.floats(0.0, 800.0),
 )
 def test_the_enclosing_radius_lies_between_half_the_diameter_and_jungs_bound(
-    points: list[tuple[float, float]],
+    points: list[tuple[float, float]], radius_m: float
 ) -> None:
     """Any circle holding the points is at least half their diameter D wide; the smallest is at
-    most D/√3 (Jung's theorem in the plane), and the circle about their centroid is no smaller."""
+    most D/√3 (Jung's theorem in the plane), and the circle about their centroid is no smaller.
+    `fits_in_circle`, which answers from those bounds when it can, agrees with the radius."""
     array = np.array(points)
     diameter = max(float(np.linalg.norm(p - q)) for p in array for q in array)
     radius = enclosing_radius_m(array)
     assert diameter / 2 - 1e-6 <= radius <= diameter / np.sqrt(3) + 1e-6
     centroid = float(np.max(np.linalg.norm(array - array.mean(axis=0), axis=1)))
     assert radius <= centroid + 1e-6
+    if abs(radius - radius_m) > 1e-6:  # at the boundary, rounding decides either way
+        assert fits_in_circle(array, radius_m) == (radius <= radius_m)
 
 
 def test_a_weak_repeat_within_the_sure_range_of_a_three_sensor_fix_joins_it() -> None:

@@ -20,7 +20,7 @@ open burst B of its family (`FAMILIES`) when, for some shot k of B,
   r, for each sensor s that heard b): each of those microphones could have heard that sound,
   and picked a later bang or echo of it; so, when
   neither is a verified fix, is one whose microphones and k's all lie within the class's sure
-  range r of one point (`BurstConfig.one_area`: `enclosing_radius_m` of their sites ≤ r): one
+  range r of one point (`BurstConfig.one_area`: `fits_in_circle` of their sites and r): one
   source there would have been heard by all of them (a scream's later part, picked by two
   other sensors a second after its first hyperbola).
 
@@ -187,10 +187,13 @@ class Bursts:
         ranges = self.config.confirmation.sure_range_m
         classes = [c for c in (a.class_, b.class_) if isinstance(c, EventClass)]
         sure = [ranges[c] for c in classes if c in ranges]
-        sites = [self.positions_enu_m[s][:2] for s in {*heard_by(a), *heard_by(b)}]
-        if not sure or not sites:
-            return False
-        return enclosing_radius_m(np.array(sites), max(sure)) <= max(sure)
+        sites = self._sites(a, b)
+        return bool(sure) and len(sites) > 0 and fits_in_circle(sites, max(sure))
+
+    def _sites(self, *incidents: Incident) -> Array:
+        """(n, 2) east/north, m, of every sensor that heard any of `incidents`."""
+        heard = {s for incident in incidents for s in heard_by(incident)}
+        return np.array([self.positions_enu_m[s][:2] for s in heard if s in self.positions_enu_m])
 
     def _in_earshot(self, weak: Incident, fix: Incident) -> bool:
         """`BurstConfig.in_earshot`: `fix` is a fix, `weak` is not verified, and every sensor
@@ -210,11 +213,9 @@ class Bursts:
             range_m = self.config.range_m(fix.class_)
         else:
             range_m = self.config.confirmation.sure_range_m.get(fix.class_, 0.0)
+        sites = self._sites(weak)
         place = np.array([fix.east_m, fix.north_m])
-        sensors = [self.positions_enu_m[s][:2] for s in heard_by(weak) if s in self.positions_enu_m]
-        return bool(sensors) and all(
-            float(np.linalg.norm(site - place)) <= range_m for site in sensors
-        )
+        return len(sites) > 0 and bool(np.all(np.linalg.norm(sites - place, axis=1) <= range_m))
 
     def _circles_overlap(self, a: Incident, b: Incident) -> bool:
         """‖p_a − p_b‖ ≤ r_a + r_b + place_slack_m; False when either is not placed."""
@@ -261,25 +262,27 @@ class Bursts:
         return self._shown.stamped(best.model_copy(update=update), burst.incident_id)
 
 
-def enclosing_radius_m(points: Array, decide_m: float | None = None) -> float:
+def fits_in_circle(points: Array, radius_m: float) -> bool:
+    """Whether a circle of `radius_m` holds every point of `points` ((n, 2), m). The bounds
+    D/2 ≤ r ≤ D/√3 on the smallest enclosing radius r (D the largest distance between two
+    points; Jung's theorem) answer first when they can; `enclosing_radius_m` only in between
+    (fusion asks this of every pair of weak sounds within the burst gap, city-wide)."""
+    diameter = float(np.max(np.linalg.norm(points[:, None, :] - points[None, :, :], axis=2)))
+    if diameter / 2.0 > radius_m:
+        return False
+    if diameter / np.sqrt(3.0) <= radius_m:
+        return True
+    return enclosing_radius_m(points) <= radius_m
+
+
+def enclosing_radius_m(points: Array) -> float:
     """Radius of the smallest circle holding every point of `points` ((n, 2), m): the smallest
     of the circles through two points (diameter) or three (circumcircle) that holds them all
     (the smallest enclosing circle is one of those). Above 12 points, the circle about their
-    centroid (an upper bound).
-
-    With `decide_m`, only whether the radius is at most `decide_m` is asked, and the bounds
-    D/2 ≤ radius ≤ D/√3 (D the largest distance between two points; Jung's theorem) answer
-    first when they can: D/2 itself is returned when D/2 > decide_m, D/√3 when D/√3 ≤ decide_m
-    (fusion asks this of every pair of weak sounds within the burst gap, city-wide)."""
+    centroid (an upper bound)."""
     n = len(points)
     if n == 1:
         return 0.0
-    if decide_m is not None:
-        diameter = float(np.max(np.linalg.norm(points[:, None, :] - points[None, :, :], axis=2)))
-        if diameter / 2.0 > decide_m:
-            return diameter / 2.0
-        if diameter / np.sqrt(3.0) <= decide_m:
-            return diameter / np.sqrt(3.0)
     if n > 12:
         return float(np.max(np.linalg.norm(points - points.mean(axis=0), axis=1)))
     centres = [(points[i] + points[j]) / 2 for i in range(n) for j in range(i + 1, n)]
