@@ -19,9 +19,11 @@ Heads:
 - `ensemble`: the `ouie-head/4` recipe's five perceptrons (`training.fit_head`) retrained per
   held-out source on the same clips as recorded (no augmentation, no verifier; LOSO only);
 - multinomial logistic regressions on 128 principal components, fireworks a trained context
-  class: `light` (the shipped recipe, `loso.LIGHT_HEAD`: YAMNet's embedding, class weights
-  ∝ n_k^−0.75), `linear` (embedding ‖ scores, natural weights: the light recipe until
-  ouie-head/5), `linear-balanced`, `linear-half-balanced` (weights ∝ n_k^−1, n_k^−0.5),
+  class: `light` (the shipped recipe, `loso.LIGHT_HEAD`: log(1 + YAMNet's embedding), class
+  weights ∝ n_k^−0.75, YAMNet's grouped score as a prior for gunshot and explosion),
+  `light-head5` (the same without the log and the prior: `ouie-head/5`), `linear` (embedding
+  ‖ scores, natural weights: the light recipe until ouie-head/5), `linear-balanced`,
+  `linear-half-balanced` (weights ∝ n_k^−1, n_k^−0.5),
   `linear-impulse` (‖ impulse evidence), `embedding-balanced` (embedding, ∝ n_k^−1);
 - `mlp`: one hidden layer of 64 ReLU units on embedding ‖ scores.
 
@@ -84,6 +86,7 @@ CLASS_NAMES = [c.value for c in EVENT_CLASSES]
 YAMNET_PARTS = ("embedding", "scores")
 FITTERS = {
     "light": LIGHT_HEAD,
+    "light-head5": linear_fitter(c=0.01, balance=0.75, inputs=("embedding",), name="ouie-head/5"),
     "linear": linear_fitter(c=0.01, balance=0.0, inputs=YAMNET_PARTS, name="ouie-head/5"),
     "linear-balanced": linear_fitter(c=0.01, balance=1.0, inputs=YAMNET_PARTS, name="ouie-head/5"),
     "linear-half-balanced": linear_fitter(

@@ -30,10 +30,10 @@ from ouie.learn.training import (
     split_groups,
     training_rows,
 )
-from ouie.sensor.head import DEFAULT_HEAD_PATH, STREET_VERIFIER_PATH, Head, softmax
+from ouie.sensor.head import DEFAULT_HEAD_PATH, N_EMBEDDING, STREET_VERIFIER_PATH, Head, softmax
 from ouie.sensor.impulse import N_IMPULSE
 from ouie.sensor.scoring import EVENT_CLASSES, WindowScores
-from ouie.sensor.yamnet import N_AUDIOSET, N_EMBEDDING
+from ouie.sensor.yamnet import N_AUDIOSET
 
 
 def synthetic_table(
@@ -234,15 +234,73 @@ def test_real_groups_mix_labels_only_where_one_speaker_screams_and_cries(
     assert mixed and all(g.startswith("ses-") for g in mixed)
 
 
-def test_the_shipped_head_is_a_small_artefact_with_its_training_list_and_no_verifier() -> None:
-    """ouie-head/5: one 1,549 × 7 softmax layer over the light recipe's labels (fireworks a
-    context class); no verifier beside it (the one shipped verifier belongs to the street
-    profile, docs/sensor.md)."""
+def _one_layer_head(prior: dict[EventClass, float], transform: str) -> Head:
+    """A random one-layer head over the light recipe's labels."""
     from ouie.learn.loso import HEAD_LABELS as LIGHT_LABELS
+
+    rng = np.random.default_rng(0)
+    n_input = N_EMBEDDING + N_AUDIOSET + N_IMPULSE
+    return Head(
+        labels=list(LIGHT_LABELS),
+        mean=rng.normal(size=n_input).astype(np.float32),
+        scale=rng.uniform(0.5, 2, n_input).astype(np.float32),
+        layers=[
+            (
+                rng.normal(0, 0.05, (n_input, len(LIGHT_LABELS))).astype(np.float32),
+                rng.normal(size=len(LIGHT_LABELS)).astype(np.float32),
+            )
+        ],
+        thresholds=dict.fromkeys(EventClass, 0.5),
+        name="test",
+        sha256="0" * 64,
+        embedding_transform=transform,
+        prior=prior,
+    )
+
+
+def test_a_prior_scores_the_weighted_geometric_mean_of_head_and_yamnet_and_round_trips(
+    tmp_path: Path,
+) -> None:
+    """s_c = p_c^(1 − a_c) · g_c^(a_c) for a class with a prior, p_c without one; the log1p
+    transform reads log(1 + x) of the embedding; both survive save/load. Bad values are named."""
+    rng = np.random.default_rng(1)
+    features = np.abs(rng.normal(size=(50, N_EMBEDDING + N_AUDIOSET + N_IMPULSE))).astype(
+        np.float32
+    )
+    grouped = rng.uniform(0.01, 1, (50, len(EVENT_CLASSES))).astype(np.float32)
+    plain = _one_layer_head({}, "log1p")
+    with_prior = _one_layer_head({EventClass.GUNSHOT: 0.2}, "log1p")
+    p = plain.class_scores(features, grouped)
+    s = with_prior.class_scores(features, grouped)
+    g = EVENT_CLASSES.index(EventClass.GUNSHOT)
+    assert np.allclose(s[:, g], p[:, g] ** 0.8 * grouped[:, g] ** 0.2, rtol=1e-5)
+    others = [j for j in range(len(EVENT_CLASSES)) if j != g]
+    assert np.array_equal(s[:, others], p[:, others])
+    transformed = features.copy()
+    transformed[:, :N_EMBEDDING] = np.log1p(features[:, :N_EMBEDDING])
+    identity = _one_layer_head({}, "identity")
+    assert np.allclose(plain.probabilities(features), identity.probabilities(transformed))
+    with_prior.save(tmp_path / "head.npz")
+    loaded = Head.load(tmp_path / "head.npz")
+    assert loaded.prior == {EventClass.GUNSHOT: 0.2} and loaded.embedding_transform == "log1p"
+    assert np.allclose(loaded.class_scores(features, grouped), s, atol=1e-6)
+    with pytest.raises(ValueError, match="embedding_transform 'sqrt'"):
+        _one_layer_head({}, "sqrt")
+    with pytest.raises(ValueError, match=r"prior exponent of gunshot is 1\.5"):
+        _one_layer_head({EventClass.GUNSHOT: 1.5}, "identity")
+
+
+def test_the_shipped_head_is_a_small_artefact_with_its_training_list_and_no_verifier() -> None:
+    """ouie-head/6: one 1,549 × 7 softmax layer over the light recipe's labels (fireworks a
+    context class), over log(1 + embedding), YAMNet's gunshot score as a prior; no verifier
+    beside it (the one shipped verifier belongs to the street profile, docs/sensor.md)."""
+    from ouie.learn.loso import HEAD_LABELS as LIGHT_LABELS
+    from ouie.learn.loso import LIGHT_EMBEDDING_TRANSFORM, LIGHT_PRIOR
 
     assert DEFAULT_HEAD_PATH.stat().st_size < 100_000
     head = Head.load(DEFAULT_HEAD_PATH)
     assert head.labels == list(LIGHT_LABELS) and len(head.layers) == 1
+    assert head.prior == LIGHT_PRIOR and head.embedding_transform == LIGHT_EMBEDDING_TRANSFORM
     assert not DEFAULT_HEAD_PATH.with_name("verifier.npz").exists()
     assert STREET_VERIFIER_PATH.parent != DEFAULT_HEAD_PATH.parent
     training_list = DEFAULT_HEAD_PATH.with_name("head_training.csv").read_text().splitlines()

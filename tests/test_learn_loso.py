@@ -136,7 +136,8 @@ def test_the_light_recipe_is_judged_on_held_out_sources_and_its_report_says_how(
     from ouie.learn.features import FeatureTable
     from ouie.learn.head_training import light_report
     from ouie.learn.loso import HEAD_LABELS, fit_on, judge, linear_fitter
-    from ouie.sensor.yamnet import N_AUDIOSET, N_EMBEDDING
+    from ouie.sensor.head import N_EMBEDDING
+    from ouie.sensor.yamnet import N_AUDIOSET
 
     rng = np.random.default_rng(0)
     width = N_EMBEDDING + N_AUDIOSET + 4

@@ -1,4 +1,4 @@
-"""Detector profiles: `recording` runs ouie-head/5 at SHIPPED_OPERATING_POINT without a verifier;
+"""Detector profiles: `recording` runs ouie-head/6 at SHIPPED_OPERATING_POINT without a verifier;
 `street` runs ouie-head/4 + ouie-verifier/1 at STREET_OPERATING_POINT; explicit settings win."""
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from ouie.sensor.config import (
 def test_each_profile_loads_its_shipped_head_at_its_operating_point() -> None:
     recording = DetectorConfig()
     head = load_head(recording)
-    assert head is not None and head.name == "ouie-head/5"
+    assert head is not None and head.name == "ouie-head/6"
     assert {c: head.thresholds[c] for c in SHIPPED_OPERATING_POINT} == SHIPPED_OPERATING_POINT
     assert not verifies(recording) and load_verifier(recording) is None
 

@@ -63,20 +63,19 @@ def test_a_gunshot_over_talking_is_still_reported(
 ) -> None:
     """Gunshots the detector reports on their own are still reported with people talking under
     them, real conversation or synthetic, the talk's RMS 40 dB below the shot's peak (a shot a
-    few tens of metres away, a conversation nearby). Measured (ouie-head/2): 10 of 11 for each;
-    closer to the talk's level the head misses more (docs/sensor.md). With ouie-head/4 and the
-    verifier at 0.9 on the December 2026 data, 10 of the 12 sampled shots were reported on their
-    own, 8 of those 10 over conversation and 7 over the synthetic voices. With ouie-head/5 (one
-    softmax layer on clips as recorded, gunshot at 0.95, no verifier): 4 of the 12 on their own,
-    2 of those 4 over conversation and 4 of 4 over the synthetic voices; the head was never
-    trained on mixtures (docs/results/detection.md weighs what that costs)."""
-    shots = [read_audio(p) for p in sorted((shared_audio_dir / "gunshot").glob("*"))[::15][:12]]
+    few tens of metres away, a conversation nearby). Measured on every 6th gunshot clip (69):
+    ouie-head/5 reported 45 on their own, 42 of those over conversation and 41 over synthetic
+    voices; ouie-head/6 (YAMNet's gunshot score as a prior, gunshot at 0.8) 46, 40 and 41.
+    Every 12th clip is sampled here; 12 clips of one source (before) swung from 4 of 4 to 2 of 5
+    between two heads that do the same on 69. The head was never trained on mixtures
+    (docs/results/detection.md weighs what that costs)."""
+    shots = [read_audio(p) for p in sorted((shared_audio_dir / "gunshot").glob("*"))[::12]]
     alone = [
         s
         for s in shots
         if any(r.class_ == EventClass.GUNSHOT for r in pipeline.reports(s, START_NS, "s-1"))
     ]
-    assert len(alone) >= 3
+    assert len(alone) >= len(shots) / 2
     conversation = np.concatenate(
         [read_audio(p) for p in sorted((shared_audio_dir / "speech").glob("scream-detector*"))[:6]]
     )
@@ -89,4 +88,4 @@ def test_a_gunshot_over_talking_is_still_reported(
             mixture[16_000 : 16_000 + len(shot)] += shot * (0.5 / np.abs(shot).max())
             reports = pipeline.reports(mixture.astype(np.float32), START_NS, "s-1")
             found += any(r.class_ == EventClass.GUNSHOT for r in reports)
-        assert found >= 0.5 * len(alone), f"{found} of {len(alone)} gunshots over talk reported"
+        assert found >= 0.75 * len(alone), f"{found} of {len(alone)} gunshots over talk reported"

@@ -83,7 +83,8 @@ def models_train_head(
     recipe: Annotated[
         Recipe,
         typer.Option(
-            help="light (shipped since ouie-head/5): one softmax layer on clips as recorded, "
+            help="light (shipped since ouie-head/5; now ouie-head/6): one softmax layer on clips "
+            "as recorded, "
             "judged and thresholded by leaving each source out (no verifier; --cv/--propagation"
             "/--verifier do not apply); ensemble (ouie-head/4): five perceptrons on augmented "
             "and far renderings + verifier."

@@ -42,11 +42,11 @@ from ouie.learn.dataset import NONE_LABEL, TRAINED_CLASSES, LabelledClip
 from ouie.learn.evaluation import EvalResult, evaluate
 from ouie.learn.features import EVAL_ONLY_VARIANTS, VARIANTS, FeatureTable
 from ouie.sensor.config import Backend, DetectorConfig
-from ouie.sensor.head import Head
+from ouie.sensor.head import N_EMBEDDING, Head
 from ouie.sensor.impulse import ALIGN_LEAD_S
 from ouie.sensor.pipeline import EventStream
 from ouie.sensor.scoring import WindowScores
-from ouie.sensor.yamnet import N_AUDIOSET, N_EMBEDDING, head_window_scores
+from ouie.sensor.yamnet import N_AUDIOSET, head_window_scores
 
 HEAD_LABELS: tuple[str, ...] = (*TRAINED_CLASSES, NONE_LABEL)
 N_YAMNET = N_EMBEDDING + N_AUDIOSET

@@ -33,16 +33,16 @@ class Backend(StrEnum):
 
 
 SHIPPED_OPERATING_POINT: dict[EventClass, float] = {
-    EventClass.GUNSHOT: 0.95,
+    EventClass.GUNSHOT: 0.8,
     EventClass.EXPLOSION: 0.9,
     EventClass.GLASS_BREAK: 0.95,
     EventClass.SCREAM: 0.95,
-    EventClass.SIREN: 0.5,
-    EventClass.FIREWORKS: 0.5,
+    EventClass.SIREN: 0.85,
+    EventClass.FIREWORKS: 0.95,
     EventClass.ALARM: 0.3,  # not trained (3 clips): YAMNet's grouped score × p(none), not tuned
 }
 """The per-class thresholds of the head shipped with ouie (`ouie/sensor/head.npz`,
-ouie-head/5), its operating point: chosen by `ouie models train-head --recipe light` on held-out
+ouie-head/6), its operating point: chosen by `ouie models train-head --recipe light` on held-out
 predictions only (each source of at least 50 clips held out in turn, recording groups never
 split, each clip decided as the sensor decides it; coordinate ascent on macro F1 with at most
 2 % false alarms on everyday clips: `ouie.learn.loso.judge`). Figures, data and licences:
@@ -71,11 +71,11 @@ class DetectorProfile(StrEnum):
     """Which shipped head a detector runs (docs/sensor.md, "Profiles")."""
 
     RECORDING = "recording"
-    """ouie-head/5 at SHIPPED_OPERATING_POINT, no verifier: trained on clips as recorded and
+    """ouie-head/6 at SHIPPED_OPERATING_POINT, no verifier: trained on clips as recorded and
     the best on recordings from sources it never heard (`ouie detect` on a clip)."""
     STREET = "street"
     """ouie-head/4 + ouie-verifier/1 at STREET_OPERATING_POINT: trained with 20–300 m street
-    renderings too; hears sounds across a street that ouie-head/5 misses (a pole microphone)."""
+    renderings too; hears sounds across a street that ouie-head/6 misses (a pole microphone)."""
 
 
 SUSTAINED_MIN_WINDOWS: dict[EventClass, int] = {
@@ -126,7 +126,7 @@ class DetectorConfig(StrictModel):
     )
     profile: DetectorProfile = Field(
         default=DetectorProfile.RECORDING,
-        description="'recording' (ouie-head/5: clips as recorded, the default) or 'street' "
+        description="'recording' (ouie-head/6: clips as recorded, the default) or 'street' "
         "(ouie-head/4 + verifier, trained with far renderings: a microphone on a pole); "
         "head_path, verify and thresholds override what the profile chooses.",
     )

@@ -12,13 +12,12 @@ import numpy as np
 
 from ouie.core.classes import AUDIOSET_LABELS, SPEECH_LABELS, EventClass
 from ouie.core.report import ModelId
-from ouie.sensor.head import Head, head_features
+from ouie.sensor.head import N_EMBEDDING, Head, head_features
 from ouie.sensor.impulse import impulse_features
 from ouie.sensor.scoring import EVENT_CLASSES, WindowScores
 
 EMBEDDING_TENSOR_MARK = "global_average_pooling2d/Mean;"
 N_AUDIOSET = 521
-N_EMBEDDING = 1024
 
 YAMNET_DEFAULT_THRESHOLDS: dict[EventClass, float] = dict.fromkeys(EventClass, 0.3)
 """Plain YAMNet grouped scores: the single threshold of shared/audio/README's baseline."""
