@@ -21,7 +21,8 @@ Heads:
 - multinomial logistic regressions on 128 principal components, fireworks a trained context
   class: `light` (the shipped recipe, `loso.LIGHT_HEAD`: log(1 + YAMNet's embedding), class
   weights ∝ n_k^−0.75, YAMNet's grouped score as a prior for gunshot and explosion),
-  `light-head5` (the same without the log and the prior: `ouie-head/5`), `linear` (embedding
+  `light-head5` (the same without the log and the prior: `ouie-head/5`), `light-log1p` (the
+  log, no prior), `light-prior-bangs` (a prior for explosions too), `linear` (embedding
   ‖ scores, natural weights: the light recipe until ouie-head/5), `linear-balanced`,
   `linear-half-balanced` (weights ∝ n_k^−1, n_k^−0.5),
   `linear-impulse` (‖ impulse evidence), `embedding-balanced` (embedding, ∝ n_k^−1);
@@ -50,6 +51,7 @@ from rich.console import Console
 from rich.progress import Progress
 from rich.table import Table
 
+from ouie.core.classes import EventClass
 from ouie.learn.dataset import TRAINED_CLASSES, LabelledClip, load_labelled_set
 from ouie.learn.groups import SOURCE_GROUP_KEYS
 from ouie.learn.loso import (
@@ -87,6 +89,17 @@ YAMNET_PARTS = ("embedding", "scores")
 FITTERS = {
     "light": LIGHT_HEAD,
     "light-head5": linear_fitter(c=0.01, balance=0.75, inputs=("embedding",), name="ouie-head/5"),
+    "light-log1p": linear_fitter(
+        c=0.01, balance=0.75, inputs=("embedding",), name="log1p", embedding_transform="log1p"
+    ),
+    "light-prior-bangs": linear_fitter(
+        c=0.01,
+        balance=0.75,
+        inputs=("embedding",),
+        name="prior-bangs",
+        embedding_transform="log1p",
+        prior={EventClass.GUNSHOT: 0.2, EventClass.EXPLOSION: 0.2},
+    ),
     "linear": linear_fitter(c=0.01, balance=0.0, inputs=YAMNET_PARTS, name="ouie-head/5"),
     "linear-balanced": linear_fitter(c=0.01, balance=1.0, inputs=YAMNET_PARTS, name="ouie-head/5"),
     "linear-half-balanced": linear_fitter(

@@ -15,7 +15,8 @@ decides the clip. Figures as `bench/detection_cross_source.py` gives them
 everyday clips, fireworks called a bang).
 
 Heads judged:
-- `--head H [--verifier V]` (default: the shipped head, and the shipped verifier if there is one)
+- `--head H [--verifier V]` (default: the shipped head, with a verifier only where its profile
+  has one: none for the `recording` head)
   at its own thresholds (`DetectorConfig`'s operating point for the shipped head). The clips'
   sources were trained on, as recorded (and, for `ouie-head/4`, as propagated by the training
   renderings `prop`/`prop2`, 20–300 m): this rendering is new, the recordings are not;
@@ -72,7 +73,9 @@ def arguments() -> argparse.Namespace:
     parser.add_argument("audio_dir", type=Path, nargs="?", default=SHARED / "audio")
     parser.add_argument("--model", type=Path, default=SHARED / "models" / "yamnet.tflite")
     parser.add_argument("--head", type=Path, help="Head .npz; default: the shipped one.")
-    parser.add_argument("--verifier", type=Path, help="Verifier .npz; default: the shipped one.")
+    parser.add_argument(
+        "--verifier", type=Path, help="Verifier .npz; default: the profile's (recording: none)."
+    )
     parser.add_argument("--no-verifier", action="store_true", help="Judge the head alone.")
     parser.add_argument("--loso", action="store_true", help="Also the light recipe per source.")
     parser.add_argument("--every", type=int, default=3, help="Every n-th event clip.")
@@ -135,7 +138,7 @@ def main() -> None:
         backend=Backend.YAMNET,
         head_path=args.head,
         verifier_path=args.verifier,
-        verify=not args.no_verifier,
+        verify=False if args.no_verifier else (True if args.verifier else None),
     )
     head = load_head(config)
     verifier = load_verifier(config)
