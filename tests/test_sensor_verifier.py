@@ -199,8 +199,8 @@ def test_on_real_recordings_the_shipped_head_alone_seldom_takes_bangs_and_finds_
     head alone, at its operating point, on real clips it was trained on (in-sample: this checks
     the sensor end to end, the held-out figures are the bench's): people moving things about
     (`casual`, 140 clips) seldom raise an impulsive event and most gunshots (every 8th) are
-    found. Measured (ouie-head/5): 13 of 140 casual clips, 36 of 52 gunshots; ouie-head/4 alone
-    gave 17 and 46 of 52, with ouie-verifier/1 6 and 36 of 52."""
+    found. Measured: ouie-head/6 16 of 140 casual clips, 35 of 52 gunshots; ouie-head/5 13 and
+    36; ouie-head/4 alone 17 and 46, with ouie-verifier/1 6 and 36."""
     pipeline = SensorPipeline(DetectorConfig(backend="yamnet", model_path=yamnet_model_path))
     assert pipeline.scorer.verifier is None
     casual = sorted((shared_audio_dir / "casual").glob("*"))
