@@ -28,6 +28,8 @@ def test_models_show_prints_every_threshold_the_sensor_runs() -> None:
         assert f"{threshold:.2f}" in row
     assert "SHIPPED_OPERATING_POINT" in result.output
     assert "detector.thresholds" in result.output
+    assert f"reads {head.embedding_transform} of YAMNet's embedding" in result.output
+    assert all(f"{c} {a:g}" in result.output for c, a in head.prior.items())
 
 
 def test_the_shipped_operating_point_is_the_one_chosen_on_held_out_sources() -> None:

@@ -164,6 +164,12 @@ def models_show(
             ),
         )
     console.print(table)
+    if runs.embedding_transform != "identity" or runs.prior:
+        priors = ", ".join(f"{c} {a:g}" for c, a in runs.prior.items()) or "none"
+        console.print(
+            f"{runs.name} reads {runs.embedding_transform} of YAMNet's embedding; YAMNet's own "
+            f"score as a prior (s = p^(1-a) g^a): {priors}"
+        )
     if head is None:
         console.print(
             "the shipped head's thresholds: its operating point, "
