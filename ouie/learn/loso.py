@@ -47,6 +47,21 @@ UNJUDGED_FOLDERS: tuple[str, ...] = (EventClass.ALARM.value, "boom")
 explosion."""
 THRESHOLD_GRID = (0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.85, 0.9, 0.95)
 """Per-class thresholds tried by `choose_thresholds`."""
+ALERTING_THRESHOLD_FLOOR = 0.5
+"""An alerting class is never thresholded below this: an alert needs the class to be more
+likely than everything else together. Without it, a fold whose everyday clips hold few bangs
+chose gunshot 0.4 (SESA held out: its `casual` clips then gave 23 false alarms, 19 with the
+floor; docs/results/detection.md)."""
+
+
+def threshold_grid(event_class: EventClass) -> tuple[float, ...]:
+    """The thresholds `choose_thresholds` tries for a class (THRESHOLD_GRID, alerting classes
+    from ALERTING_THRESHOLD_FLOOR up)."""
+    if event_class.value in ALERTING:
+        return tuple(t for t in THRESHOLD_GRID if t >= ALERTING_THRESHOLD_FLOOR)
+    return THRESHOLD_GRID
+
+
 MIN_SOURCE_CLIPS = 50
 """Sources with fewer clips always train (never held out)."""
 
@@ -195,7 +210,7 @@ def choose_thresholds(
     rounds: int = 3,
 ) -> np.ndarray:
     """Per-class thresholds on the clips `ids` (rows of `evidence`): coordinate ascent over
-    THRESHOLD_GRID for each class of `tuned`, maximising macro F1 among points whose false-alarm
+    `threshold_grid` of each class of `tuned`, maximising macro F1 among points whose false-alarm
     rate on everyday clips is at most `false_alarm_limit` (else the lowest rate), from `start`."""
     sub = ClipEvidence(evidence.m[ids], evidence.e[ids])
 
@@ -210,7 +225,7 @@ def choose_thresholds(
         changed = False
         for c in tuned:
             j = EVENT_CLASSES.index(c)
-            for value in THRESHOLD_GRID:
+            for value in threshold_grid(c):
                 trial = best.copy()
                 trial[j] = value
                 trial_merit = merit(trial)
