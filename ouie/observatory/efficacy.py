@@ -47,7 +47,7 @@ LAB_REPORTS: dict[str, tuple[str, str]] = {
     "yamnet+ouie-head/6": (
         "docs/results/detection.md (bench/detection_cross_source.py, bench/detection_far.py, "
         "2026-12-07)",
-        "its recipe with each source held out: macro F1 0.708 at 3.0 % false alarms on everyday "
+        "its recipe with each source held out: macro F1 0.708 at 2.7 % false alarms on everyday "
         "clips (0.783 at 2.4 % on the December sources), fireworks called a bang 5 of 264; "
         "grouped CV 0.775 at 1.7 %; across a street (40–200 m renderings) 0.406, gunshot "
         "recall 0.02",
