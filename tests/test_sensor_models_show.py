@@ -7,6 +7,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import numpy as np
+import pytest
 from typer.testing import CliRunner
 
 from ouie.cli import app
@@ -14,6 +16,7 @@ from ouie.core.classes import EventClass
 from ouie.sensor.backends import load_head
 from ouie.sensor.config import SHIPPED_OPERATING_POINT, DetectorConfig
 from ouie.sensor.head import DEFAULT_HEAD_PATH, Head
+from ouie.sensor.model_files import ModelUnavailableError
 
 REPORT = json.loads(DEFAULT_HEAD_PATH.with_name("head_report.json").read_text())
 
@@ -62,3 +65,20 @@ def test_the_report_names_every_source_with_its_licence() -> None:
     assert sum(s["clips"] for s in sources.values()) == REPORT["clips"]
     assert all(s["licence"] for s in sources.values())
     assert "non-commercial" in REPORT["licence_caveat"]
+
+
+def test_a_truncated_or_foreign_head_file_is_refused_by_name(tmp_path: Path) -> None:
+    """A head file cut short (a copy that died half-way) or an .npz without a head's arrays
+    gives one line naming the file, exit code 2, never a traceback; the sensor's loader raises
+    ModelUnavailableError, which `ouie sensor` and `ouie demo` report the same way."""
+    truncated = tmp_path / "truncated.npz"
+    truncated.write_bytes(DEFAULT_HEAD_PATH.read_bytes()[:1000])
+    foreign = tmp_path / "foreign.npz"
+    np.savez(foreign, labels=np.array(["gunshot", "none"]))
+    for path in (truncated, foreign):
+        result = CliRunner().invoke(app, ["models", "show", "--head", str(path)])
+        assert result.exit_code == 2, result.output
+        assert f"{path}: not a readable ouie head file" in result.output
+        assert "Traceback" not in result.output
+        with pytest.raises(ModelUnavailableError, match="not a readable ouie head file"):
+            load_head(DetectorConfig(head_path=path))

@@ -15,7 +15,13 @@ from ouie.sensor.config import (
     DetectorConfig,
     DetectorProfile,
 )
-from ouie.sensor.head import DEFAULT_HEAD_PATH, STREET_HEAD_PATH, STREET_VERIFIER_PATH, Head
+from ouie.sensor.head import (
+    DEFAULT_HEAD_PATH,
+    STREET_HEAD_PATH,
+    STREET_VERIFIER_PATH,
+    Head,
+    HeadFileError,
+)
 from ouie.sensor.model_files import ModelUnavailableError, find_yamnet
 from ouie.sensor.scoring import WindowScorer
 
@@ -85,7 +91,10 @@ def _load_artefact(configured: Path | None, shipped: Path, without: str) -> Head
             raise ModelUnavailableError(f"{path}: no such file")
         log.warning("no trained artefact at %s: %s", path, without)
         return None
-    return Head.load(path)
+    try:
+        return Head.load(path)
+    except HeadFileError as error:
+        raise ModelUnavailableError(str(error)) from error
 
 
 def build_scorer(config: DetectorConfig) -> WindowScorer:

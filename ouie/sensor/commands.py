@@ -146,9 +146,14 @@ def models_show(
     from ouie.sensor.backends import load_head
     from ouie.sensor.config import DetectorConfig
     from ouie.sensor.head import DEFAULT_HEAD_PATH, Head
+    from ouie.sensor.model_files import ModelUnavailableError
 
     head_path = head or DEFAULT_HEAD_PATH
-    runs = load_head(DetectorConfig(head_path=head))  # the shipped head: its operating point
+    try:
+        runs = load_head(DetectorConfig(head_path=head))  # the shipped head: its operating point
+    except ModelUnavailableError as error:
+        typer.echo(f"error: {error}", err=True)
+        raise typer.Exit(2) from None
     assert runs is not None  # use_head is true
     heads = [runs]
     if (verifier_path := head_path.with_name("verifier.npz")).is_file():

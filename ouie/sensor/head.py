@@ -19,6 +19,7 @@ g_c weighted by p(none), so that they only speak when the head sees none of its 
 from __future__ import annotations
 
 import hashlib
+import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -46,6 +47,10 @@ def head_features(
 ) -> np.ndarray:
     """The head's input: embedding ‖ AudioSet scores ‖ impulse evidence, (n, 1024 + 521 + 4)."""
     return np.concatenate([embeddings, audioset_scores, impulse], axis=1).astype(np.float32)
+
+
+class HeadFileError(ValueError):
+    """A head file that cannot be read (truncated, not an .npz, arrays missing or wrong)."""
 
 
 def transform_embedding(features: np.ndarray, transform: str) -> np.ndarray:
@@ -103,7 +108,14 @@ class Head:
 
     @classmethod
     def load(cls, path: Path = DEFAULT_HEAD_PATH) -> Head:
-        """Read a head artefact written by `save`."""
+        """Read a head artefact written by `save`; HeadFileError names the file when it cannot."""
+        try:
+            return cls._load(path)
+        except (OSError, KeyError, ValueError, zipfile.BadZipFile) as error:
+            raise HeadFileError(f"{path}: not a readable ouie head file ({error})") from error
+
+    @classmethod
+    def _load(cls, path: Path) -> Head:
         with np.load(path, allow_pickle=False) as data:
             n_layers = int(data["n_layers"])
             layers = [(data[f"weights_{k}"], data[f"bias_{k}"]) for k in range(n_layers)]
