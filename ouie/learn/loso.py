@@ -21,6 +21,8 @@ whose alerting predictions are false alarms.
 
 from __future__ import annotations
 
+import logging
+import warnings
 from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -38,6 +40,8 @@ from ouie.sensor.head import N_EMBEDDING, Head, transform_embedding
 from ouie.sensor.pipeline import EventStream, gate_and_compete
 from ouie.sensor.scoring import EVENT_CLASSES, WindowScores
 from ouie.sensor.yamnet import head_window_scores
+
+log = logging.getLogger(__name__)
 
 CONTEXT_CLASSES: tuple[str, ...] = (EventClass.FIREWORKS.value,)
 """Context classes trained as such (alarm: 3 clips, too few)."""
@@ -324,12 +328,15 @@ def linear_fitter(
     p = softmax(W (z − m)ᵀP + b). The projection is linear and folds into one layer,
     W' = Pᵀ W, b' = b − m Pᵀ W: a `Head` with one softmax layer over the whole input. P: the
     leading eigenvectors of the covariance (zᵀz/n of the centred rows). On all 1,545 columns
-    lbfgs needs many minutes per fit on a shared core; on 128 components, seconds.
+    lbfgs needs many minutes per fit on a shared core; on 128 components, seconds. Some fits
+    stop at lbfgs's 500 iterations: one info line says so (scikit-learn's warning is caught),
+    and every figure measured is that of the stopped fit.
     `embedding_transform` is applied to the input first and `prior` (YAMNet's grouped score's
     exponent per class) is kept by the head: both act as `ouie.sensor.head` says."""
 
     def fit(x: np.ndarray, y: np.ndarray, seed: int) -> Head:
         from scipy.linalg import eigh
+        from sklearn.exceptions import ConvergenceWarning
         from sklearn.linear_model import LogisticRegression
 
         x = transform_embedding(x, embedding_transform)
@@ -345,7 +352,11 @@ def linear_fitter(
         model = LogisticRegression(
             C=c, class_weight=class_weights(y, balance), max_iter=500, random_state=seed
         )
-        model.fit(centred @ projection, y)
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always", ConvergenceWarning)
+            model.fit(centred @ projection, y)
+        if any(issubclass(w.category, ConvergenceWarning) for w in caught):
+            log.info("%s: lbfgs stopped at its %d iterations (fit %d)", name, model.max_iter, seed)
         folded = projection @ model.coef_.T  # (columns used, classes present)
         weights = np.zeros((x.shape[1], len(HEAD_LABELS)), np.float32)
         bias = np.full(len(HEAD_LABELS), -30.0, np.float32)  # a label without rows: never
