@@ -20,7 +20,7 @@ Heads:
   held-out source on the same clips as recorded (no augmentation, no verifier; LOSO only);
 - multinomial logistic regressions on 128 principal components, fireworks a trained context
   class: `light` (the shipped recipe, `loso.LIGHT_HEAD`: log(1 + YAMNet's embedding), class
-  weights ∝ n_k^−0.75, YAMNet's grouped score as a prior for gunshot and explosion),
+  weights ∝ n_k^−0.75, YAMNet's grouped score as a prior for gunshot),
   `light-head5` (the same without the log and the prior: `ouie-head/5`), `light-log1p` (the
   log, no prior), `light-prior-bangs` (a prior for explosions too), `linear` (embedding
   ‖ scores, natural weights: the light recipe until ouie-head/5), `linear-balanced`,
@@ -56,7 +56,12 @@ from ouie.learn.dataset import TRAINED_CLASSES, LabelledClip, load_labelled_set
 from ouie.learn.groups import SOURCE_GROUP_KEYS
 from ouie.learn.loso import (
     CV_FALSE_ALARM_LIMIT,
+    LIGHT_BALANCE,
+    LIGHT_C,
+    LIGHT_EMBEDDING_TRANSFORM,
     LIGHT_HEAD,
+    LIGHT_INPUTS,
+    LIGHT_PRIOR,
     LOSO_FALSE_ALARM_LIMIT,
     ClipEvidence,
     Figures,
@@ -88,17 +93,23 @@ CLASS_NAMES = [c.value for c in EVENT_CLASSES]
 YAMNET_PARTS = ("embedding", "scores")
 FITTERS = {
     "light": LIGHT_HEAD,
-    "light-head5": linear_fitter(c=0.01, balance=0.75, inputs=("embedding",), name="ouie-head/5"),
+    "light-head5": linear_fitter(
+        c=LIGHT_C, balance=LIGHT_BALANCE, inputs=LIGHT_INPUTS, name="ouie-head/5"
+    ),
     "light-log1p": linear_fitter(
-        c=0.01, balance=0.75, inputs=("embedding",), name="log1p", embedding_transform="log1p"
+        c=LIGHT_C,
+        balance=LIGHT_BALANCE,
+        inputs=LIGHT_INPUTS,
+        name="log1p",
+        embedding_transform=LIGHT_EMBEDDING_TRANSFORM,
     ),
     "light-prior-bangs": linear_fitter(
-        c=0.01,
-        balance=0.75,
-        inputs=("embedding",),
+        c=LIGHT_C,
+        balance=LIGHT_BALANCE,
+        inputs=LIGHT_INPUTS,
         name="prior-bangs",
-        embedding_transform="log1p",
-        prior={EventClass.GUNSHOT: 0.2, EventClass.EXPLOSION: 0.2},
+        embedding_transform=LIGHT_EMBEDDING_TRANSFORM,
+        prior={**LIGHT_PRIOR, EventClass.EXPLOSION: LIGHT_PRIOR[EventClass.GUNSHOT]},
     ),
     "linear": linear_fitter(c=0.01, balance=0.0, inputs=YAMNET_PARTS, name="ouie-head/5"),
     "linear-balanced": linear_fitter(c=0.01, balance=1.0, inputs=YAMNET_PARTS, name="ouie-head/5"),

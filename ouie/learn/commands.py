@@ -84,10 +84,9 @@ def models_train_head(
         Recipe,
         typer.Option(
             help="light (shipped since ouie-head/5; now ouie-head/6): one softmax layer on clips "
-            "as recorded, "
-            "judged and thresholded by leaving each source out (no verifier; --cv/--propagation"
-            "/--verifier do not apply); ensemble (ouie-head/4): five perceptrons on augmented "
-            "and far renderings + verifier."
+            "as recorded, judged and thresholded by leaving each source out (no verifier; "
+            "--cv/--propagation/--verifier do not apply); ensemble (ouie-head/4): five "
+            "perceptrons on augmented and far renderings + verifier."
         ),
     ] = Recipe.LIGHT,
 ) -> None:

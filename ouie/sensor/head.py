@@ -176,15 +176,11 @@ class Head:
 
     def probabilities(self, features: np.ndarray) -> np.ndarray:
         """p(label | window), (n, len(labels))."""
-        hidden = (self.transformed(features) - self.mean) / self.scale
+        hidden = (transform_embedding(features, self.embedding_transform) - self.mean) / self.scale
         for weights, bias in self.layers[:-1]:
             hidden = np.maximum(hidden @ weights + bias, 0.0)
         weights, bias = self.layers[-1]
         return softmax(hidden @ weights + bias)
-
-    def transformed(self, features: np.ndarray) -> np.ndarray:
-        """The head's input with its `embedding_transform` applied (`transform_embedding`)."""
-        return transform_embedding(features, self.embedding_transform)
 
     def class_scores(self, features: np.ndarray, grouped: np.ndarray) -> np.ndarray:
         """Scores for EVENT_CLASSES, (n, 7), from the head's input (`head_features`) and
