@@ -44,6 +44,7 @@ import os
 import time
 from functools import partial
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from labelled_set import SHARED
@@ -65,6 +66,7 @@ from ouie.learn.loso import (
     LOSO_FALSE_ALARM_LIMIT,
     ClipEvidence,
     Figures,
+    HeadFitter,
     Judged,
     Nested,
     detector_config,
@@ -91,23 +93,22 @@ from ouie.sensor.yamnet import YamnetModel, head_window_scores
 
 CLASS_NAMES = [c.value for c in EVENT_CLASSES]
 YAMNET_PARTS = ("embedding", "scores")
+
+
+def light_variant(name: str, **changes: Any) -> HeadFitter:
+    """The light recipe's regression (C, balance, input) with `changes` to `linear_fitter`'s
+    other arguments (no log, no prior by default: `ouie-head/5`)."""
+    return linear_fitter(
+        c=LIGHT_C, balance=LIGHT_BALANCE, inputs=LIGHT_INPUTS, name=name, **changes
+    )
+
+
 FITTERS = {
     "light": LIGHT_HEAD,
-    "light-head5": linear_fitter(
-        c=LIGHT_C, balance=LIGHT_BALANCE, inputs=LIGHT_INPUTS, name="ouie-head/5"
-    ),
-    "light-log1p": linear_fitter(
-        c=LIGHT_C,
-        balance=LIGHT_BALANCE,
-        inputs=LIGHT_INPUTS,
-        name="log1p",
-        embedding_transform=LIGHT_EMBEDDING_TRANSFORM,
-    ),
-    "light-prior-bangs": linear_fitter(
-        c=LIGHT_C,
-        balance=LIGHT_BALANCE,
-        inputs=LIGHT_INPUTS,
-        name="prior-bangs",
+    "light-head5": light_variant("ouie-head/5"),
+    "light-log1p": light_variant("log1p", embedding_transform=LIGHT_EMBEDDING_TRANSFORM),
+    "light-prior-bangs": light_variant(
+        "prior-bangs",
         embedding_transform=LIGHT_EMBEDDING_TRANSFORM,
         prior={**LIGHT_PRIOR, EventClass.EXPLOSION: LIGHT_PRIOR[EventClass.GUNSHOT]},
     ),
